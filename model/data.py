@@ -16,7 +16,6 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -26,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from model.atomic import atomic_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = PROJECT_ROOT / ".cache" / "mnist"
@@ -148,29 +149,24 @@ def download_file(
     timeout: float = 30.0,
 ) -> Path:
     """Fetch ``name.gz`` from the first mirror that serves a verified copy; write it atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{name}.gz"
     errors: list[str] = []
     for mirror in mirrors:
         url = mirror.rstrip("/") + f"/{name}.gz"
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
-        tmp = Path(tmp_name)
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-                length = resp.headers.get("Content-Length")
-                with _progress(int(length) if length else None, f"{name}.gz") as bar:
-                    while chunk := resp.read(1 << 16):
-                        out.write(chunk)
-                        bar.update(len(chunk))
-            raw = read_raw(tmp)
-            verify_md5(raw, checksums[name], url)
-            parse_idx(raw, url)
-            os.replace(tmp, target)
+            with atomic_path(target) as tmp:
+                with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+                    length = resp.headers.get("Content-Length")
+                    with _progress(int(length) if length else None, f"{name}.gz") as bar:
+                        while chunk := resp.read(1 << 16):
+                            out.write(chunk)
+                            bar.update(len(chunk))
+                raw = read_raw(tmp)
+                verify_md5(raw, checksums[name], url)
+                parse_idx(raw, url)
             return target
         except (urllib.error.URLError, OSError, MNISTError) as exc:
             errors.append(f"  {url}: {getattr(exc, 'reason', None) or exc}")
-        finally:
-            tmp.unlink(missing_ok=True)
     raise MNISTError(
         f"Could not download {name}.gz from any mirror:\n" + "\n".join(errors) + "\n"
         + _how_to_provide(directory)
@@ -262,14 +258,8 @@ def save_samples(
     images: np.ndarray, labels: np.ndarray, indices: np.ndarray, path: str | os.PathLike[str]
 ) -> None:
     """Write a sample bundle atomically (``indices`` record where in the test set they came from)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, images=images, labels=labels, test_indices=indices)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, images=images, labels=labels, test_indices=indices)
 
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
