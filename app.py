@@ -1,38 +1,616 @@
-"""Streamlit entry point: ``streamlit run app.py``."""
+"""CNN lens: see inside a convolutional network. Run with ``streamlit run app.py``.
+
+This file only lays out widgets. The logic lives in Streamlit-free modules under ``viz/``
+(preprocessing, activations, receptive fields, saliency, figures). One model per checkpoint is
+cached with ``st.cache_resource`` and shared by every session; it is never mutated and never
+carries a hook (hook-registering methods run on private copies, see ``viz/features.py``).
+Results are cached per (model, input, layer, ...) with ``st.cache_data``.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import traceback
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
 import torch
 
-from model.checkpoint import DEFAULT_CHECKPOINT, CheckpointError, load_checkpoint
-from model.data import load_samples, to_float
+torch.set_num_threads(1)  # 2 threads are barely faster here and sometimes stall
 
-st.set_page_config(page_title="CNN lens: inside an MNIST network", layout="wide")
+from model.checkpoint import (  # noqa: E402
+    DEFAULT_CHECKPOINT,
+    CheckpointError,
+    load_checkpoint,
+    load_checkpoint_bytes,
+    shipped_checkpoints,
+)
+from model.data import load_samples, mnist_available  # noqa: E402
+from model.zoo import DESCRIPTIONS, build, count_params  # noqa: E402
+from viz import features, fields, figures, preprocess  # noqa: E402
+
+st.set_page_config(page_title="CNN lens: inside an MNIST network", page_icon="🔍",
+                   layout="wide", initial_sidebar_state="expanded")
+
+VIEWS = ["Feature maps", "Receptive field", "Saliency", "All methods + sanity check"]
+SOURCES = ["Samples", "Test set", "Draw", "Upload"]
+PAGE = 16  # feature maps per page
+PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+               "displayModeBar": False}
 
 
-@st.cache_resource
-def shared_model():
-    return load_checkpoint(DEFAULT_CHECKPOINT)
+# ---------------------------------------------------------------------------------------------
+# Cached resources and results
+# ---------------------------------------------------------------------------------------------
+
+@st.cache_resource(show_spinner=False)
+def _shipped_model(path: str):
+    return load_checkpoint(path)
 
 
-@st.cache_data
-def samples():
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _uploaded_model(digest: str, _data: bytes, name: str):
+    return load_checkpoint_bytes(_data, name)
+
+
+@st.cache_resource(show_spinner=False)
+def _untrained_model(arch: str):
+    model = build(arch).eval()
+    return model, {"arch": arch, "params": count_params(model), "untrained": True}
+
+
+def get_model(key: str):
+    """(model, card) for a model key: 'ckpt:<path>', 'upload:<sha256>' or 'untrained:<arch>'."""
+    kind, _, rest = key.partition(":")
+    if kind == "ckpt":
+        return _shipped_model(rest)
+    if kind == "upload":
+        up = st.session_state.get("model.upload")
+        if not up or up["digest"] != rest:
+            raise CheckpointError("the uploaded checkpoint is no longer available; upload it again")
+        return _uploaded_model(rest, up["data"], up["name"])
+    return _untrained_model(rest)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _randomized(key: str, _model):
+    return features.randomized_copy(_model)
+
+
+@st.cache_data(show_spinner=False)
+def _samples():
     return load_samples()
 
 
-st.title("Inside a convolutional network")
-try:
-    model, card = shared_model()
-except CheckpointError as exc:
-    st.error(f"The default model could not be loaded: {exc}")
-    st.stop()
-images, labels = samples()
-i = st.slider("Sample digit", 0, len(labels) - 1, 0)
-with torch.no_grad():
-    probs = torch.softmax(model(to_float(torch.from_numpy(images[i:i + 1]))), 1)[0].numpy()
-left, right = st.columns(2)
-left.image(images[i], caption=f"label {labels[i]}", width=280)
-right.metric("Prediction", int(np.argmax(probs)), f"{100 * probs.max():.1f}% sure")
-right.bar_chart(probs)
+@st.cache_resource(show_spinner="Reading the MNIST test set ...")
+def _test_set():
+    from model.data import load_mnist
+    data = load_mnist(download=False)
+    return data.test_images.numpy(), data.test_labels.numpy()
+
+
+@st.cache_data(show_spinner="Classifying the 10,000 test digits (once per model) ...")
+def _test_predictions(key: str) -> np.ndarray:
+    from model.train import predict
+    images, _ = _test_set()
+    model, _ = get_model(key)
+    return predict(model, torch.from_numpy(images)).numpy()
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _forward(key: str, image: np.ndarray):
+    model, _ = get_model(key)
+    x = features.as_input(image)
+    acts = features.activations(model, x)
+    probs = features.probabilities(model, x)
+    return acts, probs
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _table(key: str) -> list[fields.FieldRow]:
+    model, _ = get_model(key)
+    return fields.field_table(model)
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _attribution(key: str, image: np.ndarray, method: str, target: int, layer: str,
+                 window: int, stride: int, randomized: bool = False) -> np.ndarray:
+    from viz import saliency
+    model, _ = get_model(key)
+    if randomized:
+        model = _randomized(key, model)
+    return saliency.attribute(method, model, features.as_input(image), target, layer=layer,
+                              window=window, stride=stride)
+
+
+@st.cache_data(show_spinner=False, max_entries=1024)
+def _unit_maps(key: str, image: np.ndarray, layer: str, unit: tuple[int, int, int]):
+    from viz import saliency
+    model, _ = get_model(key)
+    x = features.as_input(image)
+    erf = fields.effective_field(model, layer, unit, x)
+    attr = saliency.neuron_attribution(model, x, layer, unit)
+    return erf, attr
+
+
+def guard(what: str, fn: Callable[[], None]) -> None:
+    """Run one part of the page; on any error say what failed and keep the rest working."""
+    try:
+        fn()
+    except ValueError as exc:
+        st.error(f"{what}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - never show a traceback to a class
+        st.error(f"{what} failed unexpectedly ({type(exc).__name__}: {exc}). Try another input "
+                 f"or layer; the rest of the app keeps working.")
+        print(traceback.format_exc())
+
+
+def plot(fig, key: str | None = None, **kw):
+    return st.plotly_chart(fig, width="stretch", config=PLOT_CONFIG, key=key, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sidebar: model and input
+# ---------------------------------------------------------------------------------------------
+
+def _on_model_upload() -> None:
+    up = st.session_state.get("model.uploader")
+    if up is None:
+        return
+    data = up.getvalue()
+    st.session_state["model.upload"] = {"name": up.name, "data": data,
+                                        "digest": hashlib.sha256(data).hexdigest()}
+
+
+def model_options() -> dict[str, str]:
+    """{key: label} of every model the sidebar offers."""
+    options: dict[str, str] = {}
+    shipped = shipped_checkpoints()
+    default = shipped.pop(DEFAULT_CHECKPOINT.stem, None)
+    for name, path in ([(DEFAULT_CHECKPOINT.stem, default)] if default else []) + list(
+            shipped.items()):
+        options[f"ckpt:{path}"] = f"{name} (trained)"
+    for arch in ("seed", "seed-3x3", "compact"):
+        if not any(label.startswith(f"{arch} (") for label in options.values()):
+            options[f"untrained:{arch}"] = f"{arch} (untrained: random weights)"
+    up = st.session_state.get("model.upload")
+    if up:
+        options[f"upload:{up['digest']}"] = f"uploaded: {up['name']}"
+    return options
+
+
+def sidebar_model():
+    st.sidebar.header("Model")
+    options = model_options()
+    up = st.session_state.get("model.upload")
+    if up and st.session_state.get("model.last_upload") != up["digest"]:
+        # A new upload: validate it and select it, or explain why it does not fit.
+        st.session_state["model.last_upload"] = up["digest"]
+        try:
+            _uploaded_model(up["digest"], up["data"], up["name"])
+            st.session_state["model.choice"] = f"upload:{up['digest']}"
+        except CheckpointError as exc:
+            st.session_state["model.error"] = str(exc)
+            st.session_state.pop("model.upload", None)
+            options.pop(f"upload:{up['digest']}", None)
+        else:
+            st.session_state.pop("model.error", None)
+    if st.session_state.get("model.choice") not in options:
+        st.session_state["model.choice"] = next(iter(options))
+    key = st.sidebar.selectbox("Network", list(options), format_func=options.get,
+                               key="model.choice")
+    st.sidebar.file_uploader(
+        "...or upload a checkpoint (.safetensors of a zoo architecture)", type=None,
+        key="model.uploader", on_change=_on_model_upload,
+        help="Made with model.checkpoint.save_checkpoint. Pickles are refused for safety.")
+    if st.session_state.get("model.error"):
+        st.sidebar.error(f"That checkpoint cannot be used. {st.session_state['model.error']}")
+    try:
+        model, card = get_model(key)
+    except CheckpointError as exc:
+        st.sidebar.error(f"The model could not be loaded: {exc}. Showing an untrained seed "
+                         f"network instead.")
+        key = "untrained:seed"
+        model, card = get_model(key)
+    arch = card.get("arch", "?")
+    facts = [f"**{arch}**", f"{count_params(model):,} parameters"]
+    acc = card.get("test_accuracy") or card.get("test_acc")
+    if isinstance(acc, (int, float)):
+        facts.append(f"{acc:.2%} test accuracy" if acc <= 1 else f"{acc:.2f}% test accuracy")
+    st.sidebar.caption(" · ".join(facts) + ". " + DESCRIPTIONS.get(arch, ""))
+    if card.get("untrained"):
+        st.sidebar.warning("Untrained network: predictions are chance. Train one with "
+                           "`python -m model.train` to see real features.")
+    return key, model, card
+
+
+def _on_image_upload() -> None:
+    up = st.session_state.get("in.uploader")
+    if up is not None:
+        st.session_state["in.upload"] = {"name": up.name, "data": up.getvalue()}
+
+
+def sidebar_input(key: str) -> tuple[np.ndarray | None, int | None, str]:
+    """(uint8 28x28 image or None, true label or None, description)."""
+    st.sidebar.header("Input")
+    source = st.sidebar.radio("Digit from", SOURCES, horizontal=True, key="in.source")
+    if source == "Samples":
+        images, labels = _samples()
+        digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key="in.digit")
+        idx = np.arange(len(labels)) if digit == "any" else np.flatnonzero(labels == digit)
+        i = st.sidebar.slider("Sample", 1, len(idx), 1, key=f"in.sample.{digit}") - 1
+        j = int(idx[i])
+        return images[j], int(labels[j]), f"sample #{j} (label {labels[j]})"
+    if source == "Test set":
+        if not mnist_available():
+            st.sidebar.info("The MNIST test set is not on this machine (set MNIST_DIR to its "
+                            "folder). Showing the shipped samples instead.")
+            images, labels = _samples()
+            return images[0], int(labels[0]), "sample #0"
+        images, labels = _test_set()
+        digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key="in.test_digit")
+        wrong = st.sidebar.checkbox("Misclassified only", key="in.wrong")
+        mask = np.ones(len(labels), bool) if digit == "any" else labels == digit
+        if wrong:
+            mask &= _test_predictions(key) != labels
+        idx = np.flatnonzero(mask)
+        if len(idx) == 0:
+            st.sidebar.info("No test digit matches: this model gets all of them right.")
+            return None, None, ""
+        i = st.sidebar.slider(f"Test digit ({len(idx):,} match)", 1, len(idx), 1,
+                              key=f"in.test.{digit}.{wrong}") - 1
+        j = int(idx[i])
+        return images[j], int(labels[j]), f"test digit #{j} (label {labels[j]})"
+    if source == "Draw":
+        draw_canvas()
+        rgba = st.session_state.get("in.drawing")
+        if rgba is None:
+            st.sidebar.info("Draw a digit above with the mouse (or a finger).")
+            return None, None, ""
+        try:
+            img = preprocess.canvas_to_mnist(rgba)
+        except ValueError as exc:
+            st.sidebar.info(str(exc)[0].upper() + str(exc)[1:])
+            return None, None, ""
+        preview(img)
+        return img, None, "your drawing"
+    st.sidebar.file_uploader("Upload a picture of a digit", type=None, key="in.uploader",
+                             on_change=_on_image_upload,
+                             help="PNG, JPEG, BMP or GIF; dark ink on light paper or the reverse.")
+    up = st.session_state.get("in.upload")
+    if not up:
+        st.sidebar.info("Upload a picture of one handwritten digit.")
+        return None, None, ""
+    try:
+        img = preprocess.image_bytes_to_mnist(up["data"], up["name"])
+    except ValueError as exc:
+        st.sidebar.error(f"{exc}")
+        return None, None, ""
+    preview(img)
+    return img, None, f"upload {up['name']}"
+
+
+def draw_canvas() -> None:
+    try:
+        from streamlit_drawable_canvas import st_canvas
+    except Exception:  # noqa: BLE001 - the component only registers under `streamlit run`
+        st.sidebar.warning("The drawing canvas is unavailable here; upload a picture instead.")
+        return
+    with st.sidebar:
+        result = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff",
+                           height=240, width=240, drawing_mode="freedraw",
+                           return_image_data=True, key="in.canvas")
+    data = result.image_data if result is not None else None
+    if data is not None:
+        st.session_state["in.drawing"] = np.asarray(data)
+
+
+def preview(img: np.ndarray) -> None:
+    st.sidebar.image(preprocess.to_png(img, 112), width=112,
+                     caption="What the network sees: 28x28, MNIST-style (cropped, fitted into "
+                             "20x20, centred by mass)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Main area
+# ---------------------------------------------------------------------------------------------
+
+def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -> None:
+    pred = int(np.argmax(probs))
+    left, mid, right = st.columns([1.0, 2.2, 1.2], vertical_alignment="center")
+    with left:
+        st.image(preprocess.to_png(image, 168), width=168)
+        st.caption(f"Input: {desc}.")
+    with mid:
+        plot(figures.probability_bars(probs), key="probs")
+        st.caption("Class probabilities (softmax of the 10 outputs).")
+    with right:
+        verdict = ""
+        if label is not None:
+            verdict = "correct" if label == pred else f"wrong: it is a {label}"
+        st.metric("Prediction", str(pred), f"{probs[pred]:.1%} sure" + (
+            f" · {verdict}" if verdict else ""), delta_color="off")
+
+
+def layer_picker(table: list[fields.FieldRow]) -> fields.FieldRow:
+    names = [row.name for row in table]
+    if st.session_state.get("layer.name") not in names:
+        st.session_state["layer.name"] = next(
+            (n for n in ("relu5", "relu3", "relu2") if n in names), names[0])
+    shapes = {row.name: "x".join(str(s) for s in row.shape) for row in table}
+    name = st.selectbox("Layer", names, key="layer.name",
+                        format_func=lambda n: f"{names.index(n) + 1:>2}. {n}  ·  {shapes[n]}",
+                        help="Every layer in order, with its output shape (channels x height x "
+                             "width).")
+    return fields.row_for(table, name)
+
+
+def view_feature_maps(key: str, model, acts, row: fields.FieldRow) -> None:
+    a = acts[row.name]
+    if a.ndim == 1 or (a.ndim == 3 and a.shape[1:] == (1, 1)):
+        vec = a.reshape(-1)
+        plot(_vector_bars(vec), key="fm.vector")
+        st.caption(f"{row.name} outputs {vec.size} numbers, one per class (no spatial map "
+                   f"left: every unit sees the whole image).")
+        return
+    c = a.shape[0]
+    cols = st.columns([1.3, 1.3, 1.4])
+    scale = cols[0].radio("Colour scale", ["per map", "shared"], horizontal=True, key="fm.scale",
+                          help="Per map: each map stretched to its own range (compare shapes). "
+                               "Shared: one range for all (compare strengths).")
+    pages = (c + PAGE - 1) // PAGE
+    page = 0
+    if pages > 1:
+        page = cols[1].number_input(f"Page (of {pages})", 1, pages, 1, key="fm.page") - 1
+    module = dict(model.named_children())[row.name]
+    show_filters = False
+    if isinstance(module, torch.nn.Conv2d):
+        show_filters = cols[2].toggle("Show this layer's filters", key="fm.filters")
+    lo, hi = page * PAGE, min(c, (page + 1) * PAGE)
+    fig = figures.mosaic(a[lo:hi], first_channel=lo, per_map=scale == "per map")
+    plot(fig, key="fm.mosaic")
+    st.caption(f"The {hi - lo} feature maps {lo}-{hi - 1} of {row.name} ({c} channels, "
+               f"{a.shape[1]}x{a.shape[2]}) for this input; bright = strong activation "
+               f"({'each map on its own scale' if scale == 'per map' else 'one shared scale'}). "
+               f"Hover for values.")
+    if show_filters:
+        w = module.weight.detach().numpy()
+        out_c, in_c = w.shape[:2]
+        o_hi, i_hi = min(out_c, 16), min(in_c, 16)
+        tiles = w[:o_hi, :i_hi].reshape(o_hi * i_hi, *w.shape[2:])
+        fig = figures.mosaic(tiles, per_map=False, colorscale=figures.DIVERGING, cols=i_hi,
+                             zmid=0.0, label="filter")
+        fig.data[0].hovertemplate = ("weight %{customdata[3]:.3g}<extra></extra>")
+        fig.layout.annotations = ()
+        plot(fig, key="fm.weights")
+        st.caption(f"The {w.shape[2]}x{w.shape[3]} filters of {row.name}: one row per output "
+                   f"channel ({o_hi} of {out_c}), one column per input channel ({i_hi} of {in_c})"
+                   f"; red = positive weight, blue = negative, one shared scale.")
+
+
+def _vector_bars(vec: np.ndarray):
+    import plotly.graph_objects as go
+    fig = go.Figure(go.Bar(x=[str(i) for i in range(vec.size)], y=vec,
+                           marker_color=["#3b5b92" if v >= 0 else "#d8862a" for v in vec],
+                           hovertemplate="%{x}: %{y:.3g}<extra></extra>"))
+    fig.update_xaxes(type="category")
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), font=figures.FONT,
+                      plot_bgcolor="white")
+    return fig
+
+
+def _on_pick() -> None:
+    state = st.session_state.get("rf.picker")
+    try:
+        points = state["selection"]["points"]
+    except (KeyError, TypeError):
+        return
+    if not points:
+        return
+    p = points[0]
+    cd = p.get("customdata")
+    if isinstance(cd, dict):
+        cd = [cd.get("0"), cd.get("1")]
+    y, x = (cd[0], cd[1]) if cd and None not in cd[:2] else (p.get("y"), p.get("x"))
+    if y is None or x is None:
+        return
+    unit = dict(st.session_state.get("rf.unit") or {})
+    unit.update(y=int(y), x=int(x))
+    st.session_state["rf.unit"] = unit
+
+
+@st.fragment
+def unit_panel(key: str, image: np.ndarray, acts, row: fields.FieldRow) -> None:
+    """Pick a unit; see its theoretical field, effective field and attribution. Reruns alone."""
+    a = acts[row.name]
+    spatial = a.ndim == 3 and a.shape[1] > 1
+    c_total = a.shape[0]
+    unit = st.session_state.get("rf.unit") or {}
+    if unit.get("layer") != row.name:
+        n = row.size
+        unit = {"layer": row.name, "c": 0, "y": n // 2, "x": n // 2}
+        st.session_state["rf.unit"] = unit
+    left, right = st.columns([1, 2.6])
+    with left:
+        c = st.selectbox("Channel", list(range(c_total)), index=min(unit["c"], c_total - 1),
+                         key=f"rf.channel.{row.name}")
+        if c != unit["c"]:
+            unit = {**unit, "c": c}
+            st.session_state["rf.unit"] = unit
+        if spatial:
+            y, x = min(unit["y"], row.size - 1), min(unit["x"], row.size - 1)
+            plot(figures.unit_picker(a[c], (y, x), c), key="rf.picker", on_select=_on_pick,
+                 selection_mode="points")
+            st.caption(f"Channel {c} of {row.name}: click any unit to pick it.")
+        else:
+            y = x = 0
+            st.caption(f"{row.name} has no spatial map: each of its {c_total} units sees the "
+                       f"whole image. Pick one with the channel box.")
+    region = fields.unit_region(row, y, x)
+    erf, attr = _unit_maps(key, image, row.name, (c, y, x))
+    with right:
+        st.markdown(f"**Unit (channel {c}, row {y}, col {x}) of {row.name}** · "
+                    f"{fields.describe(row, region, erf)}")
+        f1, f2, f3 = st.columns(3)
+        with f1:
+            plot(figures.digit(image, 260, region=region), key="rf.region")
+            pad = region.padding_fraction
+            st.caption(f"Theoretical field: {row.r}x{row.r} pixels, rows {region.y0}..{region.y1}"
+                       f", cols {region.x0}..{region.x1}"
+                       + (f"; {pad:.0%} of it is zero padding (shaded)." if pad > 0 else "."))
+        with f2:
+            plot(figures.digit(image, 260, region=region, overlay=erf, opacity=0.75,
+                               overlay_scale=figures.SEQUENTIAL, overlay_name="|gradient|"),
+                 key="rf.erf")
+            st.caption("Effective field for this input: |d unit / d pixel|, brighter = more "
+                       "sensitive.")
+        with f3:
+            plot(figures.digit(image, 260, region=region, overlay=attr, opacity=0.75,
+                               overlay_name="attribution"), key="rf.attr")
+            st.caption("What drives this unit here: Integrated Gradients of the unit (red "
+                       "raises it, blue lowers it).")
+
+
+def view_receptive_field(key: str, image, acts, table, row: fields.FieldRow) -> None:
+    guard("Picking a unit", lambda: unit_panel(key, image, acts, row))
+    st.subheader("How far each layer sees")
+    left, right = st.columns([1.25, 1])
+    with left:
+        import pandas as pd
+        df = pd.DataFrame([{
+            "layer": r.name, "type": r.type, "output": "x".join(map(str, r.shape)), "r": r.r,
+            "S": r.stride, "P": r.padding, "params": r.params, "MACs": r.macs,
+        } for r in table])
+        chosen = row.name
+        styled = df.style.apply(
+            lambda s: ["background-color: #fde9cf; font-weight: 600" if s["layer"] == chosen
+                       else "" for _ in s], axis=1).format({"params": "{:,}", "MACs": "{:,}"})
+        st.dataframe(styled, hide_index=True, height=360, key="rf.table")
+        st.caption("Per layer: receptive field r, effective stride S and effective padding P in "
+                   "input pixels (unit i sees pixels i*S-P .. i*S-P+r-1), parameters and "
+                   "multiply-accumulates; the chosen layer is highlighted.")
+    with right:
+        plot(figures.field_growth(table, row.name), key="rf.growth")
+        st.caption("The receptive field r grows with depth; pooling doubles the stride S, so "
+                   "each later 3x3 conv adds 2*S pixels.")
+
+
+def _target_picker(probs: np.ndarray, key: str) -> int:
+    pred = int(np.argmax(probs))
+    options = ["predicted"] + list(range(10))
+    choice = st.selectbox("Target class", options, key=key,
+                          format_func=lambda o: f"predicted ({pred})" if o == "predicted" else
+                          f"{o} ({probs[o]:.0%})")
+    return pred if choice == "predicted" else int(choice)
+
+
+def _occlusion_defaults(row: fields.FieldRow) -> tuple[int, int]:
+    return max(2, min(row.r, 14)), max(1, min(row.stride, 14))
+
+
+def view_saliency(key: str, image, probs, row: fields.FieldRow) -> None:
+    from viz.saliency import METHODS
+    c1, c2, c3 = st.columns([2.6, 1, 1])
+    method = c1.radio("Method", list(METHODS), format_func=lambda k: METHODS[k].label,
+                      horizontal=True, key="sal.method")
+    target = _target_picker(probs, "sal.target")
+    opacity = c3.slider("Overlay opacity", 0.0, 1.0, 0.65, 0.05, key="sal.opacity")
+    window, stride = _occlusion_defaults(row)
+    if method == "occlusion":
+        o1, o2, _ = st.columns([1, 1, 2])
+        window = o1.number_input("Window (pixels)", 1, 28, window, key=f"sal.window.{row.name}",
+                                 help=f"Defaults to {row.name}'s receptive field r = {row.r} "
+                                      f"(at most 14).")
+        stride = o2.number_input("Stride (pixels)", 1, 28, stride, key=f"sal.stride.{row.name}",
+                                 help=f"Defaults to {row.name}'s effective stride S = "
+                                      f"{row.stride}.")
+    attr = _attribution(key, image, method, target, row.name, int(window), int(stride))
+    m = METHODS[method]
+    left, right = st.columns(2)
+    with left:
+        plot(figures.digit(image, 420, overlay=attr, opacity=opacity, overlay_name=m.label,
+                           show_scale=True), key="sal.overlay")
+        st.caption(f"{m.label} for class {target}, over the input: red = evidence for "
+                   f"{target}, blue = against (colour scale centred at 0).")
+    with right:
+        st.markdown(f"**{m.label}.** {m.explanation}")
+        if method == "gradcam":
+            st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "
+                    f"units is {row.stride} input pixel(s) from the next (effective stride S = "
+                    f"{row.stride}), so the map is made of {row.stride}x{row.stride} blocks. "
+                    f"Pick a later layer for coarser, more class-specific maps.")
+        if method == "occlusion":
+            st.info(f"A {window}x{window} black patch slides in steps of {stride} pixels; the "
+                    f"map shows how much the score of class {target} drops (red = the patch "
+                    f"hid evidence).")
+        plot(figures.digit(np.zeros_like(image), 300, overlay=attr, opacity=1.0,
+                           overlay_name=m.label), key="sal.raw")
+        st.caption(f"The {m.label} map alone (28x28, same colour scale).")
+
+
+def view_compare(key: str, image, probs, row: fields.FieldRow) -> None:
+    from viz.saliency import METHODS
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        target = _target_picker(probs, "cmp.target")
+    with c2:
+        sanity = st.toggle("Sanity check: add a row with randomised weights", key="cmp.sanity",
+                           value=True)
+    window, stride = _occlusion_defaults(row)
+    rows = {"trained": {}}
+    if sanity:
+        rows["random weights"] = {}
+    for name in rows:
+        for k, m in METHODS.items():
+            rows[name][m.label] = _attribution(key, image, k, target, row.name, window, stride,
+                                               randomized=name != "trained")
+    plot(figures.attribution_grid(rows, tile=175), key="cmp.grid")
+    st.caption(f"All methods for class {target} on one shared diverging scale (each map divided "
+               f"by its own largest |value|; red = for, blue = against). Grad-CAM and Occlusion "
+               f"use {row.name} (window {window}, stride {stride}).")
+    if sanity:
+        st.markdown(
+            "**Sanity check (Adebayo et al., 2018).** The bottom row repeats every method on a "
+            "copy of the network whose weights were re-drawn at random. A map that still looks "
+            "like the digit there is explaining the *input*, not the *model*: typically Guided "
+            "Backprop. Maps that turn to noise (Saliency, Grad-CAM, Occlusion) really depend "
+            "on what the network learned.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Page
+# ---------------------------------------------------------------------------------------------
+
+def main() -> None:
+    st.markdown(
+        "<style>.block-container{padding-top:2.2rem;padding-bottom:1rem}"
+        "h1{font-size:2.0rem!important;margin-bottom:0!important}</style>",
+        unsafe_allow_html=True)
+    st.title("Inside a convolutional network")
+    key, model, card = sidebar_model()
+    image, label, desc = sidebar_input(key)
+    if image is None:
+        st.info("Choose an input in the sidebar: a sample, a test digit, a drawing or an upload.")
+        return
+    acts, probs = _forward(key, image)
+    table = _table(key)
+    header(image, label, desc, probs)
+    c1, c2 = st.columns([1.4, 2.6], vertical_alignment="bottom")
+    with c1:
+        row = layer_picker(table)
+    with c2:
+        view = st.segmented_control("View", VIEWS, key="view", required=True,
+                                    default=VIEWS[0], label_visibility="collapsed")
+    view = view or VIEWS[0]
+    if view == VIEWS[0]:
+        guard("Feature maps", lambda: view_feature_maps(key, model, acts, row))
+    elif view == VIEWS[1]:
+        guard("Receptive field", lambda: view_receptive_field(key, image, acts, table, row))
+    elif view == VIEWS[2]:
+        guard("Saliency", lambda: view_saliency(key, image, probs, row))
+    else:
+        guard("Comparison", lambda: view_compare(key, image, probs, row))
+
+
+main()

@@ -1,0 +1,234 @@
+"""Plotly figures for the explorer: light (one or few traces), readable on a projector.
+
+Colour maps are colour-blind safe: ``cividis`` for activations and images of values, ``RdBu``
+reversed (red = positive, blue = negative, white = 0) for signed attributions and weights.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from viz.fields import FieldRow, Region
+
+SEQUENTIAL = "cividis"
+DIVERGING = "RdBu_r"
+FONT = dict(size=15)
+GAP = 1  # NaN pixels between tiles of a mosaic
+
+
+def _base(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT,
+        title=dict(text=title, x=0.01, font=dict(size=16)) if title else None,
+        plot_bgcolor="white", paper_bgcolor="white", dragmode=False,
+    )
+    return fig
+
+
+def _image_axes(fig: go.Figure, n: int | None = None, row=None, col=None) -> None:
+    kw = dict(row=row, col=col) if row else {}
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain",
+                     **kw)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+                     scaleanchor="x" if not row else None, constrain="domain", **kw)
+
+
+def symmetric_limit(*maps: np.ndarray) -> float:
+    """A shared symmetric colour limit for signed maps (99.5th percentile of |values|)."""
+    values = np.concatenate([np.abs(np.asarray(m, dtype=np.float64)).ravel() for m in maps])
+    if values.size == 0:
+        return 1.0
+    lim = float(np.percentile(values, 99.5))
+    return lim if lim > 0 else float(values.max()) or 1.0
+
+
+def probability_bars(probs: np.ndarray, target: int | None = None) -> go.Figure:
+    """Class probabilities, predicted class highlighted."""
+    pred = int(np.argmax(probs))
+    colours = ["#3b5b92" if i == pred else "#b9c3d6" for i in range(len(probs))]
+    if target is not None and target != pred:
+        colours[target] = "#d8862a"
+    fig = go.Figure(go.Bar(
+        x=[str(i) for i in range(len(probs))], y=probs, marker_color=colours,
+        text=[f"{p:.0%}" if p >= 0.01 else "" for p in probs], textposition="outside",
+        hovertemplate="class %{x}: %{y:.2%}<extra></extra>", cliponaxis=False))
+    fig.update_yaxes(range=[0, 1.15], showticklabels=False, showgrid=False)
+    fig.update_xaxes(type="category", tickfont=dict(size=16))
+    return _base(fig, 190)
+
+
+def digit(image: np.ndarray, height: int = 300, region: Region | None = None,
+          overlay: np.ndarray | None = None, opacity: float = 0.6, limit: float | None = None,
+          overlay_scale: str = DIVERGING, overlay_name: str = "value",
+          show_scale: bool = False) -> go.Figure:
+    """The 28x28 input in grey, optionally with a signed or positive overlay and an RF region.
+
+    The region is drawn as a rectangle; where it extends past the image (into the zero padding)
+    the axes grow to show it and the padding part is shaded with hatching.
+    """
+    img = np.asarray(image, dtype=np.float64)
+    n = img.shape[0]
+    fig = go.Figure(go.Heatmap(
+        z=img, colorscale="gray", zmin=0, zmax=255, showscale=False,
+        hovertemplate="pixel (row %{y}, col %{x}): %{z:.0f}<extra></extra>"))
+    if overlay is not None:
+        ov = np.asarray(overlay, dtype=np.float64)
+        if overlay_scale == DIVERGING:
+            lim = limit or symmetric_limit(ov)
+            zmin, zmax = -lim, lim
+        else:
+            zmin, zmax = 0.0, (limit or float(ov.max()) or 1.0)
+        fig.add_trace(go.Heatmap(
+            z=ov, colorscale=overlay_scale, zmin=zmin, zmax=zmax, opacity=opacity,
+            showscale=show_scale, colorbar=dict(thickness=12, len=0.8),
+            hovertemplate=f"(row %{{y}}, col %{{x}}) {overlay_name}: %{{z:.3g}}<extra></extra>"))
+    lo, hi = -0.5, n - 0.5
+    if region is not None:
+        ry0, ry1, rx0, rx1 = region.y0 - 0.5, region.y1 + 0.5, region.x0 - 0.5, region.x1 + 0.5
+        lo, hi = min(lo, ry0, rx0) - 0.5, max(hi, ry1, rx1) + 0.5
+        # The padding: everything around the image, shaded; the image sits on top of it.
+        fig.add_shape(type="rect", x0=rx0, x1=rx1, y0=ry0, y1=ry1,
+                      line=dict(width=0), fillcolor="rgba(216,134,42,0.30)", layer="below")
+        fig.add_shape(type="rect", x0=rx0, x1=rx1, y0=ry0, y1=ry1,
+                      line=dict(color="#d8862a", width=3), fillcolor="rgba(0,0,0,0)",
+                      name="receptive field")
+        fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=-0.5, y1=n - 0.5,
+                      line=dict(color="#888", width=1, dash="dot"))
+        fig.update_layout(plot_bgcolor="#f2f2f2")
+    fig.update_xaxes(range=[lo, hi])
+    fig.update_yaxes(range=[hi, lo])
+    _image_axes(fig)
+    fig.update_yaxes(autorange=False)
+    return _base(fig, height)
+
+
+def mosaic(maps: np.ndarray, first_channel: int = 0, per_map: bool = True,
+           colorscale: str = SEQUENTIAL, cols: int | None = None, height: int | None = None,
+           zmid: float | None = None, label: str = "channel") -> go.Figure:
+    """Many 2-D maps (C, H, W) tiled into one heatmap; hover shows channel, unit and raw value.
+
+    ``per_map``: every tile scaled to its own min..max (shapes comparable), else one shared scale
+    (magnitudes comparable, with a colour bar).
+    """
+    maps = np.asarray(maps, dtype=np.float64)
+    c, h, w = maps.shape
+    cols = cols or min(c, max(1, math.ceil(math.sqrt(c * 1.6))))
+    rows = math.ceil(c / cols)
+    th, tw = h + GAP, w + GAP
+    z = np.full((rows * th - GAP, cols * tw - GAP), np.nan)
+    raw = np.full_like(z, np.nan)
+    chan = np.full_like(z, np.nan)
+    for i in range(c):
+        r, q = divmod(i, cols)
+        m = maps[i]
+        shown = m
+        if per_map:
+            lo, hi = float(m.min()), float(m.max())
+            shown = (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
+        z[r * th:r * th + h, q * tw:q * tw + w] = shown
+        raw[r * th:r * th + h, q * tw:q * tw + w] = m
+        chan[r * th:r * th + h, q * tw:q * tw + w] = first_channel + i
+    yy, xx = np.indices(z.shape)
+    custom = np.stack([chan, yy % th, xx % tw, raw], axis=-1)
+    kw: dict = dict(zmin=0, zmax=1) if per_map else {}
+    if not per_map and zmid is not None:
+        lim = symmetric_limit(maps)
+        kw = dict(zmin=-lim, zmax=lim)
+    fig = go.Figure(go.Heatmap(
+        z=z, customdata=custom, colorscale=colorscale, showscale=not per_map,
+        colorbar=dict(thickness=12, len=0.8), hoverongaps=False, xgap=0, ygap=0,
+        hovertemplate=(f"{label} %{{customdata[0]:.0f}}, unit (%{{customdata[1]:.0f}}, "
+                       "%{customdata[2]:.0f}): %{customdata[3]:.3g}<extra></extra>"), **kw))
+    for i in range(c):
+        r, q = divmod(i, cols)
+        fig.add_annotation(x=q * tw + (w - 1) / 2, y=r * th - 0.3, text=str(first_channel + i),
+                           showarrow=False, yanchor="bottom", font=dict(size=12, color="#555"))
+    _image_axes(fig)
+    tile_px = 110 if h > 3 else 60
+    return _base(fig, height or min(900, 40 + rows * tile_px))
+
+
+def unit_picker(fmap: np.ndarray, selected: tuple[int, int] | None, channel: int,
+                height: int = 330) -> go.Figure:
+    """One feature map with an invisible clickable point on every unit (for on_select)."""
+    fmap = np.asarray(fmap, dtype=np.float64)
+    h, w = fmap.shape
+    yy, xx = np.indices((h, w))
+    fig = go.Figure(go.Heatmap(z=fmap, colorscale=SEQUENTIAL, showscale=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=xx.ravel().tolist(), y=yy.ravel().tolist(), mode="markers",
+        marker=dict(size=max(4, 260 // max(h, w)), color="rgba(0,0,0,0)", symbol="square"),
+        customdata=np.stack([yy.ravel(), xx.ravel()], axis=1).tolist(),
+        text=[f"{v:.3g}" for v in fmap.ravel()],
+        hovertemplate=f"channel {channel}, unit (%{{y}}, %{{x}}): %{{text}}<extra>click to pick</extra>",
+        showlegend=False, name="units", selected=dict(marker=dict(opacity=1)),
+        unselected=dict(marker=dict(opacity=1))))
+    if selected is not None:
+        y, x = selected
+        fig.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5,
+                      line=dict(color="#d8862a", width=3))
+    _image_axes(fig)
+    fig.update_xaxes(range=[-0.5, w - 0.5])
+    fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False)
+    fig.update_layout(clickmode="event+select")
+    return _base(fig, height)
+
+
+def field_growth(table: Sequence[FieldRow], chosen: str) -> go.Figure:
+    """Receptive field r (and effective stride S) against depth, chosen layer marked."""
+    names = [row.name for row in table]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=names, y=[row.r for row in table], mode="lines+markers",
+                             name="r (field size)", line=dict(color="#3b5b92", width=3),
+                             hovertemplate="%{x}: r = %{y}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=names, y=[row.stride for row in table], mode="lines+markers",
+                             name="S (effective stride)", line=dict(color="#d8862a", width=2,
+                                                                   dash="dot"),
+                             hovertemplate="%{x}: S = %{y}<extra></extra>"))
+    fig.add_hline(y=28, line=dict(color="#888", dash="dash"), annotation_text="image size 28",
+                  annotation_position="top left")
+    if chosen in names:
+        fig.add_vline(x=names.index(chosen), line=dict(color="#d8862a", width=2))
+    fig.update_xaxes(type="category", tickangle=-60, tickfont=dict(size=11))
+    fig.update_yaxes(title="input pixels", rangemode="tozero")
+    fig.update_layout(legend=dict(orientation="h", y=1.12, x=0))
+    return _base(fig, 340)
+
+
+def attribution_grid(rows: dict[str, dict[str, np.ndarray]], image: np.ndarray | None = None,
+                     limit: float | None = None, tile: int = 170) -> go.Figure:
+    """Signed maps in a grid (rows x methods) with ONE shared diverging, symmetric scale.
+
+    ``rows``: {row label: {method label: (28, 28) map}}. Each map is divided by its own max |value|
+    (methods have different units), then all share the scale -1..1.
+    """
+    from plotly.subplots import make_subplots
+    row_names = list(rows)
+    methods = list(next(iter(rows.values())))
+    fig = make_subplots(rows=len(row_names), cols=len(methods), horizontal_spacing=0.012,
+                        vertical_spacing=0.06, subplot_titles=[
+                            m if i == 0 else "" for i in range(len(row_names)) for m in methods])
+    for i, rname in enumerate(row_names):
+        for j, m in enumerate(methods):
+            a = np.asarray(rows[rname][m], dtype=np.float64)
+            peak = np.abs(a).max()
+            a = a / peak if peak > 0 else a
+            fig.add_trace(go.Heatmap(
+                z=a, coloraxis="coloraxis",
+                hovertemplate=f"{m} ({rname}) row %{{y}}, col %{{x}}: %{{z:.2f}}<extra></extra>"),
+                row=i + 1, col=j + 1)
+            fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False,
+                             row=i + 1, col=j + 1)
+            fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False,
+                             autorange="reversed", row=i + 1, col=j + 1,
+                             scaleanchor=f"x{i * len(methods) + j + 1 if i or j else ''}")
+        if len(row_names) > 1:
+            fig.update_yaxes(title_text=rname, row=i + 1, col=1, title_font=dict(size=14))
+    fig.update_layout(coloraxis=dict(colorscale=DIVERGING, cmin=-1, cmax=1,
+                                     colorbar=dict(thickness=12, len=0.8,
+                                                   title=dict(text="share of max", side="right"))))
+    return _base(fig, 60 + tile * len(row_names))
