@@ -10,77 +10,139 @@ Results are cached per (model, input, layer, ...) with ``st.cache_data``.
 from __future__ import annotations
 
 import hashlib
+import sys
+import threading
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
 
-torch.set_num_threads(1)  # 2 threads are barely faster here and sometimes stall
-
-from model.checkpoint import (  # noqa: E402
-    DEFAULT_CHECKPOINT,
-    CheckpointError,
-    load_checkpoint,
-    load_checkpoint_bytes,
-    shipped_checkpoints,
-)
-from model.data import load_samples, mnist_available  # noqa: E402
-from model.zoo import DESCRIPTIONS, build, count_params  # noqa: E402
-from viz import features, fields, figures, preprocess  # noqa: E402
+from viz import figures, npforward, preprocess
 
 st.set_page_config(page_title="CNN lens: inside an MNIST network", page_icon="🔍",
                    layout="wide", initial_sidebar_state="expanded")
-
+PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+               "displayModeBar": False}
+ROOT = Path(__file__).resolve().parent
+CHECKPOINT_DIR = ROOT / "checkpoints"
+DEFAULT_NAME = "seed"
 VIEWS = ["Feature maps", "Receptive field", "Saliency", "All methods + sanity check"]
 SOURCES = ["Samples", "Test set", "Draw", "Upload"]
 PAGE = 16  # feature maps per page
-PLOT_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["select2d", "lasso2d"],
-               "displayModeBar": False}
+
+
+def _import_torch_side() -> None:
+    import torch
+    torch.set_num_threads(1)  # 2 threads are barely faster here and sometimes stall
+    import model.checkpoint  # noqa: F401
+    import viz.features  # noqa: F401
+    import viz.fields  # noqa: F401
+
+
+@st.cache_resource(show_spinner=False)
+def _preload() -> threading.Thread:
+    """Import torch in the background, once per server process.
+
+    Importing torch takes 1.5-2 s here. The first page (prediction and feature maps of a shipped
+    checkpoint) is computed in numpy (viz/npforward.py), so it is drawn while torch loads; the
+    views that need autograd import it when used (Python's import lock makes them wait for the
+    background import instead of starting a second one).
+    """
+    thread = threading.Thread(target=_import_torch_side, name="preload-torch", daemon=True)
+    thread.start()
+    return thread
+
+
+_warmup = None
+if "torch" not in sys.modules:
+    # First run in this server process: an invisible chart lets the browser fetch and start its
+    # chart library while the model loads.
+    _warmup = st.sidebar.empty()
+    _warmup.plotly_chart(figures.warmup(), config=PLOT_CONFIG, key="warmup")
 
 
 # ---------------------------------------------------------------------------------------------
 # Cached resources and results
 # ---------------------------------------------------------------------------------------------
 
+def shipped_checkpoints() -> dict[str, Path]:
+    """Shipped checkpoints by name (as model.checkpoint.shipped_checkpoints, without torch)."""
+    return {p.stem: p for p in sorted(CHECKPOINT_DIR.glob("*.safetensors"))}
+
+
+@st.cache_resource(show_spinner=False)
+def _numpy_model(path: str) -> npforward.NumpyNet:
+    return npforward.load(path)
+
+
 @st.cache_resource(show_spinner=False)
 def _shipped_model(path: str):
+    from model.checkpoint import load_checkpoint
     return load_checkpoint(path)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _uploaded_model(digest: str, _data: bytes, name: str):
+    from model.checkpoint import load_checkpoint_bytes
     return load_checkpoint_bytes(_data, name)
 
 
 @st.cache_resource(show_spinner=False)
 def _untrained_model(arch: str):
+    from model.zoo import build, count_params
     model = build(arch).eval()
     return model, {"arch": arch, "params": count_params(model), "untrained": True}
 
 
 def get_model(key: str):
-    """(model, card) for a model key: 'ckpt:<path>', 'upload:<sha256>' or 'untrained:<arch>'."""
+    """(torch model, card) for a key: 'ckpt:<path>', 'upload:<sha256>' or 'untrained:<arch>'."""
     kind, _, rest = key.partition(":")
     if kind == "ckpt":
         return _shipped_model(rest)
     if kind == "upload":
         up = st.session_state.get("model.upload")
         if not up or up["digest"] != rest:
-            raise CheckpointError("the uploaded checkpoint is no longer available; upload it again")
+            raise ValueError("the uploaded checkpoint is no longer available; upload it again")
         return _uploaded_model(rest, up["data"], up["name"])
     return _untrained_model(rest)
 
 
+def model_facts(key: str) -> tuple[str, int, dict]:
+    """(architecture, parameters, card) without importing torch for shipped checkpoints."""
+    if key.startswith("ckpt:"):
+        net = _numpy_model(key[5:])
+        return net.arch, net.params, net.card
+    from model.zoo import count_params
+    model, card = get_model(key)
+    return card.get("arch", "?"), count_params(model), card
+
+
+def conv_weight(key: str, layer: str) -> np.ndarray | None:
+    """The conv kernel (out, in, k, k) of ``layer``, or None when it is not a conv."""
+    if key.startswith("ckpt:"):
+        net = _numpy_model(key[5:])
+        rec = next((r for r in net.layers if r["name"] == layer), None)
+        return net.tensors[f"{layer}.weight"] if rec and rec["type"] == "conv" else None
+    import torch
+    module = dict(get_model(key)[0].named_children()).get(layer)
+    if isinstance(module, torch.nn.Conv2d):
+        return module.weight.detach().numpy()
+    return None
+
+
 @st.cache_resource(show_spinner=False, max_entries=8)
 def _randomized(key: str, _model):
+    from viz import features
     return features.randomized_copy(_model)
 
 
 @st.cache_data(show_spinner=False)
-def _samples():
-    return load_samples()
+def _samples() -> tuple[np.ndarray, np.ndarray]:
+    """The shipped sample digits (as model.data.load_samples, without torch)."""
+    with np.load(CHECKPOINT_DIR / "samples.npz", allow_pickle=False) as data:
+        return data["images"], data["labels"].astype(np.int64)
 
 
 @st.cache_resource(show_spinner="Reading the MNIST test set ...")
@@ -92,6 +154,8 @@ def _test_set():
 
 @st.cache_data(show_spinner="Classifying the 10,000 test digits (once per model) ...")
 def _test_predictions(key: str) -> np.ndarray:
+    import torch
+
     from model.train import predict
     images, _ = _test_set()
     model, _ = get_model(key)
@@ -100,15 +164,19 @@ def _test_predictions(key: str) -> np.ndarray:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _forward(key: str, image: np.ndarray):
+    """(every layer's output, class probabilities): numpy for shipped checkpoints, else torch."""
+    if key.startswith("ckpt:"):
+        acts = npforward.forward(_numpy_model(key[5:]), image)
+        return acts, npforward.softmax(next(reversed(acts.values())))
+    from viz import features
     model, _ = get_model(key)
     x = features.as_input(image)
-    acts = features.activations(model, x)
-    probs = features.probabilities(model, x)
-    return acts, probs
+    return features.activations(model, x), features.probabilities(model, x)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _table(key: str) -> list[fields.FieldRow]:
+def _table(key: str) -> list:
+    from viz import fields
     model, _ = get_model(key)
     return fields.field_table(model)
 
@@ -116,7 +184,7 @@ def _table(key: str) -> list[fields.FieldRow]:
 @st.cache_data(show_spinner=False, max_entries=1024)
 def _attribution(key: str, image: np.ndarray, method: str, target: int, layer: str,
                  window: int, stride: int, randomized: bool = False) -> np.ndarray:
-    from viz import saliency
+    from viz import features, saliency
     model, _ = get_model(key)
     if randomized:
         model = _randomized(key, model)
@@ -126,7 +194,7 @@ def _attribution(key: str, image: np.ndarray, method: str, target: int, layer: s
 
 @st.cache_data(show_spinner=False, max_entries=1024)
 def _unit_maps(key: str, image: np.ndarray, layer: str, unit: tuple[int, int, int]):
-    from viz import saliency
+    from viz import features, fields, saliency
     model, _ = get_model(key)
     x = features.as_input(image)
     erf = fields.effective_field(model, layer, unit, x)
@@ -167,8 +235,8 @@ def model_options() -> dict[str, str]:
     """{key: label} of every model the sidebar offers."""
     options: dict[str, str] = {}
     shipped = shipped_checkpoints()
-    default = shipped.pop(DEFAULT_CHECKPOINT.stem, None)
-    for name, path in ([(DEFAULT_CHECKPOINT.stem, default)] if default else []) + list(
+    default = shipped.pop(DEFAULT_NAME, None)
+    for name, path in ([(DEFAULT_NAME, default)] if default else []) + list(
             shipped.items()):
         options[f"ckpt:{path}"] = f"{name} (trained)"
     for arch in ("seed", "seed-3x3", "compact"):
@@ -181,6 +249,7 @@ def model_options() -> dict[str, str]:
 
 
 def sidebar_model():
+    """The model picker. Returns (model key, a sidebar slot for its description)."""
     st.sidebar.header("Model")
     options = model_options()
     up = st.session_state.get("model.upload")
@@ -190,7 +259,7 @@ def sidebar_model():
         try:
             _uploaded_model(up["digest"], up["data"], up["name"])
             st.session_state["model.choice"] = f"upload:{up['digest']}"
-        except CheckpointError as exc:
+        except ValueError as exc:  # CheckpointError is a ValueError
             st.session_state["model.error"] = str(exc)
             st.session_state.pop("model.upload", None)
             options.pop(f"upload:{up['digest']}", None)
@@ -200,29 +269,29 @@ def sidebar_model():
         st.session_state["model.choice"] = next(iter(options))
     key = st.sidebar.selectbox("Network", list(options), format_func=options.get,
                                key="model.choice")
-    st.sidebar.file_uploader(
-        "...or upload a checkpoint (.safetensors of a zoo architecture)", type=None,
-        key="model.uploader", on_change=_on_model_upload,
-        help="Made with model.checkpoint.save_checkpoint. Pickles are refused for safety.")
     if st.session_state.get("model.error"):
         st.sidebar.error(f"That checkpoint cannot be used. {st.session_state['model.error']}")
     try:
-        model, card = get_model(key)
-    except CheckpointError as exc:
-        st.sidebar.error(f"The model could not be loaded: {exc}. Showing an untrained seed "
+        arch, params, card = model_facts(key)
+    except Exception as exc:  # noqa: BLE001 - a broken file must not take the app down
+        st.sidebar.error(f"The model could not be loaded ({exc}). Showing an untrained seed "
                          f"network instead.")
         key = "untrained:seed"
-        model, card = get_model(key)
-    arch = card.get("arch", "?")
-    facts = [f"**{arch}**", f"{count_params(model):,} parameters"]
-    acc = card.get("test_accuracy") or card.get("test_acc")
+        arch, params, card = model_facts(key)
+    facts = [f"**{arch}**", f"{params:,} parameters"]
+    acc = card.get("test_accuracy")
     if isinstance(acc, (int, float)):
-        facts.append(f"{acc:.2%} test accuracy" if acc <= 1 else f"{acc:.2f}% test accuracy")
-    st.sidebar.caption(" · ".join(facts) + ". " + DESCRIPTIONS.get(arch, ""))
+        facts.append(f"{acc:.2%} test accuracy")
+    st.sidebar.caption(" · ".join(facts))
+    slot = st.sidebar.empty()
     if card.get("untrained"):
         st.sidebar.warning("Untrained network: predictions are chance. Train one with "
                            "`python -m model.train` to see real features.")
-    return key, model, card
+    st.sidebar.file_uploader(
+        "Or upload a checkpoint (.safetensors of a zoo architecture)", type=None,
+        key="model.uploader", on_change=_on_model_upload,
+        help="Made with model.checkpoint.save_checkpoint. Pickles are refused for safety.")
+    return key, arch, slot
 
 
 def _on_image_upload() -> None:
@@ -243,6 +312,7 @@ def sidebar_input(key: str) -> tuple[np.ndarray | None, int | None, str]:
         j = int(idx[i])
         return images[j], int(labels[j]), f"sample #{j} (label {labels[j]})"
     if source == "Test set":
+        from model.data import mnist_available
         if not mnist_available():
             st.sidebar.info("The MNIST test set is not on this machine (set MNIST_DIR to its "
                             "folder). Showing the shipped samples instead.")
@@ -320,7 +390,7 @@ def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -
     pred = int(np.argmax(probs))
     left, mid, right = st.columns([1.0, 2.2, 1.2], vertical_alignment="center")
     with left:
-        st.image(preprocess.to_png(image, 168), width=168)
+        st.image(preprocess.to_png(image, 140), width=140)
         st.caption(f"Input: {desc}.")
     with mid:
         plot(figures.probability_bars(probs), key="probs")
@@ -329,29 +399,33 @@ def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -
         verdict = ""
         if label is not None:
             verdict = "correct" if label == pred else f"wrong: it is a {label}"
-        st.metric("Prediction", str(pred), f"{probs[pred]:.1%} sure" + (
-            f" · {verdict}" if verdict else ""), delta_color="off")
+        colour = "#3b5b92" if label is None or label == pred else "#b35806"
+        st.markdown(
+            f"<div style='line-height:1.15'><span style='font-size:1rem;color:#555'>Prediction"
+            f"</span><br><span style='font-size:4.2rem;font-weight:700;color:{colour}'>{pred}"
+            f"</span><br><span style='font-size:1.05rem'>{probs[pred]:.1%} sure"
+            f"{' · ' + verdict if verdict else ''}</span></div>", unsafe_allow_html=True)
 
 
-def layer_picker(table: list[fields.FieldRow]) -> fields.FieldRow:
-    names = [row.name for row in table]
+def layer_picker(acts) -> str:
+    names = list(acts)
     if st.session_state.get("layer.name") not in names:
         st.session_state["layer.name"] = next(
             (n for n in ("relu5", "relu3", "relu2") if n in names), names[0])
-    shapes = {row.name: "x".join(str(s) for s in row.shape) for row in table}
+    shapes = {n: "x".join(str(s) for s in a.shape) for n, a in acts.items()}
     name = st.selectbox("Layer", names, key="layer.name",
                         format_func=lambda n: f"{names.index(n) + 1:>2}. {n}  ·  {shapes[n]}",
                         help="Every layer in order, with its output shape (channels x height x "
                              "width).")
-    return fields.row_for(table, name)
+    return name
 
 
-def view_feature_maps(key: str, model, acts, row: fields.FieldRow) -> None:
-    a = acts[row.name]
+def view_feature_maps(key: str, acts, layer: str) -> None:
+    a = acts[layer]
     if a.ndim == 1 or (a.ndim == 3 and a.shape[1:] == (1, 1)):
         vec = a.reshape(-1)
         plot(_vector_bars(vec), key="fm.vector")
-        st.caption(f"{row.name} outputs {vec.size} numbers, one per class (no spatial map "
+        st.caption(f"{layer} outputs {vec.size} numbers, one per class (no spatial map "
                    f"left: every unit sees the whole image).")
         return
     c = a.shape[0]
@@ -363,28 +437,25 @@ def view_feature_maps(key: str, model, acts, row: fields.FieldRow) -> None:
     page = 0
     if pages > 1:
         page = cols[1].number_input(f"Page (of {pages})", 1, pages, 1, key="fm.page") - 1
-    module = dict(model.named_children())[row.name]
+    weight = conv_weight(key, layer)
     show_filters = False
-    if isinstance(module, torch.nn.Conv2d):
+    if weight is not None:
         show_filters = cols[2].toggle("Show this layer's filters", key="fm.filters")
     lo, hi = page * PAGE, min(c, (page + 1) * PAGE)
-    fig = figures.mosaic(a[lo:hi], first_channel=lo, per_map=scale == "per map")
+    fig = figures.feature_grid(a[lo:hi], first_channel=lo, per_map=scale == "per map")
     plot(fig, key="fm.mosaic")
-    st.caption(f"The {hi - lo} feature maps {lo}-{hi - 1} of {row.name} ({c} channels, "
+    st.caption(f"The {hi - lo} feature maps {lo}-{hi - 1} of {layer} ({c} channels, "
                f"{a.shape[1]}x{a.shape[2]}) for this input; bright = strong activation "
                f"({'each map on its own scale' if scale == 'per map' else 'one shared scale'}). "
                f"Hover for values.")
     if show_filters:
-        w = module.weight.detach().numpy()
+        w = weight
         out_c, in_c = w.shape[:2]
         o_hi, i_hi = min(out_c, 16), min(in_c, 16)
         tiles = w[:o_hi, :i_hi].reshape(o_hi * i_hi, *w.shape[2:])
-        fig = figures.mosaic(tiles, per_map=False, colorscale=figures.DIVERGING, cols=i_hi,
-                             zmid=0.0, label="filter")
-        fig.data[0].hovertemplate = ("weight %{customdata[3]:.3g}<extra></extra>")
-        fig.layout.annotations = ()
+        fig = figures.tiled(tiles, cols=i_hi)
         plot(fig, key="fm.weights")
-        st.caption(f"The {w.shape[2]}x{w.shape[3]} filters of {row.name}: one row per output "
+        st.caption(f"The {w.shape[2]}x{w.shape[3]} filters of {layer}: one row per output "
                    f"channel ({o_hi} of {out_c}), one column per input channel ({i_hi} of {in_c})"
                    f"; red = positive weight, blue = negative, one shared scale.")
 
@@ -421,8 +492,9 @@ def _on_pick() -> None:
 
 
 @st.fragment
-def unit_panel(key: str, image: np.ndarray, acts, row: fields.FieldRow) -> None:
+def unit_panel(key: str, image: np.ndarray, acts, row) -> None:
     """Pick a unit; see its theoretical field, effective field and attribution. Reruns alone."""
+    from viz import fields
     a = acts[row.name]
     spatial = a.ndim == 3 and a.shape[1] > 1
     c_total = a.shape[0]
@@ -461,7 +533,8 @@ def unit_panel(key: str, image: np.ndarray, acts, row: fields.FieldRow) -> None:
                        + (f"; {pad:.0%} of it is zero padding (shaded)." if pad > 0 else "."))
         with f2:
             plot(figures.digit(image, 260, region=region, overlay=erf, opacity=0.75,
-                               overlay_scale=figures.SEQUENTIAL, overlay_name="|gradient|"),
+                               overlay_scale=figures.OVERLAY_SEQUENTIAL,
+                               overlay_name="|gradient|"),
                  key="rf.erf")
             st.caption("Effective field for this input: |d unit / d pixel|, brighter = more "
                        "sensitive.")
@@ -472,7 +545,7 @@ def unit_panel(key: str, image: np.ndarray, acts, row: fields.FieldRow) -> None:
                        "raises it, blue lowers it).")
 
 
-def view_receptive_field(key: str, image, acts, table, row: fields.FieldRow) -> None:
+def view_receptive_field(key: str, image, acts, table, row) -> None:
     guard("Picking a unit", lambda: unit_panel(key, image, acts, row))
     st.subheader("How far each layer sees")
     left, right = st.columns([1.25, 1])
@@ -505,16 +578,17 @@ def _target_picker(probs: np.ndarray, key: str) -> int:
     return pred if choice == "predicted" else int(choice)
 
 
-def _occlusion_defaults(row: fields.FieldRow) -> tuple[int, int]:
+def _occlusion_defaults(row) -> tuple[int, int]:
     return max(2, min(row.r, 14)), max(1, min(row.stride, 14))
 
 
-def view_saliency(key: str, image, probs, row: fields.FieldRow) -> None:
+def view_saliency(key: str, image, probs, row) -> None:
     from viz.saliency import METHODS
     c1, c2, c3 = st.columns([2.6, 1, 1])
     method = c1.radio("Method", list(METHODS), format_func=lambda k: METHODS[k].label,
                       horizontal=True, key="sal.method")
-    target = _target_picker(probs, "sal.target")
+    with c2:
+        target = _target_picker(probs, "sal.target")
     opacity = c3.slider("Overlay opacity", 0.0, 1.0, 0.65, 0.05, key="sal.opacity")
     window, stride = _occlusion_defaults(row)
     if method == "occlusion":
@@ -544,12 +618,12 @@ def view_saliency(key: str, image, probs, row: fields.FieldRow) -> None:
             st.info(f"A {window}x{window} black patch slides in steps of {stride} pixels; the "
                     f"map shows how much the score of class {target} drops (red = the patch "
                     f"hid evidence).")
-        plot(figures.digit(np.zeros_like(image), 300, overlay=attr, opacity=1.0,
-                           overlay_name=m.label), key="sal.raw")
+        plot(figures.digit(np.full_like(image, 255), 300, overlay=attr, opacity=1.0,
+                           overlay_scale=figures.DIVERGING, overlay_name=m.label), key="sal.raw")
         st.caption(f"The {m.label} map alone (28x28, same colour scale).")
 
 
-def view_compare(key: str, image, probs, row: fields.FieldRow) -> None:
+def view_compare(key: str, image, probs, row) -> None:
     from viz.saliency import METHODS
     c1, c2 = st.columns([1, 2])
     with c1:
@@ -584,33 +658,45 @@ def view_compare(key: str, image, probs, row: fields.FieldRow) -> None:
 
 def main() -> None:
     st.markdown(
-        "<style>.block-container{padding-top:2.2rem;padding-bottom:1rem}"
-        "h1{font-size:2.0rem!important;margin-bottom:0!important}</style>",
+        "<style>.block-container{padding-top:3rem;padding-bottom:1rem}"
+        "h1{font-size:1.8rem!important;padding-top:0!important;margin-bottom:0!important}"
+        "</style>",
         unsafe_allow_html=True)
     st.title("Inside a convolutional network")
-    key, model, card = sidebar_model()
+    key, arch, about = sidebar_model()
     image, label, desc = sidebar_input(key)
     if image is None:
         st.info("Choose an input in the sidebar: a sample, a test digit, a drawing or an upload.")
+        _preload()
         return
     acts, probs = _forward(key, image)
-    table = _table(key)
     header(image, label, desc, probs)
     c1, c2 = st.columns([1.4, 2.6], vertical_alignment="bottom")
     with c1:
-        row = layer_picker(table)
+        layer = layer_picker(acts)
     with c2:
         view = st.segmented_control("View", VIEWS, key="view", required=True,
                                     default=VIEWS[0], label_visibility="collapsed")
     view = view or VIEWS[0]
     if view == VIEWS[0]:
-        guard("Feature maps", lambda: view_feature_maps(key, model, acts, row))
-    elif view == VIEWS[1]:
-        guard("Receptive field", lambda: view_receptive_field(key, image, acts, table, row))
-    elif view == VIEWS[2]:
-        guard("Saliency", lambda: view_saliency(key, image, probs, row))
+        guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
     else:
-        guard("Comparison", lambda: view_compare(key, image, probs, row))
+        from viz import fields
+        table = _table(key)
+        row = fields.row_for(table, layer)
+        if view == VIEWS[1]:
+            guard("Receptive field", lambda: view_receptive_field(key, image, acts, table, row))
+        elif view == VIEWS[2]:
+            guard("Saliency", lambda: view_saliency(key, image, probs, row))
+        else:
+            guard("Comparison", lambda: view_compare(key, image, probs, row))
+    # Only now, with the first view sent, start importing torch (it would slow the first paint),
+    # then fill in the description, which needs the zoo (and so torch).
+    _preload()
+    from model.zoo import DESCRIPTIONS
+    about.caption(DESCRIPTIONS.get(arch, ""))
+    if _warmup is not None:
+        _warmup.empty()
 
 
 main()

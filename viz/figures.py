@@ -8,21 +8,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 
-from viz.fields import FieldRow, Region
+if TYPE_CHECKING:  # figures stay importable without torch (fast first paint)
+    from viz.fields import FieldRow, Region
 
 SEQUENTIAL = "cividis"
 DIVERGING = "RdBu_r"
+# For overlays: the same diverging colours, but fully transparent at 0 so the digit shows through.
+OVERLAY_DIVERGING = [[0.0, "rgba(5,48,97,1)"], [0.25, "rgba(67,147,195,0.85)"],
+                     [0.5, "rgba(247,247,247,0)"], [0.75, "rgba(214,96,77,0.85)"],
+                     [1.0, "rgba(103,0,31,1)"]]
+OVERLAY_SEQUENTIAL = [[0.0, "rgba(255,233,69,0)"], [0.15, "rgba(255,233,69,0.35)"],
+                      [1.0, "rgba(255,233,69,1)"]]
 FONT = dict(size=15)
 GAP = 1  # NaN pixels between tiles of a mosaic
 
 
-def _base(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
+def _base(fig: go.Figure, height: int, title: str | None = None, top: int = 10) -> go.Figure:
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT,
+        height=height, margin=dict(l=10, r=10, t=40 if title else top, b=10), font=FONT,
         title=dict(text=title, x=0.01, font=dict(size=16)) if title else None,
         plot_bgcolor="white", paper_bgcolor="white", dragmode=False,
     )
@@ -32,8 +40,9 @@ def _base(fig: go.Figure, height: int, title: str | None = None) -> go.Figure:
 def _image_axes(fig: go.Figure, n: int | None = None, row=None, col=None) -> None:
     kw = dict(row=row, col=col) if row else {}
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain",
-                     **kw)
+                     ticks="", showline=False, **kw)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+                     ticks="", showline=False,
                      scaleanchor="x" if not row else None, constrain="domain", **kw)
 
 
@@ -44,6 +53,12 @@ def symmetric_limit(*maps: np.ndarray) -> float:
         return 1.0
     lim = float(np.percentile(values, 99.5))
     return lim if lim > 0 else float(values.max()) or 1.0
+
+
+def warmup() -> go.Figure:
+    """A tiny, empty chart: makes the browser load its chart library while the model loads."""
+    return go.Figure(layout=dict(height=10, margin=dict(l=0, r=0, t=0, b=0),
+                                 xaxis=dict(visible=False), yaxis=dict(visible=False)))
 
 
 def probability_bars(probs: np.ndarray, target: int | None = None) -> go.Figure:
@@ -63,7 +78,7 @@ def probability_bars(probs: np.ndarray, target: int | None = None) -> go.Figure:
 
 def digit(image: np.ndarray, height: int = 300, region: Region | None = None,
           overlay: np.ndarray | None = None, opacity: float = 0.6, limit: float | None = None,
-          overlay_scale: str = DIVERGING, overlay_name: str = "value",
+          overlay_scale: str | list = OVERLAY_DIVERGING, overlay_name: str = "value",
           show_scale: bool = False) -> go.Figure:
     """The 28x28 input in grey, optionally with a signed or positive overlay and an RF region.
 
@@ -77,7 +92,7 @@ def digit(image: np.ndarray, height: int = 300, region: Region | None = None,
         hovertemplate="pixel (row %{y}, col %{x}): %{z:.0f}<extra></extra>"))
     if overlay is not None:
         ov = np.asarray(overlay, dtype=np.float64)
-        if overlay_scale == DIVERGING:
+        if overlay_scale in (DIVERGING, OVERLAY_DIVERGING):
             lim = limit or symmetric_limit(ov)
             zmin, zmax = -lim, lim
         else:
@@ -106,50 +121,79 @@ def digit(image: np.ndarray, height: int = 300, region: Region | None = None,
     return _base(fig, height)
 
 
-def mosaic(maps: np.ndarray, first_channel: int = 0, per_map: bool = True,
-           colorscale: str = SEQUENTIAL, cols: int | None = None, height: int | None = None,
-           zmid: float | None = None, label: str = "channel") -> go.Figure:
-    """Many 2-D maps (C, H, W) tiled into one heatmap; hover shows channel, unit and raw value.
+def feature_grid(maps: np.ndarray, first_channel: int = 0, per_map: bool = True,
+                 colorscale: str = SEQUENTIAL, cols: int | None = None,
+                 height: int | None = None) -> go.Figure:
+    """Feature maps (C, H, W) as a grid of small heatmaps, one trace and axis pair per map.
 
-    ``per_map``: every tile scaled to its own min..max (shapes comparable), else one shared scale
-    (magnitudes comparable, with a colour bar).
+    Hover shows the channel, the unit (row, col) and its raw value. ``per_map``: every map on its
+    own min..max (shapes comparable); otherwise one shared scale with a colour bar (strengths
+    comparable). Built as plain dicts with float32 data: small JSON, fast to send and draw.
     """
-    maps = np.asarray(maps, dtype=np.float64)
+    maps = np.asarray(maps, dtype=np.float32)
     c, h, w = maps.shape
     cols = cols or min(c, max(1, math.ceil(math.sqrt(c * 1.6))))
     rows = math.ceil(c / cols)
-    th, tw = h + GAP, w + GAP
-    z = np.full((rows * th - GAP, cols * tw - GAP), np.nan)
-    raw = np.full_like(z, np.nan)
-    chan = np.full_like(z, np.nan)
+    lo_all, hi_all = float(maps.min()), float(maps.max())
+    if hi_all <= lo_all:
+        hi_all = lo_all + 1e-6
+    gx, gy = 0.012, 0.09 / max(rows, 1) + 0.02  # gaps between tiles (paper fraction)
+    data, annotations = [], []
+    layout: dict = {}
     for i in range(c):
         r, q = divmod(i, cols)
+        ax = "" if i == 0 else str(i + 1)
         m = maps[i]
-        shown = m
+        lo, hi = (float(m.min()), float(m.max())) if per_map else (lo_all, hi_all)
+        if hi <= lo:
+            hi = lo + 1e-6
+        trace = dict(type="heatmap", z=m, xaxis=f"x{ax}", yaxis=f"y{ax}",
+                     hovertemplate=(f"channel {first_channel + i}, unit (%{{y}}, %{{x}}): "
+                                    "%{z:.3g}<extra></extra>"))
         if per_map:
-            lo, hi = float(m.min()), float(m.max())
-            shown = (m - lo) / (hi - lo) if hi > lo else np.zeros_like(m)
-        z[r * th:r * th + h, q * tw:q * tw + w] = shown
-        raw[r * th:r * th + h, q * tw:q * tw + w] = m
-        chan[r * th:r * th + h, q * tw:q * tw + w] = first_channel + i
-    yy, xx = np.indices(z.shape)
-    custom = np.stack([chan, yy % th, xx % tw, raw], axis=-1)
-    kw: dict = dict(zmin=0, zmax=1) if per_map else {}
-    if not per_map and zmid is not None:
-        lim = symmetric_limit(maps)
-        kw = dict(zmin=-lim, zmax=lim)
-    fig = go.Figure(go.Heatmap(
-        z=z, customdata=custom, colorscale=colorscale, showscale=not per_map,
-        colorbar=dict(thickness=12, len=0.8), hoverongaps=False, xgap=0, ygap=0,
-        hovertemplate=(f"{label} %{{customdata[0]:.0f}}, unit (%{{customdata[1]:.0f}}, "
-                       "%{customdata[2]:.0f}): %{customdata[3]:.3g}<extra></extra>"), **kw))
+            trace.update(colorscale=colorscale, zmin=lo, zmax=hi, showscale=False)
+        else:
+            trace.update(coloraxis="coloraxis")
+        data.append(trace)
+        x0, x1 = q / cols + gx / 2, (q + 1) / cols - gx / 2
+        y1, y0 = 1 - r / rows - gy, 1 - (r + 1) / rows
+        layout[f"xaxis{ax}"] = dict(domain=[x0, x1], anchor=f"y{ax}", visible=False,
+                                    range=[-0.5, w - 0.5], constrain="domain")
+        layout[f"yaxis{ax}"] = dict(domain=[y0, y1], anchor=f"x{ax}", visible=False,
+                                    range=[h - 0.5, -0.5], scaleanchor=f"x{ax}",
+                                    constrain="domain")
+        annotations.append(dict(text=f"{first_channel + i}", xref=f"x{ax} domain",
+                                yref=f"y{ax} domain", x=0.5, y=1.0, yanchor="bottom",
+                                showarrow=False, font=dict(size=13, color="#444")))
+    tile_px = 120 if h > 3 else 60
+    layout.update(
+        height=height or min(900, 30 + rows * tile_px), annotations=annotations,
+        margin=dict(l=10, r=10, t=10, b=10), font=FONT, plot_bgcolor="white",
+        paper_bgcolor="white", dragmode=False)
+    if not per_map:
+        layout["coloraxis"] = dict(colorscale=colorscale, cmin=lo_all, cmax=hi_all,
+                                   colorbar=dict(thickness=12, len=0.8))
+    return go.Figure(data=data, layout=layout)
+
+
+def tiled(maps: np.ndarray, cols: int, colorscale: str = DIVERGING, height: int | None = None,
+          label: str = "weight") -> go.Figure:
+    """Many tiny maps (e.g. 3x3 filters) tiled into ONE heatmap on one shared symmetric scale."""
+    maps = np.asarray(maps, dtype=np.float32)
+    c, h, w = maps.shape
+    rows = math.ceil(c / cols)
+    th, tw = h + GAP, w + GAP
+    z = np.full((rows * th - GAP, cols * tw - GAP), np.nan, dtype=np.float32)
     for i in range(c):
         r, q = divmod(i, cols)
-        fig.add_annotation(x=q * tw + (w - 1) / 2, y=r * th - 0.3, text=str(first_channel + i),
-                           showarrow=False, yanchor="bottom", font=dict(size=12, color="#555"))
+        z[r * th:r * th + h, q * tw:q * tw + w] = maps[i]
+    lim = symmetric_limit(maps)
+    fig = go.Figure(go.Heatmap(
+        z=z, colorscale=colorscale, zmin=-lim, zmax=lim, hoverongaps=False,
+        colorbar=dict(thickness=12, len=0.8),
+        hovertemplate=f"{label} %{{z:.3g}}<extra></extra>"))
     _image_axes(fig)
-    tile_px = 110 if h > 3 else 60
-    return _base(fig, height or min(900, 40 + rows * tile_px))
+    return _base(fig, height or min(900, 40 + rows * max(18, 6 * th)))
 
 
 def unit_picker(fmap: np.ndarray, selected: tuple[int, int] | None, channel: int,
@@ -231,4 +275,4 @@ def attribution_grid(rows: dict[str, dict[str, np.ndarray]], image: np.ndarray |
     fig.update_layout(coloraxis=dict(colorscale=DIVERGING, cmin=-1, cmax=1,
                                      colorbar=dict(thickness=12, len=0.8,
                                                    title=dict(text="share of max", side="right"))))
-    return _base(fig, 60 + tile * len(row_names))
+    return _base(fig, 70 + tile * len(row_names), top=40)

@@ -1,0 +1,200 @@
+"""Latency of the explorer in a real headless Chromium: median of N runs per interaction.
+
+    python bench/app_latency.py --runs 10 [--json results.json]
+
+Measures, against ``streamlit run app.py``:
+
+- cold start: process start -> first plotly chart drawn (a fresh server per run);
+- unit pick: click on a unit of a feature map -> its receptive field drawn on the input;
+- layer switch: choose another layer -> its feature maps drawn;
+- saliency: choose a method -> its map drawn, for every method (a new input per run, so nothing
+  is cached).
+
+Targets (issue): cold start <= 4 s, unit pick <= 250 ms, layer switch <= 400 ms, saliency <= 500
+ms per method.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.server import browser, free_port, server, start_server, stop, wait_idle  # noqa: E402
+
+TARGETS_MS = {"cold start": 4000, "unit pick": 250, "layer switch": 400, "saliency": 500}
+METHODS = ["Saliency", "Integrated Gradients", "SmoothGrad", "Guided Backprop", "DeepLift",
+           "Occlusion", "Grad-CAM"]
+
+
+def _now() -> float:
+    return time.perf_counter()
+
+
+def wait_text(page, text: str, timeout: float = 30_000) -> None:
+    page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout)
+
+
+def settle(page) -> None:
+    """Let the browser paint (two animation frames)."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
+def cold_start(page, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        port = free_port()
+        t0 = _now()
+        proc = start_server(port)
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            while True:
+                try:
+                    page.goto(url, timeout=2000)
+                    break
+                except Exception:  # noqa: BLE001 - not listening yet
+                    if _now() - t0 > 60:
+                        raise
+                    time.sleep(0.02)
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            settle(page)
+            times.append((_now() - t0) * 1000)
+        finally:
+            stop(proc)
+    return times
+
+
+def choose_view(page, name: str) -> None:
+    page.get_by_role("button", name=name, exact=True).click()
+    wait_idle(page)
+
+
+def choose_layer(page, label_start: str) -> None:
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Layer").locator(
+        "[data-baseweb='select']").click()
+    page.get_by_role("option").filter(has_text=label_start).first.click()
+
+
+def next_sample(page, k: int) -> None:
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    slider.press("ArrowRight")
+    wait_text(page, f"Input: sample #{k}")
+    wait_idle(page)
+
+
+def picker_box(page):
+    plots = page.locator(".stPlotlyChart").filter(has=page.locator(".nsewdrag"))
+    # the unit picker is the chart right after the channel box
+    for i in range(plots.count()):
+        el = plots.nth(i)
+        if el.locator(".scatterlayer .trace").count():
+            return el.locator(".nsewdrag").first.bounding_box()
+    raise RuntimeError("unit picker not found")
+
+
+def unit_picks(page, runs: int, size: int = 28) -> list[float]:
+    times = []
+    units = [(3 + 2 * i % (size - 6), 4 + 3 * i % (size - 8)) for i in range(runs + 1)]
+    for i, (y, x) in enumerate(units):
+        box = picker_box(page)
+        px = box["x"] + (x + 0.5) / size * box["width"]
+        py = box["y"] + (y + 0.5) / size * box["height"]
+        t0 = _now()
+        page.mouse.click(px, py)
+        wait_text(page, f"row {y}, col {x})")
+        page.locator(".stPlotlyChart").nth(2).locator(".shapelayer path").first.wait_for()
+        settle(page)
+        if i:  # the first click warms the fragment
+            times.append((_now() - t0) * 1000)
+        wait_idle(page)
+    return times
+
+
+def layer_switches(page, runs: int) -> list[float]:
+    layers = ["relu1", "relu2", "relu3", "relu4", "relu5", "relu6", "pool", "relu7", "relu8",
+              "relu9", "relu10", "conv3"]
+    times = []
+    for i in range(runs):
+        layer = layers[i % len(layers)]
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Layer").locator(
+            "[data-baseweb='select']").click()
+        option = page.get_by_role("option").filter(has_text=f". {layer} ").first
+        t0 = _now()
+        option.click()
+        wait_text(page, f"of {layer} (")
+        settle(page)
+        times.append((_now() - t0) * 1000)
+        wait_idle(page)
+    return times
+
+
+def saliency_methods(page, runs: int) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {m: [] for m in METHODS}
+    for run in range(runs):
+        next_sample(page, run + 1)
+        for m in METHODS:
+            t0 = _now()
+            page.get_by_role("radiogroup").filter(has_text="Grad-CAM").get_by_text(
+                m, exact=True).click()
+            wait_text(page, f"{m} for class")
+            settle(page)
+            out[m].append((_now() - t0) * 1000)
+            wait_idle(page)
+        page.get_by_role("radiogroup").filter(has_text="Grad-CAM").get_by_text(
+            "Saliency", exact=True).click()
+        wait_idle(page)
+    return out
+
+
+def summary(name: str, times: list[float]) -> dict:
+    med = statistics.median(times)
+    target = TARGETS_MS.get(name.split(":")[0])
+    ok = "" if target is None else ("ok" if med <= target else "OVER")
+    print(f"{name:32s} median {med:7.0f} ms  min {min(times):6.0f}  max {max(times):6.0f}  "
+          f"n={len(times)}  target {target} ms {ok}", flush=True)
+    return {"median_ms": med, "min_ms": min(times), "max_ms": max(times), "n": len(times),
+            "target_ms": target, "runs_ms": times}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--skip", nargs="*", default=[],
+                    choices=["cold", "pick", "layer", "saliency"])
+    args = ap.parse_args(argv)
+    results: dict[str, dict] = {}
+    with browser(1280, 800) as page:
+        if "cold" not in args.skip:
+            results["cold start"] = summary("cold start", cold_start(page, args.runs))
+        with server() as url:
+            page.goto(url)
+            page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+            wait_idle(page)
+            if "layer" not in args.skip:
+                layer_switches(page, 2)  # warm-up
+                results["layer switch"] = summary("layer switch", layer_switches(page, args.runs))
+            if "pick" not in args.skip:
+                choose_layer(page, ". relu5 ")
+                wait_idle(page)
+                choose_view(page, "Receptive field")
+                wait_text(page, "click any unit")
+                results["unit pick"] = summary("unit pick", unit_picks(page, args.runs))
+            if "saliency" not in args.skip:
+                choose_view(page, "Saliency")
+                wait_text(page, "for class")
+                for m, times in saliency_methods(page, args.runs).items():
+                    results[f"saliency: {m}"] = summary(f"saliency: {m}", times)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
