@@ -95,7 +95,7 @@ def field_table(model: nn.Module) -> list[FieldRow]:
             d = _pair(getattr(m, "dilation", 1))
             k_eff = d * (k - 1) + 1
             r, p, s = r + (k_eff - 1) * s, p + pad * s, s * st
-        elif isinstance(m, nn.AdaptiveAvgPool2d) or isinstance(m, nn.Linear):
+        elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.Linear)):
             r, p, s = r + (n - 1) * s, p, s * n
         out = shapes[name]
         n = out[-1] if len(out) == 3 else 1
