@@ -45,6 +45,7 @@ class TrainConfig:
     rotate_deg: float = 7.0  # augmentation: uniform rotation in +-rotate_deg
     shift_px: float = 2.0  # augmentation: uniform shift in +-shift_px pixels per axis
     seed: int = 0
+    val_size: int = 5000  # images held out of the 60k training set for validation
     max_steps: int | None = None  # stop early (smoke runs)
     threads: int = 1
     device: str = "auto"
@@ -119,6 +120,18 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use 'sgd' or 'adam'")
 
 
+def one_cycle(step: int, total: int, warmup: float = 0.25, start: float = 0.04,
+              end: float = 1e-4) -> float:
+    """Learning-rate factor of the one-cycle schedule: cosine up from ``start`` to 1 over the first
+    ``warmup`` of the steps, then cosine down to ``end`` (works for any total, even 1)."""
+    up = max(1, round(warmup * total))
+    if step < up:
+        return start + (1 - start) * (1 - math.cos(math.pi * step / up)) / 2
+    down = max(1, total - up)
+    t = min(1.0, (step - up) / down)
+    return end + (1 - end) * (1 + math.cos(math.pi * t)) / 2
+
+
 Callback = Callable[[dict[str, Any]], bool | None]
 
 
@@ -136,7 +149,7 @@ def train(cfg: TrainConfig, data: MNIST, callback: Callback | None = None,
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
-    (x_train, y_train), (x_val, y_val) = data.split()
+    (x_train, y_train), (x_val, y_val) = data.split(cfg.val_size)
     x_train, y_train = x_train.to(device), y_train.to(device)
 
     model = build(cfg.arch).to(device).to(memory_format=torch.channels_last)
@@ -145,8 +158,7 @@ def train(cfg: TrainConfig, data: MNIST, callback: Callback | None = None,
     total = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.max_lr, total_steps=total,
-                                                pct_start=0.25)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: one_cycle(step, total))
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     result = TrainResult(model=model)
     t_start = time.perf_counter()
