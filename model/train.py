@@ -41,6 +41,7 @@ class TrainConfig:
     optimizer: str = "sgd"  # "sgd" (Nesterov momentum 0.9) or "adam"
     max_lr: float = 0.1
     weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam's
     label_smoothing: float = 0.0
     rotate_deg: float = 7.0  # augmentation: uniform rotation in +-rotate_deg
     shift_px: float = 2.0  # augmentation: uniform shift in +-shift_px pixels per axis
@@ -116,7 +117,8 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.SGD(model.parameters(), lr=cfg.max_lr, momentum=0.9, nesterov=True,
                                weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
-        return torch.optim.AdamW(model.parameters(), lr=cfg.max_lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(model.parameters(), lr=cfg.max_lr, betas=cfg.betas,
+                                 weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use 'sgd' or 'adam'")
 
 

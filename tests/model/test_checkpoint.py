@@ -7,8 +7,12 @@ import pickle
 import pytest
 import torch
 
-from model.checkpoint import (CheckpointError, load_checkpoint, load_checkpoint_bytes,
-                              save_checkpoint)
+from model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_checkpoint_bytes,
+    save_checkpoint,
+)
 from model.zoo import build, build_from_config
 
 

@@ -4,8 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from model.zoo import (ARCHITECTURES, build, build_from_config, count_macs, count_params,
-                       layer_shapes)
+from model.zoo import (
+    ARCHITECTURES,
+    build,
+    build_from_config,
+    count_macs,
+    count_params,
+    layer_shapes,
+)
 
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
@@ -27,11 +33,13 @@ def test_compact_budget():
 
 
 def test_relu_modules_not_functional():
+    """Every conv/linear but the head is followed by an nn.ReLU module (Captum needs modules)."""
     for arch in ARCHITECTURES:
-        model = build(arch)
-        relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
-        convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-        assert len(relus) == len(convs) - 1, arch  # every conv but the head is followed by one
+        layers = list(build(arch).named_children())
+        for i, (name, module) in enumerate(layers):
+            if isinstance(module, (nn.Conv2d, nn.Linear)) and name != "head":
+                after = [m for _, m in layers[i + 1:i + 4]]
+                assert any(isinstance(m, nn.ReLU) for m in after), (arch, name)
 
 
 def test_layer_names_are_stable():
