@@ -26,7 +26,7 @@ from torch import nn
 
 from model.checkpoint import save_checkpoint
 from model.data import MNIST, MNISTError, load_mnist, to_float
-from model.zoo import ARCHITECTURES, ZooNet, build, count_macs, count_params
+from model.zoo import ARCHITECTURES, ZooNet, build, build_from_config, count_macs, count_params
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,7 @@ class TrainConfig:
     """Everything that determines a training run (stored in the model card)."""
 
     arch: str = "compact"
+    layers: list[dict[str, Any]] | None = None  # a custom network's layer records (else the zoo's)
     epochs: int = 15
     batch_size: int = 128
     optimizer: str = "sgd"  # "sgd" (Nesterov momentum 0.9) or "adam"
@@ -144,7 +145,7 @@ def train(cfg: TrainConfig, data: MNIST, callback: Callback | None = None,
     ``callback(event)`` is called after every step (``{"kind": "step", ...}``) and epoch
     (``{"kind": "epoch", "model": ..., ...}``); returning ``False`` stops training cleanly.
     """
-    if cfg.arch not in ARCHITECTURES:
+    if cfg.layers is None and cfg.arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {cfg.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ValueError("epochs and batch_size must be at least 1")
@@ -154,7 +155,8 @@ def train(cfg: TrainConfig, data: MNIST, callback: Callback | None = None,
     (x_train, y_train), (x_val, y_val) = data.split(cfg.val_size)
     x_train, y_train = x_train.to(device), y_train.to(device)
 
-    model = build(cfg.arch).to(device).to(memory_format=torch.channels_last)
+    net = build(cfg.arch) if cfg.layers is None else build_from_config(cfg.arch, cfg.layers)
+    model = net.to(device).to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
