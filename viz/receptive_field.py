@@ -744,7 +744,14 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_table(fields) if args.table else json.dumps(to_records(fields), indent=2))
+    if args.table:
+        text = format_table(fields)
+    else:  # a JSON array, one layer per line
+        text = "[\n" + ",\n".join("  " + json.dumps(r) for r in to_records(fields)) + "\n]"
+    try:
+        print(text)
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stderr.close()
     return 0
 
 
