@@ -526,3 +526,19 @@ def test_cli_missing_file():
     result = run_cli("/nonexistent/spec.json")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "No such file" in result.stderr
+
+
+def test_cli_reads_stdin_and_overrides_input_size():
+    spec = json.dumps([conv("c", 3)])
+    result = run_cli("-", "--input-size", "10", "12", stdin=spec)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["output_size"] == [8, 10]
+
+
+def test_results_survive_pickling():
+    import pickle
+
+    fields = compute(resnet_block(), 9)
+    again = pickle.loads(pickle.dumps(fields))
+    assert again == fields
+    assert again[-1].region(2, 3) == fields[-1].region(2, 3)
