@@ -360,10 +360,10 @@ def _parse_layer(rec: Any, index: int, previous: str) -> _Op:
     assert not isinstance(pad, str)
     if kind != "conv":
         for axis in (0, 1):
-            if 2 * max(pad[0][axis], pad[1][axis]) > extent[axis]:
-                raise _err(name, f"pooling padding can be at most half the kernel "
-                                 f"({extent[axis]}), got {rec.get('padding')!r}: the window "
-                                 "would see nothing but padding")
+            if 2 * max(pad[0][axis], pad[1][axis]) > k[axis]:  # torch's rule (undilated k)
+                raise _err(name, f"pooling padding can be at most half the kernel size "
+                                 f"({k[axis]}), got {rec.get('padding')!r}; otherwise a window "
+                                 "could see nothing but padding")
     ceil_mode = rec.get("ceil_mode", False)
     if not isinstance(ceil_mode, bool):
         raise _err(name, f"ceil_mode must be true or false, got {ceil_mode!r}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from model.rf_adapter import layer_specs, receptive_field_table
@@ -109,3 +111,44 @@ def test_unsupported_modules_raise(module, message):
 def test_empty_model_raises():
     with pytest.raises(ValueError, match="has no layers"):
         layer_specs(nn.Sequential())
+
+
+def torch_or_engine_size(module: nn.Module, n: tuple[int, int]):
+    """(torch's output size or None if torch rejects it, the engine's or None if it rejects)."""
+    try:
+        expected = tuple(module(torch.zeros(1, 1, *n)).shape[2:])
+    except RuntimeError:
+        expected = None
+    try:
+        got = receptive_field_table(nn.Sequential(module), n)[0].output_size
+    except ValueError:
+        got = None
+    return expected, got
+
+
+sizes = st.tuples(st.integers(1, 12), st.integers(1, 12))
+pairs = st.tuples(st.integers(1, 5), st.integers(1, 5))
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@settings(max_examples=60, deadline=None)
+@given(pairs, pairs, pairs, st.one_of(st.tuples(st.integers(0, 4), st.integers(0, 4)),
+                                      st.sampled_from(["same", "valid"])), sizes)
+def test_conv_sizes_and_rejections_match_torch(kernel, stride, dilation, padding, n):
+    if padding == "same":
+        stride = (1, 1)
+    module = nn.Conv2d(1, 1, kernel, stride, padding, dilation)
+    expected, got = torch_or_engine_size(module, n)
+    assert got == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 4), st.integers(1, 3), st.integers(0, 3),
+       st.booleans(), st.booleans(), sizes)
+def test_pool_sizes_and_rejections_match_torch(k, s, d, p, ceil, is_max, n):
+    if is_max:
+        module = nn.MaxPool2d(k, s, min(p, k // 2), dilation=d, ceil_mode=ceil)
+    else:
+        module = nn.AvgPool2d(k, s, min(p, k // 2), ceil_mode=ceil)
+    expected, got = torch_or_engine_size(module, n)
+    assert got == expected
