@@ -33,7 +33,9 @@ _ELEMENTWISE: tuple[tuple[type[nn.Module], str], ...] = (
 
 
 def _is_one(size: Any) -> bool:
-    return size == 1 or tuple(size) == (1, 1)
+    if isinstance(size, int):
+        return size == 1
+    return tuple(size) == (1, 1)
 
 
 def _module_spec(name: str, module: nn.Module) -> dict[str, Any]:

@@ -26,9 +26,9 @@ Public API
     A unit's input region per axis: unclipped ``start``..``end`` (inclusive, may run into the
     padding), ``clipped`` (the image pixels the unit actually reads, or ``None``), ``padding_before``
     / ``padding_after`` (how many positions of the region lie outside the image) and ``centre``.
-``units_seeing(layer_field, y, x) -> tuple[range, range]``
-    The inverse map: the rows and columns of the units of a layer whose clipped region contains
-    input pixel ``(y, x)``.
+``units_seeing(layer_field, y, x) -> (rows, cols)``
+    The inverse map: the rows and the columns (sorted tuples of ints) of the units of a layer
+    whose clipped region contains input pixel ``(y, x)``.
 ``to_records(fields) -> list[dict]`` / ``format_table(fields) -> str``
     The calculator's JSON records and human-readable table.
 ``LAYER_TYPES``
@@ -104,8 +104,11 @@ class AxisRegion:
 
     ``start``/``end``: the unclipped field (may run below 0 or past the image, into padding).
     ``clipped``: ``(first, last)`` image pixel the unit actually reads, or ``None`` when it reads
-    only padding (or the image size is unknown). For gap-free networks (no stride larger than
-    the field it jumps over, no dilation holes) every pixel in it has a non-zero gradient.
+    only padding (or the image size is unknown). It excludes what only padding positions would
+    reach (e.g. rows dropped by a floor-mode stride), so the clipped rectangle is exactly the
+    bounding box of the pixels with a non-zero gradient (on a linear copy of the network); for
+    a single gap-free path (no dilation holes, no stride larger than the field it jumps over)
+    every pixel in it has one.
     ``padding_before``/``padding_after``: positions of ``start..end`` outside the image (``None``
     when the image size is unknown). ``centre``: ``start + (r - 1) / 2``.
     """
@@ -163,6 +166,8 @@ class _Op:
     type: str
     inputs: tuple[str, ...]
     kernel: Pair = (1, 1)  # dilated kernel extent d * (k - 1) + 1
+    taps: Pair = (1, 1)  # kernel size k
+    dilation: Pair = (1, 1)
     stride: Pair = (1, 1)
     pad_before: Pair = (0, 0)  # top, left
     pad_after: Pair = (0, 0)  # bottom, right
@@ -355,16 +360,16 @@ def _parse_layer(rec: Any, index: int, previous: str) -> _Op:
     assert not isinstance(pad, str)
     if kind != "conv":
         for axis in (0, 1):
-            if 2 * max(pad[0][axis], pad[1][axis]) > extent[axis]:
-                raise _err(name, f"pooling padding can be at most half the kernel "
-                                 f"({extent[axis]}), got {rec.get('padding')!r}: the window "
-                                 "would see nothing but padding")
+            if 2 * max(pad[0][axis], pad[1][axis]) > k[axis]:  # torch's rule (undilated k)
+                raise _err(name, f"pooling padding can be at most half the kernel size "
+                                 f"({k[axis]}), got {rec.get('padding')!r}; otherwise a window "
+                                 "could see nothing but padding")
     ceil_mode = rec.get("ceil_mode", False)
     if not isinstance(ceil_mode, bool):
         raise _err(name, f"ceil_mode must be true or false, got {ceil_mode!r}")
     if ceil_mode and kind == "conv":
         raise _err(name, "ceil_mode applies to pooling layers only")
-    return _Op(name, kind, tuple(inputs), extent, s, pad[0], pad[1], ceil_mode)
+    return _Op(name, kind, tuple(inputs), extent, k, d, s, pad[0], pad[1], ceil_mode)
 
 
 def _input_size(value: Any) -> Pair | None:
@@ -424,15 +429,16 @@ def _out_size(op: _Op, axis: int, n: int) -> int:
     k, s = op.kernel[axis], op.stride[axis]
     lo, hi = op.pad_before[axis], op.pad_after[axis]
     span = n + lo + hi - k
-    if span < 0:
+    if not op.ceil_mode:
+        out = span // s + 1
+    else:  # a last, partial window is kept if it starts inside the input or the left padding
+        out = -(-span // s) + 1
+        if (out - 1) * s >= n + lo:
+            out -= 1
+    if out < 1:  # (torch's ceil mode keeps one window a little larger than its padded input)
         what = ("height", "width")[axis]
         raise _err(op.name, f"kernel ({k} with dilation) is larger than its padded input "
                             f"{what} ({n} + {lo + hi} padding = {n + lo + hi})")
-    if not op.ceil_mode:
-        return span // s + 1
-    out = -(-span // s) + 1
-    if (out - 1) * s >= n + lo:  # the last window must start inside the input or left padding
-        out -= 1
     return out
 
 
@@ -575,45 +581,83 @@ def compute(spec: dict[str, Any] | list[dict[str, Any]],
 # ----------------------------------------------------------------------------------- regions
 
 
-def _clipped_span(net: _Network, name: str, axis: int, lo: int, hi: int) -> Pair | None:
-    """First and last image pixel read by units ``lo..hi`` of layer ``name`` along ``axis``.
+Spans = list[Pair]  # sorted, disjoint, non-adjacent closed intervals
 
-    Walks back through the layers (reverse topological order), mapping a range of units to the
-    range of input units it reads and clipping it to that input's real extent at every step, so
-    rows dropped by a floor-mode stride and windows that see only padding are excluded exactly.
+
+def _union(spans: Spans) -> Spans:
+    """Sort and merge overlapping or touching intervals."""
+    merged: Spans = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1] + 1:
+            if b > merged[-1][1]:
+                merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _read_by(op: _Op, axis: int, spans: Spans, n_src: int) -> Spans:
+    """The input positions (clipped to ``0..n_src-1``) that units ``spans`` of ``op`` read."""
+    if op.type in GLOBAL_TYPES:
+        out = [(0, n_src - 1)]
+    elif op.type not in SPATIAL_TYPES:
+        out = list(spans)
+    else:
+        s, p = op.stride[axis], op.pad_before[axis]
+        k, d = op.taps[axis], op.dilation[axis]
+        out = []
+        for lo, hi in spans:
+            if s == 1:  # each tap shifts the whole run of units
+                out += [(lo - p + t * d, hi - p + t * d) for t in range(k)]
+            elif d == 1 and k >= s:  # windows overlap or touch: one run
+                out.append((lo * s - p, hi * s - p + k - 1))
+            elif d == 1:
+                out += [(u * s - p, u * s - p + k - 1) for u in range(lo, hi + 1)]
+            else:
+                out += [(u * s - p + t * d,) * 2 for u in range(lo, hi + 1) for t in range(k)]
+    clipped = [(max(a, 0), min(b, n_src - 1)) for a, b in out]
+    return _union([(a, b) for a, b in clipped if a <= b])
+
+
+def _support(net: _Network, name: str, axis: int, lo: int, hi: int) -> Spans:
+    """The input pixels, along ``axis``, that units ``lo..hi`` of layer ``name`` read.
+
+    Walks back through the layers (reverse topological order), mapping sets of units (as
+    interval lists) to the positions of the layer below that their kernel taps land on, clipped
+    to that layer's real extent at every step. So rows dropped by a floor-mode stride, windows
+    that see only padding, and the holes left by dilation or by strides larger than the field are
+    all excluded exactly. (For a gap-free network the result is one interval.)
     """
     assert net.input_size is not None
-    pending: dict[str, Pair] = {name: (lo, hi)}
+    pending: dict[str, Spans] = {name: [(lo, hi)]}
     for layer in reversed(net.order[: net.order.index(name) + 1]):
         if layer not in pending:
             continue
-        lo, hi = pending.pop(layer)
+        spans = pending.pop(layer)
         op = net.ops[layer]
         for src in op.inputs:
             n = _field(net, src).output_size
             assert n is not None
-            n_src = n[axis]
-            if op.type in SPATIAL_TYPES:
-                first = lo * op.stride[axis] - op.pad_before[axis]
-                last = hi * op.stride[axis] - op.pad_before[axis] + op.kernel[axis] - 1
-            elif op.type in GLOBAL_TYPES:
-                first, last = 0, n_src - 1
-            else:
-                first, last = lo, hi
-            first, last = max(first, 0), min(last, n_src - 1)
-            if first > last:
-                continue
-            if src in pending:
-                first, last = min(first, pending[src][0]), max(last, pending[src][1])
-            pending[src] = (first, last)
-    return pending.get(INPUT)
+            read = _read_by(op, axis, spans, n[axis])
+            if read:
+                pending[src] = _union(pending.get(src, []) + read)
+    return pending.get(INPUT, [])
 
 
-def units_seeing(layer_field: LayerField, y: int, x: int) -> tuple[range, range]:
+def _clipped_span(net: _Network, name: str, axis: int, lo: int, hi: int) -> Pair | None:
+    """First and last image pixel actually read by units ``lo..hi`` (``None``: only padding)."""
+    spans = _support(net, name, axis, lo, hi)
+    return (spans[0][0], spans[-1][1]) if spans else None
+
+
+def units_seeing(layer_field: LayerField, y: int, x: int
+                 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Rows and columns of the units of ``layer_field`` whose clipped region contains (y, x).
 
-    The answer is a rectangle of units: unit ``(i, j)`` sees pixel ``(y, x)`` exactly when
-    ``i in rows and j in cols``. Needs the input size.
+    Returns ``(rows, cols)``, sorted tuples: unit ``(i, j)`` sees pixel ``(y, x)`` exactly when
+    ``i in rows and j in cols``. Usually each is a run of consecutive indices; with dilation the
+    clipped regions of neighbouring border units can skip a pixel, so not always. Needs the
+    input size.
     """
     if layer_field.input_size is None:
         raise ValueError("units_seeing needs the input size: pass input_size to compute()")
@@ -635,7 +679,7 @@ def units_seeing(layer_field: LayerField, y: int, x: int) -> tuple[range, range]
         hits = [u for u in candidates
                 if (span := _clipped_span(layer_field._net, layer_field.name, axis, u, u))
                 and span[0] <= p <= span[1]]
-        found.append(range(hits[0], hits[-1] + 1) if hits else range(0))
+        found.append(tuple(hits))
     return (found[0], found[1])
 
 
@@ -700,7 +744,14 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_table(fields) if args.table else json.dumps(to_records(fields), indent=2))
+    if args.table:
+        text = format_table(fields)
+    else:  # a JSON array, one layer per line
+        text = "[\n" + ",\n".join("  " + json.dumps(r) for r in to_records(fields)) + "\n]"
+    try:
+        print(text)
+    except BrokenPipeError:  # e.g. piped into head
+        sys.stderr.close()
     return 0
 
 

@@ -363,11 +363,25 @@ def test_pixels_dropped_by_a_floor_stride_are_not_in_the_clipped_region():
     assert region.h.clipped == (0, 3)
 
 
+def test_dilation_holes_at_the_border_are_not_in_the_clipped_region():
+    # stem k2 on 8 -> 7 units; a 5-tap, dilation-2 conv with padding 4: unit 3 reads stem units
+    # -1 (padding), 1, 3, 5, 7 (padding), so input pixels 1..6, not 0..7.
+    f = compute([conv("stem", 2), conv("b", 5, padding=4, dilation=2)], 8)[-1]
+    assert f.region(3, 3).h.clipped == (1, 6)
+    assert (f.region(3, 3).h.start, f.region(3, 3).h.end) == (-1, 8)
+
+
+def test_dilation_can_make_the_inverse_map_skip_a_unit():
+    f = compute([conv("a", 3, padding=2, dilation=2)], 9)[0]
+    assert [f.region(0, u).w.clipped for u in range(3)] == [(0, 2), (1, 3), (0, 4)]
+    assert units_seeing(f, 0, 0)[1] == (0, 2)
+
+
 def test_unit_reading_only_padding_has_an_empty_region():
     f = compute([conv("a", 1, padding=2)], 4)[0]
     region = f.region(0, 0)
     assert region.is_empty and region.h.clipped is None and region.h.padding_before == 1
-    assert units_seeing(f, 0, 0) == (range(2, 3), range(2, 3))
+    assert units_seeing(f, 0, 0) == ((2,), (2,))
 
 
 def test_regions_without_input_size_are_unclipped_only():
@@ -512,3 +526,19 @@ def test_cli_missing_file():
     result = run_cli("/nonexistent/spec.json")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "No such file" in result.stderr
+
+
+def test_cli_reads_stdin_and_overrides_input_size():
+    spec = json.dumps([conv("c", 3)])
+    result = run_cli("-", "--input-size", "10", "12", stdin=spec)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["output_size"] == [8, 10]
+
+
+def test_results_survive_pickling():
+    import pickle
+
+    fields = compute(resnet_block(), 9)
+    again = pickle.loads(pickle.dumps(fields))
+    assert again == fields
+    assert again[-1].region(2, 3) == fields[-1].region(2, 3)
