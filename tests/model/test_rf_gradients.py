@@ -10,10 +10,10 @@ import pytest
 import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from linear_copy import LinearCopy, gradient_support, region_pixels
 
 from model.rf_adapter import layer_specs
 from model.zoo import ARCHITECTURES, build, layer_shapes
+from tests.model.linear_copy import LinearCopy, gradient_support, region_pixels
 from viz.receptive_field import compute
 
 
