@@ -26,7 +26,7 @@ from torch import nn
 
 from model.checkpoint import save_checkpoint
 from model.data import MNIST, MNISTError, load_mnist, to_float
-from model.zoo import ARCHITECTURES, ZooNet, build, count_macs, count_params
+from model.zoo import ARCHITECTURES, ZooNet, build, build_from_config, count_macs, count_params
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,15 +36,18 @@ class TrainConfig:
     """Everything that determines a training run (stored in the model card)."""
 
     arch: str = "compact"
+    layers: list[dict[str, Any]] | None = None  # a custom network's layer records (else the zoo's)
     epochs: int = 15
     batch_size: int = 128
     optimizer: str = "sgd"  # "sgd" (Nesterov momentum 0.9) or "adam"
     max_lr: float = 0.1
     weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam's
     label_smoothing: float = 0.0
     rotate_deg: float = 7.0  # augmentation: uniform rotation in +-rotate_deg
     shift_px: float = 2.0  # augmentation: uniform shift in +-shift_px pixels per axis
     seed: int = 0
+    val_size: int = 5000  # images held out of the 60k training set for validation
     max_steps: int | None = None  # stop early (smoke runs)
     threads: int = 1
     device: str = "auto"
@@ -115,8 +118,21 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.SGD(model.parameters(), lr=cfg.max_lr, momentum=0.9, nesterov=True,
                                weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adam":
-        return torch.optim.AdamW(model.parameters(), lr=cfg.max_lr, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(model.parameters(), lr=cfg.max_lr, betas=cfg.betas,
+                                 weight_decay=cfg.weight_decay)
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use 'sgd' or 'adam'")
+
+
+def one_cycle(step: int, total: int, warmup: float = 0.25, start: float = 0.04,
+              end: float = 1e-4) -> float:
+    """Learning-rate factor of the one-cycle schedule: cosine up from ``start`` to 1 over the first
+    ``warmup`` of the steps, then cosine down to ``end`` (works for any total, even 1)."""
+    up = max(1, round(warmup * total))
+    if step < up:
+        return start + (1 - start) * (1 - math.cos(math.pi * step / up)) / 2
+    down = max(1, total - up)
+    t = min(1.0, (step - up) / down)
+    return end + (1 - end) * (1 + math.cos(math.pi * t)) / 2
 
 
 Callback = Callable[[dict[str, Any]], bool | None]
@@ -129,24 +145,24 @@ def train(cfg: TrainConfig, data: MNIST, callback: Callback | None = None,
     ``callback(event)`` is called after every step (``{"kind": "step", ...}``) and epoch
     (``{"kind": "epoch", "model": ..., ...}``); returning ``False`` stops training cleanly.
     """
-    if cfg.arch not in ARCHITECTURES:
+    if cfg.layers is None and cfg.arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {cfg.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ValueError("epochs and batch_size must be at least 1")
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
-    (x_train, y_train), (x_val, y_val) = data.split()
+    (x_train, y_train), (x_val, y_val) = data.split(cfg.val_size)
     x_train, y_train = x_train.to(device), y_train.to(device)
 
-    model = build(cfg.arch).to(device).to(memory_format=torch.channels_last)
+    net = build(cfg.arch) if cfg.layers is None else build_from_config(cfg.arch, cfg.layers)
+    model = net.to(device).to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
     steps_per_epoch = math.ceil(len(y_train) / cfg.batch_size)
     total = cfg.epochs * steps_per_epoch
     if cfg.max_steps is not None:
         total = min(total, cfg.max_steps)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.max_lr, total_steps=total,
-                                                pct_start=0.25)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: one_cycle(step, total))
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     result = TrainResult(model=model)
     t_start = time.perf_counter()

@@ -11,6 +11,7 @@ Architectures (input 1x28x28, output 10 logits):
 - ``seed``: the seed project's five rules, sized for a 2-core CPU.
 - ``seed-3x3``: ``seed`` with its 14x14 head replaced by stacked small convs of the same field.
 - ``compact``: best accuracy per parameter, under 8k parameters, global-average-pooling head.
+- ``fast``: the quickest to train to 99.2% (two conv/pool stages, dense head, 215k parameters).
 - ``seed-original``: the original 4,155,626-parameter network (architecture only by default).
 """
 
@@ -113,6 +114,24 @@ def compact_layers() -> list[LayerRecord]:
     return layers
 
 
+def fast_layers() -> list[LayerRecord]:
+    """Quickest to train to 99.2%: two conv + pool stages and a dense head (215k parameters)."""
+    return [
+        {"name": "conv1", "type": "conv", "in": 1, "out": 24, "kernel": 5, "stride": 1,
+         "padding": 0, "bias": True},  # 24x24x24
+        {"name": "relu1", "type": "relu"},
+        {"name": "pool1", "type": "maxpool", "kernel": 2, "stride": 2},  # 24x12x12
+        {"name": "conv2", "type": "conv", "in": 24, "out": 32, "kernel": 3, "stride": 1,
+         "padding": 0, "bias": True},  # 32x10x10
+        {"name": "relu2", "type": "relu"},
+        {"name": "pool2", "type": "maxpool", "kernel": 2, "stride": 2},  # 32x5x5
+        {"name": "flatten", "type": "flatten"},  # 800
+        {"name": "fc", "type": "linear", "in": 800, "out": 256},
+        {"name": "relu3", "type": "relu"},
+        {"name": "head", "type": "linear", "in": 256, "out": NUM_CLASSES},  # 10
+    ]
+
+
 def seed_original_layers() -> list[LayerRecord]:
     """The original Keras network: stride-1 convs + ReLU, no BatchNorm, 4,155,626 parameters."""
     layers: list[LayerRecord] = []
@@ -136,6 +155,7 @@ ARCHITECTURES: dict[str, Any] = {
     "seed": seed_layers,
     "seed-3x3": seed_3x3_layers,
     "compact": compact_layers,
+    "fast": fast_layers,
     "seed-original": seed_original_layers,
 }
 
@@ -145,6 +165,8 @@ DESCRIPTIONS: dict[str, str] = {
     "seed-3x3": "Like seed, but the 14x14 head is replaced by six 3x3 convs and a 2x2: "
                 "the same receptive field with far fewer parameters.",
     "compact": "Most accuracy per parameter: under 8k parameters, global average pooling head.",
+    "fast": "Quickest to train: two conv + max-pool stages and a dense head; 99.2% in about "
+            "three epochs on a laptop CPU.",
     "seed-original": "The original network, 4.16M parameters: architecture only "
                      "(receptive field, parameters, MACs).",
 }

@@ -1,0 +1,26 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """Small nets gain little from 2 threads and sometimes stall; tests run on one."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST folder from $MNIST_DIR; tests needing it skip when it is not set."""
+    value = os.environ.get("MNIST_DIR")
+    if not value or not Path(value).is_dir():
+        pytest.skip("set MNIST_DIR to a folder with the four MNIST files to run this test")
+    return Path(value)

@@ -1,0 +1,126 @@
+"""Checkpoint round trip and every kind of bad checkpoint."""
+
+import io
+import json
+import pickle
+
+import pytest
+import torch
+
+from model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    load_checkpoint_bytes,
+    save_checkpoint,
+)
+from model.zoo import build, build_from_config
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    model = build("compact").eval()
+    path = save_checkpoint(model, {"test_accuracy": 0.5}, tmp_path / "c.safetensors")
+    return model, path
+
+
+def test_round_trip_identical_logits(saved):
+    model, path = saved
+    loaded, card = load_checkpoint(path)
+    x = torch.randn(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    assert card["arch"] == "compact" and card["test_accuracy"] == 0.5
+    assert not loaded.training
+    assert json.loads(path.with_suffix(".json").read_text()) == card
+
+
+def test_round_trip_keeps_batchnorm_statistics(tmp_path):
+    model = build("seed")
+    model.bn1.running_mean.fill_(0.25)
+    loaded, _ = load_checkpoint(save_checkpoint(model, {}, tmp_path / "s"))
+    assert torch.all(loaded.bn1.running_mean == 0.25)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(CheckpointError, match="no such checkpoint file"):
+        load_checkpoint(tmp_path / "nope.safetensors")
+
+
+def test_pickle_renamed(tmp_path):
+    path = tmp_path / "evil.safetensors"
+    path.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(CheckpointError, match="Python pickle.*never unpickles"):
+        load_checkpoint(path)
+
+
+def test_torch_save_renamed(tmp_path):
+    buf = io.BytesIO()
+    torch.save(build("compact").state_dict(), buf)
+    with pytest.raises(CheckpointError, match="zip archive.*torch.save"):
+        load_checkpoint_bytes(buf.getvalue(), "x.safetensors")
+
+
+@pytest.mark.parametrize("keep", [0, 5, 40, 0.5, 0.99])
+def test_truncated(saved, keep):
+    _, path = saved
+    data = path.read_bytes()
+    cut = data[: int(len(data) * keep) if isinstance(keep, float) else keep]
+    with pytest.raises(CheckpointError, match="truncated|only .* bytes"):
+        load_checkpoint_bytes(cut, "cut")
+
+
+def test_random_bytes():
+    with pytest.raises(CheckpointError, match="not a checkpoint"):
+        load_checkpoint_bytes(b"this is a text file, not weights\n" * 10, "notes.txt")
+
+
+def test_safetensors_without_card():
+    from safetensors.torch import save
+
+    data = save({"w": torch.zeros(2)})
+    with pytest.raises(CheckpointError, match="without a model card"):
+        load_checkpoint_bytes(data, "bare")
+
+
+def test_weights_of_another_architecture(saved, tmp_path):
+    from safetensors.torch import save
+
+    _, path = saved
+    card = json.loads(path.with_suffix(".json").read_text())
+    seed_weights = {k: v.contiguous() for k, v in build("seed").state_dict().items()}
+    data = save(seed_weights, metadata={"model_card": json.dumps(card)})
+    with pytest.raises(CheckpointError, match="do not fit architecture 'compact'"):
+        load_checkpoint_bytes(data, "mixed")
+
+
+def test_shape_mismatch_is_named(tmp_path):
+    from safetensors.torch import save
+
+    model = build("compact")
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    state["conv1.weight"] = torch.zeros(8, 1, 5, 5)
+    card = {"arch": "compact", "layers": model.layer_config}
+    data = save(state, metadata={"model_card": json.dumps(card)})
+    with pytest.raises(CheckpointError, match=r"conv1.weight is \(8, 1, 5, 5\)"):
+        load_checkpoint_bytes(data, "bad")
+
+
+def test_card_layers_disagree_with_zoo(tmp_path):
+    from safetensors.torch import save
+
+    model = build_from_config("compact", [{"name": "c", "type": "conv", "in": 1, "out": 10,
+                                           "kernel": 28}, {"name": "f", "type": "flatten"}])
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    card = {"arch": "compact", "layers": model.layer_config}
+    data = save(state, metadata={"model_card": json.dumps(card)})
+    with pytest.raises(CheckpointError, match="layers differ from the zoo's 'compact'"):
+        load_checkpoint_bytes(data, "odd")
+
+
+def test_custom_architecture_round_trip(tmp_path):
+    layers = [{"name": "c", "type": "conv", "in": 1, "out": 10, "kernel": 28},
+              {"name": "f", "type": "flatten"}]
+    model = build_from_config("custom", layers)
+    loaded, card = load_checkpoint(save_checkpoint(model, {}, tmp_path / "custom"))
+    assert card["layers"] == layers and loaded(torch.zeros(1, 1, 28, 28)).shape == (1, 10)

@@ -1,0 +1,130 @@
+"""A short real training run on tiny data, reproducibility, stopping, and the CLIs."""
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from model.checkpoint import SHIPPED, load_checkpoint, shipped_checkpoints
+from model.data import MNIST
+from model.train import TrainConfig, augment, model_card, one_cycle, train
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tiny_data(n: int = 600) -> MNIST:
+    """Separable fake digits: class c is a bright bar at row 2 + 2c (learnable in a few steps)."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(n) % 10
+    images = torch.randint(0, 40, (n, 28, 28), generator=g, dtype=torch.uint8)
+    for i, c in enumerate(labels.tolist()):
+        images[i, 2 + 2 * c: 4 + 2 * c, 4:24] = 255
+    return MNIST(images, labels, images[:100].clone(), labels[:100].clone(), Path("."), {})
+
+
+def small_cfg(**kw) -> TrainConfig:
+    base = dict(arch="compact", epochs=5, val_size=100, batch_size=50, max_lr=0.1, rotate_deg=0, shift_px=0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_learns_and_is_reproducible():
+    data = tiny_data()
+    a = train(small_cfg(), data, progress=False)
+    b = train(small_cfg(), data, progress=False)
+    assert len(a.history) == 5
+    assert a.history[-1].loss < a.history[0].loss
+    assert a.history[-1].val_accuracy > 0.9  # chance is 0.1
+    for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
+        assert torch.equal(va, vb), k
+    assert not a.model.training
+
+
+def test_max_steps_and_callback_stop():
+    data = tiny_data()
+    r = train(small_cfg(max_steps=4), data, progress=False)
+    assert r.steps == 4
+    events = []
+
+    def stop_after_two(event):
+        events.append(event["kind"])
+        return event.get("step", 0) < 2
+
+    r = train(small_cfg(), data, callback=stop_after_two, progress=False)
+    assert r.stopped and r.steps == 2 and events.count("epoch") == 1
+
+
+def test_model_card_fields():
+    data = tiny_data()
+    cfg = small_cfg(max_steps=3)
+    card = model_card(cfg, train(cfg, data, progress=False), data)
+    for key in ("params", "macs", "val_accuracy", "test_accuracy", "epochs", "seed",
+                "train_seconds", "torch_version", "data_md5", "recipe"):
+        assert key in card
+    assert card["recipe"]["arch"] == "compact" and card["test_n"] == 100
+
+
+def test_augment_identity_and_range():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(8, 1, 28, 28)
+    assert torch.equal(augment(x, 0, 0, g), x)
+    y = augment(x, 7, 2, g)
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+    assert not torch.equal(y, x)
+
+
+def test_one_cycle_shape():
+    assert one_cycle(0, 100) == pytest.approx(0.04)
+    assert one_cycle(25, 100) == pytest.approx(1.0)
+    assert one_cycle(100, 100) == pytest.approx(1e-4)
+    factors = [one_cycle(s, 100) for s in range(101)]
+    assert factors.index(max(factors)) == 25
+    assert all(0 < one_cycle(s, t) <= 1 for t in (1, 2, 3) for s in range(t + 1))
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="unknown architecture"):
+        train(small_cfg(arch="nope"), tiny_data())
+    with pytest.raises(ValueError, match="at least 1"):
+        train(small_cfg(epochs=0), tiny_data())
+
+
+def test_train_cli_without_data_says_what_to_do(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "model.train", "--data-dir", str(tmp_path),
+                        "--no-download"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "missing" in r.stderr and "MNIST_DIR" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_evaluate_cli_bad_checkpoint(tmp_path):
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(pickle.dumps(list(range(1000))))
+    r = subprocess.run([sys.executable, "-m", "model.evaluate", str(bad)], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "pickle" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_shipped_checkpoints_load():
+    found = shipped_checkpoints()
+    for name in SHIPPED:
+        assert name in found, f"checkpoints/{name}.safetensors is missing"
+        model, card = load_checkpoint(found[name])
+        assert card["arch"] == name and card["epochs"] >= 1
+        assert model(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
+@pytest.mark.mnist
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_accuracy_is_reproduced(mnist_dir, name):
+    path = shipped_checkpoints()[name]
+    r = subprocess.run([sys.executable, "-m", "model.evaluate", str(path), "--data-dir",
+                        str(mnist_dir), "--no-download"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["n"] == 10000 and out["arch"] == name
+    assert out["test_accuracy"] == out["card_test_accuracy"]
