@@ -552,8 +552,11 @@ def view_receptive_field(key: str, image, acts, table, row) -> None:
     with left:
         import pandas as pd
         df = pd.DataFrame([{
-            "layer": r.name, "type": r.type, "output": "x".join(map(str, r.shape)), "r": r.r,
-            "S": r.stride, "P": r.padding, "params": r.params, "MACs": r.macs,
+            "layer": r.name, "type": r.type, "output": "x".join(map(str, r.shape)),
+            "r": f"{r.r} (all)" if r.is_global else str(r.r),
+            "S": "-" if r.stride is None else str(r.stride),
+            "P": "-" if r.padding is None else str(r.padding),
+            "params": r.params, "MACs": r.macs,
         } for r in table])
         chosen = row.name
         styled = df.style.apply(
@@ -579,7 +582,10 @@ def _target_picker(probs: np.ndarray, key: str) -> int:
 
 
 def _occlusion_defaults(row) -> tuple[int, int]:
-    return max(2, min(row.r, 14)), max(1, min(row.stride, 14))
+    """Occlusion window and stride: the layer's field r and effective stride S (capped at 14)."""
+    window = max(2, min(row.r, 14))
+    stride = row.stride if row.stride is not None else max(1, window // 2)
+    return window, max(1, min(stride, 14))
 
 
 def view_saliency(key: str, image, probs, row) -> None:
@@ -609,7 +615,7 @@ def view_saliency(key: str, image, probs, row) -> None:
                    f"{target}, blue = against (colour scale centred at 0).")
     with right:
         st.markdown(f"**{m.label}.** {m.explanation}")
-        if method == "gradcam":
+        if method == "gradcam" and row.stride is not None:
             st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "
                     f"units is {row.stride} input pixel(s) from the next (effective stride S = "
                     f"{row.stride}), so the map is made of {row.stride}x{row.stride} blocks. "

@@ -1,15 +1,12 @@
 """Receptive fields for the explorer: the one place the app talks to the receptive-field engine.
 
-The app only uses :class:`FieldRow` (one row of the per-layer table), :func:`field_table`,
-:func:`unit_region`, :func:`effective_field` and :func:`describe`. When the engine
-(``viz.receptive_field`` with ``model.rf_adapter``) is present its numbers are used; otherwise the
-same closed-form recurrences are computed here from the torch modules:
+The numbers come from the engine (``viz.receptive_field`` via ``model.rf_adapter``), which reads
+the geometry of the real torch modules; the effective field comes from ``model.erf``. The app only
+uses :class:`FieldRow` (one row of the per-layer table), :func:`field_table`, :func:`unit_region`,
+:func:`effective_field` and :func:`describe`, so adapting to an engine change is a one-file edit.
 
-    r_out = r_in + (k_eff - 1) * S_in        (k_eff = dilation * (k - 1) + 1)
-    S_out = S_in * stride
-    P_out = P_in + padding * S_in
-
-so that unit ``i`` of a layer sees input pixels ``i*S - P .. i*S - P + r - 1`` (unclipped).
+A unit ``i`` of a layer with field ``r``, effective stride ``S`` and effective padding ``P`` sees
+input pixels ``i*S - P .. i*S - P + r - 1`` (unclipped: the part outside 0..27 is zero padding).
 """
 
 from __future__ import annotations
@@ -20,8 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.erf import effective_receptive_field
+from model.rf_adapter import receptive_field_table
 from model.zoo import count_macs, layer_shapes
-from viz.features import forward_to
+from viz.features import private_copy
 
 INPUT_SIZE = 28
 
@@ -32,13 +31,14 @@ class FieldRow:
 
     name: str
     type: str
-    r: int  # receptive field size in input pixels
-    stride: int  # effective stride (input pixels between neighbouring units)
-    padding: int  # effective padding: input pixels left of unit 0's field
+    r: int  # receptive field size in input pixels (global layers: the whole input they see)
+    stride: int | None  # effective stride (input pixels between units); None when global
+    padding: int | None  # effective padding: how far unit 0's field starts before pixel 0
     shape: tuple[int, ...]  # output shape (C, H, W) or (C,)
     params: int
     macs: int
     is_global: bool  # the unit sees the whole input
+    field: object = None  # the engine's LayerField (gives regions)
 
     @property
     def size(self) -> int:
@@ -54,9 +54,13 @@ class Region:
     x0: int
     x1: int  # unclipped: may lie outside 0..27 (in the padding)
     size: int = INPUT_SIZE
+    read: tuple[int, int, int, int] | None = None  # image pixels actually read (engine)
 
     @property
     def clipped(self) -> tuple[int, int, int, int]:
+        """(y0, y1, x0, x1) of the image pixels the unit reads (inclusive)."""
+        if self.read is not None:
+            return self.read
         n = self.size - 1
         return max(self.y0, 0), min(self.y1, n), max(self.x0, 0), min(self.x1, n)
 
@@ -73,36 +77,23 @@ class Region:
         return (self.y0 + self.y1) / 2, (self.x0 + self.x1) / 2
 
 
-def _kind(module: nn.Module) -> str:
-    return {nn.Conv2d: "conv", nn.BatchNorm2d: "bn", nn.ReLU: "relu", nn.Dropout: "dropout",
-            nn.MaxPool2d: "maxpool", nn.AvgPool2d: "avgpool", nn.AdaptiveAvgPool2d: "gap",
-            nn.Flatten: "flatten", nn.Linear: "linear"}.get(type(module), type(module).__name__)
-
-
-def _pair(v) -> int:
-    return int(v[0] if isinstance(v, tuple) else v)
-
-
 def field_table(model: nn.Module) -> list[FieldRow]:
-    """One :class:`FieldRow` per top-level layer, in order."""
+    """One :class:`FieldRow` per top-level layer, in order (engine numbers, real shapes)."""
     shapes = dict(layer_shapes(model))
     macs = count_macs(model)
+    modules = dict(model.named_children())
     rows: list[FieldRow] = []
-    r, s, p, n = 1, 1, 0, INPUT_SIZE
-    for name, m in model.named_children():
-        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
-            k, st, pad = _pair(m.kernel_size), _pair(m.stride), _pair(m.padding)
-            d = _pair(getattr(m, "dilation", 1))
-            k_eff = d * (k - 1) + 1
-            r, p, s = r + (k_eff - 1) * s, p + pad * s, s * st
-        elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.Linear)):
-            r, p, s = r + (n - 1) * s, p, s * n
-        out = shapes[name]
-        n = out[-1] if len(out) == 3 else 1
-        params = sum(t.numel() for t in m.parameters())
-        is_global = n == 1 or r >= 2 * INPUT_SIZE - 1  # every unit sees every pixel
-        rows.append(FieldRow(name, _kind(m), int(r), int(s), int(p), tuple(out), int(params),
-                             int(macs.get(name, 0)), bool(is_global)))
+    for f in receptive_field_table(model, (INPUT_SIZE, INPUT_SIZE)):
+        if f.name not in modules:
+            continue
+        if f.is_global:
+            region = f.region(0, 0)
+            r = region.h.end - region.h.start + 1
+        else:
+            r = int(f.h.r)
+        params = sum(t.numel() for t in modules[f.name].parameters())
+        rows.append(FieldRow(f.name, f.type, r, f.h.stride, f.h.padding, tuple(shapes[f.name]),
+                             int(params), int(macs.get(f.name, 0)), bool(f.is_global), f))
     return rows
 
 
@@ -114,26 +105,35 @@ def row_for(table: list[FieldRow], layer: str) -> FieldRow:
 
 
 def unit_region(row: FieldRow, y: int, x: int) -> Region:
-    """Input pixels that unit (y, x) of this layer can see (inclusive, unclipped)."""
+    """Input pixels that unit (y, x) of this layer can see (inclusive, unclipped + read)."""
     if not (0 <= y < row.size and 0 <= x < row.size):
         raise ValueError(f"unit ({y}, {x}) is outside {row.name}'s {row.size}x{row.size} map")
-    y0, x0 = y * row.stride - row.padding, x * row.stride - row.padding
-    return Region(y0, y0 + row.r - 1, x0, x0 + row.r - 1)
+    reg = row.field.region(int(y), int(x))  # type: ignore[attr-defined]
+    read = None
+    if reg.h.clipped is not None and reg.w.clipped is not None:
+        read = (*reg.h.clipped, *reg.w.clipped)
+    return Region(reg.h.start, reg.h.end, reg.w.start, reg.w.end, read=read)
 
 
 def effective_field(model: nn.Module, layer: str, unit: tuple[int, int, int],
                     x: torch.Tensor) -> np.ndarray:
     """|d unit / d input| for this input (28x28): where the unit is actually sensitive.
 
-    Uses ``torch.autograd.grad`` on the input only: no hooks, no parameter ``.grad`` touched.
+    The engine's ``model.erf`` registers a hook and toggles eval mode, so it runs on a private
+    copy: the shared model is never touched.
     """
     c, uy, ux = unit
-    inp = x.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        out = forward_to(model, inp, layer)
-        value = out[0, c] if out.dim() == 2 else out[0, c, uy, ux]
-        (grad,) = torch.autograd.grad(value, inp)
-    return grad[0, 0].abs().numpy()
+    clone = private_copy(model)
+    out_dims = _out_dims(model, layer)
+    index = (c,) if out_dims == 1 else (c, uy, ux)
+    return effective_receptive_field(clone, layer, index, x).astype(np.float32)
+
+
+def _out_dims(model: nn.Module, layer: str) -> int:
+    shapes = dict(layer_shapes(model))
+    if layer not in shapes:
+        raise ValueError(f"no layer named {layer!r}")
+    return len(shapes[layer])
 
 
 def central_mass(erf: np.ndarray, region: Region, share: float = 0.5) -> int:
@@ -173,11 +173,3 @@ def describe(row: FieldRow, region: Region, erf: np.ndarray | None = None) -> st
     elif erf is not None:
         text += " For this input it is insensitive everywhere (its ReLU is off)."
     return text
-
-
-def _engine_available() -> bool:  # pragma: no cover - depends on the branch merged
-    try:
-        import model.rf_adapter  # noqa: F401
-    except ImportError:
-        return False
-    return True
