@@ -140,6 +140,10 @@ def attribute(method: str, model: nn.Module, x: torch.Tensor, target: int, *,
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not 0 <= int(target) < 10:
         raise ValueError(f"target class must be 0..9, got {target}")
+    # Captum flips requires_grad on its inputs in place: every call gets its own tensor, so
+    # sessions sharing an input never race on that flag.
+    x = x.detach().clone()
+    target = int(target)
     fns: dict[str, Callable[[], np.ndarray]] = {
         "saliency": lambda: saliency(model, x, target),
         "ig": lambda: integrated_gradients(model, x, target),
@@ -161,6 +165,7 @@ def neuron_attribution(model: nn.Module, x: torch.Tensor, layer: str,
     """Integrated Gradients of one unit of ``layer`` (Captum NeuronIntegratedGradients)."""
     from captum.attr import NeuronIntegratedGradients
     clone = private_copy(model)
+    x = x.detach().clone()
     c, y, xx = unit
     method = NeuronIntegratedGradients(clone, _module(clone, layer))
     out_dim = _layer_ndim(model, x, layer)

@@ -1,0 +1,131 @@
+"""Saliency methods: exact values on hand-set linear models, isolation under concurrency."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from model.zoo import build
+from viz import features, saliency
+from viz.saliency import BLACK
+
+
+def linear_model() -> nn.Sequential:
+    model = nn.Sequential(OrderedDict(flatten=nn.Flatten(), fc=nn.Linear(784, 10)))
+    with torch.no_grad():
+        w = torch.arange(7840, dtype=torch.float32).reshape(10, 784) % 13 - 6.0
+        model.fc.weight.copy_(w / 10)
+        model.fc.bias.zero_()
+    return model.eval()
+
+
+def digit() -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    return torch.rand(1, 1, 28, 28, generator=g) * 2 - 0.4
+
+
+@pytest.mark.parametrize("method", ["saliency", "smoothgrad", "guided"])
+def test_gradient_methods_of_a_linear_model_equal_its_weights(method: str) -> None:
+    model, x = linear_model(), digit()
+    got = saliency.attribute(method, model, x, target=3)
+    want = model.fc.weight[3].detach().reshape(28, 28).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.parametrize("method", ["ig", "deeplift"])
+def test_path_methods_of_a_linear_model_are_exact(method: str) -> None:
+    model, x = linear_model(), digit()
+    got = saliency.attribute(method, model, x, target=7)
+    w = model.fc.weight[7].detach().reshape(28, 28)
+    want = ((x[0, 0] - BLACK) * w).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    # completeness: attributions add up to the score difference to the black baseline
+    diff = (model(x) - model(torch.full_like(x, BLACK)))[0, 7].item()
+    assert got.sum() == pytest.approx(diff, rel=1e-4, abs=1e-3)
+
+
+def test_occlusion_with_a_one_pixel_window_is_exact() -> None:
+    model, x = linear_model(), digit()
+    got = saliency.attribute("occlusion", model, x, target=2, window=1, stride=1)
+    w = model.fc.weight[2].detach().reshape(28, 28)
+    np.testing.assert_allclose(got, ((x[0, 0] - BLACK) * w).numpy(), atol=1e-4)
+
+
+def test_gradcam_is_blocky_by_the_stride() -> None:
+    torch.manual_seed(0)
+    model = build("compact").eval()
+    cam = saliency.attribute("gradcam", model, digit(), target=1, layer="pool")
+    assert cam.shape == (28, 28) and (cam >= 0).all()
+    with pytest.raises(ValueError, match="outputs a vector"):
+        saliency.attribute("gradcam", model, digit(), target=1, layer="flatten")
+
+
+def test_bad_arguments() -> None:
+    model = linear_model()
+    with pytest.raises(ValueError, match="unknown method"):
+        saliency.attribute("magic", model, digit(), 0)
+    with pytest.raises(ValueError, match="target class"):
+        saliency.attribute("saliency", model, digit(), 12)
+
+
+def test_every_method_on_a_zoo_net_leaves_no_hook_and_no_grad() -> None:
+    torch.manual_seed(0)
+    model = build("compact").eval()
+    for key in saliency.METHODS:
+        out = saliency.attribute(key, model, digit(), 4, layer="relu5", window=5, stride=2)
+        assert out.shape == (28, 28) and np.isfinite(out).all(), key
+    out = saliency.neuron_attribution(model, digit(), "relu5", (1, 3, 3))
+    assert out.shape == (28, 28)
+    assert not features.has_hooks(model)
+    assert all(p.grad is None for p in model.parameters())
+    assert not model.training
+
+
+def test_concurrent_sessions_never_see_each_others_hooks() -> None:
+    """Hook-registering methods in some threads, plain gradients in others: same as serial."""
+    torch.manual_seed(0)
+    model = build("compact").eval()
+    xs = [digit() * (1 + i / 10) for i in range(4)]
+    jobs = [("guided", 0), ("saliency", 1), ("deeplift", 2), ("gradcam", 3), ("saliency", 0),
+            ("guided", 1), ("ig", 2), ("gradcam", 0)]
+
+    def run(method: str, i: int) -> np.ndarray:
+        return saliency.attribute(method, model, xs[i], target=i, layer="relu6", window=3,
+                                  stride=3)
+
+    serial = {job: run(*job) for job in jobs}
+    serial_acts = [features.activations(model, x)["flatten"] for x in xs]
+    results: dict = {}
+    errors: list = []
+    barrier = threading.Barrier(len(jobs) + 1)
+
+    def worker(job):
+        try:
+            barrier.wait()
+            for _ in range(3):
+                results[job] = run(*job)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def forwards():
+        barrier.wait()
+        for _ in range(10):
+            for x, ref in zip(xs, serial_acts, strict=True):
+                np.testing.assert_allclose(features.activations(model, x)["flatten"], ref,
+                                           atol=1e-6)
+
+    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
+    threads.append(threading.Thread(target=forwards))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for job in jobs:
+        np.testing.assert_allclose(results[job], serial[job], atol=1e-5, err_msg=str(job))
+    assert not features.has_hooks(model)
