@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from viz import figures, npforward, preprocess
+from viz import figures, npforward, preprocess, raster
 
 st.set_page_config(page_title="CNN lens: inside an MNIST network", page_icon="🔍",
                    layout="wide", initial_sidebar_state="expanded")
@@ -36,6 +36,8 @@ PAGE = 16  # feature maps per page
 def _import_torch_side() -> None:
     import torch
     torch.set_num_threads(1)  # 2 threads are barely faster here and sometimes stall
+    import captum.attr  # noqa: F401  (another 1-3 s; needed by every view but the first)
+
     import model.checkpoint  # noqa: F401
     import viz.features  # noqa: F401
     import viz.fields  # noqa: F401
@@ -45,7 +47,7 @@ def _import_torch_side() -> None:
 def _preload() -> threading.Thread:
     """Import torch in the background, once per server process.
 
-    Importing torch takes 1.5-2 s here. The first page (prediction and feature maps of a shipped
+    Importing torch and Captum takes 3-5 s here. The first page (prediction and feature maps of a shipped
     checkpoint) is computed in numpy (viz/npforward.py), so it is drawn while torch loads; the
     views that need autograd import it when used (Python's import lock makes them wait for the
     background import instead of starting a second one).
@@ -472,7 +474,8 @@ def _vector_bars(vec: np.ndarray):
 
 
 def _on_pick() -> None:
-    state = st.session_state.get("rf.picker")
+    unit = st.session_state.get("rf.unit") or {}
+    state = st.session_state.get(f"rf.picker.{unit.get('layer')}.{unit.get('c')}")
     try:
         points = state["selection"]["points"]
     except (KeyError, TypeError):
@@ -512,8 +515,11 @@ def unit_panel(key: str, image: np.ndarray, acts, row) -> None:
             st.session_state["rf.unit"] = unit
         if spatial:
             y, x = min(unit["y"], row.size - 1), min(unit["x"], row.size - 1)
-            plot(figures.unit_picker(a[c], (y, x), c), key="rf.picker", on_select=_on_pick,
-                 selection_mode="points")
+            # The figure only changes with the layer or channel (the default unit is pre-selected),
+            # so a click re-draws the three input figures but not this one.
+            default = st.session_state.setdefault(f"rf.default.{row.name}.{c}", (y, x))
+            plot(figures.unit_picker(a[c], default, c, height=280), key=f"rf.picker.{row.name}.{c}",
+                 on_select=_on_pick, selection_mode="points")
             st.caption(f"Channel {c} of {row.name}: click any unit to pick it.")
         else:
             y = x = 0
@@ -525,24 +531,24 @@ def unit_panel(key: str, image: np.ndarray, acts, row) -> None:
         st.markdown(f"**Unit (channel {c}, row {y}, col {x}) of {row.name}** · "
                     f"{fields.describe(row, region, erf)}")
         f1, f2, f3 = st.columns(3)
+        unit_name = f"unit ({c}, {y}, {x}) of {row.name}"
         with f1:
-            plot(figures.digit(image, 260, region=region), key="rf.region")
+            st.image(raster.field_picture(image, region), width="stretch",
+                     alt=f"Theoretical field of {unit_name}")
             pad = region.padding_fraction
             st.caption(f"Theoretical field: {row.r}x{row.r} pixels, rows {region.y0}..{region.y1}"
                        f", cols {region.x0}..{region.x1}"
-                       + (f"; {pad:.0%} of it is zero padding (shaded)." if pad > 0 else "."))
+                       + (f"; {pad:.0%} of it is zero padding (hatched)." if pad > 0 else "."))
         with f2:
-            plot(figures.digit(image, 260, region=region, overlay=erf, opacity=0.75,
-                               overlay_scale=figures.OVERLAY_SEQUENTIAL,
-                               overlay_name="|gradient|"),
-                 key="rf.erf")
-            st.caption("Effective field for this input: |d unit / d pixel|, brighter = more "
-                       "sensitive.")
+            st.image(raster.field_picture(image, region, overlay=erf), width="stretch",
+                     alt=f"Effective field of {unit_name}")
+            st.caption("Effective field for this input: |d unit / d pixel|, brighter yellow = "
+                       "more sensitive.")
         with f3:
-            plot(figures.digit(image, 260, region=region, overlay=attr, opacity=0.75,
-                               overlay_name="attribution"), key="rf.attr")
-            st.caption("What drives this unit here: Integrated Gradients of the unit (red "
-                       "raises it, blue lowers it).")
+            st.image(raster.field_picture(image, region, overlay=attr, signed=True),
+                     width="stretch", alt=f"Attribution of {unit_name}")
+            st.caption("What drives this unit here: DeepLift of the unit against a black image "
+                       "(red raises it, blue lowers it).")
 
 
 def view_receptive_field(key: str, image, acts, table, row) -> None:
@@ -662,6 +668,34 @@ def view_compare(key: str, image, probs, row) -> None:
 # Page
 # ---------------------------------------------------------------------------------------------
 
+@st.fragment
+def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
+    """Layer picker, view selector and the chosen view.
+
+    A fragment: switching layer or view, or any widget inside a view, reruns only this part, not
+    the sidebar and the prediction above it.
+    """
+    c1, c2 = st.columns([1.4, 2.6], vertical_alignment="bottom")
+    with c1:
+        layer = layer_picker(acts)
+    with c2:
+        view = st.segmented_control("View", VIEWS, key="view", required=True,
+                                    default=VIEWS[0], label_visibility="collapsed")
+    view = view or VIEWS[0]
+    if view == VIEWS[0]:
+        guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
+        return
+    from viz import fields
+    table = _table(key)
+    row = fields.row_for(table, layer)
+    if view == VIEWS[1]:
+        guard("Receptive field", lambda: view_receptive_field(key, image, acts, table, row))
+    elif view == VIEWS[2]:
+        guard("Saliency", lambda: view_saliency(key, image, probs, row))
+    else:
+        guard("Comparison", lambda: view_compare(key, image, probs, row))
+
+
 def main() -> None:
     st.markdown(
         "<style>.block-container{padding-top:3rem;padding-bottom:1rem}"
@@ -677,25 +711,7 @@ def main() -> None:
         return
     acts, probs = _forward(key, image)
     header(image, label, desc, probs)
-    c1, c2 = st.columns([1.4, 2.6], vertical_alignment="bottom")
-    with c1:
-        layer = layer_picker(acts)
-    with c2:
-        view = st.segmented_control("View", VIEWS, key="view", required=True,
-                                    default=VIEWS[0], label_visibility="collapsed")
-    view = view or VIEWS[0]
-    if view == VIEWS[0]:
-        guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
-    else:
-        from viz import fields
-        table = _table(key)
-        row = fields.row_for(table, layer)
-        if view == VIEWS[1]:
-            guard("Receptive field", lambda: view_receptive_field(key, image, acts, table, row))
-        elif view == VIEWS[2]:
-            guard("Saliency", lambda: view_saliency(key, image, probs, row))
-        else:
-            guard("Comparison", lambda: view_compare(key, image, probs, row))
+    explorer(key, image, acts, probs)
     # Only now, with the first view sent, start importing torch (it would slow the first paint),
     # then fill in the description, which needs the zoo (and so torch).
     _preload()

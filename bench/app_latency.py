@@ -70,14 +70,22 @@ def cold_start(page, runs: int) -> list[float]:
 
 
 def choose_view(page, name: str) -> None:
-    page.get_by_role("button", name=name, exact=True).click()
+    page.locator(".st-key-view").get_by_text(name, exact=True).click()
     wait_idle(page)
 
 
-def choose_layer(page, label_start: str) -> None:
-    page.locator("[data-testid='stSelectbox']").filter(has_text="Layer").locator(
-        "[data-baseweb='select']").click()
-    page.get_by_role("option").filter(has_text=label_start).first.click()
+def layer_option(page, layer: str):
+    """Open the layer picker, filter it to ``layer`` and return that option (not clicked)."""
+    box = page.locator(".st-key-layer-name input")
+    box.click()
+    box.fill(layer)
+    return page.get_by_role("option").filter(has_text=f". {layer} ").first
+
+
+def choose_layer(page, layer: str) -> None:
+    layer_option(page, layer).click()
+    wait_text(page, f"of {layer} (")
+    wait_idle(page)
 
 
 def next_sample(page, k: int) -> None:
@@ -88,27 +96,22 @@ def next_sample(page, k: int) -> None:
     wait_idle(page)
 
 
-def picker_box(page):
-    plots = page.locator(".stPlotlyChart").filter(has=page.locator(".nsewdrag"))
-    # the unit picker is the chart right after the channel box
-    for i in range(plots.count()):
-        el = plots.nth(i)
-        if el.locator(".scatterlayer .trace").count():
-            return el.locator(".nsewdrag").first.bounding_box()
-    raise RuntimeError("unit picker not found")
+def unit_point(page, y: int, x: int, size: int):
+    """Centre (px, py) of unit (y, x) of the picker: its invisible scatter point."""
+    points = page.locator("[class*='st-key-rf-picker'] .scatterlayer .point")
+    box = points.nth(y * size + x).bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
 def unit_picks(page, runs: int, size: int = 28) -> list[float]:
     times = []
     units = [(3 + 2 * i % (size - 6), 4 + 3 * i % (size - 8)) for i in range(runs + 1)]
     for i, (y, x) in enumerate(units):
-        box = picker_box(page)
-        px = box["x"] + (x + 0.5) / size * box["width"]
-        py = box["y"] + (y + 0.5) / size * box["height"]
+        time.sleep(0.3)  # untimed: let the previous update finish everywhere
+        px, py = unit_point(page, y, x, size)
         t0 = _now()
         page.mouse.click(px, py)
-        wait_text(page, f"row {y}, col {x})")
-        page.locator(".stPlotlyChart").nth(2).locator(".shapelayer path").first.wait_for()
+        page.locator(f"img[alt^='Theoretical field of unit (0, {y}, {x})']").wait_for()
         settle(page)
         if i:  # the first click warms the fragment
             times.append((_now() - t0) * 1000)
@@ -122,9 +125,8 @@ def layer_switches(page, runs: int) -> list[float]:
     times = []
     for i in range(runs):
         layer = layers[i % len(layers)]
-        page.locator("[data-testid='stSelectbox']").filter(has_text="Layer").locator(
-            "[data-baseweb='select']").click()
-        option = page.get_by_role("option").filter(has_text=f". {layer} ").first
+        option = layer_option(page, layer)
+        option.wait_for()
         t0 = _now()
         option.click()
         wait_text(page, f"of {layer} (")
@@ -137,18 +139,14 @@ def layer_switches(page, runs: int) -> list[float]:
 def saliency_methods(page, runs: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {m: [] for m in METHODS}
     for run in range(runs):
-        next_sample(page, run + 1)
+        next_sample(page, run + 1)  # a new input: nothing cached; the view shows Grad-CAM
         for m in METHODS:
             t0 = _now()
-            page.get_by_role("radiogroup").filter(has_text="Grad-CAM").get_by_text(
-                m, exact=True).click()
+            page.locator(".st-key-sal-method").get_by_text(m, exact=True).click()
             wait_text(page, f"{m} for class")
             settle(page)
             out[m].append((_now() - t0) * 1000)
             wait_idle(page)
-        page.get_by_role("radiogroup").filter(has_text="Grad-CAM").get_by_text(
-            "Saliency", exact=True).click()
-        wait_idle(page)
     return out
 
 
@@ -171,6 +169,19 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     results: dict[str, dict] = {}
     with browser(1280, 800) as page:
+        try:
+            run_all(page, args, results)
+        except Exception:
+            Path("test-artifacts").mkdir(exist_ok=True)
+            page.screenshot(path="test-artifacts/bench_failure.png")
+            raise
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def run_all(page, args, results: dict) -> None:
+    if True:
         if "cold" not in args.skip:
             results["cold start"] = summary("cold start", cold_start(page, args.runs))
         with server() as url:
@@ -181,19 +192,18 @@ def main(argv: list[str] | None = None) -> int:
                 layer_switches(page, 2)  # warm-up
                 results["layer switch"] = summary("layer switch", layer_switches(page, args.runs))
             if "pick" not in args.skip:
-                choose_layer(page, ". relu5 ")
-                wait_idle(page)
+                choose_layer(page, "relu5")
                 choose_view(page, "Receptive field")
                 wait_text(page, "click any unit")
                 results["unit pick"] = summary("unit pick", unit_picks(page, args.runs))
             if "saliency" not in args.skip:
                 choose_view(page, "Saliency")
                 wait_text(page, "for class")
+                page.locator(".st-key-sal-method").get_by_text("Grad-CAM", exact=True).click()
+                wait_text(page, "Grad-CAM for class")
+                wait_idle(page)
                 for m, times in saliency_methods(page, args.runs).items():
                     results[f"saliency: {m}"] = summary(f"saliency: {m}", times)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -198,23 +198,26 @@ def tiled(maps: np.ndarray, cols: int, colorscale: str = DIVERGING, height: int 
 
 def unit_picker(fmap: np.ndarray, selected: tuple[int, int] | None, channel: int,
                 height: int = 330) -> go.Figure:
-    """One feature map with an invisible clickable point on every unit (for on_select)."""
-    fmap = np.asarray(fmap, dtype=np.float64)
+    """One feature map with an invisible clickable point on every unit (for ``on_select``).
+
+    The picked unit is shown by plotly's own selection styling (``selectedpoints``), so picking
+    another unit does not change this figure: the browser need not redraw it.
+    """
+    fmap = np.asarray(fmap, dtype=np.float32)
     h, w = fmap.shape
     yy, xx = np.indices((h, w))
+    custom = np.stack([yy.ravel(), xx.ravel(), fmap.ravel()], axis=1).astype(np.float32)
     fig = go.Figure(go.Heatmap(z=fmap, colorscale=SEQUENTIAL, showscale=False, hoverinfo="skip"))
     fig.add_trace(go.Scatter(
-        x=xx.ravel().tolist(), y=yy.ravel().tolist(), mode="markers",
-        marker=dict(size=max(4, 260 // max(h, w)), color="rgba(0,0,0,0)", symbol="square"),
-        customdata=np.stack([yy.ravel(), xx.ravel()], axis=1).tolist(),
-        text=[f"{v:.3g}" for v in fmap.ravel()],
-        hovertemplate=f"channel {channel}, unit (%{{y}}, %{{x}}): %{{text}}<extra>click to pick</extra>",
-        showlegend=False, name="units", selected=dict(marker=dict(opacity=1)),
-        unselected=dict(marker=dict(opacity=1))))
-    if selected is not None:
-        y, x = selected
-        fig.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5,
-                      line=dict(color="#d8862a", width=3))
+        x=xx.ravel(), y=yy.ravel(), mode="markers", customdata=custom,
+        marker=dict(size=max(4, 260 // max(h, w)), color="rgba(0,0,0,0)", symbol="square",
+                    line=dict(width=0)),
+        hovertemplate=(f"channel {channel}, unit (%{{y}}, %{{x}}): %{{customdata[2]:.3g}}"
+                       "<extra>click to pick</extra>"),
+        showlegend=False, name="units",
+        selectedpoints=None if selected is None else [selected[0] * w + selected[1]],
+        selected=dict(marker=dict(color="rgba(216,134,42,0.9)", opacity=1)),
+        unselected=dict(marker=dict(opacity=0))))
     _image_axes(fig)
     fig.update_xaxes(range=[-0.5, w - 0.5])
     fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False)

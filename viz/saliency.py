@@ -161,19 +161,21 @@ def attribute(method: str, model: nn.Module, x: torch.Tensor, target: int, *,
 
 
 def neuron_attribution(model: nn.Module, x: torch.Tensor, layer: str,
-                       unit: tuple[int, int, int], steps: int = 24) -> np.ndarray:
-    """Integrated Gradients of one unit of ``layer`` (Captum NeuronIntegratedGradients)."""
-    from captum.attr import NeuronIntegratedGradients
+                       unit: tuple[int, int, int]) -> np.ndarray:
+    """DeepLift of one unit of ``layer`` against a black image (Captum NeuronDeepLift).
+
+    Like Integrated Gradients of the unit (the attributions add up to the unit's change from the
+    black image) in a single backward pass, so picking units stays instant.
+    """
+    from captum.attr import NeuronDeepLift
     clone = private_copy(model)
     x = x.detach().clone()
     c, y, xx = unit
-    method = NeuronIntegratedGradients(clone, _module(clone, layer))
-    out_dim = _layer_ndim(model, x, layer)
-    selector = (c,) if out_dim == 2 else (c, y, xx)
+    selector = (c,) if _layer_ndim(model, x, layer) == 2 else (c, y, xx)
     w = _quiet()
     try:
-        attr = method.attribute(x, neuron_selector=selector, baselines=torch.full_like(x, BLACK),
-                                n_steps=steps, internal_batch_size=steps)
+        attr = NeuronDeepLift(clone, _module(clone, layer)).attribute(
+            x, neuron_selector=selector, baselines=torch.full_like(x, BLACK))
     finally:
         w.__exit__(None, None, None)
     return _as_map(attr)

@@ -1,0 +1,117 @@
+"""Receptive-field pictures as PNG images: the input, a unit's region, its padding, an overlay.
+
+Used where the picture changes on every click (picking a unit): an image is drawn by the browser
+at once, with no chart library work, so the region appears as fast as the server answers.
+Colour maps are the same colour-blind-safe ones as the charts (cividis, RdBu reversed).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Protocol
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+class RegionLike(Protocol):
+    """Inclusive, unclipped input bounds of a unit's field (``viz.fields.Region``)."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+ORANGE = (216, 134, 42)
+PAD_GREY = (236, 236, 236)
+
+_CIVIDIS = ["#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678", "#a59c74",
+            "#c3b369", "#e1cc55", "#fee838"]
+_RDBU_R = ["rgb(5,48,97)", "rgb(33,102,172)", "rgb(67,147,195)", "rgb(146,197,222)",
+           "rgb(209,229,240)", "rgb(247,247,247)", "rgb(253,219,199)", "rgb(244,165,130)",
+           "rgb(214,96,77)", "rgb(178,24,43)", "rgb(103,0,31)"]
+
+
+def _rgb(c: str) -> tuple[int, int, int]:
+    if c.startswith("#"):
+        return tuple(int(c[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+    return tuple(int(v) for v in c[c.index("(") + 1:-1].split(","))  # type: ignore[return-value]
+
+
+def _lut(colours: list[str]) -> np.ndarray:
+    stops = np.array([_rgb(c) for c in colours], dtype=np.float64)
+    pos = np.linspace(0, 1, len(stops))
+    t = np.linspace(0, 1, 256)
+    return np.stack([np.interp(t, pos, stops[:, k]) for k in range(3)], axis=1)
+
+
+CIVIDIS = _lut(_CIVIDIS)
+RDBU_R = _lut(_RDBU_R)
+
+
+def colourise(values: np.ndarray, lut: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Values -> (H, W, 3) float RGB through a 256-entry lookup table."""
+    t = np.clip((np.asarray(values, dtype=np.float64) - lo) / max(hi - lo, 1e-12), 0, 1)
+    return lut[(t * 255).round().astype(int)]
+
+
+def field_picture(image: np.ndarray, region: RegionLike | None = None,
+                  overlay: np.ndarray | None = None, signed: bool = False,
+                  scale: int = 10) -> bytes:
+    """PNG: the 28x28 input (grey), an optional overlay, and a unit's field.
+
+    The canvas grows to show the whole field; the part of it outside the image (zero padding)
+    is hatched in orange, and the field's outline is drawn in orange.
+    ``overlay``: non-negative (sensitivity, cividis-like yellow, transparent at 0) or signed
+    (red = positive, blue = negative, transparent at 0).
+    """
+    img = np.asarray(image, dtype=np.float64) / 255.0
+    n = img.shape[0]
+    if overlay is not None and signed:  # red and blue read best on paper: grey ink on white
+        rgb = np.repeat((1 - 0.45 * img[..., None]) * 255, 3, axis=2)
+    else:  # MNIST's own look: white ink on black, slightly dimmed under an overlay
+        rgb = np.repeat(img[..., None] * (0.85 if overlay is not None else 1.0) * 255, 3, axis=2)
+    if overlay is not None:
+        ov = np.asarray(overlay, dtype=np.float64)
+        if signed:
+            lim = float(np.percentile(np.abs(ov), 99.5)) or float(np.abs(ov).max()) or 1.0
+            colour = colourise(ov, RDBU_R, -lim, lim)
+            alpha = np.clip(np.abs(ov) / lim, 0, 1)[..., None] ** 0.7
+        else:
+            hi = float(ov.max()) or 1.0
+            colour = np.broadcast_to(np.array([254, 232, 56], dtype=np.float64), rgb.shape)
+            alpha = np.clip(ov / hi, 0, 1)[..., None] ** 0.6
+        rgb = rgb * (1 - alpha) + colour * alpha
+    lo, hi = 0, n - 1
+    if region is not None:
+        lo = min(0, region.y0, region.x0)
+        hi = max(n - 1, region.y1, region.x1)
+    side = (hi - lo + 1) * scale
+    canvas = np.empty((side, side, 3), dtype=np.float64)
+    canvas[:] = PAD_GREY
+    off = (0 - lo) * scale
+    big = np.kron(rgb, np.ones((scale, scale, 1)))
+    canvas[off:off + n * scale, off:off + n * scale] = big
+    pil = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(pil, "RGBA")
+    # the image's own border, dotted-looking thin grey
+    draw.rectangle([off - 1, off - 1, off + n * scale, off + n * scale], outline=(150, 150, 150))
+    if region is not None:
+        x0, y0 = (region.x0 - lo) * scale, (region.y0 - lo) * scale
+        x1, y1 = (region.x1 - lo + 1) * scale - 1, (region.y1 - lo + 1) * scale - 1
+        if region.y0 < 0 or region.x0 < 0 or region.y1 >= n or region.x1 >= n:
+            hatch = Image.new("RGBA", pil.size, (0, 0, 0, 0))
+            hd = ImageDraw.Draw(hatch)
+            for k in range(-side, side, 8):
+                hd.line([(k, 0), (k + side, side)], fill=(*ORANGE, 150), width=2)
+            mask = Image.new("L", pil.size, 0)
+            md = ImageDraw.Draw(mask)
+            md.rectangle([x0, y0, x1, y1], fill=255)
+            md.rectangle([off, off, off + n * scale - 1, off + n * scale - 1], fill=0)
+            pil.paste(hatch, (0, 0), Image.composite(hatch, Image.new("RGBA", pil.size),
+                                                     mask).split()[3])
+        width = max(2, scale // 3)
+        draw.rectangle([x0, y0, x1, y1], outline=(*ORANGE, 255), width=width)
+    buf = io.BytesIO()
+    pil.save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
