@@ -1,0 +1,106 @@
+"""The real app in a real browser: ``streamlit run app.py`` driven by headless Debian Chromium.
+
+Switch layer, pick a unit and see its region, draw a digit and get a prediction, upload a PNG.
+Screenshots go to test-artifacts/ when a step fails; the server is always killed.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.server import CHROMIUM, browser, server, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _require_browser() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright Python package is not installed")
+
+
+def _text(page, text: str, timeout: float = 60_000) -> None:
+    page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout)
+
+
+def _digit_png() -> bytes:
+    from PIL import Image
+    img = np.full((120, 90), 255, np.uint8)
+    img[15:105, 40:52] = 30  # a dark "1" on white paper
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_explorer_in_chromium(tmp_path: Path) -> None:
+    _require_browser()
+    step = "start"
+    with server() as url, browser(1280, 800) as page:
+        try:
+            step = "open"
+            page.goto(url)
+            page.wait_for_selector(".st-key-fm-mosaic .main-svg", timeout=90_000)
+            _text(page, "Prediction")
+            wait_idle(page, 90_000)
+
+            step = "switch layer"
+            box = page.locator(".st-key-layer-name input")
+            box.click()
+            box.fill("conv3")
+            page.get_by_role("option").filter(has_text=". conv3 ").first.click()
+            _text(page, "of conv3 (12 channels, 28x28)")
+            wait_idle(page)
+
+            step = "pick a unit"
+            page.locator(".st-key-view").get_by_text("Receptive field", exact=True).click()
+            _text(page, "click any unit")
+            page.locator("img[alt^='Theoretical field of unit (0, 14, 14) of conv3']").wait_for(
+                timeout=90_000)
+            wait_idle(page, 90_000)
+            time.sleep(0.3)
+            point = page.locator("[class*='st-key-rf-picker'] .scatterlayer .point").nth(
+                5 * 28 + 7).bounding_box()
+            page.mouse.click(point["x"] + point["width"] / 2, point["y"] + point["height"] / 2)
+            page.locator("img[alt^='Theoretical field of unit (0, 5, 7) of conv3']").wait_for()
+            _text(page, "This unit can only see 7x7 pixels")
+            wait_idle(page)
+
+            step = "draw a digit"
+            page.locator(".st-key-in-source").get_by_text("Draw", exact=True).click()
+            _text(page, "Draw a digit above")
+            canvas = page.locator("canvas").last
+            canvas.wait_for()
+            b = canvas.bounding_box()
+            page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.15)
+            page.mouse.down()
+            for i in range(20):
+                page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * (0.15 + 0.035 * i))
+            page.mouse.up()
+            _text(page, "Input: your drawing")
+            _text(page, "Prediction")
+            wait_idle(page)
+
+            step = "upload a PNG"
+            page.locator(".st-key-in-source").get_by_text("Upload", exact=True).click()
+            uploader = page.locator(".st-key-in-uploader input[type=file]")
+            uploader.wait_for(state="attached")
+            png = tmp_path / "digit.png"
+            png.write_bytes(_digit_png())
+            uploader.set_input_files(str(png))
+            _text(page, "Input: upload digit.png")
+            _text(page, "Prediction")
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"browser_failure_{step.replace(' ', '_')}.png"),
+                            full_page=True)
+            raise
