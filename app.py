@@ -379,7 +379,7 @@ def draw_canvas() -> None:
 
 
 def preview(img: np.ndarray) -> None:
-    st.sidebar.image(preprocess.to_png(img, 112), width=112,
+    st.sidebar.image(preprocess.to_png(img, 112), width=112, output_format="PNG",
                      caption="What the network sees: 28x28, MNIST-style (cropped, fitted into "
                              "20x20, centred by mass)")
 
@@ -392,7 +392,7 @@ def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -
     pred = int(np.argmax(probs))
     left, mid, right = st.columns([1.0, 2.2, 1.2], vertical_alignment="center")
     with left:
-        st.image(preprocess.to_png(image, 140), width=140)
+        st.image(preprocess.to_png(image, 140), width=140, output_format="PNG")
         st.caption(f"Input: {desc}.")
     with mid:
         plot(figures.probability_bars(probs), key="probs")
@@ -503,13 +503,17 @@ def unit_panel(key: str, image: np.ndarray, acts, row) -> None:
     c_total = a.shape[0]
     unit = st.session_state.get("rf.unit") or {}
     if unit.get("layer") != row.name:
-        n = row.size
-        unit = {"layer": row.name, "c": 0, "y": n // 2, "x": n // 2}
+        if spatial:  # start on the layer's most active unit: something to see at once
+            c0, y0, x0 = (int(v) for v in np.unravel_index(int(np.argmax(a)), a.shape))
+        else:
+            c0, y0, x0 = int(np.argmax(a.reshape(-1))), 0, 0
+        unit = {"layer": row.name, "c": c0, "y": y0, "x": x0}
         st.session_state["rf.unit"] = unit
+        st.session_state[f"rf.channel.{row.name}"] = c0
     left, right = st.columns([1, 2.6])
     with left:
-        c = st.selectbox("Channel", list(range(c_total)), index=min(unit["c"], c_total - 1),
-                         key=f"rf.channel.{row.name}")
+        c = st.selectbox("Channel", list(range(c_total)), key=f"rf.channel.{row.name}",
+                         help="The layer's most active unit is picked first.")
         if c != unit["c"]:
             unit = {**unit, "c": c}
             st.session_state["rf.unit"] = unit
@@ -533,7 +537,7 @@ def unit_panel(key: str, image: np.ndarray, acts, row) -> None:
         f1, f2, f3 = st.columns(3)
         unit_name = f"unit ({c}, {y}, {x}) of {row.name}"
         with f1:
-            st.image(raster.field_picture(image, region), width="stretch",
+            st.image(raster.field_picture(image, region), width="stretch", output_format="PNG",
                      alt=f"Theoretical field of {unit_name}")
             pad = region.padding_fraction
             st.caption(f"Theoretical field: {row.r}x{row.r} pixels, rows {region.y0}..{region.y1}"
@@ -541,12 +545,13 @@ def unit_panel(key: str, image: np.ndarray, acts, row) -> None:
                        + (f"; {pad:.0%} of it is zero padding (hatched)." if pad > 0 else "."))
         with f2:
             st.image(raster.field_picture(image, region, overlay=erf), width="stretch",
+                     output_format="PNG",
                      alt=f"Effective field of {unit_name}")
             st.caption("Effective field for this input: |d unit / d pixel|, brighter yellow = "
                        "more sensitive.")
         with f3:
             st.image(raster.field_picture(image, region, overlay=attr, signed=True),
-                     width="stretch", alt=f"Attribution of {unit_name}")
+                     width="stretch", output_format="PNG", alt=f"Attribution of {unit_name}")
             st.caption("What drives this unit here: DeepLift of the unit against a black image "
                        "(red raises it, blue lowers it).")
 
@@ -557,25 +562,30 @@ def view_receptive_field(key: str, image, acts, table, row) -> None:
     left, right = st.columns([1.25, 1])
     with left:
         import pandas as pd
+        every = st.toggle("Show every layer (BatchNorm, ReLU and dropout do not change the "
+                          "field)", key="rf.every")
+        shown = [r for r in table if every or r.name == row.name
+                 or r.type not in ("bn", "relu", "dropout")]
         df = pd.DataFrame([{
             "layer": r.name, "type": r.type, "output": "x".join(map(str, r.shape)),
             "r": f"{r.r} (all)" if r.is_global else str(r.r),
             "S": "-" if r.stride is None else str(r.stride),
             "P": "-" if r.padding is None else str(r.padding),
             "params": r.params, "MACs": r.macs,
-        } for r in table])
+        } for r in shown])
         chosen = row.name
         styled = df.style.apply(
             lambda s: ["background-color: #fde9cf; font-weight: 600" if s["layer"] == chosen
                        else "" for _ in s], axis=1).format({"params": "{:,}", "MACs": "{:,}"})
-        st.dataframe(styled, hide_index=True, height=360, key="rf.table")
+        st.dataframe(styled, hide_index=True, height=min(600, 38 + 35 * len(shown)),
+                     key="rf.table")
         st.caption("Per layer: receptive field r, effective stride S and effective padding P in "
-                   "input pixels (unit i sees pixels i*S-P .. i*S-P+r-1), parameters and "
+                   "input pixels (unit i sees pixels i·S − P to i·S − P + r − 1), parameters and "
                    "multiply-accumulates; the chosen layer is highlighted.")
     with right:
         plot(figures.field_growth(table, row.name), key="rf.growth")
         st.caption("The receptive field r grows with depth; pooling doubles the stride S, so "
-                   "each later 3x3 conv adds 2*S pixels.")
+                   "each later 3x3 conv adds 2·S pixels.")
 
 
 def _target_picker(probs: np.ndarray, key: str) -> int:

@@ -111,7 +111,7 @@ def unit_picks(page, runs: int, size: int = 28) -> list[float]:
         px, py = unit_point(page, y, x, size)
         t0 = _now()
         page.mouse.click(px, py)
-        page.locator(f"img[alt^='Theoretical field of unit (0, {y}, {x})']").wait_for()
+        page.locator(f"img[alt^='Theoretical field of unit ('][alt*=', {y}, {x}) of']").wait_for()
         settle(page)
         if i:  # the first click warms the fragment
             times.append((_now() - t0) * 1000)

@@ -87,9 +87,12 @@ def digit(image: np.ndarray, height: int = 300, region: Region | None = None,
     """
     img = np.asarray(image, dtype=np.float64)
     n = img.shape[0]
+    paper = overlay is not None and overlay_scale is OVERLAY_DIVERGING
+    # Red and blue read badly on black: under a signed overlay the digit is grey ink on paper.
+    shown = 255 - 0.5 * img if paper else img
     fig = go.Figure(go.Heatmap(
-        z=img, colorscale="gray", zmin=0, zmax=255, showscale=False,
-        hovertemplate="pixel (row %{y}, col %{x}): %{z:.0f}<extra></extra>"))
+        z=shown, customdata=img, colorscale="gray", zmin=0, zmax=255, showscale=False,
+        hovertemplate="pixel (row %{y}, col %{x}): %{customdata:.0f}<extra></extra>"))
     if overlay is not None:
         ov = np.asarray(overlay, dtype=np.float64)
         if overlay_scale in (DIVERGING, OVERLAY_DIVERGING):
@@ -268,9 +271,9 @@ def attribution_grid(rows: dict[str, dict[str, np.ndarray]], image: np.ndarray |
                 z=a, coloraxis="coloraxis",
                 hovertemplate=f"{m} ({rname}) row %{{y}}, col %{{x}}: %{{z:.2f}}<extra></extra>"),
                 row=i + 1, col=j + 1)
-            fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False,
+            fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="",
                              row=i + 1, col=j + 1)
-            fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False,
+            fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="",
                              autorange="reversed", row=i + 1, col=j + 1,
                              scaleanchor=f"x{i * len(methods) + j + 1 if i or j else ''}")
         if len(row_names) > 1:

@@ -89,8 +89,11 @@ def test_receptive_field_view_and_unit(app: AppTest) -> None:
     app.run()
     ok(app)
     t = texts(app)
-    assert "Unit (channel 0, row 14, col 14) of relu5" in t
+    import re
+    m = re.search(r"Unit \(channel (\d+), row (\d+), col (\d+)\) of relu5", t)
+    assert m, t
     assert "This unit can only see 11x11 pixels" in t
+    assert "Half of its sensitivity" in t  # the first unit shown is an active one
     app.session_state["rf.unit"] = {"layer": "relu5", "c": 0, "y": 0, "x": 0}
     app.run()
     ok(app)
@@ -149,9 +152,12 @@ def test_other_models(app: AppTest) -> None:
     ok(app)
     assert "compact" in texts(app)
     assert app.selectbox(key="layer.name").value in ("relu5", "relu3", "relu2")
-    app.selectbox(key="model.choice").select("untrained:seed-3x3").run()
+    app.selectbox(key="model.choice").select(
+        f"ckpt:{ROOT / 'checkpoints' / 'seed-3x3.safetensors'}").run()
     ok(app)
-    assert any("Untrained network" in w.value for w in app.warning)
+    app.selectbox(key="layer.name").select("relu16").run()  # a 2x2 map near the head
+    ok(app)
+    assert "of relu16 (16 channels, 2x2)" in texts(app)
 
 
 # --------------------------------------------------------------------------- bad inputs
