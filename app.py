@@ -657,14 +657,21 @@ def view_compare(key: str, image, probs, row) -> None:
     rows = {"trained": {}}
     if sanity:
         rows["random weights"] = {}
+    skipped: set[str] = set()
     for name in rows:
         for k, m in METHODS.items():
-            rows[name][m.label] = _attribution(key, image, k, target, row.name, window, stride,
-                                               randomized=name != "trained")
+            try:
+                rows[name][m.label] = _attribution(key, image, k, target, row.name, window,
+                                                   stride, randomized=name != "trained")
+            except ValueError:  # e.g. Grad-CAM on a layer without feature maps
+                rows[name][m.label] = np.zeros((28, 28), np.float32)
+                skipped.add(m.label)
     plot(figures.attribution_grid(rows, tile=175), key="cmp.grid")
     st.caption(f"All methods for class {target} on one shared diverging scale (each map divided "
                f"by its own largest |value|; red = for, blue = against). Grad-CAM and Occlusion "
-               f"use {row.name} (window {window}, stride {stride}).")
+               f"use {row.name} (window {window}, stride {stride})."
+               + (f" {', '.join(sorted(skipped))} left blank: {row.name} has no feature maps; "
+                  f"pick a conv, ReLU or pooling layer." if skipped else ""))
     if sanity:
         st.markdown(
             "**Sanity check (Adebayo et al., 2018).** The bottom row repeats every method on a "
