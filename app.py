@@ -431,20 +431,24 @@ def view_feature_maps(key: str, acts, layer: str) -> None:
                    f"left: every unit sees the whole image).")
         return
     c = a.shape[0]
-    cols = st.columns([1.3, 1.3, 1.4])
+    cols = st.columns([1.3, 1.0, 1.0, 1.4])
     scale = cols[0].radio("Colour scale", ["per map", "shared"], horizontal=True, key="fm.scale",
                           help="Per map: each map stretched to its own range (compare shapes). "
                                "Shared: one range for all (compare strengths).")
     pages = (c + PAGE - 1) // PAGE
     page = 0
     if pages > 1:
-        page = cols[1].number_input(f"Page (of {pages})", 1, pages, 1, key="fm.page") - 1
+        page = cols[2].number_input(f"Page (of {pages})", 1, pages, 1, key="fm.page") - 1
+    cmap = cols[1].selectbox("Colours", ["cividis", "viridis", "gray"], key="fm.cmap",
+                             help="cividis and viridis are readable with colour-blindness and "
+                                  "in black and white.")
     weight = conv_weight(key, layer)
     show_filters = False
     if weight is not None:
-        show_filters = cols[2].toggle("Show this layer's filters", key="fm.filters")
+        show_filters = cols[3].toggle("Show this layer's filters", key="fm.filters")
     lo, hi = page * PAGE, min(c, (page + 1) * PAGE)
-    fig = figures.feature_grid(a[lo:hi], first_channel=lo, per_map=scale == "per map")
+    fig = figures.feature_grid(a[lo:hi], first_channel=lo, per_map=scale == "per map",
+                               colorscale=cmap)
     plot(fig, key="fm.mosaic")
     st.caption(f"The {hi - lo} feature maps {lo}-{hi - 1} of {layer} ({c} channels, "
                f"{a.shape[1]}x{a.shape[2]}) for this input; bright = strong activation "

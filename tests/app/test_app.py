@@ -63,6 +63,8 @@ def test_feature_map_widgets(app: AppTest) -> None:
     app.selectbox(key="layer.name").select("conv2").run()
     ok(app)
     assert "of conv2 (10 channels, 28x28)" in texts(app)
+    app.selectbox(key="fm.cmap").select("viridis").run()
+    ok(app)
     app.radio(key="fm.scale").set_value("shared").run()
     ok(app)
     assert "one shared scale" in texts(app)
