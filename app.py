@@ -289,10 +289,12 @@ def sidebar_model():
     if card.get("untrained"):
         st.sidebar.warning("Untrained network: predictions are chance. Train one with "
                            "`python -m model.train` to see real features.")
-    st.sidebar.file_uploader(
-        "Or upload a checkpoint (.safetensors of a zoo architecture)", type=None,
-        key="model.uploader", on_change=_on_model_upload,
-        help="Made with model.checkpoint.save_checkpoint. Pickles are refused for safety.")
+    with st.sidebar.expander("Upload your own checkpoint"):
+        st.file_uploader(
+            "A .safetensors checkpoint of a zoo architecture", type=None,
+            key="model.uploader", on_change=_on_model_upload,
+            help="Made with model.checkpoint.save_checkpoint (python -m model.train). Pickles "
+                 "and torch.save files are refused for safety.")
     return key, arch, slot
 
 
