@@ -314,14 +314,14 @@ def sidebar_input(key: str) -> tuple[np.ndarray | None, int | None, str]:
         idx = np.arange(len(labels)) if digit == "any" else np.flatnonzero(labels == digit)
         i = st.sidebar.slider("Sample", 1, len(idx), 1, key=f"in.sample.{digit}") - 1
         j = int(idx[i])
-        return images[j], int(labels[j]), f"sample #{j} (label {labels[j]})"
+        return images[j], int(labels[j]), f"sample {j + 1} of {len(labels)} (label {labels[j]})"
     if source == "Test set":
         from model.data import mnist_available
         if not mnist_available():
             st.sidebar.info("The MNIST test set is not on this machine (set MNIST_DIR to its "
                             "folder). Showing the shipped samples instead.")
             images, labels = _samples()
-            return images[0], int(labels[0]), "sample #0"
+            return images[0], int(labels[0]), f"sample 1 of {len(labels)} (label {labels[0]})"
         images, labels = _test_set()
         digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key="in.test_digit")
         wrong = st.sidebar.checkbox("Misclassified only", key="in.wrong")

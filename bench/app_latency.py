@@ -104,7 +104,7 @@ def next_sample(page, k: int) -> None:
     slider = page.get_by_role("slider").first
     slider.focus()
     slider.press("ArrowRight")
-    wait_text(page, f"Input: sample #{k}")
+    wait_text(page, f"Input: sample {k + 1} of")
     wait_idle(page)
 
 

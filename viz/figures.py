@@ -261,7 +261,8 @@ def attribution_grid(rows: dict[str, dict[str, np.ndarray]], image: np.ndarray |
     methods = list(next(iter(rows.values())))
     fig = make_subplots(rows=len(row_names), cols=len(methods), horizontal_spacing=0.012,
                         vertical_spacing=0.06, subplot_titles=[
-                            m if i == 0 else "" for i in range(len(row_names)) for m in methods])
+                            m.replace(" ", "<br>") if i == 0 else ""
+                            for i in range(len(row_names)) for m in methods])
     for i, rname in enumerate(row_names):
         for j, m in enumerate(methods):
             a = np.asarray(rows[rname][m], dtype=np.float64)
@@ -281,4 +282,5 @@ def attribution_grid(rows: dict[str, dict[str, np.ndarray]], image: np.ndarray |
     fig.update_layout(coloraxis=dict(colorscale=DIVERGING, cmin=-1, cmax=1,
                                      colorbar=dict(thickness=12, len=0.8,
                                                    title=dict(text="share of max", side="right"))))
-    return _base(fig, 70 + tile * len(row_names), top=40)
+    fig.update_annotations(font=dict(size=13))  # two-line method titles never collide
+    return _base(fig, 90 + tile * len(row_names), top=60)

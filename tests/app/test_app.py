@@ -53,7 +53,7 @@ def app() -> AppTest:
 def test_opens_on_default_model_and_sample(app: AppTest) -> None:
     ok(app)
     assert app.selectbox(key="model.choice").value.startswith("ckpt:")
-    assert "Input: sample #0" in texts(app)
+    assert "Input: sample 1 of 200 (label 0)" in texts(app)
     assert "feature maps" in texts(app)
     assert app.selectbox(key="layer.name").value == "relu5"
     assert not app.error
@@ -211,7 +211,7 @@ def test_bad_image_uploads(name: str) -> None:
     # the app keeps working: back to the samples, everything renders
     at.radio(key="in.source").set_value("Samples").run()
     ok(at)
-    assert "Input: sample #0" in texts(at)
+    assert "Input: sample 1 of 200 (label 0)" in texts(at)
 
 
 def test_huge_image_upload() -> None:
@@ -249,7 +249,7 @@ def test_wrong_architecture_checkpoint() -> None:
     ok(at)
     assert any("do not fit" in e.value for e in at.error), texts(at)
     assert at.selectbox(key="model.choice").value.startswith("ckpt:")
-    assert "Input: sample #0" in texts(at)
+    assert "Input: sample 1 of 200 (label 0)" in texts(at)
     del torch
 
 
@@ -265,7 +265,7 @@ def test_pickle_renamed_safetensors(kind: str) -> None:
     at = model_upload(fresh(), "model.safetensors", data)
     ok(at)
     assert any("never unpickles" in e.value for e in at.error), texts(at)
-    assert "Input: sample #0" in texts(at)
+    assert "Input: sample 1 of 200 (label 0)" in texts(at)
 
 
 def test_good_checkpoint_upload() -> None:
