@@ -1,0 +1,377 @@
+"""The explorer page: prediction, feature maps, receptive fields and saliency of one input.
+
+Session-state keys: ``layer.*``, ``view``, ``fm.*``, ``rf.*``, ``sal.*``, ``cmp.*``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ui import urls
+from ui.common import (
+    attribution,
+    context,
+    conv_weight,
+    field_table,
+    forward,
+    guard,
+    plot,
+    unit_maps,
+)
+from viz import figures, preprocess, raster
+
+VIEWS = ["Feature maps", "Receptive field", "Saliency", "All methods + sanity check"]
+PAGE = 16  # feature maps per page
+
+
+# ---------------------------------------------------------------------------------------------
+# Main area
+# ---------------------------------------------------------------------------------------------
+
+def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -> None:
+    pred = int(np.argmax(probs))
+    left, mid, right = st.columns([1.0, 2.2, 1.2], vertical_alignment="center")
+    with left:
+        st.image(preprocess.to_png(image, 140), width=140, output_format="PNG")
+        st.caption(f"Input: {desc}.")
+    with mid:
+        plot(figures.probability_bars(probs), key="probs")
+        st.caption("Class probabilities (softmax of the 10 outputs).")
+    with right:
+        verdict = ""
+        if label is not None:
+            verdict = "correct" if label == pred else f"wrong: it is a {label}"
+        colour = "#3b5b92" if label is None or label == pred else "#b35806"
+        st.markdown(
+            f"<div style='line-height:1.15'><span style='font-size:1rem;color:#555'>Prediction"
+            f"</span><br><span style='font-size:4.2rem;font-weight:700;color:{colour}'>{pred}"
+            f"</span><br><span style='font-size:1.05rem'>{probs[pred]:.1%} sure"
+            f"{' · ' + verdict if verdict else ''}</span></div>", unsafe_allow_html=True)
+
+
+def layer_picker(acts) -> str:
+    names = list(acts)
+    if st.session_state.get("layer.name") not in names:
+        st.session_state["layer.name"] = next(
+            (n for n in ("relu5", "relu3", "relu2") if n in names), names[0])
+    shapes = {n: "x".join(str(s) for s in a.shape) for n, a in acts.items()}
+    name = st.selectbox("Layer", names, key="layer.name",
+                        format_func=lambda n: f"{names.index(n) + 1:>2}. {n}  ·  {shapes[n]}",
+                        help="Every layer in order, with its output shape (channels x height x "
+                             "width).")
+    return name
+
+
+def view_feature_maps(key: str, acts, layer: str) -> None:
+    a = acts[layer]
+    if a.ndim == 1 or (a.ndim == 3 and a.shape[1:] == (1, 1)):
+        vec = a.reshape(-1)
+        plot(_vector_bars(vec), key="fm.vector")
+        st.caption(f"{layer} outputs {vec.size} numbers, one per class (no spatial map "
+                   f"left: every unit sees the whole image).")
+        return
+    c = a.shape[0]
+    cols = st.columns([1.3, 1.0, 1.0, 1.4])
+    scale = cols[0].radio("Colour scale", ["per map", "shared"], horizontal=True, key="fm.scale",
+                          help="Per map: each map stretched to its own range (compare shapes). "
+                               "Shared: one range for all (compare strengths).")
+    pages = (c + PAGE - 1) // PAGE
+    page = 0
+    if pages > 1:
+        page = cols[2].number_input(f"Page (of {pages})", 1, pages, 1, key="fm.page") - 1
+    cmap = cols[1].selectbox("Colours", ["cividis", "viridis", "gray"], key="fm.cmap",
+                             help="cividis and viridis are readable with colour-blindness and "
+                                  "in black and white.")
+    weight = conv_weight(key, layer)
+    show_filters = False
+    if weight is not None:
+        show_filters = cols[3].toggle("Show this layer's filters", key="fm.filters")
+    lo, hi = page * PAGE, min(c, (page + 1) * PAGE)
+    fig = figures.feature_grid(a[lo:hi], first_channel=lo, per_map=scale == "per map",
+                               colorscale=cmap)
+    plot(fig, key="fm.mosaic")
+    st.caption(f"The {hi - lo} feature maps {lo}-{hi - 1} of {layer} ({c} channels, "
+               f"{a.shape[1]}x{a.shape[2]}) for this input; bright = strong activation "
+               f"({'each map on its own scale' if scale == 'per map' else 'one shared scale'}). "
+               f"Hover for values.")
+    if show_filters:
+        w = weight
+        out_c, in_c = w.shape[:2]
+        o_hi, i_hi = min(out_c, 16), min(in_c, 16)
+        tiles = w[:o_hi, :i_hi].reshape(o_hi * i_hi, *w.shape[2:])
+        fig = figures.tiled(tiles, cols=i_hi)
+        plot(fig, key="fm.weights")
+        st.caption(f"The {w.shape[2]}x{w.shape[3]} filters of {layer}: one row per output "
+                   f"channel ({o_hi} of {out_c}), one column per input channel ({i_hi} of {in_c})"
+                   f"; red = positive weight, blue = negative, one shared scale.")
+
+
+def _vector_bars(vec: np.ndarray):
+    import plotly.graph_objects as go
+    fig = go.Figure(go.Bar(x=[str(i) for i in range(vec.size)], y=vec,
+                           marker_color=["#3b5b92" if v >= 0 else "#d8862a" for v in vec],
+                           hovertemplate="%{x}: %{y:.3g}<extra></extra>"))
+    fig.update_xaxes(type="category")
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), font=figures.FONT,
+                      plot_bgcolor="white")
+    return fig
+
+
+def _on_pick() -> None:
+    unit = st.session_state.get("rf.unit") or {}
+    state = st.session_state.get(f"rf.picker.{unit.get('layer')}.{unit.get('c')}")
+    try:
+        points = state["selection"]["points"]
+    except (KeyError, TypeError):
+        return
+    if not points:
+        return
+    p = points[0]
+    cd = p.get("customdata")
+    if isinstance(cd, dict):
+        cd = [cd.get("0"), cd.get("1")]
+    y, x = (cd[0], cd[1]) if cd and None not in cd[:2] else (p.get("y"), p.get("x"))
+    if y is None or x is None:
+        return
+    unit = dict(st.session_state.get("rf.unit") or {})
+    unit.update(y=int(y), x=int(x))
+    st.session_state["rf.unit"] = unit
+
+
+@st.fragment
+def unit_panel(key: str, image: np.ndarray, acts, row) -> None:
+    """Pick a unit; see its theoretical field, effective field and attribution. Reruns alone."""
+    from viz import fields
+    a = acts[row.name]
+    spatial = a.ndim == 3 and a.shape[1] > 1
+    c_total = a.shape[0]
+    unit = st.session_state.get("rf.unit") or {}
+    if unit.get("layer") != row.name:
+        if spatial:  # start on the layer's most active unit: something to see at once
+            c0, y0, x0 = (int(v) for v in np.unravel_index(int(np.argmax(a)), a.shape))
+        else:
+            c0, y0, x0 = int(np.argmax(a.reshape(-1))), 0, 0
+        unit = {"layer": row.name, "c": c0, "y": y0, "x": x0}
+        st.session_state["rf.unit"] = unit
+        st.session_state[f"rf.channel.{row.name}"] = c0
+    left, right = st.columns([1, 2.6])
+    with left:
+        c = st.selectbox("Channel", list(range(c_total)), key=f"rf.channel.{row.name}",
+                         help="The layer's most active unit is picked first.")
+        if c != unit["c"]:
+            unit = {**unit, "c": c}
+            st.session_state["rf.unit"] = unit
+        if spatial:
+            y, x = min(unit["y"], row.size - 1), min(unit["x"], row.size - 1)
+            # The figure only changes with the layer or channel (the default unit is pre-selected),
+            # so a click re-draws the three input figures but not this one.
+            default = st.session_state.setdefault(f"rf.default.{row.name}.{c}", (y, x))
+            plot(figures.unit_picker(a[c], default, c, height=280), key=f"rf.picker.{row.name}.{c}",
+                 on_select=_on_pick, selection_mode="points")
+            st.caption(f"Channel {c} of {row.name}: click any unit to pick it.")
+        else:
+            y = x = 0
+            st.caption(f"{row.name} has no spatial map: each of its {c_total} units sees the "
+                       f"whole image. Pick one with the channel box.")
+    urls.write()
+    region = fields.unit_region(row, y, x)
+    erf, attr = unit_maps(key, image, row.name, (c, y, x))
+    with right:
+        st.markdown(f"**Unit (channel {c}, row {y}, col {x}) of {row.name}** · "
+                    f"{fields.describe(row, region, erf)}")
+        f1, f2, f3 = st.columns(3)
+        unit_name = f"unit ({c}, {y}, {x}) of {row.name}"
+        with f1:
+            st.image(raster.field_picture(image, region), width="stretch", output_format="PNG",
+                     alt=f"Theoretical field of {unit_name}")
+            pad = region.padding_fraction
+            st.caption(f"Theoretical field: {row.r}x{row.r} pixels, rows {region.y0}..{region.y1}"
+                       f", cols {region.x0}..{region.x1}"
+                       + (f"; {pad:.0%} of it is zero padding (hatched)." if pad > 0 else "."))
+        with f2:
+            st.image(raster.field_picture(image, region, overlay=erf), width="stretch",
+                     output_format="PNG",
+                     alt=f"Effective field of {unit_name}")
+            st.caption("Effective field for this input: |d unit / d pixel|, brighter yellow = "
+                       "more sensitive.")
+        with f3:
+            st.image(raster.field_picture(image, region, overlay=attr, signed=True),
+                     width="stretch", output_format="PNG", alt=f"Attribution of {unit_name}")
+            st.caption("What drives this unit here: DeepLift of the unit against a black image "
+                       "(red raises it, blue lowers it).")
+
+
+def view_receptive_field(key: str, image, acts, table, row) -> None:
+    guard("Picking a unit", lambda: unit_panel(key, image, acts, row))
+    st.subheader("How far each layer sees")
+    left, right = st.columns([1.25, 1])
+    with left:
+        import pandas as pd
+        every = st.toggle("Show every layer (BatchNorm, ReLU and dropout do not change the "
+                          "field)", key="rf.every")
+        shown = [r for r in table if every or r.name == row.name
+                 or r.type not in ("bn", "relu", "dropout")]
+        df = pd.DataFrame([{
+            "layer": r.name, "type": r.type, "output": "x".join(map(str, r.shape)),
+            "r": f"{r.r} (all)" if r.is_global else str(r.r),
+            "S": "-" if r.stride is None else str(r.stride),
+            "P": "-" if r.padding is None else str(r.padding),
+            "params": r.params, "MACs": r.macs,
+        } for r in shown])
+        chosen = row.name
+        styled = df.style.apply(
+            lambda s: ["background-color: #fde9cf; font-weight: 600" if s["layer"] == chosen
+                       else "" for _ in s], axis=1).format({"params": "{:,}", "MACs": "{:,}"})
+        st.dataframe(styled, hide_index=True, height=min(600, 38 + 35 * len(shown)),
+                     key="rf.table")
+        st.caption("Per layer: receptive field r, effective stride S and effective padding P in "
+                   "input pixels (unit i sees pixels i·S − P to i·S − P + r − 1), parameters and "
+                   "multiply-accumulates; the chosen layer is highlighted.")
+    with right:
+        plot(figures.field_growth(table, row.name), key="rf.growth")
+        st.caption("The receptive field r grows with depth; pooling doubles the stride S, so "
+                   "each later 3x3 conv adds 2·S pixels.")
+
+
+def _target_picker(probs: np.ndarray, key: str) -> int:
+    pred = int(np.argmax(probs))
+    options = ["predicted"] + list(range(10))
+    choice = st.selectbox("Target class", options, key=key,
+                          format_func=lambda o: f"predicted ({pred})" if o == "predicted" else
+                          f"{o} ({probs[o]:.0%})")
+    return pred if choice == "predicted" else int(choice)
+
+
+def _occlusion_defaults(row) -> tuple[int, int]:
+    """Occlusion window and stride: the layer's field r and effective stride S (capped at 14)."""
+    window = max(2, min(row.r, 14))
+    stride = row.stride if row.stride is not None else max(1, window // 2)
+    return window, max(1, min(stride, 14))
+
+
+def view_saliency(key: str, image, probs, row) -> None:
+    from viz.saliency import METHODS
+    c1, c2, c3 = st.columns([2.6, 1, 1])
+    method = c1.radio("Method", list(METHODS), format_func=lambda k: METHODS[k].label,
+                      horizontal=True, key="sal.method")
+    with c2:
+        target = _target_picker(probs, "sal.target")
+    opacity = c3.slider("Overlay opacity", 0.0, 1.0, 0.65, 0.05, key="sal.opacity")
+    window, stride = _occlusion_defaults(row)
+    if method == "occlusion":
+        o1, o2, _ = st.columns([1, 1, 2])
+        window = o1.number_input("Window (pixels)", 1, 28, window, key=f"sal.window.{row.name}",
+                                 help=f"Defaults to {row.name}'s receptive field r = {row.r} "
+                                      f"(at most 14).")
+        stride = o2.number_input("Stride (pixels)", 1, 28, stride, key=f"sal.stride.{row.name}",
+                                 help=f"Defaults to {row.name}'s effective stride S = "
+                                      f"{row.stride}.")
+    attr = attribution(key, image, method, target, row.name, int(window), int(stride))
+    m = METHODS[method]
+    left, right = st.columns(2)
+    with left:
+        plot(figures.digit(image, 420, overlay=attr, opacity=opacity, overlay_name=m.label,
+                           show_scale=True), key="sal.overlay")
+        st.caption(f"{m.label} for class {target}, over the input: red = evidence for "
+                   f"{target}, blue = against (colour scale centred at 0).")
+    with right:
+        st.markdown(f"**{m.label}.** {m.explanation}")
+        if method == "gradcam" and row.stride is not None:
+            st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "
+                    f"units is {row.stride} input pixel(s) from the next (effective stride S = "
+                    f"{row.stride}), so the map is made of {row.stride}x{row.stride} blocks. "
+                    f"Pick a later layer for coarser, more class-specific maps.")
+        if method == "occlusion":
+            st.info(f"A {window}x{window} black patch slides in steps of {stride} pixels; the "
+                    f"map shows how much the score of class {target} drops (red = the patch "
+                    f"hid evidence).")
+        plot(figures.digit(np.full_like(image, 255), 300, overlay=attr, opacity=1.0,
+                           overlay_scale=figures.DIVERGING, overlay_name=m.label), key="sal.raw")
+        st.caption(f"The {m.label} map alone (28x28, same colour scale).")
+
+
+def view_compare(key: str, image, probs, row) -> None:
+    from viz.saliency import METHODS
+    c1, c2 = st.columns([1, 2])
+    with c1:
+        target = _target_picker(probs, "cmp.target")
+    with c2:
+        sanity = st.toggle("Sanity check: add a row with randomised weights", key="cmp.sanity",
+                           value=True)
+    window, stride = _occlusion_defaults(row)
+    rows = {"trained": {}}
+    if sanity:
+        rows["random weights"] = {}
+    skipped: set[str] = set()
+    for name in rows:
+        for k, m in METHODS.items():
+            try:
+                rows[name][m.label] = attribution(key, image, k, target, row.name, window,
+                                                   stride, randomized=name != "trained")
+            except ValueError:  # e.g. Grad-CAM on a layer without feature maps
+                rows[name][m.label] = np.zeros((28, 28), np.float32)
+                skipped.add(m.label)
+    plot(figures.attribution_grid(rows, tile=175), key="cmp.grid")
+    st.caption(f"All methods for class {target} on one shared diverging scale (each map divided "
+               f"by its own largest |value|; red = for, blue = against). Grad-CAM and Occlusion "
+               f"use {row.name} (window {window}, stride {stride})."
+               + (f" {', '.join(sorted(skipped))} left blank: {row.name} has no feature maps; "
+                  f"pick a conv, ReLU or pooling layer." if skipped else ""))
+    if sanity:
+        st.markdown(
+            "**Sanity check (Adebayo et al., 2018).** The bottom row repeats every method on a "
+            "copy of the network whose weights were re-drawn at random. A map that still looks "
+            "like the digit there is explaining the *input*, not the *model*: typically Guided "
+            "Backprop. Maps that turn to noise (Saliency, Grad-CAM, Occlusion) really depend "
+            "on what the network learned.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Page
+# ---------------------------------------------------------------------------------------------
+
+@st.fragment
+def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
+    """Layer picker, view selector and the chosen view.
+
+    A fragment: switching layer or view, or any widget inside a view, reruns only this part, not
+    the sidebar and the prediction above it.
+    """
+    c1, c2, c3 = st.columns([1.4, 2.6, 0.5], vertical_alignment="bottom")
+    with c1:
+        layer = layer_picker(acts)
+    with c2:
+        view = st.segmented_control("View", VIEWS, key="view", required=True,
+                                    default=VIEWS[0], label_visibility="collapsed")
+    view = view or VIEWS[0]
+    urls.write()
+    with c3.popover("🔗 Link", help="A link to exactly this view, to prepare a lesson or send "
+                                   "to a student"):
+        st.markdown("The address bar always holds the current view; copy it, or this:")
+        st.code(urls.link(), language=None, wrap_lines=True)
+    if view == VIEWS[0]:
+        guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
+        return
+    from viz import fields
+    table = field_table(key)
+    row = fields.row_for(table, layer)
+    if view == VIEWS[1]:
+        guard("Receptive field", lambda: view_receptive_field(key, image, acts, table, row))
+    elif view == VIEWS[2]:
+        guard("Saliency", lambda: view_saliency(key, image, probs, row))
+    else:
+        guard("Comparison", lambda: view_compare(key, image, probs, row))
+
+
+def page() -> None:
+    """The explorer: what the network predicts for the sidebar's input, and why."""
+    ctx = context()
+    st.title("Inside a convolutional network")
+    if ctx.image is None:
+        st.info("Choose an input in the sidebar: a sample, a test digit, a drawing or an upload.")
+        return
+    acts, probs = forward(ctx.key, ctx.image)
+    urls.apply_after_forward(acts)
+    header(ctx.image, ctx.label, ctx.desc, probs)
+    explorer(ctx.key, ctx.image, acts, probs)

@@ -1,0 +1,7 @@
+"""Page under construction."""
+
+import streamlit as st
+
+
+def page() -> None:
+    st.title("tour")

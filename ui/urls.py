@@ -1,0 +1,148 @@
+"""Every explorer view has a URL: ?model=seed&input=sample:17&layer=relu3&view=field&unit=2,14,14.
+
+``apply_before_sidebar`` reads the link once per session (model and input, before the sidebar
+draws its widgets); ``apply_after_forward`` applies layer, view, unit and method once the
+layers are known; ``write`` keeps the address bar in step with what is on screen, so copying it
+shares the view. Parsing and validation are in ``viz/urlstate.py``. Session-state keys: ``url.*``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+import numpy as np
+import streamlit as st
+
+from ui import common
+from viz import urlstate
+
+# URL name -> explorer view title
+VIEWS = {"maps": "Feature maps", "field": "Receptive field", "saliency": "Saliency",
+         "compare": "All methods + sanity check"}
+N_TEST = 10_000
+
+
+def model_names() -> dict[str, str]:
+    """{URL name: sidebar key} of every shareable model (uploads are private to a session)."""
+    names: dict[str, str] = {}
+    for key in common.model_options():
+        kind, _, rest = key.partition(":")
+        if kind == "ckpt":
+            path = Path(rest)
+            names[f"run:{path.parent.name}" if path.parent.parent.name == "runs" else path.stem] = key
+        elif kind == "untrained":
+            names[f"untrained:{rest}"] = key
+    return names
+
+
+def _problems(state: urlstate.ViewState) -> None:
+    if state.problems:
+        st.session_state["url.problems"] = list(state.problems)
+
+
+def apply_before_sidebar() -> None:
+    """Once per session: select the link's model and input (widgets not drawn yet)."""
+    if st.session_state.get("url.read"):
+        return
+    st.session_state["url.read"] = True
+    params = st.query_params.to_dict()
+    if not any(k in params for k in urlstate.KEYS):
+        return
+    n_test = 0
+    if str(params.get("input", "")).startswith("test:"):
+        from model.data import mnist_available
+        n_test = N_TEST if mnist_available() else 0
+    images, _ = common.samples()
+    names = model_names()
+    state = urlstate.parse(params, list(names), methods=(), views=list(VIEWS),
+                           n_samples=len(images), n_test=n_test)
+    if state.input and state.input[0] == "test" and n_test == 0:
+        state.problems.append("the MNIST test set is not on this server; showing a sample")
+    if state.model:
+        st.session_state["model.choice"] = names[state.model]
+    if state.input:
+        kind, index = state.input
+        if kind == "sample":
+            st.session_state.update({"in.source": "Samples", "in.digit": "any",
+                                     "in.sample.any": index + 1})
+        else:
+            st.session_state.update({"in.source": "Test set", "in.test_digit": "any",
+                                     "in.wrong": False, "in.test.any.False": index + 1})
+    st.session_state["url.pending"] = state
+    _problems(state)
+
+
+def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
+    """Once: the link's layer, view, unit and saliency method, checked against this model."""
+    state: urlstate.ViewState | None = st.session_state.pop("url.pending", None)
+    if state is not None:
+        from viz.saliency import METHODS
+        problems = list(state.problems)
+        layer = state.layer
+        if layer is not None and layer not in acts:
+            problems.append(f"layer '{layer}' is not in this model (it has {', '.join(acts)})")
+            layer = None
+        if layer:
+            st.session_state["layer.name"] = layer
+        view = VIEWS.get(state.view or "")
+        if state.method is not None:
+            if state.method in METHODS:
+                st.session_state["sal.method"] = state.method
+                view = view or VIEWS["saliency"]
+            else:
+                problems.append(f"method '{state.method}' is unknown (have: "
+                                f"{', '.join(METHODS)})")
+        if state.unit is not None:
+            where = layer or st.session_state.get("layer.name")
+            shape = acts[where].shape if where in acts else ()
+            c, y, x = state.unit
+            if len(shape) == 3 and c < shape[0] and y < shape[1] and x < shape[2]:
+                st.session_state["rf.unit"] = {"layer": where, "c": c, "y": y, "x": x}
+                st.session_state[f"rf.channel.{where}"] = c
+                st.session_state[f"rf.default.{where}.{c}"] = (y, x)
+                view = view or VIEWS["field"]
+            else:
+                size = "x".join(map(str, shape)) or "unknown"
+                problems.append(f"unit {c},{y},{x} is outside {where} (channels x rows x "
+                                f"columns: {size})")
+        if view:
+            st.session_state["view"] = view
+        if problems:
+            st.session_state["url.problems"] = problems
+    problems = st.session_state.pop("url.problems", None)
+    if problems:
+        st.warning("Part of this link could not be used: " + "; ".join(problems) + ". "
+                   "The rest of it is shown.")
+
+
+def current() -> dict[str, str]:
+    """Query parameters describing what the explorer shows now."""
+    names = {key: name for name, key in model_names().items()}
+    view_names = {title: name for name, title in VIEWS.items()}
+    ss = st.session_state
+    state = urlstate.ViewState(model=names.get(ss.get("model.choice")), input=ss.get("in.ref"),
+                               layer=ss.get("layer.name"))
+    state.view = view_names.get(ss.get("view") or "")
+    unit = ss.get("rf.unit") or {}
+    if state.view == "field" and unit.get("layer") == state.layer:
+        state.unit = (unit["c"], unit["y"], unit["x"])
+    if state.view == "saliency":
+        state.method = ss.get("sal.method")
+    params = urlstate.encode(state)
+    if ss.get("present.on"):
+        params["present"] = "1"
+    return params
+
+
+def write() -> None:
+    """Put the current view in the address bar (only when it changed)."""
+    params = current()
+    if params != st.query_params.to_dict():
+        st.query_params.from_dict(params)
+
+
+def link() -> str:
+    """The full address of the current view, to copy into a lesson plan or a chat."""
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?{urlencode(current())}"
