@@ -11,7 +11,7 @@ import sys
 
 import streamlit as st
 
-from ui import common, explorer, lab, tour, train, urls
+from ui import common, urls
 from viz import figures, present
 
 _presenting = st.session_state.get("present.on", st.query_params.get("present") == "1")
@@ -26,15 +26,18 @@ if "torch" not in sys.modules:
     _warmup = st.sidebar.empty()
     _warmup.plotly_chart(figures.warmup(), config=common.PLOT_CONFIG, key="warmup")
 
+# Each page is a file in ui/ that draws itself when run as a page (and only imports otherwise).
 PAGES = {
-    "explore": st.Page(explorer.page, title="Explore", icon="🔍", url_path="explore",
+    "explore": st.Page("ui/explorer.py", title="Explore", icon="🔍", url_path="explore",
                        default=True),
-    "tour": st.Page(tour.page, title="Concepts tour", icon="🎓", url_path="tour"),
-    "lab": st.Page(lab.page, title="Architecture lab", icon="🧱", url_path="lab"),
-    "train": st.Page(train.page, title="Train", icon="🏋️", url_path="train"),
+    "tour": st.Page("ui/tour.py", title="Concepts tour", icon="🎓", url_path="tour"),
+    "lab": st.Page("ui/lab.py", title="Architecture lab", icon="🧱", url_path="lab"),
+    "train": st.Page("ui/train.py", title="Train", icon="🏋️", url_path="train"),
 }
+common.PAGES.update(PAGES)
 page = st.navigation(list(PAGES.values()), position="top")
-common.keep_sidebar_state()
+if page.url_path == "lab":  # the lab hides the input pickers; keep their values
+    common.keep_sidebar_state()
 urls.apply_before_sidebar()
 
 st.markdown(

@@ -28,6 +28,7 @@ CHECKPOINT_DIR = ROOT / "checkpoints"
 RUNS_DIR = ROOT / "runs"
 DEFAULT_NAME = "seed"
 SOURCES = ["Samples", "Test set", "Draw", "Upload"]
+PAGES: dict[str, object] = {}  # "explore", "tour", "lab", "train" -> st.Page, set by app.py
 
 
 def _import_torch_side() -> None:

@@ -375,3 +375,7 @@ def page() -> None:
     urls.apply_after_forward(acts)
     header(ctx.image, ctx.label, ctx.desc, probs)
     explorer(ctx.key, ctx.image, acts, probs)
+
+
+if __name__ == "__main__":
+    page()

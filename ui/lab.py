@@ -5,3 +5,7 @@ import streamlit as st
 
 def page() -> None:
     st.title("lab")
+
+
+if __name__ == "__main__":
+    page()
