@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import os
 import struct
+import sys
 import urllib.error
 import urllib.request
 import zlib
@@ -269,3 +270,25 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 
 MEAN = 0.1307
 STD = 0.3081
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m model.data [DIR]``: find, download if needed, and verify MNIST."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dir", nargs="?", help="folder for the four files (default: MNIST_DIR, "
+                                               "else .cache/mnist in the project)")
+    args = parser.parse_args(argv)
+    try:
+        data = load_mnist(args.dir)
+    except MNISTError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"MNIST verified in {data.directory}: {len(data.train_labels):,} training and "
+          f"{len(data.test_labels):,} test images.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

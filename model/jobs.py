@@ -1,9 +1,9 @@
 """Background training for a shared server: one job at a time, progress, stop, per-epoch snapshots.
 
 The app keeps one :class:`JobManager` per server process (``st.cache_resource``). A job trains in
-a daemon thread with :func:`model.train.train`; every epoch is written at once as a checkpoint
-(``runs/<job id>/epoch-NN.safetensors``), so a closed browser tab or a stopped job loses nothing
-already trained. The final model is saved as ``runs/<job id>/final.safetensors`` with its full
+a daemon thread with :func:`model.train.train`; the initial weights and every epoch are written at
+once as checkpoints (``runs/<job id>/epoch-NN.safetensors``, epoch 00 = before training), so a
+closed browser tab or a stopped job loses nothing already trained. The final model is saved as ``runs/<job id>/final.safetensors`` with its full
 model card. Shipped checkpoints are never written. A second request while a job runs gets
 :class:`JobBusy`, which says who started the running job and when.
 """
@@ -112,6 +112,13 @@ class JobManager:
             job.status = "running"
 
             def on_event(event: dict[str, Any]) -> bool | None:
+                if event["kind"] == "init":  # the random start, to compare epochs against
+                    job.total = event["total"]
+                    path = job.folder / "epoch-00.safetensors"
+                    save_checkpoint(event["model"], {"epochs": 0, "snapshot_of": job.id,
+                                                     "recipe": asdict(job.config)}, path)
+                    job.snapshots.append(path)
+                    return None
                 if event["kind"] == "step":
                     job.step, job.total = event["step"], event["total"]
                     job.loss.append(event["loss"])

@@ -142,8 +142,10 @@ def train(cfg: TrainConfig, data: MNIST, callback: Callback | None = None,
           progress: bool = True) -> TrainResult:
     """Train ``cfg.arch`` on the training split; validate each epoch on the held-out split.
 
-    ``callback(event)`` is called after every step (``{"kind": "step", ...}``) and epoch
-    (``{"kind": "epoch", "model": ..., ...}``); returning ``False`` stops training cleanly.
+    ``callback(event)`` is called once before the first step with the freshly initialised model
+    (``{"kind": "init", "model": ..., "total": steps}``), after every step (``{"kind": "step",
+    ...}``) and epoch (``{"kind": "epoch", "model": ..., ...}``); returning ``False`` from a step
+    or epoch event stops training cleanly.
     """
     if cfg.layers is None and cfg.arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {cfg.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -168,6 +170,8 @@ def train(cfg: TrainConfig, data: MNIST, callback: Callback | None = None,
     t_start = time.perf_counter()
     step = 0
     bar = _bar(total, progress)
+    if callback:
+        callback({"kind": "init", "model": model, "total": total})
     for epoch in range(1, cfg.epochs + 1):
         model.train()
         t_epoch, seen, loss_sum = time.perf_counter(), 0, 0.0

@@ -10,8 +10,10 @@ per (model, input, layer, ...) with ``st.cache_data``. Session-state keys: ``mod
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 import traceback
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,6 @@ PLOT_CONFIG = {"displaylogo": False, "displayModeBar": "hover", "modeBarButtons"
                "toImageButtonOptions": {"format": "png", "scale": 2}}
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = ROOT / "checkpoints"
-RUNS_DIR = ROOT / "runs"
 DEFAULT_NAME = "seed"
 SOURCES = ["Samples", "Test set", "Draw", "Upload"]
 PAGES: dict[str, object] = {}  # "explore", "tour", "lab", "train" -> st.Page, set by app.py
@@ -233,7 +234,7 @@ def _on_model_upload() -> None:
 
 def trained_here() -> list[Path]:
     """Final checkpoints of training runs on this server (runs/<id>/final.safetensors), newest first."""
-    return sorted(RUNS_DIR.glob("*/final.safetensors"), reverse=True)
+    return sorted(runs_dir().glob("*/final.safetensors"), reverse=True)
 
 
 def run_label(path: Path) -> str:
@@ -450,3 +451,55 @@ def context() -> Context:
     if ctx is None:
         raise RuntimeError("the sidebar has not run yet")
     return ctx
+
+
+# ---------------------------------------------------------------------------------------------
+# Background training, shared by the train page and the lab
+# ---------------------------------------------------------------------------------------------
+
+def runs_dir() -> Path:
+    """Where training runs are kept: runs/ in the project, or $CNN_LENS_RUNS_DIR."""
+    return Path(os.environ.get("CNN_LENS_RUNS_DIR") or ROOT / "runs")
+
+
+@st.cache_resource(show_spinner=False)
+def _job_manager(folder: str):
+    from model.jobs import JobManager
+    return JobManager(Path(folder))
+
+
+def job_manager():
+    """The server's one job manager (shared by every session)."""
+    return _job_manager(str(runs_dir()))
+
+
+def session_name() -> str:
+    """A short name for this browser session, shown to others while its job runs."""
+    return st.session_state.setdefault("train.session", uuid.uuid4().hex[:6])
+
+
+def _load_data():
+    from model.data import load_mnist
+    return load_mnist(download=False)
+
+
+def start_training(cfg) -> bool:
+    """Start training ``cfg`` (a model.train.TrainConfig) in the background.
+
+    Returns True when it started; otherwise says why on the page (MNIST missing, or another
+    session's job running) and returns False.
+    """
+    from model.data import mnist_available
+    from model.jobs import JobBusy
+    if not mnist_available():
+        st.error("Training needs the four MNIST files, which are not on this server. Set "
+                 "MNIST_DIR to the folder that holds them (train-images-idx3-ubyte.gz, ...) and "
+                 "restart the app, or run `python -m model.data` once where there is internet to "
+                 "download them into .cache/mnist.")
+        return False
+    try:
+        job_manager().start(cfg, _load_data, owner=session_name())
+    except JobBusy as exc:
+        st.error(str(exc))
+        return False
+    return True

@@ -1,57 +1,257 @@
 """The train page: train a network live, watch it learn, scrub through its epochs.
 
 Training runs in a background thread owned by one :class:`model.jobs.JobManager` per server
-(``st.cache_resource``): one job at a time, per-epoch snapshots under ``runs/``, never in
-``checkpoints/``. Session-state keys: ``train.*``.
+(``st.cache_resource``): one job at a time, the random start and every epoch saved at once under
+``runs/<id>/`` (never in ``checkpoints/``), so closing the tab loses nothing. The page polls the
+job once a second in a fragment, so only the progress panel reruns. Session-state keys:
+``train.*``.
 """
 
 from __future__ import annotations
 
-import uuid
+import math
+import time
 
+import numpy as np
 import streamlit as st
 
+from ui import common
+from ui.common import context, forward, guard, plot, unit_maps
+from viz import figures, raster, training
 
-@st.cache_resource(show_spinner=False)
-def manager():
-    """The server's one job manager (shared by every session)."""
-    from model.jobs import JobManager
-    return JobManager()
-
-
-def session_name() -> str:
-    """A short name for this browser session, shown to others while its job runs."""
-    return st.session_state.setdefault("train.session", uuid.uuid4().hex[:6])
+TRAINABLE = ("compact", "seed", "seed-3x3", "fast")
+TRAIN_IMAGES = 55_000  # 60k minus the 5k validation split
 
 
-def _load_data():
-    from model.data import load_mnist
-    return load_mnist(download=False)
+start = common.start_training  # what the lab calls (see ui/common.py)
+manager = common.job_manager
+session_name = common.session_name
 
 
-def start(cfg) -> bool:
-    """Start training ``cfg`` (a model.train.TrainConfig) in the background.
+# ---------------------------------------------------------------------------------------------
+# Start a run
+# ---------------------------------------------------------------------------------------------
 
-    Returns True when it started; otherwise says why on the page (MNIST missing, or another
-    session's job running) and returns False.
-    """
-    from model.data import mnist_available
-    from model.jobs import JobBusy
-    if not mnist_available():
-        st.error("Training needs the MNIST files, which are not on this server. Set MNIST_DIR to "
-                 "a folder holding the four files (train-images-idx3-ubyte.gz, ...) and restart, "
-                 "or run `python -m model.data --download` where there is internet.")
-        return False
-    try:
-        manager().start(cfg, _load_data, owner=session_name())
-    except JobBusy as exc:
-        st.error(str(exc))
-        return False
-    return True
+def train_form() -> None:
+    from model.train import TrainConfig
+    from model.zoo import DESCRIPTIONS
+    ctx = context()
+    if st.session_state.get("train.arch") not in TRAINABLE:
+        st.session_state["train.arch"] = ctx.arch if ctx.arch in TRAINABLE else "compact"
+    with st.form("train.form", border=True):
+        arch = st.selectbox("Architecture", TRAINABLE, key="train.arch",
+                            help="The zoo's networks; edit your own in the Architecture lab and "
+                                 "train it from there.")
+        st.caption(DESCRIPTIONS.get(arch, ""))
+        c1, c2 = st.columns(2)
+        epochs = c1.number_input("Epochs", 1, 30, 3, key="train.epochs",
+                                 help="One epoch = one pass over the 55,000 training images.")
+        max_steps = c2.number_input(
+            "Stop after steps (0 = all)", 0, 100_000, 0, step=10, key="train.max_steps",
+            help="For a quick demonstration: a few dozen steps already take a network from "
+                 "chance to well over 80% accuracy.")
+        with st.expander("Recipe"):
+            r1, r2 = st.columns(2)
+            batch = r1.selectbox("Batch size", [64, 128, 256], index=1, key="train.batch")
+            lr = r2.number_input("Peak learning rate", 0.001, 1.0, 0.1, format="%.3f",
+                                 key="train.lr", help="SGD with Nesterov momentum 0.9 and a "
+                                                      "one-cycle schedule peaking here.")
+            augment = r1.toggle("Augment (rotate ±7°, shift ±2 px)", True, key="train.augment")
+            seed = r2.number_input("Random seed", 0, 10_000, 0, key="train.seed")
+        submitted = st.form_submit_button("Start training", type="primary", width="stretch")
+    steps = epochs * math.ceil(TRAIN_IMAGES / batch)
+    if max_steps:
+        steps = min(steps, int(max_steps))
+    st.caption(f"{steps:,} steps of {batch} images. Every epoch is saved under runs/ as it "
+               f"ends; the shipped checkpoints are never touched. You are session "
+               f"**{session_name()}**.")
+    if submitted:
+        cfg = TrainConfig(arch=arch, epochs=int(epochs), batch_size=int(batch), max_lr=float(lr),
+                          rotate_deg=7.0 if augment else 0.0, shift_px=2.0 if augment else 0.0,
+                          seed=int(seed), max_steps=int(max_steps) or None)
+        if start(cfg):
+            st.session_state["train.run"] = None  # follow the new run below
+            st.rerun()
+
+
+# ---------------------------------------------------------------------------------------------
+# The running (or last) job
+# ---------------------------------------------------------------------------------------------
+
+def _open_in_explorer(path: str) -> None:
+    st.session_state["model.choice"] = f"ckpt:{path}"
+    st.session_state["train.open"] = True
+
+
+def job_panel() -> None:
+    job = manager().current
+    if job is None:
+        st.info("No network has been trained on this server since it started. Choose one on "
+                "the left and press Start: loss and accuracy appear here as it learns.")
+        return
+    running = job.running
+
+    @st.fragment(run_every=1.0 if running else None)
+    def live() -> None:
+        j = manager().current
+        if j is None:
+            return
+        mine = j.owner == session_name()
+        since = time.strftime("%H:%M:%S", time.localtime(j.started))
+        who = "you" if mine else f"session {j.owner}"
+        st.markdown(f"**{j.config.arch}**, started {since} by {who}")
+        per_epoch = math.ceil(TRAIN_IMAGES / j.config.batch_size)
+        if j.running:
+            done = j.step / j.total if j.total else 0.0
+            epoch = min(j.step // per_epoch + 1, j.config.epochs)
+            left = training.duration(j.seconds_left())
+            text = ("loading MNIST ..." if j.status == "starting" else
+                    f"step {j.step:,} of {j.total:,} · epoch {epoch} of {j.config.epochs}"
+                    + (f" · about {left} left" if left else ""))
+            st.progress(done, text=text)
+            if mine:
+                if st.button("Stop training", key="train.stop",
+                             help="Stops after the current step; every finished epoch is kept "
+                                  "and the model so far is saved."):
+                    j.stop()
+                    st.toast("Stopping after this step ...")
+            else:
+                st.caption(f"Only session {j.owner} can stop this run.")
+        elif j.status == "failed":
+            st.error(f"Training failed: {j.error}")
+        else:
+            took = training.duration((j.finished or time.time()) - j.started)
+            card = training.read_header_card(j.final) if j.final else {}
+            val, test = card.get("val_accuracy"), card.get("test_accuracy")
+            verb = "Stopped" if j.status == "stopped" else "Finished"
+            st.success(
+                f"{verb} after {j.step:,} steps in {took}: validation accuracy "
+                f"{val:.2%}, test accuracy {test:.2%} (the 10,000 test digits, measured once, "
+                f"at the end). Saved as runs/{j.id}/final.safetensors." if card else
+                f"{verb} after {j.step:,} steps in {took}.")
+            if j.final is not None:
+                st.button("Open it in the explorer", key="train.open_btn",
+                          on_click=_open_in_explorer, args=(str(j.final),))
+        if j.loss:
+            plot(training.curves(j.loss, j.epochs, per_epoch), key="train.curves")
+            st.caption("Loss falls as the network learns (pale: every step; dark: smoothed); "
+                       "the orange points are the accuracy on 5,000 held-out training images "
+                       "at the end of each epoch.")
+        if running and not j.running:
+            st.rerun(scope="app")  # the run ended: stop polling, list its last snapshot
+
+    live()
+    if st.session_state.pop("train.open", False):
+        st.switch_page(common.PAGES["explore"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Scrub through a run's epochs
+# ---------------------------------------------------------------------------------------------
+
+def _spatial_layers(acts) -> list[str]:
+    return [n for n, a in acts.items() if a.ndim == 3 and a.shape[1] > 1]
+
+
+def scrub() -> None:
+    st.subheader("Watch it learn")
+    runs = training.list_runs(common.runs_dir())
+    if not runs:
+        st.info("Runs trained here are kept under runs/, one snapshot per epoch; train one above "
+                "and scrub through it here, for the input chosen in the sidebar.")
+        return
+    ids = [r.id for r in runs]
+    job = manager().current
+    if st.session_state.get("train.run") not in ids:
+        st.session_state["train.run"] = job.id if job is not None and job.id in ids else ids[0]
+    by_id = {r.id: r for r in runs}
+    c1, c2 = st.columns([1, 2])
+    run = by_id[c1.selectbox("Run", ids, key="train.run", format_func=lambda i: by_id[i].label())]
+    snaps = run.snapshots
+    if len(snaps) == 1:
+        snap = snaps[0]
+        c2.caption(f"Only {snap.label()} is saved so far.")
+    else:
+        labels = [s.label() for s in snaps]
+        chosen = c2.select_slider("Epoch", labels, value=labels[-1], key=f"train.epoch.{run.id}")
+        snap = snaps[labels.index(chosen)]
+    ctx = context()
+    if ctx.image is None:
+        st.info("Choose an input in the sidebar to see what this snapshot makes of it.")
+        return
+    key = f"ckpt:{snap.path}"
+    acts, probs = forward(key, ctx.image)
+    layers = _spatial_layers(acts)
+    pred = int(np.argmax(probs))
+    st.markdown(f"At **{snap.label()}** the network says **{pred}** ({probs[pred]:.0%} sure)"
+                + (f"; the digit is a {ctx.label}." if ctx.label is not None else "."))
+    if not layers:
+        return
+    default = next((n for n in ("relu3", "relu2", "relu1") if n in layers), layers[0])
+    if st.session_state.get("train.layer") not in layers:
+        st.session_state["train.layer"] = default
+    layer = st.selectbox("Layer", layers, key="train.layer",
+                         format_func=lambda n: f"{n}  ·  {'x'.join(map(str, acts[n].shape))}")
+    cols = st.columns(4)
+    with cols[0]:
+        guard("Feature maps", lambda: _maps(acts, layer))
+    with cols[1]:
+        guard("Filters", lambda: _filters(key, acts))
+    with cols[2]:
+        guard("Effective receptive field", lambda: _erf(key, ctx.image, acts, layer))
+    with cols[3]:
+        guard("Saliency", lambda: _saliency(key, ctx.image, pred))
+
+
+def _maps(acts, layer: str) -> None:
+    a = acts[layer][:8]
+    plot(figures.feature_grid(a, first_channel=0, per_map=True, colorscale="cividis"),
+         key="train.maps")
+    st.caption(f"Feature maps 0-{len(a) - 1} of {layer} for this input.")
+
+
+def _filters(key: str, acts) -> None:
+    first = next((n for n in acts if n.startswith("conv")), None)
+    w = common.conv_weight(key, first) if first else None
+    if w is None:
+        st.caption("This network has no convolution to show.")
+        return
+    tiles = w[:16, 0]
+    plot(figures.tiled(tiles, cols=4), key="train.filters")
+    st.caption(f"The first {len(tiles)} {w.shape[2]}x{w.shape[3]} kernels of {first}: from "
+               f"random noise towards stroke and edge detectors.")
+
+
+def _erf(key: str, image, acts, layer: str) -> None:
+    from viz import fields
+    a = acts[layer]
+    c = int(np.argmax(a.reshape(a.shape[0], -1).max(axis=1)))
+    y, x = a.shape[1] // 2, a.shape[2] // 2
+    row = fields.row_for(common.field_table(key), layer)
+    region = fields.unit_region(row, y, x)
+    erf, _ = unit_maps(key, image, layer, (c, y, x))
+    st.image(raster.field_picture(image, region, overlay=erf), width="stretch",
+             output_format="PNG", alt=f"Effective field of the centre unit of {layer}")
+    st.caption(f"Where the centre unit ({c}, {y}, {x}) of {layer} looks: its {row.r}x{row.r} "
+               f"theoretical field (box) and its sensitivity |d unit / d pixel| (yellow).")
+
+
+def _saliency(key: str, image, target: int) -> None:
+    attr = common.attribution(key, image, "saliency", target, "", 1, 1)
+    plot(figures.digit(image, 300, overlay=attr, opacity=0.65, overlay_name="Saliency"),
+         key="train.saliency")
+    st.caption(f"Saliency for class {target}: which pixels the score depends on at this epoch.")
 
 
 def page() -> None:
     st.title("Train a network")
+    left, right = st.columns([1, 1.7], gap="large")
+    with left:
+        train_form()
+    with right:
+        job_panel()
+    st.divider()
+    scrub()
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ def ok(at: AppTest) -> None:
 def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
     parts += [e.value for e in at.error] + [i.value for i in at.info] + [w.value for w in at.warning]
+    parts += [s.value for s in at.success]
     return "\n".join(str(p) for p in parts)
 
 

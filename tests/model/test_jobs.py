@@ -14,10 +14,13 @@ def test_job_runs_saves_every_epoch_and_final(tmp_path):
     job = manager.start(small_cfg(epochs=2), tiny_data(), owner="alice")
     manager.wait(60)
     assert job.status == "done", job.error
-    assert [p.name for p in job.snapshots] == ["epoch-01.safetensors", "epoch-02.safetensors"]
+    assert [p.name for p in job.snapshots] == ["epoch-00.safetensors", "epoch-01.safetensors",
+                                               "epoch-02.safetensors"]
     model, card = load_checkpoint(job.final)
     assert card["epochs"] == 2 and card["test_n"] == 100
-    _, snap = load_checkpoint(job.snapshots[0])
+    _, start = load_checkpoint(job.snapshots[0])
+    assert start["epochs"] == 0 and "val_accuracy" not in start
+    _, snap = load_checkpoint(job.snapshots[1])
     assert snap["epochs"] == 1 and 0 <= snap["val_accuracy"] <= 1
     assert job.step == job.total and len(job.loss) == job.total
 
@@ -43,12 +46,12 @@ def test_second_job_is_refused_with_owner(tmp_path):
 def test_stop_keeps_what_was_saved(tmp_path):
     manager = JobManager(tmp_path)
     job = manager.start(small_cfg(epochs=50), tiny_data(), owner="a")
-    while not job.snapshots and job.status != "failed":
+    while len(job.snapshots) < 2 and job.status != "failed":
         threading.Event().wait(0.05)
     job.stop()
     manager.wait(60)
     assert job.status == "stopped" and job.final is not None
-    assert 1 <= len(job.snapshots) < 50
+    assert 2 <= len(job.snapshots) < 51
     assert all(p.exists() for p in job.snapshots)
 
 

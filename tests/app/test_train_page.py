@@ -1,0 +1,79 @@
+"""The train page under AppTest: a real (short) background run, its progress, and scrubbing."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.app.test_app import fresh, ok, texts
+from ui import common
+
+
+def _train_page(monkeypatch, runs):
+    monkeypatch.setenv("CNN_LENS_RUNS_DIR", str(runs))
+    at = fresh()
+    at.switch_page("ui/train.py").run()
+    ok(at)
+    return at
+
+
+def test_empty_server_explains_what_to_do(tmp_path, monkeypatch) -> None:
+    at = _train_page(monkeypatch, tmp_path / "runs")
+    assert "No network has been trained on this server" in texts(at)
+    assert "train one above and scrub through it" in texts(at)
+
+
+def test_training_without_mnist_says_how_to_get_it(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path / "empty"))
+    at = _train_page(monkeypatch, tmp_path / "runs")
+    at.button(key="FormSubmitter:train.form-Start training").click().run()
+    ok(at)
+    assert "Training needs the four MNIST files" in texts(at)
+    assert common.job_manager().current is None
+
+
+@pytest.mark.mnist
+def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypatch) -> None:
+    runs = tmp_path / "runs"
+    at = _train_page(monkeypatch, runs)
+    at.selectbox(key="train.arch").set_value("compact")
+    at.number_input(key="train.max_steps").set_value(40)
+    at.button(key="FormSubmitter:train.form-Start training").click().run()
+    ok(at)
+    manager = common.job_manager()
+    job = manager.current
+    assert job is not None and job.owner == at.session_state["train.session"]
+
+    # A second session is told who is training.
+    other = _train_page(monkeypatch, runs)
+    other.button(key="FormSubmitter:train.form-Start training").click().run()
+    if job.running:
+        assert f"started by session {job.owner}" in texts(other)
+
+    manager.wait(180)
+    assert job.status == "done", job.error
+    assert [p.name for p in job.snapshots] == ["epoch-00.safetensors", "epoch-01.safetensors"]
+    at.run()
+    ok(at)
+    shown = texts(at)
+    assert "Finished after 40 steps" in shown and "test accuracy" in shown
+    assert f"runs/{job.id}/final.safetensors" in shown
+    assert job.epochs[0]["val_accuracy"] > 0.5  # 40 steps take compact far above chance (0.1)
+
+    # Scrub: the run is listed, start and epoch 1 can be compared on the same input.
+    assert at.selectbox(key="train.run").value == job.id
+    slider = at.select_slider(key=f"train.epoch.{job.id}")
+    assert slider.options == ["start (random weights)",
+                              f"epoch 1, val {job.epochs[0]['val_accuracy']:.1%}"]
+    slider.set_value("start (random weights)").run()
+    ok(at)
+    assert "At **start (random weights)** the network says" in texts(at)
+    assert not at.error
+
+    # The finished model opens in the explorer, and the sidebar lists it.
+    at.button(key="train.open_btn").click().run()
+    ok(at)
+    assert at.session_state["model.choice"] == f"ckpt:{job.final}"
+    assert "Inside a convolutional network" in [t.value for t in at.title]
+    time.sleep(0)  # keep the job's thread from outliving the temporary folder's use
