@@ -28,11 +28,13 @@ if "torch" not in sys.modules:
 
 # Each page is a file in ui/ that draws itself when run as a page (and only imports otherwise).
 PAGES = {
-    "explore": st.Page("ui/explorer.py", title="Explore", icon="🔍", url_path="explore",
-                       default=True),
-    "tour": st.Page("ui/tour.py", title="Concepts tour", icon="🎓", url_path="tour"),
-    "lab": st.Page("ui/lab.py", title="Architecture lab", icon="🧱", url_path="lab"),
-    "train": st.Page("ui/train.py", title="Train", icon="🏋️", url_path="train"),
+    "explore": st.Page("ui/explorer.py", title="Explore", icon=":material/search:", default=True),
+    "tour": st.Page("ui/tour.py", title="Concepts tour", icon=":material/school:",
+                    url_path="tour"),
+    "lab": st.Page("ui/lab.py", title="Architecture lab", icon=":material/account_tree:",
+                   url_path="lab"),
+    "train": st.Page("ui/train.py", title="Train", icon=":material/model_training:",
+                     url_path="train"),
 }
 common.PAGES.update(PAGES)
 page = st.navigation(list(PAGES.values()), position="top")

@@ -21,7 +21,7 @@ from ui.common import (
 )
 from viz import figures, preprocess, raster
 
-VIEWS = ["Feature maps", "Receptive field", "Saliency", "All methods + sanity check"]
+VIEWS = ["Feature maps", "Receptive field", "Saliency", "All methods"]
 PAGE = 16  # feature maps per page
 
 
@@ -338,7 +338,11 @@ def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
     A fragment: switching layer or view, or any widget inside a view, reruns only this part, not
     the sidebar and the prediction above it.
     """
-    c1, c2, c3 = st.columns([1.4, 2.6, 0.5], vertical_alignment="bottom")
+    if presenting():  # large type: the layer picker gets a row of its own
+        c1 = st.columns([1, 1.4])[0]
+        c2, c3 = st.columns([4, 0.6], vertical_alignment="bottom")
+    else:
+        c1, c2, c3 = st.columns([1.35, 2.6, 0.55], vertical_alignment="bottom")
     with c1:
         layer = layer_picker(acts)
     with c2:
@@ -346,7 +350,7 @@ def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
                                     default=VIEWS[0], label_visibility="collapsed")
     view = view or VIEWS[0]
     urls.write()
-    with c3.popover("🔗 Link", help="A link to exactly this view, to prepare a lesson or send "
+    with c3.popover("Link", icon=":material/link:", help="A link to exactly this view, to prepare a lesson or send "
                                    "to a student"):
         st.markdown("The address bar always holds the current view; copy it, or this:")
         st.code(urls.link(), language=None, wrap_lines=True)

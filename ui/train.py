@@ -38,7 +38,7 @@ def train_form() -> None:
     ctx = context()
     if st.session_state.get("train.arch") not in TRAINABLE:
         st.session_state["train.arch"] = ctx.arch if ctx.arch in TRAINABLE else "compact"
-    with st.form("train.form", border=True):
+    with st.container(border=True):
         arch = st.selectbox("Architecture", TRAINABLE, key="train.arch",
                             help="The zoo's networks; edit your own in the Architecture lab and "
                                  "train it from there.")
@@ -47,9 +47,9 @@ def train_form() -> None:
         epochs = c1.number_input("Epochs", 1, 30, 3, key="train.epochs",
                                  help="One epoch = one pass over the 55,000 training images.")
         max_steps = c2.number_input(
-            "Stop after steps (0 = all)", 0, 100_000, 0, step=10, key="train.max_steps",
-            help="For a quick demonstration: a few dozen steps already take a network from "
-                 "chance to well over 80% accuracy.")
+            "Stop after steps", 0, 100_000, 0, step=10, key="train.max_steps",
+            help="0 = train every epoch. For a quick demonstration: a few dozen steps already "
+                 "take a network from chance to well over 80% accuracy.")
         with st.expander("Recipe"):
             r1, r2 = st.columns(2)
             batch = r1.selectbox("Batch size", [64, 128, 256], index=1, key="train.batch")
@@ -58,13 +58,14 @@ def train_form() -> None:
                                                       "one-cycle schedule peaking here.")
             augment = r1.toggle("Augment (rotate ±7°, shift ±2 px)", True, key="train.augment")
             seed = r2.number_input("Random seed", 0, 10_000, 0, key="train.seed")
-        submitted = st.form_submit_button("Start training", type="primary", width="stretch")
-    steps = epochs * math.ceil(TRAIN_IMAGES / batch)
-    if max_steps:
-        steps = min(steps, int(max_steps))
-    st.caption(f"{steps:,} steps of {batch} images. Every epoch is saved under runs/ as it "
-               f"ends; the shipped checkpoints are never touched. You are session "
-               f"**{session_name()}**.")
+        steps = epochs * math.ceil(TRAIN_IMAGES / batch)
+        if max_steps:
+            steps = min(steps, int(max_steps))
+        st.caption(f"{steps:,} steps of {batch} images. The random start and every epoch are "
+                   f"saved under runs/; the shipped checkpoints are never touched.")
+        submitted = st.button("Start training", type="primary", width="stretch",
+                              key="train.start")
+    st.caption(f"You are session **{session_name()}**.")
     if submitted:
         cfg = TrainConfig(arch=arch, epochs=int(epochs), batch_size=int(batch), max_lr=float(lr),
                           rotate_deg=7.0 if augment else 0.0, shift_px=2.0 if augment else 0.0,

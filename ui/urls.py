@@ -19,7 +19,7 @@ from viz import urlstate
 
 # URL name -> explorer view title
 VIEWS = {"maps": "Feature maps", "field": "Receptive field", "saliency": "Saliency",
-         "compare": "All methods + sanity check"}
+         "compare": "All methods"}
 N_TEST = 10_000
 
 
@@ -81,7 +81,8 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
         problems = list(state.problems)
         layer = state.layer
         if layer is not None and layer not in acts:
-            problems.append(f"layer '{layer}' is not in this model (it has {', '.join(acts)})")
+            problems.append(f"layer '{layer}' is not in this model (pick one from the Layer "
+                            f"list)")
             layer = None
         if layer:
             st.session_state["layer.name"] = layer

@@ -20,8 +20,9 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 h1 { font-size: 2.6rem !important; } h2 { font-size: 2.0rem !important; }
 h3 { font-size: 1.6rem !important; }
 [data-testid="stMetricValue"] { font-size: 2.6rem !important; }
-[data-testid="stToolbar"], [data-testid="stDecoration"], [data-testid="stStatusWidget"],
-footer, #MainMenu, [data-testid="stElementToolbar"], .modebar-container { display: none !important; }
+[data-testid="stMainMenu"], [data-testid="stAppDeployButton"], [data-testid="stDecoration"],
+footer, [data-testid="stElementToolbar"], .modebar-container { display: none !important; }
+[data-testid="stNavSectionHeader"], [data-testid="stTopNavLinkContainer"] span { font-size: 1.1rem; }
 [data-testid="stTooltipIcon"] { display: none !important; }
 </style>
 """

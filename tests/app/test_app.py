@@ -139,7 +139,7 @@ def test_saliency_target_opacity_and_occlusion_defaults(app: AppTest) -> None:
 
 
 def test_compare_and_sanity_check(app: AppTest) -> None:
-    app.session_state["view"] = "All methods + sanity check"
+    app.session_state["view"] = "All methods"
     app.run()
     ok(app)
     assert "Sanity check (Adebayo et al., 2018)" in texts(app)

@@ -27,7 +27,7 @@ def test_empty_server_explains_what_to_do(tmp_path, monkeypatch) -> None:
 def test_training_without_mnist_says_how_to_get_it(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("MNIST_DIR", str(tmp_path / "empty"))
     at = _train_page(monkeypatch, tmp_path / "runs")
-    at.button(key="FormSubmitter:train.form-Start training").click().run()
+    at.button(key="train.start").click().run()
     ok(at)
     assert "Training needs the four MNIST files" in texts(at)
     assert common.job_manager().current is None
@@ -39,7 +39,7 @@ def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypa
     at = _train_page(monkeypatch, runs)
     at.selectbox(key="train.arch").set_value("compact")
     at.number_input(key="train.max_steps").set_value(40)
-    at.button(key="FormSubmitter:train.form-Start training").click().run()
+    at.button(key="train.start").click().run()
     ok(at)
     manager = common.job_manager()
     job = manager.current
@@ -47,7 +47,7 @@ def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypa
 
     # A second session is told who is training.
     other = _train_page(monkeypatch, runs)
-    other.button(key="FormSubmitter:train.form-Start training").click().run()
+    other.button(key="train.start").click().run()
     if job.running:
         assert f"started by session {job.owner}" in texts(other)
 
