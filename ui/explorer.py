@@ -17,6 +17,7 @@ from ui.common import (
     forward,
     guard,
     plot,
+    presenting,
     unit_maps,
 )
 from viz import figures, preprocess, raster
