@@ -209,6 +209,8 @@ def view_receptive_field(key: str, image, acts, table, row) -> None:
     left, right = st.columns([1.25, 1])
     with left:
         import pandas as pd
+
+        from viz import fields
         every = st.toggle("Show every layer (BatchNorm, ReLU and dropout do not change the "
                           "field)", key="rf.every")
         shown = [r for r in table if every or r.name == row.name
@@ -229,6 +231,10 @@ def view_receptive_field(key: str, image, acts, table, row) -> None:
         st.caption("Per layer: receptive field r, effective stride S and effective padding P in "
                    "input pixels (unit i sees pixels i·S − P to i·S − P + r − 1), parameters and "
                    "multiply-accumulates; the chosen layer is highlighted.")
+        arch = context().arch
+        st.download_button("Download the table (CSV, every layer)", fields.table_csv(table),
+                           file_name=f"{arch}-receptive-fields.csv", mime="text/csv",
+                           icon=":material/download:", key="rf.csv")
     with right:
         plot(figures.field_growth(table, row.name), key="rf.growth")
         st.caption("The receptive field r grows with depth; pooling doubles the stride S, so "
@@ -350,23 +356,26 @@ def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
         view = st.segmented_control("View", VIEWS, key="view", required=True,
                                     default=VIEWS[0], label_visibility="collapsed")
     view = view or VIEWS[0]
-    urls.write()
-    with c3.popover("Link", icon=":material/link:", help="A link to exactly this view, to prepare a lesson or send "
-                                   "to a student"):
-        st.markdown("The address bar always holds the current view; copy it, or this:")
-        st.code(urls.link(), language=None, wrap_lines=True)
-    if view == VIEWS[0]:
-        guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
-        return
-    from viz import fields
-    table = field_table(key)
-    row = fields.row_for(table, layer)
-    if view == VIEWS[1]:
-        guard("Receptive field", lambda: view_receptive_field(key, image, acts, table, row))
-    elif view == VIEWS[2]:
-        guard("Saliency", lambda: view_saliency(key, image, probs, row))
-    else:
-        guard("Comparison", lambda: view_compare(key, image, probs, row))
+    try:
+        if view == VIEWS[0]:
+            guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
+            return
+        from viz import fields
+        table = field_table(key)
+        row = fields.row_for(table, layer)
+        if view == VIEWS[1]:
+            guard("Receptive field", lambda: view_receptive_field(key, image, acts, table, row))
+        elif view == VIEWS[2]:
+            guard("Saliency", lambda: view_saliency(key, image, probs, row))
+        else:
+            guard("Comparison", lambda: view_compare(key, image, probs, row))
+    finally:  # with the view's widgets drawn, the address bar and the link can name them
+        urls.write()
+        with c3.popover("Link", icon=":material/link:",
+                        help="A link to exactly this view, to prepare a lesson or send to a "
+                             "student"):
+            st.markdown("The address bar always holds the current view; copy it, or this:")
+            st.code(urls.link(), language=None, wrap_lines=True)
 
 
 def page() -> None:

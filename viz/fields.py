@@ -173,3 +173,23 @@ def describe(row: FieldRow, region: Region, erf: np.ndarray | None = None) -> st
     elif erf is not None:
         text += " For this input it is insensitive everywhere (its ReLU is off)."
     return text
+
+
+CSV_COLUMNS = ("layer", "type", "output", "receptive_field", "effective_stride",
+               "effective_padding", "sees_whole_input", "params", "macs")
+
+
+def table_csv(table: list[FieldRow]) -> str:
+    """The receptive-field table as CSV (one row per layer; sizes in input pixels)."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in table:
+        writer.writerow([r.name, r.type, "x".join(map(str, r.shape)), r.r,
+                         "" if r.stride is None else r.stride,
+                         "" if r.padding is None else r.padding,
+                         "yes" if r.is_global else "no", r.params, r.macs])
+    return buf.getvalue()

@@ -60,3 +60,22 @@ def test_describe_whole_image(seed) -> None:
     table = fields.field_table(seed)
     row = fields.row_for(table, "flatten")
     assert "whole 28x28 image" in fields.describe(row, fields.unit_region(row, 0, 0))
+
+
+def test_table_csv(seed) -> None:
+    import csv
+    import io
+
+    table = fields.field_table(seed)
+    rows = list(csv.DictReader(io.StringIO(fields.table_csv(table))))
+    assert list(rows[0]) == list(fields.CSV_COLUMNS)
+    assert len(rows) == len(table)
+    assert rows[0] == {"layer": "conv1", "type": "conv", "output": "8x28x28",
+                       "receptive_field": "3", "effective_stride": "1", "effective_padding": "1",
+                       "sees_whole_input": "no", "params": "72", "macs": str(72 * 28 * 28)}
+    pool = next(r for r in rows if r["layer"] == "pool")
+    assert (pool["receptive_field"], pool["effective_stride"], pool["output"]) == ("12", "2",
+                                                                                   "8x14x14")
+    head = next(r for r in rows if r["layer"] == "head")
+    assert head["output"] == "10x1x1" and head["receptive_field"] == "54"
+    assert rows[-1]["sees_whole_input"] == "yes"

@@ -1,0 +1,77 @@
+"""Shareable URLs, presenter mode and exports, under AppTest."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.app.test_app import APP, ok, texts
+
+
+def open_link(**params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    ok(at)
+    return at
+
+
+def test_link_opens_exact_view() -> None:
+    at = open_link(model="seed", input="sample:17", layer="conv3", view="field", unit="2,5,7")
+    assert at.selectbox(key="model.choice").value.endswith("checkpoints/seed.safetensors")
+    assert at.slider(key="in.sample.any").value == 18
+    assert "Input: sample 18 of 200" in texts(at)
+    assert at.selectbox(key="layer.name").value == "conv3"
+    assert at.session_state["view"] == "Receptive field"
+    assert "Unit (channel 2, row 5, col 7) of conv3" in texts(at)
+    assert not at.warning
+
+
+def test_address_bar_follows_the_view() -> None:
+    at = open_link()
+    at.selectbox(key="layer.name").set_value("relu3").run()
+    ok(at)
+    params = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert params["model"] == "seed" and params["layer"] == "relu3"
+    assert params["input"] == "sample:0" and params["view"] == "maps"
+    at.session_state["view"] = "Saliency"
+    at.run()
+    params = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert params["view"] == "saliency" and params["method"] == "saliency"
+    # ... and the link it writes reopens the same view.
+    again = open_link(**params)
+    assert again.selectbox(key="layer.name").value == "relu3"
+    assert again.session_state["view"] == "Saliency"
+
+
+def test_bad_link_parts_are_named_and_the_rest_applies() -> None:
+    at = open_link(model="seed-3x3", input="sample:999", layer="nope", unit="a,b",
+                   method="magic")
+    shown = " ".join(w.value for w in at.warning)
+    assert "Part of this link could not be used" in shown
+    for part in ("sample:999", "layer 'nope'", "unit 'a,b'", "method 'magic'"):
+        assert part in shown, part
+    assert at.selectbox(key="model.choice").value.endswith("seed-3x3.safetensors")
+    assert not at.error
+
+
+def test_unit_outside_layer_is_refused() -> None:
+    at = open_link(model="seed", layer="conv1", unit="99,0,0")
+    assert "unit 99,0,0 is outside conv1" in " ".join(w.value for w in at.warning)
+
+
+def test_presenter_mode_from_link_and_toggle() -> None:
+    at = open_link(present="1")
+    assert at.session_state["present.on"] is True
+    assert any("stMainMenu" in m.value for m in at.markdown)
+    at.toggle(key="present.on").set_value(False).run()
+    ok(at)
+    assert not any("stMainMenu" in m.value for m in at.markdown)
+
+
+def test_receptive_field_table_downloads_as_csv() -> None:
+    at = open_link(model="seed", view="field")
+    ok(at)
+    buttons = [b for b in at.get("download_button") if "CSV" in b.proto.label]
+    assert buttons, "no CSV download on the receptive-field view"
+    # The data itself is checked in tests/viz/test_fields.py::test_table_csv.
