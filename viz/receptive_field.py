@@ -108,7 +108,9 @@ class AxisRegion:
     reach (e.g. rows dropped by a floor-mode stride), so the clipped rectangle is exactly the
     bounding box of the pixels with a non-zero gradient (on a linear copy of the network); for
     a single gap-free path (no dilation holes, no stride larger than the field it jumps over)
-    every pixel in it has one.
+    every pixel in it has one. After a merge (add, concat), at the image border, the pixels
+    with a gradient lie within it but may not reach all of it: each branch is clipped on its
+    own, and a branch that reads only padding along one axis adds nothing along the other.
     ``padding_before``/``padding_after``: positions of ``start..end`` outside the image (``None``
     when the image size is unknown). ``centre``: ``start + (r - 1) / 2``.
     """

@@ -78,14 +78,26 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
             step = "draw a digit"
             page.locator(".st-key-in-source").get_by_text("Draw", exact=True).click()
             _text(page, "Draw a digit above")
+            # The canvas component draws itself after the script run: wait until it has a size,
+            # and stroke again if the first stroke came before it listened (slow machines).
             canvas = page.locator("canvas").last
-            canvas.wait_for()
-            b = canvas.bounding_box()
-            page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * 0.15)
-            page.mouse.down()
-            for i in range(20):
-                page.mouse.move(b["x"] + b["width"] * 0.5, b["y"] + b["height"] * (0.15 + 0.035 * i))
-            page.mouse.up()
+            canvas.wait_for(timeout=60_000)
+            for attempt in range(3):
+                wait_idle(page)
+                time.sleep(1.0)
+                b = canvas.bounding_box()
+                x0 = b["x"] + b["width"] * (0.5 + 0.1 * attempt)
+                page.mouse.move(x0, b["y"] + b["height"] * 0.15)
+                page.mouse.down()
+                for i in range(20):
+                    page.mouse.move(x0, b["y"] + b["height"] * (0.15 + 0.035 * i), steps=2)
+                page.mouse.up()
+                try:
+                    _text(page, "Input: your drawing", timeout=20_000)
+                    break
+                except Exception:
+                    if attempt == 2:
+                        raise
             _text(page, "Input: your drawing")
             _text(page, "Prediction")
             wait_idle(page)
