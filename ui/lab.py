@@ -77,14 +77,9 @@ def start_layers(start: str) -> list[dict[str, Any]]:
     return _zoo()[start]()
 
 
-def start_label(start: str) -> str:
-    if start == SIDEBAR:
-        try:
-            arch = context().arch
-        except RuntimeError:
-            arch = "?"
-        return f"the sidebar's model ({arch})"
-    return start
+def start_label(start: str, arch: str) -> str:
+    """A "Start from" option as shown; ``arch``: the sidebar model's architecture."""
+    return f"the sidebar's model ({arch})" if start == SIDEBAR else start
 
 
 def _cell(value: Any) -> Any:
@@ -148,7 +143,9 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
     if st.session_state["lab.start"] not in options:
         st.session_state["lab.start"] = "seed"
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    start = c1.selectbox("Start from", options, key="lab.start", format_func=start_label,
+    arch = context().arch
+    start = c1.selectbox("Start from", options, key="lab.start",
+                         format_func=lambda o: start_label(o, arch),
                          help=None if presenting() else
                          "A zoo architecture, or the network chosen in the sidebar. Changing it "
                          "replaces the table.")
@@ -194,7 +191,8 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
                    "ticking its row and pressing the bin. Names, input channels and flatten "
                    "sizes are filled in; a conv followed by bn has no bias.")
     edits = rows != base
-    return (f"{start_label(start)}, edited" if edits else start_label(start)), rows
+    name = start_label(start, arch)
+    return (f"{name}, edited" if edits else name), rows
 
 
 # ---------------------------------------------------------------------------------------------
