@@ -1,10 +1,347 @@
-"""Page under construction."""
+"""The architecture lab: edit a network as a table, see its fields and costs at once, compare it.
+
+All numbers come from ``viz.lab`` (arithmetic on layer records: nothing is built or run, so every
+edit answers at once). "Train this" hands the table's layers to the train page's background job.
+Session-state keys: ``lab.*``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
 
 import streamlit as st
 
+from ui import common
+from ui.common import context, plot, presenting
+from viz import figures
+from viz.lab import (
+    ROW_TYPES,
+    LabReport,
+    analyse,
+    compare_sentence,
+    growth,
+    layers_to_rows,
+    report_csv,
+    rows_to_layers,
+    summarise,
+    table_rows,
+    weight_layers,
+)
+
+SIDEBAR = "(sidebar model)"  # the "Start from" option for the sidebar's current network
+YOURS = "your table"
+COLUMNS = ("type", "kernel", "stride", "padding", "dilation", "channels")
+DEFAULT_COMPARE = ["seed", "seed-3x3", "seed-original"]
+SLOW_MACS = 50_000_000  # per image: beyond this, training on a CPU takes hours
+HIDDEN_TYPES = ("bn", "relu", "dropout")  # they never change the field
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+def _zoo() -> dict[str, Any]:
+    from model.zoo import ARCHITECTURES
+    return ARCHITECTURES
+
+
+def _remembered(key: str, default: Any) -> None:
+    """Give widget ``key`` its value from the last visit (Streamlit forgets widgets it did not
+    draw, e.g. while another page was open)."""
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(f"{key}.kept", default)
+
+
+def _remember(key: str) -> None:
+    st.session_state[f"{key}.kept"] = st.session_state.get(key)
+
+
+def millions(n: int) -> str:
+    """'5.68 M', '1.55 G', '43.8 k' for a count."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:,}"
+
+
+def area(rf: tuple[int, int] | None) -> str:
+    return "whole image" if rf is None else f"{rf[0]}x{rf[1]}"
+
+
+def start_layers(start: str) -> list[dict[str, Any]]:
+    """The layer records of a "Start from" choice (a zoo name or the sidebar's model)."""
+    if start == SIDEBAR:
+        model, _ = common.get_model(context().key)
+        return model.layer_config
+    return _zoo()[start]()
+
+
+def start_label(start: str, arch: str) -> str:
+    """A "Start from" option as shown; ``arch``: the sidebar model's architecture."""
+    return f"the sidebar's model ({arch})" if start == SIDEBAR else start
+
+
+def _cell(value: Any) -> Any:
+    """A table cell as plain Python: blanks (None, NaN, pd.NA) become None, numpy numbers
+    become int or float (a float with a fraction stays one, so the lab can reject it)."""
+    if value is None:
+        return None
+    try:
+        if value != value:  # NaN
+            return None
+    except TypeError:  # pd.NA refuses comparison
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def frame_rows(frame) -> list[dict[str, Any]]:
+    """Lab rows from the editor's table (rows that are blank in every cell are skipped)."""
+    rows = []
+    for record in frame.to_dict("records"):
+        row = {col: _cell(record.get(col)) for col in COLUMNS}
+        if isinstance(row["type"], str) and not row["type"].strip():
+            row["type"] = None
+        if any(v is not None for v in row.values()):
+            rows.append(row)
+    return rows
+
+
+def check(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], LabReport]:
+    """(layer records, report) of a table, or ValueError saying what to change."""
+    layers = rows_to_layers(rows)
+    return layers, analyse(layers)
+
+
+# ---------------------------------------------------------------------------------------------
+# The editor
+# ---------------------------------------------------------------------------------------------
+
+def _frame(rows: list[dict[str, Any]]):
+    import pandas as pd
+    frame = pd.DataFrame([{col: row.get(col) for col in COLUMNS} for row in rows],
+                         columns=list(COLUMNS))
+    for col in COLUMNS[1:]:
+        frame[col] = pd.array([_cell(v) for v in frame[col]], dtype="Int64")
+    frame["type"] = frame["type"].astype(object)
+    return frame
+
+
+def _bump() -> None:
+    st.session_state["lab.version"] = st.session_state.get("lab.version", 0) + 1
+
+
+def editor() -> tuple[str, list[dict[str, Any]]]:
+    """"Start from", the editable table and Reset. Returns (start label, the table's rows)."""
+    zoo = list(_zoo())
+    options = zoo + [SIDEBAR]
+    _remembered("lab.start", "seed")
+    if st.session_state["lab.start"] not in options:
+        st.session_state["lab.start"] = "seed"
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    arch = context().arch
+    start = c1.selectbox("Start from", options, key="lab.start",
+                         format_func=lambda o: start_label(o, arch),
+                         help=None if presenting() else
+                         "A zoo architecture, or the network chosen in the sidebar. Changing it "
+                         "replaces the table.")
+    _remember("lab.start")
+    c2.button("Reset", key="lab.reset", on_click=_bump, width="stretch",
+              help=None if presenting() else "Back to the start architecture's layers.")
+    source = (start, context().key if start == SIDEBAR else None)
+    version = st.session_state.setdefault("lab.version", 0)
+    if st.session_state.get("lab.source") != source:
+        # A new start: a fresh editor (a new key) on its layers.
+        st.session_state["lab.source"] = source
+        st.session_state["lab.base"] = layers_to_rows(start_layers(start))
+        version = st.session_state["lab.version"] = version + 1
+    elif (f"lab.editor.{version}" not in st.session_state
+          and st.session_state.get("lab.edited_for") == version):
+        # Back from another page: Streamlit dropped the editor's edits; start from what it held.
+        st.session_state["lab.base"] = st.session_state["lab.edited"]
+        version = st.session_state["lab.version"] = version + 1
+    base = st.session_state["lab.base"]
+    help_on = not presenting()
+    number = {
+        "kernel": "Kernel size k (blank: 3 for conv, 2 for pooling).",
+        "stride": "Stride s (blank: 1 for conv, the kernel for pooling).",
+        "padding": "Zero padding on each side (blank: 0).",
+        "dilation": "Dilation d of a conv: its kernel spans d·(k−1)+1 pixels (blank: 1).",
+        "channels": "Output channels of a conv, outputs of a linear layer (blank: 8 / 10).",
+    }
+    config = {"type": st.column_config.SelectboxColumn(
+        "type", options=list(ROW_TYPES), required=True, width="small",
+        help="Layer type. bn, relu and dropout keep the shape; gap averages each map to 1x1; "
+             "flatten turns maps into a vector for linear layers." if help_on else None)}
+    for col, text in number.items():
+        config[col] = st.column_config.NumberColumn(col, step=1, format="%d", width="small",
+                                                    help=text if help_on else None)
+    edited = st.data_editor(_frame(base), key=f"lab.editor.{version}", num_rows="dynamic",
+                            column_config=config, hide_index=False, width="stretch",
+                            height=min(560, 38 + 35 * (len(base) + 1)))
+    rows = frame_rows(edited)
+    st.session_state["lab.edited"] = rows
+    st.session_state["lab.edited_for"] = version
+    if help_on:
+        st.caption("Edit any cell; add a layer with the + row at the bottom, delete one by "
+                   "ticking its row and pressing the bin. Names, input channels and flatten "
+                   "sizes are filled in; a conv followed by bn has no bias.")
+    edits = rows != base
+    name = start_label(start, arch)
+    return (f"{name}, edited" if edits else name), rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Results of the table
+# ---------------------------------------------------------------------------------------------
+
+def headline(report: LabReport, rows: int) -> None:
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Parameters", f"{report.params:,}")
+    c2.metric("MACs per image", millions(report.macs),
+              help=None if presenting() else
+              f"{report.macs:,} multiply-accumulates for one 28x28 digit.")
+    c3.metric("Final receptive field", area(report.final_rf()),
+              help=None if presenting() else
+              "Input pixels seen by one unit of the last layer that still has a map.")
+    c4.metric("Layers", f"{weight_layers(report)}",
+              help=None if presenting() else f"Conv and linear layers ({rows} rows in all).")
+
+
+def results(name: str, report: LabReport) -> None:
+    import pandas as pd
+    headline(report, len(report.layers))
+    every = st.toggle("Show every layer (bn, relu and dropout do not change the field)",
+                      key="lab.every")
+    shown = [r for r in table_rows(report) if every or r["type"] not in HIDDEN_TYPES]
+    df = pd.DataFrame(shown)
+    st.dataframe(df.style.format({"params": "{:,}", "MACs": "{:,}"}), hide_index=True,
+                 height=min(420, 38 + 35 * len(shown)), key="lab.table")
+    c1, c2 = st.columns([3, 1], vertical_alignment="center")
+    if not presenting():
+        c1.caption("Per layer: output channels x height x width, receptive field r, effective "
+                   "stride S and effective padding P in input pixels (unit i sees pixels "
+                   "i·S − P to i·S − P + r − 1; 'all': the whole image), parameters and MACs.")
+    c2.download_button("⬇ CSV", report_csv(report), file_name="receptive-field.csv",
+                       mime="text/csv", key="lab.csv", width="stretch",
+                       help="The per-layer table with every layer, as CSV.")
+    last = next((r.name for r in reversed(report.layers) if r.rf is not None), "")
+    plot(figures.field_growth(growth(report), last), key="lab.growth")
+    if not presenting():
+        st.caption(f"How {name} sees more with depth: r after each conv and pooling layer. "
+                   f"Pooling multiplies S, and every later kxk conv adds (k−1)·S pixels. The "
+                   f"camera button (on hover) saves the figure as a PNG.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Train this
+# ---------------------------------------------------------------------------------------------
+
+def train_this(layers: list[dict[str, Any]] | None, report: LabReport | None) -> None:
+    _remembered("lab.epochs", 3)
+    c1, c2 = st.columns([1, 1.4], vertical_alignment="bottom")
+    epochs = c1.number_input("Epochs", 1, 50, key="lab.epochs",
+                             help=None if presenting() else
+                             "Passes over the 55,000 training digits.")
+    _remember("lab.epochs")
+    clicked = c2.button("🏋️ Train this", key="lab.train", type="primary", width="stretch",
+                        disabled=report is None,
+                        help=None if presenting() else
+                        "Train this table on the CPU in the background and watch it on the "
+                        "Train page.")
+    if report is None:
+        st.caption("Fix the table to train it.")
+        return
+    if report.macs > SLOW_MACS:
+        st.warning(f"{millions(report.macs)} MACs per image: training this takes hours on a "
+                   f"CPU. It will still start if you ask.")
+    if clicked:
+        from model.train import TrainConfig
+        from ui import train
+        cfg = TrainConfig(arch="lab", layers=layers, epochs=int(epochs))
+        if train.start(cfg):
+            st.switch_page(common.PAGES["train"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Compare
+# ---------------------------------------------------------------------------------------------
+
+def compare(mine: LabReport | None) -> None:
+    import pandas as pd
+    st.subheader("Compare architectures")
+    options = list(_zoo()) + [YOURS]
+    _remembered("lab.compare", DEFAULT_COMPARE)
+    st.session_state["lab.compare"] = [o for o in st.session_state["lab.compare"]
+                                       if o in options]
+    chosen = st.multiselect("Networks (2 or 3; the first is the reference)", options,
+                            key="lab.compare", max_selections=3,
+                            help=None if presenting() else
+                            "Zoo architectures, or the table above ('your table').")
+    _remember("lab.compare")
+    reports: dict[str, LabReport] = {}
+    for name in chosen:
+        if name == YOURS:
+            if mine is None:
+                st.info("Your table is not a valid network yet, so it is left out.")
+                continue
+            reports[name] = mine
+        else:
+            reports[name] = analyse(_zoo()[name]())
+    if len(reports) < 2:
+        st.info("Pick at least two networks to compare.")
+        return
+    summaries = [summarise(name, rep) for name, rep in reports.items()]
+    left, right = st.columns([1, 1.25])
+    with left:
+        table = pd.DataFrame([s.row() for s in summaries]).set_index("network").T
+        table.index.name = ""
+        formatted = table.map(lambda v: f"{v:,}" if isinstance(v, int) else v)
+        st.dataframe(formatted, key="lab.compare_table", width="stretch")
+        st.markdown(f"**{compare_sentence(summaries)}**")
+        if not presenting():
+            st.caption("MACs: multiply-accumulates for one digit; final r: the field of the "
+                       "last layer with a map; before the head: what the last conv or linear "
+                       "layer reads.")
+    with right:
+        plot(figures.field_growth_compare({n: growth(r) for n, r in reports.items()}),
+             key="lab.compare_growth")
+        if not presenting():
+            st.caption("Receptive field r after each conv and pooling layer. Same end, "
+                       "different paths: the cost is in the parameters and MACs on the left.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Page
+# ---------------------------------------------------------------------------------------------
 
 def page() -> None:
-    st.title("lab")
+    st.title("Architecture lab")
+    if not presenting():
+        st.caption("Edit a network as a table and see at once how far each layer sees, what it "
+                   "costs, and whether it works at all.")
+    left, right = st.columns([1, 1.3], gap="large")
+    layers = report = None
+    with left:
+        name, rows = editor()
+    with right:
+        try:
+            layers, report = check(rows)
+        except ValueError as exc:
+            st.error(f"This network does not work: {str(exc).rstrip('.')}.")
+        except Exception as exc:  # noqa: BLE001 - never a traceback in front of a class
+            st.error(f"This table could not be analysed ({type(exc).__name__}: {exc}). Check "
+                     f"its numbers; Reset brings the start architecture back.")
+        if report is not None:
+            common.guard("The results", lambda: results(name, report))
+    with left:
+        common.guard("Train this", lambda: train_this(layers, report))
+    st.divider()
+    common.guard("The comparison", lambda: compare(report))
 
 
 if __name__ == "__main__":

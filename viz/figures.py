@@ -284,3 +284,31 @@ def attribution_grid(rows: dict[str, dict[str, np.ndarray]], image: np.ndarray |
                                                    title=dict(text="share of max", side="right"))))
     fig.update_annotations(font=dict(size=13))  # two-line method titles never collide
     return _base(fig, 90 + tile * len(row_names), top=60)
+
+
+COMPARE_COLOURS = ("#3b5b92", "#d8862a", "#2a9d8f", "#8e44ad")
+COMPARE_DASHES = ("solid", "dash", "dot", "dashdot")
+
+
+def field_growth_compare(curves: dict[str, Sequence]) -> go.Figure:
+    """Receptive field r against depth (conv and pooling layers counted) for several networks.
+
+    ``curves`` maps a network's name to its points in order (objects with ``name`` and ``r``,
+    e.g. viz.lab.growth). Colours and dash styles both differ, so the lines stay apart in black
+    and white.
+    """
+    fig = go.Figure()
+    for i, (label, points) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(
+            x=list(range(1, len(points) + 1)), y=[p.r for p in points], mode="lines+markers",
+            name=label, customdata=[p.name for p in points],
+            line=dict(color=COMPARE_COLOURS[i % len(COMPARE_COLOURS)], width=3,
+                      dash=COMPARE_DASHES[i % len(COMPARE_DASHES)]),
+            hovertemplate=f"{label}<br>%{{customdata}} (layer %{{x}}): r = %{{y}}<extra></extra>"))
+    fig.add_hline(y=28, line=dict(color="#888", dash="dash"), annotation_text="image size 28",
+                  annotation_position="top left")
+    fig.update_xaxes(title="depth (conv and pooling layers)", dtick=1 if max(
+        (len(p) for p in curves.values()), default=0) <= 20 else None)
+    fig.update_yaxes(title="receptive field r (input pixels)", rangemode="tozero")
+    fig.update_layout(legend=dict(orientation="h", y=1.12, x=0))
+    return _base(fig, 360)

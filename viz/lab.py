@@ -52,7 +52,7 @@ def _int(row: dict[str, Any], key: str, default: int, minimum: int, where: str) 
         return default
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: infinity
         raise ValueError(f"{where}: {key} must be a whole number, not {value!r}") from None
     if number != value and not isinstance(value, str):
         raise ValueError(f"{where}: {key} must be a whole number, not {value!r}")
@@ -78,6 +78,9 @@ def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int]
     for i, row in enumerate(rows, start=1):
         kind = str(row.get("type") or "").strip().lower()
         where = f"row {i} ({kind or 'no type'})"
+        if kind in ("", "nan", "none"):  # a blank cell (None or NaN from a table)
+            raise ValueError(f"row {i} has no layer type: choose one of {', '.join(ROW_TYPES)}"
+                             f", or delete the row")
         if kind not in ROW_TYPES:
             raise ValueError(f"row {i}: unknown layer type {row.get('type')!r}; choose one of "
                              f"{', '.join(ROW_TYPES)}")
@@ -196,3 +199,133 @@ def layers_to_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
             row["channels"] = rec["out"]
         rows.append(row)
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables, CSV and comparison (for the lab page; plain data, no Streamlit)
+# ---------------------------------------------------------------------------------------------
+
+TABLE_COLUMNS = ("layer", "type", "output", "r", "S", "P", "params", "MACs")
+_CHANGES_FIELD = ("conv", "maxpool", "avgpool")  # the layer types that grow r or S
+
+
+def _side(pair: tuple[int, int] | None, missing: str) -> str:
+    """'54' for a square (54, 54), '54x40' otherwise, ``missing`` for a global layer."""
+    if pair is None:
+        return missing
+    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """'16x14x14' (channels x height x width), or '10' for a vector."""
+    return "x".join(str(d) for d in shape)
+
+
+def table_rows(report: LabReport) -> list[dict[str, Any]]:
+    """One row per layer: name, type, output CxHxW, receptive field r, effective stride S,
+    effective padding P (in input pixels; 'all' / '-' for a layer that sees the whole input),
+    parameters and MACs."""
+    return [{"layer": r.name, "type": r.type, "output": shape_text(r.shape),
+             "r": _side(r.rf, "all"), "S": _side(r.stride, "-"), "P": _side(r.padding, "-"),
+             "params": r.params, "MACs": r.macs} for r in report.layers]
+
+
+def report_csv(report: LabReport) -> str:
+    """The per-layer table as CSV text (header row, one line per layer, '\\n' line ends)."""
+    import csv
+    import io
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=TABLE_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(table_rows(report))
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class GrowthPoint:
+    """One point of a field-growth curve (the fields figures.field_growth reads)."""
+
+    name: str
+    r: int
+    stride: int
+
+
+def growth(report: LabReport, every: bool = False) -> list[GrowthPoint]:
+    """r and S after each conv and pooling layer (``every``: after every spatial layer)."""
+    return [GrowthPoint(r.name, r.rf[0], r.stride[0]) for r in report.layers
+            if r.rf is not None and r.stride is not None
+            and (every or r.type in _CHANGES_FIELD)]
+
+
+def weight_layers(report: LabReport) -> int:
+    """How many conv and linear layers the network has (its depth as usually counted)."""
+    return sum(1 for r in report.layers if r.type in ("conv", "linear"))
+
+
+def before_head(report: LabReport, input_shape: tuple[int, int, int] = (1, 28, 28)
+                ) -> tuple[int, ...]:
+    """The shape the head (the last conv or linear layer) reads: the map the decision uses."""
+    last = max((i for i, r in enumerate(report.layers) if r.type in ("conv", "linear")),
+               default=None)
+    if last is None or last == 0:
+        return input_shape
+    return report.layers[last - 1].shape
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One network's line in the comparison."""
+
+    name: str
+    params: int
+    macs: int
+    rf: tuple[int, int] | None
+    before_head: tuple[int, ...]
+    layers: int  # conv and linear layers
+
+    def row(self) -> dict[str, Any]:
+        return {"network": self.name, "params": self.params, "MACs": self.macs,
+                "final r": _side(self.rf, "all"), "before the head": shape_text(self.before_head),
+                "conv + linear layers": self.layers}
+
+
+def summarise(name: str, report: LabReport) -> Summary:
+    return Summary(name, report.params, report.macs, report.final_rf(), before_head(report),
+                   weight_layers(report))
+
+
+def _area(rf: tuple[int, int] | None) -> str:
+    return "whole-image" if rf is None else f"{rf[0]}x{rf[1]}"
+
+
+def _times(a: int, b: int) -> str:
+    """How many times ``a`` is ``b``: '7.3x', '153x'."""
+    ratio = a / b if b else float("inf")
+    return f"{ratio:.1f}x" if ratio < 10 else f"{ratio:,.0f}x"
+
+
+def compare_sentence(summaries: list[Summary]) -> str:
+    """What the numbers say, one clause per network measured against the first one."""
+    if len(summaries) < 2:
+        return ""
+    base = summaries[0]
+    clauses = []
+    for other in summaries[1:]:
+        if other.rf == base.rf:
+            field = f"reaches the same {_area(other.rf)} field as {base.name}"
+        else:
+            field = f"reaches a {_area(other.rf)} field (against {_area(base.rf)} for {base.name})"
+        diff = other.params - base.params
+        if diff < 0:
+            params = f"with {-diff:,} fewer parameters ({other.params:,} against {base.params:,})"
+        elif diff > 0:
+            params = (f"with {diff:,} more parameters ({_times(other.params, base.params)} "
+                      f"{base.name}'s)")
+        else:
+            params = "with as many parameters"
+        if other.macs >= base.macs:
+            macs = f"needs {_times(other.macs, base.macs)} the MACs"
+        else:
+            macs = f"needs {_times(base.macs, other.macs)} fewer MACs"
+        clauses.append(f"{other.name} {field} {params} and {macs}")
+    return "; ".join(clauses) + "."

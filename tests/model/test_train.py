@@ -128,3 +128,36 @@ def test_shipped_accuracy_is_reproduced(mnist_dir, name):
     out = json.loads(r.stdout)
     assert out["n"] == 10000 and out["arch"] == name
     assert out["test_accuracy"] == out["card_test_accuracy"]
+
+
+def test_lab_table_trains_and_round_trips(tmp_path):
+    """The architecture lab's 'Train this': arch "lab" with the table's layer records."""
+    import numpy as np
+
+    from model.checkpoint import save_checkpoint
+    from viz import npforward
+    from viz.lab import analyse, rows_to_layers
+
+    layers = rows_to_layers([
+        {"type": "conv", "kernel": 3, "padding": 1, "dilation": 2, "channels": 4},
+        {"type": "bn"}, {"type": "relu"},
+        {"type": "avgpool", "kernel": 2},
+        {"type": "conv", "kernel": 3, "stride": 2, "channels": 6},
+        {"type": "relu"}, {"type": "gap"}, {"type": "flatten"},
+        {"type": "linear", "channels": 10},
+    ])
+    data = tiny_data()
+    cfg = small_cfg(arch="lab", layers=layers, max_steps=3)
+    result = train(cfg, data, progress=False)
+    assert result.steps == 3 and result.model.arch == "lab"
+    card = model_card(cfg, result, data)
+    assert card["params"] == analyse(layers).params and card["macs"] == analyse(layers).macs
+    path = save_checkpoint(result.model, card, tmp_path / "lab.safetensors")
+    model, loaded = load_checkpoint(path)
+    assert loaded["arch"] == "lab" and model.layer_config == layers
+    net = npforward.load(path)
+    image = np.zeros((28, 28), np.uint8)
+    with torch.no_grad():
+        want = model(torch.zeros(1, 1, 28, 28).sub(0.1307).div(0.3081))[0].numpy()
+    got = next(reversed(npforward.forward(net, image).values()))
+    assert np.allclose(got, want, atol=1e-4)

@@ -10,7 +10,19 @@ from model.zoo import (
     count_params,
     layer_shapes,
 )
-from viz.lab import analyse, layers_to_rows, rows_to_layers
+from viz import figures
+from viz.lab import (
+    analyse,
+    before_head,
+    compare_sentence,
+    growth,
+    layers_to_rows,
+    report_csv,
+    rows_to_layers,
+    summarise,
+    table_rows,
+    weight_layers,
+)
 
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
@@ -59,6 +71,11 @@ def test_rows_fill_names_and_channels():
     ([{"type": "conv", "kernel": 3, "stride": "two", "channels": 10}], "stride must be a whole"),
     ([{"type": "linear", "channels": 10}], "needs a flatten"),
     ([{"type": "flatten"}, {"type": "conv", "kernel": 3}], "after flatten"),
+    ([{"type": None}], "row 1 has no layer type"),
+    ([{"type": float("nan")}], "row 1 has no layer type"),
+    ([{"type": "conv", "kernel": float("inf"), "channels": 10}], "kernel must be a whole"),
+    ([{"type": "conv", "kernel": 2.5, "channels": 10}], "kernel must be a whole"),
+    ([{"type": "conv", "kernel": 3, "padding": -1, "channels": 10}], "padding must be at least 0"),
 ])
 def test_bad_rows(rows, message):
     with pytest.raises(ValueError, match=message):
@@ -72,3 +89,94 @@ def test_bad_networks():
     wrong_end = rows_to_layers([{"type": "conv", "kernel": 3, "channels": 10}])
     with pytest.raises(ValueError, match="must end with 10 outputs.*10x26x26"):
         analyse(wrong_end)
+
+
+SMALL = [
+    {"type": "conv", "kernel": 3, "padding": 1, "channels": 4},
+    {"type": "relu"},
+    {"type": "maxpool", "kernel": 2},
+    {"type": "conv", "kernel": 14, "channels": 10},
+    {"type": "flatten"},
+]
+
+
+def test_report_csv_exact():
+    report = analyse(rows_to_layers(SMALL))
+    assert report_csv(report).splitlines() == [
+        "layer,type,output,r,S,P,params,MACs",
+        "conv1,conv,4x28x28,3,1,1,40,28224",
+        "relu1,relu,4x28x28,3,1,1,0,0",
+        "pool1,maxpool,4x14x14,4,2,1,0,0",
+        "conv2,conv,10x1x1,30,2,1,7850,7840",
+        "flatten1,flatten,10,all,-,-,0,0",
+    ]
+    assert report_csv(report).endswith("\n") and "\r" not in report_csv(report)
+
+
+def test_small_network_against_torch():
+    layers = rows_to_layers(SMALL)
+    model = build_from_config("lab", layers)
+    report = analyse(layers)
+    assert report.params == count_params(model) == 40 + 7850
+    assert report.macs == sum(count_macs(model).values())
+
+
+def test_table_rows_global_layers_and_growth():
+    report = analyse(ARCHITECTURES["fast"]())
+    rows = {r["layer"]: r for r in table_rows(report)}
+    assert rows["pool2"] == {"layer": "pool2", "type": "maxpool", "output": "32x5x5", "r": "12",
+                             "S": "4", "P": "0", "params": 0, "MACs": 0}
+    assert rows["fc"]["r"] == "all" and rows["fc"]["S"] == "-" and rows["fc"]["output"] == "256"
+    assert [(p.name, p.r, p.stride) for p in growth(report)] == [
+        ("conv1", 5, 1), ("pool1", 6, 2), ("conv2", 10, 2), ("pool2", 12, 4)]
+    assert len(growth(report, every=True)) == 6
+
+
+@pytest.mark.parametrize("arch,head_input,depth", [
+    ("seed", (16, 14, 14), 11), ("seed-3x3", (16, 2, 2), 17), ("seed-original", (512, 14, 14), 11),
+    ("fast", (256,), 4), ("compact", (18, 1, 1), 8),
+])
+def test_summary(arch, head_input, depth):
+    model = build(arch)
+    report = analyse(model.layer_config)
+    shapes = [s for _, s in layer_shapes(model)]
+    head = max(i for i, rec in enumerate(model.layer_config) if rec["type"] in ("conv", "linear"))
+    assert before_head(report) == head_input == shapes[head - 1]
+    assert weight_layers(report) == depth
+    s = summarise(arch, report)
+    assert (s.params, s.macs) == (count_params(model), sum(count_macs(model).values()))
+
+
+def test_compare_sentence_numbers_come_from_torch():
+    models = {a: build(a) for a in ("seed", "seed-3x3", "seed-original")}
+    params = {a: count_params(m) for a, m in models.items()}
+    macs = {a: sum(count_macs(m).values()) for a, m in models.items()}
+    sentence = compare_sentence([summarise(a, analyse(m.layer_config))
+                                 for a, m in models.items()])
+    fewer = params["seed"] - params["seed-3x3"]
+    assert fewer == 16_704
+    assert (f"seed-3x3 reaches the same 54x54 field as seed with {fewer:,} fewer parameters "
+            f"({params['seed-3x3']:,} against {params['seed']:,})") in sentence
+    ratio = macs["seed-original"] / macs["seed"]
+    assert "seed-original reaches the same 54x54 field as seed" in sentence
+    assert f"needs {ratio:,.0f}x the MACs" in sentence and round(ratio) == 273
+    assert f"{params['seed-original'] - params['seed']:,} more parameters" in sentence
+
+
+def test_compare_sentence_other_cases():
+    seed = summarise("seed", analyse(ARCHITECTURES["seed"]()))
+    fast = summarise("fast", analyse(ARCHITECTURES["fast"]()))
+    assert compare_sentence([seed]) == ""
+    text = compare_sentence([seed, fast])
+    assert "fast reaches a 12x12 field (against 54x54 for seed)" in text
+    assert "fewer MACs" in text
+    assert "as many parameters" in compare_sentence([seed, seed])
+
+
+def test_field_growth_compare_figure():
+    curves = {a: growth(analyse(ARCHITECTURES[a]())) for a in ("seed", "seed-3x3")}
+    fig = figures.field_growth_compare(curves)
+    assert [t.name for t in fig.data] == ["seed", "seed-3x3"]
+    assert fig.data[0].y[-1] == fig.data[1].y[-1] == 54
+    assert len(fig.data[1].x) > len(fig.data[0].x)
+    assert fig.data[0].line.dash != fig.data[1].line.dash

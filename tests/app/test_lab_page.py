@@ -1,0 +1,284 @@
+"""The architecture lab under Streamlit's AppTest, and its table handling without Streamlit.
+
+AppTest cannot type into a data_editor, but a keyed editor takes its edit state (edited_rows,
+added_rows, deleted_rows) from session state before a run: that is how these tests edit the
+table, exactly as the browser would.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from model.zoo import ARCHITECTURES, build, count_macs, count_params
+from ui import lab
+from viz.lab import layers_to_rows
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+
+def open_lab() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page("ui/lab.py").run()
+    ok(at)
+    return at
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for e in at.error] + [i.value for i in at.info] + [w.value for w in at.warning]
+    return "\n".join(str(p) for p in parts)
+
+
+def edit(at: AppTest, edited=None, added=None, deleted=None) -> AppTest:
+    """Edit the lab's table as the browser does (row numbers are positions in the table)."""
+    key = f"lab.editor.{at.session_state['lab.version']}"
+    at.session_state[key] = {"edited_rows": edited or {}, "added_rows": added or [],
+                             "deleted_rows": deleted or []}
+    return at.run()
+
+
+@pytest.fixture(scope="module")
+def app() -> AppTest:
+    return open_lab()
+
+
+def torch_numbers(arch: str) -> tuple[int, int]:
+    model = build(arch)
+    return count_params(model), sum(count_macs(model).values())
+
+
+def test_opens_on_seed(app: AppTest) -> None:
+    assert app.title[0].value == "Architecture lab"
+    assert not app.error
+    m = metrics(app)
+    assert m["Parameters"] == "43,846" == f"{torch_numbers('seed')[0]:,}"
+    assert m["Final receptive field"] == "54x54"
+    assert m["Layers"] == "11"
+    assert m["MACs per image"] == "5.68 M"
+    editor = app.data_editor[0]
+    assert editor.editing_mode == "dynamic"
+    assert list(editor.value.columns) == list(lab.COLUMNS)
+    assert len(editor.value) == len(ARCHITECTURES["seed"]())
+    # the input pickers are hidden on this page
+    assert not [r for r in app.sidebar.radio if r.key == "in.source"]
+
+
+def test_per_layer_table_and_csv(app: AppTest) -> None:
+    tables = [d for d in app.dataframe if d.editing_mode == "read_only"]
+    table = tables[0].value
+    assert list(table.columns) == ["layer", "type", "output", "r", "S", "P", "params", "MACs"]
+    head = table[table["layer"] == "conv11"].iloc[0]  # the seed's 14x14 head
+    assert (head["output"], head["r"], head["S"]) == ("10x1x1", "54", "2")
+    assert head["params"] == 16 * 14 * 14 * 10 + 10
+    assert "relu1" not in set(table["layer"])  # bn / relu / dropout hidden by default
+    app.toggle(key="lab.every").set_value(True).run()
+    ok(app)
+    table = [d for d in app.dataframe if d.editing_mode == "read_only"][0].value
+    assert "relu1" in set(table["layer"])
+    app.toggle(key="lab.every").set_value(False).run()
+    button = app.get("download_button")[0]
+    assert button.proto.label == "⬇ CSV"
+
+
+def test_compare_section(app: AppTest) -> None:
+    assert app.multiselect(key="lab.compare").value == ["seed", "seed-3x3", "seed-original"]
+    table = [d for d in app.dataframe if d.editing_mode == "read_only"][1].value
+    assert list(table.columns) == ["seed", "seed-3x3", "seed-original"]
+    for arch in table.columns:
+        params, macs = torch_numbers(arch)
+        assert table.loc["params", arch] == f"{params:,}"
+        assert table.loc["MACs", arch] == f"{macs:,}"
+        assert table.loc["final r", arch] == "54"
+    assert table.loc["before the head", "seed-3x3"] == "16x2x2"
+    assert table.loc["conv + linear layers", "seed-3x3"] == "17"
+    fewer = torch_numbers("seed")[0] - torch_numbers("seed-3x3")[0]
+    assert (f"seed-3x3 reaches the same 54x54 field as seed with {fewer:,} fewer parameters"
+            in texts(app))
+    assert "seed-original reaches the same 54x54 field as seed" in texts(app)
+    assert "273x the MACs" in texts(app)
+
+
+def test_compare_needs_two_and_takes_your_table() -> None:
+    at = open_lab()
+    at.multiselect(key="lab.compare").set_value(["seed"]).run()
+    ok(at)
+    assert "Pick at least two networks" in texts(at)
+    at.multiselect(key="lab.compare").set_value(["compact", "your table"]).run()
+    ok(at)
+    table = [d for d in at.dataframe if d.editing_mode == "read_only"][1].value
+    assert table.loc["params", "your table"] == "43,846"
+    edit(at, edited={0: {"type": "linear"}})
+    ok(at)
+    assert "Your table is not a valid network yet" in texts(at)
+
+
+def test_start_from_changes_the_table() -> None:
+    at = open_lab()
+    at.selectbox(key="lab.start").select("seed-3x3").run()
+    ok(at)
+    assert metrics(at)["Parameters"] == "27,142" == f"{torch_numbers('seed-3x3')[0]:,}"
+    assert metrics(at)["Final receptive field"] == "54x54"
+    assert len(at.data_editor[0].value) == len(ARCHITECTURES["seed-3x3"]())
+    at.selectbox(key="lab.start").select("seed-original").run()
+    ok(at)
+    assert metrics(at)["Parameters"] == "4,155,626"
+    assert "hours on a CPU" in texts(at)
+    at.selectbox(key="lab.start").set_value(lab.SIDEBAR).run()
+    ok(at)
+    assert metrics(at)["Parameters"] == "43,846"  # the sidebar's default: seed (trained)
+
+
+def test_edits_update_and_reset() -> None:
+    at = open_lab()
+    # widen conv1 from 8 to 16 channels: conv1 and bn1 and conv2 grow
+    edit(at, edited={0: {"channels": 16}})
+    ok(at)
+    assert not at.error
+    expected = 43_846 + 8 * 9 + 2 * 8 + 8 * 9 * 10
+    assert metrics(at)["Parameters"] == f"{expected:,}"
+    at.button(key="lab.reset").click().run()
+    ok(at)
+    assert metrics(at)["Parameters"] == "43,846"
+
+
+def test_edits_survive_a_visit_to_another_page() -> None:
+    at = open_lab()
+    edit(at, edited={0: {"channels": 16}})
+    changed = metrics(at)["Parameters"]
+    assert changed != "43,846"
+    at.switch_page("ui/tour.py").run()
+    ok(at)
+    at.switch_page("ui/lab.py").run()
+    ok(at)
+    assert metrics(at)["Parameters"] == changed
+
+
+BAD_EDITS = [
+    ({0: {"type": "linear"}}, None, None, "needs a flatten"),
+    ({0: {"type": None}}, None, None, "row 1 has no layer type"),
+    ({0: {"kernel": 30}}, None, None, "kernel"),
+    ({0: {"kernel": -3}}, None, None, "kernel must be at least 1"),
+    ({0: {"stride": 0}}, None, None, "stride must be at least 1"),
+    ({0: {"padding": -1}}, None, None, "padding must be at least 0"),
+    ({0: {"channels": 0}}, None, None, "channels must be at least 1"),
+    ({len(ARCHITECTURES["seed"]()) - 2: {"channels": 7}}, None, None,
+     "must end with 10 outputs, one per digit; it ends with 7"),
+    (None, [{"type": "linear", "channels": 12}], None, "it ends with 12"),
+    (None, [{"type": "conv", "kernel": 1}], None, "after flatten only linear"),
+    (None, None, list(range(len(ARCHITECTURES["seed"]()))), "empty"),
+]
+
+
+@pytest.mark.parametrize("edited,added,deleted,message", BAD_EDITS)
+def test_invalid_networks_show_a_message(app: AppTest, edited, added, deleted,
+                                         message) -> None:
+    edit(app, edited, added, deleted)
+    ok(app)
+    assert app.error, "an invalid network must say so"
+    assert app.error[0].value.startswith("This network does not work: ")
+    assert message in app.error[0].value
+    assert not app.metric
+    assert app.button(key="lab.train").disabled
+    app.button(key="lab.reset").click().run()
+    ok(app)
+    assert not app.error and metrics(app)["Parameters"] == "43,846"
+
+
+BAD_TABLES = [
+    [{"type": "linear", "channels": 10}],
+    [{"type": None, "kernel": 3}],
+    [{"type": "", "kernel": 3}],
+    [{"type": "conv", "kernel": math.nan, "channels": 10, "stride": math.inf}],
+    [{"type": "conv", "kernel": 3.5, "channels": 10}],
+    [{"type": "conv", "kernel": 40, "channels": 10}],
+    [{"type": "conv", "kernel": 3, "dilation": 20, "channels": 10}],
+    [{"type": "maxpool", "kernel": 2, "padding": 2}],
+    [{"type": "conv", "kernel": -1, "channels": 10}],
+    [{"type": "conv", "kernel": 3, "padding": -2, "channels": 10}],
+    [{"type": "conv", "kernel": 3, "stride": 0, "channels": 10}],
+    [{"type": "conv", "kernel": 28, "channels": -10}],
+    [{"type": "gap"}, {"type": "conv", "kernel": 2, "channels": 10}],
+    [{"type": "flatten"}, {"type": "bn"}],
+    [{"type": "conv", "kernel": 28, "channels": 10}, {"type": "flatten"},
+     {"type": "linear", "channels": 12}],
+    [{"type": "maxpool", "kernel": 2}] * 6,
+    [],
+]
+
+
+@pytest.mark.parametrize("rows", BAD_TABLES)
+def test_bad_tables_raise_value_error(rows) -> None:
+    """Tables as the editor returns them (blank cells NaN / NA): always a ValueError."""
+    frame = pd.DataFrame(rows, columns=list(lab.COLUMNS))
+    with pytest.raises(ValueError):
+        lab.check(lab.frame_rows(frame))
+
+
+def test_frame_rows_reads_editor_cells() -> None:
+    rows = layers_to_rows(ARCHITECTURES["fast"]())
+    back = lab.frame_rows(lab._frame(rows))
+    assert back == rows
+    layers, report = lab.check(back)
+    assert report.params == torch_numbers("fast")[0]
+    blank = pd.DataFrame([{c: None for c in lab.COLUMNS}] + rows[:1])
+    assert lab.frame_rows(blank) == rows[:1]  # an all-blank added row is ignored
+
+
+def test_train_this(monkeypatch) -> None:
+    from ui import train
+    started = []
+
+    def fake_start(cfg) -> bool:
+        started.append(cfg)
+        return True
+
+    monkeypatch.setattr(train, "start", fake_start)
+    at = open_lab()
+    at.number_input(key="lab.epochs").set_value(2).run()
+    at.button(key="lab.train").click().run()
+    ok(at)
+    assert len(started) == 1
+    cfg = started[0]
+    assert cfg.arch == "lab" and cfg.epochs == 2
+    assert [rec["type"] for rec in cfg.layers] == [rec["type"] for rec in ARCHITECTURES["seed"]()]
+    assert build_from_layers_params(cfg.layers) == 43_846
+    assert at.title[0].value == "Train a network"  # switched to the train page
+
+
+def build_from_layers_params(layers) -> int:
+    from model.zoo import build_from_config
+    return count_params(build_from_config("lab", layers))
+
+
+def test_train_this_reports_missing_data(monkeypatch) -> None:
+    import model.data
+    monkeypatch.setattr(model.data, "mnist_available", lambda: False)
+    at = open_lab()
+    at.button(key="lab.train").click().run()
+    ok(at)
+    assert "Training needs the MNIST files" in texts(at)
+    assert at.title[0].value == "Architecture lab"
+
+
+def test_presenter_mode_hides_help() -> None:
+    at = open_lab()
+    assert "Edit any cell" in texts(at)
+    at.session_state["present.on"] = True
+    at.run()
+    ok(at)
+    assert "Edit any cell" not in texts(at)
+    assert metrics(at)["Parameters"] == "43,846"
