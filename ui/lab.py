@@ -248,8 +248,8 @@ def train_this(layers: list[dict[str, Any]] | None, report: LabReport | None) ->
                              help=None if presenting() else
                              "Passes over the 55,000 training digits.")
     _remember("lab.epochs")
-    clicked = c2.button("🏋️ Train this", key="lab.train", type="primary", width="stretch",
-                        disabled=report is None,
+    clicked = c2.button("Train this", key="lab.train", type="primary",
+                        icon=":material/model_training:", width="stretch", disabled=report is None,
                         help=None if presenting() else
                         "Train this table on the CPU in the background and watch it on the "
                         "Train page.")
