@@ -128,6 +128,7 @@ def _frame(rows: list[dict[str, Any]]):
     for col in COLUMNS[1:]:
         frame[col] = pd.array([_cell(v) for v in frame[col]], dtype="Int64")
     frame["type"] = frame["type"].astype(object)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)  # rows numbered as the messages number them
     return frame
 
 
@@ -214,7 +215,6 @@ def headline(report: LabReport, rows: int) -> None:
 
 def results(name: str, report: LabReport) -> None:
     import pandas as pd
-    headline(report, len(report.layers))
     every = st.toggle("Show every layer (bn, relu and dropout do not change the field)",
                       key="lab.every")
     shown = [r for r in table_rows(report) if every or r["type"] not in HIDDEN_TYPES]
@@ -324,7 +324,8 @@ def page() -> None:
     if not presenting():
         st.caption("Edit a network as a table and see at once how far each layer sees, what it "
                    "costs, and whether it works at all.")
-    left, right = st.columns([1, 1.3], gap="large")
+    top = st.container()  # the headline numbers, full width so they never truncate
+    left, right = st.columns([1.15, 1], gap="medium")
     layers = report = None
     with left:
         name, rows = editor()
@@ -337,6 +338,8 @@ def page() -> None:
             st.error(f"This table could not be analysed ({type(exc).__name__}: {exc}). Check "
                      f"its numbers; Reset brings the start architecture back.")
         if report is not None:
+            with top:
+                headline(report, len(report.layers))
             common.guard("The results", lambda: results(name, report))
     with left:
         common.guard("Train this", lambda: train_this(layers, report))
