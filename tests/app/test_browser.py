@@ -116,3 +116,48 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
             page.screenshot(path=str(ARTIFACTS / f"browser_failure_{step.replace(' ', '_')}.png"),
                             full_page=True)
             raise
+
+
+def test_classroom_in_chromium(tmp_path: Path, mnist_dir: str) -> None:
+    """A shared link opens its exact view; a short training run shows its progress and ends
+    saved; the lab analyses the seed."""
+    _require_browser()
+    step = "start"
+    env = {"MNIST_DIR": mnist_dir, "CNN_LENS_RUNS_DIR": str(tmp_path / "runs")}
+    with server(env) as url, browser(1280, 800) as page:
+        try:
+            step = "open a shared link"
+            page.goto(url + "?model=seed&input=sample:17&layer=conv3&view=field&unit=2,5,7")
+            page.locator("img[alt='Theoretical field of unit (2, 5, 7) of conv3']").wait_for(
+                timeout=90_000)
+            _text(page, "Input: sample 18 of 200")
+            wait_idle(page, 90_000)
+
+            step = "train a few steps"
+            page.get_by_role("link", name="Train").click()
+            _text(page, "Train a network")
+            wait_idle(page)
+            steps = page.locator(".st-key-train-max_steps input")
+            steps.fill("60")
+            steps.press("Enter")
+            wait_idle(page)
+            _text(page, "60 steps of 128 images")
+            page.locator(".st-key-train-start button").click()
+            _text(page, "by you")
+            page.locator("[data-testid='stProgress']").wait_for(timeout=60_000)
+            _text(page, "Finished after 60 steps", timeout=180_000)
+            _text(page, "test accuracy")
+            wait_idle(page)
+            _text(page, "Watch it learn")
+            _text(page, "the network says")
+
+            step = "the lab"
+            page.get_by_role("link", name="Architecture lab").click()
+            _text(page, "Final receptive field")
+            _text(page, "43,846")
+            _text(page, "54x54")
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"classroom_failure_{step.replace(' ', '_')}.png"),
+                            full_page=True)
+            raise
