@@ -137,8 +137,10 @@ def show_convolution(ctx, layers, acts) -> None:
     c_total, h, w = out.shape
     weight = common.conv_weight(ctx.key, name)
     bias = conv_bias(ctx.key, name)
-    _keep_int("tour.conv.y", 0, h - 1, h // 2)
-    _keep_int("tour.conv.x", 0, w - 1, w // 2)
+    # Start where channel 0 responds most: on a stroke, not in the empty background.
+    y0, x0 = (int(v) for v in np.unravel_index(int(np.argmax(np.abs(out[0]))), (h, w)))
+    _keep_int("tour.conv.y", 0, h - 1, y0)
+    _keep_int("tour.conv.x", 0, w - 1, x0)
     _keep_choice("tour.conv.c", list(range(c_total)), 0)
     cols = st.columns([1, 2, 2])
     c = cols[0].selectbox("Filter (channel)", list(range(c_total)), key="tour.conv.c",
@@ -148,24 +150,26 @@ def show_convolution(ctx, layers, acts) -> None:
     x_norm = npforward.normalise(ctx.image)
     demo = concepts.conv_demo(x_norm, weight, bias, c, y, x, pad, stride)
     net = float(out[c, y, x])
-    left, right = st.columns([1, 1.25])
+    left, right = st.columns([1, 1], vertical_alignment="center")
     with left:
-        common.plot(tourfigs.conv_window(x_norm, y, x, k, pad, stride, height=330),
+        common.plot(tourfigs.conv_window(x_norm, y, x, k, pad, stride, height=300),
                     key="tour.conv.window")
-        st.caption(f"The input as the network sees it (normalised), with the {k}x{k} window of "
-                   f"output ({y}, {x}) in orange"
-                   + (f"; the dotted square is the image, outside it {pad} pixel of zero "
-                      f"padding." if pad else "; no padding: the window stays inside."))
     with right:
-        common.plot(tourfigs.conv_arithmetic(demo.patch, demo.kernel, demo.products,
-                                             height=250), key="tour.conv.arith")
-        bias_txt = f" + bias {demo.bias:.4f}" if bias is not None else " (no bias: BN follows)"
-        m1, m2 = st.columns(2)
-        m1.metric("Sum of the products" + (" + bias" if bias is not None else ""),
-                  f"{demo.total:.4f}")
-        m2.metric(f"{name} output, channel {c}, at ({y}, {x})", f"{net:.4f}")
-        st.caption(f"{demo.products.sum():.4f} (sum of the {k * k} products){bias_txt}.")
+        st.metric(f"By hand: sum of the {k * k} products" + (" + bias" if bias is not None
+                                                              else ""), f"{demo.total:.4f}")
+        st.metric(f"The network: {name}, channel {c}, at ({y}, {x})", f"{net:.4f}")
         _agreement(demo.total, net, "number")
+    common.plot(tourfigs.conv_arithmetic(demo.patch, demo.kernel, demo.products, height=230),
+                key="tour.conv.arith")
+    bias_txt = (f" The bias {demo.bias:.4f} is added to the sum." if bias is not None
+                else f" {name} has no bias (BatchNorm follows it).")
+    st.caption(f"The input as the network sees it (normalised), with the {k}x{k} window of "
+               f"output ({y}, {x}) in orange"
+               + (f"; the dotted square is the image, outside it {pad} pixel"
+                  f"{'s' if pad > 1 else ''} of zero padding." if pad else
+                  "; no padding: the window stays inside the image.")
+               + f" Below: the patch under the window, {name}'s kernel {c}, and their products."
+               + bias_txt)
 
 
 def show_filters(ctx, layers, acts) -> None:
@@ -391,11 +395,12 @@ SHOW = {
 def show_rules(ctx, layers) -> None:
     checks = concepts.check_rules(layers)
     kept = sum(c.followed for c in checks)
-    left, right = st.columns([1.2, 1], gap="large")
+    left, right = st.columns([1.1, 1], gap="large")
     with left:
         st.markdown(f"**{ctx.arch}** follows **{kept} of {len(checks)}** rules.")
         for i, check in enumerate(checks, start=1):
-            mark = "✅" if check.followed else "❌"
+            mark = (":green[:material/check_circle:]" if check.followed
+                    else ":orange[:material/cancel:]")
             st.markdown(f"{mark} **{i}. {check.title}.** {check.text}")
             st.caption(f"{'Followed' if check.followed else 'Not followed'}: {check.detail}.")
     with right:
@@ -406,10 +411,11 @@ def show_rules(ctx, layers) -> None:
             if kind in concepts.SHAPE_KEEPERS:
                 continue
             k = rec.get("kernel")
+            what = f"{k}x{k} {'conv' if kind == 'conv' else kind}" if k else kind
+            if kind == "conv":
+                what += f", pad {rec.get('padding', 0)}"
             rows.append({
-                "layer": rec["name"], "type": kind,
-                "kernel": f"{k}x{k}" if k else "",
-                "padding": str(rec.get("padding", 0)) if kind == "conv" else "",
+                "layer": rec["name"], "kernel": what,
                 "channels": f"{rec['in']} → {rec['out']}" if "in" in rec else "",
                 "map": f"{sizes[rec['name']]}x{sizes[rec['name']]}"
                 if sizes[rec["name"]] else "vector",

@@ -70,7 +70,7 @@ def at() -> AppTest:
 def test_every_step_on_the_default_model(at: AppTest) -> None:
     assert at.selectbox(key="model.choice").value.startswith("ckpt:")
     seen = walk(at)
-    assert AGREE in seen["convolution"] and "conv1 output" in seen["convolution"]
+    assert AGREE in seen["convolution"] and "The network: conv1, channel 0" in seen["convolution"]
     assert "8 filters × 1 kernel per filter = 8 kernels of 3x3" in seen["filters"]
     assert "Best validation accuracy" in seen["epochs"]
     assert AGREE in seen["1x1"] and "8 values as conv6" in seen["1x1"]
