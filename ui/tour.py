@@ -155,9 +155,11 @@ def show_convolution(ctx, layers, acts) -> None:
         common.plot(tourfigs.conv_window(x_norm, y, x, k, pad, stride, height=300),
                     key="tour.conv.window")
     with right:
-        st.metric(f"By hand: sum of the {k * k} products" + (" + bias" if bias is not None
-                                                              else ""), f"{demo.total:.4f}")
-        st.metric(f"The network: {name}, channel {c}, at ({y}, {x})", f"{net:.4f}")
+        st.metric(f"By hand: {k * k} products summed" + (" + bias" if bias is not None else ""),
+                  f"{demo.total:.4f}")
+        st.metric(f"The network: {name} output", f"{net:.4f}",
+                  help=f"Channel {c} of {name} at row {y}, column {x}, from the network's own "
+                       f"forward pass.")
         _agreement(demo.total, net, "number")
     common.plot(tourfigs.conv_arithmetic(demo.patch, demo.kernel, demo.products, height=230),
                 key="tour.conv.arith")
@@ -226,7 +228,9 @@ def show_epochs(ctx, layers, acts) -> None:
     acc = [a for a in series["val_accuracy"] if a == a]
     m = st.columns(3)
     m[0].metric("Epochs", n)
-    m[1].metric("Loss: first → last", f"{series['loss'][0]:.3f} → {series['loss'][-1]:.3f}")
+    m[1].metric("Final loss", f"{series['loss'][-1]:.3f}",
+                delta=f"{series['loss'][-1] - series['loss'][0]:.3f} since epoch 1",
+                delta_color="inverse")
     if acc:
         m[2].metric("Best validation accuracy", f"{max(acc):.2%}")
     st.caption("Each point is one pass over the training images. The loss is measured on the "

@@ -112,7 +112,7 @@ def history(series: dict[str, list[float]], height: int = 360) -> go.Figure:
     fig.update_xaxes(title="epoch", dtick=1 if len(series["epoch"]) <= 25 else None,
                      showgrid=False)
     fig.update_yaxes(title="loss", rangemode="tozero", secondary_y=False, gridcolor="#eee")
-    fig.update_yaxes(title="validation accuracy", tickformat=".0%", secondary_y=True,
+    fig.update_yaxes(title="validation accuracy", tickformat=".1%", secondary_y=True,
                      showgrid=False)
     fig.update_layout(legend=dict(orientation="h", y=1.12, x=0))
     return _clean(fig, height)

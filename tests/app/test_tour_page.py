@@ -70,7 +70,7 @@ def at() -> AppTest:
 def test_every_step_on_the_default_model(at: AppTest) -> None:
     assert at.selectbox(key="model.choice").value.startswith("ckpt:")
     seen = walk(at)
-    assert AGREE in seen["convolution"] and "The network: conv1, channel 0" in seen["convolution"]
+    assert AGREE in seen["convolution"] and "The network: conv1 output" in seen["convolution"]
     assert "8 filters × 1 kernel per filter = 8 kernels of 3x3" in seen["filters"]
     assert "Best validation accuracy" in seen["epochs"]
     assert AGREE in seen["1x1"] and "8 values as conv6" in seen["1x1"]
@@ -97,7 +97,7 @@ def test_step_widgets(at: AppTest) -> None:
     at.slider(key="tour.conv.x").set_value(27).run()
     at.selectbox(key="tour.conv.c").select(5).run()
     ok(at)
-    assert "channel 5, at (0, 27)" in texts(at) and AGREE in texts(at)
+    assert "output (0, 27)" in texts(at) and AGREE in texts(at)
     assert "zero padding" in texts(at)
     at.selectbox(key="tour.pick").select("filters").run()
     at.selectbox(key="tour.filt.layer").select("conv7").run()
