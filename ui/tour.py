@@ -186,10 +186,11 @@ def show_filters(ctx, layers, acts) -> None:
     out_c, in_c, kh, kw = w.shape
     o_hi, i_hi = min(out_c, 16), min(in_c, 16)
     if in_c == 1:
-        tiles, cols = w[:, 0], min(out_c, 8)
+        tiles, cols = w[:, 0], min(out_c, 4 if out_c <= 16 else 8)
     else:
         tiles, cols = w[:o_hi, :i_hi].reshape(o_hi * i_hi, kh, kw), i_hi
-    common.plot(figures.tiled(tiles, cols=cols, height=None if in_c > 1 else 260),
+    rows = -(-len(tiles) // cols)
+    common.plot(figures.tiled(tiles, cols=cols, height=None if in_c > 1 else 60 + 110 * rows),
                 key="tour.filt.tiles")
     st.markdown(f"**{name}: {out_c} filters × {in_c} kernel{'s' if in_c > 1 else ''} per "
                 f"filter = {out_c * in_c:,} kernels of {kh}x{kw}, {out_c * in_c * kh * kw:,} "
@@ -370,19 +371,28 @@ def show_receptive_field(ctx, layers, acts) -> None:
     row = fields.row_for(table, name)
     centre = row.size // 2
     region = fields.unit_region(row, centre, centre)
-    left, right = st.columns([1.2, 1])
-    with left:
+    c = int(np.argmax(acts[name][:, centre, centre])) if name in acts else 0
+    px = "pixel" if row.stride == 1 else "pixels"
+    pics = st.columns(2)
+    with pics[0]:
         st.image(raster.field_picture(ctx.image, region), width="stretch", output_format="PNG",
                  alt=f"Receptive field of the centre unit of {name}")
-    with right:
-        st.metric("Field size r", f"{row.r}x{row.r} pixels")
-        st.metric("Effective stride S", f"{row.stride} pixels")
-        st.caption(f"The centre unit ({centre}, {centre}) of {name} "
-                   f"({row.size}x{row.size} map) sees rows {region.y0}..{region.y1} and columns "
-                   f"{region.x0}..{region.x1} of the input (orange); any part outside the image "
-                   f"is zero padding (hatched). Neighbouring units' fields are S pixels apart.")
-        if row.r >= 28:
-            st.caption("The field now covers the whole digit: this unit can use all of it.")
+        st.caption(f"Theoretical field: {row.r}x{row.r} pixels, rows {region.y0}..{region.y1}, "
+                   f"columns {region.x0}..{region.x1} (orange); any part outside the image is "
+                   f"zero padding (hatched).")
+    with pics[1]:
+        erf, _ = common.unit_maps(ctx.key, ctx.image, name, (c, centre, centre))
+        st.image(raster.field_picture(ctx.image, region, overlay=erf), width="stretch",
+                 output_format="PNG", alt=f"Effective field of the centre unit of {name}")
+        st.caption(f"Sensitivity inside it (channel {c}, the most active there): brighter = "
+                   f"this pixel moves the unit more.")
+    m = st.columns(2)
+    m[0].metric("Field size r", f"{row.r}x{row.r} pixels")
+    m[1].metric("Effective stride S", f"{row.stride} {px}")
+    st.caption(f"The centre unit ({centre}, {centre}) of {name} ({row.size}x{row.size} map). "
+               f"Neighbouring units' fields are S {px} apart."
+               + (" The field now covers the whole digit: this unit can use all of it."
+                  if row.r >= 28 else ""))
 
 
 SHOW = {
