@@ -390,7 +390,7 @@ def show_receptive_field(ctx, layers, acts) -> None:
     m[0].metric("Field size r", f"{row.r}x{row.r} pixels")
     m[1].metric("Effective stride S", f"{row.stride} {px}")
     st.caption(f"The centre unit ({centre}, {centre}) of {name} ({row.size}x{row.size} map). "
-               f"Neighbouring units' fields are S {px} apart."
+               f"Neighbouring units' fields are {row.stride} {px} apart."
                + (" The field now covers the whole digit: this unit can use all of it."
                   if row.r >= 28 else ""))
 
