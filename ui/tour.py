@@ -1,10 +1,488 @@
-"""Page under construction."""
+"""The concepts tour: eight concepts and five design rules, each beside a live view of the
+sidebar's model and input.
 
+Every step is addressable: ``?concept=convolution`` (keys of ``viz.concepts.CONCEPTS``, or
+``rules``). The page reads and writes only the ``concept`` query parameter. Texts, rule checks and
+the arithmetic live in ``viz/concepts.py``; the tour's figures in ``viz/tourfigs.py``.
+Session-state keys: ``tour.*``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
 import streamlit as st
+
+from ui import common
+from viz import concepts, figures, npforward, tourfigs
+
+STEPS: list[str] = [c.key for c in concepts.CONCEPTS] + ["rules"]
+TITLES: dict[str, str] = {c.key: c.title for c in concepts.CONCEPTS}
+TITLES["rules"] = "The five design rules"
+BY_KEY = {c.key: c for c in concepts.CONCEPTS}
+NEEDS_INPUT = {"convolution", "1x1", "feature-maps", "activation", "receptive-field"}
+MAX_MAPS = 32  # feature maps shown at once
+
+
+# ---------------------------------------------------------------------------------------------
+# Step navigation and the ?concept= link
+# ---------------------------------------------------------------------------------------------
+
+def _read_url() -> str | None:
+    """Apply ?concept= when it changed outside the page (a link, the address bar).
+
+    Returns a warning to show when the value is not a step.
+    """
+    value = st.query_params.get("concept")
+    problem = None
+    if value is not None and value != st.session_state.get("tour.written"):
+        if value in STEPS:
+            st.session_state["tour.pick"] = value
+        else:
+            problem = (f"There is no tour step '{value}' (try {', '.join(STEPS)}). Showing "
+                       f"{TITLES[st.session_state.get('tour.pick', STEPS[0])]}.")
+            st.session_state["tour.written"] = value
+    if st.session_state.get("tour.pick") not in STEPS:
+        st.session_state["tour.pick"] = STEPS[0]
+    return problem
+
+
+def _write_url(step: str) -> None:
+    if st.query_params.get("concept") != step:
+        st.query_params["concept"] = step
+    st.session_state["tour.written"] = step
+
+
+def _move(delta: int) -> None:
+    i = STEPS.index(st.session_state.get("tour.pick", STEPS[0]))
+    st.session_state["tour.pick"] = STEPS[min(max(i + delta, 0), len(STEPS) - 1)]
+
+
+def _label(step: str) -> str:
+    return f"{STEPS.index(step) + 1}. {TITLES[step]}"
+
+
+def navigator() -> str:
+    """Previous / step picker / Next; returns the chosen step."""
+    i = STEPS.index(st.session_state["tour.pick"])
+    left, mid, right = st.columns([1, 3, 1], vertical_alignment="bottom")
+    left.button("← Previous", key="tour.prev", on_click=_move, args=(-1,), disabled=i == 0,
+                width="stretch")
+    step = mid.selectbox("Step", STEPS, key="tour.pick", format_func=_label,
+                         label_visibility="collapsed")
+    right.button("Next →", key="tour.next", on_click=_move, args=(1,),
+                 disabled=i == len(STEPS) - 1, width="stretch")
+    return step
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------------------------
+
+def _keep_int(key: str, lo: int, hi: int, default: int) -> None:
+    """Make a slider's remembered value valid for this model (or set its default)."""
+    value = st.session_state.get(key)
+    if not isinstance(value, int) or not lo <= value <= hi:
+        st.session_state[key] = min(max(default, lo), hi)
+
+
+def _keep_choice(key: str, options: list, default) -> None:
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default
+
+
+def layer_records(key: str) -> list[dict]:
+    """The current model's layer records (from its card, or from the network itself)."""
+    _, _, card = common.model_facts(key)
+    layers = card.get("layers")
+    if isinstance(layers, list) and layers:
+        return layers
+    model, _ = common.get_model(key)
+    return model.layer_config
+
+
+def conv_bias(key: str, layer: str) -> np.ndarray | None:
+    module = dict(common.get_model(key)[0].named_children())[layer]
+    return None if module.bias is None else module.bias.detach().numpy()
+
+
+def _spatial(acts: dict[str, np.ndarray]) -> list[str]:
+    return [n for n, a in acts.items() if a.ndim == 3 and a.shape[1] > 1]
+
+
+def _agreement(ours: float | np.ndarray, net: float | np.ndarray, what: str) -> None:
+    diff = float(np.max(np.abs(np.asarray(ours, dtype=np.float64) - np.asarray(net))))
+    if diff < 1e-4:
+        st.success(f"By hand and by the network: the same {what} (they differ by "
+                   f"{diff:.1e}, float rounding).")
+    else:
+        st.error(f"By hand and by the network differ by {diff:.3g}: the hand computation does "
+                 f"not match this layer.")
+
+
+# ---------------------------------------------------------------------------------------------
+# The eight concepts
+# ---------------------------------------------------------------------------------------------
+
+def show_convolution(ctx, layers, acts) -> None:
+    rec = concepts.first_conv(layers)
+    if rec is None:
+        st.info(f"The {ctx.arch} network has no convolution.")
+        return
+    name, k = rec["name"], rec["kernel"]
+    pad, stride = rec.get("padding", 0), rec.get("stride", 1)
+    if rec.get("dilation", 1) != 1:
+        st.info(f"{name} is a dilated convolution; this step shows plain ones only.")
+        return
+    out = acts[name]
+    c_total, h, w = out.shape
+    weight = common.conv_weight(ctx.key, name)
+    bias = conv_bias(ctx.key, name)
+    # Start where channel 0 responds most: on a stroke, not in the empty background.
+    y0, x0 = (int(v) for v in np.unravel_index(int(np.argmax(np.abs(out[0]))), (h, w)))
+    _keep_int("tour.conv.y", 0, h - 1, y0)
+    _keep_int("tour.conv.x", 0, w - 1, x0)
+    _keep_choice("tour.conv.c", list(range(c_total)), 0)
+    cols = st.columns([1, 2, 2])
+    c = cols[0].selectbox("Filter (channel)", list(range(c_total)), key="tour.conv.c",
+                          help=f"Which of {name}'s {c_total} filters slides over the image.")
+    y = cols[1].slider("Output row", 0, h - 1, key="tour.conv.y")
+    x = cols[2].slider("Output column", 0, w - 1, key="tour.conv.x")
+    x_norm = npforward.normalise(ctx.image)
+    demo = concepts.conv_demo(x_norm, weight, bias, c, y, x, pad, stride)
+    net = float(out[c, y, x])
+    left, right = st.columns([1, 1], vertical_alignment="center")
+    with left:
+        common.plot(tourfigs.conv_window(x_norm, y, x, k, pad, stride, height=300),
+                    key="tour.conv.window")
+    with right:
+        st.metric(f"By hand: {k * k} products summed" + (" + bias" if bias is not None else ""),
+                  f"{demo.total:.4f}")
+        st.metric(f"The network: {name} output", f"{net:.4f}",
+                  help=f"Channel {c} of {name} at row {y}, column {x}, from the network's own "
+                       f"forward pass.")
+        _agreement(demo.total, net, "number")
+    common.plot(tourfigs.conv_arithmetic(demo.patch, demo.kernel, demo.products, height=230),
+                key="tour.conv.arith")
+    bias_txt = (f" The bias {demo.bias:.4f} is added to the sum." if bias is not None
+                else f" {name} has no bias (BatchNorm follows it).")
+    st.caption(f"The input as the network sees it (normalised), with the {k}x{k} window of "
+               f"output ({y}, {x}) in orange"
+               + (f"; the dotted square is the image, outside it {pad} pixel"
+                  f"{'s' if pad > 1 else ''} of zero padding." if pad else
+                  "; no padding: the window stays inside the image.")
+               + f" Below: the patch under the window, {name}'s kernel {c}, and their products."
+               + bias_txt)
+
+
+def show_filters(ctx, layers, acts) -> None:
+    convs = [r["name"] for r in layers if r.get("type") == "conv"]
+    if not convs:
+        st.info(f"The {ctx.arch} network has no convolution, so it has no kernels.")
+        return
+    _keep_choice("tour.filt.layer", convs, convs[0])
+    name = st.selectbox("Layer", convs, key="tour.filt.layer",
+                        help="The first conv reads the image; later ones read feature maps.")
+    w = common.conv_weight(ctx.key, name)
+    out_c, in_c, kh, kw = w.shape
+    o_hi, i_hi = min(out_c, 16), min(in_c, 16)
+    if in_c == 1:
+        tiles, cols = w[:, 0], min(out_c, 4 if out_c <= 16 else 8)
+    else:
+        tiles, cols = w[:o_hi, :i_hi].reshape(o_hi * i_hi, kh, kw), i_hi
+    rows = -(-len(tiles) // cols)
+    common.plot(figures.tiled(tiles, cols=cols, height=None if in_c > 1 else 60 + 110 * rows),
+                key="tour.filt.tiles")
+    st.markdown(f"**{name}: {out_c} filters × {in_c} kernel{'s' if in_c > 1 else ''} per "
+                f"filter = {out_c * in_c:,} kernels of {kh}x{kw}, {out_c * in_c * kh * kw:,} "
+                f"weights.**")
+    if in_c == 1:
+        shown = "one tile per filter (its single kernel, on the one input channel)"
+    else:
+        shown = (f"one row per filter ({o_hi} of {out_c}), one column per input channel "
+                 f"({i_hi} of {in_c}): a row is one filter, each tile one of its kernels")
+    st.caption(f"{shown}; red = positive weight, blue = negative, one shared scale.")
+    if ctx.key.startswith("untrained:"):
+        st.caption("These are random starting weights: training turns them into edge and "
+                   "stroke detectors.")
+
+
+def _train_link() -> None:
+    if "train" in common.PAGES:
+        st.page_link(common.PAGES["train"], label="Train a network and watch its epochs",
+                     icon="🏋️")
+
+
+def show_epochs(ctx, layers, acts) -> None:
+    _, _, card = common.model_facts(ctx.key)
+    series = concepts.history_series(card)
+    if card.get("untrained"):
+        st.info(f"This {ctx.arch} network is untrained: its weights are random and it has seen "
+                f"zero epochs, so there is no loss curve yet.")
+        _train_link()
+        return
+    if series is None:
+        st.info("This checkpoint carries no training record (no per-epoch loss or accuracy).")
+        _train_link()
+        return
+    common.plot(tourfigs.history(series, height=340), key="tour.epochs.fig")
+    n = len(series["epoch"])
+    acc = [a for a in series["val_accuracy"] if a == a]
+    m = st.columns(3)
+    m[0].metric("Epochs", n)
+    m[1].metric("Final loss", f"{series['loss'][-1]:.3f}",
+                delta=f"{series['loss'][-1] - series['loss'][0]:.3f} since epoch 1",
+                delta_color="inverse")
+    if acc:
+        m[2].metric("Best validation accuracy", f"{max(acc):.2%}")
+    st.caption("Each point is one pass over the training images. The loss is measured on the "
+               "training batches, the accuracy on images held out from training.")
+    recipe = card.get("recipe")
+    if isinstance(recipe, dict) and not common.presenting():
+        with st.expander("How it was trained (the recipe)"):
+            st.json(recipe, expanded=False)
+
+
+def show_1x1(ctx, layers, acts) -> None:
+    rec = concepts.one_by_one(layers)
+    if rec is None:
+        st.info(f"The {ctx.arch} network has no 1x1 convolution. Pick **seed** in the sidebar "
+                f"to see one mixing channels.")
+        return
+    name = rec["name"]
+    if rec.get("stride", 1) != 1 or rec.get("padding", 0) != 0:
+        st.info(f"{name} is a 1x1 conv with stride or padding; this step shows plain ones only.")
+        return
+    prev = concepts.previous_name(layers, name)
+    inp = acts[prev] if prev else npforward.normalise(ctx.image)
+    out = acts[name]
+    h, w = out.shape[1:]
+    _keep_int("tour.mix.y", 0, h - 1, h // 2)
+    _keep_int("tour.mix.x", 0, w - 1, w // 2)
+    if h > 1:
+        cols = st.columns(2)
+        y = cols[0].slider("Pixel row", 0, h - 1, key="tour.mix.y")
+        x = cols[1].slider("Pixel column", 0, w - 1, key="tour.mix.x")
+    else:
+        y = x = 0
+    weight = common.conv_weight(ctx.key, name)
+    bias = conv_bias(ctx.key, name)
+    vec, mixed = concepts.channel_mix(inp, weight, bias, y, x)
+    common.plot(tourfigs.channel_mix(vec, weight, mixed, height=360), key="tour.mix.fig")
+    st.caption(f"At pixel ({y}, {x}): the {rec['in']} values of {prev or 'the input'} (left) "
+               f"times {name}'s {rec['out']}x{rec['in']} weight matrix give its {rec['out']} "
+               f"output values (right)"
+               + (" plus a bias" if bias is not None else "")
+               + f". {rec['in']} channels become {rec['out']}; nothing from neighbouring pixels "
+               f"is used.")
+    _agreement(mixed, out[:, y, x], f"{rec['out']} values as {name}")
+    if concepts.head(layers) is rec:
+        st.caption("Here the 1x1 conv is the output layer, after a global pool.")
+
+
+def show_3x3(ctx, layers, acts) -> None:
+    steps = concepts.growth_steps(layers)
+    threes = [s for s in steps if s.kernel == 3 and s.kind == "conv"]
+    two, three = concepts.stacked_3x3(2), concepts.stacked_3x3(3)
+    st.markdown(f"Two stacked 3x3 convs see **{two[0]}x{two[0]}** with **{two[1]}** weights per "
+                f"channel pair instead of **{two[2]}**; three see **{three[0]}x{three[0]}** with "
+                f"**{three[1]}** instead of **{three[2]}**.")
+    if not threes:
+        st.info(f"The {ctx.arch} network has no 3x3 convolution.")
+        return
+    table = [r for r in common.field_table(ctx.key)
+             if r.type not in concepts.SHAPE_KEEPERS and not r.is_global]
+    common.plot(figures.field_growth(table, threes[-1].name), key="tour.3x3.growth")
+    by_stride: dict[int, list[str]] = {}
+    for s in threes:
+        by_stride.setdefault(s.stride_in, []).append(s.name)
+    parts = [f"{len(names)} at S = {stride} (each adds {2 * stride})"
+             for stride, names in by_stride.items()]
+    st.markdown(f"**{ctx.arch}** has {len(threes)} 3x3 convs: {'; '.join(parts)}. Its field "
+                f"reaches r = {steps[-1].r_out} pixels.")
+    if not common.presenting():
+        import pandas as pd
+        df = pd.DataFrame([{"layer": s.name, "kernel": f"{s.kernel}x{s.kernel}",
+                            "S before": s.stride_in, "r before": s.r_in, "adds": s.added,
+                            "r after": s.r_out} for s in steps])
+        st.dataframe(df, hide_index=True, height=min(420, 38 + 35 * len(df)),
+                     key="tour.3x3.table")
+        st.caption("r after = r before + (kernel − 1) × S. A pool multiplies the effective "
+                   "stride S, so every 3x3 conv after it adds twice as much.")
+
+
+def show_feature_maps(ctx, layers, acts) -> None:
+    names = _spatial(acts)
+    if not names:
+        st.info("This network has no layer with a spatial map.")
+        return
+    default = next((n for n in names if n.startswith("relu")), names[0])
+    _keep_choice("tour.fm.layer", names, default)
+    shapes = {n: "x".join(map(str, acts[n].shape)) for n in names}
+    name = st.selectbox("Layer", names, key="tour.fm.layer",
+                        format_func=lambda n: f"{n} · {shapes[n]}")
+    a = acts[name]
+    shown = a[:MAX_MAPS]
+    common.plot(figures.feature_grid(shown, height=None if len(shown) > 8 else 280),
+                key="tour.fm.grid")
+    more = f" (the first {MAX_MAPS} of {a.shape[0]})" if a.shape[0] > MAX_MAPS else ""
+    st.caption(f"The {len(shown)} feature maps{more} of {name} ({a.shape[1]}x{a.shape[2]}) for "
+               f"this input, each on its own scale: bright = strong response. Hover for values.")
+
+
+def show_activation(ctx, layers, acts) -> None:
+    pairs = [(p, r) for p, r in concepts.relu_pairs(layers)
+             if acts[p].ndim == 3 and acts[p].shape[1] > 1]
+    if not pairs:
+        st.info(f"The {ctx.arch} network has no ReLU on a spatial map.")
+        return
+    labels = {r: f"{p} → {r}" for p, r in pairs}
+    _keep_choice("tour.act.relu", list(labels), pairs[0][1])
+    cols = st.columns(2)
+    relu = cols[0].selectbox("ReLU", list(labels), key="tour.act.relu", format_func=labels.get)
+    pre_name = dict((r, p) for p, r in pairs)[relu]
+    pre, post = acts[pre_name], acts[relu]
+    _keep_choice("tour.act.c", list(range(pre.shape[0])), 0)
+    c = cols[1].selectbox("Channel", list(range(pre.shape[0])), key="tour.act.c")
+    split = concepts.relu_split(pre[c])
+    common.plot(tourfigs.relu_pair(pre[c], post[c], f"{pre_name}, channel {c}",
+                                   f"{relu}, channel {c}", height=340), key="tour.act.fig")
+    m = st.columns(3)
+    m[0].metric("Values set to 0", f"{split['negative_share']:.0%}")
+    m[1].metric("Lowest before", f"{split['min']:.3g}")
+    m[2].metric("Highest (kept)", f"{split['max']:.3g}")
+    same = bool(np.array_equal(post[c], np.maximum(pre[c], 0)))
+    st.caption(f"Blue = negative before ReLU; after it those pixels are 0 and the positive ones "
+               f"are unchanged ({relu} = max({pre_name}, 0): "
+               f"{'checked on every pixel' if same else 'NOT the case here'}).")
+
+
+def show_receptive_field(ctx, layers, acts) -> None:
+    from viz import fields, raster
+    table = [r for r in common.field_table(ctx.key)
+             if len(r.shape) == 3 and not r.is_global and r.size > 1
+             and r.type not in concepts.SHAPE_KEEPERS]
+    if not table:
+        st.info("This network has no spatial layer.")
+        return
+    names = [r.name for r in table]
+    _keep_choice("tour.rf.layer", names, names[min(4, len(names) - 1)])
+    name = st.select_slider("Layer", names, key="tour.rf.layer",
+                            help="Slide through the layers and watch the field grow.")
+    row = fields.row_for(table, name)
+    centre = row.size // 2
+    region = fields.unit_region(row, centre, centre)
+    c = int(np.argmax(acts[name][:, centre, centre])) if name in acts else 0
+    px = "pixel" if row.stride == 1 else "pixels"
+    pics = st.columns(2)
+    with pics[0]:
+        st.image(raster.field_picture(ctx.image, region), width="stretch", output_format="PNG",
+                 alt=f"Receptive field of the centre unit of {name}")
+        st.caption(f"Theoretical field: {row.r}x{row.r} pixels, rows {region.y0}..{region.y1}, "
+                   f"columns {region.x0}..{region.x1} (orange); any part outside the image is "
+                   f"zero padding (hatched).")
+    with pics[1]:
+        erf, _ = common.unit_maps(ctx.key, ctx.image, name, (c, centre, centre))
+        st.image(raster.field_picture(ctx.image, region, overlay=erf), width="stretch",
+                 output_format="PNG", alt=f"Effective field of the centre unit of {name}")
+        st.caption(f"Sensitivity inside it (channel {c}, the most active there): brighter = "
+                   f"this pixel moves the unit more.")
+    m = st.columns(2)
+    m[0].metric("Field size r", f"{row.r}x{row.r} pixels")
+    m[1].metric("Effective stride S", f"{row.stride} {px}")
+    st.caption(f"The centre unit ({centre}, {centre}) of {name} ({row.size}x{row.size} map). "
+               f"Neighbouring units' fields are {row.stride} {px} apart."
+               + (" The field now covers the whole digit: this unit can use all of it."
+                  if row.r >= 28 else ""))
+
+
+SHOW = {
+    "convolution": show_convolution, "filters": show_filters, "epochs": show_epochs,
+    "1x1": show_1x1, "3x3": show_3x3, "feature-maps": show_feature_maps,
+    "activation": show_activation, "receptive-field": show_receptive_field,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# The five design rules
+# ---------------------------------------------------------------------------------------------
+
+def show_rules(ctx, layers) -> None:
+    checks = concepts.check_rules(layers)
+    kept = sum(c.followed for c in checks)
+    left, right = st.columns([1.1, 1], gap="large")
+    with left:
+        st.markdown(f"**{ctx.arch}** follows **{kept} of {len(checks)}** rules.")
+        for i, check in enumerate(checks, start=1):
+            mark = (":green[:material/check_circle:]" if check.followed
+                    else ":orange[:material/cancel:]")
+            st.markdown(f"{mark} **{i}. {check.title}.** {check.text}")
+            st.caption(f"{'Followed' if check.followed else 'Not followed'}: {check.detail}.")
+    with right:
+        sizes = concepts.map_sizes(layers)
+        rows = []
+        for rec in layers:
+            kind = rec.get("type")
+            if kind in concepts.SHAPE_KEEPERS:
+                continue
+            k = rec.get("kernel")
+            what = f"{k}x{k} {'conv' if kind == 'conv' else kind}" if k else kind
+            if kind == "conv":
+                what += f", pad {rec.get('padding', 0)}"
+            rows.append({
+                "layer": rec["name"], "kernel": what,
+                "channels": f"{rec['in']} → {rec['out']}" if "in" in rec else "",
+                "map": f"{sizes[rec['name']]}x{sizes[rec['name']]}"
+                if sizes[rec["name"]] else "vector",
+            })
+        import pandas as pd
+        st.dataframe(pd.DataFrame(rows), hide_index=True,
+                     height=min(640, 38 + 35 * len(rows)), key="tour.rules.table")
+        st.caption(f"The layers of {ctx.arch} (BatchNorm, ReLU and dropout left out): what the "
+                   f"checks read.")
+
+
+# ---------------------------------------------------------------------------------------------
+# The page
+# ---------------------------------------------------------------------------------------------
+
+def show_step(ctx, step: str) -> None:
+    presenting = common.presenting()
+    if step == "rules":
+        st.subheader(_label(step))
+        common.guard("Checking the design rules", lambda: show_rules(ctx, layer_records(ctx.key)))
+        return
+    concept = BY_KEY[step]
+    text, visual = st.columns([1, 1.8], gap="large")
+    with text:
+        st.subheader(_label(step))
+        st.markdown(concept.text)
+        if not presenting:
+            st.caption(f"Beside it: {concept.visual[0].lower()}{concept.visual[1:]}")
+    with visual:
+        if ctx.image is None and step in NEEDS_INPUT:
+            st.info("Pick an input in the sidebar (a sample, a test digit, a drawing or an "
+                    "upload) to see this on a real digit.")
+            return
+
+        def draw() -> None:
+            layers = layer_records(ctx.key)
+            acts = common.forward(ctx.key, ctx.image)[0] if ctx.image is not None else {}
+            SHOW[step](ctx, layers, acts)
+
+        common.guard(f"Showing {concept.title.lower()}", draw)
 
 
 def page() -> None:
-    st.title("tour")
+    """The guided tour of the concepts and design rules, on the current model and input."""
+    ctx = common.context()
+    problem = _read_url()
+    if not common.presenting():
+        st.title("Concepts tour")
+    if problem:
+        st.warning(problem)
+    step = navigator()
+    _write_url(step)
+    show_step(ctx, step)
 
 
 if __name__ == "__main__":
