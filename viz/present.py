@@ -19,7 +19,9 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
 [data-testid="stWidgetLabel"] p { font-size: 1.05rem !important; font-weight: 600; }
 h1 { font-size: 2.6rem !important; } h2 { font-size: 2.0rem !important; }
 h3 { font-size: 1.6rem !important; }
-[data-testid="stMetricValue"] { font-size: 2.6rem !important; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * { font-size: 2.6rem !important; line-height: 1.2 !important; }
+[data-testid="stMetricLabel"] p { font-size: 1.0rem !important; }
+[data-baseweb="select"] div, [data-testid="stNumberInputField"] { font-size: 1.1rem !important; }
 [data-testid="stMainMenu"], [data-testid="stAppDeployButton"], [data-testid="stDecoration"],
 footer, [data-testid="stElementToolbar"], .modebar-container { display: none !important; }
 [data-testid="stNavSectionHeader"], [data-testid="stTopNavLinkContainer"] span { font-size: 1.1rem; }
