@@ -248,11 +248,11 @@ def page() -> None:
     st.title("Train a network")
     left, right = st.columns([1, 1.7], gap="large")
     with left:
-        train_form()
+        guard("Starting a run", train_form)
     with right:
-        job_panel()
+        guard("The training panel", job_panel)
     st.divider()
-    scrub()
+    guard("Scrubbing through the run", scrub)
 
 
 if __name__ == "__main__":
