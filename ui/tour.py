@@ -267,10 +267,10 @@ def show_1x1(ctx, layers, acts) -> None:
     weight = common.conv_weight(ctx.key, name)
     bias = conv_bias(ctx.key, name)
     vec, mixed = concepts.channel_mix(inp, weight, bias, y, x)
-    common.plot(tourfigs.channel_mix(vec, weight, mixed, height=360), key="tour.mix.fig")
-    st.caption(f"At pixel ({y}, {x}): the {rec['in']} values of {prev or 'the input'} (left) "
-               f"times {name}'s {rec['out']}x{rec['in']} weight matrix give its {rec['out']} "
-               f"output values (right)"
+    common.plot(tourfigs.channel_mix(vec, weight, mixed, height=460), key="tour.mix.fig")
+    st.caption(f"At pixel ({y}, {x}): each of {name}'s {rec['out']} outputs (bottom) is its "
+               f"weight column multiplied by the {rec['in']} values of {prev or 'the input'} "
+               f"(left) and summed"
                + (" plus a bias" if bias is not None else "")
                + f". {rec['in']} channels become {rec['out']}; nothing from neighbouring pixels "
                f"is used.")

@@ -63,8 +63,12 @@ def train_form() -> None:
             steps = min(steps, int(max_steps))
         st.caption(f"{steps:,} steps of {batch} images. The random start and every epoch are "
                    f"saved under runs/; the shipped checkpoints are never touched.")
+        job = manager().current
+        busy = job is not None and job.running
         submitted = st.button("Start training", type="primary", width="stretch",
-                              key="train.start")
+                              key="train.start", disabled=busy,
+                              help="One run at a time on this server: wait for the current one "
+                                   "to end." if busy else None)
     st.caption(f"You are session **{session_name()}**.")
     if submitted:
         cfg = TrainConfig(arch=arch, epochs=int(epochs), batch_size=int(batch), max_lr=float(lr),
@@ -104,10 +108,11 @@ def job_panel() -> None:
         per_epoch = math.ceil(TRAIN_IMAGES / j.config.batch_size)
         if j.running:
             done = j.step / j.total if j.total else 0.0
-            epoch = min(j.step // per_epoch + 1, j.config.epochs)
+            epochs = min(j.config.epochs, math.ceil(j.total / per_epoch)) if j.total else 1
+            epoch = min(j.step // per_epoch + 1, epochs)
             left = training.duration(j.seconds_left())
             text = ("loading MNIST ..." if j.status == "starting" else
-                    f"step {j.step:,} of {j.total:,} · epoch {epoch} of {j.config.epochs}"
+                    f"step {j.step:,} of {j.total:,} · epoch {epoch} of {epochs}"
                     + (f" · about {left} left" if left else ""))
             st.progress(done, text=text)
             if mine:
@@ -140,6 +145,9 @@ def job_panel() -> None:
                        "at the end of each epoch.")
         if running and not j.running:
             st.rerun(scope="app")  # the run ended: stop polling, list its last snapshot
+        if j.running and st.session_state.get("train.seen") != (j.id, len(j.snapshots)):
+            st.session_state["train.seen"] = (j.id, len(j.snapshots))
+            st.rerun(scope="app")  # a new epoch was saved: offer it for scrubbing below
 
     live()
     if st.session_state.pop("train.open", False):

@@ -77,22 +77,30 @@ def conv_arithmetic(patch: np.ndarray, kernel: np.ndarray, products: np.ndarray,
 
 def channel_mix(vector: np.ndarray, weight: np.ndarray, out: np.ndarray,
                 height: int = 380) -> go.Figure:
-    """A 1x1 conv at one pixel: input channels (column) → weight matrix → output channels."""
+    """A 1x1 conv at one pixel, laid out as the arithmetic goes.
+
+    Left: the input channels (a column). Middle: the weights transposed, one row per input
+    channel and one column per output channel. Below each weight column: that output channel,
+    the column multiplied by the inputs beside it and summed (plus the bias).
+    """
     w = np.asarray(weight, dtype=np.float64).reshape(weight.shape[0], -1)
     c_out, c_in = w.shape
     numbers = c_in <= 16 and c_out <= 16
     fmt = "%{z:.2f}" if numbers else ""
-    fig = make_subplots(1, 3, column_widths=[0.14, 0.72, 0.14], horizontal_spacing=0.04,
-                        subplot_titles=(f"in ({c_in})", f"1x1 weights ({c_out}x{c_in})",
-                                        f"out ({c_out})"))
-    fig.add_trace(_grid_trace(np.asarray(vector)[:, None], SEQUENTIAL, None,
-                              fmt if c_in <= 16 else ""), 1, 1)
-    fig.add_trace(_grid_trace(w, DIVERGING, symmetric_limit(w), fmt), 1, 2)
+    fig = make_subplots(2, 2, column_widths=[1, max(c_out, 2)], row_heights=[c_in, 1.6],
+                        horizontal_spacing=0.03, vertical_spacing=0.08,
+                        subplot_titles=("in",
+                                        f"1x1 weights: {c_in} in x {c_out} out", "",
+                                        f"out ({c_out} channels)"))
+    fig.add_trace(_grid_trace(np.asarray(vector)[:, None], SEQUENTIAL, None, fmt), 1, 1)
+    fig.add_trace(_grid_trace(w.T, DIVERGING, symmetric_limit(w), fmt), 1, 2)
     lim = symmetric_limit(np.asarray(out))
-    fig.add_trace(_grid_trace(np.asarray(out)[:, None], DIVERGING, lim,
-                              fmt if c_out <= 16 else ""), 1, 3)
-    for i in (1, 2, 3):
-        _hide_axes(fig, row=1, col=i)
+    fig.add_trace(_grid_trace(np.asarray(out)[None, :], DIVERGING, lim, fmt), 2, 2)
+    for r, c in ((1, 1), (1, 2), (2, 2)):
+        _hide_axes(fig, row=r, col=c)
+        fig.update_yaxes(autorange="reversed", row=r, col=c)
+    fig.update_xaxes(visible=False, row=2, col=1)
+    fig.update_yaxes(visible=False, row=2, col=1)
     fig.update_traces(textfont=dict(size=11 if numbers else 1))
     return _clean(fig, height)
 

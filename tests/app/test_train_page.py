@@ -38,18 +38,24 @@ def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypa
     runs = tmp_path / "runs"
     at = _train_page(monkeypatch, runs)
     at.selectbox(key="train.arch").set_value("compact")
-    at.number_input(key="train.max_steps").set_value(40)
+    at.number_input(key="train.max_steps").set_value(150)
     at.button(key="train.start").click().run()
     ok(at)
     manager = common.job_manager()
     job = manager.current
     assert job is not None and job.owner == at.session_state["train.session"]
 
-    # A second session is told who is training.
+    # A second session sees who is training, cannot start another run here, and is told why
+    # when it tries from the lab.
     other = _train_page(monkeypatch, runs)
-    other.button(key="train.start").click().run()
-    if job.running:
-        assert f"started by session {job.owner}" in texts(other)
+    assert job.running, "the run ended before a second session could look"
+    assert f"by session {job.owner}" in texts(other)
+    assert other.button(key="train.start").disabled
+    other.switch_page("ui/lab.py").run()
+    other.button(key="lab.train").click().run()
+    ok(other)
+    assert f"started by session {job.owner}" in texts(other)
+    assert "Wait for it to finish" in texts(other)
 
     manager.wait(180)
     assert job.status == "done", job.error
@@ -57,9 +63,9 @@ def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypa
     at.run()
     ok(at)
     shown = texts(at)
-    assert "Finished after 40 steps" in shown and "test accuracy" in shown
+    assert "Finished after 150 steps" in shown and "test accuracy" in shown
     assert f"runs/{job.id}/final.safetensors" in shown
-    assert job.epochs[0]["val_accuracy"] > 0.5  # 40 steps take compact far above chance (0.1)
+    assert job.epochs[0]["val_accuracy"] > 0.5  # 150 steps take compact far above chance (0.1)
 
     # Scrub: the run is listed, start and epoch 1 can be compared on the same input.
     assert at.selectbox(key="train.run").value == job.id

@@ -18,9 +18,10 @@ def test_conv_arithmetic_and_channel_mix_hold_the_values():
     assert [np.asarray(t.z).tolist() for t in fig.data] == [
         patch.tolist(), kernel.tolist(), patch.tolist()]
     w = np.arange(8.0 * 16).reshape(8, 16, 1, 1)
-    fig = tourfigs.channel_mix(np.ones(16), w, np.ones(8))
-    assert np.asarray(fig.data[1].z).shape == (8, 16)
-    assert np.asarray(fig.data[0].z).shape == (16, 1)
+    fig = tourfigs.channel_mix(np.arange(16.0), w, np.arange(8.0))
+    assert np.asarray(fig.data[0].z).tolist() == [[float(i)] for i in range(16)]  # in: a column
+    assert np.asarray(fig.data[1].z).tolist() == w[:, :, 0, 0].T.tolist()  # row = input channel
+    assert np.asarray(fig.data[2].z).tolist() == [list(np.arange(8.0))]  # out: under its column
 
 
 def test_history_and_relu_pair():
