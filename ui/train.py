@@ -21,6 +21,7 @@ from viz import figures, raster, training
 
 TRAINABLE = ("compact", "seed", "seed-3x3", "fast")
 TRAIN_IMAGES = 55_000  # 60k minus the 5k validation split
+SCRUB_HEIGHT = 280  # px, every figure of "Watch it learn"
 
 
 start = common.start_training  # what the lab calls (see ui/common.py)
@@ -91,8 +92,8 @@ def _open_in_explorer(path: str) -> None:
 def job_panel() -> None:
     job = manager().current
     if job is None:
-        st.info("No network has been trained on this server since it started. Choose one on "
-                "the left and press Start: loss and accuracy appear here as it learns.")
+        st.info("No training is running on this server. Choose a network on the left and "
+                "press Start: loss and accuracy appear here as it learns.")
         return
     running = job.running
 
@@ -174,7 +175,7 @@ def scrub() -> None:
     if st.session_state.get("train.run") not in ids:
         st.session_state["train.run"] = job.id if job is not None and job.id in ids else ids[0]
     by_id = {r.id: r for r in runs}
-    c1, c2 = st.columns([1, 2])
+    c1, c2, c3 = st.columns([1.3, 1.7, 1])
     run = by_id[c1.selectbox("Run", ids, key="train.run", format_func=lambda i: by_id[i].label())]
     snaps = run.snapshots
     if len(snaps) == 1:
@@ -192,30 +193,31 @@ def scrub() -> None:
     acts, probs = forward(key, ctx.image)
     layers = _spatial_layers(acts)
     pred = int(np.argmax(probs))
+    if layers:
+        default = next((n for n in ("relu3", "relu2", "relu1") if n in layers), layers[0])
+        if st.session_state.get("train.layer") not in layers:
+            st.session_state["train.layer"] = default
+        layer = c3.selectbox("Layer", layers, key="train.layer",
+                             format_func=lambda n: f"{n}  ·  {'x'.join(map(str, acts[n].shape))}")
     st.markdown(f"At **{snap.label()}** the network says **{pred}** ({probs[pred]:.0%} sure)"
                 + (f"; the digit is a {ctx.label}." if ctx.label is not None else "."))
     if not layers:
         return
-    default = next((n for n in ("relu3", "relu2", "relu1") if n in layers), layers[0])
-    if st.session_state.get("train.layer") not in layers:
-        st.session_state["train.layer"] = default
-    layer = st.selectbox("Layer", layers, key="train.layer",
-                         format_func=lambda n: f"{n}  ·  {'x'.join(map(str, acts[n].shape))}")
-    cols = st.columns(4)
-    with cols[0]:
-        guard("Feature maps", lambda: _maps(acts, layer))
-    with cols[1]:
-        guard("Filters", lambda: _filters(key, acts))
-    with cols[2]:
-        guard("Effective receptive field", lambda: _erf(key, ctx.image, acts, layer))
-    with cols[3]:
-        guard("Saliency", lambda: _saliency(key, ctx.image, pred))
+    cols = st.columns(4, gap="medium")
+    parts = [("Feature maps", lambda: _maps(acts, layer)),
+             ("First-layer kernels", lambda: _filters(key, acts)),
+             ("Effective receptive field", lambda: _erf(key, ctx.image, acts, layer)),
+             ("Saliency", lambda: _saliency(key, ctx.image, pred))]
+    for col, (title, draw) in zip(cols, parts, strict=True):
+        with col:
+            st.markdown(f"**{title}**")
+            guard(title, draw)
 
 
 def _maps(acts, layer: str) -> None:
     a = acts[layer][:8]
-    plot(figures.feature_grid(a, first_channel=0, per_map=True, colorscale="cividis"),
-         key="train.maps")
+    plot(figures.feature_grid(a, first_channel=0, per_map=True, colorscale="cividis",
+                              cols=4, height=SCRUB_HEIGHT), key="train.maps")
     st.caption(f"Feature maps 0-{len(a) - 1} of {layer} for this input.")
 
 
@@ -226,7 +228,7 @@ def _filters(key: str, acts) -> None:
         st.caption("This network has no convolution to show.")
         return
     tiles = w[:16, 0]
-    plot(figures.tiled(tiles, cols=4), key="train.filters")
+    plot(figures.tiled(tiles, cols=4, height=SCRUB_HEIGHT), key="train.filters")
     st.caption(f"The first {len(tiles)} {w.shape[2]}x{w.shape[3]} kernels of {first}: from "
                f"random noise towards stroke and edge detectors.")
 
@@ -247,7 +249,7 @@ def _erf(key: str, image, acts, layer: str) -> None:
 
 def _saliency(key: str, image, target: int) -> None:
     attr = common.attribution(key, image, "saliency", target, "", 1, 1)
-    plot(figures.digit(image, 300, overlay=attr, opacity=0.65, overlay_name="Saliency"),
+    plot(figures.digit(image, SCRUB_HEIGHT, overlay=attr, opacity=0.65, overlay_name="Saliency"),
          key="train.saliency")
     st.caption(f"Saliency for class {target}: which pixels the score depends on at this epoch.")
 

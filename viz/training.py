@@ -144,5 +144,5 @@ def curves(step_losses: list[float], epochs: list[dict[str, Any]], steps_per_epo
         xaxis=dict(title="training step", gridcolor="#eee", rangemode="tozero"),
         yaxis=dict(title="loss", gridcolor="#eee", rangemode="tozero"),
         yaxis2=dict(title="validation accuracy (%)", overlaying="y", side="right",
-                    range=[0, 100], showgrid=False))
+                    range=[0, 101], tickmode="linear", tick0=0, dtick=20, showgrid=False))
     return fig

@@ -20,7 +20,7 @@ def _train_page(monkeypatch, runs):
 
 def test_empty_server_explains_what_to_do(tmp_path, monkeypatch) -> None:
     at = _train_page(monkeypatch, tmp_path / "runs")
-    assert "No network has been trained on this server" in texts(at)
+    assert "No training is running on this server" in texts(at)
     assert "train one above and scrub through it" in texts(at)
 
 
