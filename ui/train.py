@@ -137,8 +137,15 @@ def job_panel() -> None:
                 f"at the end). Saved as runs/{j.id}/final.safetensors." if card else
                 f"{verb} after {j.step:,} steps in {took}.")
             if j.final is not None:
-                st.button("Open it in the explorer", key="train.open_btn",
+                b1, b2, _ = st.columns([1, 1, 1.2])
+                b1.button("Open it in the explorer", key="train.open_btn", width="stretch",
                           on_click=_open_in_explorer, args=(str(j.final),))
+                b2.download_button("Download the checkpoint", j.final.read_bytes(),
+                                   file_name=f"{j.config.arch}-{j.id}.safetensors",
+                                   mime="application/octet-stream", key="train.download",
+                                   icon=":material/download:", width="stretch",
+                                   help="A .safetensors file with its model card: upload it in "
+                                        "the sidebar of any copy of this app.")
         if j.loss:
             plot(training.curves(j.loss, j.epochs, per_epoch), key="train.curves")
             st.caption("Loss falls as the network learns (pale: every step; dark: smoothed); "

@@ -77,6 +77,8 @@ def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypa
     assert "At **start (random weights)** the network says" in texts(at)
     assert not at.error
 
+    assert [b.proto.label for b in at.get("download_button")] == ["Download the checkpoint"]
+
     # The finished model opens in the explorer, and the sidebar lists it.
     at.button(key="train.open_btn").click().run()
     ok(at)
