@@ -301,6 +301,7 @@ def compare(mine: LabReport | None) -> None:
         table = pd.DataFrame([s.row() for s in summaries]).set_index("network").T
         table.index.name = ""
         formatted = table.map(lambda v: f"{v:,}" if isinstance(v, int) else v)
+        formatted.loc["MACs"] = [millions(v) for v in table.loc["MACs"]]  # fits a narrow column
         st.dataframe(formatted, key="lab.compare_table", width="stretch")
         st.markdown(f"**{compare_sentence(summaries)}**")
         if not presenting():
