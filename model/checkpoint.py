@@ -27,7 +27,7 @@ from model.zoo import ARCHITECTURES, ZooNet, build_from_config
 CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 CARD_KEY = "model_card"
 CARD_VERSION = 1
-SHIPPED = ("seed", "seed-3x3", "compact")
+SHIPPED = ("seed", "seed-3x3", "compact", "fast")
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "seed.safetensors"
 
 

@@ -253,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--optimizer", choices=["sgd", "adam"], default=d.optimizer)
     p.add_argument("--max-lr", type=float, default=d.max_lr)
+    p.add_argument("--betas", type=float, nargs=2, default=d.betas, metavar=("B1", "B2"),
+                   help="Adam's betas")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
     p.add_argument("--rotate", type=float, default=d.rotate_deg, help="max rotation, degrees")
@@ -266,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="checkpoint path (default: runs/ARCH-seedN.safetensors)")
     a = p.parse_args(argv)
     cfg = TrainConfig(arch=a.arch, epochs=a.epochs, batch_size=a.batch_size,
-                      optimizer=a.optimizer, max_lr=a.max_lr, weight_decay=a.weight_decay,
+                      optimizer=a.optimizer, max_lr=a.max_lr, betas=tuple(a.betas),
+                      weight_decay=a.weight_decay,
                       label_smoothing=a.label_smoothing, rotate_deg=a.rotate, shift_px=a.shift,
                       seed=a.seed, max_steps=a.max_steps, threads=a.threads, device=a.device)
     try:
