@@ -163,6 +163,21 @@ def test_other_models(app: AppTest) -> None:
     assert "of relu16 (16 channels, 2x2)" in texts(app)
 
 
+def test_fast_model_every_view_and_layer_kind() -> None:
+    """fast ends in flatten + linear layers: every view works on its maps and on its vectors."""
+    at = fresh()
+    at.selectbox(key="model.choice").select(
+        f"ckpt:{ROOT / 'checkpoints' / 'fast.safetensors'}").run()
+    ok(at)
+    for layer in ("pool2", "flatten", "fc", "relu3", "head"):
+        at.selectbox(key="layer.name").select(layer).run()
+        for view in ("Feature maps", "Receptive field", "Saliency", "All methods"):
+            at.session_state["view"] = view
+            at.run()
+            ok(at)
+            assert not at.error, (layer, view, [e.value for e in at.error])
+
+
 # --------------------------------------------------------------------------- bad inputs
 
 def draw(at: AppTest, rgba: np.ndarray | None) -> AppTest:
