@@ -347,7 +347,7 @@ def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
     """
     if presenting():  # large type: the layer picker gets a row of its own
         c1 = st.columns([1, 1.4])[0]
-        c2, c3 = st.columns([4, 0.6], vertical_alignment="bottom")
+        c2, c3 = st.columns([3.6, 1], vertical_alignment="bottom")
     else:
         c1, c2, c3 = st.columns([1.35, 2.6, 0.55], vertical_alignment="bottom")
     with c1:

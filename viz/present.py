@@ -25,7 +25,7 @@ h3 { font-size: 1.6rem !important; }
 [data-testid="stMainMenu"], [data-testid="stAppDeployButton"], [data-testid="stDecoration"],
 footer, [data-testid="stElementToolbar"], .modebar-container { display: none !important; }
 [data-testid="stNavSectionHeader"], [data-testid="stTopNavLinkContainer"] span { font-size: 1.1rem; }
-[data-testid="stTooltipIcon"] { display: none !important; }
+[data-testid="stWidgetLabel"] [data-testid="stTooltipIcon"], [data-testid="stMetricLabel"] [data-testid="stTooltipIcon"] { display: none !important; }
 </style>
 """
 
