@@ -261,9 +261,8 @@ def train_this(layers: list[dict[str, Any]] | None, report: LabReport | None) ->
                    f"CPU. It will still start if you ask.")
     if clicked:
         from model.train import TrainConfig
-        from ui import train
         cfg = TrainConfig(arch="lab", layers=layers, epochs=int(epochs))
-        if train.start(cfg):
+        if common.start_training(cfg):
             st.switch_page(common.PAGES["train"])
 
 

@@ -24,11 +24,6 @@ TRAIN_IMAGES = 55_000  # 60k minus the 5k validation split
 SCRUB_HEIGHT = 280  # px, every figure of "Watch it learn"
 
 
-start = common.start_training  # what the lab calls (see ui/common.py)
-manager = common.job_manager
-session_name = common.session_name
-
-
 # ---------------------------------------------------------------------------------------------
 # Start a run
 # ---------------------------------------------------------------------------------------------
@@ -64,18 +59,18 @@ def train_form() -> None:
             steps = min(steps, int(max_steps))
         st.caption(f"{steps:,} steps of {batch} images. The random start and every epoch are "
                    f"saved under runs/; the shipped checkpoints are never touched.")
-        job = manager().current
+        job = common.job_manager().current
         busy = job is not None and job.running
         submitted = st.button("Start training", type="primary", width="stretch",
                               key="train.start", disabled=busy,
                               help="One run at a time on this server: wait for the current one "
                                    "to end." if busy else None)
-    st.caption(f"You are session **{session_name()}**.")
+    st.caption(f"You are session **{common.session_name()}**.")
     if submitted:
         cfg = TrainConfig(arch=arch, epochs=int(epochs), batch_size=int(batch), max_lr=float(lr),
                           rotate_deg=7.0 if augment else 0.0, shift_px=2.0 if augment else 0.0,
                           seed=int(seed), max_steps=int(max_steps) or None)
-        if start(cfg):
+        if common.start_training(cfg):
             st.session_state["train.run"] = None  # follow the new run below
             st.rerun()
 
@@ -90,7 +85,7 @@ def _open_in_explorer(path: str) -> None:
 
 
 def job_panel() -> None:
-    job = manager().current
+    job = common.job_manager().current
     if job is None:
         st.info("No training is running on this server. Choose a network on the left and "
                 "press Start: loss and accuracy appear here as it learns.")
@@ -99,10 +94,10 @@ def job_panel() -> None:
 
     @st.fragment(run_every=1.0 if running else None)
     def live() -> None:
-        j = manager().current
+        j = common.job_manager().current
         if j is None:
             return
-        mine = j.owner == session_name()
+        mine = j.owner == common.session_name()
         since = time.strftime("%H:%M:%S", time.localtime(j.started))
         who = "you" if mine else f"session {j.owner}"
         st.markdown(f"**{j.config.arch}**, started {since} by {who}")
@@ -178,7 +173,7 @@ def scrub() -> None:
                 "and scrub through it here, for the input chosen in the sidebar.")
         return
     ids = [r.id for r in runs]
-    job = manager().current
+    job = common.job_manager().current
     if st.session_state.get("train.run") not in ids:
         st.session_state["train.run"] = job.id if job is not None and job.id in ids else ids[0]
     by_id = {r.id: r for r in runs}

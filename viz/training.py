@@ -7,7 +7,6 @@ read from the safetensors headers only (a few hundred bytes), never the weights.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -16,6 +15,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from viz.npforward import read_card
+
 _EPOCH = re.compile(r"epoch-(\d+)\.safetensors$")
 
 
@@ -23,16 +24,14 @@ def read_header_card(path: Path) -> dict[str, Any]:
     """The model card in a checkpoint's header, reading only the header."""
     with open(path, "rb") as f:
         head = f.read(8)
-        if len(head) < 8:
-            raise ValueError(f"{path.name}: not a checkpoint (too short)")
-        n = int.from_bytes(head, "little")
+        n = int.from_bytes(head, "little") if len(head) == 8 else 0
         if n > 10_000_000:
             raise ValueError(f"{path.name}: not a checkpoint (header of {n} bytes)")
-        header = json.loads(f.read(n))
-    meta = header.get("__metadata__") or {}
-    if "model_card" not in meta:
-        raise ValueError(f"{path.name}: a safetensors file without a model card")
-    return json.loads(meta["model_card"])
+        data = head + f.read(n)
+    try:
+        return read_card(data)
+    except ValueError as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
 
 
 @dataclass

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.app.test_app import fresh, ok, texts
@@ -84,4 +82,3 @@ def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypa
     ok(at)
     assert at.session_state["model.choice"] == f"ckpt:{job.final}"
     assert "Inside a convolutional network" in [t.value for t in at.title]
-    time.sleep(0)  # keep the job's thread from outliving the temporary folder's use
