@@ -11,7 +11,8 @@ import sys
 
 import streamlit as st
 
-from ui import common, urls
+from model.architectures import descriptions
+from ui import cache, common, sidebar, urls
 from viz import figures, present
 
 _presenting = st.session_state.get("present.on", st.query_params.get("present") == "1")
@@ -39,7 +40,7 @@ PAGES = {
 common.PAGES.update(PAGES)
 page = st.navigation(list(PAGES.values()), position="top")
 if page.url_path == "lab":  # the lab hides the input pickers; keep their values
-    common.keep_sidebar_state()
+    sidebar.keep_sidebar_state()
 urls.apply_before_sidebar()
 
 st.markdown(
@@ -47,7 +48,7 @@ st.markdown(
     "h1{font-size:1.8rem!important;padding-top:0!important;margin-bottom:0!important}"
     "</style>",
     unsafe_allow_html=True)
-ctx, about = common.sidebar(with_input=page.url_path != "lab")
+ctx, about = sidebar.sidebar(with_input=page.url_path != "lab")
 st.sidebar.divider()
 if "present.on" not in st.session_state:
     st.session_state["present.on"] = _presenting
@@ -59,11 +60,9 @@ if st.session_state["present.on"]:
 
 page.run()
 
-# Only now, with the page sent, start importing torch (it would slow the first paint), then fill
-# in the model's description, which needs the zoo (and so torch).
-common.preload()
-from model.zoo import DESCRIPTIONS  # noqa: E402
-
-about.caption(DESCRIPTIONS.get(ctx.arch, ""))
+# Only now, with the page sent, start importing torch in the background (it would slow the first
+# paint), then fill in the model's description.
+cache.preload()
+about.caption(descriptions().get(ctx.arch, ""))
 if _warmup is not None:
     _warmup.empty()

@@ -21,14 +21,15 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from model.architectures import ARCHITECTURES, DEFAULT
 from model.atomic import atomic_write
-from model.zoo import ARCHITECTURES, ZooNet, build_from_config
+from model.store import CHECKPOINT_DIR, shipped_checkpoints
+from model.zoo import ZooNet, build_from_config
+from viz.npforward import NumpyNet
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 CARD_KEY = "model_card"
 CARD_VERSION = 1
-SHIPPED = ("seed", "seed-3x3", "compact", "fast")
-DEFAULT_CHECKPOINT = CHECKPOINT_DIR / "seed.safetensors"
+DEFAULT_CHECKPOINT = CHECKPOINT_DIR / f"{DEFAULT}.safetensors"
 
 
 class CheckpointError(ValueError):
@@ -101,7 +102,7 @@ def read_checkpoint(data: bytes, source: str = "checkpoint") -> tuple[dict[str, 
 def model_from_card(card: dict[str, Any], source: str = "checkpoint") -> ZooNet:
     """An untrained network with the card's architecture (zoo names must match the zoo)."""
     arch, layers = card["arch"], card["layers"]
-    if arch in ARCHITECTURES and layers != ARCHITECTURES[arch]():
+    if arch in ARCHITECTURES and layers != ARCHITECTURES[arch].layers():
         raise CheckpointError(
             f"{source}: its card says architecture {arch!r}, but its layers differ from the "
             f"zoo's {arch!r}; it was made by a different version of the zoo.")
@@ -147,6 +148,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[ZooNet, dict[str, Any
     return load_checkpoint_bytes(path.read_bytes(), str(path))
 
 
-def shipped_checkpoints() -> dict[str, Path]:
-    """The checkpoints in ``checkpoints/`` by name (file stem)."""
-    return {p.stem: p for p in sorted(CHECKPOINT_DIR.glob("*.safetensors"))}
+def to_numpy_net(model: ZooNet, card: dict[str, Any]) -> NumpyNet:
+    """The same network as a :class:`viz.npforward.NumpyNet` (numpy copies of every tensor)."""
+    tensors = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
+    return NumpyNet(model.arch, model.layer_config, tensors, dict(card))
+
+
+__all__ = ["CARD_KEY", "CHECKPOINT_DIR", "CheckpointError", "DEFAULT_CHECKPOINT", "fit_weights",
+           "load_checkpoint", "load_checkpoint_bytes", "model_from_card", "read_checkpoint",
+           "save_checkpoint", "shipped_checkpoints", "to_numpy_net"]

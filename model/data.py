@@ -27,11 +27,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from model import store
 from model.atomic import atomic_path
+from model.store import PROJECT_ROOT, SAMPLES_PATH
+from viz.preprocess import MEAN, STD
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CACHE = PROJECT_ROOT / ".cache" / "mnist"
-SAMPLES_PATH = PROJECT_ROOT / "checkpoints" / "samples.npz"
 
 # Public mirrors, as in torchvision.datasets.MNIST.
 MIRRORS: tuple[str, ...] = (
@@ -248,11 +249,9 @@ def mnist_available(data_dir: str | os.PathLike[str] | None = None) -> bool:
 def load_samples(path: str | os.PathLike[str] = SAMPLES_PATH) -> tuple[np.ndarray, np.ndarray]:
     """The shipped sample digits: images uint8 (N, 28, 28) and labels int64 (N,)."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            images, labels = data["images"], data["labels"].astype(np.int64)
-    except (OSError, KeyError, ValueError) as exc:
-        raise MNISTError(f"{path}: cannot read the sample digits ({exc}).") from exc
-    return images, labels
+        return store.load_samples(path)
+    except ValueError as exc:
+        raise MNISTError(str(exc)) from exc
 
 
 def save_samples(
@@ -268,8 +267,6 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return (images.float().unsqueeze(1) / 255.0 - MEAN) / STD
 
 
-MEAN = 0.1307
-STD = 0.3081
 
 
 def main(argv: Sequence[str] | None = None) -> int:

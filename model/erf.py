@@ -74,3 +74,19 @@ def effective_receptive_field(model: nn.Module, layer_name: str, unit: Sequence[
         handle.remove()
         model.train(was_training)
     return grad.abs().mean(dim=(0, 1)).detach().to(torch.float64).numpy()
+
+
+def effective_field(model: nn.Module, layer: str, unit: tuple[int, int, int],
+                    x: torch.Tensor) -> np.ndarray:
+    """|d unit / d input| of one unit for one input (1, 1, 28, 28), as a float32 (28, 28) map.
+
+    ``unit`` is ``(channel, y, x)``; for a layer with a flat output only the channel counts.
+    :func:`effective_receptive_field` registers a hook and toggles eval mode, so it runs on a
+    private copy: the shared model is never touched.
+    """
+    from model.activations import forward_to, private_copy
+    with torch.no_grad():
+        ndim = forward_to(model, x, layer).dim()
+    c, uy, ux = unit
+    index = (c,) if ndim == 2 else (c, uy, ux)
+    return effective_receptive_field(private_copy(model), layer, index, x).astype(np.float32)

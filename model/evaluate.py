@@ -15,7 +15,7 @@ import torch
 from model.checkpoint import CheckpointError, load_checkpoint
 from model.data import MNISTError, load_mnist
 from model.train import accuracy
-from model.zoo import count_params
+from viz.layers import total_params
 
 
 def evaluate(path: str, data_dir: str | None = None, download: bool = True) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def evaluate(path: str, data_dir: str | None = None, download: bool = True) -> d
     return {
         "checkpoint": str(path),
         "arch": card["arch"],
-        "params": count_params(model),
+        "params": total_params(model.layer_config),
         "test_accuracy": acc,
         "correct": correct,
         "n": len(data.test_labels),

@@ -18,11 +18,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.checkpoint import CHECKPOINT_DIR, save_checkpoint
+from model.checkpoint import save_checkpoint
 from model.data import MNIST
-from model.train import PROJECT_ROOT, TrainConfig, model_card, train
-
-RUNS_DIR = PROJECT_ROOT / "runs"
+from model.store import CHECKPOINT_DIR
+from model.store import runs_dir as default_runs_dir
+from model.train import TrainConfig, model_card, train
 
 
 class JobBusy(RuntimeError):
@@ -68,7 +68,8 @@ class Job:
 class JobManager:
     """At most one training job at a time per server; thread-safe."""
 
-    def __init__(self, runs_dir: Path = RUNS_DIR):
+    def __init__(self, folder: Path | None = None):
+        runs_dir = folder if folder is not None else default_runs_dir()
         if runs_dir.resolve() == CHECKPOINT_DIR.resolve():
             raise ValueError("training output must not go to checkpoints/ (shipped models)")
         self.runs_dir = runs_dir

@@ -24,18 +24,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.architectures import ARCHITECTURES, TRAIN_DEFAULT
 from model.checkpoint import save_checkpoint
 from model.data import MNIST, MNISTError, load_mnist, to_float
-from model.zoo import ARCHITECTURES, ZooNet, build, build_from_config, count_macs, count_params
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from model.store import PROJECT_ROOT
+from model.zoo import ZooNet, build, build_from_config
+from viz.layers import total_macs, total_params
+from viz.preprocess import MEAN, STD
 
 
 @dataclass
 class TrainConfig:
     """Everything that determines a training run (stored in the model card)."""
 
-    arch: str = "compact"
+    arch: str = TRAIN_DEFAULT
     layers: list[dict[str, Any]] | None = None  # a custom network's layer records (else the zoo's)
     epochs: int = 15
     batch_size: int = 128
@@ -180,7 +182,7 @@ def train(cfg: TrainConfig, data: MNIST, callback: Callback | None = None,
             idx = order[i:i + cfg.batch_size]
             x = x_train[idx].float().unsqueeze(1) / 255.0  # (B, 1, 28, 28) in [0, 1]
             x = augment(x, cfg.rotate_deg, cfg.shift_px, gen)
-            x = ((x - 0.1307) / 0.3081).contiguous(memory_format=torch.channels_last)
+            x = ((x - MEAN) / STD).contiguous(memory_format=torch.channels_last)
             loss = F.cross_entropy(model(x), y_train[idx], label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -223,10 +225,9 @@ def model_card(cfg: TrainConfig, result: TrainResult, data: MNIST) -> dict[str, 
     model = result.model.cpu()
     test_acc, correct = accuracy(model, data.test_images, data.test_labels)
     last = result.history[-1] if result.history else None
-    macs = count_macs(model)
     return {
-        "params": count_params(model),
-        "macs": sum(macs.values()),
+        "params": total_params(model.layer_config),
+        "macs": total_macs(model.layer_config),
         "val_accuracy": last.val_accuracy if last else None,
         "test_accuracy": test_acc,
         "test_correct": correct,
@@ -246,7 +247,7 @@ def model_card(cfg: TrainConfig, result: TrainResult, data: MNIST) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n")[0])
-    p.add_argument("--arch", default="compact", choices=list(ARCHITECTURES))
+    p.add_argument("--arch", default=TRAIN_DEFAULT, choices=list(ARCHITECTURES))
     d = TrainConfig()
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")

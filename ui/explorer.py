@@ -5,25 +5,56 @@ Session-state keys: ``layer.*``, ``view``, ``fm.*``, ``rf.*``, ``sal.*``, ``cmp.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
+from model.store import ModelRef
 from ui import urls
-from ui.common import (
-    attribution,
-    context,
-    conv_weight,
-    field_table,
-    forward,
-    guard,
-    plot,
-    presenting,
-    unit_maps,
-)
-from viz import figures, preprocess, raster
+from ui.cache import attribution, conv_weight, field_table, forward, unit_maps
+from ui.common import context, guard, plot, presenting
+from viz import fields, figures, preprocess, raster
+from viz.layers import LayerInfo
 
-VIEWS = ["Feature maps", "Receptive field", "Saliency", "All methods"]
 PAGE = 16  # feature maps per page
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a view draws: the model, the input, every layer's output and the chosen layer."""
+
+    key: ModelRef
+    image: np.ndarray
+    acts: dict[str, np.ndarray]
+    probs: np.ndarray
+    layer: str
+    table: list[LayerInfo]
+
+    @property
+    def row(self) -> LayerInfo:
+        return fields.row_for(self.table, self.layer)
+
+
+@dataclass(frozen=True)
+class View:
+    """One explorer view: its name in links (``?view=field``), title, and how it draws."""
+
+    url: str
+    title: str
+    draw: Callable[[Shown], None]
+    activity: str  # what a failure message says was being done
+
+
+VIEWS: dict[str, View] = {}  # by title, in the order of the view selector
+
+
+def register(view: View) -> View:
+    if view.title in VIEWS or any(v.url == view.url for v in VIEWS.values()):
+        raise ValueError(f"an explorer view {view.title!r} or ?view={view.url} already exists")
+    VIEWS[view.title] = view
+    return view
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,11 +95,12 @@ def layer_picker(acts) -> str:
     return name
 
 
-def view_feature_maps(key: str, acts, layer: str) -> None:
+def view_feature_maps(v: Shown) -> None:
+    key, acts, layer = v.key, v.acts, v.layer
     a = acts[layer]
     if a.ndim == 1 or (a.ndim == 3 and a.shape[1:] == (1, 1)):
         vec = a.reshape(-1)
-        plot(_vector_bars(vec), key="fm.vector")
+        plot(figures.vector_bars(vec), key="fm.vector")
         st.caption(f"{layer} outputs {vec.size} numbers, one per class (no spatial map "
                    f"left: every unit sees the whole image).")
         return
@@ -99,24 +131,11 @@ def view_feature_maps(key: str, acts, layer: str) -> None:
     if show_filters:
         w = weight
         out_c, in_c = w.shape[:2]
-        o_hi, i_hi = min(out_c, 16), min(in_c, 16)
-        tiles = w[:o_hi, :i_hi].reshape(o_hi * i_hi, *w.shape[2:])
-        fig = figures.tiled(tiles, cols=i_hi)
+        fig, o_hi, i_hi = figures.filter_grid(w)
         plot(fig, key="fm.weights")
         st.caption(f"The {w.shape[2]}x{w.shape[3]} filters of {layer}: one row per output "
                    f"channel ({o_hi} of {out_c}), one column per input channel ({i_hi} of {in_c})"
                    f"; red = positive weight, blue = negative, one shared scale.")
-
-
-def _vector_bars(vec: np.ndarray):
-    import plotly.graph_objects as go
-    fig = go.Figure(go.Bar(x=[str(i) for i in range(vec.size)], y=vec,
-                           marker_color=["#3b5b92" if v >= 0 else "#d8862a" for v in vec],
-                           hovertemplate="%{x}: %{y:.3g}<extra></extra>"))
-    fig.update_xaxes(type="category")
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), font=figures.FONT,
-                      plot_bgcolor="white")
-    return fig
 
 
 def _on_pick() -> None:
@@ -141,9 +160,8 @@ def _on_pick() -> None:
 
 
 @st.fragment
-def unit_panel(key: str, image: np.ndarray, acts, row) -> None:
+def unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
     """Pick a unit; see its theoretical field, effective field and attribution. Reruns alone."""
-    from viz import fields
     a = acts[row.name]
     spatial = a.ndim == 3 and a.shape[1] > 1
     c_total = a.shape[0]
@@ -203,14 +221,13 @@ def unit_panel(key: str, image: np.ndarray, acts, row) -> None:
                        "(red raises it, blue lowers it).")
 
 
-def view_receptive_field(key: str, image, acts, table, row) -> None:
+def view_receptive_field(v: Shown) -> None:
+    key, image, acts, table, row = v.key, v.image, v.acts, v.table, v.row
     guard("Picking a unit", lambda: unit_panel(key, image, acts, row))
     st.subheader("How far each layer sees")
     left, right = st.columns([1.25, 1])
     with left:
         import pandas as pd
-
-        from viz import fields
         every = st.toggle("Show every layer (BatchNorm, ReLU and dropout do not change the "
                           "field)", key="rf.every")
         shown = [r for r in table if every or r.name == row.name
@@ -250,23 +267,24 @@ def _target_picker(probs: np.ndarray, key: str) -> int:
     return pred if choice == "predicted" else int(choice)
 
 
-def _occlusion_defaults(row) -> tuple[int, int]:
-    """Occlusion window and stride: the layer's field r and effective stride S (capped at 14)."""
-    window = max(2, min(row.r, 14))
-    stride = row.stride if row.stride is not None else max(1, window // 2)
-    return window, max(1, min(stride, 14))
+def _window_defaults(row: LayerInfo) -> tuple[int, int]:
+    """A sliding window's size and step: the layer's field r and effective stride S."""
+    from model.saliency.occlusion import defaults
+    return defaults(row.r, row.stride)
 
 
-def view_saliency(key: str, image, probs, row) -> None:
-    from viz.saliency import METHODS
+def view_saliency(v: Shown) -> None:
+    from model.saliency import METHODS
+    key, image, probs, row = v.key, v.image, v.probs, v.row
     c1, c2, c3 = st.columns([2.6, 1, 1])
     method = c1.radio("Method", list(METHODS), format_func=lambda k: METHODS[k].label,
                       horizontal=True, key="sal.method")
     with c2:
         target = _target_picker(probs, "sal.target")
     opacity = c3.slider("Overlay opacity", 0.0, 1.0, 0.65, 0.05, key="sal.opacity")
-    window, stride = _occlusion_defaults(row)
-    if method == "occlusion":
+    window, stride = _window_defaults(row)
+    m = METHODS[method]
+    if m.uses_window:
         o1, o2, _ = st.columns([1, 1, 2])
         window = o1.number_input("Window (pixels)", 1, 28, window, key=f"sal.window.{row.name}",
                                  help=f"Defaults to {row.name}'s receptive field r = {row.r} "
@@ -275,7 +293,6 @@ def view_saliency(key: str, image, probs, row) -> None:
                                  help=f"Defaults to {row.name}'s effective stride S = "
                                       f"{row.stride}.")
     attr = attribution(key, image, method, target, row.name, int(window), int(stride))
-    m = METHODS[method]
     left, right = st.columns(2)
     with left:
         plot(figures.digit(image, 420, overlay=attr, opacity=opacity, overlay_name=m.label,
@@ -284,12 +301,12 @@ def view_saliency(key: str, image, probs, row) -> None:
                    f"{target}, blue = against (colour scale centred at 0).")
     with right:
         st.markdown(f"**{m.label}.** {m.explanation}")
-        if method == "gradcam" and row.stride is not None:
+        if m.uses_layer and not m.uses_window and row.stride is not None:
             st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "
                     f"units is {row.stride} input pixel(s) from the next (effective stride S = "
                     f"{row.stride}), so the map is made of {row.stride}x{row.stride} blocks. "
                     f"Pick a later layer for coarser, more class-specific maps.")
-        if method == "occlusion":
+        if m.uses_window:
             st.info(f"A {window}x{window} black patch slides in steps of {stride} pixels; the "
                     f"map shows how much the score of class {target} drops (red = the patch "
                     f"hid evidence).")
@@ -298,15 +315,16 @@ def view_saliency(key: str, image, probs, row) -> None:
         st.caption(f"The {m.label} map alone (28x28, same colour scale).")
 
 
-def view_compare(key: str, image, probs, row) -> None:
-    from viz.saliency import METHODS
+def view_compare(v: Shown) -> None:
+    from model.saliency import METHODS
+    key, image, probs, row = v.key, v.image, v.probs, v.row
     c1, c2 = st.columns([1, 2])
     with c1:
         target = _target_picker(probs, "cmp.target")
     with c2:
         sanity = st.toggle("Sanity check: add a row with randomised weights", key="cmp.sanity",
                            value=True)
-    window, stride = _occlusion_defaults(row)
+    window, stride = _window_defaults(row)
     rows = {"trained": {}}
     if sanity:
         rows["random weights"] = {}
@@ -321,7 +339,8 @@ def view_compare(key: str, image, probs, row) -> None:
                 skipped.add(m.label)
     plot(figures.attribution_grid(rows, tile=175), key="cmp.grid")
     st.caption(f"All methods for class {target} on one shared diverging scale (each map divided "
-               f"by its own largest |value|; red = for, blue = against). Grad-CAM and Occlusion "
+               f"by its own largest |value|; red = for, blue = against). "
+               f"{' and '.join(m.label for m in METHODS.values() if m.uses_layer)} "
                f"use {row.name} (window {window}, stride {stride})."
                + (f" {', '.join(sorted(skipped))} left blank: {row.name} has no feature maps; "
                   f"pick a conv, ReLU or pooling layer." if skipped else ""))
@@ -338,8 +357,18 @@ def view_compare(key: str, image, probs, row) -> None:
 # Page
 # ---------------------------------------------------------------------------------------------
 
+register(View("maps", "Feature maps", view_feature_maps, "Feature maps"))
+register(View("field", "Receptive field", view_receptive_field, "Receptive field"))
+register(View("saliency", "Saliency", view_saliency, "Saliency"))
+register(View("compare", "All methods", view_compare, "Comparison"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Page
+# ---------------------------------------------------------------------------------------------
+
 @st.fragment
-def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
+def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
     """Layer picker, view selector and the chosen view.
 
     A fragment: switching layer or view, or any widget inside a view, reruns only this part, not
@@ -352,23 +381,17 @@ def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
         c1, c2, c3 = st.columns([1.35, 2.6, 0.55], vertical_alignment="bottom")
     with c1:
         layer = layer_picker(acts)
+    titles = list(VIEWS)
     with c2:
-        view = st.segmented_control("View", VIEWS, key="view", required=True,
-                                    default=VIEWS[0], label_visibility="collapsed")
-    view = view or VIEWS[0]
+        if st.session_state.get("view") not in titles:
+            st.session_state["view"] = titles[0]
+        title = st.segmented_control("View", titles, key="view", required=True,
+                                     label_visibility="collapsed")
+    view = VIEWS.get(title or titles[0], VIEWS[titles[0]])
     try:
-        if view == VIEWS[0]:
-            guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
-            return
-        from viz import fields
         table = field_table(key)
-        row = fields.row_for(table, layer)
-        if view == VIEWS[1]:
-            guard("Receptive field", lambda: view_receptive_field(key, image, acts, table, row))
-        elif view == VIEWS[2]:
-            guard("Saliency", lambda: view_saliency(key, image, probs, row))
-        else:
-            guard("Comparison", lambda: view_compare(key, image, probs, row))
+        shown = Shown(key, image, acts, probs, layer, table)
+        guard(view.activity, lambda: view.draw(shown))
     finally:  # with the view's widgets drawn, the address bar and the link can name them
         urls.write()
         with c3.popover("Link", icon=":material/link:",
@@ -391,5 +414,6 @@ def page() -> None:
     explorer(ctx.key, ctx.image, acts, probs)
 
 
-if __name__ == "__main__":
-    page()
+if __name__ == "__main__":  # run as a page: draw with the imported module (one registry)
+    from ui import explorer as _module
+    _module.page()

@@ -12,7 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from ui import common
+from model.architectures import ARCHITECTURES, COMPARE, DEFAULT
+from ui import cache, common
 from ui.common import context, plot, presenting
 from viz import figures
 from viz.lab import (
@@ -32,7 +33,6 @@ from viz.lab import (
 SIDEBAR = "(sidebar model)"  # the "Start from" option for the sidebar's current network
 YOURS = "your table"
 COLUMNS = ("type", "kernel", "stride", "padding", "dilation", "channels")
-DEFAULT_COMPARE = ["seed", "seed-3x3", "seed-original"]
 SLOW_MACS = 50_000_000  # per image: beyond this, training on a CPU takes hours
 HIDDEN_TYPES = ("bn", "relu", "dropout")  # they never change the field
 
@@ -42,7 +42,6 @@ HIDDEN_TYPES = ("bn", "relu", "dropout")  # they never change the field
 # ---------------------------------------------------------------------------------------------
 
 def _zoo() -> dict[str, Any]:
-    from model.zoo import ARCHITECTURES
     return ARCHITECTURES
 
 
@@ -72,9 +71,8 @@ def area(rf: tuple[int, int] | None) -> str:
 def start_layers(start: str) -> list[dict[str, Any]]:
     """The layer records of a "Start from" choice (a zoo name or the sidebar's model)."""
     if start == SIDEBAR:
-        model, _ = common.get_model(context().key)
-        return model.layer_config
-    return _zoo()[start]()
+        return cache.layer_records(context().key)
+    return _zoo()[start].layers()
 
 
 def start_label(start: str, arch: str) -> str:
@@ -140,9 +138,9 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
     """"Start from", the editable table and Reset. Returns (start label, the table's rows)."""
     zoo = list(_zoo())
     options = zoo + [SIDEBAR]
-    _remembered("lab.start", "seed")
+    _remembered("lab.start", DEFAULT)
     if st.session_state["lab.start"] not in options:
-        st.session_state["lab.start"] = "seed"
+        st.session_state["lab.start"] = DEFAULT
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     arch = context().arch
     start = c1.selectbox("Start from", options, key="lab.start",
@@ -274,7 +272,7 @@ def compare(mine: LabReport | None) -> None:
     import pandas as pd
     st.subheader("Compare architectures")
     options = list(_zoo()) + [YOURS]
-    _remembered("lab.compare", DEFAULT_COMPARE)
+    _remembered("lab.compare", list(COMPARE))
     st.session_state["lab.compare"] = [o for o in st.session_state["lab.compare"]
                                        if o in options]
     chosen = st.multiselect("Networks (2 or 3; the first is the reference)", options,
@@ -290,7 +288,7 @@ def compare(mine: LabReport | None) -> None:
                 continue
             reports[name] = mine
         else:
-            reports[name] = analyse(_zoo()[name]())
+            reports[name] = analyse(_zoo()[name].layers())
     if len(reports) < 2:
         st.info("Pick at least two networks to compare.")
         return
@@ -347,5 +345,6 @@ def page() -> None:
     common.guard("The comparison", lambda: compare(report))
 
 
-if __name__ == "__main__":
-    page()
+if __name__ == "__main__":  # run as a page: draw with the imported module (one registry)
+    from ui import lab as _module
+    _module.page()

@@ -1,26 +1,69 @@
 """The concepts tour: eight concepts and five design rules, each beside a live view of the
 sidebar's model and input.
 
-Every step is addressable: ``?concept=convolution`` (keys of ``viz.concepts.CONCEPTS``, or
-``rules``). The page reads and writes only the ``concept`` query parameter. Texts, rule checks and
-the arithmetic live in ``viz/concepts.py``; the tour's figures in ``viz/tourfigs.py``.
+Every step is one :class:`Step` record in :data:`REGISTRY`, registered by the ``@tour_step``
+decorator on the function that draws its figure (its text, its figure, whether it needs an
+input), and is addressable: ``?concept=convolution``. The page reads and writes only the
+``concept`` query parameter. Rule checks and the arithmetic live in ``viz/concepts.py``; the
+tour's figures in ``viz/tourfigs.py``.
 Session-state keys: ``tour.*``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import streamlit as st
 
-from ui import common
+from ui import cache, common
 from viz import concepts, figures, npforward, tourfigs
+from viz.layers import SHAPE_KEEPERS
 
-STEPS: list[str] = [c.key for c in concepts.CONCEPTS] + ["rules"]
-TITLES: dict[str, str] = {c.key: c.title for c in concepts.CONCEPTS}
-TITLES["rules"] = "The five design rules"
-BY_KEY = {c.key: c for c in concepts.CONCEPTS}
-NEEDS_INPUT = {"convolution", "1x1", "feature-maps", "activation", "receptive-field"}
 MAX_MAPS = 32  # feature maps shown at once
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the tour: its text, the live figure beside it, whether it needs an input."""
+
+    key: str  # the link name: ?concept=KEY
+    title: str
+    show: Callable[..., None]  # (context, layer records, activations) -> draws the figure
+    text: str = ""
+    visual: str = ""  # what the figure shows, in words
+    needs_input: bool = False
+    wide: bool = False  # the figure takes the whole width (no text column)
+    doing: str = ""  # what a failure message says was being done
+
+    @property
+    def activity(self) -> str:
+        return self.doing or f"Showing {self.title.lower()}"
+
+
+REGISTRY: dict[str, Step] = {}  # in tour order
+
+
+def register(s: Step) -> Step:
+    if s.key in REGISTRY:
+        raise ValueError(f"a tour step with key {s.key!r} is already registered")
+    REGISTRY[s.key] = s
+    return s
+
+
+def tour_step(key: str, title: str, *, text: str = "", visual: str = "", needs_input: bool = False,
+         wide: bool = False, doing: str = ""
+         ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register the decorated figure function as a tour step."""
+    def deco(show: Callable[..., None]) -> Callable[..., None]:
+        register(Step(key, title, show, text, visual, needs_input, wide, doing))
+        return show
+    return deco
+
+
+def steps() -> list[str]:
+    return list(REGISTRY)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -35,14 +78,14 @@ def _read_url() -> str | None:
     value = st.query_params.get("concept")
     problem = None
     if value is not None and value != st.session_state.get("tour.written"):
-        if value in STEPS:
+        if value in steps():
             st.session_state["tour.pick"] = value
         else:
-            problem = (f"There is no tour step '{value}' (try {', '.join(STEPS)}). Showing "
-                       f"{TITLES[st.session_state.get('tour.pick', STEPS[0])]}.")
+            problem = (f"There is no tour step '{value}' (try {', '.join(steps())}). Showing "
+                       f"{REGISTRY[st.session_state.get('tour.pick', steps()[0])].title}.")
             st.session_state["tour.written"] = value
-    if st.session_state.get("tour.pick") not in STEPS:
-        st.session_state["tour.pick"] = STEPS[0]
+    if st.session_state.get("tour.pick") not in steps():
+        st.session_state["tour.pick"] = steps()[0]
     return problem
 
 
@@ -53,24 +96,24 @@ def _write_url(step: str) -> None:
 
 
 def _move(delta: int) -> None:
-    i = STEPS.index(st.session_state.get("tour.pick", STEPS[0]))
-    st.session_state["tour.pick"] = STEPS[min(max(i + delta, 0), len(STEPS) - 1)]
+    i = steps().index(st.session_state.get("tour.pick", steps()[0]))
+    st.session_state["tour.pick"] = steps()[min(max(i + delta, 0), len(steps()) - 1)]
 
 
 def _label(step: str) -> str:
-    return f"{STEPS.index(step) + 1}. {TITLES[step]}"
+    return f"{steps().index(step) + 1}. {REGISTRY[step].title}"
 
 
 def navigator() -> str:
     """Previous / step picker / Next; returns the chosen step."""
-    i = STEPS.index(st.session_state["tour.pick"])
+    i = steps().index(st.session_state["tour.pick"])
     left, mid, right = st.columns([1, 3, 1], vertical_alignment="bottom")
     left.button("← Previous", key="tour.prev", on_click=_move, args=(-1,), disabled=i == 0,
                 width="stretch")
-    step = mid.selectbox("Step", STEPS, key="tour.pick", format_func=_label,
+    step = mid.selectbox("Step", steps(), key="tour.pick", format_func=_label,
                          label_visibility="collapsed")
     right.button("Next →", key="tour.next", on_click=_move, args=(1,),
-                 disabled=i == len(STEPS) - 1, width="stretch")
+                 disabled=i == len(steps()) - 1, width="stretch")
     return step
 
 
@@ -90,19 +133,9 @@ def _keep_choice(key: str, options: list, default) -> None:
         st.session_state[key] = default
 
 
-def layer_records(key: str) -> list[dict]:
-    """The current model's layer records (from its card, or from the network itself)."""
-    _, _, card = common.model_facts(key)
-    layers = card.get("layers")
-    if isinstance(layers, list) and layers:
-        return layers
-    model, _ = common.get_model(key)
-    return model.layer_config
-
-
-def conv_bias(key: str, layer: str) -> np.ndarray | None:
-    module = dict(common.get_model(key)[0].named_children())[layer]
-    return None if module.bias is None else module.bias.detach().numpy()
+def layer_records(key) -> list[dict]:
+    """The current model's layer records."""
+    return cache.layer_records(key)
 
 
 def _spatial(acts: dict[str, np.ndarray]) -> list[str]:
@@ -123,6 +156,14 @@ def _agreement(ours: float | np.ndarray, net: float | np.ndarray, what: str) -> 
 # The eight concepts
 # ---------------------------------------------------------------------------------------------
 
+@tour_step('convolution', 'Convolution', needs_input=True,
+      text=('A convolution slides a small grid of weights (the kernel) over the image. At'
+            ' each position it multiplies the pixels under the kernel by the weights and '
+            'adds the products (plus a bias): one number of the output. Because the same '
+            'weights are used everywhere, the layer finds the same pattern wherever it '
+            'appears.'),
+      visual=('A 3x3 window on the input, the nine products and their sum, which is '
+              'exactly the value of the feature map at that position.'))
 def show_convolution(ctx, layers, acts) -> None:
     rec = concepts.first_conv(layers)
     if rec is None:
@@ -135,8 +176,8 @@ def show_convolution(ctx, layers, acts) -> None:
         return
     out = acts[name]
     c_total, h, w = out.shape
-    weight = common.conv_weight(ctx.key, name)
-    bias = conv_bias(ctx.key, name)
+    weight = cache.conv_weight(ctx.key, name)
+    bias = cache.conv_bias(ctx.key, name)
     # Start where channel 0 responds most: on a stroke, not in the empty background.
     y0, x0 = (int(v) for v in np.unravel_index(int(np.argmax(np.abs(out[0]))), (h, w)))
     _keep_int("tour.conv.y", 0, h - 1, y0)
@@ -174,6 +215,12 @@ def show_convolution(ctx, layers, acts) -> None:
                + bias_txt)
 
 
+@tour_step('filters', 'Filters and kernels', needs_input=False,
+      text=('A kernel is one 2-D grid of weights; a filter is the stack of kernels, one '
+            'per input channel, that produces one output channel. A layer with 16 filters'
+            ' makes 16 feature maps. The weights are learned: nobody designs them by '
+            'hand.'),
+      visual=('The learned filters of the chosen layer.'))
 def show_filters(ctx, layers, acts) -> None:
     convs = [r["name"] for r in layers if r.get("type") == "conv"]
     if not convs:
@@ -182,16 +229,15 @@ def show_filters(ctx, layers, acts) -> None:
     _keep_choice("tour.filt.layer", convs, convs[0])
     name = st.selectbox("Layer", convs, key="tour.filt.layer",
                         help="The first conv reads the image; later ones read feature maps.")
-    w = common.conv_weight(ctx.key, name)
+    w = cache.conv_weight(ctx.key, name)
     out_c, in_c, kh, kw = w.shape
-    o_hi, i_hi = min(out_c, 16), min(in_c, 16)
     if in_c == 1:
-        tiles, cols = w[:, 0], min(out_c, 4 if out_c <= 16 else 8)
+        cols = min(out_c, 4 if out_c <= 16 else 8)
+        fig, o_hi, i_hi = figures.filter_grid(w, max_out=out_c, cols=cols,
+                                              height=60 + 110 * -(-out_c // cols))
     else:
-        tiles, cols = w[:o_hi, :i_hi].reshape(o_hi * i_hi, kh, kw), i_hi
-    rows = -(-len(tiles) // cols)
-    common.plot(figures.tiled(tiles, cols=cols, height=None if in_c > 1 else 60 + 110 * rows),
-                key="tour.filt.tiles")
+        fig, o_hi, i_hi = figures.filter_grid(w)
+    common.plot(fig, key="tour.filt.tiles")
     st.markdown(f"**{name}: {out_c} filters × {in_c} kernel{'s' if in_c > 1 else ''} per "
                 f"filter = {out_c * in_c:,} kernels of {kh}x{kw}, {out_c * in_c * kh * kw:,} "
                 f"weights.**")
@@ -201,7 +247,7 @@ def show_filters(ctx, layers, acts) -> None:
         shown = (f"one row per filter ({o_hi} of {out_c}), one column per input channel "
                  f"({i_hi} of {in_c}): a row is one filter, each tile one of its kernels")
     st.caption(f"{shown}; red = positive weight, blue = negative, one shared scale.")
-    if ctx.key.startswith("untrained:"):
+    if ctx.key.kind == "untrained":
         st.caption("These are random starting weights: training turns them into edge and "
                    "stroke detectors.")
 
@@ -212,8 +258,15 @@ def _train_link() -> None:
                      icon="🏋️")
 
 
+@tour_step('epochs', 'Epochs', needs_input=False,
+      text=('An epoch is one pass over every training image. Each step looks at a small '
+            'batch, measures the error (the loss) and nudges every weight to reduce it. '
+            'Accuracy on images held out from training shows whether the network learns '
+            'or only memorises.'),
+      visual=("Loss and validation accuracy per epoch, from the model's own training "
+              'record.'))
 def show_epochs(ctx, layers, acts) -> None:
-    _, _, card = common.model_facts(ctx.key)
+    _, _, card = cache.model_facts(ctx.key)
     series = concepts.history_series(card)
     if card.get("untrained"):
         st.info(f"This {ctx.arch} network is untrained: its weights are random and it has seen "
@@ -242,6 +295,13 @@ def show_epochs(ctx, layers, acts) -> None:
             st.json(recipe, expanded=False)
 
 
+@tour_step('1x1', '1x1 convolution', needs_input=True,
+      text=('A 1x1 convolution looks at one pixel position at a time and mixes the '
+            'channels there: each output channel is a weighted sum of the input channels '
+            'at the same pixel. It changes the number of channels cheaply and does not '
+            'grow the receptive field.'),
+      visual=('At one pixel: the input channel values, the 1x1 weight matrix, and the '
+              'output values.'))
 def show_1x1(ctx, layers, acts) -> None:
     rec = concepts.one_by_one(layers)
     if rec is None:
@@ -264,8 +324,8 @@ def show_1x1(ctx, layers, acts) -> None:
         x = cols[1].slider("Pixel column", 0, w - 1, key="tour.mix.x")
     else:
         y = x = 0
-    weight = common.conv_weight(ctx.key, name)
-    bias = conv_bias(ctx.key, name)
+    weight = cache.conv_weight(ctx.key, name)
+    bias = cache.conv_bias(ctx.key, name)
     vec, mixed = concepts.channel_mix(inp, weight, bias, y, x)
     common.plot(tourfigs.channel_mix(vec, weight, mixed, height=460), key="tour.mix.fig")
     st.caption(f"At pixel ({y}, {x}): each of {name}'s {rec['out']} outputs (bottom) is its "
@@ -279,6 +339,13 @@ def show_1x1(ctx, layers, acts) -> None:
         st.caption("Here the 1x1 conv is the output layer, after a global pool.")
 
 
+@tour_step('3x3', '3x3 convolution', needs_input=False,
+      text=("A 3x3 kernel is the smallest that sees a pixel's neighbours on every side. "
+            'Two stacked 3x3 layers see a 5x5 patch with 18 weights per channel pair '
+            'instead of 25, with a non-linearity in between; three see 7x7 with 27 '
+            'instead of 49.'),
+      visual=('The receptive field growing by 2 input pixels per 3x3 layer (times the '
+              'effective stride).'))
 def show_3x3(ctx, layers, acts) -> None:
     steps = concepts.growth_steps(layers)
     threes = [s for s in steps if s.kernel == 3 and s.kind == "conv"]
@@ -289,8 +356,8 @@ def show_3x3(ctx, layers, acts) -> None:
     if not threes:
         st.info(f"The {ctx.arch} network has no 3x3 convolution.")
         return
-    table = [r for r in common.field_table(ctx.key)
-             if r.type not in concepts.SHAPE_KEEPERS and not r.is_global]
+    table = [r for r in cache.field_table(ctx.key)
+             if r.type not in SHAPE_KEEPERS and not r.is_global]
     common.plot(figures.field_growth(table, threes[-1].name), key="tour.3x3.growth")
     by_stride: dict[int, list[str]] = {}
     for s in threes:
@@ -310,6 +377,11 @@ def show_3x3(ctx, layers, acts) -> None:
                    "stride S, so every 3x3 conv after it adds twice as much.")
 
 
+@tour_step('feature-maps', 'Feature maps', needs_input=True,
+      text=('A feature map is the output of one filter over the whole image: bright where'
+            " the filter's pattern is present. Early maps respond to edges and strokes, "
+            'deeper ones to larger parts of digits.'),
+      visual=('All feature maps of the chosen layer for the current input.'))
 def show_feature_maps(ctx, layers, acts) -> None:
     names = _spatial(acts)
     if not names:
@@ -329,6 +401,13 @@ def show_feature_maps(ctx, layers, acts) -> None:
                f"this input, each on its own scale: bright = strong response. Hover for values.")
 
 
+@tour_step('activation', 'Activation function', needs_input=True,
+      text=('Without a non-linearity, any stack of convolutions collapses into a single '
+            'linear map. ReLU keeps positive values and sets negative ones to zero: '
+            'cheap, and it lets a deep network build complicated decisions out of simple '
+            'pieces.'),
+      visual=('One feature map before ReLU (negative values in one colour) and after '
+              '(they are gone).'))
 def show_activation(ctx, layers, acts) -> None:
     pairs = [(p, r) for p, r in concepts.relu_pairs(layers)
              if acts[p].ndim == 3 and acts[p].shape[1] > 1]
@@ -356,11 +435,19 @@ def show_activation(ctx, layers, acts) -> None:
                f"{'checked on every pixel' if same else 'NOT the case here'}).")
 
 
+@tour_step('receptive-field', 'Receptive field', needs_input=True,
+      text=('The receptive field of a unit is the patch of the input it can possibly see.'
+            ' It grows by (kernel - 1) x (effective stride) at every layer; pooling '
+            'multiplies the stride, so later layers grow faster. Within it, the unit is '
+            'most sensitive near the centre: the effective receptive field is smaller '
+            'than the theoretical one.'),
+      visual=("The chosen unit's exact region on the input, and its sensitivity map "
+              'inside it.'))
 def show_receptive_field(ctx, layers, acts) -> None:
     from viz import fields, raster
-    table = [r for r in common.field_table(ctx.key)
+    table = [r for r in cache.field_table(ctx.key)
              if len(r.shape) == 3 and not r.is_global and r.size > 1
-             and r.type not in concepts.SHAPE_KEEPERS]
+             and r.type not in SHAPE_KEEPERS]
     if not table:
         st.info("This network has no spatial layer.")
         return
@@ -381,7 +468,7 @@ def show_receptive_field(ctx, layers, acts) -> None:
                    f"columns {region.x0}..{region.x1} (orange); any part outside the image is "
                    f"zero padding (hatched).")
     with pics[1]:
-        erf, _ = common.unit_maps(ctx.key, ctx.image, name, (c, centre, centre))
+        erf, _ = cache.unit_maps(ctx.key, ctx.image, name, (c, centre, centre))
         st.image(raster.field_picture(ctx.image, region, overlay=erf), width="stretch",
                  output_format="PNG", alt=f"Effective field of the centre unit of {name}")
         st.caption(f"Sensitivity inside it (channel {c}, the most active there): brighter = "
@@ -395,18 +482,14 @@ def show_receptive_field(ctx, layers, acts) -> None:
                   if row.r >= 28 else ""))
 
 
-SHOW = {
-    "convolution": show_convolution, "filters": show_filters, "epochs": show_epochs,
-    "1x1": show_1x1, "3x3": show_3x3, "feature-maps": show_feature_maps,
-    "activation": show_activation, "receptive-field": show_receptive_field,
-}
 
 
 # ---------------------------------------------------------------------------------------------
 # The five design rules
 # ---------------------------------------------------------------------------------------------
 
-def show_rules(ctx, layers) -> None:
+@tour_step("rules", "The five design rules", wide=True, doing="Checking the design rules")
+def show_rules(ctx, layers, acts) -> None:
     checks = concepts.check_rules(layers)
     kept = sum(c.followed for c in checks)
     left, right = st.columns([1.1, 1], gap="large")
@@ -418,22 +501,7 @@ def show_rules(ctx, layers) -> None:
             st.markdown(f"{mark} **{i}. {check.title}.** {check.text}")
             st.caption(f"{'Followed' if check.followed else 'Not followed'}: {check.detail}.")
     with right:
-        sizes = concepts.map_sizes(layers)
-        rows = []
-        for rec in layers:
-            kind = rec.get("type")
-            if kind in concepts.SHAPE_KEEPERS:
-                continue
-            k = rec.get("kernel")
-            what = f"{k}x{k} {'conv' if kind == 'conv' else kind}" if k else kind
-            if kind == "conv":
-                what += f", pad {rec.get('padding', 0)}"
-            rows.append({
-                "layer": rec["name"], "kernel": what,
-                "channels": f"{rec['in']} → {rec['out']}" if "in" in rec else "",
-                "map": f"{sizes[rec['name']]}x{sizes[rec['name']]}"
-                if sizes[rec["name"]] else "vector",
-            })
+        rows = concepts.rules_table(layers)
         import pandas as pd
         st.dataframe(pd.DataFrame(rows), hide_index=True,
                      height=min(640, 38 + 35 * len(rows)), key="tour.rules.table")
@@ -445,31 +513,30 @@ def show_rules(ctx, layers) -> None:
 # The page
 # ---------------------------------------------------------------------------------------------
 
-def show_step(ctx, step: str) -> None:
-    presenting = common.presenting()
-    if step == "rules":
-        st.subheader(_label(step))
-        common.guard("Checking the design rules", lambda: show_rules(ctx, layer_records(ctx.key)))
+def show_step(ctx, key: str) -> None:
+    s = REGISTRY[key]
+    if s.wide:
+        st.subheader(_label(key))
+        common.guard(s.activity, lambda: s.show(ctx, layer_records(ctx.key), {}))
         return
-    concept = BY_KEY[step]
     text, visual = st.columns([1, 1.8], gap="large")
     with text:
-        st.subheader(_label(step))
-        st.markdown(concept.text)
-        if not presenting:
-            st.caption(f"Beside it: {concept.visual[0].lower()}{concept.visual[1:]}")
+        st.subheader(_label(key))
+        st.markdown(s.text)
+        if not common.presenting() and s.visual:
+            st.caption(f"Beside it: {s.visual[0].lower()}{s.visual[1:]}")
     with visual:
-        if ctx.image is None and step in NEEDS_INPUT:
+        if ctx.image is None and s.needs_input:
             st.info("Pick an input in the sidebar (a sample, a test digit, a drawing or an "
                     "upload) to see this on a real digit.")
             return
 
         def draw() -> None:
             layers = layer_records(ctx.key)
-            acts = common.forward(ctx.key, ctx.image)[0] if ctx.image is not None else {}
-            SHOW[step](ctx, layers, acts)
+            acts = cache.forward(ctx.key, ctx.image)[0] if ctx.image is not None else {}
+            s.show(ctx, layers, acts)
 
-        common.guard(f"Showing {concept.title.lower()}", draw)
+        common.guard(s.activity, draw)
 
 
 def page() -> None:
@@ -485,5 +552,6 @@ def page() -> None:
     show_step(ctx, step)
 
 
-if __name__ == "__main__":
-    page()
+if __name__ == "__main__":  # run as a page: draw with the imported module (one registry)
+    from ui import tour as _module
+    _module.page()

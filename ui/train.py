@@ -15,11 +15,14 @@ import time
 import numpy as np
 import streamlit as st
 
-from ui import common
-from ui.common import context, forward, guard, plot, unit_maps
+from model import store
+from model.architectures import ARCHITECTURES, TRAIN_DEFAULT
+from model.store import ModelRef
+from ui import cache, common
+from ui.cache import forward, unit_maps
+from ui.common import context, guard, plot
 from viz import figures, raster, training
 
-TRAINABLE = ("compact", "seed", "seed-3x3", "fast")
 TRAIN_IMAGES = 55_000  # 60k minus the 5k validation split
 SCRUB_HEIGHT = 280  # px, every figure of "Watch it learn"
 
@@ -30,15 +33,15 @@ SCRUB_HEIGHT = 280  # px, every figure of "Watch it learn"
 
 def train_form() -> None:
     from model.train import TrainConfig
-    from model.zoo import DESCRIPTIONS
     ctx = context()
-    if st.session_state.get("train.arch") not in TRAINABLE:
-        st.session_state["train.arch"] = ctx.arch if ctx.arch in TRAINABLE else "compact"
+    trainable = [a.name for a in ARCHITECTURES.values() if a.trainable]
+    if st.session_state.get("train.arch") not in trainable:
+        st.session_state["train.arch"] = ctx.arch if ctx.arch in trainable else TRAIN_DEFAULT
     with st.container(border=True):
-        arch = st.selectbox("Architecture", TRAINABLE, key="train.arch",
+        arch = st.selectbox("Architecture", trainable, key="train.arch",
                             help="The zoo's networks; edit your own in the Architecture lab and "
                                  "train it from there.")
-        st.caption(DESCRIPTIONS.get(arch, ""))
+        st.caption(ARCHITECTURES[arch].description)
         c1, c2 = st.columns(2)
         epochs = c1.number_input("Epochs", 1, 30, 3, key="train.epochs",
                                  help="One epoch = one pass over the 55,000 training images.")
@@ -80,7 +83,7 @@ def train_form() -> None:
 # ---------------------------------------------------------------------------------------------
 
 def _open_in_explorer(path: str) -> None:
-    st.session_state["model.choice"] = f"ckpt:{path}"
+    st.session_state["model.choice"] = ModelRef.checkpoint(path)
     st.session_state["train.open"] = True
 
 
@@ -167,7 +170,7 @@ def _spatial_layers(acts) -> list[str]:
 
 def scrub() -> None:
     st.subheader("Watch it learn")
-    runs = training.list_runs(common.runs_dir())
+    runs = training.list_runs(store.runs_dir())
     if not runs:
         st.info("Runs trained here are kept under runs/, one snapshot per epoch; train one above "
                 "and scrub through it here, for the input chosen in the sidebar.")
@@ -191,7 +194,7 @@ def scrub() -> None:
     if ctx.image is None:
         st.info("Choose an input in the sidebar to see what this snapshot makes of it.")
         return
-    key = f"ckpt:{snap.path}"
+    key = ModelRef.checkpoint(snap.path)
     acts, probs = forward(key, ctx.image)
     layers = _spatial_layers(acts)
     pred = int(np.argmax(probs))
@@ -225,13 +228,13 @@ def _maps(acts, layer: str) -> None:
 
 def _filters(key: str, acts) -> None:
     first = next((n for n in acts if n.startswith("conv")), None)
-    w = common.conv_weight(key, first) if first else None
+    w = cache.conv_weight(key, first) if first else None
     if w is None:
         st.caption("This network has no convolution to show.")
         return
-    tiles = w[:16, 0]
-    plot(figures.tiled(tiles, cols=4, height=SCRUB_HEIGHT), key="train.filters")
-    st.caption(f"The first {len(tiles)} {w.shape[2]}x{w.shape[3]} kernels of {first}: from "
+    fig, shown, _ = figures.filter_grid(w, max_in=1, cols=4, height=SCRUB_HEIGHT)
+    plot(fig, key="train.filters")
+    st.caption(f"The first {shown} {w.shape[2]}x{w.shape[3]} kernels of {first}: from "
                f"random noise towards stroke and edge detectors.")
 
 
@@ -240,7 +243,7 @@ def _erf(key: str, image, acts, layer: str) -> None:
     a = acts[layer]
     c = int(np.argmax(a.reshape(a.shape[0], -1).max(axis=1)))
     y, x = a.shape[1] // 2, a.shape[2] // 2
-    row = fields.row_for(common.field_table(key), layer)
+    row = fields.row_for(cache.field_table(key), layer)
     region = fields.unit_region(row, y, x)
     erf, _ = unit_maps(key, image, layer, (c, y, x))
     st.image(raster.field_picture(image, region, overlay=erf), width="stretch",
@@ -250,7 +253,7 @@ def _erf(key: str, image, acts, layer: str) -> None:
 
 
 def _saliency(key: str, image, target: int) -> None:
-    attr = common.attribution(key, image, "saliency", target, "", 1, 1)
+    attr = cache.attribution(key, image, "saliency", target, "", 1, 1)
     plot(figures.digit(image, SCRUB_HEIGHT, overlay=attr, opacity=0.65, overlay_name="Saliency"),
          key="train.saliency")
     st.caption(f"Saliency for class {target}: which pixels the score depends on at this epoch.")
@@ -267,5 +270,6 @@ def page() -> None:
     guard("Scrubbing through the run", scrub)
 
 
-if __name__ == "__main__":
-    page()
+if __name__ == "__main__":  # run as a page: draw with the imported module (one registry)
+    from ui import train as _module
+    _module.page()

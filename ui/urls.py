@@ -8,32 +8,27 @@ shares the view. Parsing and validation are in ``viz/urlstate.py``. Session-stat
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
 
-from ui import common
+from model.store import ModelRef
+from ui import cache, sidebar
 from viz import urlstate
 
-# URL name -> explorer view title
-VIEWS = {"maps": "Feature maps", "field": "Receptive field", "saliency": "Saliency",
-         "compare": "All methods"}
 N_TEST = 10_000
 
 
-def model_names() -> dict[str, str]:
-    """{URL name: sidebar key} of every shareable model (uploads are private to a session)."""
-    names: dict[str, str] = {}
-    for key in common.model_options():
-        kind, _, rest = key.partition(":")
-        if kind == "ckpt":
-            path = Path(rest)
-            names[f"run:{path.parent.name}" if path.parent.parent.name == "runs" else path.stem] = key
-        elif kind == "untrained":
-            names[f"untrained:{rest}"] = key
-    return names
+def views() -> dict[str, str]:
+    """{URL name: title} of every explorer view, from the explorer's registry."""
+    from ui.explorer import VIEWS
+    return {v.url: v.title for v in VIEWS.values()}
+
+
+def model_names() -> dict[str, ModelRef]:
+    """{URL name: model} of every shareable model (uploads are private to a session)."""
+    return {ref.url_name: ref for ref in sidebar.model_options() if ref.url_name is not None}
 
 
 def _problems(state: urlstate.ViewState) -> None:
@@ -53,9 +48,9 @@ def apply_before_sidebar() -> None:
     if str(params.get("input", "")).startswith("test:"):
         from model.data import mnist_available
         n_test = N_TEST if mnist_available() else 0
-    images, _ = common.samples()
+    images, _ = cache.samples()
     names = model_names()
-    state = urlstate.parse(params, list(names), methods=(), views=list(VIEWS),
+    state = urlstate.parse(params, list(names), methods=(), views=list(views()),
                            n_samples=len(images), n_test=n_test)
     if state.input and state.input[0] == "test" and n_test == 0:
         state.problems.append("the MNIST test set is not on this server; showing a sample")
@@ -77,7 +72,7 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
     """Once: the link's layer, view, unit and saliency method, checked against this model."""
     state: urlstate.ViewState | None = st.session_state.pop("url.pending", None)
     if state is not None:
-        from viz.saliency import METHODS
+        from model.saliency import METHODS
         problems = list(state.problems)
         layer = state.layer
         if layer is not None and layer not in acts:
@@ -86,11 +81,11 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
             layer = None
         if layer:
             st.session_state["layer.name"] = layer
-        view = VIEWS.get(state.view or "")
+        view = views().get(state.view or "")
         if state.method is not None:
             if state.method in METHODS:
                 st.session_state["sal.method"] = state.method
-                view = view or VIEWS["saliency"]
+                view = view or views()["saliency"]
             else:
                 problems.append(f"method '{state.method}' is unknown (have: "
                                 f"{', '.join(METHODS)})")
@@ -102,7 +97,7 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
                 st.session_state["rf.unit"] = {"layer": where, "c": c, "y": y, "x": x}
                 st.session_state[f"rf.channel.{where}"] = c
                 st.session_state[f"rf.default.{where}.{c}"] = (y, x)
-                view = view or VIEWS["field"]
+                view = view or views()["field"]
             else:
                 size = "x".join(map(str, shape)) or "unknown"
                 problems.append(f"unit {c},{y},{x} is outside {where} (channels x rows x "
@@ -120,7 +115,7 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
 def current() -> dict[str, str]:
     """Query parameters describing what the explorer shows now."""
     names = {key: name for name, key in model_names().items()}
-    view_names = {title: name for name, title in VIEWS.items()}
+    view_names = {title: name for name, title in views().items()}
     ss = st.session_state
     state = urlstate.ViewState(model=names.get(ss.get("model.choice")), input=ss.get("in.ref"),
                                layer=ss.get("layer.name"))

@@ -11,68 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Concept:
-    key: str
-    title: str
-    text: str
-    visual: str  # what the app shows beside the text
-
-
-CONCEPTS: tuple[Concept, ...] = (
-    Concept(
-        "convolution", "Convolution",
-        "A convolution slides a small grid of weights (the kernel) over the image. At each "
-        "position it multiplies the pixels under the kernel by the weights and adds the products "
-        "(plus a bias): one number of the output. Because the same weights are used everywhere, "
-        "the layer finds the same pattern wherever it appears.",
-        "A 3x3 window on the input, the nine products and their sum, which is exactly the value "
-        "of the feature map at that position."),
-    Concept(
-        "filters", "Filters and kernels",
-        "A kernel is one 2-D grid of weights; a filter is the stack of kernels, one per input "
-        "channel, that produces one output channel. A layer with 16 filters makes 16 feature "
-        "maps. The weights are learned: nobody designs them by hand.",
-        "The learned filters of the chosen layer."),
-    Concept(
-        "epochs", "Epochs",
-        "An epoch is one pass over every training image. Each step looks at a small batch, "
-        "measures the error (the loss) and nudges every weight to reduce it. Accuracy on images "
-        "held out from training shows whether the network learns or only memorises.",
-        "Loss and validation accuracy per epoch, from the model's own training record."),
-    Concept(
-        "1x1", "1x1 convolution",
-        "A 1x1 convolution looks at one pixel position at a time and mixes the channels there: "
-        "each output channel is a weighted sum of the input channels at the same pixel. It "
-        "changes the number of channels cheaply and does not grow the receptive field.",
-        "At one pixel: the input channel values, the 1x1 weight matrix, and the output values."),
-    Concept(
-        "3x3", "3x3 convolution",
-        "A 3x3 kernel is the smallest that sees a pixel's neighbours on every side. Two stacked "
-        "3x3 layers see a 5x5 patch with 18 weights per channel pair instead of 25, with a "
-        "non-linearity in between; three see 7x7 with 27 instead of 49.",
-        "The receptive field growing by 2 input pixels per 3x3 layer (times the effective stride)."),
-    Concept(
-        "feature-maps", "Feature maps",
-        "A feature map is the output of one filter over the whole image: bright where the "
-        "filter's pattern is present. Early maps respond to edges and strokes, deeper ones to "
-        "larger parts of digits.",
-        "All feature maps of the chosen layer for the current input."),
-    Concept(
-        "activation", "Activation function",
-        "Without a non-linearity, any stack of convolutions collapses into a single linear map. "
-        "ReLU keeps positive values and sets negative ones to zero: cheap, and it lets a deep "
-        "network build complicated decisions out of simple pieces.",
-        "One feature map before ReLU (negative values in one colour) and after (they are gone)."),
-    Concept(
-        "receptive-field", "Receptive field",
-        "The receptive field of a unit is the patch of the input it can possibly see. It grows "
-        "by (kernel - 1) x (effective stride) at every layer; pooling multiplies the stride, so "
-        "later layers grow faster. Within it, the unit is most sensitive near the centre: the "
-        "effective receptive field is smaller than the theoretical one.",
-        "The chosen unit's exact region on the input, and its sensitivity map inside it."),
-)
+from viz.layers import FIELD_CHANGERS, SHAPE_KEEPERS, describe, input_side
 
 RULES: tuple[tuple[str, str], ...] = (
     ("Pad early", "Small images lose their border fast: a 3x3 conv without padding shrinks "
@@ -135,37 +74,30 @@ def relu_split(feature_map: np.ndarray) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------
 
 INPUT_SIZE = 28
-SHAPE_KEEPERS = ("bn", "relu", "dropout")  # layers that change neither size nor channels
 
 
-def map_sizes(layers: list[dict], size: int = INPUT_SIZE) -> dict[str, int | None]:
-    """Side of each layer's output map (None once the map is flattened into a vector)."""
-    sizes: dict[str, int | None] = {}
-    n: int | None = size
-    for rec in layers:
-        kind = rec.get("type")
-        if n is not None and kind in ("conv", "maxpool", "avgpool"):
-            k, p = rec["kernel"], rec.get("padding", 0)
-            s = rec.get("stride") or (1 if kind == "conv" else k)
-            d = rec.get("dilation", 1)
-            n = (n + 2 * p - d * (k - 1) - 1) // s + 1
-        elif kind == "gap":
-            n = 1
-        elif kind in ("flatten", "linear"):
-            n = None
-        sizes[rec["name"]] = n
-    return sizes
+def map_sizes(layers: list[dict]) -> dict[str, int | None]:
+    """Side of each layer's output map (None once the map is flattened into a vector).
+
+    The rule checks also read broken networks (a kernel larger than its map): the layers from
+    the first impossible one on get None.
+    """
+    n = len(layers)
+    while n > 0:
+        try:
+            infos = describe(layers[:n])
+            break
+        except ValueError:
+            n -= 1
+    else:
+        infos = []
+    sizes = {info.name: (info.size if len(info.shape) == 3 else None) for info in infos}
+    return {rec["name"]: sizes.get(rec["name"]) for rec in layers}
 
 
-def input_size(layers: list[dict], name: str, size: int = INPUT_SIZE) -> int | None:
+def input_size(layers: list[dict], name: str) -> int | None:
     """Side of the map that layer ``name`` reads."""
-    sizes = map_sizes(layers, size)
-    prev: int | None = size
-    for rec in layers:
-        if rec["name"] == name:
-            return prev
-        prev = sizes[rec["name"]]
-    raise ValueError(f"no layer named {name!r}")
+    return input_side(describe(layers), name)
 
 
 def head(layers: list[dict]) -> dict | None:
@@ -228,23 +160,19 @@ class GrowthStep:
 def growth_steps(layers: list[dict]) -> list[GrowthStep]:
     """The theoretical field, layer by layer, for the layers with a kernel (convs and pools).
 
-    Stops at the first global layer (global pooling, flatten, linear): from there on every unit
-    sees the whole input.
+    The numbers are the receptive-field engine's (``viz.layers.describe``). Stops at the first
+    global layer (global pooling, flatten, linear): from there on every unit sees the whole
+    input.
     """
     steps: list[GrowthStep] = []
-    r, s = 1, 1
-    for rec in layers:
-        kind = rec.get("type")
-        if kind in ("gap", "flatten", "linear"):
+    r, s = 1, 1  # the input: one pixel, one pixel apart
+    for info in describe(layers):
+        if info.is_global:
             break
-        if kind not in ("conv", "maxpool", "avgpool"):
-            continue
-        k = rec["kernel"]
-        d = rec.get("dilation", 1)
-        stride = rec.get("stride") or (1 if kind == "conv" else k)
-        r_out = r + d * (k - 1) * s
-        steps.append(GrowthStep(rec["name"], kind, k, s, r, r_out, s * stride))
-        r, s = r_out, s * stride
+        if info.type in FIELD_CHANGERS:
+            steps.append(GrowthStep(info.name, info.type, int(info.kernel or 1), s, r, info.r,
+                                    int(info.stride or 1)))
+        r, s = info.r, int(info.stride or 1)
     return steps
 
 
@@ -415,3 +343,24 @@ def conv_demo(normalised: np.ndarray, weight: np.ndarray, bias: np.ndarray | Non
     b = 0.0 if bias is None else float(bias[channel])
     patch, products, total = conv_step(img, kernel, y, x, padding=padding, bias=b, stride=stride)
     return ConvDemo(patch, kernel, products, b, total)
+
+
+def rules_table(layers: list[dict]) -> list[dict[str, str]]:
+    """What the rule checks read, one row per layer (BatchNorm, ReLU and dropout left out)."""
+    sizes = map_sizes(layers)
+    rows = []
+    for rec in layers:
+        kind = rec.get("type")
+        if kind in SHAPE_KEEPERS:
+            continue
+        k = rec.get("kernel")
+        what = f"{k}x{k} {'conv' if kind == 'conv' else kind}" if k else kind
+        if kind == "conv":
+            what += f", pad {rec.get('padding', 0)}"
+        size = sizes[rec["name"]]
+        rows.append({
+            "layer": rec["name"], "kernel": what,
+            "channels": f"{rec['in']} → {rec['out']}" if "in" in rec else "",
+            "map": f"{size}x{size}" if size else "vector",
+        })
+    return rows

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
-if TYPE_CHECKING:  # figures stay importable without torch (fast first paint)
-    from viz.fields import FieldRow, Region
+if TYPE_CHECKING:
+    from viz.layers import LayerInfo
+    from viz.receptive_field import Region
 
 SEQUENTIAL = "cividis"
 DIVERGING = "RdBu_r"
@@ -228,7 +229,7 @@ def unit_picker(fmap: np.ndarray, selected: tuple[int, int] | None, channel: int
     return _base(fig, height)
 
 
-def field_growth(table: Sequence[FieldRow], chosen: str) -> go.Figure:
+def field_growth(table: Sequence[LayerInfo], chosen: str) -> go.Figure:
     """Receptive field r (and effective stride S) against depth, chosen layer marked."""
     names = [row.name for row in table]
     fig = go.Figure()
@@ -312,3 +313,29 @@ def field_growth_compare(curves: dict[str, Sequence]) -> go.Figure:
     fig.update_yaxes(title="receptive field r (input pixels)", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=1.12, x=0))
     return _base(fig, 360)
+
+
+def filter_grid(weight: np.ndarray, max_out: int = 16, max_in: int = 16, cols: int | None = None,
+                height: int | None = None) -> tuple[go.Figure, int, int]:
+    """A conv's kernels (out, in, kh, kw) as one tiled heatmap: one row per output channel.
+
+    At most ``max_out`` output and ``max_in`` input channels are shown; ``cols`` defaults to one
+    column per input channel. Returns (figure, output channels shown, input channels shown).
+    """
+    w = np.asarray(weight)
+    out_c, in_c, kh, kw = w.shape
+    o_hi, i_hi = min(out_c, max_out), min(in_c, max_in)
+    tiles = w[:o_hi, :i_hi].reshape(o_hi * i_hi, kh, kw)
+    return tiled(tiles, cols=cols or i_hi, height=height), o_hi, i_hi
+
+
+def vector_bars(vec: np.ndarray) -> go.Figure:
+    """A layer's output vector as bars (one per unit; blue >= 0, orange < 0)."""
+    vec = np.asarray(vec).reshape(-1)
+    fig = go.Figure(go.Bar(x=[str(i) for i in range(vec.size)], y=vec,
+                           marker_color=["#3b5b92" if v >= 0 else "#d8862a" for v in vec],
+                           hovertemplate="%{x}: %{y:.3g}<extra></extra>"))
+    fig.update_xaxes(type="category")
+    fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), font=FONT,
+                      plot_bgcolor="white")
+    return fig

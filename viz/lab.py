@@ -14,29 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from viz.receptive_field import compute
+from viz.layers import FIELD_CHANGERS, LAYER_TYPES, NUM_CLASSES, LayerInfo, describe
 
-NUM_CLASSES = 10
-ROW_TYPES = ("conv", "bn", "relu", "dropout", "maxpool", "avgpool", "gap", "flatten", "linear")
+ROW_TYPES = LAYER_TYPES
 _PREFIX = {"conv": "conv", "bn": "bn", "relu": "relu", "dropout": "drop", "maxpool": "pool",
            "avgpool": "avgpool", "gap": "gap", "flatten": "flatten", "linear": "fc"}
 
 
 @dataclass(frozen=True)
-class LayerReport:
-    name: str
-    type: str
-    shape: tuple[int, ...]  # output (C, H, W), or (features,) after flatten
-    rf: tuple[int, int] | None  # None: the whole input (global layer)
-    stride: tuple[int, int] | None
-    padding: tuple[int, int] | None
-    params: int
-    macs: int
-
-
-@dataclass(frozen=True)
 class LabReport:
-    layers: tuple[LayerReport, ...]
+    layers: tuple[LayerInfo, ...]
     params: int
     macs: int
 
@@ -109,7 +96,7 @@ def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int]
         elif kind == "dropout":
             rec["p"] = 0.05
         elif kind == "flatten":
-            shape = _shapes(layers, input_shape)[-1] if layers else input_shape
+            shape = describe(layers, input_shape)[-1].shape if layers else input_shape
             flat = 1
             for d in shape:
                 flat *= d
@@ -124,64 +111,18 @@ def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int]
     return layers
 
 
-def _shapes(layers: list[dict[str, Any]], input_shape: tuple[int, int, int]
-            ) -> list[tuple[int, ...]]:
-    """Output shape of every layer (channels tracked here, sizes from the engine)."""
-    fields = compute({"input_size": list(input_shape[1:]), "layers": layers})
-    shapes: list[tuple[int, ...]] = []
-    channels, h, w = input_shape
-    flat: int | None = None
-    for rec, fld in zip(layers, fields):
-        kind = rec["type"]
-        if kind == "conv":
-            channels = rec["out"]
-        if kind == "flatten":
-            flat = channels * h * w
-        elif kind == "linear":
-            flat = rec["out"]
-        if flat is not None:
-            shapes.append((flat,))
-            continue
-        if kind == "gap":
-            h = w = 1
-        elif fld.output_size is not None and not fld.is_global:
-            h, w = fld.output_size
-        shapes.append((channels, h, w))
-    return shapes
-
-
 def analyse(layers: list[dict[str, Any]], input_shape: tuple[int, int, int] = (1, 28, 28)
             ) -> LabReport:
     """Per-layer shapes, receptive fields, parameters and MACs of a network's layer records."""
-    fields = compute({"input_size": list(input_shape[1:]), "layers": layers})
-    shapes = _shapes(layers, input_shape)
-    reports = []
-    for rec, fld, shape in zip(layers, fields, shapes):
-        params = macs = 0
-        if rec["type"] == "conv":
-            k = rec["kernel"]
-            kh, kw = (k, k) if isinstance(k, int) else k
-            per_out = rec["in"] * kh * kw
-            params = rec["out"] * per_out + (rec["out"] if rec.get("bias", True) else 0)
-            macs = per_out * shape[0] * shape[1] * shape[2]
-        elif rec["type"] == "bn":
-            params = 2 * rec["channels"]
-        elif rec["type"] == "linear":
-            params = rec["in"] * rec["out"] + (rec["out"] if rec.get("bias", True) else 0)
-            macs = rec["in"] * rec["out"]
-        spatial = not fld.is_global
-        reports.append(LayerReport(
-            name=rec["name"], type=rec["type"], shape=shape,
-            rf=fld.rf if spatial else None, stride=fld.stride if spatial else None,
-            padding=fld.padding if spatial else None, params=params, macs=macs))
-    final = shapes[-1] if shapes else ()
+    infos = describe(layers, input_shape)
+    final = infos[-1].shape if infos else ()
     if final not in ((NUM_CLASSES,), (NUM_CLASSES, 1, 1)):
         shown = "x".join(str(d) for d in final)
         raise ValueError(
             f"the network must end with {NUM_CLASSES} outputs, one per digit; it ends with "
             f"{shown}. End with a conv of {NUM_CLASSES} channels whose kernel covers the whole "
             f"map (or gap), or with flatten + linear {NUM_CLASSES}.")
-    return LabReport(tuple(reports), sum(r.params for r in reports), sum(r.macs for r in reports))
+    return LabReport(tuple(infos), sum(r.params for r in infos), sum(r.macs for r in infos))
 
 
 def layers_to_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -206,13 +147,12 @@ def layers_to_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------
 
 TABLE_COLUMNS = ("layer", "type", "output", "r", "S", "P", "params", "MACs")
-_CHANGES_FIELD = ("conv", "maxpool", "avgpool")  # the layer types that grow r or S
-
-
-def _side(pair: tuple[int, int] | None, missing: str) -> str:
-    """'54' for a square (54, 54), '54x40' otherwise, ``missing`` for a global layer."""
+def _side(pair: tuple[int, int] | int | None, missing: str) -> str:
+    """'54' for a square (54, 54) or 54, '54x40' otherwise, ``missing`` for a global layer."""
     if pair is None:
         return missing
+    if isinstance(pair, int):
+        return str(pair)
     return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
 
 
@@ -241,20 +181,9 @@ def report_csv(report: LabReport) -> str:
     return buf.getvalue()
 
 
-@dataclass(frozen=True)
-class GrowthPoint:
-    """One point of a field-growth curve (the fields figures.field_growth reads)."""
-
-    name: str
-    r: int
-    stride: int
-
-
-def growth(report: LabReport, every: bool = False) -> list[GrowthPoint]:
-    """r and S after each conv and pooling layer (``every``: after every spatial layer)."""
-    return [GrowthPoint(r.name, r.rf[0], r.stride[0]) for r in report.layers
-            if r.rf is not None and r.stride is not None
-            and (every or r.type in _CHANGES_FIELD)]
+def growth(report: LabReport, every: bool = False) -> list[LayerInfo]:
+    """The layers after which r and S are drawn: convs and pools (``every``: every spatial one)."""
+    return [r for r in report.layers if not r.is_global and (every or r.type in FIELD_CHANGERS)]
 
 
 def weight_layers(report: LabReport) -> int:

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-MEAN, STD = 0.1307, 0.3081  # MNIST normalisation (as model.data)
+from viz.preprocess import MEAN, STD
+
 BN_EPS = 1e-5
 
 
@@ -29,6 +30,11 @@ class NumpyNet:
     layers: list[dict[str, Any]]
     tensors: dict[str, np.ndarray]
     card: dict[str, Any] = field(default_factory=dict)
+
+    def conv_weight(self, layer: str) -> np.ndarray | None:
+        """The kernel (out, in, kh, kw) of conv ``layer``, or None when it is not a conv."""
+        rec = next((r for r in self.layers if r["name"] == layer), None)
+        return self.tensors[f"{layer}.weight"] if rec and rec["type"] == "conv" else None
 
     @property
     def params(self) -> int:

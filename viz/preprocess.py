@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+MEAN, STD = 0.1307, 0.3081  # MNIST pixel mean and std (in [0, 1]): every normaliser reads these
 FRAME = 28
 BOX = 20
 CENTRE = 14.0

@@ -159,6 +159,50 @@ class Region:
         (y0, y1), (x0, x1) = self.h.clipped, self.w.clipped  # type: ignore[misc]
         return (slice(y0, y1 + 1), slice(x0, x1 + 1))
 
+    # Flat views, for drawing: inclusive unclipped bounds, what is read, the padding share.
+    @property
+    def y0(self) -> int:
+        return self.h.start
+
+    @property
+    def y1(self) -> int:
+        return self.h.end
+
+    @property
+    def x0(self) -> int:
+        return self.w.start
+
+    @property
+    def x1(self) -> int:
+        return self.w.end
+
+    @property
+    def clipped(self) -> tuple[int, int, int, int] | None:
+        """``(y0, y1, x0, x1)`` of the image pixels the unit reads (inclusive), or ``None``."""
+        if self.is_empty:
+            return None
+        return (*self.h.clipped, *self.w.clipped)  # type: ignore[misc]
+
+    @property
+    def padding_fraction(self) -> float:
+        """Share of the unclipped field that the image does not supply (zero padding)."""
+        if self.is_empty:
+            return 1.0
+        y0, y1, x0, x1 = self.clipped  # type: ignore[misc]
+        inside = (y1 - y0 + 1) * (x1 - x0 + 1)
+        return 1.0 - inside / (self.h.size * self.w.size)
+
+    @classmethod
+    def box(cls, y0: int, y1: int, x0: int, x1: int, size: int = 28) -> Region:
+        """A region from inclusive bounds on a ``size x size`` image (for drawing and tests)."""
+        def axis(start: int, end: int) -> AxisRegion:
+            lo, hi = max(start, 0), min(end, size - 1)
+            clipped = (lo, hi) if lo <= hi else None
+            before = max(0, min(end, -1) - start + 1)
+            after = max(0, end - max(start, size) + 1)
+            return AxisRegion(start, end, clipped, before, after, start + (end - start) / 2)
+        return cls(axis(y0, y1), axis(x0, x1))
+
 
 @dataclass(frozen=True)
 class _Op:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from model.store import ModelRef
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -53,7 +55,7 @@ def app() -> AppTest:
 
 def test_opens_on_default_model_and_sample(app: AppTest) -> None:
     ok(app)
-    assert app.selectbox(key="model.choice").value.startswith("ckpt:")
+    assert app.selectbox(key="model.choice").value.kind == "checkpoint"
     assert "Input: sample 1 of 200 (label 0)" in texts(app)
     assert "feature maps" in texts(app)
     assert app.selectbox(key="layer.name").value == "relu5"
@@ -151,12 +153,12 @@ def test_compare_and_sanity_check(app: AppTest) -> None:
 
 def test_other_models(app: AppTest) -> None:
     app.selectbox(key="model.choice").select(
-        f"ckpt:{ROOT / 'checkpoints' / 'compact.safetensors'}").run()
+        ModelRef.checkpoint(ROOT / 'checkpoints' / 'compact.safetensors')).run()
     ok(app)
     assert "compact" in texts(app)
     assert app.selectbox(key="layer.name").value in ("relu5", "relu3", "relu2")
     app.selectbox(key="model.choice").select(
-        f"ckpt:{ROOT / 'checkpoints' / 'seed-3x3.safetensors'}").run()
+        ModelRef.checkpoint(ROOT / 'checkpoints' / 'seed-3x3.safetensors')).run()
     ok(app)
     app.selectbox(key="layer.name").select("relu16").run()  # a 2x2 map near the head
     ok(app)
@@ -167,7 +169,7 @@ def test_fast_model_every_view_and_layer_kind() -> None:
     """fast ends in flatten + linear layers: every view works on its maps and on its vectors."""
     at = fresh()
     at.selectbox(key="model.choice").select(
-        f"ckpt:{ROOT / 'checkpoints' / 'fast.safetensors'}").run()
+        ModelRef.checkpoint(ROOT / 'checkpoints' / 'fast.safetensors')).run()
     ok(at)
     for layer in ("pool2", "flatten", "fc", "relu3", "head"):
         at.selectbox(key="layer.name").select(layer).run()
@@ -259,12 +261,12 @@ def test_wrong_architecture_checkpoint() -> None:
 
     from model.zoo import ARCHITECTURES, build
     state = {k: v.contiguous() for k, v in build("compact").state_dict().items()}
-    card = {"arch": "seed", "layers": ARCHITECTURES["seed"]()}
+    card = {"arch": "seed", "layers": ARCHITECTURES["seed"].layers()}
     data = save(state, metadata={"model_card": json.dumps(card)})
     at = model_upload(fresh(), "wrong.safetensors", data)
     ok(at)
     assert any("do not fit" in e.value for e in at.error), texts(at)
-    assert at.selectbox(key="model.choice").value.startswith("ckpt:")
+    assert at.selectbox(key="model.choice").value.kind == "checkpoint"
     assert "Input: sample 1 of 200 (label 0)" in texts(at)
     del torch
 
@@ -288,7 +290,7 @@ def test_good_checkpoint_upload() -> None:
     data = (ROOT / "checkpoints" / "compact.safetensors").read_bytes()
     at = model_upload(fresh(), "mine.safetensors", data)
     ok(at)
-    assert at.selectbox(key="model.choice").value.startswith("upload:")
+    assert at.selectbox(key="model.choice").value.kind == "upload"
     assert not at.error
 
 

@@ -18,7 +18,7 @@ def open_link(**params: str) -> AppTest:
 
 def test_link_opens_exact_view() -> None:
     at = open_link(model="seed", input="sample:17", layer="conv3", view="field", unit="2,5,7")
-    assert at.selectbox(key="model.choice").value.endswith("checkpoints/seed.safetensors")
+    assert at.selectbox(key="model.choice").value.target.endswith("checkpoints/seed.safetensors")
     assert at.slider(key="in.sample.any").value == 18
     assert "Input: sample 18 of 200" in texts(at)
     assert at.selectbox(key="layer.name").value == "conv3"
@@ -51,7 +51,7 @@ def test_bad_link_parts_are_named_and_the_rest_applies() -> None:
     assert "Part of this link could not be used" in shown
     for part in ("sample:999", "layer 'nope'", "unit 'a,b'", "method 'magic'"):
         assert part in shown, part
-    assert at.selectbox(key="model.choice").value.endswith("seed-3x3.safetensors")
+    assert at.selectbox(key="model.choice").value.target.endswith("seed-3x3.safetensors")
     assert not at.error
 
 

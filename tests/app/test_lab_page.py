@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.zoo import ARCHITECTURES, build, count_macs, count_params
+from model.zoo import ARCHITECTURES, build
+from tests.torch_oracle import count_macs, count_params
 from ui import lab
 from viz.lab import layers_to_rows
 
@@ -72,7 +73,7 @@ def test_opens_on_seed(app: AppTest) -> None:
     editor = app.data_editor[0]
     assert editor.editing_mode == "dynamic"
     assert list(editor.value.columns) == list(lab.COLUMNS)
-    assert len(editor.value) == len(ARCHITECTURES["seed"]())
+    assert len(editor.value) == len(ARCHITECTURES["seed"].layers())
     # the input pickers are hidden on this page
     assert not [r for r in app.sidebar.radio if r.key == "in.source"]
 
@@ -132,7 +133,7 @@ def test_start_from_changes_the_table() -> None:
     ok(at)
     assert metrics(at)["Parameters"] == "27,142" == f"{torch_numbers('seed-3x3')[0]:,}"
     assert metrics(at)["Final receptive field"] == "54x54"
-    assert len(at.data_editor[0].value) == len(ARCHITECTURES["seed-3x3"]())
+    assert len(at.data_editor[0].value) == len(ARCHITECTURES["seed-3x3"].layers())
     at.selectbox(key="lab.start").select("seed-original").run()
     ok(at)
     assert metrics(at)["Parameters"] == "4,155,626"
@@ -175,11 +176,11 @@ BAD_EDITS = [
     ({0: {"stride": 0}}, None, None, "stride must be at least 1"),
     ({0: {"padding": -1}}, None, None, "padding must be at least 0"),
     ({0: {"channels": 0}}, None, None, "channels must be at least 1"),
-    ({len(ARCHITECTURES["seed"]()) - 2: {"channels": 7}}, None, None,
+    ({len(ARCHITECTURES["seed"].layers()) - 2: {"channels": 7}}, None, None,
      "must end with 10 outputs, one per digit; it ends with 7"),
     (None, [{"type": "linear", "channels": 12}], None, "it ends with 12"),
     (None, [{"type": "conv", "kernel": 1}], None, "after flatten only linear"),
-    (None, None, list(range(len(ARCHITECTURES["seed"]()))), "empty"),
+    (None, None, list(range(len(ARCHITECTURES["seed"].layers()))), "empty"),
 ]
 
 
@@ -229,7 +230,7 @@ def test_bad_tables_raise_value_error(rows) -> None:
 
 
 def test_frame_rows_reads_editor_cells() -> None:
-    rows = layers_to_rows(ARCHITECTURES["fast"]())
+    rows = layers_to_rows(ARCHITECTURES["fast"].layers())
     back = lab.frame_rows(lab._frame(rows))
     assert back == rows
     layers, report = lab.check(back)
@@ -253,7 +254,7 @@ def test_train_this(mnist_dir, tmp_path, monkeypatch) -> None:
     manager.wait(120)
     cfg = job.config
     assert cfg.arch == "lab" and cfg.epochs == 2
-    assert [rec["type"] for rec in cfg.layers] == [rec["type"] for rec in ARCHITECTURES["seed"]()]
+    assert [rec["type"] for rec in cfg.layers] == [rec["type"] for rec in ARCHITECTURES["seed"].layers()]
     assert build_from_layers_params(cfg.layers) == 43_846
     assert job.status == "stopped", job.error
     assert at.title[0].value == "Train a network"  # switched to the train page

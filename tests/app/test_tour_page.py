@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from model.store import ModelRef
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,7 +70,7 @@ def at() -> AppTest:
 
 
 def test_every_step_on_the_default_model(at: AppTest) -> None:
-    assert at.selectbox(key="model.choice").value.startswith("ckpt:")
+    assert at.selectbox(key="model.choice").value.kind == "checkpoint"
     seen = walk(at)
     assert AGREE in seen["convolution"] and "The network: conv1 output" in seen["convolution"]
     assert "8 filters × 1 kernel per filter = 8 kernels of 3x3" in seen["filters"]
@@ -160,7 +162,7 @@ def untrained(monkeypatch):
 
 def test_untrained_compact(untrained: AppTest) -> None:
     at = untrained
-    at.selectbox(key="model.choice").set_value("untrained:compact").run()
+    at.selectbox(key="model.choice").set_value(ModelRef.untrained("compact")).run()
     ok(at)
     seen = walk(at)
     assert AGREE in seen["convolution"] and "no padding" in seen["convolution"]
@@ -173,7 +175,7 @@ def test_untrained_compact(untrained: AppTest) -> None:
 
 def test_untrained_seed_3x3(untrained: AppTest) -> None:
     at = untrained
-    at.selectbox(key="model.choice").set_value("untrained:seed-3x3").run()
+    at.selectbox(key="model.choice").set_value(ModelRef.untrained("seed-3x3")).run()
     ok(at)
     seen = walk(at)
     assert AGREE in seen["convolution"] and AGREE in seen["1x1"]
@@ -190,7 +192,7 @@ def test_uploaded_network_without_1x1(at: AppTest) -> None:
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     card = {"arch": "fast", "layers": model.layer_config}
     upload(at, "fast.safetensors", save(state, metadata={"model_card": json.dumps(card)}))
-    assert at.selectbox(key="model.choice").value.startswith("upload:")
+    assert at.selectbox(key="model.choice").value.kind == "upload"
     seen = walk(at)
     assert AGREE in seen["convolution"] and "5x5" in seen["convolution"]
     assert "no training record" in seen["epochs"]
@@ -210,3 +212,12 @@ def test_presenter_mode_and_no_input() -> None:
     assert "Pick an input in the sidebar" in seen["convolution"]
     assert "Pick an input" not in seen["filters"] and "kernels of 3x3" in seen["filters"]
     assert "follows **5 of 5** rules" in seen["rules"]
+
+
+def test_eight_concepts_then_the_rules_one_record_each():
+    from ui import tour
+    assert tour.steps() == ["convolution", "filters", "epochs", "1x1", "3x3", "feature-maps",
+                            "activation", "receptive-field", "rules"]
+    needs = {k for k, s in tour.REGISTRY.items() if s.needs_input}
+    assert needs == {"convolution", "1x1", "feature-maps", "activation", "receptive-field"}
+    assert all(s.text for k, s in tour.REGISTRY.items() if k != "rules")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from model.store import ModelRef
+
 from tests.app.test_app import fresh, ok, texts
 from ui import common
 
@@ -80,5 +82,5 @@ def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypa
     # The finished model opens in the explorer, and the sidebar lists it.
     at.button(key="train.open_btn").click().run()
     ok(at)
-    assert at.session_state["model.choice"] == f"ckpt:{job.final}"
+    assert at.session_state["model.choice"] == ModelRef.checkpoint(job.final)
     assert "Inside a convolutional network" in [t.value for t in at.title]

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from model.rf_adapter import layer_specs, receptive_field_table
-from model.zoo import ARCHITECTURES, build, layer_shapes
+from model.zoo import ARCHITECTURES, build
+from tests.torch_oracle import layer_shapes
 from viz.receptive_field import compute
 
 

@@ -9,7 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.checkpoint import SHIPPED, load_checkpoint, shipped_checkpoints
+from model.architectures import ARCHITECTURES
+from model.checkpoint import load_checkpoint, shipped_checkpoints
+
+SHIPPED = [a.name for a in ARCHITECTURES.values() if a.ships]
 from model.data import MNIST
 from model.train import TrainConfig, augment, model_card, one_cycle, train
 

@@ -5,12 +5,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from viz.concepts import CONCEPTS, RULES, channel_mix, conv_step, relu_split
+from viz.concepts import RULES, channel_mix, conv_step, relu_split
 
 
-def test_eight_concepts_five_rules():
-    assert [c.key for c in CONCEPTS] == ["convolution", "filters", "epochs", "1x1", "3x3",
-                                         "feature-maps", "activation", "receptive-field"]
+def test_five_rules():
     assert len(RULES) == 5
 
 
@@ -72,7 +70,7 @@ RULE_TITLES = [title for title, _ in RULES]
 
 
 def followed(arch: str) -> list[bool]:
-    return [c.followed for c in check_rules(ARCHITECTURES[arch]())]
+    return [c.followed for c in check_rules(ARCHITECTURES[arch].layers())]
 
 
 @pytest.mark.parametrize("arch,expected", [
@@ -83,27 +81,27 @@ def followed(arch: str) -> list[bool]:
     ("fast", [False, True, False, False, False]),
 ])
 def test_check_rules(arch, expected):
-    checks = check_rules(ARCHITECTURES[arch]())
+    checks = check_rules(ARCHITECTURES[arch].layers())
     assert [c.title for c in checks] == RULE_TITLES
     assert [c.followed for c in checks] == expected
     assert all(c.detail and c.text for c in checks)
 
 
 def test_rule_details_name_the_layers():
-    seed = check_rules(ARCHITECTURES["seed"]())
+    seed = check_rules(ARCHITECTURES["seed"].layers())
     assert "conv1, conv2, conv3, conv4, conv5" in seed[0].detail
     assert "conv6" in seed[2].detail and "16 to 8" in seed[2].detail
     assert "14x14 kernel on the 14x14 map" in seed[4].detail
-    compact = check_rules(ARCHITECTURES["compact"]())
+    compact = check_rules(ARCHITECTURES["compact"].layers())
     assert "28x28 to 22x22" in compact[0].detail
     assert "after only 3 convs" in compact[2].detail
     assert "global pool" in compact[4].detail
-    assert "2x2 conv on a 2x2 map" in check_rules(ARCHITECTURES["seed-3x3"]())[4].detail
-    assert "no 1x1 conv" in check_rules(ARCHITECTURES["fast"]())[2].detail
+    assert "2x2 conv on a 2x2 map" in check_rules(ARCHITECTURES["seed-3x3"].layers())[4].detail
+    assert "no 1x1 conv" in check_rules(ARCHITECTURES["fast"].layers())[2].detail
 
 
 def test_a_broken_rule_is_noticed():
-    layers = ARCHITECTURES["seed"]()
+    layers = ARCHITECTURES["seed"].layers()
     for rec in layers:
         if rec["name"] == "conv3":
             rec["out"], rec["padding"] = 40, 0
@@ -116,8 +114,8 @@ def test_a_broken_rule_is_noticed():
 
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_map_sizes_match_torch(arch):
-    from model.zoo import layer_shapes
-    layers = ARCHITECTURES[arch]()
+    from tests.torch_oracle import layer_shapes
+    layers = ARCHITECTURES[arch].layers()
     sizes = map_sizes(layers)
     for name, shape in layer_shapes(build(arch)):
         assert sizes[name] == (shape[-1] if len(shape) == 3 else None), name
@@ -126,8 +124,8 @@ def test_map_sizes_match_torch(arch):
 @pytest.mark.parametrize("arch", list(ARCHITECTURES))
 def test_growth_steps_match_the_field_table(arch):
     from viz.fields import field_table
-    rows = {r.name: r for r in field_table(build(arch))}
-    steps = growth_steps(ARCHITECTURES[arch]())
+    rows = {r.name: r for r in field_table(build(arch).layer_config)}
+    steps = growth_steps(ARCHITECTURES[arch].layers())
     assert steps
     for step in steps:
         assert (step.r_out, step.stride_out) == (rows[step.name].r, rows[step.name].stride)
@@ -135,13 +133,13 @@ def test_growth_steps_match_the_field_table(arch):
 
 
 def test_each_3x3_adds_two_times_the_stride():
-    steps = [s for s in growth_steps(ARCHITECTURES["seed"]()) if s.kernel == 3]
+    steps = [s for s in growth_steps(ARCHITECTURES["seed"].layers()) if s.kernel == 3]
     assert [s.added for s in steps] == [2] * 5 + [4] * 4
     assert stacked_3x3(2) == (5, 18, 25) and stacked_3x3(3) == (7, 27, 49)
 
 
 def test_layer_lookups():
-    seed, compact, fast = (ARCHITECTURES[a]() for a in ("seed", "compact", "fast"))
+    seed, compact, fast = (ARCHITECTURES[a].layers() for a in ("seed", "compact", "fast"))
     assert first_conv(seed)["name"] == "conv1"
     assert one_by_one(seed)["name"] == "conv6" and one_by_one(compact)["name"] == "conv4"
     assert one_by_one(fast) is None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
+from model.activations import as_input, has_hooks
+from model.erf import effective_field
 from model.zoo import build
 from viz import fields
-from viz.features import as_input, has_hooks
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,7 @@ def seed():
 
 
 def test_table_numbers(seed) -> None:
-    table = fields.field_table(seed)
+    table = fields.field_table(seed.layer_config)
     assert [r.name for r in table] == [n for n, _ in seed.named_children()]
     conv1, relu5 = fields.row_for(table, "conv1"), fields.row_for(table, "relu5")
     assert (conv1.r, conv1.stride, conv1.padding, conv1.shape) == (3, 1, 1, (8, 28, 28))
@@ -30,7 +30,7 @@ def test_table_numbers(seed) -> None:
 
 
 def test_region_and_padding(seed) -> None:
-    row = fields.row_for(fields.field_table(seed), "relu5")
+    row = fields.row_for(fields.field_table(seed.layer_config), "relu5")
     corner = fields.unit_region(row, 0, 0)
     assert (corner.y0, corner.y1, corner.x0, corner.x1) == (-5, 5, -5, 5)
     assert corner.clipped == (0, 5, 0, 5)
@@ -42,10 +42,10 @@ def test_region_and_padding(seed) -> None:
 
 
 def test_effective_field_lies_inside_the_region(seed) -> None:
-    table = fields.field_table(seed)
+    table = fields.field_table(seed.layer_config)
     row = fields.row_for(table, "relu3")
     x = as_input(np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8))
-    erf = fields.effective_field(seed, "relu3", (1, 10, 12), x)
+    erf = effective_field(seed, "relu3", (1, 10, 12), x)
     region = fields.unit_region(row, 10, 12)
     y0, y1, x0, x1 = region.clipped
     outside = erf.copy()
@@ -57,7 +57,7 @@ def test_effective_field_lies_inside_the_region(seed) -> None:
 
 
 def test_describe_whole_image(seed) -> None:
-    table = fields.field_table(seed)
+    table = fields.field_table(seed.layer_config)
     row = fields.row_for(table, "flatten")
     assert "whole 28x28 image" in fields.describe(row, fields.unit_region(row, 0, 0))
 
@@ -66,7 +66,7 @@ def test_table_csv(seed) -> None:
     import csv
     import io
 
-    table = fields.field_table(seed)
+    table = fields.field_table(seed.layer_config)
     rows = list(csv.DictReader(io.StringIO(fields.table_csv(table))))
     assert list(rows[0]) == list(fields.CSV_COLUMNS)
     assert len(rows) == len(table)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from viz import figures
-from viz.fields import Region
+from viz.receptive_field import Region
 
 
 def test_feature_grid_one_trace_per_map_with_hover() -> None:
@@ -21,7 +21,7 @@ def test_feature_grid_one_trace_per_map_with_hover() -> None:
 
 def test_digit_with_region_in_padding() -> None:
     img = np.zeros((28, 28), np.uint8)
-    fig = figures.digit(img, region=Region(-5, 5, -5, 5))
+    fig = figures.digit(img, region=Region.box(-5, 5, -5, 5))
     assert len(fig.layout.shapes) == 3
     assert fig.layout.xaxis.range[0] < -5  # the padding part is on screen
 

@@ -2,14 +2,8 @@
 
 import pytest
 
-from model.zoo import (
-    ARCHITECTURES,
-    build,
-    build_from_config,
-    count_macs,
-    count_params,
-    layer_shapes,
-)
+from model.zoo import ARCHITECTURES, build, build_from_config
+from tests.torch_oracle import count_macs, count_params, layer_shapes
 from viz import figures
 from viz.lab import (
     analyse,
@@ -35,18 +29,18 @@ def test_analysis_matches_torch(arch):
 
 
 def test_seed_and_seed_3x3_share_the_final_field():
-    seed, small = analyse(ARCHITECTURES["seed"]()), analyse(ARCHITECTURES["seed-3x3"]())
+    seed, small = analyse(ARCHITECTURES["seed"].layers()), analyse(ARCHITECTURES["seed-3x3"].layers())
     assert seed.final_rf() == small.final_rf()
     assert small.params < seed.params
 
 
 @pytest.mark.parametrize("arch", ["seed", "seed-3x3", "compact", "fast"])
 def test_rows_round_trip(arch):
-    layers = rows_to_layers(layers_to_rows(ARCHITECTURES[arch]()))
+    layers = rows_to_layers(layers_to_rows(ARCHITECTURES[arch].layers()))
     model = build_from_config("custom", layers)
     assert count_params(model) == analyse(layers).params
     assert [r.shape for r in analyse(layers).layers] == [s for _, s in layer_shapes(model)]
-    assert analyse(layers).final_rf() == analyse(ARCHITECTURES[arch]()).final_rf()
+    assert analyse(layers).final_rf() == analyse(ARCHITECTURES[arch].layers()).final_rf()
 
 
 def test_rows_fill_names_and_channels():
@@ -122,7 +116,7 @@ def test_small_network_against_torch():
 
 
 def test_table_rows_global_layers_and_growth():
-    report = analyse(ARCHITECTURES["fast"]())
+    report = analyse(ARCHITECTURES["fast"].layers())
     rows = {r["layer"]: r for r in table_rows(report)}
     assert rows["pool2"] == {"layer": "pool2", "type": "maxpool", "output": "32x5x5", "r": "12",
                              "S": "4", "P": "0", "params": 0, "MACs": 0}
@@ -164,8 +158,8 @@ def test_compare_sentence_numbers_come_from_torch():
 
 
 def test_compare_sentence_other_cases():
-    seed = summarise("seed", analyse(ARCHITECTURES["seed"]()))
-    fast = summarise("fast", analyse(ARCHITECTURES["fast"]()))
+    seed = summarise("seed", analyse(ARCHITECTURES["seed"].layers()))
+    fast = summarise("fast", analyse(ARCHITECTURES["fast"].layers()))
     assert compare_sentence([seed]) == ""
     text = compare_sentence([seed, fast])
     assert "fast reaches a 12x12 field (against 54x54 for seed)" in text
@@ -174,7 +168,7 @@ def test_compare_sentence_other_cases():
 
 
 def test_field_growth_compare_figure():
-    curves = {a: growth(analyse(ARCHITECTURES[a]())) for a in ("seed", "seed-3x3")}
+    curves = {a: growth(analyse(ARCHITECTURES[a].layers())) for a in ("seed", "seed-3x3")}
     fig = figures.field_growth_compare(curves)
     assert [t.name for t in fig.data] == ["seed", "seed-3x3"]
     assert fig.data[0].y[-1] == fig.data[1].y[-1] == 54

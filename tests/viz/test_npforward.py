@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from model.activations import activations, as_input
 
 from model.checkpoint import save_checkpoint
 from model.zoo import build
 from viz import npforward
-from viz.features import activations, as_input
 
 
 @pytest.mark.parametrize("arch", ["seed", "seed-3x3", "compact"])

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from model.saliency import BLACK
 
 from model.zoo import build
-from viz import features, saliency
-from viz.saliency import BLACK
+from model import activations as features
+from model import saliency
 
 
 def linear_model() -> nn.Sequential:

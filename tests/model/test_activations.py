@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from viz import features
+from model import activations as features
 
 
 def tiny() -> nn.Sequential:

@@ -1,0 +1,69 @@
+"""What every saliency method shares: the record type, the black baseline, small helpers.
+
+A method is one :class:`Method` record: its URL key, label, a plain explanation, the function
+that computes it, and what it needs (a layer, a sliding window). The registry is
+``model.saliency.METHODS``; each method lives in its own file and registers itself there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from viz.preprocess import MEAN, STD
+
+BLACK = -MEAN / STD  # a black pixel after MNIST normalisation: the natural "absence of ink"
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a method may read besides the model, input and target."""
+
+    layer: str | None = None  # Grad-CAM's layer; Occlusion's defaults come from it
+    window: int = 5  # Occlusion: side of the black patch (input pixels)
+    stride: int = 1  # Occlusion: step of the patch
+
+
+# (model, x (1, 1, 28, 28), target, options) -> signed (28, 28) map
+AttributeFn = Callable[[nn.Module, torch.Tensor, int, Options], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Method:
+    """One saliency method: everything the app needs to offer, compute and explain it."""
+
+    key: str  # URL and cache name (``?method=ig``)
+    label: str
+    explanation: str
+    fn: AttributeFn
+    uses_layer: bool = False  # reads the chosen layer (its feature maps, or its r and S)
+    uses_window: bool = False  # has a sliding window (size and stride) to set
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence Captum's warnings (e.g. about hooks on the private copies)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def module(model: nn.Module, layer: str) -> nn.Module:
+    modules = dict(model.named_children())
+    if layer not in modules:
+        raise ValueError(f"no layer named {layer!r}")
+    return modules[layer]
+
+
+def as_map(attr: torch.Tensor) -> np.ndarray:
+    """(1, 1, 28, 28) attribution -> (28, 28) float32 numpy."""
+    return attr.detach()[0, 0].numpy().astype(np.float32)
+
+
+DEFAULTS = Options()

@@ -1,0 +1,50 @@
+"""Shapes, parameters and MACs counted on real torch modules: the oracle for ``viz.layers``."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+INPUT_SHAPE = (1, 28, 28)
+
+
+def count_params(model: nn.Module) -> int:
+    """Trainable parameters (BatchNorm's running statistics are buffers, not parameters)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def layer_shapes(model: nn.Module, input_shape: tuple[int, int, int] = INPUT_SHAPE
+                 ) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, output shape without batch) for every top-level layer, from a real forward pass."""
+    shapes: list[tuple[str, tuple[int, ...]]] = []
+    x = torch.zeros(1, *input_shape)
+    with torch.no_grad():
+        for name, module in model.named_children():
+            was_training = module.training
+            module.eval()
+            x = module(x)
+            module.train(was_training)
+            shapes.append((name, tuple(x.shape[1:])))
+    return shapes
+
+
+def count_macs(model: nn.Module, input_shape: tuple[int, int, int] = INPUT_SHAPE
+               ) -> dict[str, int]:
+    """Multiply-accumulates per image of every conv and linear layer (others count 0)."""
+    macs: dict[str, int] = {}
+    x = torch.zeros(1, *input_shape)
+    with torch.no_grad():
+        for name, module in model.named_children():
+            was_training = module.training
+            module.eval()
+            y = module(x)
+            module.train(was_training)
+            if isinstance(module, nn.Conv2d):
+                kh, kw = module.kernel_size
+                macs[name] = kh * kw * module.in_channels // module.groups * y.numel()
+            elif isinstance(module, nn.Linear):
+                macs[name] = module.in_features * module.out_features
+            else:
+                macs[name] = 0
+            x = y
+    return macs

@@ -1,0 +1,248 @@
+"""The sidebar every page shares: the network and the input digit, and what they chose.
+
+Session-state keys: ``model.*`` and ``in.*``; the sidebar's choice for the page that runs after
+it is a :class:`Context` (``context()``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from model import store
+from model.architectures import ARCHITECTURES, DEFAULT
+from model.store import ModelRef
+from ui import cache
+from viz import preprocess
+
+SOURCES = ["Samples", "Test set", "Draw", "Upload"]
+
+
+def _on_model_upload() -> None:
+    up = st.session_state.get("model.uploader")
+    if up is None:
+        return
+    data = up.getvalue()
+    st.session_state["model.upload"] = {"name": up.name, "data": data,
+                                        "digest": hashlib.sha256(data).hexdigest()}
+
+
+def run_label(path: Path) -> str:
+    """'compact, 24 Nov 15:30' for runs/20261124-153012-ab12cd/final.safetensors."""
+    run = path.parent.name
+    try:
+        arch = cache.numpy_net(ModelRef.checkpoint(path)).arch
+    except Exception:  # noqa: BLE001 - a label must never fail
+        arch = "?"
+    stamp = run[:15]
+    when = f"{stamp[6:8]}.{stamp[4:6]}. {stamp[9:11]}:{stamp[11:13]}" if len(stamp) == 15 else run
+    return f"{arch}, {when}"
+
+
+def model_options() -> dict[ModelRef, str]:
+    """{reference: label} of every model the sidebar offers, the default first."""
+    options: dict[ModelRef, str] = {}
+    shipped = store.shipped_checkpoints()
+    first = shipped.pop(DEFAULT, None)
+    for name, path in ([(DEFAULT, first)] if first else []) + list(shipped.items()):
+        options[ModelRef.checkpoint(path)] = f"{name} (trained)"
+    for path in store.trained_here():
+        options[ModelRef.checkpoint(path)] = f"trained here: {run_label(path)}"
+    for arch in ARCHITECTURES.values():
+        if arch.offer_untrained and not any(label.startswith(f"{arch.name} (")
+                                            for label in options.values()):
+            options[ModelRef.untrained(arch.name)] = (f"{arch.name} (untrained: random "
+                                                      f"weights)")
+    up = st.session_state.get("model.upload")
+    if up:
+        options[ModelRef.upload(up["digest"])] = f"uploaded: {up['name']}"
+    return options
+
+
+def sidebar_model():
+    """The model picker. Returns (model key, a sidebar slot for its description)."""
+    st.sidebar.header("Model")
+    options = model_options()
+    up = st.session_state.get("model.upload")
+    if up and st.session_state.get("model.last_upload") != up["digest"]:
+        # A new upload: validate it and select it, or explain why it does not fit.
+        st.session_state["model.last_upload"] = up["digest"]
+        try:
+            cache.upload_model(up["digest"], up["data"], up["name"])
+            st.session_state["model.choice"] = ModelRef.upload(up["digest"])
+        except ValueError as exc:  # CheckpointError is a ValueError
+            st.session_state["model.error"] = str(exc)
+            st.session_state.pop("model.upload", None)
+            options.pop(ModelRef.upload(up["digest"]), None)
+        else:
+            st.session_state.pop("model.error", None)
+    if st.session_state.get("model.choice") not in options:
+        st.session_state["model.choice"] = next(iter(options))
+    key = st.sidebar.selectbox("Network", list(options), format_func=options.get,
+                               key="model.choice")
+    if st.session_state.get("model.error"):
+        st.sidebar.error(f"That checkpoint cannot be used. {st.session_state['model.error']}")
+    try:
+        arch, params, card = cache.model_facts(key)
+    except Exception as exc:  # noqa: BLE001 - a broken file must not take the app down
+        st.sidebar.error(f"The model could not be loaded ({exc}). Showing an untrained "
+                         f"{DEFAULT} network instead.")
+        key = ModelRef.untrained(DEFAULT)
+        arch, params, card = cache.model_facts(key)
+    facts = [f"**{arch}**", f"{params:,} parameters"]
+    acc = card.get("test_accuracy")
+    if isinstance(acc, (int, float)):
+        facts.append(f"{acc:.2%} test accuracy")
+    st.sidebar.caption(" · ".join(facts))
+    slot = st.sidebar.empty()
+    if card.get("untrained"):
+        st.sidebar.warning("Untrained network: predictions are chance. Train one with "
+                           "`python -m model.train` to see real features.")
+    with st.sidebar.expander("Upload your own checkpoint"):
+        st.file_uploader(
+            "A .safetensors checkpoint of a zoo architecture", type=None,
+            key="model.uploader", on_change=_on_model_upload,
+            help="Made with model.checkpoint.save_checkpoint (python -m model.train). Pickles "
+                 "and torch.save files are refused for safety.")
+    return key, arch, slot
+
+
+def _on_image_upload() -> None:
+    up = st.session_state.get("in.uploader")
+    if up is not None:
+        st.session_state["in.upload"] = {"name": up.name, "data": up.getvalue()}
+
+
+def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
+    """(uint8 28x28 image or None, true label or None, description)."""
+    st.sidebar.header("Input")
+    st.session_state["in.ref"] = None  # ("sample", i) or ("test", i): what a link can name
+    source = st.sidebar.radio("Digit from", SOURCES, horizontal=True, key="in.source")
+    if source == "Samples":
+        images, labels = cache.samples()
+        digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key="in.digit")
+        idx = np.arange(len(labels)) if digit == "any" else np.flatnonzero(labels == digit)
+        i = st.sidebar.slider("Sample", 1, len(idx), 1, key=f"in.sample.{digit}") - 1
+        j = int(idx[i])
+        st.session_state["in.ref"] = ("sample", j)
+        return images[j], int(labels[j]), f"sample {j + 1} of {len(labels)} (label {labels[j]})"
+    if source == "Test set":
+        from model.data import mnist_available
+        if not mnist_available():
+            st.sidebar.info("The MNIST test set is not on this machine (set MNIST_DIR to its "
+                            "folder). Showing the shipped samples instead.")
+            images, labels = cache.samples()
+            return images[0], int(labels[0]), f"sample 1 of {len(labels)} (label {labels[0]})"
+        images, labels = cache.test_set()
+        digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key="in.test_digit")
+        wrong = st.sidebar.checkbox("Misclassified only", key="in.wrong")
+        mask = np.ones(len(labels), bool) if digit == "any" else labels == digit
+        if wrong:
+            mask &= cache.test_predictions(key) != labels
+        idx = np.flatnonzero(mask)
+        if len(idx) == 0:
+            st.sidebar.info("No test digit matches: this model gets all of them right.")
+            return None, None, ""
+        i = st.sidebar.slider(f"Test digit ({len(idx):,} match)", 1, len(idx), 1,
+                              key=f"in.test.{digit}.{wrong}") - 1
+        j = int(idx[i])
+        st.session_state["in.ref"] = ("test", j)
+        return images[j], int(labels[j]), f"test digit #{j} (label {labels[j]})"
+    if source == "Draw":
+        draw_canvas()
+        rgba = st.session_state.get("in.drawing")
+        if rgba is None:
+            st.sidebar.info("Draw a digit above with the mouse (or a finger).")
+            return None, None, ""
+        try:
+            img = preprocess.canvas_to_mnist(rgba)
+        except ValueError as exc:
+            st.sidebar.info(str(exc)[0].upper() + str(exc)[1:])
+            return None, None, ""
+        preview(img)
+        return img, None, "your drawing"
+    st.sidebar.file_uploader("Upload a picture of a digit", type=None, key="in.uploader",
+                             on_change=_on_image_upload,
+                             help="PNG, JPEG, BMP or GIF; dark ink on light paper or the reverse.")
+    up = st.session_state.get("in.upload")
+    if not up:
+        st.sidebar.info("Upload a picture of one handwritten digit.")
+        return None, None, ""
+    try:
+        img = preprocess.image_bytes_to_mnist(up["data"], up["name"])
+    except ValueError as exc:
+        st.sidebar.error(f"{exc}")
+        return None, None, ""
+    preview(img)
+    return img, None, f"upload {up['name']}"
+
+
+def draw_canvas() -> None:
+    try:
+        from streamlit_drawable_canvas import st_canvas
+    except Exception:  # noqa: BLE001 - the component only registers under `streamlit run`
+        st.sidebar.warning("The drawing canvas is unavailable here; upload a picture instead.")
+        return
+    with st.sidebar:
+        result = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff",
+                           height=240, width=240, drawing_mode="freedraw",
+                           return_image_data=True, key="in.canvas")
+    data = result.image_data if result is not None else None
+    if data is not None:
+        st.session_state["in.drawing"] = np.asarray(data)
+
+
+def preview(img: np.ndarray) -> None:
+    st.sidebar.image(preprocess.to_png(img, 112), width=112, output_format="PNG",
+                     caption="What the network sees: 28x28, MNIST-style (cropped, fitted into "
+                             "20x20, centred by mass)")
+
+
+
+
+# ---------------------------------------------------------------------------------------------
+# What the sidebar chose, for the page that runs after it
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Context:
+    """The sidebar's choice: model, architecture, input image (or None), label, description."""
+
+    key: ModelRef
+    arch: str
+    image: np.ndarray | None
+    label: int | None
+    desc: str
+
+
+# Plain selection widgets in the sidebar; their values survive a visit to a page that hides them.
+KEEP_PREFIXES = ("model.choice", "in.source", "in.digit", "in.sample.", "in.test_digit",
+                 "in.wrong", "in.test.")
+
+
+def keep_sidebar_state() -> None:
+    """Stop Streamlit from forgetting the sidebar's widget values on pages that do not draw them."""
+    for k in list(st.session_state):
+        if isinstance(k, str) and k.startswith(KEEP_PREFIXES):
+            st.session_state[k] = st.session_state[k]
+
+
+def sidebar(with_input: bool = True) -> tuple[Context, object]:
+    """Model (and input) pickers; returns the context and a slot for the model's description."""
+    key, arch, about = sidebar_model()
+    image, label, desc = sidebar_input(key) if with_input else (None, None, "")
+    ctx = Context(key, arch, image, label, desc)
+    st.session_state["ctx"] = ctx
+    return ctx, about
+
+
+def context() -> Context:
+    """The context the sidebar set in this run."""
+    ctx = st.session_state.get("ctx")
+    if ctx is None:
+        raise RuntimeError("the sidebar has not run yet")
+    return ctx

@@ -1,0 +1,197 @@
+"""Per-layer facts of a network from its layer records alone: shape, field, parameters, MACs.
+
+A *layer record* is the zoo's plain dict, e.g. ``{"name": "conv1", "type": "conv", "in": 1,
+"out": 8, "kernel": 3, "stride": 1, "padding": 1, "bias": False}``. The same records build the
+torch network (``model/zoo.py``), are stored in every checkpoint's model card, drive the numpy
+forward pass and are what the lab edits, so every number about a network is computed here, once,
+by arithmetic: nothing is built or run. ``tests/model/test_layers_torch.py`` checks the shapes,
+parameters and MACs against real torch modules, and the receptive fields against gradients.
+
+:func:`describe` gives one :class:`LayerInfo` per layer (the one per-layer type the app uses):
+
+- ``shape``: output ``(C, H, W)``, or ``(features,)`` after flatten;
+- ``r``, ``stride``, ``padding``: receptive-field size, effective stride ``S`` and effective
+  padding ``P`` in input pixels, from ``viz.receptive_field.compute`` (square inputs: one number
+  per axis; a unit ``i`` sees input pixels ``i*S - P .. i*S - P + r - 1``). For a global layer
+  (global pooling, flatten, linear) ``is_global`` is true, ``stride``/``padding`` are ``None``
+  and ``r`` is the side of the whole input it sees (padding hull included);
+- ``params``: trainable parameters (BatchNorm's running statistics are buffers, not parameters);
+- ``macs``: multiply-accumulates per image (conv and linear layers; others count 0).
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from viz.receptive_field import LayerField, Region, compute
+
+LayerRecord = dict[str, Any]
+
+INPUT_SHAPE = (1, 28, 28)  # (channels, height, width) of an MNIST digit
+NUM_CLASSES = 10
+LAYER_TYPES = ("conv", "bn", "relu", "dropout", "maxpool", "avgpool", "gap", "flatten", "linear")
+SHAPE_KEEPERS = ("bn", "relu", "dropout")  # change neither the size nor the channels
+FIELD_CHANGERS = ("conv", "maxpool", "avgpool")  # the layer types that grow r or S
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """Everything the app shows about one layer's output (square fields: one number per axis)."""
+
+    name: str
+    type: str
+    shape: tuple[int, ...]  # output (C, H, W), or (features,) after flatten
+    r: int  # receptive field in input pixels (global layers: the whole input they see)
+    stride: int | None  # effective stride S; None when global
+    padding: int | None  # effective padding P: how far unit 0's field starts before pixel 0
+    params: int
+    macs: int
+    is_global: bool  # every unit sees the whole input
+    field: LayerField  # the engine's result (gives every unit's region)
+    kernel: int | None = None  # the layer's own kernel (conv and pooling)
+
+    @property
+    def size(self) -> int:
+        """Side of the output map (1 for a vector or a 1x1 map)."""
+        return self.shape[-1] if len(self.shape) == 3 else 1
+
+    @property
+    def spatial(self) -> bool:
+        """Has a field of its own (not global): r, S and P are defined."""
+        return not self.is_global
+
+    @property
+    def rf(self) -> tuple[int, int] | None:
+        """(r, r), or None for a global layer (it sees the whole input)."""
+        return None if self.is_global else (self.r, self.r)
+
+    def region(self, y: int, x: int) -> Region:
+        """The input region of unit ``(y, x)`` (inclusive bounds, unclipped and as read)."""
+        if not (0 <= y < self.size and 0 <= x < self.size):
+            raise ValueError(f"unit ({y}, {x}) is outside {self.name}'s {self.size}x{self.size} "
+                             f"map")
+        return self.field.region(int(y), int(x))
+
+
+def _side(value: Any) -> int:
+    """The height of an int-or-[h, w] kernel/stride/padding (the zoo and the lab are square)."""
+    return int(value[0]) if isinstance(value, (list, tuple)) else int(value)
+
+
+def param_shapes(rec: LayerRecord) -> dict[str, tuple[int, ...]]:
+    """The tensors a layer record implies, by state-dict suffix (``weight``, ``bias``, ...)."""
+    kind = rec.get("type")
+    if kind == "conv":
+        k = rec["kernel"]
+        kh, kw = (k, k) if isinstance(k, int) else (int(k[0]), int(k[1]))
+        shapes: dict[str, tuple[int, ...]] = {"weight": (rec["out"], rec["in"], kh, kw)}
+        if rec.get("bias", True):
+            shapes["bias"] = (rec["out"],)
+        return shapes
+    if kind == "bn":
+        c = rec["channels"]
+        return {"weight": (c,), "bias": (c,), "running_mean": (c,), "running_var": (c,),
+                "num_batches_tracked": ()}
+    if kind == "linear":
+        shapes = {"weight": (rec["out"], rec["in"])}
+        if rec.get("bias", True):
+            shapes["bias"] = (rec["out"],)
+        return shapes
+    return {}
+
+
+def count_params(rec: LayerRecord) -> int:
+    """Trainable parameters of one layer record (BatchNorm: weight and bias only)."""
+    total = 0
+    for key, shape in param_shapes(rec).items():
+        if key in ("running_mean", "running_var", "num_batches_tracked"):
+            continue
+        n = 1
+        for d in shape:
+            n *= d
+        total += n
+    return total
+
+
+def _shapes(layers: list[LayerRecord], fields: list[LayerField],
+            input_shape: tuple[int, int, int]) -> list[tuple[int, ...]]:
+    """Output shape of every layer: channels tracked here, spatial sizes from the engine."""
+    shapes: list[tuple[int, ...]] = []
+    channels, h, w = input_shape
+    flat: int | None = None
+    for rec, fld in zip(layers, fields):
+        kind = rec["type"]
+        if kind == "conv":
+            channels = rec["out"]
+        if kind == "flatten":
+            flat = channels * h * w
+        elif kind == "linear":
+            flat = rec["out"]
+        if flat is not None:
+            shapes.append((flat,))
+            continue
+        if kind == "gap":
+            h = w = 1
+        elif fld.output_size is not None and not fld.is_global:
+            h, w = fld.output_size
+        shapes.append((channels, h, w))
+    return shapes
+
+
+def describe(layers: list[LayerRecord], input_shape: tuple[int, int, int] = INPUT_SHAPE
+             ) -> list[LayerInfo]:
+    """One :class:`LayerInfo` per layer record, in order (raises ``ValueError`` when invalid)."""
+    if not layers:
+        return []
+    fields = compute({"input_size": list(input_shape[1:]), "layers": layers})
+    shapes = _shapes(layers, fields, input_shape)
+    infos: list[LayerInfo] = []
+    for rec, fld, shape in zip(layers, fields, shapes):
+        macs = 0
+        if rec["type"] == "conv":
+            k = rec["kernel"]
+            kh, kw = (k, k) if isinstance(k, int) else k
+            macs = rec["in"] * kh * kw * shape[0] * shape[1] * shape[2]
+        elif rec["type"] == "linear":
+            macs = rec["in"] * rec["out"]
+        if fld.is_global:
+            region = fld.region(0, 0)
+            r, stride, padding = region.h.end - region.h.start + 1, None, None
+        else:
+            r, stride, padding = int(fld.h.r), fld.h.stride, fld.h.padding
+        kernel = _side(rec["kernel"]) if rec["type"] in FIELD_CHANGERS else None
+        infos.append(LayerInfo(rec["name"], rec["type"], tuple(shape), r, stride, padding,
+                               count_params(rec), macs, bool(fld.is_global), fld, kernel))
+    return infos
+
+
+def find(infos: list[LayerInfo], name: str) -> LayerInfo:
+    """The layer called ``name`` (``ValueError`` naming the layers when absent)."""
+    for info in infos:
+        if info.name == name:
+            return info
+    raise ValueError(f"no layer named {name!r}; layers are {', '.join(i.name for i in infos)}")
+
+
+def total_params(layers: list[LayerRecord]) -> int:
+    """Trainable parameters of a whole network."""
+    return sum(count_params(rec) for rec in layers)
+
+
+def total_macs(layers: list[LayerRecord], input_shape: tuple[int, int, int] = INPUT_SHAPE
+               ) -> int:
+    """Multiply-accumulates per image of a whole network."""
+    return sum(info.macs for info in describe(layers, input_shape))
+
+
+def input_side(infos: list[LayerInfo], name: str, size: int = INPUT_SHAPE[1]) -> int | None:
+    """Side of the map that layer ``name`` reads (None when it reads a vector)."""
+    prev: int | None = size
+    for info in infos:
+        if info.name == name:
+            return prev
+        prev = info.size if len(info.shape) == 3 else None
+    raise ValueError(f"no layer named {name!r}")
