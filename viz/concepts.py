@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz.layers import FIELD_CHANGERS, SHAPE_KEEPERS, describe, input_side
+from viz.layers import FIELD_CHANGERS, SHAPE_KEEPERS, describe
 
 RULES: tuple[tuple[str, str], ...] = (
     ("Pad early", "Small images lose their border fast: a 3x3 conv without padding shrinks "
@@ -96,8 +96,14 @@ def map_sizes(layers: list[dict]) -> dict[str, int | None]:
 
 
 def input_size(layers: list[dict], name: str) -> int | None:
-    """Side of the map that layer ``name`` reads."""
-    return input_side(describe(layers), name)
+    """Side of the map that layer ``name`` reads (None after a broken layer, see map_sizes)."""
+    sizes = map_sizes(layers)
+    prev: int | None = INPUT_SIZE
+    for rec in layers:
+        if rec["name"] == name:
+            return prev
+        prev = sizes[rec["name"]]
+    raise ValueError(f"no layer named {name!r}")
 
 
 def head(layers: list[dict]) -> dict | None:

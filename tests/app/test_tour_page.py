@@ -151,9 +151,9 @@ def test_a_link_opens_its_step() -> None:
 @pytest.fixture
 def untrained(monkeypatch):
     """Offer the untrained networks: ship only the seed checkpoint."""
-    from ui import common
+    from model import store
     only_seed = {"seed": ROOT / "checkpoints" / "seed.safetensors"}
-    monkeypatch.setattr(common, "shipped_checkpoints", lambda: dict(only_seed))
+    monkeypatch.setattr(store, "shipped_checkpoints", lambda: dict(only_seed))
     at = tour()
     options = at.selectbox(key="model.choice").options
     assert any("untrained" in o for o in options), options

@@ -1,0 +1,73 @@
+"""The layout rule: ui -> model -> viz and ui -> viz, never back; viz is torch-free.
+
+Every ``viz`` module is imported in a fresh interpreter where ``torch`` (and ``captum``) cannot
+be imported; no module outside ``app.py`` and ``ui/`` imports streamlit; ``model`` never imports
+``ui``, and ``viz`` imports neither ``model`` nor ``ui``.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+VIZ = sorted(p.stem for p in (ROOT / "viz").glob("*.py") if p.stem != "__init__")
+
+BLOCK_TORCH = """
+import importlib, sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "captum", "streamlit"):
+            raise ImportError(f"{name} is blocked: viz must not need it")
+sys.meta_path.insert(0, Block())
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+print("ok")
+"""
+
+
+def test_every_viz_module_imports_without_torch_or_streamlit() -> None:
+    mods = [f"viz.{m}" for m in VIZ]
+    result = subprocess.run([sys.executable, "-c", BLOCK_TORCH, *mods], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _sources(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+@pytest.mark.parametrize("folder,forbidden", [
+    ("viz", ("model", "ui", "streamlit", "torch", "captum")),
+    ("model", ("ui", "streamlit")),
+    ("bench", ("ui",)),
+])
+def test_imports_go_one_way(folder: str, forbidden: tuple[str, ...]) -> None:
+    bad = [f"{p.relative_to(ROOT)} imports {name}" for p in _sources(folder)
+           for name in _imports(p) if name.split(".")[0] in forbidden]
+    assert not bad, "; ".join(bad)
+
+
+def test_only_app_and_ui_import_streamlit() -> None:
+    allowed = {ROOT / "app.py", *_sources("ui")}
+    others = [p for p in ROOT.rglob("*.py")
+              if ".venv" not in p.parts and "tests" not in p.parts and p not in allowed]
+    bad = [str(p.relative_to(ROOT)) for p in others
+           if any(n.split(".")[0] == "streamlit" for n in _imports(p))]
+    assert not bad, f"streamlit imported outside app.py and ui/: {bad}"
