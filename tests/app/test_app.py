@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from model.store import ModelRef
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+
+from model.store import ModelRef
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")

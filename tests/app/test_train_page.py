@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from model.store import ModelRef
-
 from tests.app.test_app import fresh, ok, texts
 from ui import common
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from model.rf_adapter import layer_specs
 from model.zoo import ARCHITECTURES, build
-from tests.torch_oracle import layer_shapes
 from tests.model.linear_copy import LinearCopy, gradient_support, region_pixels
+from tests.torch_oracle import layer_shapes
 from viz.receptive_field import compute
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
-from model.saliency import BLACK
 
-from model.zoo import build
 from model import activations as features
 from model import saliency
+from model.saliency import BLACK
+from model.zoo import build
 
 
 def linear_model() -> nn.Sequential:

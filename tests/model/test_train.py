@@ -12,9 +12,10 @@ import torch
 from model.architectures import ARCHITECTURES
 from model.checkpoint import load_checkpoint, shipped_checkpoints
 
-SHIPPED = [a.name for a in ARCHITECTURES.values() if a.ships]
 from model.data import MNIST
 from model.train import TrainConfig, augment, model_card, one_cycle, train
+
+SHIPPED = [a.name for a in ARCHITECTURES.values() if a.ships]
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from model.activations import as_input, has_hooks
 from model.erf import effective_field
 from model.zoo import build

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from model.activations import activations, as_input
 
+from model.activations import activations, as_input
 from model.checkpoint import save_checkpoint
 from model.zoo import build
 from viz import npforward
