@@ -11,7 +11,6 @@ import torch
 
 from model.architectures import ARCHITECTURES
 from model.checkpoint import load_checkpoint, shipped_checkpoints
-
 from model.data import MNIST
 from model.train import TrainConfig, augment, model_card, one_cycle, train
 
