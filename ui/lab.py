@@ -7,7 +7,6 @@ Session-state keys: ``lab.*``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import streamlit as st
@@ -17,22 +16,26 @@ from ui import cache, common
 from ui.common import context, plot, presenting
 from viz import figures
 from viz.lab import (
+    COLUMNS,
     ROW_TYPES,
     LabReport,
     analyse,
+    area,
+    cell,
+    check,
     compare_sentence,
     growth,
     layers_to_rows,
+    millions,
     report_csv,
-    rows_to_layers,
     summarise,
     table_rows,
+    table_rows_to_rows,
     weight_layers,
 )
 
 SIDEBAR = "(sidebar model)"  # the "Start from" option for the sidebar's current network
 YOURS = "your table"
-COLUMNS = ("type", "kernel", "stride", "padding", "dilation", "channels")
 SLOW_MACS = 50_000_000  # per image: beyond this, training on a CPU takes hours
 HIDDEN_TYPES = ("bn", "relu", "dropout")  # they never change the field
 
@@ -56,18 +59,6 @@ def _remember(key: str) -> None:
     st.session_state[f"{key}.kept"] = st.session_state.get(key)
 
 
-def millions(n: int) -> str:
-    """'5.68 M', '1.55 G', '43.8 k' for a count."""
-    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{n:,}"
-
-
-def area(rf: tuple[int, int] | None) -> str:
-    return "whole image" if rf is None else f"{rf[0]}x{rf[1]}"
-
-
 def start_layers(start: str) -> list[dict[str, Any]]:
     """The layer records of a "Start from" choice (a zoo name or the sidebar's model)."""
     if start == SIDEBAR:
@@ -80,39 +71,9 @@ def start_label(start: str, arch: str) -> str:
     return f"the sidebar's model ({arch})" if start == SIDEBAR else start
 
 
-def _cell(value: Any) -> Any:
-    """A table cell as plain Python: blanks (None, NaN, pd.NA) become None, numpy numbers
-    become int or float (a float with a fraction stays one, so the lab can reject it)."""
-    if value is None:
-        return None
-    try:
-        if value != value:  # NaN
-            return None
-    except TypeError:  # pd.NA refuses comparison
-        return None
-    if hasattr(value, "item"):  # numpy scalars
-        value = value.item()
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    return value
-
-
 def frame_rows(frame) -> list[dict[str, Any]]:
     """Lab rows from the editor's table (rows that are blank in every cell are skipped)."""
-    rows = []
-    for record in frame.to_dict("records"):
-        row = {col: _cell(record.get(col)) for col in COLUMNS}
-        if isinstance(row["type"], str) and not row["type"].strip():
-            row["type"] = None
-        if any(v is not None for v in row.values()):
-            rows.append(row)
-    return rows
-
-
-def check(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], LabReport]:
-    """(layer records, report) of a table, or ValueError saying what to change."""
-    layers = rows_to_layers(rows)
-    return layers, analyse(layers)
+    return table_rows_to_rows(frame.to_dict("records"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +85,7 @@ def _frame(rows: list[dict[str, Any]]):
     frame = pd.DataFrame([{col: row.get(col) for col in COLUMNS} for row in rows],
                          columns=list(COLUMNS))
     for col in COLUMNS[1:]:
-        frame[col] = pd.array([_cell(v) for v in frame[col]], dtype="Int64")
+        frame[col] = pd.array([cell(v) for v in frame[col]], dtype="Int64")
     frame["type"] = frame["type"].astype(object)
     frame.index = pd.RangeIndex(1, len(frame) + 1)  # rows numbered as the messages number them
     return frame

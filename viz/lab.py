@@ -11,12 +11,14 @@ library only. Every invalid network raises ``ValueError`` with a message saying 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from viz.layers import FIELD_CHANGERS, LAYER_TYPES, NUM_CLASSES, LayerInfo, describe
 
 ROW_TYPES = LAYER_TYPES
+COLUMNS = ("type", "kernel", "stride", "padding", "dilation", "channels")  # of a lab row
 _PREFIX = {"conv": "conv", "bn": "bn", "relu": "relu", "dropout": "drop", "maxpool": "pool",
            "avgpool": "avgpool", "gap": "gap", "flatten": "flatten", "linear": "fc"}
 
@@ -258,3 +260,54 @@ def compare_sentence(summaries: list[Summary]) -> str:
             macs = f"needs {_times(base.macs, other.macs)} fewer MACs"
         clauses.append(f"{other.name} {field} {params} and {macs}")
     return "; ".join(clauses) + "."
+
+
+# ---------------------------------------------------------------------------------------------
+# The editor's cells, and short numbers
+# ---------------------------------------------------------------------------------------------
+
+def cell(value: Any) -> Any:
+    """A table cell as plain Python: blanks (None, NaN, pd.NA) become None, numpy numbers
+    become int or float (a float with a fraction stays one, so the lab can reject it)."""
+    if value is None:
+        return None
+    try:
+        if value != value:  # NaN
+            return None
+    except TypeError:  # pd.NA refuses comparison
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def table_rows_to_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lab rows from an edited table's records (rows blank in every cell are skipped)."""
+    rows = []
+    for record in records:
+        row = {col: cell(record.get(col)) for col in COLUMNS}
+        if isinstance(row["type"], str) and not row["type"].strip():
+            row["type"] = None
+        if any(v is not None for v in row.values()):
+            rows.append(row)
+    return rows
+
+
+def check(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], LabReport]:
+    """(layer records, report) of a table, or ValueError saying what to change."""
+    layers = rows_to_layers(rows)
+    return layers, analyse(layers)
+
+
+def millions(n: int) -> str:
+    """'5.68 M', '1.55 G', '43.8 k' for a count."""
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n:,}"
+
+
+def area(rf: tuple[int, int] | None) -> str:
+    return "whole image" if rf is None else f"{rf[0]}x{rf[1]}"

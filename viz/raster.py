@@ -8,19 +8,11 @@ Colour maps are the same colour-blind-safe ones as the charts (cividis, RdBu rev
 from __future__ import annotations
 
 import io
-from typing import Protocol
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-
-class RegionLike(Protocol):
-    """Inclusive, unclipped input bounds of a unit's field (``viz.fields.Region``)."""
-
-    y0: int
-    y1: int
-    x0: int
-    x1: int
+from viz.receptive_field import Region
 
 ORANGE = (216, 134, 42)
 PAD_GREY = (236, 236, 236)
@@ -55,7 +47,7 @@ def colourise(values: np.ndarray, lut: np.ndarray, lo: float, hi: float) -> np.n
     return lut[(t * 255).round().astype(int)]
 
 
-def field_picture(image: np.ndarray, region: RegionLike | None = None,
+def field_picture(image: np.ndarray, region: Region | None = None,
                   overlay: np.ndarray | None = None, signed: bool = False,
                   scale: int = 10) -> bytes:
     """PNG: the 28x28 input (grey), an optional overlay, and a unit's field.

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from model.zoo import ARCHITECTURES, build
 from tests.torch_oracle import count_macs, count_params
 from ui import lab
+from viz import lab as viz_lab
 from viz.lab import layers_to_rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,7 +103,7 @@ def test_compare_section(app: AppTest) -> None:
     for arch in table.columns:
         params, macs = torch_numbers(arch)
         assert table.loc["params", arch] == f"{params:,}"
-        assert table.loc["MACs", arch] == lab.millions(macs)
+        assert table.loc["MACs", arch] == viz_lab.millions(macs)
         assert table.loc["final r", arch] == "54"
     assert table.loc["before the head", "seed-3x3"] == "16x2x2"
     assert table.loc["conv + linear layers", "seed-3x3"] == "17"
@@ -226,14 +227,14 @@ def test_bad_tables_raise_value_error(rows) -> None:
     """Tables as the editor returns them (blank cells NaN / NA): always a ValueError."""
     frame = pd.DataFrame(rows, columns=list(lab.COLUMNS))
     with pytest.raises(ValueError):
-        lab.check(lab.frame_rows(frame))
+        viz_lab.check(lab.frame_rows(frame))
 
 
 def test_frame_rows_reads_editor_cells() -> None:
     rows = layers_to_rows(ARCHITECTURES["fast"].layers())
     back = lab.frame_rows(lab._frame(rows))
     assert back == rows
-    layers, report = lab.check(back)
+    layers, report = viz_lab.check(back)
     assert report.params == torch_numbers("fast")[0]
     blank = pd.DataFrame([{c: None for c in lab.COLUMNS}] + rows[:1])
     assert lab.frame_rows(blank) == rows[:1]  # an all-blank added row is ignored
