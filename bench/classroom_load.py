@@ -241,37 +241,45 @@ def load_average() -> list[float]:
 
 
 class Profiler:
-    """py-spy attached to the server, one recording per part (link opens, interactions)."""
+    """py-spy attached to the server, one recording per part (link opens, interactions).
+
+    Two samplers run side by side. ``gil``: the thread holding the GIL. Every session's script
+    runs in a thread of one process, so the GIL is what they queue for, and these samples add up
+    to the serial time each request costs (torch kernels release the GIL, so their arithmetic
+    shows less here). ``running``: every thread that is not idle, closer to CPU time, but under
+    contention it also counts threads that are ready and waiting for the GIL or a core.
+    """
+
+    MODES = {"gil": ["--gil"], "running": []}
 
     def __init__(self, pid: int, folder: Path, rate: int = 100) -> None:
         exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
         if not Path(exe).exists():
             raise ValueError("--profile needs py-spy: pip install py-spy (into this venv)")
         self.exe, self.pid, self.folder, self.rate = exe, pid, folder, rate
-        self.proc: subprocess.Popen | None = None
-        self.files: dict[str, Path] = {}
-        self.name = ""
+        self.procs: list[subprocess.Popen] = []
+        self.files: dict[tuple[str, str], Path] = {}  # (part, mode) -> raw stacks
 
     def start(self, name: str) -> None:
-        self.name = name
-        path = self.folder / f"{name.replace(' ', '_')}.txt"
-        self.files[name] = path
-        self.proc = subprocess.Popen(
-            [self.exe, "record", "--pid", str(self.pid), "--rate", str(self.rate),
-             "--nonblocking", "--full-filenames", "--format", "raw", "--output", str(path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(1.0)  # let it attach before the requests start
+        for mode, flags in self.MODES.items():
+            path = self.folder / f"{name.replace(' ', '_')}_{mode}.txt"
+            self.files[(name, mode)] = path
+            self.procs.append(subprocess.Popen(
+                [self.exe, "record", "--pid", str(self.pid), "--rate", str(self.rate),
+                 "--nonblocking", *flags, "--full-filenames", "--format", "raw", "--output",
+                 str(path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        time.sleep(1.0)  # let them attach before the requests start
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        self.proc = None
+        for proc in self.procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        self.procs = []
 
 
 # Leaf frames of threads that wait rather than work (py-spy's idle detection misses some of them
@@ -331,7 +339,7 @@ def _func(frame: str) -> str:
     return f"{name} ({path})"
 
 
-def summarise(raw: Path, requests: int, rate: int, top: int = 25) -> str:
+def summarise(raw: Path, requests: int, rate: int, top: int = 20) -> str:
     """Categories, project functions (inclusive) and leaf functions (self) of one recording."""
     stacks: list[tuple[list[str], int]] = []
     for line in raw.read_text().splitlines():
@@ -355,7 +363,7 @@ def summarise(raw: Path, requests: int, rate: int, top: int = 25) -> str:
         by_cat.setdefault(cat, {})
         by_cat[cat][fn] = by_cat[cat].get(fn, 0) + count
     per = 1.0 / rate / max(1, requests)
-    lines = [f"{total} samples at {rate} Hz = {total / rate:.1f} CPU-s of Python threads "
+    lines = [f"{total} samples at {rate} Hz = {total / rate:.1f} s "
              f"({total / rate / max(1, requests) * 1000:.0f} ms per request, {requests} requests); "
              f"{waits} more samples of threads waiting (event loop, file watcher) left out",
              "", "Where the time goes (first matching category per sample):",
@@ -414,7 +422,8 @@ def table(result: dict) -> str:
         "A classroom on one server: N sessions speak Streamlit's websocket protocol to one "
         "`streamlit run app.py` on 127.0.0.1 (no browser).",
         f"{meta['date']} · commit {meta['commit']} · {meta['cpus']} CPUs · streamlit "
-        f"{meta['streamlit']} · think time up to {meta['think_s']} s before each click",
+        f"{meta['streamlit']} · think time up to {meta['think_s']} s before each click"
+        + (f" · server env {meta['server_env']}" if meta.get("server_env") else ""),
         f"uptime before: {meta['uptime_before']}",
         f"uptime after:  {meta['uptime_after']}",
         "",
@@ -498,7 +507,8 @@ async def run_all(port: int, pid: int, sizes: list[int], think: float, warmup: b
 
 
 def run(sizes: list[int], think: float = 1.0, warmup: bool = True, profile: Path | None = None,
-        timeout: float = 900.0, request_timeout: float = 60.0) -> dict:
+        timeout: float = 900.0, request_timeout: float = 60.0,
+        env: dict[str, str] | None = None) -> dict:
     """Start the app, run the phases and return the results (see the module docstring)."""
     if not sizes or any(not 1 <= n <= MAX_SESSIONS for n in sizes):
         raise ValueError(f"each session count must be between 1 and {MAX_SESSIONS}, got {sizes}")
@@ -512,9 +522,10 @@ def run(sizes: list[int], think: float = 1.0, warmup: bool = True, profile: Path
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "commit": _git_commit(),
         "cpus": os.cpu_count(), "python": platform.python_version(),
         "streamlit": streamlit.__version__, "think_s": think, "sizes": sizes,
+        "server_env": env or {},
         "uptime_before": _uptime()}, "phases": []}
     port = free_port()
-    server = start_server(port)
+    server = start_server(port, env)
     tmp = Path(tempfile.mkdtemp(prefix="classroom-profile-"))
     profiler = Profiler(server.pid, tmp) if profile else None
     try:
@@ -533,13 +544,19 @@ def run(sizes: list[int], think: float = 1.0, warmup: bool = True, profile: Path
         result["meta"]["uptime_after"] = _uptime()
     if profiler and profile:
         big = next((ph for ph in result["phases"] if ph["n"] == max(sizes)), None)
-        parts = [f"Server profile (py-spy, {profiler.rate} Hz, Python threads that were "
-                 f"running) during N={max(sizes)}; commit {result['meta']['commit']}; "
-                 f"{result['meta']['uptime_before']}", ""]
-        for name, path in profiler.files.items():
+        parts = [f"Server profile (py-spy, {profiler.rate} Hz) during N={max(sizes)}; commit "
+                 f"{result['meta']['commit']}; {result['meta']['uptime_before']}",
+                 f"Server CPU (/proc) in that phase: {big['server_cpu_s']:.1f} s for "
+                 f"{len(big['requests'])} requests in {big['wall_s']:.1f} s wall." if big else "",
+                 "'GIL held': samples of the thread holding the GIL (the serial time every "
+                 "session queues for); 'running': every thread not idle (closer to CPU time, "
+                 "but under contention it also counts threads waiting for the GIL or a core).",
+                 ""]
+        for (name, mode), path in profiler.files.items():
             n_req = sum(1 for r in (big or {}).get("requests", [])
                         if (r["kind"] == "link open") == (name == "link open"))
-            parts += [f"== {name} ({n_req} requests) ==",
+            title = "GIL held" if mode == "gil" else "running"
+            parts += [f"== {name}, {title} ({n_req} requests) ==",
                       summarise(path, n_req, profiler.rate) if path.exists() else "(no data)",
                       ""]
         profile.write_text("\n".join(parts))
@@ -559,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=float, default=900.0, help="wall-clock cap of the run (s)")
     ap.add_argument("--request-timeout", type=float, default=60.0,
                     help="cap of one request (s)")
+    ap.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="environment for the server, e.g. STREAMLIT_RUNNER_POST_SCRIPT_GC=false")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "classroom_load",
                     help="writes OUT.json and OUT.txt")
     args = ap.parse_args(argv)
@@ -568,8 +587,11 @@ def main(argv: list[str] | None = None) -> int:
         name = out.name.replace("_load", "_profile") if "_load" in out.name else (
             out.name + "_profile")
         profile = out.parent / f"{name}.txt"
+    env = dict(kv.split("=", 1) for kv in args.env if "=" in kv)
+    if len(env) != len(args.env):
+        ap.error("--env takes KEY=VALUE pairs")
     result = run(args.sessions, think=args.think, warmup=not args.no_warmup, profile=profile,
-                 timeout=args.timeout, request_timeout=args.request_timeout)
+                 timeout=args.timeout, request_timeout=args.request_timeout, env=env)
     text = table(result)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str) + "\n")
