@@ -127,6 +127,7 @@ class Request:
     verified: bool  # the page shows what was asked (layer, unit, view, method)
     bytes: int
     messages: int
+    references: int
     errors: list[str]
     warnings: list[str]
 
@@ -145,12 +146,12 @@ class Budget:
 
 def _record(kind: str, i: int, reply: Reply, verified: bool) -> Request:
     return Request(kind, i, reply.seconds, reply.finished, verified and reply.finished,
-                   reply.bytes, reply.messages, reply.errors, reply.warnings)
+                   reply.bytes, reply.messages, reply.references, reply.errors, reply.warnings)
 
 
 def _failed(kind: str, i: int, exc: Exception) -> Request:
-    return Request(kind, i, float("nan"), False, False, 0, 0, [f"{type(exc).__name__}: {exc}"],
-                   [])
+    return Request(kind, i, float("nan"), False, False, 0, 0, 0,
+                   [f"{type(exc).__name__}: {exc}"], [])
 
 
 async def open_link(session: Session, i: int, p: Plan, budget: Budget) -> Request:

@@ -49,6 +49,7 @@ class Reply:
     status: str = ""
     messages: int = 0
     bytes: int = 0
+    references: int = 0  # large elements the server did not resend (the client had them)
     errors: list[str] = field(default_factory=list)  # exceptions and st.error alerts
     warnings: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)  # markdown bodies (to check what ran)
@@ -108,6 +109,7 @@ class Session:
         self.widgets: dict[str, Widget] = {}
         self.page_script_hash = ""
         self.ws = None
+        self.cache: dict[str, ForwardMsg] = {}  # hash -> cacheable message, as the browser's
 
     # -- connection --------------------------------------------------------------------------
 
@@ -134,6 +136,7 @@ class Session:
         for w in self.widgets.values():
             if w.state is not None:
                 cs.widget_states.widgets.append(w.state)
+        cs.cached_message_hashes.extend(self.cache)
         return cs
 
     async def open(self) -> Reply:
@@ -181,6 +184,15 @@ class Session:
             fm = ForwardMsg()
             fm.ParseFromString(data)
             kind = fm.WhichOneof("type")
+            if kind == "ref_hash":
+                if fm.ref_hash not in self.cache:
+                    reply.errors.append(f"reference to an unknown message {fm.ref_hash}")
+                    continue
+                reply.references += 1
+                fm = self.cache[fm.ref_hash]
+                kind = fm.WhichOneof("type")
+            elif fm.metadata.cacheable and fm.hash:
+                self.cache[fm.hash] = fm
             if kind == "new_session":
                 if fm.new_session.page_script_hash:
                     self.page_script_hash = fm.new_session.page_script_hash
