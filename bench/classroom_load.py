@@ -25,7 +25,7 @@ apart) and writes where its time goes beside OUT, ``_load`` replaced by ``_profi
 Bounded: at most 40 sessions per phase and 400 requests in all, each request times out after
 ``--request-timeout`` seconds and the whole run after ``--timeout`` seconds; loopback only.
 
-Targets (issue, not asserted): 30 simultaneous link opens p95 <= 2 s; interactions with 30
+Targets (not asserted): 30 simultaneous link opens p95 <= 2 s; interactions with 30
 active sessions p95 <= 1 s.
 """
 
@@ -62,6 +62,7 @@ KINDS = ("link open", "layer change", "unit pick", "view change", "method change
 INTERACTIONS = KINDS[1:]
 TARGETS_S = {"link open": 2.0, "interaction": 1.0}
 N_SAMPLES = 200
+SHAPES: dict[str, dict[str, tuple[int, int, int]]] = {}  # filled by run(): see layer_shapes()
 WARMUP_DIGITS = range(N_SAMPLES - len(MODELS), N_SAMPLES)  # the last few, never used later
 
 
@@ -197,8 +198,6 @@ async def interact(session: Session, i: int, p: Plan, budget: Budget, think: flo
         out.append(_record(kind, i, reply, ok))
     return out
 
-
-SHAPES: dict[str, dict[str, tuple[int, int, int]]] = {}
 
 
 async def phase(port: int, plans: list[Plan], budget: Budget, think: float, seed: int,
