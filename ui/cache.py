@@ -10,6 +10,7 @@ torch is still loading.
 
 from __future__ import annotations
 
+import gc
 import threading
 
 import numpy as np
@@ -29,6 +30,15 @@ def _import_torch_side() -> None:
     import model.checkpoint  # noqa: F401
     import model.erf  # noqa: F401
     import model.saliency  # noqa: F401
+    import pandas  # noqa: F401  (the tables)
+
+    # Streamlit runs a full garbage collection after every script run. With torch, Captum and
+    # pandas loaded the server holds ~350k long-lived objects and each collection took ~0.4 s
+    # holding the GIL, queueing every other session (bench/results/classroom_findings.md).
+    # Freezing what exists now moves it out of the collector's sight: later collections only
+    # scan what the sessions create.
+    gc.collect()
+    gc.freeze()
 
 
 @st.cache_resource(show_spinner=False)
