@@ -26,11 +26,11 @@ def _import_torch_side() -> None:
     import torch
     torch.set_num_threads(1)  # 2 threads are barely faster here and sometimes stall
     import captum.attr  # noqa: F401  (another 1-3 s; needed by every view but the first)
+    import pandas  # noqa: F401  (the tables)
 
     import model.checkpoint  # noqa: F401
     import model.erf  # noqa: F401
     import model.saliency  # noqa: F401
-    import pandas  # noqa: F401  (the tables)
 
     # Streamlit runs a full garbage collection after every script run. With torch, Captum and
     # pandas loaded the server holds ~350k long-lived objects and each collection took ~0.4 s
