@@ -268,6 +268,20 @@ def model_options() -> dict[str, str]:
     return options
 
 
+def _check_upload(up: dict) -> str | None:
+    """None when the uploaded checkpoint loads; otherwise what to tell the user. Any error,
+    expected (a CheckpointError names the problem) or not, is caught here."""
+    try:
+        _uploaded_model(up["digest"], up["data"], up["name"])
+    except ValueError as exc:  # CheckpointError is a ValueError
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a file from a user must never break the session
+        print(traceback.format_exc())
+        return (f"{up['name']}: it could not be loaded ({type(exc).__name__}: "
+                f"{str(exc)[:200]}). It was dropped; the other models keep working.")
+    return None
+
+
 def sidebar_model():
     """The model picker. Returns (model key, a sidebar slot for its description)."""
     st.sidebar.header("Model")
@@ -276,15 +290,14 @@ def sidebar_model():
     if up and st.session_state.get("model.last_upload") != up["digest"]:
         # A new upload: validate it and select it, or explain why it does not fit.
         st.session_state["model.last_upload"] = up["digest"]
-        try:
-            _uploaded_model(up["digest"], up["data"], up["name"])
+        error = _check_upload(up)
+        if error is None:
             st.session_state["model.choice"] = f"upload:{up['digest']}"
-        except ValueError as exc:  # CheckpointError is a ValueError
-            st.session_state["model.error"] = str(exc)
+            st.session_state.pop("model.error", None)
+        else:  # drop the upload: the session keeps working with the other models
+            st.session_state["model.error"] = error
             st.session_state.pop("model.upload", None)
             options.pop(f"upload:{up['digest']}", None)
-        else:
-            st.session_state.pop("model.error", None)
     if st.session_state.get("model.choice") not in options:
         st.session_state["model.choice"] = next(iter(options))
     key = st.sidebar.selectbox("Network", list(options), format_func=options.get,
