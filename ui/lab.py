@@ -15,6 +15,7 @@ import streamlit as st
 from ui import common
 from ui.common import context, plot, presenting
 from viz import figures
+from viz.card import check_limits
 from viz.lab import (
     ROW_TYPES,
     LabReport,
@@ -33,7 +34,6 @@ SIDEBAR = "(sidebar model)"  # the "Start from" option for the sidebar's current
 YOURS = "your table"
 COLUMNS = ("type", "kernel", "stride", "padding", "dilation", "channels")
 DEFAULT_COMPARE = ["seed", "seed-3x3", "seed-original"]
-SLOW_MACS = 50_000_000  # per image: beyond this, training on a CPU takes hours
 HIDDEN_TYPES = ("bn", "relu", "dropout")  # they never change the field
 
 
@@ -114,7 +114,9 @@ def frame_rows(frame) -> list[dict[str, Any]]:
 def check(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], LabReport]:
     """(layer records, report) of a table, or ValueError saying what to change."""
     layers = rows_to_layers(rows)
-    return layers, analyse(layers)
+    report = analyse(layers)
+    check_limits(report)  # the upload limits, with their message
+    return layers, report
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,17 +250,22 @@ def train_this(layers: list[dict[str, Any]] | None, report: LabReport | None) ->
                              help=None if presenting() else
                              "Passes over the 55,000 training digits.")
     _remember("lab.epochs")
+    est = refusal = None
+    if report is not None:  # the estimate for this server, or why it will not train it
+        est, refusal = common.training_estimate("this table", layers, int(epochs))
     clicked = c2.button("Train this", key="lab.train", type="primary",
-                        icon=":material/model_training:", width="stretch", disabled=report is None,
+                        icon=":material/model_training:", width="stretch",
+                        disabled=report is None or refusal is not None,
                         help=None if presenting() else
                         "Train this table on the CPU in the background and watch it on the "
                         "Train page.")
     if report is None:
         st.caption("Fix the table to train it.")
         return
-    if report.macs > SLOW_MACS:
-        st.warning(f"{millions(report.macs)} MACs per image: training this takes hours on a "
-                   f"CPU. It will still start if you ask.")
+    if refusal:
+        st.warning(refusal)
+        return
+    st.caption(f"Training it for {int(epochs)} epoch(s) takes {est.text()}.")
     if clicked:
         from model.train import TrainConfig
         cfg = TrainConfig(arch="lab", layers=layers, epochs=int(epochs))

@@ -57,12 +57,18 @@ def train_form() -> None:
         steps = epochs * math.ceil(TRAIN_IMAGES / batch)
         if max_steps:
             steps = min(steps, int(max_steps))
-        st.caption(f"{steps:,} steps of {batch} images. The random start and every epoch are "
-                   f"saved under runs/; the shipped checkpoints are never touched.")
+        from model.zoo import ARCHITECTURES
+        est, refusal = common.training_estimate(arch, ARCHITECTURES[arch](), int(epochs),
+                                                int(batch), int(max_steps) or None)
+        took = f" Estimated time: **{est.text()}**." if est else ""
+        st.caption(f"{steps:,} steps of {batch} images.{took} The random start and every epoch "
+                   f"are saved under runs/; the shipped checkpoints are never touched.")
+        if refusal:
+            st.warning(refusal)
         job = common.job_manager().current
-        busy = job is not None and job.running
+        busy = (job is not None and job.running) or common.job_manager().busy_elsewhere()
         submitted = st.button("Start training", type="primary", width="stretch",
-                              key="train.start", disabled=busy,
+                              key="train.start", disabled=bool(busy or refusal),
                               help="One run at a time on this server: wait for the current one "
                                    "to end." if busy else None)
     st.caption(f"You are session **{common.session_name()}**.")

@@ -174,7 +174,10 @@ def read_header(data: bytes, source: str = "checkpoint", *, complete: bool = Tru
     text = meta[CARD_KEY]
     try:
         card = json.loads(text) if isinstance(text, str) else None
-    except (ValueError, RecursionError) as exc:
+    except RecursionError:
+        raise CardError(f"{source}: its model card is not valid JSON (nested too deeply)."
+                        ) from None
+    except ValueError as exc:
         raise CardError(f"{source}: its model card is not valid JSON ({show(exc, 80)}).") from None
     if not isinstance(card, dict) or "arch" not in card or "layers" not in card:
         raise CardError(f"{source}: its model card lacks 'arch' or 'layers'.")
