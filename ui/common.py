@@ -344,7 +344,8 @@ def sidebar_input(key: str) -> tuple[np.ndarray | None, int | None, str]:
         images, labels = samples()
         digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key="in.digit")
         idx = np.arange(len(labels)) if digit == "any" else np.flatnonzero(labels == digit)
-        i = st.sidebar.slider("Sample", 1, len(idx), 1, key=f"in.sample.{digit}") - 1
+        # No default value: a link may have set the slider's state (value None = its minimum).
+        i = st.sidebar.slider("Sample", 1, len(idx), key=f"in.sample.{digit}") - 1
         j = int(idx[i])
         st.session_state["in.ref"] = ("sample", j)
         return images[j], int(labels[j]), f"sample {j + 1} of {len(labels)} (label {labels[j]})"
@@ -365,7 +366,7 @@ def sidebar_input(key: str) -> tuple[np.ndarray | None, int | None, str]:
         if len(idx) == 0:
             st.sidebar.info("No test digit matches: this model gets all of them right.")
             return None, None, ""
-        i = st.sidebar.slider(f"Test digit ({len(idx):,} match)", 1, len(idx), 1,
+        i = st.sidebar.slider(f"Test digit ({len(idx):,} match)", 1, len(idx),
                               key=f"in.test.{digit}.{wrong}") - 1
         j = int(idx[i])
         st.session_state["in.ref"] = ("test", j)

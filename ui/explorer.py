@@ -353,8 +353,9 @@ def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
     with c1:
         layer = layer_picker(acts)
     with c2:
+        st.session_state.setdefault("view", VIEWS[0])  # a link may have set it: no default
         view = st.segmented_control("View", VIEWS, key="view", required=True,
-                                    default=VIEWS[0], label_visibility="collapsed")
+                                    label_visibility="collapsed")
     view = view or VIEWS[0]
     try:
         if view == VIEWS[0]:
