@@ -13,6 +13,7 @@ estimate. ``model.jobs.JobManager.start`` calls it, so no page can bypass it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -120,7 +121,8 @@ def throughput(runs_dir: str | os.PathLike[str]) -> Throughput:
     if _MEASURED is None or _MEASURED.host != platform.node():
         _MEASURED = measure()
     tp = _MEASURED
-    atomic_write(path, (json.dumps(asdict(tp), indent=1) + "\n").encode())
+    with contextlib.suppress(OSError):  # a read-only runs folder: measured again next time
+        atomic_write(path, (json.dumps(asdict(tp), indent=1) + "\n").encode())
     return tp
 
 

@@ -66,7 +66,11 @@ def train_form() -> None:
         if refusal:
             st.warning(refusal)
         job = common.job_manager().current
-        busy = (job is not None and job.running) or common.job_manager().busy_elsewhere()
+        elsewhere = common.job_manager().busy_elsewhere()  # another app process's run
+        if elsewhere is not None:
+            from model.jobs import RunsLock
+            st.info(RunsLock.busy_message(elsewhere))
+        busy = (job is not None and job.running) or elsewhere is not None
         submitted = st.button("Start training", type="primary", width="stretch",
                               key="train.start", disabled=bool(busy or refusal),
                               help="One run at a time on this server: wait for the current one "

@@ -44,6 +44,20 @@ def test_the_estimate_is_shown_and_a_run_over_the_limit_cannot_start(tmp_path, m
     assert at.button(key="train.start").disabled
 
 
+def test_a_run_of_another_process_on_the_same_runs_folder_is_shown(tmp_path, monkeypatch
+                                                                   ) -> None:
+    from model.jobs import RunsLock
+    other = RunsLock(tmp_path / "runs")  # as another app process would hold it
+    other.acquire({"owner": "ab12cd", "arch": "compact", "job": "x"})
+    try:
+        at = _train_page(monkeypatch, tmp_path / "runs")
+        assert "A training job is already running on this server (compact, started by session " \
+               "ab12cd" in texts(at)
+        assert at.button(key="train.start").disabled
+    finally:
+        other.release()
+
+
 @pytest.mark.mnist
 def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypatch) -> None:
     runs = tmp_path / "runs"
