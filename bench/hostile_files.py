@@ -63,7 +63,7 @@ def small(**change) -> list[dict]:
 
 
 def huge_card() -> bytes:
-    """The 420-byte card: a conv of 60,000 channels (129.6 GB of weights if believed)."""
+    """A card of a few hundred bytes: convs of 60,000 channels (131 GB of weights if believed)."""
     layers = [{"name": "conv1", "type": "conv", "in": 1, "out": 60000, "kernel": 3},
               {"name": "conv2", "type": "conv", "in": 60000, "out": 60000, "kernel": 3},
               {"name": "head", "type": "conv", "in": 60000, "out": 10, "kernel": 24},
@@ -125,7 +125,7 @@ def offsets_lie() -> bytes:
 
 
 CASES: dict[str, Callable[[], bytes]] = {
-    "huge card: 60,000-channel convs (the 420-byte file)": huge_card,
+    "huge card: 60,000-channel convs (383 bytes; 131 GB if believed)": huge_card,
     "huge card: two 6,000-channel convs": two_6000,
     "deep card: 1,000 layers": deep(1000),
     "deep card: 101 layers": deep(99),
