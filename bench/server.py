@@ -29,15 +29,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """``streamlit run app.py`` on ``port`` in its own process group (kill with :func:`stop`)."""
+def start_server(port: int, env: dict[str, str] | None = None,
+                 log: Path | None = None) -> subprocess.Popen:
+    """``streamlit run app.py`` on ``port`` in its own process group (kill with :func:`stop`);
+    its stdout and stderr go to ``log`` when given."""
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=out,
+                                start_new_session=True)
+    finally:
+        if log is not None:
+            out.close()  # the child holds its own copy
 
 
 def wait_http(port: int, timeout: float = 60.0) -> None:
@@ -66,9 +73,10 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str] | None = None) -> Iterator[str]:
+def server(env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
+    """A running app's URL; its output goes to ``log`` when given."""
     port = free_port()
-    proc = start_server(port, env)
+    proc = start_server(port, env, log)
     try:
         wait_http(port)
         yield f"http://127.0.0.1:{port}/"

@@ -6,7 +6,10 @@ training facts). ``NAME.json`` beside it is the same card, for people. Loading n
 anything; files are written atomically (temp file, then rename).
 
 Every problem raises :class:`CheckpointError` naming what is wrong: not a checkpoint at all (a
-pickle or anything else), truncated, no model card, or weights that do not fit the architecture.
+pickle or anything else), truncated, no model card, a card that is malformed or over the server's
+size limits, weights that do not fit the architecture, or NaN/infinite weights. The header is
+read and the card checked by ``viz.card`` (the one header reader) before any tensor is read or
+any network is built.
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ from model.architectures import ARCHITECTURES, DEFAULT
 from model.atomic import atomic_write
 from model.store import CHECKPOINT_DIR, shipped_checkpoints
 from model.zoo import ZooNet, build_from_config
+from viz import card as card_reader
 from viz.npforward import NumpyNet
 
-CARD_KEY = "model_card"
+CARD_KEY = card_reader.CARD_KEY
 CARD_VERSION = 1
 DEFAULT_CHECKPOINT = CHECKPOINT_DIR / f"{DEFAULT}.safetensors"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(card_reader.CardError):
     """A file that cannot be used as a checkpoint, with a message saying why."""
 
 
@@ -47,67 +51,46 @@ def save_checkpoint(model: ZooNet, card: dict[str, Any], path: str | os.PathLike
     return path
 
 
-def _describe_foreign(data: bytes) -> str:
-    if data[:4] == b"PK\x03\x04":
-        return ("it is a zip archive, probably a PyTorch file from torch.save; for safety this "
-                "tool never unpickles files. Re-save the weights with safetensors "
-                "(model.checkpoint.save_checkpoint)")
-    if data[:1] == b"\x80":
-        return ("it is a Python pickle; for safety this tool never unpickles files. Re-save the "
-                "weights with safetensors (model.checkpoint.save_checkpoint)")
-    return "it is not a safetensors file"
-
-
 def read_checkpoint(data: bytes, source: str = "checkpoint") -> tuple[dict[str, torch.Tensor],
                                                                      dict[str, Any]]:
-    """Parse safetensors bytes into (tensors, model card) without building a model."""
-    if len(data) < 8:
-        raise CheckpointError(f"{source}: only {len(data)} bytes; not a checkpoint.")
-    header_len = int.from_bytes(data[:8], "little")
-    if header_len > len(data) - 8 or header_len > 100_000_000:
-        if header_len < 100_000_000 and data[8:9] == b"{":
-            raise CheckpointError(f"{source}: truncated: the file ends inside its header.")
-        raise CheckpointError(f"{source}: not a checkpoint: {_describe_foreign(data)}.")
+    """Parse safetensors bytes into (tensors, model card) without building a model.
+
+    The header and the card are checked first (``viz.card``: layer records, the tensors they
+    imply against the header, the server's size limits, a zoo name that matches the zoo's
+    layers), so a hostile file is refused before any tensor is read; NaN or infinite weights
+    are refused after.
+    """
     try:
-        header = json.loads(data[8:8 + header_len])
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(
-            f"{source}: not a checkpoint: {_describe_foreign(data)}.") from None
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{source}: not a checkpoint: {_describe_foreign(data)}.")
-    ends = [v["data_offsets"][1] for k, v in header.items()
-            if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v]
-    if ends and 8 + header_len + max(ends) > len(data):
-        raise CheckpointError(
-            f"{source}: truncated: {len(data)} bytes, but its header needs "
-            f"{8 + header_len + max(ends)}. The file was cut short; copy or download it again.")
+        card, table = card_reader.read_header(data, source)
+        card_reader.validate_card(card, table, source)
+    except card_reader.CardError as exc:
+        raise CheckpointError(str(exc)) from None
+    _check_zoo_name(card, source)
     try:
         tensors = st_load(data)
     except (SafetensorError, ValueError) as exc:
         raise CheckpointError(f"{source}: not a valid safetensors file ({exc}).") from exc
-    meta = header.get("__metadata__") or {}
-    if CARD_KEY not in meta:
-        raise CheckpointError(
-            f"{source}: a safetensors file without a model card, so its architecture is unknown. "
-            f"Save checkpoints with model.checkpoint.save_checkpoint.")
     try:
-        card = json.loads(meta[CARD_KEY])
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{source}: its model card is not valid JSON ({exc}).") from exc
-    if not isinstance(card, dict) or "arch" not in card or "layers" not in card:
-        raise CheckpointError(f"{source}: its model card lacks 'arch' or 'layers'.")
+        card_reader.check_finite({k: v.numpy() for k, v in tensors.items()}, source)
+    except card_reader.CardError as exc:
+        raise CheckpointError(str(exc)) from None
     return tensors, card
 
 
-def model_from_card(card: dict[str, Any], source: str = "checkpoint") -> ZooNet:
-    """An untrained network with the card's architecture (zoo names must match the zoo)."""
+def _check_zoo_name(card: dict[str, Any], source: str) -> None:
+    """A card that names a zoo architecture must hold that architecture's layers."""
     arch, layers = card["arch"], card["layers"]
     if arch in ARCHITECTURES and layers != ARCHITECTURES[arch].layers():
         raise CheckpointError(
             f"{source}: its card says architecture {arch!r}, but its layers differ from the "
             f"zoo's {arch!r}; it was made by a different version of the zoo.")
+
+
+def model_from_card(card: dict[str, Any], source: str = "checkpoint") -> ZooNet:
+    """An untrained network with the card's architecture (zoo names must match the zoo)."""
+    _check_zoo_name(card, source)
     try:
-        return build_from_config(arch, layers)
+        return build_from_config(card["arch"], card["layers"])
     except ValueError as exc:
         raise CheckpointError(f"{source}: {exc}") from exc
 

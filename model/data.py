@@ -273,15 +273,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m model.data [DIR]``: find, download if needed, and verify MNIST."""
     import argparse
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m model.data",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("dir", nargs="?", help="folder for the four files (default: MNIST_DIR, "
                                                "else .cache/mnist in the project)")
+    parser.add_argument("--no-download", action="store_true",
+                        help="only check the files; fail instead of downloading")
     args = parser.parse_args(argv)
     try:
-        data = load_mnist(args.dir)
-    except MNISTError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+        data = load_mnist(args.dir, download=not args.no_download)
+    except MNISTError as exc:  # missing or damaged data: status 2, as python -m model.train
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"MNIST verified in {data.directory}: {len(data.train_labels):,} training and "
           f"{len(data.test_labels):,} test images.")
     return 0

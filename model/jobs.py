@@ -4,12 +4,23 @@ The app keeps one :class:`JobManager` per server process (``st.cache_resource``)
 a daemon thread with :func:`model.train.train`; the initial weights and every epoch are written at
 once as checkpoints (``runs/<job id>/epoch-NN.safetensors``, epoch 00 = before training), so a
 closed browser tab or a stopped job loses nothing already trained. The final model is saved as ``runs/<job id>/final.safetensors`` with its full
-model card. Shipped checkpoints are never written. A second request while a job runs gets
-:class:`JobBusy`, which says who started the running job and when.
+model card. Shipped checkpoints are never written.
+
+One job per runs folder, across processes: a job holds an exclusive ``fcntl.flock`` on
+``<runs>/.training.lock`` (which also says who holds it), so several app processes sharing
+``CNN_LENS_RUNS_DIR`` never train at once; the kernel drops the lock of a process that dies, even
+by ``kill -9``, so a crashed server never blocks the folder. A second request while a job runs
+gets :class:`JobBusy`, which says who started the running job and when. Every run passes the
+training budget first (``model.budget``): a run estimated over the server's limit, or a network
+over the upload limits, gets :class:`model.budget.OverBudget`.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import platform
 import threading
 import time
 import uuid
@@ -18,15 +29,90 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from model import budget
+from model.architectures import ARCHITECTURES
 from model.checkpoint import save_checkpoint
 from model.data import MNIST
 from model.store import CHECKPOINT_DIR
 from model.store import runs_dir as default_runs_dir
 from model.train import TrainConfig, model_card, train
 
+LOCK_NAME = ".training.lock"
+
 
 class JobBusy(RuntimeError):
     """Raised when a job is requested while another one runs."""
+
+
+class RunsLock:
+    """An exclusive lock on a runs folder, shared by every process that trains into it.
+
+    ``fcntl.flock`` on ``<runs>/.training.lock``: held while a job trains, released when it
+    ends, and released by the kernel when the holding process dies. The file holds the holder's
+    pid, host, start time, session and network, for the message others get.
+    """
+
+    def __init__(self, runs_dir: Path):
+        self.path = Path(runs_dir) / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self, info: dict[str, Any]) -> None:
+        """Take the lock and record ``info`` in it, or raise :class:`JobBusy` naming the holder."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise JobBusy(self.busy_message(self.read())) from None
+        record = {"pid": os.getpid(), "host": platform.node(), "since": time.time(), **info}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(record).encode(), 0)
+        self._fd = fd
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text() or "{}")
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def holder(self) -> dict[str, Any] | None:
+        """Who holds the lock (their record), or None when it is free."""
+        if self._fd is not None:
+            return self.read()
+        try:
+            fd = os.open(self.path, os.O_RDWR)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return self.read()
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def busy_message(info: dict[str, Any]) -> str:
+        since = info.get("since")
+        when = time.strftime(" at %H:%M:%S", time.localtime(since)) if isinstance(
+            since, (int, float)) else ""
+        who = f"session {info['owner']}" if info.get("owner") else "another process"
+        what = f"{info['arch']}, " if info.get("arch") else ""
+        where = (f"app process {info.get('pid')} on {info.get('host')}" if info.get("pid")
+                 else "another app process")
+        return (f"A training job is already running on this server ({what}started by {who}"
+                f"{when}, in {where}). Wait for it to finish, or ask that session to stop it.")
 
 
 @dataclass
@@ -73,6 +159,7 @@ class JobManager:
         if runs_dir.resolve() == CHECKPOINT_DIR.resolve():
             raise ValueError("training output must not go to checkpoints/ (shipped models)")
         self.runs_dir = runs_dir
+        self.runs_lock = RunsLock(runs_dir)
         self._lock = threading.Lock()
         self._current: Job | None = None
         self._thread: threading.Thread | None = None
@@ -82,7 +169,10 @@ class JobManager:
         return self._current
 
     def start(self, cfg: TrainConfig, data: MNIST | Callable[[], MNIST], owner: str) -> Job:
-        """Start training ``cfg`` in the background; raise :class:`JobBusy` if a job runs."""
+        """Start training ``cfg`` in the background; raise :class:`JobBusy` if a job runs (in
+        this process or another one sharing the runs folder) and
+        :class:`model.budget.OverBudget` if the run is over the server's budget."""
+        self.check_budget(cfg, data)
         with self._lock:
             job = self._current
             if job is not None and job.running:
@@ -92,12 +182,33 @@ class JobManager:
                     f"started by session {job.owner} at {since}, step {job.step}/{job.total}). "
                     f"Wait for it to finish, or ask that session to stop it.")
             job_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+            self.runs_lock.acquire({"owner": owner, "arch": cfg.arch, "job": job_id})
             job = Job(id=job_id, owner=owner, config=cfg, folder=self.runs_dir / job_id)
             self._current = job
             self._thread = threading.Thread(target=self._run, args=(job, data), daemon=True,
                                             name=f"train-{job_id}")
             self._thread.start()
             return job
+
+    def busy_elsewhere(self) -> dict[str, Any] | None:
+        """The lock record of a job another process runs into this runs folder, else None."""
+        job = self._current
+        if job is not None and job.running:
+            return None
+        return self.runs_lock.holder()
+
+    def check_budget(self, cfg: TrainConfig, data: MNIST | Callable[[], MNIST]
+                     ) -> budget.Estimate | None:
+        """The run's estimate on this server, or :class:`model.budget.OverBudget`. (An unknown
+        architecture is left to the job, which reports it as its failure.)"""
+        layers = cfg.layers if cfg.layers is not None else (
+            ARCHITECTURES[cfg.arch].layers() if cfg.arch in ARCHITECTURES else None)
+        if layers is None:
+            return None
+        images = None if callable(data) else len(data.train_labels) - cfg.val_size
+        name = "this table" if cfg.arch == "lab" else cfg.arch
+        return budget.check(name, layers, cfg.epochs, self.runs_dir, cfg.batch_size,
+                            cfg.max_steps, train_images=images)
 
     def wait(self, timeout: float | None = None) -> Job | None:
         """Block until the current job's thread ends (for scripts and tests)."""
@@ -142,3 +253,4 @@ class JobManager:
             job.status = "failed"
         finally:
             job.finished = time.time()
+            self.runs_lock.release()

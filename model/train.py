@@ -1,6 +1,6 @@
 """Train a zoo network on MNIST: in-memory tensors, batched augmentation, one-cycle schedule.
 
-    python -m model.train --arch compact --epochs 15 --out checkpoints/compact.safetensors
+    python -m model.train --arch seed --epochs 15 --out checkpoints/seed.safetensors
 
 Validation accuracy is measured on a seeded 5k split carved from the 60k training images and is
 what a progress bar shows. The official 10k test set is evaluated once, at the end, and only
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.architectures import ARCHITECTURES, TRAIN_DEFAULT
+from model.architectures import ARCHITECTURES, DEFAULT
 from model.checkpoint import save_checkpoint
 from model.data import MNIST, MNISTError, load_mnist, to_float
 from model.store import PROJECT_ROOT
@@ -37,7 +37,7 @@ from viz.preprocess import MEAN, STD
 class TrainConfig:
     """Everything that determines a training run (stored in the model card)."""
 
-    arch: str = TRAIN_DEFAULT
+    arch: str = DEFAULT
     layers: list[dict[str, Any]] | None = None  # a custom network's layer records (else the zoo's)
     epochs: int = 15
     batch_size: int = 128
@@ -246,28 +246,37 @@ def model_card(cfg: TrainConfig, result: TrainResult, data: MNIST) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n")[0])
-    p.add_argument("--arch", default=TRAIN_DEFAULT, choices=list(ARCHITECTURES))
+    p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--arch", default=DEFAULT, choices=list(ARCHITECTURES),
+                   help="the zoo network to train")
     d = TrainConfig()
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--optimizer", choices=["sgd", "adam"], default=d.optimizer)
-    p.add_argument("--max-lr", type=float, default=d.max_lr)
+    p.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training split")
+    p.add_argument("--max-steps", type=int, default=argparse.SUPPRESS,
+                   help="stop after this many steps (a smoke run; default: every epoch)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="images per step")
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default=d.optimizer,
+                   help="SGD with Nesterov momentum 0.9, or AdamW")
+    p.add_argument("--max-lr", type=float, default=d.max_lr,
+                   help="peak learning rate of the one-cycle schedule")
     p.add_argument("--betas", type=float, nargs=2, default=d.betas, metavar=("B1", "B2"),
                    help="Adam's betas")
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="weight decay")
+    p.add_argument("--label-smoothing", type=float, default=d.label_smoothing,
+                   help="label smoothing of the loss")
     p.add_argument("--rotate", type=float, default=d.rotate_deg, help="max rotation, degrees")
     p.add_argument("--shift", type=float, default=d.shift_px, help="max shift, pixels")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    p.add_argument("--data-dir", default=None, help="MNIST folder (default: $MNIST_DIR or .cache)")
+    p.add_argument("--data-dir", default=argparse.SUPPRESS,
+                   help="MNIST folder (default: $MNIST_DIR, else .cache/mnist)")
     p.add_argument("--no-download", action="store_true", help="fail instead of downloading")
-    p.add_argument("--out", default=None,
+    p.add_argument("--out", default=argparse.SUPPRESS,
                    help="checkpoint path (default: runs/ARCH-seedN.safetensors)")
     a = p.parse_args(argv)
+    for name in ("max_steps", "data_dir", "out"):  # SUPPRESS: absent unless given
+        setattr(a, name, getattr(a, name, None))
     cfg = TrainConfig(arch=a.arch, epochs=a.epochs, batch_size=a.batch_size,
                       optimizer=a.optimizer, max_lr=a.max_lr, betas=tuple(a.betas),
                       weight_decay=a.weight_decay,

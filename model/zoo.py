@@ -17,7 +17,7 @@ from model.architectures import ARCHITECTURES, get
 from viz.layers import INPUT_SHAPE, NUM_CLASSES, LayerRecord
 
 __all__ = ["ARCHITECTURES", "INPUT_SHAPE", "NUM_CLASSES", "LayerRecord", "ZooNet", "build",
-           "build_from_config", "build_layer", "count_params"]
+           "build_from_config", "build_layer"]
 
 
 class ZooNet(nn.Sequential):
@@ -68,8 +68,3 @@ def build_from_config(arch: str, layers: list[LayerRecord]) -> ZooNet:
         return ZooNet(arch, layers)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"invalid layer config for {arch!r}: {exc}") from exc
-
-
-def count_params(model: nn.Module) -> int:
-    """Trainable parameters (BatchNorm's running statistics are buffers, not parameters)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

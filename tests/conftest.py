@@ -27,6 +27,9 @@ def _one_thread():
 def mnist_dir() -> Path:
     """The real MNIST folder from $MNIST_DIR; tests needing it skip when it is not set."""
     value = os.environ.get("MNIST_DIR")
-    if not value or not Path(value).is_dir():
+    if not value:
         pytest.skip("set MNIST_DIR to a folder with the four MNIST files to run this test")
+    if not Path(value).is_dir():
+        pytest.skip(f"MNIST_DIR is {value} (resolved: {Path(value).resolve()}), which is not a "
+                    f"folder; point it at the folder with the four MNIST files")
     return Path(value)

@@ -76,8 +76,8 @@ def _load_data():
 def start_training(cfg) -> bool:
     """Start training ``cfg`` (a model.train.TrainConfig) in the background.
 
-    Returns True when it started; otherwise says why on the page (MNIST missing, or another
-    session's job running) and returns False.
+    Returns True when it started; otherwise says why on the page (MNIST missing, another
+    session's job running, or the run over this server's training budget) and returns False.
     """
     from model.data import mnist_available
     from model.jobs import JobBusy
@@ -89,7 +89,17 @@ def start_training(cfg) -> bool:
         return False
     try:
         job_manager().start(cfg, _load_data, owner=session_name())
-    except JobBusy as exc:
+    except (JobBusy, ValueError) as exc:  # another job runs, or over the budget (OverBudget)
         st.error(str(exc))
         return False
     return True
+
+
+def training_estimate(name: str, layers: list, epochs: int, batch_size: int = 128,
+                      max_steps: int | None = None):
+    """(estimate, None) for a run on this server, or (None, the message refusing it)."""
+    from model import budget
+    try:
+        return budget.check(name, layers, epochs, store.runs_dir(), batch_size, max_steps), None
+    except ValueError as exc:  # OverBudget
+        return None, str(exc)

@@ -36,7 +36,6 @@ from viz.lab import (
 
 SIDEBAR = "(sidebar model)"  # the "Start from" option for the sidebar's current network
 YOURS = "your table"
-SLOW_MACS = 50_000_000  # per image: beyond this, training on a CPU takes hours
 HIDDEN_TYPES = ("bn", "relu", "dropout")  # they never change the field
 
 
@@ -207,17 +206,22 @@ def train_this(layers: list[dict[str, Any]] | None, report: LabReport | None) ->
                              help=None if presenting() else
                              "Passes over the 55,000 training digits.")
     _remember("lab.epochs")
+    est = refusal = None
+    if report is not None:  # the estimate for this server, or why it will not train it
+        est, refusal = common.training_estimate("this table", layers, int(epochs))
     clicked = c2.button("Train this", key="lab.train", type="primary",
-                        icon=":material/model_training:", width="stretch", disabled=report is None,
+                        icon=":material/model_training:", width="stretch",
+                        disabled=report is None or refusal is not None,
                         help=None if presenting() else
                         "Train this table on the CPU in the background and watch it on the "
                         "Train page.")
     if report is None:
         st.caption("Fix the table to train it.")
         return
-    if report.macs > SLOW_MACS:
-        st.warning(f"{millions(report.macs)} MACs per image: training this takes hours on a "
-                   f"CPU. It will still start if you ask.")
+    if refusal:
+        st.warning(refusal)
+        return
+    st.caption(f"Training it for {int(epochs)} epoch(s) takes {est.text()}.")
     if clicked:
         from model.train import TrainConfig
         cfg = TrainConfig(arch="lab", layers=layers, epochs=int(epochs))

@@ -7,6 +7,7 @@ it is a :class:`Context` (``context()``).
 from __future__ import annotations
 
 import hashlib
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,20 @@ def model_options() -> dict[ModelRef, str]:
     return options
 
 
+def _check_upload(up: dict) -> str | None:
+    """None when the uploaded checkpoint loads; otherwise what to tell the user. Any error,
+    expected (a CheckpointError names the problem) or not, is caught here."""
+    try:
+        cache.upload_model(up["digest"], up["data"], up["name"])
+    except ValueError as exc:  # CheckpointError is a ValueError
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - a file from a user must never break the session
+        print(traceback.format_exc())
+        return (f"{up['name']}: it could not be loaded ({type(exc).__name__}: "
+                f"{str(exc)[:200]}). It was dropped; the other models keep working.")
+    return None
+
+
 def sidebar_model():
     """The model picker. Returns (model key, a sidebar slot for its description)."""
     st.sidebar.header("Model")
@@ -71,15 +86,14 @@ def sidebar_model():
     if up and st.session_state.get("model.last_upload") != up["digest"]:
         # A new upload: validate it and select it, or explain why it does not fit.
         st.session_state["model.last_upload"] = up["digest"]
-        try:
-            cache.upload_model(up["digest"], up["data"], up["name"])
+        error = _check_upload(up)
+        if error is None:
             st.session_state["model.choice"] = ModelRef.upload(up["digest"])
-        except ValueError as exc:  # CheckpointError is a ValueError
-            st.session_state["model.error"] = str(exc)
+            st.session_state.pop("model.error", None)
+        else:  # drop the upload: the session keeps working with the other models
+            st.session_state["model.error"] = error
             st.session_state.pop("model.upload", None)
             options.pop(ModelRef.upload(up["digest"]), None)
-        else:
-            st.session_state.pop("model.error", None)
     if st.session_state.get("model.choice") not in options:
         st.session_state["model.choice"] = next(iter(options))
     key = st.sidebar.selectbox("Network", list(options), format_func=options.get,
@@ -126,7 +140,8 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
         images, labels = cache.samples()
         digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key="in.digit")
         idx = np.arange(len(labels)) if digit == "any" else np.flatnonzero(labels == digit)
-        i = st.sidebar.slider("Sample", 1, len(idx), 1, key=f"in.sample.{digit}") - 1
+        # No default value: a link may have set the slider's state (value None = its minimum).
+        i = st.sidebar.slider("Sample", 1, len(idx), key=f"in.sample.{digit}") - 1
         j = int(idx[i])
         st.session_state["in.ref"] = ("sample", j)
         return images[j], int(labels[j]), f"sample {j + 1} of {len(labels)} (label {labels[j]})"
@@ -147,7 +162,7 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
         if len(idx) == 0:
             st.sidebar.info("No test digit matches: this model gets all of them right.")
             return None, None, ""
-        i = st.sidebar.slider(f"Test digit ({len(idx):,} match)", 1, len(idx), 1,
+        i = st.sidebar.slider(f"Test digit ({len(idx):,} match)", 1, len(idx),
                               key=f"in.test.{digit}.{wrong}") - 1
         j = int(idx[i])
         st.session_state["in.ref"] = ("test", j)

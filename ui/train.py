@@ -60,12 +60,21 @@ def train_form() -> None:
         steps = epochs * math.ceil(TRAIN_IMAGES / batch)
         if max_steps:
             steps = min(steps, int(max_steps))
-        st.caption(f"{steps:,} steps of {batch} images. The random start and every epoch are "
-                   f"saved under runs/; the shipped checkpoints are never touched.")
+        est, refusal = common.training_estimate(arch, ARCHITECTURES[arch].layers(), int(epochs),
+                                                int(batch), int(max_steps) or None)
+        took = f" Estimated time: **{est.text()}**." if est else ""
+        st.caption(f"{steps:,} steps of {batch} images.{took} The random start and every epoch "
+                   f"are saved under runs/; the shipped checkpoints are never touched.")
+        if refusal:
+            st.warning(refusal)
         job = common.job_manager().current
-        busy = job is not None and job.running
+        elsewhere = common.job_manager().busy_elsewhere()  # another app process's run
+        if elsewhere is not None:
+            from model.jobs import RunsLock
+            st.info(RunsLock.busy_message(elsewhere))
+        busy = (job is not None and job.running) or elsewhere is not None
         submitted = st.button("Start training", type="primary", width="stretch",
-                              key="train.start", disabled=busy,
+                              key="train.start", disabled=bool(busy or refusal),
                               help="One run at a time on this server: wait for the current one "
                                    "to end." if busy else None)
     st.caption(f"You are session **{common.session_name()}**.")

@@ -297,8 +297,11 @@ def table_rows_to_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def check(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], LabReport]:
     """(layer records, report) of a table, or ValueError saying what to change."""
+    from viz.card import check_limits  # (viz.card reads tables with analyse)
     layers = rows_to_layers(rows)
-    return layers, analyse(layers)
+    report = analyse(layers)
+    check_limits(report)  # the upload limits, with their message
+    return layers, report
 
 
 def millions(n: int) -> str:

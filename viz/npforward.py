@@ -9,7 +9,6 @@ results match ``torch`` in eval mode to float32 precision (see tests/viz/test_np
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from viz import card as card_reader
 from viz.preprocess import MEAN, STD
 
 BN_EPS = 1e-5
@@ -43,26 +43,17 @@ class NumpyNet:
                        if k.endswith((".weight", ".bias"))))
 
 
-def read_card(data: bytes) -> dict[str, Any]:
-    """The model card from the safetensors header (raises ValueError when absent)."""
-    if len(data) < 8:
-        raise ValueError("not a checkpoint: too short")
-    n = int.from_bytes(data[:8], "little")
-    if n > len(data) - 8:
-        raise ValueError("not a checkpoint: truncated header")
-    header = json.loads(data[8:8 + n])
-    meta = header.get("__metadata__") or {}
-    if "model_card" not in meta:
-        raise ValueError("a safetensors file without a model card")
-    return json.loads(meta["model_card"])
+def read_card(data: bytes, source: str = "checkpoint") -> dict[str, Any]:
+    """The model card from a safetensors header (``data`` may end after the header); raises
+    ``ValueError`` (``viz.card.CardError``) when it is absent or malformed."""
+    return card_reader.read_header(data, source, complete=False)[0]
 
 
 def load(path: str | Path) -> NumpyNet:
-    """A :class:`NumpyNet` from a ``.safetensors`` checkpoint file (no torch involved)."""
-    from safetensors.numpy import load as st_load
-    data = Path(path).read_bytes()
-    card = read_card(data)
-    tensors = {k: np.asarray(v) for k, v in st_load(data).items()}
+    """A :class:`NumpyNet` from a ``.safetensors`` checkpoint file (no torch involved), every
+    check of ``viz.card`` passed first."""
+    path = Path(path)
+    card, tensors, _ = card_reader.read(path.read_bytes(), path.name)
     return NumpyNet(card["arch"], card["layers"], tensors, card)
 
 

@@ -79,6 +79,7 @@ _KEY_TYPOS = {
 }
 
 Pair = tuple[int, int]
+MODEL_CARD_INPUT = (28, 28)  # a model card's input size when it names none (MNIST)
 
 
 # ----------------------------------------------------------------------------------- results
@@ -591,12 +592,18 @@ def compute(spec: dict[str, Any] | list[dict[str, Any]],
             input_size: int | tuple[int, int] | list[int] | None = None) -> list[LayerField]:
     """Receptive field of every layer of ``spec``, in spec order.
 
-    ``spec`` is ``{"input_size": [h, w], "layers": [...]}`` or a bare list of layer records;
+    ``spec`` is ``{"input_size": [h, w], "layers": [...]}``, a bare list of layer records, or a
+    checkpoint's model card (a dict with ``arch`` and ``layers``; input 28x28 unless it says);
     ``input_size`` (an int or ``(h, w)``), when given, overrides the spec's. Without an input
     size, output sizes and clipped regions are unknown (``None``).
     Raises ``ValueError`` for an invalid or misaligned spec.
     """
-    if isinstance(spec, dict):
+    if isinstance(spec, dict) and "arch" in spec:
+        # A checkpoint's model card (checkpoints/NAME.json): its layer records on MNIST's input.
+        layers = spec.get("layers")
+        if input_size is None:
+            input_size = spec.get("input_size", MODEL_CARD_INPUT)
+    elif isinstance(spec, dict):
         unknown = set(spec) - {"layers", "input_size"}
         if unknown:
             raise ValueError(f"unknown top-level key(s) {sorted(unknown)}; a spec has "

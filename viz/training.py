@@ -15,23 +15,14 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from viz.npforward import read_card
+from viz.card import read_header_file
 
 _EPOCH = re.compile(r"epoch-(\d+)\.safetensors$")
 
 
 def read_header_card(path: Path) -> dict[str, Any]:
     """The model card in a checkpoint's header, reading only the header."""
-    with open(path, "rb") as f:
-        head = f.read(8)
-        n = int.from_bytes(head, "little") if len(head) == 8 else 0
-        if n > 10_000_000:
-            raise ValueError(f"{path.name}: not a checkpoint (header of {n} bytes)")
-        data = head + f.read(n)
-    try:
-        return read_card(data)
-    except ValueError as exc:
-        raise ValueError(f"{path.name}: {exc}") from None
+    return read_header_file(path)[0]
 
 
 @dataclass

@@ -29,6 +29,15 @@ def _require_browser() -> None:
         pytest.skip("the playwright Python package is not installed")
 
 
+def assert_clean_log(log: Path) -> None:
+    """The server's stdout and stderr hold no stack trace and no warning."""
+    text = log.read_text(errors="replace")
+    bad = [line for line in text.splitlines()
+           if "Traceback" in line or "Stack (most recent call last)" in line
+           or "warning" in line.lower()]
+    assert not bad, "the server log has warnings or stack traces:\n" + text[-4000:]
+
+
 def _text(page, text: str, timeout: float = 60_000) -> None:
     page.get_by_text(text, exact=False).first.wait_for(state="visible", timeout=timeout)
 
@@ -45,7 +54,8 @@ def _digit_png() -> bytes:
 def test_explorer_in_chromium(tmp_path: Path) -> None:
     _require_browser()
     step = "start"
-    with server() as url, browser(1280, 800) as page:
+    log = tmp_path / "server.log"
+    with server(log=log) as url, browser(1280, 800) as page:
         try:
             step = "open"
             page.goto(url)
@@ -116,6 +126,7 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
             page.screenshot(path=str(ARTIFACTS / f"browser_failure_{step.replace(' ', '_')}.png"),
                             full_page=True)
             raise
+    assert_clean_log(log)
 
 
 def test_classroom_in_chromium(tmp_path: Path, mnist_dir: str) -> None:
@@ -124,7 +135,8 @@ def test_classroom_in_chromium(tmp_path: Path, mnist_dir: str) -> None:
     _require_browser()
     step = "start"
     env = {"MNIST_DIR": mnist_dir, "CNN_LENS_RUNS_DIR": str(tmp_path / "runs")}
-    with server(env) as url, browser(1280, 800) as page:
+    log = tmp_path / "server.log"
+    with server(env, log=log) as url, browser(1280, 800) as page:
         try:
             step = "open a shared link"
             page.goto(url + "?model=seed&input=sample:17&layer=conv3&view=field&unit=2,5,7")
@@ -161,3 +173,4 @@ def test_classroom_in_chromium(tmp_path: Path, mnist_dir: str) -> None:
             page.screenshot(path=str(ARTIFACTS / f"classroom_failure_{step.replace(' ', '_')}.png"),
                             full_page=True)
             raise
+    assert_clean_log(log)

@@ -138,7 +138,9 @@ def test_start_from_changes_the_table() -> None:
     at.selectbox(key="lab.start").select("seed-original").run()
     ok(at)
     assert metrics(at)["Parameters"] == "4,155,626"
-    assert "hours on a CPU" in texts(at)
+    assert "would take about" in texts(at)  # hours on this server: refused, the button off
+    assert "this server allows runs of up to" in texts(at)
+    assert at.button(key="lab.train").disabled
     at.selectbox(key="lab.start").set_value(lab.SIDEBAR).run()
     ok(at)
     assert metrics(at)["Parameters"] == "43,846"  # the sidebar's default: seed (trained)
@@ -284,3 +286,13 @@ def test_presenter_mode_hides_help() -> None:
     ok(at)
     assert "Edit any cell" not in texts(at)
     assert metrics(at)["Parameters"] == "43,846"
+
+
+def test_tables_over_the_upload_limits_are_refused_with_their_message() -> None:
+    from viz.card import LIMITS
+    rows = [{"type": "conv", "padding": 1, "channels": 3000},
+            {"type": "conv", "padding": 1, "channels": 3000}, {"type": "gap"},
+            {"type": "flatten"}, {"type": "linear"}]
+    with pytest.raises(ValueError, match=f"this network is too big: 81,063,010 parameters and "
+                                         f"\\d+ GMAC per image; {LIMITS}"):
+        lab.check(rows)

@@ -32,6 +32,33 @@ def test_training_without_mnist_says_how_to_get_it(tmp_path, monkeypatch) -> Non
     assert common.job_manager().current is None
 
 
+def test_the_estimate_is_shown_and_a_run_over_the_limit_cannot_start(tmp_path, monkeypatch
+                                                                      ) -> None:
+    at = _train_page(monkeypatch, tmp_path / "runs")
+    at.selectbox(key="train.arch").select("seed").run()
+    assert "Estimated time: **about" in texts(at) and not at.button(key="train.start").disabled
+    monkeypatch.setenv("CNN_LENS_MAX_TRAIN_MINUTES", "0.01")
+    at.number_input(key="train.epochs").set_value(30).run()
+    ok(at)
+    assert "Training seed (5.7M MACs per image, 1,650,000 images) would take about" in texts(at)
+    assert "this server allows runs of up to 0.01 minutes" in texts(at)
+    assert at.button(key="train.start").disabled
+
+
+def test_a_run_of_another_process_on_the_same_runs_folder_is_shown(tmp_path, monkeypatch
+                                                                   ) -> None:
+    from model.jobs import RunsLock
+    other = RunsLock(tmp_path / "runs")  # as another app process would hold it
+    other.acquire({"owner": "ab12cd", "arch": "compact", "job": "x"})
+    try:
+        at = _train_page(monkeypatch, tmp_path / "runs")
+        assert "A training job is already running on this server (compact, started by session " \
+               "ab12cd" in texts(at)
+        assert at.button(key="train.start").disabled
+    finally:
+        other.release()
+
+
 @pytest.mark.mnist
 def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypatch) -> None:
     runs = tmp_path / "runs"

@@ -124,3 +124,53 @@ def test_custom_architecture_round_trip(tmp_path):
     model = build_from_config("custom", layers)
     loaded, card = load_checkpoint(save_checkpoint(model, {}, tmp_path / "custom"))
     assert card["layers"] == layers and loaded(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
+def _with_card(model, card: dict) -> bytes:
+    from safetensors.torch import save
+
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    return save(state, metadata={"model_card": json.dumps(card)})
+
+
+def test_nan_weights_are_refused_by_name():
+    model = build("compact")
+    with torch.no_grad():
+        model.conv1.weight[0, 0, 0, 0] = float("nan")
+        model.head.bias[1] = float("inf")
+    data = _with_card(model, {"arch": "compact", "layers": model.layer_config})
+    with pytest.raises(CheckpointError, match=r"NaN or infinite weights in conv1.weight "
+                                              r"\(1 of 72\), head.bias \(1 of 10\)"):
+        load_checkpoint_bytes(data, "nan")
+
+
+def test_a_lying_architecture_name_is_refused_before_the_weights_are_read(monkeypatch):
+    import model.checkpoint as ck
+
+    model = build("fast")
+    data = _with_card(model, {"arch": "seed", "layers": model.layer_config})
+    monkeypatch.setattr(ck, "st_load", lambda data: pytest.fail("tensors were read"))
+    with pytest.raises(CheckpointError, match="says architecture 'seed', but its layers differ"):
+        load_checkpoint_bytes(data, "liar")
+
+
+def test_a_huge_card_is_refused_before_anything_is_built(monkeypatch):
+    import model.checkpoint as ck
+
+    layers = [{"name": "conv1", "type": "conv", "in": 1, "out": 60000, "kernel": 3},
+              {"name": "conv2", "type": "conv", "in": 60000, "out": 60000, "kernel": 3},
+              {"name": "head", "type": "conv", "in": 60000, "out": 10, "kernel": 24},
+              {"name": "flatten", "type": "flatten"}]
+    text = json.dumps({"__metadata__": {"model_card": json.dumps(
+        {"arch": "x", "layers": layers})}}).encode()
+    monkeypatch.setattr(ck, "build_from_config", lambda *a: pytest.fail("a model was built"))
+    with pytest.raises(CheckpointError, match="too big: 32,746,260,010 parameters.*limits"
+                                              "|too big: 32,746,260,010 parameters.*100 layers"):
+        load_checkpoint_bytes(len(text).to_bytes(8, "little") + text, "huge")
+
+
+def test_seed_original_fits_the_limits(tmp_path):
+    model = build("seed-original")
+    loaded, card = load_checkpoint(save_checkpoint(model, {}, tmp_path / "orig"))
+    assert card["arch"] == "seed-original"
+    assert sum(p.numel() for p in loaded.parameters()) == 4_155_626

@@ -3,6 +3,7 @@
 import gzip
 import hashlib
 import http.server
+import os
 import struct
 import threading
 from pathlib import Path
@@ -227,3 +228,28 @@ def test_shipped_samples():
     images, labels = D.load_samples()
     assert images.shape == (200, 28, 28) and images.dtype == np.uint8
     assert np.bincount(labels).tolist() == [20] * 10
+
+
+def test_data_cli_exits_2_for_missing_data_as_train_does(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    r = subprocess.run([sys.executable, "-m", "model.data", str(tmp_path), "--no-download"],
+                       cwd=root, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"error: {tmp_path}/train-images-idx3-ubyte(.gz) is missing")
+    assert "Traceback" not in r.stderr
+
+
+def test_skip_message_names_the_missing_folder(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    missing = tmp_path / "no-such-mnist"
+    env = {**os.environ, "MNIST_DIR": str(missing)}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                        "tests/model/test_data.py::test_real_mnist"], cwd=root, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and f"MNIST_DIR is {missing}" in r.stdout, r.stdout

@@ -65,3 +65,64 @@ def test_failure_is_reported_not_raised(tmp_path):
 def test_never_writes_shipped_checkpoints():
     with pytest.raises(ValueError, match="checkpoints/"):
         JobManager(CHECKPOINT_DIR)
+
+
+_HOLDER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from model.jobs import JobManager
+from pathlib import Path
+from tests.model.test_train import small_cfg
+
+def never_ready():
+    time.sleep(120)  # holds the lock while "loading data", until killed
+
+JobManager(Path({runs!r})).start(small_cfg(epochs=1), never_ready, owner="other")
+print("training", flush=True)
+time.sleep(120)
+"""
+
+
+def test_one_job_per_runs_folder_across_processes_and_a_killed_holder_frees_it(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    runs = tmp_path / "runs"
+    child = subprocess.Popen([sys.executable, "-c", _HOLDER.format(root=root, runs=str(runs))],
+                             stdout=subprocess.PIPE, text=True, cwd=root)
+    try:
+        assert child.stdout.readline().strip() == "training"
+        manager = JobManager(runs)  # another process, the same runs folder
+        holder = manager.busy_elsewhere()
+        assert holder["pid"] == child.pid and holder["owner"] == "other"
+        with pytest.raises(JobBusy, match=rf"compact, started by session other at .*, in app "
+                                          rf"process {child.pid} on "):
+            manager.start(small_cfg(max_steps=2), tiny_data(), owner="me")
+        os.kill(child.pid, signal.SIGKILL)  # the holder dies without cleaning up
+        child.wait(10)
+        assert manager.busy_elsewhere() is None
+        job = manager.start(small_cfg(max_steps=2), tiny_data(), owner="me")
+        assert manager.busy_elsewhere() is None  # our own job is not "elsewhere"
+        assert manager.runs_lock.holder()["owner"] == "me"
+        manager.wait(60)
+        assert job.status == "done" and manager.runs_lock.holder() is None
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+
+
+def test_over_budget_runs_are_refused_before_they_start(tmp_path, monkeypatch):
+    from model import budget
+    from model.jobs import RunsLock
+
+    monkeypatch.setenv(budget.MAX_MINUTES_ENV, "0.001")
+    manager = JobManager(tmp_path)
+    with pytest.raises(budget.OverBudget, match=r"Training compact .* would take about .* here; "
+                                                r"this server allows runs of up to 0.001 minutes"):
+        manager.start(small_cfg(epochs=50), tiny_data(), owner="a")
+    assert manager.current is None and RunsLock(tmp_path).holder() is None

@@ -164,3 +164,13 @@ def test_lab_table_trains_and_round_trips(tmp_path):
         want = model(torch.zeros(1, 1, 28, 28).sub(0.1307).div(0.3081))[0].numpy()
     got = next(reversed(npforward.forward(net, image).values()))
     assert np.allclose(got, want, atol=1e-4)
+
+
+def test_train_help_shows_defaults_and_seed_is_the_default():
+    r = subprocess.run([sys.executable, "-m", "model.train", "--help"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    text = " ".join(r.stdout.split())
+    assert r.returncode == 0
+    assert "the zoo network to train (default: seed)" in text
+    assert "(default: 15)" in text and "(default: 128)" in text and "(default: None)" not in text
+    assert TrainConfig().arch == "seed"

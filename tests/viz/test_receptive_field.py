@@ -542,3 +542,19 @@ def test_results_survive_pickling():
     again = pickle.loads(pickle.dumps(fields))
     assert again == fields
     assert again[-1].region(2, 3) == fields[-1].region(2, 3)
+
+
+def test_a_model_card_is_a_spec_with_mnist_input():
+    card = json.loads((ROOT / "checkpoints" / "seed.json").read_text())
+    fields = compute(card)
+    assert fields[-2].name == "head" and fields[-2].rf == (54, 54)
+    assert fields[0].output_size == (28, 28)  # 28x28 when the card names no input size
+    assert compute(card, input_size=(32, 32))[0].output_size == (32, 32)
+    assert compute({**card, "input_size": [30, 30]})[0].output_size == (30, 30)
+
+
+def test_cli_reads_a_model_card():
+    r = run_cli(str(ROOT / "checkpoints" / "seed.json"), "--table")
+    assert r.returncode == 0, r.stderr
+    head = next(line for line in r.stdout.splitlines() if line.startswith("head "))
+    assert head.split()[2:] == ["54", "2", "13", "1"]
