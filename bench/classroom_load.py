@@ -517,11 +517,11 @@ def run(sizes: list[int], think: float = 1.0, warmup: bool = True, profile: Path
     if not 0 < timeout <= 3600 or not 0 < request_timeout <= 600:
         raise ValueError("timeouts must be positive (at most 3600 s in all, 600 s a request)")
     SHAPES.update(layer_shapes())
-    import streamlit
+    from importlib.metadata import version
     result: dict = {"meta": {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "commit": _git_commit(),
         "cpus": os.cpu_count(), "python": platform.python_version(),
-        "streamlit": streamlit.__version__, "think_s": think, "sizes": sizes,
+        "streamlit": version("streamlit"), "think_s": think, "sizes": sizes,
         "server_env": env or {},
         "uptime_before": _uptime()}, "phases": []}
     port = free_port()
