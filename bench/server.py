@@ -29,9 +29,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """``streamlit run app.py`` on ``port`` in its own process group (kill with :func:`stop`)."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+def start_server(port: int, env: dict[str, str] | None = None, script: str = "app.py"
+                 ) -> subprocess.Popen:
+    """``streamlit run SCRIPT`` on ``port`` in its own process group (kill with :func:`stop`)."""
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / script),
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
@@ -66,9 +67,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str] | None = None) -> Iterator[str]:
+def server(env: dict[str, str] | None = None, script: str = "app.py") -> Iterator[str]:
     port = free_port()
-    proc = start_server(port, env)
+    proc = start_server(port, env, script)
     try:
         wait_http(port)
         yield f"http://127.0.0.1:{port}/"

@@ -529,6 +529,7 @@ class Lens {
     window.cnnLens = window.cnnLens || { lastUpdateMs: null, lastFrameMs: null, updates: 0, frames: 0 };
     const api = window.cnnLens;
     api.forward = (pixels) => this.forwardHook(pixels);
+    api.toMnist = (gray, w, h) => { const d = toMnist(Float64Array.from(gray), w, h); return d && Array.from(d); };
     api.lens = this;
     if (data.net) {
       if (!NETS.has(data.net.id)) NETS.set(data.net.id, decodeNet(data.net));
@@ -695,13 +696,13 @@ class Lens {
   drawFocus() {
     const rec = this.rec(), a = this.acts.get(this.layer);
     const [C, H, W] = this.dims(rec);
-    const cv = this.el.focus, ctx = cv.getContext("2d");
+    const cv = this.el.focus, ctx = cv.getContext("2d", { willReadFrequently: true });
     const side = cv.width;
     ctx.clearRect(0, 0, side, side);
     if (H === 1 && W === 1) { this.drawVector(ctx, side, a.data, C); this.focusBase = null; return; }
     const img = this.mapImage(a, this.unit.c, H, W);
     const s = this.scratch(W, H);
-    s.getContext("2d").putImageData(img, 0, 0);
+    s.getContext("2d", { willReadFrequently: true }).putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(s, 0, 0, side, side);
     this.focusBase = ctx.getImageData(0, 0, side, side);
@@ -740,7 +741,7 @@ class Lens {
   drawGrid() {
     const rec = this.rec(), a = this.acts.get(this.layer);
     const [C, H, W] = this.dims(rec);
-    const cv = this.el.grid, ctx = cv.getContext("2d");
+    const cv = this.el.grid, ctx = cv.getContext("2d", { willReadFrequently: true });
     const rf = rec.rf;
     const rfText = rf && !rf.global ? `receptive field r = ${rf.r[0]}x${rf.r[1]}, effective stride S = ${rf.S[0]}, padding P = ${rf.P[0]}`
       : "every unit sees the whole input";
@@ -765,7 +766,7 @@ class Lens {
     ctx.font = `${label - 4}px sans-serif`;
     ctx.fillStyle = "#444";
     ctx.textBaseline = "top";
-    const s = this.scratch(W, H), sctx = s.getContext("2d");
+    const s = this.scratch(W, H), sctx = s.getContext("2d", { willReadFrequently: true });
     for (let c = 0; c < C; c++) {
       const gx = (c % cols) * (tile + gap), gy = Math.floor(c / cols) * (tile + label + gap);
       ctx.fillText(`${c}`, gx + 1, gy + 1);
@@ -790,7 +791,7 @@ class Lens {
     const value = a.data[(c * H + y) * W + x];
     // focus map outline
     if (this.focusBase) {
-      const ctx = this.el.focus.getContext("2d");
+      const ctx = this.el.focus.getContext("2d", { willReadFrequently: true });
       ctx.putImageData(this.focusBase, 0, 0);
       const side = this.el.focus.width, u = side / W, v = side / H;
       ctx.lineWidth = Math.max(2, Math.min(4, u / 4));
@@ -800,13 +801,13 @@ class Lens {
       ctx.strokeRect(x * u + 1, y * v + 1, u - 2, v - 2);
     } else if (this.vectorGeom) {
       this.drawFocus();
-      const g = this.vectorGeom, ctx = this.el.focus.getContext("2d");
+      const g = this.vectorGeom, ctx = this.el.focus.getContext("2d", { willReadFrequently: true });
       ctx.strokeStyle = ORANGE;
       ctx.lineWidth = 3;
       ctx.strokeRect(g.pad + c * g.bw, 4, g.bw, this.el.focus.height - 8);
     }
     if (this.tiles && this.gridBase) {
-      const t = this.tiles, ctx = this.el.grid.getContext("2d");
+      const t = this.tiles, ctx = this.el.grid.getContext("2d", { willReadFrequently: true });
       ctx.putImageData(this.gridBase, 0, 0);
       const gx = (c % t.cols) * (t.tile + t.gap), gy = Math.floor(c / t.cols) * (t.tile + t.label + t.gap) + t.label;
       ctx.lineWidth = 3;
@@ -842,7 +843,7 @@ class Lens {
   }
 
   drawInput(rec, b) {
-    const cv = this.el.input, ctx = cv.getContext("2d");
+    const cv = this.el.input, ctx = cv.getContext("2d", { willReadFrequently: true });
     const side = cv.width;
     const [lo, hi] = layerExtent(rec);
     const n = hi - lo + 1, k = side / n, o = -lo * k;
@@ -856,7 +857,7 @@ class Lens {
       }
       this._digit = document.createElement("canvas");
       this._digit.width = 28; this._digit.height = 28;
-      this._digit.getContext("2d").putImageData(img, 0, 0);
+      this._digit.getContext("2d", { willReadFrequently: true }).putImageData(img, 0, 0);
       this._digitKey = this.pixels;
     }
     ctx.imageSmoothingEnabled = false;
@@ -959,7 +960,7 @@ class Lens {
 
   clearPad(quiet) {
     this.mask.fill(0);
-    const ctx = this.el.pad.getContext("2d");
+    const ctx = this.el.pad.getContext("2d", { willReadFrequently: true });
     this.padImage = new ImageData(PAD, PAD);
     this.padImage.data.fill(255);
     ctx.putImageData(this.padImage, 0, 0);
@@ -992,7 +993,7 @@ class Lens {
       x0 = Math.min(x0, xa); y0 = Math.min(y0, ya); x1 = Math.max(x1, xb); y1 = Math.max(y1, yb);
     }
     if (x1 >= x0) {
-      this.el.pad.getContext("2d").putImageData(this.padImage, 0, 0, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
+      this.el.pad.getContext("2d", { willReadFrequently: true }).putImageData(this.padImage, 0, 0, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
     }
   }
 
@@ -1038,7 +1039,7 @@ class Lens {
     const h = title + topH + gap * 2 + (gridH ? gridH + gap + 24 : 0) + 30;
     const out = document.createElement("canvas");
     out.width = w; out.height = h;
-    const ctx = out.getContext("2d");
+    const ctx = out.getContext("2d", { willReadFrequently: true });
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, h);
     ctx.fillStyle = "#222"; ctx.font = "20px sans-serif"; ctx.textBaseline = "top";
     ctx.fillText(`${this.net.arch} · ${this.layer} · unit ${e.unit.dataset.unit} · prediction ${this.prediction}`, gap, 8);
@@ -1070,7 +1071,7 @@ function hatch() {
   if (HATCH) return HATCH;
   HATCH = document.createElement("canvas");
   HATCH.width = 8; HATCH.height = 8;
-  const c = HATCH.getContext("2d");
+  const c = HATCH.getContext("2d", { willReadFrequently: true });
   c.fillStyle = "rgba(216,134,42,0.18)";
   c.fillRect(0, 0, 8, 8);
   c.strokeStyle = "rgba(216,134,42,0.9)";
