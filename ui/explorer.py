@@ -358,7 +358,9 @@ def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
     view = view or VIEWS[0]
     try:
         if view == VIEWS[0]:
-            guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
+            from ui import lensview  # the in-browser lens; the server's maps when it cannot run
+            if not lensview.feature_maps(key, image, layer):
+                guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
             return
         from viz import fields
         table = field_table(key)

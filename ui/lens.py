@@ -12,6 +12,7 @@ Session-state keys: ``lens.sent`` (the network ids this session's browser has).
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,12 +94,15 @@ def _decode_drawing(value: Any) -> tuple[np.ndarray | None, np.ndarray | None, i
 def render(model_key: str, image: np.ndarray | None, *, layer: str | None = None,
            unit: dict[str, Any] | None = None, large: bool = False, draw: bool = False,
            cmap: str = "cividis", scale: str = "per map", key: str = "lens",
-           net: npforward.NumpyNet | None = None) -> LensResult:
+           net: npforward.NumpyNet | None = None,
+           on_layer: Callable[[], None] | None = None) -> LensResult:
     """Mount the lens for a model and a uint8 28x28 input; return what the user picked or drew.
 
     ``layer``/``unit`` set the shown layer and unit (e.g. from a link); the browser keeps its own
     choice afterwards until they change. ``large``: presenter mode. ``draw``: open the pad.
     ``net``: the numpy network, when the caller already has it (else read from the model key).
+    ``on_layer``: called (before the rerun) when the user settles on another layer in the lens;
+    :func:`chosen_layer` reads it.
     """
     pl = payload(model_key, net)
     sent: set[str] = st.session_state.setdefault("lens.sent", set())
@@ -115,13 +119,21 @@ def render(model_key: str, image: np.ndarray | None, *, layer: str | None = None
         "scale": scale,
     }
     result = _component()(key=key, data=data, on_unit_change=lambda: None,
-                          on_drawing_change=lambda: None, on_need_net_change=_forget_sent)
+                          on_drawing_change=lambda: None, on_need_net_change=_forget_sent,
+                          on_layer_change=on_layer or (lambda: None))
     sent.add(pl["id"])
     picked = result.get("unit") if hasattr(result, "get") else getattr(result, "unit", None)
     drawing_value = (result.get("drawing") if hasattr(result, "get")
                      else getattr(result, "drawing", None))
     drawing, live, live_pred, error = _decode_drawing(drawing_value)
     return LensResult(picked if isinstance(picked, dict) else None, drawing, live, live_pred, error)
+
+
+def chosen_layer(key: str = "lens") -> str | None:
+    """The layer last chosen inside the lens (for an ``on_layer`` callback), or None."""
+    state = st.session_state.get(key)
+    value = state.get("layer") if hasattr(state, "get") else None
+    return value if isinstance(value, str) else None
 
 
 def supported(model_key: str) -> tuple[bool, str | None]:

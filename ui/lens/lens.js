@@ -435,7 +435,15 @@ class Lens {
   // ---- events --------------------------------------------------------------------------
   wire() {
     const e = this.el;
-    e.layer.addEventListener("change", (ev) => this.timed(ev, () => this.setLayer(e.layer.value)));
+    e.layer.addEventListener("change", (ev) => {
+      this.timed(ev, () => this.setLayer(e.layer.value));
+      // tell Python (links, other views) once the choice settles: one rerun, not one per key
+      clearTimeout(this.layerTimer);
+      this.layerTimer = setTimeout(() => {
+        const set = this.setters.setStateValue;
+        if (set) set("layer", this.layer);
+      }, 400);
+    });
     e.cmap.addEventListener("change", (ev) => this.timed(ev, () => { this.cmap = e.cmap.value; this.drawLayer(); }));
     this.root.querySelectorAll("input[name=lens-scale]").forEach((r) => r.addEventListener("change",
       (ev) => this.timed(ev, () => { this.perMap = r.value === "per map"; this.drawLayer(); })));
