@@ -95,14 +95,16 @@ def render(model_key: str, image: np.ndarray | None, *, layer: str | None = None
            unit: dict[str, Any] | None = None, large: bool = False, draw: bool = False,
            cmap: str = "cividis", scale: str = "per map", key: str = "lens",
            net: npforward.NumpyNet | None = None,
-           on_layer: Callable[[], None] | None = None) -> LensResult:
+           on_layer: Callable[[], None] | None = None,
+           on_drawing: Callable[[], None] | None = None) -> LensResult:
     """Mount the lens for a model and a uint8 28x28 input; return what the user picked or drew.
 
     ``layer``/``unit`` set the shown layer and unit (e.g. from a link); the browser keeps its own
     choice afterwards until they change. ``large``: presenter mode. ``draw``: open the pad.
     ``net``: the numpy network, when the caller already has it (else read from the model key).
     ``on_layer``: called (before the rerun) when the user settles on another layer in the lens;
-    :func:`chosen_layer` reads it.
+    :func:`chosen_layer` reads it. ``on_drawing``: called (before the rerun) when the pen is
+    released; :func:`drawing_rgba` reads the pad.
     """
     pl = payload(model_key, net)
     sent: set[str] = st.session_state.setdefault("lens.sent", set())
@@ -119,7 +121,7 @@ def render(model_key: str, image: np.ndarray | None, *, layer: str | None = None
         "scale": scale,
     }
     result = _component()(key=key, data=data, on_unit_change=lambda: None,
-                          on_drawing_change=lambda: None, on_need_net_change=_forget_sent,
+                          on_drawing_change=on_drawing or (lambda: None), on_need_net_change=_forget_sent,
                           on_layer_change=on_layer or (lambda: None))
     sent.add(pl["id"])
     picked = result.get("unit") if hasattr(result, "get") else getattr(result, "unit", None)
@@ -134,6 +136,20 @@ def chosen_layer(key: str = "lens") -> str | None:
     state = st.session_state.get(key)
     value = state.get("layer") if hasattr(state, "get") else None
     return value if isinstance(value, str) else None
+
+
+def drawing_rgba(key: str = "lens") -> np.ndarray | None:
+    """The drawing pad's pixels (RGBA, 240x240, dark ink on white) as last released, or None."""
+    state = st.session_state.get(key)
+    value = state.get("drawing") if hasattr(state, "get") else None
+    if not isinstance(value, dict) or not isinstance(value.get("png"), str):
+        return None
+    import io
+
+    from PIL import Image
+    data = base64.b64decode(value["png"].split(",", 1)[-1])
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert("RGBA"))
 
 
 def supported(model_key: str) -> tuple[bool, str | None]:

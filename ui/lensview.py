@@ -27,7 +27,10 @@ def feature_maps(key: str, image: np.ndarray, layer: str) -> bool:
         st.info(f"The in-browser lens cannot run this network ({reason}); showing the maps "
                 f"computed on the server instead.")
         return False
-    result = lens.render(key, image, layer=layer, large=presenting(), on_layer=_sync_layer)
+    result = lens.render(key, image, layer=layer, large=presenting(), on_layer=_sync_layer,
+                         on_drawing=_use_drawing)
+    if st.session_state.pop("lens.new_input", False):
+        st.rerun(scope="app")  # this view runs in a fragment; the input lives outside it
     if result.drawing is not None:
         same = result.live_digit is not None and bool((result.live_digit == result.drawing).all())
         st.caption(f"Your drawing, remade on the server the same way: "
@@ -46,6 +49,15 @@ def _sync_layer() -> None:
     name = lens.chosen_layer()
     if name:
         st.session_state["layer.name"] = name
+
+
+def _use_drawing() -> None:
+    """A drawing released in the lens becomes the page's input (the sidebar's Draw source)."""
+    rgba = lens.drawing_rgba()
+    if rgba is not None:
+        st.session_state["in.drawing"] = rgba
+        st.session_state["in.source"] = "Draw"
+        st.session_state["lens.new_input"] = True  # the sidebar and header must rerun too
 
 
 def _picked(key: str, image: np.ndarray, unit: dict) -> None:
