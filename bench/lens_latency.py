@@ -10,8 +10,8 @@ Against ``streamlit run tests/app/lens_page.py`` (the lens alone) on 127.0.0.1, 
 - layer switch: another layer chosen in the lens -> all its maps and its field drawn;
 - channel switch: Page Down on the map -> the next channel drawn with the unit's field;
 - cold start: ``streamlit run app.py`` started -> the explorer's first maps drawn: the lens's
-  canvases (``--cold-lens``) or today's plotly mosaic (``--cold-plotly``), each with a fresh
-  server per run.
+  canvases (with ``CNN_LENS_LENS=1``) or the server's plotly mosaic (without), each with a
+  fresh server per run, one after the other in the same sitting.
 
 Each event is timed three ways: ``update`` (the lens's own ``window.cnnLens.lastUpdateMs``: from
 the input event's time stamp to its canvases drawn), ``frame`` (from the event to the next
@@ -143,7 +143,7 @@ def cold_start(page, runs: int, lens: bool) -> list[float]:
     for _ in range(runs):
         port = free_port()
         t0 = _now()
-        proc = start_server(port)
+        proc = start_server(port, {"CNN_LENS_LENS": "1"} if lens else None)
         try:
             url = f"http://127.0.0.1:{port}/"
             while True:

@@ -359,7 +359,7 @@ def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
     try:
         if view == VIEWS[0]:
             from ui import lensview  # the in-browser lens; the server's maps when it cannot run
-            if not lensview.feature_maps(key, image, layer):
+            if not (lensview.enabled() and lensview.feature_maps(key, image, layer)):
                 guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
             return
         from viz import fields

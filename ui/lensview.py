@@ -9,12 +9,24 @@ network, so the caller draws the server's maps instead (and the page says why).
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import streamlit as st
 
 from ui import lens
 from ui.common import field_table, presenting, unit_maps
 from viz import raster
+
+
+def enabled() -> bool:
+    """Whether the Feature maps view is the lens: ``?lens=1`` in a link (kept for the session)
+    or ``CNN_LENS_LENS=1`` in the server's environment. Off by default while the rest of the
+    explorer is rewired around it."""
+    if "lens.on" not in st.session_state:
+        st.session_state["lens.on"] = (st.query_params.get("lens") == "1"
+                                       or os.environ.get("CNN_LENS_LENS") == "1")
+    return bool(st.session_state["lens.on"])
 
 
 def feature_maps(key: str, image: np.ndarray, layer: str) -> bool:
