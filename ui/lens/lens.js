@@ -412,7 +412,7 @@ class Lens {
       focus: q("canvas.focus"), grid: q("canvas.grid"), gridHead: q(".grid-head"),
       unit: q(".unit"), predDigit: q(".pred-digit"), predSure: q(".pred-sure"), bars: q(".bars"),
       padPanel: q(".pad-panel"), pad: q("canvas.pad"), clear: q(".clear"),
-      focusCap: q(".focus-cap"), inputCap: q(".input-cap"), wrap: q(".grid-wrap"),
+      focusOv: q("canvas.focus-ov"), gridOv: q("canvas.grid-ov"), focusCap: q(".focus-cap"), inputCap: q(".input-cap"), wrap: q(".grid-wrap"),
     };
     this.net = null;
     this.acts = null; // Map name -> {shape, data}
@@ -424,7 +424,6 @@ class Lens {
     this.large = false;
     this.setters = {};
     this.prev = {};
-    this.pending = null; // time stamp of the first input event not drawn yet
     this.tiles = null; // grid geometry
     this.mask = new Uint8Array(PAD * PAD);
     this.padImage = null;
@@ -495,13 +494,18 @@ class Lens {
   // Run fn now and record the time from the event to its canvases drawn.
   timed(ev, fn) {
     const t0 = ev && ev.timeStamp ? ev.timeStamp : performance.now();
+    const start = performance.now();
     fn();
-    this.done(t0);
+    this.done(t0, start);
   }
 
-  done(t0) {
+  // lastUpdateMs: event time stamp -> drawn; lastWorkMs: the lens's own work (handler start ->
+  // drawn), without the time the event waited for the browser's main thread.
+  done(t0, start) {
     const api = window.cnnLens;
-    api.lastUpdateMs = performance.now() - t0;
+    const now = performance.now();
+    api.lastUpdateMs = now - t0;
+    api.lastWorkMs = now - (start === undefined ? t0 : start);
     requestAnimationFrame(() => { api.lastFrameMs = performance.now() - t0; api.frames += 1; });
     api.updates += 1;
   }
@@ -707,13 +711,13 @@ class Lens {
     const cv = this.el.focus, ctx = cv.getContext("2d", { willReadFrequently: true });
     const side = cv.width;
     ctx.clearRect(0, 0, side, side);
-    if (H === 1 && W === 1) { this.drawVector(ctx, side, a.data, C); this.focusBase = null; return; }
+    if (H === 1 && W === 1) { this.drawVector(ctx, side, a.data, C); this.focusMap = false; return; }
     const img = this.mapImage(a, this.unit.c, H, W);
     const s = this.scratch(W, H);
     s.getContext("2d", { willReadFrequently: true }).putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = false;
     ctx.drawImage(s, 0, 0, side, side);
-    this.focusBase = ctx.getImageData(0, 0, side, side);
+    this.focusMap = true;
     const rf = rec.rf;
     this.el.focusCap.textContent = `Channel ${this.unit.c} of ${rec.name} (${H}x${W})` +
       (rf && !rf.global ? `: each unit sees ${rf.r[0]}x${rf.r[1]} input pixels` : "");
@@ -755,6 +759,7 @@ class Lens {
       : "every unit sees the whole input";
     if (H === 1 && W === 1) {
       cv.width = 10; cv.height = 10; cv.style.width = "0px"; cv.style.height = "0px";
+      this.el.gridOv.getContext("2d").clearRect(0, 0, 10, 10);
       this.tiles = null;
       this.el.gridHead.textContent = `${rec.name} (${rec.type}): ${C} numbers · ${rfText}`;
       return;
@@ -782,7 +787,8 @@ class Lens {
       ctx.drawImage(s, gx, gy + label, tile, tile);
     }
     this.tiles = { cols, tile, gap, label, C, H, W };
-    this.gridBase = ctx.getImageData(0, 0, cw, ch);
+    const ov = this.el.gridOv;
+    if (ov.width !== cw || ov.height !== ch) { ov.width = cw; ov.height = ch; }
     this.el.gridHead.innerHTML = "";
     const b = document.createElement("b");
     b.textContent = `${rec.name}: all ${C} feature maps (${H}x${W})`;
@@ -797,34 +803,33 @@ class Lens {
     const { c, y, x } = this.unit;
     const a = this.acts.get(this.layer);
     const value = a.data[(c * H + y) * W + x];
-    // focus map outline
-    if (this.focusBase) {
-      const ctx = this.el.focus.getContext("2d", { willReadFrequently: true });
-      ctx.putImageData(this.focusBase, 0, 0);
-      const side = this.el.focus.width, u = side / W, v = side / H;
-      ctx.lineWidth = Math.max(2, Math.min(4, u / 4));
-      ctx.strokeStyle = "#fff";
-      ctx.strokeRect(x * u - 1, y * v - 1, u + 2, v + 2);
-      ctx.strokeStyle = ORANGE;
-      ctx.strokeRect(x * u + 1, y * v + 1, u - 2, v - 2);
+    // outlines on transparent overlays: the maps under them are drawn once per layer / channel
+    const fo = this.el.focusOv.getContext("2d");
+    fo.clearRect(0, 0, this.el.focusOv.width, this.el.focusOv.height);
+    if (this.focusMap) {
+      const side = this.el.focusOv.width, u = side / W, v = side / H;
+      fo.lineWidth = Math.max(2, Math.min(4, u / 4));
+      fo.strokeStyle = "#fff";
+      fo.strokeRect(x * u - 1, y * v - 1, u + 2, v + 2);
+      fo.strokeStyle = ORANGE;
+      fo.strokeRect(x * u + 1, y * v + 1, u - 2, v - 2);
     } else if (this.vectorGeom) {
-      this.drawFocus();
-      const g = this.vectorGeom, ctx = this.el.focus.getContext("2d", { willReadFrequently: true });
-      ctx.strokeStyle = ORANGE;
-      ctx.lineWidth = 3;
-      ctx.strokeRect(g.pad + c * g.bw, 4, g.bw, this.el.focus.height - 8);
+      const g = this.vectorGeom;
+      fo.strokeStyle = ORANGE;
+      fo.lineWidth = 3;
+      fo.strokeRect(g.pad + c * g.bw, 4, g.bw, this.el.focusOv.height - 8);
     }
-    if (this.tiles && this.gridBase) {
-      const t = this.tiles, ctx = this.el.grid.getContext("2d", { willReadFrequently: true });
-      ctx.putImageData(this.gridBase, 0, 0);
+    if (this.tiles) {
+      const t = this.tiles, go = this.el.gridOv.getContext("2d");
+      go.clearRect(0, 0, this.el.gridOv.width, this.el.gridOv.height);
       const gx = (c % t.cols) * (t.tile + t.gap), gy = Math.floor(c / t.cols) * (t.tile + t.label + t.gap) + t.label;
-      ctx.lineWidth = 3;
-      ctx.strokeStyle = ORANGE;
-      ctx.strokeRect(gx - 1.5, gy - 1.5, t.tile + 3, t.tile + 3);
+      go.lineWidth = 3;
+      go.strokeStyle = ORANGE;
+      go.strokeRect(gx - 1.5, gy - 1.5, t.tile + 3, t.tile + 3);
       const u = t.tile / t.W, v = t.tile / t.H;
-      ctx.lineWidth = 2;
-      ctx.strokeStyle = "#fff";
-      ctx.strokeRect(gx + x * u - 1, gy + y * v - 1, u + 2, v + 2);
+      go.lineWidth = 2;
+      go.strokeStyle = "#fff";
+      go.strokeRect(gx + x * u - 1, gy + y * v - 1, u + 2, v + 2);
     }
     const b = unitBounds(rec, y, x);
     this.drawInput(rec, b);
@@ -1013,21 +1018,16 @@ class Lens {
     return g;
   }
 
+  // Chromium delivers pointer moves once per frame (coalesced), so each one is answered at once.
   strokeUpdate(ev) {
-    if (this.pending === null) {
-      this.pending = ev.timeStamp || performance.now();
-      requestAnimationFrame(() => {
-        const t0 = this.pending;
-        this.pending = null;
-        const digit = toMnist(this.padGray(), PAD, PAD);
-        if (!digit) return;
-        this.pixels = digit;
-        this.compute();
-        this.drawAll();
-        this.done(t0);
-        window.cnnLens.liveDigit = Array.from(digit);
-      });
-    }
+    const t0 = ev.timeStamp || performance.now(), start = performance.now();
+    const digit = toMnist(this.padGray(), PAD, PAD);
+    if (!digit) return;
+    this.pixels = digit;
+    this.compute();
+    this.drawAll();
+    this.done(t0, start);
+    window.cnnLens.liveDigit = Array.from(digit);
   }
 
   sendDrawing() {
@@ -1053,12 +1053,14 @@ class Lens {
     ctx.fillText(`${this.net.arch} · ${this.layer} · unit ${e.unit.dataset.unit} · prediction ${this.prediction}`, gap, 8);
     ctx.drawImage(e.input, gap, title);
     ctx.drawImage(e.focus, gap * 2 + e.input.width, title);
+    ctx.drawImage(e.focusOv, gap * 2 + e.input.width, title);
     ctx.font = "15px sans-serif";
     ctx.fillText(`field rows ${e.unit.dataset.rf.split(",").slice(0, 2).join("..")}, cols ` +
       `${e.unit.dataset.rf.split(",").slice(2).join("..")}`, gap, title + topH + 6);
     if (gridH) {
       ctx.fillText(e.gridHead.textContent, gap, title + topH + gap + 20);
       ctx.drawImage(e.grid, gap, title + topH + gap + 44);
+      ctx.drawImage(e.gridOv, gap, title + topH + gap + 44);
     }
     const a = document.createElement("a");
     a.href = out.toDataURL("image/png");
