@@ -1043,22 +1043,29 @@ class Lens {
     const e = this.el, gap = 16, title = 36;
     const topH = e.input.height, gridW = e.grid.style.width === "0px" ? 0 : e.grid.width;
     const gridH = gridW ? e.grid.height : 0;
-    const w = Math.max(e.input.width * 2 + gap * 3, gridW + gap * 2);
+    const [lname, c, y, x] = e.unit.dataset.unit.split(",");
+    const [y0, y1, x0, x1] = e.unit.dataset.rf.split(",");
+    const head = `${this.net.arch} · ${lname} · channel ${c}, row ${y}, col ${x} · prediction ${this.prediction}`;
+    const field = `sees input rows ${y0}..${y1}, cols ${x0}..${x1}`;
+    const gridText = e.gridHead.textContent;
+    const probe = document.createElement("canvas").getContext("2d");
+    probe.font = "15px sans-serif";
+    const textW = probe.measureText(gridText).width;
+    const w = Math.ceil(Math.max(e.input.width * 2 + gap * 3, gridW + gap * 2, textW + gap * 2));
     const h = title + topH + gap * 2 + (gridH ? gridH + gap + 24 : 0) + 30;
     const out = document.createElement("canvas");
     out.width = w; out.height = h;
-    const ctx = out.getContext("2d", { willReadFrequently: true });
+    const ctx = out.getContext("2d");
     ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, h);
     ctx.fillStyle = "#222"; ctx.font = "20px sans-serif"; ctx.textBaseline = "top";
-    ctx.fillText(`${this.net.arch} · ${this.layer} · unit ${e.unit.dataset.unit} · prediction ${this.prediction}`, gap, 8);
+    ctx.fillText(head, gap, 8);
     ctx.drawImage(e.input, gap, title);
     ctx.drawImage(e.focus, gap * 2 + e.input.width, title);
     ctx.drawImage(e.focusOv, gap * 2 + e.input.width, title);
     ctx.font = "15px sans-serif";
-    ctx.fillText(`field rows ${e.unit.dataset.rf.split(",").slice(0, 2).join("..")}, cols ` +
-      `${e.unit.dataset.rf.split(",").slice(2).join("..")}`, gap, title + topH + 6);
+    ctx.fillText(field, gap, title + topH + 6);
     if (gridH) {
-      ctx.fillText(e.gridHead.textContent, gap, title + topH + gap + 20);
+      ctx.fillText(gridText, gap, title + topH + gap + 20);
       ctx.drawImage(e.grid, gap, title + topH + gap + 44);
       ctx.drawImage(e.gridOv, gap, title + topH + gap + 44);
     }
