@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import statistics
 import sys
 import time
@@ -56,6 +57,15 @@ FRAME_JS = """c => new Promise(r => {
 
 def _now() -> float:
     return time.perf_counter()
+
+
+PHASE = random.Random(0)
+
+
+def _pause() -> None:
+    """Wait 30-47 ms: a random phase against the 60 Hz frame clock, as a hand's events have
+    (a fixed pause would send every event at the same point of a frame)."""
+    time.sleep(0.03 + PHASE.uniform(0, 0.0167))
 
 
 def _open(page, url: str) -> None:
@@ -89,7 +99,7 @@ def hover(page, runs: int) -> list[tuple[float, float, float]]:
         r = _timed(page, lambda px=px, py=py: page.mouse.move(px, py))
         if i >= 2:  # warm-up
             out.append(r)
-        time.sleep(0.03)
+        _pause()
     return out
 
 
@@ -108,7 +118,7 @@ def strokes(page, runs: int) -> list[tuple[float, float, float]]:
         r = _timed(page, lambda x=x, y=y: page.mouse.move(box["x"] + x * k, box["y"] + y * k))
         if i >= 2:
             out.append(r)
-        time.sleep(0.03)
+        _pause()
     page.mouse.up()
     return out
 
@@ -123,7 +133,7 @@ def layer_switches(page, runs: int) -> list[tuple[float, float, float]]:
         r = _timed(page, lambda name=name: select.select_option(name))
         if i >= 2:
             out.append(r)
-        time.sleep(0.05)
+        _pause()
     return out
 
 
@@ -138,7 +148,7 @@ def channel_switches(page, runs: int) -> list[tuple[float, float, float]]:
         r = _timed(page, lambda key=key: page.keyboard.press(key))
         if i >= 2:
             out.append(r)
-        time.sleep(0.03)
+        _pause()
     return out
 
 

@@ -96,7 +96,8 @@ def render(model_key: str, image: np.ndarray | None, *, layer: str | None = None
            cmap: str = "cividis", scale: str = "per map", key: str = "lens",
            net: npforward.NumpyNet | None = None,
            on_layer: Callable[[], None] | None = None,
-           on_drawing: Callable[[], None] | None = None) -> LensResult:
+           on_drawing: Callable[[], None] | None = None,
+           on_unit: Callable[[], None] | None = None) -> LensResult:
     """Mount the lens for a model and a uint8 28x28 input; return what the user picked or drew.
 
     ``layer``/``unit`` set the shown layer and unit (e.g. from a link); the browser keeps its own
@@ -104,7 +105,8 @@ def render(model_key: str, image: np.ndarray | None, *, layer: str | None = None
     ``net``: the numpy network, when the caller already has it (else read from the model key).
     ``on_layer``: called (before the rerun) when the user settles on another layer in the lens;
     :func:`chosen_layer` reads it. ``on_drawing``: called (before the rerun) when the pen is
-    released; :func:`drawing_rgba` reads the pad.
+    released; :func:`drawing_rgba` reads the pad. ``on_unit``: called when a unit is picked;
+    :func:`picked_unit` reads it.
     """
     pl = payload(model_key, net)
     sent: set[str] = st.session_state.setdefault("lens.sent", set())
@@ -120,7 +122,7 @@ def render(model_key: str, image: np.ndarray | None, *, layer: str | None = None
         "cmap": cmap,
         "scale": scale,
     }
-    result = _component()(key=key, data=data, on_unit_change=lambda: None,
+    result = _component()(key=key, data=data, on_unit_change=on_unit or (lambda: None),
                           on_drawing_change=on_drawing or (lambda: None), on_need_net_change=_forget_sent,
                           on_layer_change=on_layer or (lambda: None))
     sent.add(pl["id"])
@@ -136,6 +138,19 @@ def chosen_layer(key: str = "lens") -> str | None:
     state = st.session_state.get(key)
     value = state.get("layer") if hasattr(state, "get") else None
     return value if isinstance(value, str) else None
+
+
+def picked_unit(key: str = "lens") -> dict[str, Any] | None:
+    """The unit last picked in the lens, ``{"layer", "c", "y", "x"}`` (ints), or None."""
+    state = st.session_state.get(key)
+    value = state.get("unit") if hasattr(state, "get") else None
+    if not isinstance(value, dict) or not isinstance(value.get("layer"), str):
+        return None
+    try:
+        return {"layer": value["layer"], "c": int(value["c"]), "y": int(value["y"]),
+                "x": int(value["x"])}
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def drawing_rgba(key: str = "lens") -> np.ndarray | None:

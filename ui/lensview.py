@@ -39,8 +39,10 @@ def feature_maps(key: str, image: np.ndarray, layer: str) -> bool:
         st.info(f"The in-browser lens cannot run this network ({reason}); showing the maps "
                 f"computed on the server instead.")
         return False
-    result = lens.render(key, image, layer=layer, large=presenting(), on_layer=_sync_layer,
-                         on_drawing=_use_drawing)
+    unit = st.session_state.get("rf.unit") or {}
+    result = lens.render(key, image, layer=layer, large=presenting(),
+                         unit=unit if unit.get("layer") == layer else None,
+                         on_layer=_sync_layer, on_drawing=_use_drawing, on_unit=_use_unit)
     if st.session_state.pop("lens.new_input", False):
         st.rerun(scope="app")  # this view runs in a fragment; the input lives outside it
     if result.drawing is not None:
@@ -61,6 +63,15 @@ def _sync_layer() -> None:
     name = lens.chosen_layer()
     if name:
         st.session_state["layer.name"] = name
+
+
+def _use_unit() -> None:
+    """A unit picked in the lens is the explorer's unit (the Receptive field view opens on it)."""
+    unit = lens.picked_unit()
+    if unit:
+        st.session_state["rf.unit"] = unit
+        st.session_state[f"rf.channel.{unit['layer']}"] = unit["c"]
+        st.session_state[f"rf.default.{unit['layer']}.{unit['c']}"] = (unit["y"], unit["x"])
 
 
 def _use_drawing() -> None:
