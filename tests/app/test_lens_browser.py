@@ -162,7 +162,9 @@ def test_keyboard_moves_and_picks(app) -> None:
 
 
 def _stroke(page, points: list[tuple[float, float]]) -> None:
-    box = page.locator(f"{LENS} canvas.pad").bounding_box()
+    pad = page.locator(f"{LENS} canvas.pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
     k = box["width"] / 240
 
     def at(p):
@@ -224,3 +226,39 @@ def test_png_export(app) -> None:
     with page.expect_download() as info:
         page.locator(f"{LENS} button.export").click()
     assert info.value.suggested_filename.startswith("cnn-lens-seed-")
+
+
+def test_lens_in_the_explorer(app) -> None:
+    """The app with the lens as its Feature maps view: a layer chosen in the lens becomes the
+    page's layer, a picked unit gets its effective field from the server, and a drawing becomes
+    the page's input with the same prediction."""
+    page = app[1]  # the module's browser (Playwright's sync API cannot nest)
+    with server({"CNN_LENS_LENS": "1"}) as url:
+        page.goto(url)
+        page.wait_for_function("() => window.cnnLens && window.cnnLens.prediction !== undefined",
+                               timeout=90_000)
+        page.locator(f"{LENS} select.layer").select_option("relu3")
+        page.wait_for_function(
+            "() => { const b = document.querySelector('.st-key-layer-name');"
+            " return b && (b.textContent + (b.querySelector('input') || {}).value)"
+            ".includes('relu3'); }", timeout=30_000)
+        page.locator(f"{LENS} canvas.focus").focus()
+        page.keyboard.press("Home")
+        page.keyboard.press("Enter")
+        page.get_by_text("Picked: channel").wait_for(timeout=90_000)
+        page.locator("img[alt^='Effective field of unit ('][alt$=', 0, 0) of relu3']").wait_for(
+            timeout=90_000)
+        page.locator(f"{LENS} button.draw-toggle").click()
+        for stroke in DRAWINGS["seven"]:
+            _stroke(page, stroke)
+        live = page.evaluate("() => window.cnnLens.prediction")
+        try:
+            page.get_by_text("Input: your drawing.").wait_for(timeout=60_000)
+        except Exception:
+            (ROOT / "test-artifacts").mkdir(exist_ok=True)
+            page.screenshot(path=str(ROOT / "test-artifacts" / "lens_explorer.png"),
+                            full_page=True)
+            raise
+        header = page.locator("div").filter(has_text="Prediction").get_by_text(str(live),
+                                                                                 exact=True)
+        assert header.count() >= 1

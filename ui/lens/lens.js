@@ -969,6 +969,7 @@ class Lens {
     this.el.padPanel.hidden = !on;
     this.el.drawBtn.setAttribute("aria-pressed", on ? "true" : "false");
     if (on && !this.padImage) this.clearPad(true);
+    if (on) this.el.padPanel.scrollIntoView({ block: "nearest" });
   }
 
   clearPad(quiet) {
