@@ -29,11 +29,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(port: int, env: dict[str, str] | None = None,
-                 log: Path | None = None) -> subprocess.Popen:
-    """``streamlit run app.py`` on ``port`` in its own process group (kill with :func:`stop`);
+def start_server(port: int, env: dict[str, str] | None = None, log: Path | None = None,
+                 script: str = "app.py") -> subprocess.Popen:
+    """``streamlit run SCRIPT`` on ``port`` in its own process group (kill with :func:`stop`);
     its stdout and stderr go to ``log`` when given."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / script),
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
@@ -73,10 +73,11 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def server(env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
+def server(env: dict[str, str] | None = None, log: Path | None = None,
+           script: str = "app.py") -> Iterator[str]:
     """A running app's URL; its output goes to ``log`` when given."""
     port = free_port()
-    proc = start_server(port, env, log)
+    proc = start_server(port, env, log, script)
     try:
         wait_http(port)
         yield f"http://127.0.0.1:{port}/"

@@ -29,7 +29,6 @@ from model.atomic import atomic_write
 from model.store import CHECKPOINT_DIR, shipped_checkpoints
 from model.zoo import ZooNet, build_from_config
 from viz import card as card_reader
-from viz.npforward import NumpyNet
 
 CARD_KEY = card_reader.CARD_KEY
 CARD_VERSION = 1
@@ -131,12 +130,6 @@ def load_checkpoint(path: str | os.PathLike[str]) -> tuple[ZooNet, dict[str, Any
     return load_checkpoint_bytes(path.read_bytes(), str(path))
 
 
-def to_numpy_net(model: ZooNet, card: dict[str, Any]) -> NumpyNet:
-    """The same network as a :class:`viz.npforward.NumpyNet` (numpy copies of every tensor)."""
-    tensors = {k: v.detach().cpu().numpy().copy() for k, v in model.state_dict().items()}
-    return NumpyNet(model.arch, model.layer_config, tensors, dict(card))
-
-
 __all__ = ["CARD_KEY", "CHECKPOINT_DIR", "CheckpointError", "DEFAULT_CHECKPOINT", "fit_weights",
            "load_checkpoint", "load_checkpoint_bytes", "model_from_card", "read_checkpoint",
-           "save_checkpoint", "shipped_checkpoints", "to_numpy_net"]
+           "save_checkpoint", "shipped_checkpoints"]

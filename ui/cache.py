@@ -102,8 +102,8 @@ def get_model(ref: ModelRef):
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _numpy_from_torch(ref: ModelRef, _model, _card) -> npforward.NumpyNet:
-    from model.checkpoint import to_numpy_net
-    return to_numpy_net(_model, _card)
+    from model.export import numpy_net
+    return numpy_net(_model, _card)
 
 
 def numpy_net(ref: ModelRef) -> npforward.NumpyNet:

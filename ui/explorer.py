@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import urls
+from ui import lensview, urls
 from ui.cache import attribution, conv_weight, field_table, forward, unit_maps
 from ui.common import context, guard, plot, presenting
 from viz import fields, figures, preprocess, raster
@@ -82,11 +82,17 @@ def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -
             f"{' · ' + verdict if verdict else ''}</span></div>", unsafe_allow_html=True)
 
 
-def layer_picker(acts) -> str:
+def _default_layer(acts) -> str:
     names = list(acts)
     if st.session_state.get("layer.name") not in names:
         st.session_state["layer.name"] = next(
             (n for n in ("relu5", "relu3", "relu2") if n in names), names[0])
+    return st.session_state["layer.name"]
+
+
+def layer_picker(acts) -> str:
+    names = list(acts)
+    _default_layer(acts)
     shapes = {n: "x".join(str(s) for s in a.shape) for n, a in acts.items()}
     name = st.selectbox("Layer", names, key="layer.name",
                         format_func=lambda n: f"{names.index(n) + 1:>2}. {n}  ·  {shapes[n]}",
@@ -96,6 +102,13 @@ def layer_picker(acts) -> str:
 
 
 def view_feature_maps(v: Shown) -> None:
+    """The lens (the network run in the browser), or the server's maps when it cannot run."""
+    if lensview.enabled() and lensview.feature_maps(v.key, v.image, v.layer):
+        return
+    server_maps(v)
+
+
+def server_maps(v: Shown) -> None:
     key, acts, layer = v.key, v.acts, v.layer
     a = acts[layer]
     if a.ndim == 1 or (a.ndim == 3 and a.shape[1:] == (1, 1)):
@@ -379,12 +392,19 @@ def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
         c2, c3 = st.columns([3.6, 1], vertical_alignment="bottom")
     else:
         c1, c2, c3 = st.columns([1.35, 2.6, 0.55], vertical_alignment="bottom")
-    with c1:
-        layer = layer_picker(acts)
     titles = list(VIEWS)
+    if st.session_state.get("view") not in titles:
+        st.session_state["view"] = titles[0]
+    if VIEWS[st.session_state["view"]].url == "maps" and lensview.runs(key):
+        # The lens has its own layer picker (instant, in the browser); it sets layer.name.
+        layer = _default_layer(acts)
+        st.session_state["layer.name"] = layer  # keep the hidden picker's value for the others
+        c1.caption("Layers, channels and units: in the lens below (hover, arrow keys, Page Up "
+                   "and Down).")
+    else:
+        with c1:
+            layer = layer_picker(acts)
     with c2:
-        if st.session_state.get("view") not in titles:
-            st.session_state["view"] = titles[0]
         title = st.segmented_control("View", titles, key="view", required=True,
                                      label_visibility="collapsed")
     view = VIEWS.get(title or titles[0], VIEWS[titles[0]])

@@ -23,8 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
 
 
-def fresh() -> AppTest:
+def fresh(lens: bool = False) -> AppTest:
+    """The app after its first run. The Feature maps view is drawn by the server (the lens's
+    fallback, whose widgets these tests drive) unless ``lens``; the lens itself is tested in
+    test_lens_view.py (mounting) and test_lens_browser.py (in Chromium)."""
     at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["lens.on"] = lens
     at.run()
     assert not at.exception, at.exception
     return at

@@ -59,21 +59,30 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
         try:
             step = "open"
             page.goto(url)
-            page.wait_for_selector(".st-key-fm-mosaic .main-svg", timeout=90_000)
             _text(page, "Prediction")
             wait_idle(page, 90_000)
 
+            step = "the lens"  # the Feature maps view runs the network in the browser
+            page.wait_for_function("() => window.cnnLens && window.cnnLens.prediction === 0",
+                                   timeout=90_000)
+            box = page.locator("[data-testid=lens] canvas.focus").bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            unit = page.locator("[data-testid=lens] .unit:not([data-rf=''])")
+            unit.wait_for(timeout=10_000)  # hovering draws a unit and its field
+            assert unit.get_attribute("data-unit").startswith("relu5,")
+
             step = "switch layer"
+            page.locator(".st-key-view").get_by_text("Receptive field", exact=True).click()
+            _text(page, "click any unit")
+            wait_idle(page)
             box = page.locator(".st-key-layer-name input")
             box.click()
             box.fill("conv3")
             page.get_by_role("option").filter(has_text=". conv3 ").first.click()
-            _text(page, "of conv3 (12 channels, 28x28)")
+            _text(page, "of conv3: click any unit")
             wait_idle(page)
 
             step = "pick a unit"
-            page.locator(".st-key-view").get_by_text("Receptive field", exact=True).click()
-            _text(page, "click any unit")
             page.locator("img[alt^='Theoretical field of unit ('][alt$=' of conv3']").wait_for(
                 timeout=90_000)
             wait_idle(page, 90_000)

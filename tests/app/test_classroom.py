@@ -7,8 +7,9 @@ from streamlit.testing.v1 import AppTest
 from tests.app.test_app import APP, ok, texts
 
 
-def open_link(**params: str) -> AppTest:
+def open_link(lens: bool = False, **params: str) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["lens.on"] = lens  # the server's maps: their widgets are driven here
     for k, v in params.items():
         at.query_params[k] = v
     at.run()
@@ -75,3 +76,13 @@ def test_receptive_field_table_downloads_as_csv() -> None:
     buttons = [b for b in at.get("download_button") if "CSV" in b.proto.label]
     assert buttons, "no CSV download on the receptive-field view"
     # The data itself is checked in tests/viz/test_fields.py::test_table_csv.
+
+
+def test_link_opens_the_lens_on_its_layer_and_unit() -> None:
+    at = open_link(lens=True, model="seed", input="sample:3", layer="conv3", view="maps",
+                   unit="2,5,7")
+    assert at.session_state["layer.name"] == "conv3"
+    assert at.session_state["rf.unit"] == {"layer": "conv3", "c": 2, "y": 5, "x": 7}
+    assert not [s for s in at.selectbox if s.key == "layer.name"]  # the lens has the picker
+    params = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert params["layer"] == "conv3" and params["view"] == "maps"

@@ -1,0 +1,31 @@
+"""A torch zoo network as a :class:`viz.npforward.NumpyNet` (numpy weights, layer records, card).
+
+Used where the weights are not read from a shipped checkpoint file: uploads, networks trained
+here and untrained networks, so the in-browser lens (``viz.lens.payload``) can carry them.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from viz.npforward import NumpyNet
+
+
+def numpy_net(model: nn.Module, card: dict[str, Any] | None = None) -> NumpyNet:
+    """The float tensors of ``model``'s state dict as numpy, with its layer records and card.
+
+    ``model`` must carry its layer records (``layer_config``, as every ``model.zoo.ZooNet``).
+    """
+    layers = getattr(model, "layer_config", None)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no layer records (layer_config); only zoo "
+                         "networks can be exported to numpy")
+    tensors = {k: v.detach().cpu().numpy().astype(np.float32, copy=True)
+               for k, v in model.state_dict().items() if v.is_floating_point()}
+    card = dict(card or {})
+    arch = card.get("arch") or getattr(model, "arch", "custom")
+    return NumpyNet(arch, copy.deepcopy(list(layers)), tensors, card)

@@ -1,0 +1,262 @@
+"""The in-browser lens in headless Chromium (tests/app/lens_page.py under ``streamlit run``).
+
+- every layer of the browser's forward pass matches torch (max abs 1e-4) for every shipped
+  checkpoint on shipped samples;
+- the hovered unit's ``data-rf`` equals the receptive-field engine's bounds for hundreds of random
+  units over every layer of every zoo network;
+- arrow keys, Page Up / Page Down and Enter move and pick the unit;
+- for scripted drawings, the live prediction and 28x28 digit equal the server's after release;
+- the browser's port of the MNIST preprocessing equals viz/preprocess.py on random drawings.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.server import CHROMIUM, browser, server
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+CHECKPOINTS = sorted((ROOT / "checkpoints").glob("*.safetensors"))
+ZOO = ["seed", "seed-3x3", "compact", "fast"]
+LENS = "[data-testid=lens]"
+
+
+def _require_browser() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright Python package is not installed")
+
+
+@pytest.fixture(scope="module")
+def app():
+    _require_browser()
+    with server(script="tests/app/lens_page.py") as url, browser(1280, 900) as page:
+        yield url, page
+
+
+def _open(app, query: str):
+    url, page = app
+    page.goto(f"{url}?{query}")
+    page.wait_for_function("() => window.cnnLens && window.cnnLens.prediction !== undefined",
+                           timeout=90_000)
+    page.wait_for_function("() => document.querySelector('[data-testid=stStatusWidget]') === null",
+                           timeout=60_000)
+    return page
+
+
+def _unit(page) -> tuple[str, list[int], list[int]]:
+    el = page.locator(f"{LENS} .unit")
+    name, *cyx = el.get_attribute("data-unit").split(",")
+    return name, [int(v) for v in cyx], [int(v) for v in el.get_attribute("data-rf").split(",")]
+
+
+def _samples() -> np.ndarray:
+    with np.load(ROOT / "checkpoints" / "samples.npz") as data:
+        return data["images"]
+
+
+@pytest.mark.parametrize("path", CHECKPOINTS, ids=lambda p: p.stem)
+def test_forward_matches_torch(app, path: Path) -> None:
+    import torch
+    from model.activations import activations, as_input
+
+    from model.checkpoint import load_checkpoint
+    torch.set_num_threads(1)
+    page = _open(app, f"model={path.stem}&sample=0")
+    model, _ = load_checkpoint(path)
+    images = _samples()
+    for i in (0, 37, 101, 163, 199):
+        ours = page.evaluate("p => window.cnnLens.forward(p)", images[i].reshape(-1).tolist())
+        ref = activations(model, as_input(images[i]))
+        assert list(ours) == list(ref)
+        for name, want in ref.items():
+            got = np.asarray(ours[name]["data"], dtype=np.float32)
+            assert tuple(ours[name]["shape"]) == want.shape, name
+            err = float(np.abs(got.reshape(want.shape) - want).max())
+            assert err <= 1e-4, f"{path.stem} sample {i} layer {name}: max abs error {err}"
+    # the page shows the network's prediction for its input (sample 0)
+    logits = list(activations(model, as_input(images[0])).values())[-1]
+    shown = int(page.locator(f"{LENS} .pred-digit").inner_text())
+    assert shown == int(np.argmax(logits.reshape(-1)))
+
+
+def _engine_bounds(arch: str) -> dict:
+    from model.zoo import ARCHITECTURES
+    from viz.receptive_field import compute
+    return {f.name: f for f in compute({"input_size": [28, 28], "layers": ARCHITECTURES[arch].layers()})}
+
+
+def _hover_unit(page, canvas: str, h: int, w: int, y: int, x: int) -> None:
+    box = page.locator(f"{LENS} canvas.{canvas}").bounding_box()
+    page.mouse.move(box["x"] + (x + 0.5) * box["width"] / w,
+                    box["y"] + (y + 0.5) * box["height"] / h)
+
+
+@pytest.mark.parametrize("spec", [f"untrained:{a}" for a in ZOO] + ["thin:seed-original"])
+def test_hovered_field_matches_engine(app, spec: str) -> None:
+    arch = spec.split(":")[1]
+    page = _open(app, f"model={spec}&sample=5")
+    fields = _engine_bounds(arch)
+    rng = random.Random(arch)
+    checked = 0
+    names = page.locator(f"{LENS} select.layer option").evaluate_all("os => os.map(o => o.value)")
+    assert names == list(fields)
+    for name in names:
+        f = fields[name]
+        page.locator(f"{LENS} select.layer").select_option(name)
+        size = f.output_size
+        if f.is_global or size is None or size == (1, 1):
+            _hover_unit(page, "focus", 1, 1, 0, 0)
+            got_name, _, rf = _unit(page)
+            assert got_name == name
+            if f.is_global:
+                assert rf == [0, 27, 0, 27]
+            else:
+                r = f.region(0, 0)
+                assert rf == [r.h.start, r.h.end, r.w.start, r.w.end], name
+            checked += 1
+            continue
+        h, w = size
+        picks = {(0, 0), (h - 1, w - 1)} | {(rng.randrange(h), rng.randrange(w)) for _ in range(8)}
+        for y, x in sorted(picks):
+            _hover_unit(page, "focus", h, w, y, x)
+            got_name, (_c, gy, gx), rf = _unit(page)
+            assert (got_name, gy, gx) == (name, y, x)
+            r = f.region(y, x)
+            assert rf == [r.h.start, r.h.end, r.w.start, r.w.end], f"{spec} {name} ({y}, {x})"
+            checked += 1
+    assert checked >= 60
+
+
+def test_keyboard_moves_and_picks(app) -> None:
+    page = _open(app, "model=seed&sample=3&layer=conv3")
+    name, (c, y, x), _ = _unit(page)
+    assert name == "conv3"
+    page.locator(f"{LENS} canvas.focus").focus()
+    page.keyboard.press("Home")
+    assert _unit(page)[1] == [c, 0, 0]
+    page.keyboard.press("ArrowUp")  # stays inside the map
+    page.keyboard.press("ArrowLeft")
+    assert _unit(page)[1] == [c, 0, 0]
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")
+    assert _unit(page)[1] == [c, 1, 3]
+    assert _unit(page)[2] == [1 * 1 - 3, 1 * 1 - 3 + 6, 3 - 3, 3 - 3 + 6]  # conv3: r 7, S 1, P 3
+    page.keyboard.press("End")
+    assert _unit(page)[1] == [c, 27, 27]
+    page.keyboard.press("PageDown")
+    want_c = min(c + 1, 11)
+    assert _unit(page)[1] == [want_c, 27, 27]
+    page.keyboard.press("Enter")
+    page.get_by_text(f"server unit: conv3,{want_c},27,27").wait_for(timeout=30_000)
+
+
+def _stroke(page, points: list[tuple[float, float]]) -> None:
+    pad = page.locator(f"{LENS} canvas.pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    k = box["width"] / 240
+
+    def at(p):
+        return box["x"] + p[0] * k, box["y"] + p[1] * k
+    page.mouse.move(*at(points[0]))
+    page.mouse.down()
+    for p in points[1:]:
+        page.mouse.move(*at(p), steps=3)
+    page.mouse.up()
+
+
+DRAWINGS = {
+    "one": [[(120, 30), (122, 120), (124, 210)]],
+    "seven": [[(50, 40), (190, 40), (150, 110), (110, 200)]],
+    "zero": [[(120, 30), (60, 70), (55, 150), (120, 210), (180, 150), (175, 70), (120, 30)]],
+    "four": [[(90, 30), (60, 130), (180, 130)], [(150, 40), (150, 215)]],
+    "tall-thin": [[(118, 10), (121, 230)]],
+}
+
+
+@pytest.mark.parametrize("name", list(DRAWINGS))
+def test_live_prediction_equals_server(app, name: str) -> None:
+    page = _open(app, "model=seed&sample=1&draw=1")
+    page.locator(f"{LENS} canvas.pad").wait_for(state="visible")
+    for stroke in DRAWINGS[name]:
+        _stroke(page, stroke)
+    live = page.evaluate("() => window.cnnLens.prediction")
+    want = f"server drawing: prediction {live}, live {live}, same digit True"
+    try:  # the server's answer to the last release (earlier strokes answered before it)
+        page.get_by_text(want).wait_for(timeout=30_000)
+    except Exception:  # noqa: BLE001 - say what the server said instead
+        said = page.get_by_text("server drawing").all_inner_texts()
+        pytest.fail(f"{name}: live prediction {live}, server said {said}")
+
+
+def test_preprocessing_port_matches_server(app) -> None:
+    from viz import preprocess
+    page = _open(app, "model=compact&sample=0")
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:120, 0:96]
+    for _ in range(40):
+        ink = np.zeros((120, 96), bool)
+        for _ in range(rng.integers(1, 4)):
+            a, b = rng.uniform(5, 90, 2), rng.uniform(5, 90, 2)
+            radius = rng.uniform(2, 7)
+            for t in np.linspace(0, 1, 40):
+                cx, cy = a + (b - a) * t
+                ink |= (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy * 1.2) ** 2 <= radius ** 2
+        gray = np.where(ink, 0.0, 1.0)
+        want = preprocess.to_mnist(gray)
+        got = page.evaluate("a => window.cnnLens.toMnist(a[0], a[1], a[2])",
+                            [gray.reshape(-1).tolist(), 96, 120])
+        assert got is not None
+        np.testing.assert_array_equal(np.asarray(got, np.uint8).reshape(28, 28), want)
+
+
+def test_png_export(app) -> None:
+    page = _open(app, "model=seed&sample=2&large=1")
+    with page.expect_download() as info:
+        page.locator(f"{LENS} button.export").click()
+    assert info.value.suggested_filename.startswith("cnn-lens-seed-")
+
+
+def test_lens_in_the_explorer(app) -> None:
+    """The app with the lens as its Feature maps view: a layer chosen in the lens becomes the
+    page's layer, a picked unit gets its effective field from the server, and a drawing becomes
+    the page's input with the same prediction."""
+    page = app[1]  # the module's browser (Playwright's sync API cannot nest)
+    with server({"CNN_LENS_LENS": "1"}) as url:
+        page.goto(url)
+        page.wait_for_function("() => window.cnnLens && window.cnnLens.prediction !== undefined",
+                               timeout=90_000)
+        page.locator(f"{LENS} select.layer").select_option("relu3")
+        page.wait_for_function(  # the page's layer follows (its link names it)
+            "() => window.location.search.includes('layer=relu3')", timeout=30_000)
+        page.locator(f"{LENS} canvas.focus").focus()
+        page.keyboard.press("Home")
+        page.keyboard.press("Enter")
+        page.get_by_text("Picked: channel").wait_for(timeout=90_000)
+        page.locator("img[alt^='Effective field of unit ('][alt$=', 0, 0) of relu3']").wait_for(
+            timeout=90_000)
+        page.locator(f"{LENS} button.draw-toggle").click()
+        for stroke in DRAWINGS["seven"]:
+            _stroke(page, stroke)
+        live = page.evaluate("() => window.cnnLens.prediction")
+        try:
+            page.get_by_text("Input: your drawing.").wait_for(timeout=60_000)
+        except Exception:
+            (ROOT / "test-artifacts").mkdir(exist_ok=True)
+            page.screenshot(path=str(ROOT / "test-artifacts" / "lens_explorer.png"),
+                            full_page=True)
+            raise
+        header = page.locator("div").filter(has_text="Prediction").get_by_text(str(live),
+                                                                                 exact=True)
+        assert header.count() >= 1

@@ -1,0 +1,172 @@
+"""The instant lens in Streamlit: one call, ``render``, mounts the in-browser lens.
+
+The component (``ui/lens/lens.html``, ``.css``, ``.js``; no build step, nothing fetched at run
+time) is declared once per process. The network's payload (``viz.lens.payload``: layer records,
+weights, receptive-field table) is built once per model and sent to a browser session once; the
+browser keeps it and answers hover, keys, layer switches and pen strokes without a rerun. Python
+hears only a picked unit (Enter or click) and a finished drawing (pen released).
+
+Session-state keys: ``lens.sent`` (the network ids this session's browser has).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from model.store import ModelRef
+from ui import cache
+from viz import lens as vlens
+from viz import npforward, preprocess
+
+HERE = Path(__file__).resolve().parent / "lens"
+NAME = "cnn_lens"
+
+
+@st.cache_resource(show_spinner=False)
+def _component():
+    """The component, declared once per server process (its files read once)."""
+    return st.components.v2.component(
+        NAME,
+        html=(HERE / "lens.html").read_text(encoding="utf-8"),
+        css=(HERE / "lens.css").read_text(encoding="utf-8"),
+        js=(HERE / "lens.js").read_text(encoding="utf-8"),
+        isolate_styles=True,
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _payload_for(key: Hashable, _net: npforward.NumpyNet) -> dict[str, Any]:
+    return vlens.payload(_net)
+
+
+def payload(key: ModelRef | Hashable, net: npforward.NumpyNet | None = None) -> dict[str, Any]:
+    """The lens payload of a model (built once per model, shared by every session).
+
+    ``key`` is a :class:`model.store.ModelRef` (its numpy network is read through the caches),
+    or any name for ``net`` given by the caller.
+    """
+    return _payload_for(key, net if net is not None else cache.numpy_net(key))
+
+
+@dataclass(frozen=True)
+class LensResult:
+    """What the browser sent back: the picked unit and the finished drawing (or None)."""
+
+    unit: dict[str, Any] | None  # {"layer", "c", "y", "x"}
+    drawing: np.ndarray | None  # uint8 (28, 28), made on the server from the pad's pixels
+    live_digit: np.ndarray | None  # uint8 (28, 28), what the browser made of the same strokes
+    live_prediction: int | None
+    error: str | None = None
+
+
+def _forget_sent() -> None:
+    """The browser lost its copy of the network (e.g. a reconnect): send it again."""
+    st.session_state["lens.sent"] = set()
+
+
+def _decode_drawing(value: Any) -> tuple[np.ndarray | None, np.ndarray | None, int | None,
+                                         str | None]:
+    if not isinstance(value, dict) or not isinstance(value.get("png"), str):
+        return None, None, None, None
+    live = value.get("digit")
+    live_digit = (np.asarray(live, dtype=np.uint8).reshape(28, 28)
+                  if isinstance(live, list) and len(live) == 784 else None)
+    pred = value.get("prediction")
+    live_pred = int(pred) if isinstance(pred, int) else None
+    try:
+        data = base64.b64decode(value["png"].split(",", 1)[-1], validate=False)
+        return preprocess.image_bytes_to_mnist(data, "drawing"), live_digit, live_pred, None
+    except ValueError as exc:
+        return None, live_digit, live_pred, str(exc)
+
+
+def render(model_key: ModelRef | Hashable, image: np.ndarray | None, *, layer: str | None = None,
+           unit: dict[str, Any] | None = None, large: bool = False, draw: bool = False,
+           cmap: str = "cividis", scale: str = "per map", key: str = "lens",
+           prediction: str = "always",
+           net: npforward.NumpyNet | None = None,
+           on_layer: Callable[[], None] | None = None,
+           on_drawing: Callable[[], None] | None = None,
+           on_unit: Callable[[], None] | None = None) -> LensResult:
+    """Mount the lens for a model and a uint8 28x28 input; return what the user picked or drew.
+
+    ``layer``/``unit`` set the shown layer and unit (e.g. from a link); the browser keeps its own
+    choice afterwards until they change. ``large``: presenter mode. ``draw``: open the pad.
+    ``prediction``: ``"always"``, or ``"drawing"`` (only while the pad is open: the page shows it).
+    ``net``: the numpy network, when the caller already has it (else read from the model key).
+    ``on_layer``: called (before the rerun) when the user settles on another layer in the lens;
+    :func:`chosen_layer` reads it. ``on_drawing``: called (before the rerun) when the pen is
+    released; :func:`drawing_rgba` reads the pad. ``on_unit``: called when a unit is picked;
+    :func:`picked_unit` reads it.
+    """
+    pl = payload(model_key, net)
+    sent: set[str] = st.session_state.setdefault("lens.sent", set())
+    include = pl["id"] not in sent
+    data = {
+        "net_id": pl["id"],
+        "net": pl if include else None,
+        "image": None if image is None else np.asarray(image, dtype=np.uint8).reshape(-1).tolist(),
+        "layer": layer,
+        "unit": unit,
+        "large": bool(large),
+        "draw": bool(draw),
+        "cmap": cmap,
+        "scale": scale,
+        "prediction": prediction,
+    }
+    result = _component()(key=key, data=data, on_unit_change=on_unit or (lambda: None),
+                          on_drawing_change=on_drawing or (lambda: None), on_need_net_change=_forget_sent,
+                          on_layer_change=on_layer or (lambda: None))
+    sent.add(pl["id"])
+    picked = result.get("unit") if hasattr(result, "get") else getattr(result, "unit", None)
+    drawing_value = (result.get("drawing") if hasattr(result, "get")
+                     else getattr(result, "drawing", None))
+    drawing, live, live_pred, error = _decode_drawing(drawing_value)
+    return LensResult(picked if isinstance(picked, dict) else None, drawing, live, live_pred, error)
+
+
+def chosen_layer(key: str = "lens") -> str | None:
+    """The layer last chosen inside the lens (for an ``on_layer`` callback), or None."""
+    state = st.session_state.get(key)
+    value = state.get("layer") if hasattr(state, "get") else None
+    return value if isinstance(value, str) else None
+
+
+def picked_unit(key: str = "lens") -> dict[str, Any] | None:
+    """The unit last picked in the lens, ``{"layer", "c", "y", "x"}`` (ints), or None."""
+    state = st.session_state.get(key)
+    value = state.get("unit") if hasattr(state, "get") else None
+    if not isinstance(value, dict) or not isinstance(value.get("layer"), str):
+        return None
+    try:
+        return {"layer": value["layer"], "c": int(value["c"]), "y": int(value["y"]),
+                "x": int(value["x"])}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def drawing_rgba(key: str = "lens") -> np.ndarray | None:
+    """The drawing pad's pixels (RGBA, 240x240, dark ink on white) as last released, or None."""
+    state = st.session_state.get(key)
+    value = state.get("drawing") if hasattr(state, "get") else None
+    if not isinstance(value, dict) or not isinstance(value.get("png"), str):
+        return None
+    import io
+
+    from PIL import Image
+    data = base64.b64decode(value["png"].split(",", 1)[-1])
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert("RGBA"))
+
+
+def supported(model_key: ModelRef | Hashable) -> tuple[bool, str | None]:
+    """Whether the lens runs this model in the browser, and if not, why (for the fallback)."""
+    pl = payload(model_key)
+    return bool(pl["supported"]), pl["reason"]
