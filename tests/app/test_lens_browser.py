@@ -67,8 +67,8 @@ def _samples() -> np.ndarray:
 @pytest.mark.parametrize("path", CHECKPOINTS, ids=lambda p: p.stem)
 def test_forward_matches_torch(app, path: Path) -> None:
     import torch
-    from model.activations import activations, as_input
 
+    from model.activations import activations, as_input
     from model.checkpoint import load_checkpoint
     torch.set_num_threads(1)
     page = _open(app, f"model={path.stem}&sample=0")
