@@ -399,8 +399,7 @@ def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
         # The lens has its own layer picker (instant, in the browser); it sets layer.name.
         layer = _default_layer(acts)
         st.session_state["layer.name"] = layer  # keep the hidden picker's value for the others
-        c1.caption("Layers, channels and units: in the lens below (hover, arrow keys, Page Up "
-                   "and Down).")
+        c1.caption("Pick the layer, channel and unit in the lens below.")
     else:
         with c1:
             layer = layer_picker(acts)
