@@ -72,7 +72,9 @@ def _module(model: nn.Module, layer: str) -> nn.Module:
 
 
 def _as_map(attr: torch.Tensor) -> np.ndarray:
-    return attr.detach()[0, 0].numpy().astype(np.float32)
+    """(1, 1, 28, 28) -> (28, 28); a batch (N, 1, 28, 28) with N > 1 -> (N, 28, 28)."""
+    maps = attr.detach()[:, 0].numpy().astype(np.float32)
+    return maps[0] if len(maps) == 1 else maps
 
 
 def saliency(model: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
@@ -142,8 +144,24 @@ def attribute(method: str, model: nn.Module, x: torch.Tensor, target: int, *,
         raise ValueError(f"target class must be 0..9, got {target}")
     # Captum flips requires_grad on its inputs in place: every call gets its own tensor, so
     # sessions sharing an input never race on that flag.
-    x = x.detach().clone()
-    target = int(target)
+    return _run(method, model, x.detach().clone(), int(target), layer, window, stride)
+
+
+def attribute_batch(method: str, model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *,
+                    layer: str | None = None, window: int = 5, stride: int = 1) -> np.ndarray:
+    """One method for a batch: inputs (N, 1, 28, 28), targets (N,) -> maps (N, 28, 28)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    targets = torch.as_tensor(targets, dtype=torch.long).reshape(-1)
+    if len(targets) != len(x) or (len(targets) and not 0 <= int(targets.min()) <= int(
+            targets.max()) < 10):
+        raise ValueError("need one target class 0..9 per input")
+    maps = _run(method, model, x.detach().clone(), targets, layer, window, stride)
+    return maps.reshape(len(x), *x.shape[-2:])
+
+
+def _run(method: str, model: nn.Module, x: torch.Tensor, target, layer: str | None,
+         window: int, stride: int) -> np.ndarray:
     fns: dict[str, Callable[[], np.ndarray]] = {
         "saliency": lambda: saliency(model, x, target),
         "ig": lambda: integrated_gradients(model, x, target),
