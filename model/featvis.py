@@ -35,13 +35,14 @@ CACHE_DIR = PROJECT_ROOT / ".cache" / "featvis"
 @dataclass(frozen=True)
 class Settings:
     steps: int = 200
-    lr: float = 0.05
+    lr: float = 0.1
     jitter: int = 2
     tv: float = 0.002  # weight of the total-variation penalty, relative to the activation scale
     polish: int = 40  # final steps without jitter or penalty: the exact maximum nearby
     leak: float = 0.1  # negative slope of every ReLU while optimising
     seed: int = 0
-    starts: int = 1  # starting greys per channel; the best result is kept
+    soft: float = 1.0  # temperature of a smooth maximum over positions (0: the plain maximum)
+    starts: int = 2  # runs per channel (smooth, then plain maximum; greys); the best is kept
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,8 @@ def _forward(model: nn.Module, x: torch.Tensor, layer: str, leak: float) -> torc
 
 
 def _activation(model: nn.Module, x: torch.Tensor, layer: str, channels: torch.Tensor,
-                leak: float = 0.0, units: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                leak: float = 0.0, units: torch.Tensor | None = None,
+                soft: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Row ``i`` of ``x`` -> (the max over positions of channel ``channels[i]`` at ``layer``,
     the flat position of that unit); with ``units``, the value of that unit instead."""
     out = _forward(model, x, layer, leak)
@@ -85,6 +86,10 @@ def _activation(model: nn.Module, x: torch.Tensor, layer: str, channels: torch.T
     if units is not None:
         return picked[torch.arange(len(x)), units], units
     values, where = picked.max(dim=1)
+    if soft is not None:  # rows with soft > 0: a smooth maximum, every strong unit gets some
+        t = soft.clamp_min(1e-6)[:, None]
+        values = torch.where(soft > 0, (t * torch.logsumexp(picked / t, dim=1, keepdim=True))[:, 0],
+                             values)
     return values, where
 
 
@@ -110,6 +115,8 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
     if int(chan.max()) >= width or int(chan.min()) < 0:
         raise ValueError(f"layer {layer!r} has channels 0..{width - 1}")
     base = starts.repeat_interleave(k)[:, None, None, None]
+    # start 0 ascends a smooth maximum over positions, the others the plain maximum
+    soft = torch.where(torch.arange(n) < k, settings.soft, 0.0)
     z = (base + 0.02 * torch.randn(n, 1, 28, 28, generator=gen)).clamp(0, 1)
     z.requires_grad_(True)
     opt = torch.optim.Adam([z], lr=settings.lr)
@@ -127,7 +134,8 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
         else:
             shifted = pixels
         act, where = _activation(clone, _normalise(shifted), layer, chan,
-                                 0.0 if polishing else settings.leak, units)
+                                 0.0 if polishing else settings.leak, units,
+                                 None if polishing else soft)
         if step == settings.steps - settings.polish - 1:
             units = where.detach()  # polish the strongest unit only: a steady target
         if polishing:  # keep the best image seen (Adam may overshoot the maximum)
