@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,7 +69,7 @@ def test_regions_are_the_engine_fields_before_clipping() -> None:
 
 def test_cache_is_keyed_by_content_and_written_atomically(tmp_path) -> None:
     src = tmp_path / "net.safetensors"
-    src.write_bytes(open("checkpoints/compact.safetensors", "rb").read())
+    src.write_bytes(Path("checkpoints/compact.safetensors").read_bytes())
     digits = torch.from_numpy(_digits(20))
     first = atlas_mod.get_atlas(src, test_images=digits, cache_dir=tmp_path / "cache")
     path = atlas_mod.cache_path(atlas_mod.file_sha256(src), tmp_path / "cache")
