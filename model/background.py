@@ -52,6 +52,10 @@ class Tasks:
         with self._lock:
             return self._tasks.get(key)
 
+    def any_running(self) -> bool:
+        with self._lock:
+            return any(t.running for t in self._tasks.values())
+
     def start(self, key: str, fn: Callable[[Progress], Any]) -> Task:
         """Start ``fn`` under ``key`` unless a task with that key exists (not failed)."""
         with self._lock:

@@ -27,6 +27,7 @@ from torch import nn
 from model.atomic import atomic_path
 from model.background import Progress
 from model.data import MEAN, PROJECT_ROOT, STD
+from model.rf_adapter import receptive_field_table
 from viz.features import forward_to, private_copy
 
 CACHE_DIR = PROJECT_ROOT / ".cache" / "featvis"
@@ -47,12 +48,15 @@ class Settings:
 
 @dataclass(frozen=True)
 class Synthesis:
-    """Synthesized inputs (uint8 (C, 28, 28)) and their channel activations (C,)."""
+    """Synthesized inputs (uint8 (C, 28, 28)), their channel activations (C,), the unit where
+    each peaks (C, 2) and that unit's receptive field (C, 4: y0, y1, x0, x1, unclipped)."""
 
     layer: str
     channels: list[int]
     images: np.ndarray
     values: np.ndarray
+    units: np.ndarray
+    regions: np.ndarray
 
 
 def _normalise(pixels: torch.Tensor) -> torch.Tensor:
@@ -111,7 +115,8 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
     n = k * settings.starts
     chan = torch.as_tensor(list(channels), dtype=torch.long).repeat(settings.starts)
     with torch.no_grad():
-        width = forward_to(clone, torch.zeros(1, 1, 28, 28), layer).shape[1]
+        probe = forward_to(clone, torch.zeros(1, 1, 28, 28), layer)
+    width, map_w = probe.shape[1], (probe.shape[-1] if probe.dim() == 4 else 1)
     if int(chan.max()) >= width or int(chan.min()) < 0:
         raise ValueError(f"layer {layer!r} has channels 0..{width - 1}")
     base = starts.repeat_interleave(k)[:, None, None, None]
@@ -159,13 +164,17 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
         last, _ = _activation(clone, _normalise(255.0 * z), layer, chan, 0.0, units)
         final = torch.where((last > best_value)[:, None, None, None], 255.0 * z, best_pixels)
         images = final.round().clamp(0, 255).to(torch.uint8)
-        values, _ = _activation(clone, _normalise(images.float()), layer, chan)
+        values, where = _activation(clone, _normalise(images.float()), layer, chan)
         best = values.view(settings.starts, k).argmax(dim=0) * k + torch.arange(k)
-        images, values = images[best], values[best]
+        images, values, where = images[best], values[best], where[best]
     if progress is not None:
         progress(settings.steps, settings.steps, "done")
+    units = np.stack([where.numpy() // map_w, where.numpy() % map_w], axis=1)
+    field = {f.name: f for f in receptive_field_table(model)}[layer]
+    regions = np.array([[r.h.start, r.h.end, r.w.start, r.w.end]
+                        for r in (field.region(int(y), int(x)) for y, x in units)])
     return Synthesis(layer, [int(c) for c in channels], images[:, 0].numpy(),
-                     values.numpy().astype(np.float32))
+                     values.numpy().astype(np.float32), units, regions)
 
 
 def cache_path(sha256: str, layer: str, cache_dir: Path = CACHE_DIR) -> Path:
@@ -179,7 +188,8 @@ def layer_grid(model: nn.Module, sha256: str, layer: str, progress: Progress | N
     if sha256 and path.is_file():
         try:
             with np.load(path, allow_pickle=False) as d:
-                return Synthesis(layer, d["channels"].tolist(), d["images"], d["values"])
+                return Synthesis(layer, d["channels"].tolist(), d["images"], d["values"],
+                                 d["units"], d["regions"])
         except (OSError, KeyError, ValueError):
             pass
     with torch.no_grad():
@@ -193,4 +203,4 @@ def layer_grid(model: nn.Module, sha256: str, layer: str, progress: Progress | N
 def save(synth: Synthesis, path: str | os.PathLike[str]) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, channels=np.array(synth.channels), images=synth.images,
-                            values=synth.values)
+                            values=synth.values, units=synth.units, regions=synth.regions)

@@ -216,17 +216,20 @@ def verdict(rows: Sequence[MethodTrust], max_spearman: float = 0.5) -> str:
     parts = []
     if passing:
         best = max(passing, key=lambda r: r.insertion_auc - r.deletion_auc)
+        others = "" if len(passing) == 1 else f" of the {len(passing)} that pass it"
         parts.append(
-            f"Trust {label[best.method]} most here: removing its top pixels drops the class "
-            f"probability fastest for its insertion - deletion gap (insertion AUC "
-            f"{best.insertion_auc:.2f}, deletion AUC {best.deletion_auc:.2f}), and its map "
-            f"barely survives randomizing the weights (Spearman {best.randomization_spearman:.2f})")
+            f"Trust {label[best.method]} most here: its map changes when the weights are "
+            f"randomized (Spearman {best.randomization_spearman:.2f} < {max_spearman}) and"
+            f"{others} it orders pixels best (insertion AUC {best.insertion_auc:.2f}, deletion "
+            f"AUC {best.deletion_auc:.2f})")
     else:
         parts.append("No method passes the randomization check here")
     if failing:
         worst = failing[0]
-        parts.append(f"distrust {label[worst.method]}: its map on a random network still "
-                     f"correlates {worst.randomization_spearman:.2f} with the trained one's")
+        names = ", ".join(label[r.method] for r in failing)
+        parts.append(f"{len(failing)} of {len(rows)} fail the check ({names}); worst "
+                     f"{label[worst.method]}, whose map on a random network still correlates "
+                     f"{worst.randomization_spearman:.2f} with the trained one's")
     return "; ".join(parts) + "."
 
 

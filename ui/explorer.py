@@ -22,7 +22,8 @@ from ui.common import (
 )
 from viz import figures, preprocess, raster
 
-VIEWS = ["Feature maps", "Receptive field", "Saliency", "All methods"]
+VIEWS = ["Feature maps", "Receptive field", "Saliency", "All methods", "Atlas", "Confusion",
+         "Trust"]
 PAGE = 16  # feature maps per page
 
 
@@ -345,6 +346,8 @@ def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
     A fragment: switching layer or view, or any widget inside a view, reruns only this part, not
     the sidebar and the prediction above it.
     """
+    from ui.atlas_view import rerun_if_opened
+    rerun_if_opened()
     if presenting():  # large type: the layer picker gets a row of its own
         c1 = st.columns([1, 1.4])[0]
         c2, c3 = st.columns([3.6, 1], vertical_alignment="bottom")
@@ -359,6 +362,13 @@ def explorer(key: str, image: np.ndarray, acts, probs: np.ndarray) -> None:
     try:
         if view == VIEWS[0]:
             guard("Feature maps", lambda: view_feature_maps(key, acts, layer))
+            return
+        if view in VIEWS[4:]:
+            from ui import atlas_view
+            renders = {"Atlas": lambda: atlas_view.render_atlas(key, layer, acts[layer].shape[0]),
+                       "Confusion": lambda: atlas_view.render_confusion(key),
+                       "Trust": lambda: atlas_view.render_trust(key)}
+            guard(view, renders[view])
             return
         from viz import fields
         table = field_table(key)

@@ -19,7 +19,7 @@ from viz import urlstate
 
 # URL name -> explorer view title
 VIEWS = {"maps": "Feature maps", "field": "Receptive field", "saliency": "Saliency",
-         "compare": "All methods"}
+         "compare": "All methods", "atlas": "Atlas", "confusion": "Confusion", "trust": "Trust"}
 N_TEST = 10_000
 
 

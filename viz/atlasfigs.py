@@ -44,6 +44,16 @@ def patch_rgb(image: np.ndarray, region: Sequence[int], scale: int = 4) -> np.nd
     return big.clip(0, 255).astype(np.uint8)
 
 
+def to_png(rgb: np.ndarray) -> bytes:
+    """An RGB tile as PNG bytes (for ``st.image``)."""
+    import io
+
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgb, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def tile_scale(r: int, target: int = 84) -> int:
     """Upscaling so a field of r pixels is drawn about ``target`` screen pixels wide."""
     return max(1, int(round(target / max(int(r), 1))))
@@ -105,7 +115,8 @@ def channel_figure(patches: Sequence[np.ndarray], values: Sequence[float],
     labels = [[f"{v:.2f}" for v in values]]
     hover = [[f"test digit #{i}: activation {v:.3f}. Click to open it." for i, v in
               zip(indices, values, strict=True)]]
-    return grid([list(patches)], labels, hover=hover, height=190,
+    th = patches[0].shape[0] if len(patches) else 60
+    return grid([list(patches)], labels, hover=hover, height=int(th * 1.35 + 40),
                 selected=None if selected is None else (0, selected))
 
 
