@@ -192,7 +192,8 @@ def render_atlas(key: str, layer: str, channels: int) -> None:
                 "(set MNIST_DIR): the atlas needs the 10,000 test digits once.")
         return
     if not _show_progress(task, "Computing the atlas over the 10,000 test digits"):
-        _poll()
+        if task.running:
+            _poll(task)
         return
     atlas = task.result
     if layer not in atlas.layers:
@@ -241,8 +242,8 @@ def render_atlas(key: str, layer: str, channels: int) -> None:
                        f"x the best test digit." if la.dataset_max[c] > 0 else
                        f"The 28x28 input found by gradient ascent: activation "
                        f"{synth.values[c]:.2f}; no test digit excites this channel at all.")
-        else:
-            _poll()
+        elif ftask.running:
+            _poll(ftask)
     if st.toggle("Show the whole layer (every channel's top 9)", key="atlas.grid"):
         render_layer_grid(key, atlas, layer)
 
@@ -279,16 +280,16 @@ def _png(image: np.ndarray) -> bytes:
 
 
 @st.fragment(run_every=1.0)
-def _poller() -> None:
+def _poller(keys: tuple[str, ...]) -> None:
     from model.background import TASKS
-    if not TASKS.any_running() and st.session_state.pop("atlas.polling", False):
+    tasks = [TASKS.get(k) for k in keys]
+    if not any(t is not None and t.running for t in tasks):
         st.rerun(scope="app")
 
 
-def _poll() -> None:
-    """Rerun the page once the background work it waits for is done."""
-    st.session_state["atlas.polling"] = True
-    _poller()
+def _poll(task) -> None:
+    """Rerun the page once ``task`` (running in the background) is done."""
+    _poller((task.key,))
 
 
 # ---------------------------------------------------------------------------------- confusion
@@ -405,7 +406,8 @@ def render_trust(key: str) -> None:
                               "MNIST).")
     task = trust_task(key, int(n))
     if not _show_progress(task, "Measuring the seven methods"):
-        _poll()
+        if task.running:
+            _poll(task)
         return
     res = task.result
     rows = res["rows"]
