@@ -99,7 +99,7 @@ def wrong_dtype() -> bytes:
 
 def nan_weights() -> bytes:
     """seed-original's size (16.6 MB) with one NaN: refused after the weights are read."""
-    from model.zoo import seed_original_layers
+    from model.architectures import seed_original_layers
     layers = seed_original_layers()
     tensors = {name: np.zeros(shape, np.float32) for name, (_, shape) in
                expected_tensors(layers).items()}

@@ -45,6 +45,7 @@ class View:
     title: str
     draw: Callable[[Shown], None]
     activity: str  # what a failure message says was being done
+    uses_layer: bool = True  # shows the layer picker (the whole-network views do not)
 
 
 VIEWS: dict[str, View] = {}  # by title, in the order of the view selector
@@ -376,6 +377,26 @@ register(View("saliency", "Saliency", view_saliency, "Saliency"))
 register(View("compare", "All methods", view_compare, "Comparison"))
 
 
+def view_atlas(v: Shown) -> None:
+    from ui import atlas_view
+    atlas_view.render_atlas(v.key, v.layer, v.acts[v.layer].shape[0])
+
+
+def view_confusion(v: Shown) -> None:
+    from ui import atlas_view
+    atlas_view.render_confusion(v.key)
+
+
+def view_trust(v: Shown) -> None:
+    from ui import atlas_view
+    atlas_view.render_trust(v.key)
+
+
+register(View("atlas", "Atlas", view_atlas, "Atlas"))
+register(View("confusion", "Confusion", view_confusion, "Confusion", uses_layer=False))
+register(View("trust", "Trust", view_trust, "Trust", uses_layer=False))
+
+
 # ---------------------------------------------------------------------------------------------
 # Page
 # ---------------------------------------------------------------------------------------------
@@ -387,26 +408,28 @@ def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
     A fragment: switching layer or view, or any widget inside a view, reruns only this part, not
     the sidebar and the prediction above it.
     """
-    if presenting():  # large type: the layer picker gets a row of its own
-        c1 = st.columns([1, 1.4])[0]
-        c2, c3 = st.columns([3.6, 1], vertical_alignment="bottom")
-    else:
-        c1, c2, c3 = st.columns([1.35, 2.6, 0.55], vertical_alignment="bottom")
+    from ui.atlas_view import rerun_if_opened
+    rerun_if_opened()
+    # One row for the views (and the link), one for the layer.
+    c2, c3 = st.columns([5, 0.7 if presenting() else 0.55], vertical_alignment="bottom")
     titles = list(VIEWS)
     if st.session_state.get("view") not in titles:
         st.session_state["view"] = titles[0]
-    if VIEWS[st.session_state["view"]].url == "maps" and lensview.runs(key):
-        # The lens has its own layer picker (instant, in the browser); it sets layer.name.
-        layer = _default_layer(acts)
-        st.session_state["layer.name"] = layer  # keep the hidden picker's value for the others
-        c1.caption("Pick the layer, channel and unit in the lens below.")
-    else:
-        with c1:
-            layer = layer_picker(acts)
     with c2:
         title = st.segmented_control("View", titles, key="view", required=True,
                                      label_visibility="collapsed")
     view = VIEWS.get(title or titles[0], VIEWS[titles[0]])
+    c1 = st.columns([1, 1.4] if presenting() else [1.35, 2.6])[0]
+    if not view.uses_layer or (view.url == "maps" and lensview.runs(key)):
+        # The lens has its own layer picker (instant, in the browser), which sets layer.name;
+        # the whole-network views need none. Keep the hidden picker's value for the others.
+        layer = _default_layer(acts)
+        st.session_state["layer.name"] = layer
+        if view.uses_layer:
+            c1.caption("Pick the layer, channel and unit in the lens below.")
+    else:
+        with c1:
+            layer = layer_picker(acts)
     try:
         table = field_table(key)
         shown = Shown(key, image, acts, probs, layer, table)

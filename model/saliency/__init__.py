@@ -29,8 +29,8 @@ from model.saliency import (
 from model.saliency.base import BLACK, Method, Options, quiet
 from model.saliency.neuron import neuron_attribution
 
-__all__ = ["BLACK", "METHODS", "Method", "Options", "attribute", "neuron_attribution",
-           "register"]
+__all__ = ["BLACK", "METHODS", "Method", "Options", "attribute", "attribute_batch",
+           "neuron_attribution", "register"]
 
 METHODS: dict[str, Method] = {}
 
@@ -60,3 +60,18 @@ def attribute(method: str, model: nn.Module, x: torch.Tensor, target: int, *,
     x = x.detach().clone()
     with quiet():
         return METHODS[method].fn(model, x, int(target), Options(layer, window, stride))
+
+
+def attribute_batch(method: str, model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *,
+                    layer: str | None = None, window: int = 5, stride: int = 1) -> np.ndarray:
+    """One method for a batch: inputs (N, 1, 28, 28), targets (N,) -> maps (N, 28, 28)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    targets = torch.as_tensor(targets, dtype=torch.long).reshape(-1)
+    if len(targets) != len(x) or (len(targets) and not 0 <= int(targets.min()) <= int(
+            targets.max()) < 10):
+        raise ValueError("need one target class 0..9 per input")
+    with quiet():
+        maps = METHODS[method].fn(model, x.detach().clone(), targets,  # type: ignore[arg-type]
+                                  Options(layer, window, stride))
+    return maps.reshape(len(x), *x.shape[-2:])

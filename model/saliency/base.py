@@ -62,8 +62,9 @@ def module(model: nn.Module, layer: str) -> nn.Module:
 
 
 def as_map(attr: torch.Tensor) -> np.ndarray:
-    """(1, 1, 28, 28) attribution -> (28, 28) float32 numpy."""
-    return attr.detach()[0, 0].numpy().astype(np.float32)
+    """(1, 1, 28, 28) -> (28, 28) float32 numpy; a batch (N, 1, 28, 28), N > 1 -> (N, 28, 28)."""
+    maps = attr.detach()[:, 0].numpy().astype(np.float32)
+    return maps[0] if len(maps) == 1 else maps
 
 
 DEFAULTS = Options()

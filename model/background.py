@@ -1,0 +1,90 @@
+"""Long computations off the page: one daemon thread per key, with progress, shared by sessions.
+
+``tasks.start(key, fn)`` runs ``fn(progress)`` once per key per server process (a second
+request for the same key returns the running or finished task); ``progress(done, total, what)``
+updates what clients read. The page polls :class:`Task` (``fraction``, ``message``, ``result``,
+``error``) and never waits on it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class Task:
+    """What a client can read about one background computation."""
+
+    key: str
+    started: float = field(default_factory=time.time)
+    done: int = 0
+    total: int = 0
+    message: str = "starting"
+    result: Any = None
+    error: str | None = None
+    finished: float | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.finished is None
+
+    @property
+    def fraction(self) -> float:
+        return 0.0 if self.total <= 0 else min(1.0, self.done / self.total)
+
+
+class Tasks:
+    """Keyed background tasks; thread-safe. Finished tasks are kept (their result is the cache)."""
+
+    def __init__(self, keep: int = 64):
+        self._lock = threading.Lock()
+        self._tasks: dict[str, Task] = {}
+        self._keep = keep
+
+    def get(self, key: str) -> Task | None:
+        with self._lock:
+            return self._tasks.get(key)
+
+    def any_running(self) -> bool:
+        with self._lock:
+            return any(t.running for t in self._tasks.values())
+
+    def start(self, key: str, fn: Callable[[Progress], Any]) -> Task:
+        """Start ``fn`` under ``key`` unless a task with that key exists (not failed)."""
+        with self._lock:
+            task = self._tasks.get(key)
+            if task is not None and task.error is None:
+                return task
+            task = Task(key)
+            self._tasks[key] = task
+            if len(self._tasks) > self._keep:  # forget the oldest finished task
+                old = next((k for k, t in self._tasks.items() if not t.running), None)
+                if old is not None:
+                    del self._tasks[old]
+
+        def progress(done: int, total: int, message: str = "") -> None:
+            task.done, task.total = int(done), int(total)
+            if message:
+                task.message = message
+
+        def run() -> None:
+            try:
+                task.result = fn(progress)
+            except Exception as exc:  # noqa: BLE001 - reported to the page, never raised there
+                task.error = f"{type(exc).__name__}: {exc}"
+                print(traceback.format_exc())
+            finally:
+                task.finished = time.time()
+
+        threading.Thread(target=run, name=f"task-{key[:40]}", daemon=True).start()
+        return task
+
+
+TASKS = Tasks()

@@ -1,0 +1,49 @@
+"""In Chromium: a click on an atlas patch, and on a confusion-matrix digit, opens that test digit
+in the explorer (the address bar names it)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.server import CHROMIUM, browser, server, wait_idle
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _settle(page) -> None:
+    time.sleep(1.5)
+    wait_idle(page, 120_000)
+
+
+def test_clicks_open_test_digits(mnist_dir) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing")
+    pytest.importorskip("playwright.sync_api")
+    with server({"MNIST_DIR": str(mnist_dir)}) as url, browser(1400, 1700) as page:
+        try:
+            page.goto(url + "?model=fast&input=sample:3&layer=relu1&view=atlas")
+            page.wait_for_selector(".st-key-atlas-row-relu1-0 .main-svg", timeout=90_000)
+            _settle(page)
+            page.locator(".st-key-atlas-row-relu1-0 .scatterlayer .point").nth(1).click(
+                force=True)
+            page.wait_for_function("() => location.search.includes('input=test%3A2451')",
+                                   timeout=60_000)
+            assert "unit=0%2C8%2C9" in page.url and "view=field" in page.url
+
+            page.goto(url + "?model=seed&input=sample:3&view=confusion")
+            page.wait_for_selector(".st-key-cm-matrix .main-svg", timeout=90_000)
+            _settle(page)
+            page.locator(".st-key-cm-matrix .scatterlayer .point").nth(49).click(force=True)
+            page.get_by_text("True 4, predicted 9: 3 digit(s)").wait_for(timeout=60_000)
+            _settle(page)
+            page.locator(".st-key-cm-digits .scatterlayer .point").nth(0).click(force=True)
+            page.wait_for_function("() => location.search.includes('input=test%3A2130')",
+                                   timeout=60_000)
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "atlas-clicks.png"), full_page=True)
+            raise
