@@ -64,5 +64,6 @@ page.run()
 # paint), then fill in the model's description.
 cache.preload()
 about.caption(descriptions().get(ctx.arch, ""))
+cache.freeze_after_run()
 if _warmup is not None:
     _warmup.empty()

@@ -26,17 +26,31 @@ def _import_torch_side() -> None:
     import torch
     torch.set_num_threads(1)  # 2 threads are barely faster here and sometimes stall
     import captum.attr  # noqa: F401  (another 1-3 s; needed by every view but the first)
-    import pandas  # noqa: F401  (the tables)
 
     import model.checkpoint  # noqa: F401
     import model.erf  # noqa: F401
     import model.saliency  # noqa: F401
 
-    # Streamlit runs a full garbage collection after every script run. With torch, Captum and
-    # pandas loaded the server holds ~350k long-lived objects and each collection took ~0.4 s
+    # (Not pandas: plotly finds a half-imported pandas in sys.modules from another thread.)
+    # Streamlit runs a full garbage collection after every script run. With torch and Captum
+    # loaded the server holds ~350k long-lived objects and each collection took ~0.4 s
     # holding the GIL, queueing every other session (bench/results/classroom_findings.md).
     # Freezing what exists now moves it out of the collector's sight: later collections only
     # scan what the sessions create.
+    gc.collect()
+    gc.freeze()
+
+
+_FROZEN_AFTER_RUN = threading.Event()
+
+
+def freeze_after_run() -> None:
+    """Once per process, after a full page run with torch loaded: freeze again, so what the
+    first pages imported (pandas, plotly's figure classes, Arrow) leaves the collector's sight
+    too. Called at the end of app.py."""
+    if _FROZEN_AFTER_RUN.is_set() or preload().is_alive():
+        return
+    _FROZEN_AFTER_RUN.set()
     gc.collect()
     gc.freeze()
 

@@ -6,14 +6,17 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from model.store import ModelRef
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _app(model: str) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["lens.on"] = False  # the page's layer picker, driven below
     at.run()
     at.selectbox(key="model.choice").select(
-        f"ckpt:{ROOT / 'checkpoints' / f'{model}.safetensors'}").run()
+        ModelRef.checkpoint(ROOT / "checkpoints" / f"{model}.safetensors")).run()
     assert not at.exception, at.exception
     return at
 

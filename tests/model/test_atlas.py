@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from viz.features import activations, as_input, has_hooks
 
 from model import atlas as atlas_mod
+from model.activations import activations, as_input, has_hooks
 from model.checkpoint import load_checkpoint, shipped_checkpoints
 from viz import atlasdata
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from viz.features import has_hooks
 
 from model import featvis
+from model.activations import has_hooks
 from model.atlas import shipped_path
 from model.checkpoint import load_checkpoint
 from viz import atlasdata
@@ -37,7 +37,8 @@ def test_synthesized_input_beats_the_best_test_digit(name: str) -> None:
 
 def test_pixels_stay_in_range_and_the_value_is_the_real_activation() -> None:
     import torch
-    from viz.features import forward_to
+
+    from model.activations import forward_to
     model, _ = load_checkpoint("checkpoints/compact.safetensors")
     synth = featvis.synthesize(model, "relu2", [3], featvis.Settings(steps=30, polish=10))
     x = (torch.from_numpy(synth.images).float()[:, None] / 255.0 - 0.1307) / 0.3081
