@@ -411,7 +411,7 @@ def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
     from ui.atlas_view import rerun_if_opened
     rerun_if_opened()
     # One row for the views (and the link), one for the layer.
-    c2, c3 = st.columns([5, 0.7 if presenting() else 0.55], vertical_alignment="bottom")
+    c2, c3 = st.columns([4.2, 1], vertical_alignment="bottom")
     titles = list(VIEWS)
     if st.session_state.get("view") not in titles:
         st.session_state["view"] = titles[0]
