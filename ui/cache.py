@@ -186,16 +186,24 @@ def test_predictions(ref: ModelRef) -> np.ndarray:
 # Results
 # ---------------------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner=False, max_entries=512)
+@st.cache_resource(show_spinner=False, max_entries=256)
 def forward(ref: ModelRef, image: np.ndarray):
-    """(every layer's output, class probabilities): numpy for checkpoints, else torch."""
+    """(every layer's output, class probabilities): numpy for checkpoints, else torch.
+
+    A shared resource, not data: the ~1 MB of maps is handed out without being copied on every
+    read (callers only read it; the arrays are made read-only to keep it so).
+    """
     if ref.kind == "checkpoint":
         acts = npforward.forward(_numpy_checkpoint(ref.target), image)
-        return acts, npforward.softmax(next(reversed(acts.values())))
-    from model.activations import activations, as_input, probabilities
-    model, _ = get_model(ref)
-    x = as_input(image)
-    return activations(model, x), probabilities(model, x)
+        probs = npforward.softmax(next(reversed(acts.values())))
+    else:
+        from model.activations import activations, as_input, probabilities
+        model, _ = get_model(ref)
+        x = as_input(image)
+        acts, probs = activations(model, x), probabilities(model, x)
+    for a in (*acts.values(), probs):
+        a.flags.writeable = False
+    return acts, probs
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
