@@ -211,6 +211,14 @@ def field_table(ref: ModelRef) -> list[LayerInfo]:
     return fields.field_table(layer_records(ref))
 
 
+@st.cache_resource(show_spinner=False, max_entries=64)
+def growth_figure(ref: ModelRef, layer: str):
+    """The field-growth chart of a model with ``layer`` marked (the same for every session and
+    digit: built once). Shared: ``ui.common.plot`` copies it before changing anything."""
+    from viz import figures
+    return figures.field_growth(field_table(ref), layer)
+
+
 @st.cache_data(show_spinner=False, max_entries=1024)
 def attribution(ref: ModelRef, image: np.ndarray, method: str, target: int, layer: str,
                 window: int, stride: int, randomized: bool = False) -> np.ndarray:

@@ -43,7 +43,9 @@ def presenting() -> bool:
 
 def plot(fig, key: str | None = None, **kw):
     """A plotly chart; its camera button (on hover) saves it as a PNG. Larger text when presenting."""
-    if presenting():
+    if presenting():  # (on a copy: figures may be shared from a cache)
+        import plotly.graph_objects as go
+        fig = go.Figure(fig)
         present.scale_figure(fig)
     return st.plotly_chart(fig, width="stretch", config=PLOT_CONFIG, key=key, **kw)
 

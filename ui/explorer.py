@@ -13,7 +13,14 @@ import streamlit as st
 
 from model.store import ModelRef
 from ui import lensview, urls
-from ui.cache import attribution, conv_weight, field_table, forward, unit_maps
+from ui.cache import (
+    attribution,
+    conv_weight,
+    field_table,
+    forward,
+    growth_figure,
+    unit_maps,
+)
 from ui.common import context, guard, plot, presenting
 from viz import fields, figures, preprocess, raster
 from viz.layers import LayerInfo
@@ -267,7 +274,7 @@ def view_receptive_field(v: Shown) -> None:
                            file_name=f"{arch}-receptive-fields.csv", mime="text/csv",
                            icon=":material/download:", key="rf.csv")
     with right:
-        plot(figures.field_growth(table, row.name), key="rf.growth")
+        plot(growth_figure(key, row.name), key="rf.growth")
         st.caption("The receptive field r grows with depth; pooling doubles the stride S, so "
                    "each later 3x3 conv adds 2·S pixels.")
 
