@@ -18,7 +18,7 @@ from viz import figures, present
 _presenting = st.session_state.get("present.on", st.query_params.get("present") == "1")
 st.set_page_config(page_title="CNN lens: inside an MNIST network", page_icon="🔍",
                    layout="wide",
-                   initial_sidebar_state="collapsed" if _presenting else "expanded")
+                   initial_sidebar_state="collapsed" if _presenting else "auto")
 
 _warmup = None
 if "torch" not in sys.modules:

@@ -418,7 +418,11 @@ def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
     from ui.atlas_view import rerun_if_opened
     rerun_if_opened()
     # One row for the views (and the link), one for the layer.
-    c2, c3 = st.columns([4.2, 1], vertical_alignment="bottom")
+    # The views take the whole width (seven fit a projector's large type and a narrow window);
+    # the layer and the link go on the row below.
+    c2 = st.container()
+    c1, _, c3 = st.columns([1.4, 1.4, 0.7] if presenting() else [1.35, 1.9, 0.75],
+                           vertical_alignment="bottom")
     titles = list(VIEWS)
     if st.session_state.get("view") not in titles:
         st.session_state["view"] = titles[0]
@@ -426,7 +430,6 @@ def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
         title = st.segmented_control("View", titles, key="view", required=True,
                                      label_visibility="collapsed")
     view = VIEWS.get(title or titles[0], VIEWS[titles[0]])
-    c1 = st.columns([1, 1.4] if presenting() else [1.35, 2.6])[0]
     if not view.uses_layer or (view.url == "maps" and lensview.runs(key)):
         # The lens has its own layer picker (instant, in the browser), which sets layer.name;
         # the whole-network views need none. Keep the hidden picker's value for the others.
