@@ -19,6 +19,7 @@ from ui.cache import (
     field_table,
     forward,
     growth_figure,
+    picker_figure,
     unit_maps,
 )
 from ui.common import context, guard, plot, presenting
@@ -207,8 +208,8 @@ def unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
             # The figure only changes with the layer or channel (the default unit is pre-selected),
             # so a click re-draws the three input figures but not this one.
             default = st.session_state.setdefault(f"rf.default.{row.name}.{c}", (y, x))
-            plot(figures.unit_picker(a[c], default, c, height=280), key=f"rf.picker.{row.name}.{c}",
-                 on_select=_on_pick, selection_mode="points")
+            plot(picker_figure(key, image, row.name, c, tuple(default)),
+                 key=f"rf.picker.{row.name}.{c}", on_select=_on_pick, selection_mode="points")
             st.caption(f"Channel {c} of {row.name}: click any unit to pick it.")
         else:
             y = x = 0
