@@ -43,10 +43,6 @@ HIDDEN_TYPES = ("bn", "relu", "dropout")  # they never change the field
 # Small helpers
 # ---------------------------------------------------------------------------------------------
 
-def _zoo() -> dict[str, Any]:
-    return ARCHITECTURES
-
-
 def _remembered(key: str, default: Any) -> None:
     """Give widget ``key`` its value from the last visit (Streamlit forgets widgets it did not
     draw, e.g. while another page was open)."""
@@ -62,7 +58,7 @@ def start_layers(start: str) -> list[dict[str, Any]]:
     """The layer records of a "Start from" choice (a zoo name or the sidebar's model)."""
     if start == SIDEBAR:
         return cache.layer_records(context().key)
-    return _zoo()[start].layers()
+    return ARCHITECTURES[start].layers()
 
 
 def start_label(start: str, arch: str) -> str:
@@ -96,7 +92,7 @@ def _bump() -> None:
 
 def editor() -> tuple[str, list[dict[str, Any]]]:
     """"Start from", the editable table and Reset. Returns (start label, the table's rows)."""
-    zoo = list(_zoo())
+    zoo = list(ARCHITECTURES)
     options = zoo + [SIDEBAR]
     _remembered("lab.start", DEFAULT)
     if st.session_state["lab.start"] not in options:
@@ -236,7 +232,7 @@ def train_this(layers: list[dict[str, Any]] | None, report: LabReport | None) ->
 def compare(mine: LabReport | None) -> None:
     import pandas as pd
     st.subheader("Compare architectures")
-    options = list(_zoo()) + [YOURS]
+    options = list(ARCHITECTURES) + [YOURS]
     _remembered("lab.compare", list(COMPARE))
     st.session_state["lab.compare"] = [o for o in st.session_state["lab.compare"]
                                        if o in options]
@@ -253,7 +249,7 @@ def compare(mine: LabReport | None) -> None:
                 continue
             reports[name] = mine
         else:
-            reports[name] = analyse(_zoo()[name].layers())
+            reports[name] = analyse(ARCHITECTURES[name].layers())
     if len(reports) < 2:
         st.info("Pick at least two networks to compare.")
         return
