@@ -459,6 +459,11 @@ def page() -> None:
     ctx = context()
     st.title("Inside a convolutional network")
     if ctx.image is None:
+        if st.session_state.get("in.source") == "Draw" and lensview.runs(ctx.key):
+            st.info("Draw a digit on the pad below: the prediction and the maps follow the pen. "
+                    "When you lift it, your digit becomes the input of every view.")
+            lensview.feature_maps(ctx.key, None, st.session_state.get("layer.name"))
+            return
         st.info("Choose an input in the sidebar: a sample, a test digit, a drawing or an upload.")
         return
     acts, probs = forward(ctx.key, ctx.image)

@@ -38,8 +38,10 @@ def runs(key: ModelRef) -> bool:
         return False
 
 
-def feature_maps(key: ModelRef, image: np.ndarray, layer: str) -> bool:
-    """The lens for ``key``'s network and ``image``, starting on ``layer``; False: fall back."""
+def feature_maps(key: ModelRef, image: np.ndarray | None, layer: str | None) -> bool:
+    """The lens for ``key``'s network and ``image``, starting on ``layer``; False: fall back.
+
+    With the sidebar's Draw source the pad is open (``image`` None: nothing drawn yet)."""
     try:
         ok, reason = lens.supported(key)
     except Exception as exc:  # noqa: BLE001 - the server's maps still work
@@ -49,7 +51,9 @@ def feature_maps(key: ModelRef, image: np.ndarray, layer: str) -> bool:
                 f"computed on the server instead.")
         return False
     unit = st.session_state.get("rf.unit") or {}
+    drawing = st.session_state.get("in.source") == "Draw"
     result = lens.render(key, image, layer=layer, large=presenting(), prediction="drawing",
+                         draw=drawing,
                          unit=unit if unit.get("layer") == layer else None,
                          on_layer=_sync_layer, on_drawing=_use_drawing, on_unit=_use_unit)
     if st.session_state.pop("lens.new_input", False):
@@ -62,7 +66,7 @@ def feature_maps(key: ModelRef, image: np.ndarray, layer: str) -> bool:
                       if result.live_prediction is not None else "."))
     elif result.error:
         st.caption(f"Drawing: {result.error}")
-    if result.unit:
+    if result.unit and image is not None:
         _picked(key, image, result.unit)
     return True
 

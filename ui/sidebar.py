@@ -168,10 +168,10 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
         st.session_state["in.ref"] = ("test", j)
         return images[j], int(labels[j]), f"test digit #{j} (label {labels[j]})"
     if source == "Draw":
-        draw_canvas()
         rgba = st.session_state.get("in.drawing")
         if rgba is None:
-            st.sidebar.info("Draw a digit above with the mouse (or a finger).")
+            st.sidebar.info("Draw a digit on the pad in the Explore page (mouse, pen or finger): "
+                            "the prediction and the feature maps follow the pen.")
             return None, None, ""
         try:
             img = preprocess.canvas_to_mnist(rgba)
@@ -194,21 +194,6 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
         return None, None, ""
     preview(img)
     return img, None, f"upload {up['name']}"
-
-
-def draw_canvas() -> None:
-    try:
-        from streamlit_drawable_canvas import st_canvas
-    except Exception:  # noqa: BLE001 - the component only registers under `streamlit run`
-        st.sidebar.warning("The drawing canvas is unavailable here; upload a picture instead.")
-        return
-    with st.sidebar:
-        result = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff",
-                           height=240, width=240, drawing_mode="freedraw",
-                           return_image_data=True, key="in.canvas")
-    data = result.image_data if result is not None else None
-    if data is not None:
-        st.session_state["in.drawing"] = np.asarray(data)
 
 
 def preview(img: np.ndarray) -> None:

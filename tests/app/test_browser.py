@@ -94,30 +94,21 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
             _text(page, "This unit can only see 7x7 pixels")
             wait_idle(page)
 
-            step = "draw a digit"
+            step = "draw a digit"  # on the lens's pad: it opens with the Draw source
             page.locator(".st-key-in-source").get_by_text("Draw", exact=True).click()
-            _text(page, "Draw a digit above")
-            # The canvas component draws itself after the script run: wait until it has a size,
-            # and stroke again if the first stroke came before it listened (slow machines).
-            canvas = page.locator("canvas").last
-            canvas.wait_for(timeout=60_000)
-            for attempt in range(3):
-                wait_idle(page)
-                time.sleep(1.0)
-                b = canvas.bounding_box()
-                x0 = b["x"] + b["width"] * (0.5 + 0.1 * attempt)
-                page.mouse.move(x0, b["y"] + b["height"] * 0.15)
-                page.mouse.down()
-                for i in range(20):
-                    page.mouse.move(x0, b["y"] + b["height"] * (0.15 + 0.035 * i), steps=2)
-                page.mouse.up()
-                try:
-                    _text(page, "Input: your drawing", timeout=20_000)
-                    break
-                except Exception:
-                    if attempt == 2:
-                        raise
-            _text(page, "Input: your drawing")
+            _text(page, "Draw a digit on the pad below")
+            pad = page.locator("[data-testid=lens] canvas.pad")
+            pad.wait_for(timeout=60_000)
+            wait_idle(page)
+            pad.scroll_into_view_if_needed()
+            b = pad.bounding_box()
+            k = b["width"] / 240
+            page.mouse.move(b["x"] + 120 * k, b["y"] + 30 * k)
+            page.mouse.down()
+            for y in range(40, 220, 10):  # a "1"
+                page.mouse.move(b["x"] + (120 + y / 100) * k, b["y"] + y * k, steps=2)
+            page.mouse.up()
+            _text(page, "Input: your drawing", timeout=60_000)
             _text(page, "Prediction")
             wait_idle(page)
 

@@ -916,8 +916,11 @@ class Lens {
     for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
     this.prediction = best;
     window.cnnLens.prediction = best;
-    this.el.predDigit.textContent = String(best);
-    this.el.predSure.textContent = `${(p[best] * 100).toFixed(1)}% sure`;
+    // An empty input (a pad with nothing drawn yet) has no prediction worth showing.
+    const blank = !this.pixels.some((v) => v > 0);
+    this.el.lens.classList.toggle("blank", blank);
+    this.el.predDigit.textContent = blank ? "-" : String(best);
+    this.el.predSure.textContent = blank ? "nothing drawn yet" : `${(p[best] * 100).toFixed(1)}% sure`;
     const bars = this.el.bars;
     if (bars.childElementCount !== p.length * 3) {
       bars.innerHTML = "";
