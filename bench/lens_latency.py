@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.server import browser, free_port, server, start_server, stop  # noqa: E402
+from bench.server import browser, free_port, goto_when_up, server, start_server, stop  # noqa: E402
 
 TARGETS_MS = {"hover": 16, "stroke": 50, "layer switch": 50, "channel switch": 50}
 LENS = "[data-testid=lens]"
@@ -159,15 +159,7 @@ def cold_start(page, runs: int, lens: bool) -> list[float]:
         t0 = _now()
         proc = start_server(port, None if lens else {"CNN_LENS_LENS": "0"})
         try:
-            url = f"http://127.0.0.1:{port}/"
-            while True:
-                try:
-                    page.goto(url, timeout=2000)
-                    break
-                except Exception:  # noqa: BLE001 - not listening yet
-                    if _now() - t0 > 60:
-                        raise
-                    time.sleep(0.02)
+            goto_when_up(page, f"http://127.0.0.1:{port}/", t0)
             if lens:
                 page.wait_for_function("() => window.cnnLens && window.cnnLens.prediction "
                                        "!== undefined", polling="raf", timeout=60_000)

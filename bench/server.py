@@ -58,6 +58,19 @@ def wait_http(port: int, timeout: float = 60.0) -> None:
     raise TimeoutError(f"streamlit did not answer on port {port} within {timeout:.0f} s")
 
 
+def goto_when_up(page, url: str, t0: float, limit: float = 60.0) -> None:
+    """Open ``url`` as soon as the server listens (retried every 20 ms, ``limit`` s after
+    ``t0``, a ``time.perf_counter()`` reading): the start of every cold-start measurement."""
+    while True:
+        try:
+            page.goto(url, timeout=2000)
+            return
+        except Exception:  # noqa: BLE001 - not listening yet
+            if time.perf_counter() - t0 > limit:
+                raise
+            time.sleep(0.02)
+
+
 def stop(proc: subprocess.Popen) -> None:
     """Kill the server and its children (its own process group)."""
     if proc.poll() is not None:

@@ -19,7 +19,6 @@ per channel: ``layer``, ``channel``, ``top`` (``index``, ``value``, ``unit``, ``
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -35,6 +34,7 @@ from model.atomic import atomic_path
 from model.background import Progress
 from model.data import PROJECT_ROOT, to_float
 from model.rf_adapter import receptive_field_table
+from model.store import file_sha256  # noqa: F401  (the atlas key; re-exported)
 from viz import atlasdata
 from viz.atlasdata import TOP_K, Atlas, LayerAtlas
 
@@ -42,15 +42,6 @@ CACHE_DIR = PROJECT_ROOT / ".cache" / "atlas"
 ATLAS_MODULES = (nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
                  nn.AdaptiveMaxPool2d)
 BATCH = 250
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 of a file's bytes: the key of its atlas, whatever its name or folder."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def atlas_layers(model: nn.Module) -> list[str]:

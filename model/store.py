@@ -14,6 +14,7 @@ hashable, so caches key on it directly.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,16 @@ class ModelRef:
             path = Path(self.target)
             return f"run:{path.parent.name}" if self.is_run else path.stem
         return None
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes: the key of what is cached for a checkpoint (its atlas, its
+    feature visualizations), whatever its name or folder."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def runs_dir() -> Path:

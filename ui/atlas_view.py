@@ -10,12 +10,12 @@ sidebar's input (``in.*``), the unit (``rf.*``) and the view, as a ``test:N`` li
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
+from model import store
 from model.store import ModelRef
 from ui.cache import get_model, test_predictions, test_set
 from ui.common import plot
@@ -29,11 +29,7 @@ PAGE = 8  # channels per page of the layer grid
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _file_sha(path: str, mtime: float) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return store.file_sha256(path)
 
 
 def model_digest(key: ModelRef) -> tuple[str, Path | None]:
