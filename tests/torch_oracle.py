@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
@@ -13,10 +15,9 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def layer_shapes(model: nn.Module, input_shape: tuple[int, int, int] = INPUT_SHAPE
-                 ) -> list[tuple[str, tuple[int, ...]]]:
-    """(name, output shape without batch) for every top-level layer, from a real forward pass."""
-    shapes: list[tuple[str, tuple[int, ...]]] = []
+def _walk(model: nn.Module, input_shape: tuple[int, int, int]
+          ) -> Iterator[tuple[str, nn.Module, torch.Tensor]]:
+    """(name, module, output) of every top-level layer for a zero input, each in eval mode."""
     x = torch.zeros(1, *input_shape)
     with torch.no_grad():
         for name, module in model.named_children():
@@ -24,27 +25,25 @@ def layer_shapes(model: nn.Module, input_shape: tuple[int, int, int] = INPUT_SHA
             module.eval()
             x = module(x)
             module.train(was_training)
-            shapes.append((name, tuple(x.shape[1:])))
-    return shapes
+            yield name, module, x
+
+
+def layer_shapes(model: nn.Module, input_shape: tuple[int, int, int] = INPUT_SHAPE
+                 ) -> list[tuple[str, tuple[int, ...]]]:
+    """(name, output shape without batch) for every top-level layer, from a real forward pass."""
+    return [(name, tuple(y.shape[1:])) for name, _, y in _walk(model, input_shape)]
 
 
 def count_macs(model: nn.Module, input_shape: tuple[int, int, int] = INPUT_SHAPE
                ) -> dict[str, int]:
     """Multiply-accumulates per image of every conv and linear layer (others count 0)."""
     macs: dict[str, int] = {}
-    x = torch.zeros(1, *input_shape)
-    with torch.no_grad():
-        for name, module in model.named_children():
-            was_training = module.training
-            module.eval()
-            y = module(x)
-            module.train(was_training)
-            if isinstance(module, nn.Conv2d):
-                kh, kw = module.kernel_size
-                macs[name] = kh * kw * module.in_channels // module.groups * y.numel()
-            elif isinstance(module, nn.Linear):
-                macs[name] = module.in_features * module.out_features
-            else:
-                macs[name] = 0
-            x = y
+    for name, module, y in _walk(model, input_shape):
+        if isinstance(module, nn.Conv2d):
+            kh, kw = module.kernel_size
+            macs[name] = kh * kw * module.in_channels // module.groups * y.numel()
+        elif isinstance(module, nn.Linear):
+            macs[name] = module.in_features * module.out_features
+        else:
+            macs[name] = 0
     return macs

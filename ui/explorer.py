@@ -54,6 +54,8 @@ class View:
     draw: Callable[[Shown], None]
     activity: str  # what a failure message says was being done
     uses_layer: bool = True  # shows the layer picker (the whole-network views do not)
+    # Has a layer picker of its own for this model (then the page's is hidden; it follows).
+    picks_layer: Callable[[ModelRef], bool] | None = None
 
 
 VIEWS: dict[str, View] = {}  # by title, in the order of the view selector
@@ -379,7 +381,8 @@ def view_compare(v: Shown) -> None:
 # Page
 # ---------------------------------------------------------------------------------------------
 
-register(View("maps", "Feature maps", view_feature_maps, "Feature maps"))
+register(View("maps", "Feature maps", view_feature_maps, "Feature maps",
+              picks_layer=lensview.runs))
 register(View("field", "Receptive field", view_receptive_field, "Receptive field"))
 register(View("saliency", "Saliency", view_saliency, "Saliency"))
 register(View("compare", "All methods", view_compare, "Comparison"))
@@ -431,12 +434,13 @@ def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
         title = st.segmented_control("View", titles, key="view", required=True,
                                      label_visibility="collapsed")
     view = VIEWS.get(title or titles[0], VIEWS[titles[0]])
-    if not view.uses_layer or (view.url == "maps" and lensview.runs(key)):
-        # The lens has its own layer picker (instant, in the browser), which sets layer.name;
-        # the whole-network views need none. Keep the hidden picker's value for the others.
+    own_picker = view.uses_layer and view.picks_layer is not None and view.picks_layer(key)
+    if not view.uses_layer or own_picker:
+        # The whole-network views need no layer; the lens picks it in the browser (instant) and
+        # sets layer.name. Keep the hidden picker's value for the other views.
         layer = _default_layer(acts)
         st.session_state["layer.name"] = layer
-        if view.uses_layer:
+        if own_picker:
             c1.caption("Pick the layer, channel and unit in the lens below.")
     else:
         with c1:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.server import CHROMIUM, browser, server, wait_idle
+from bench.server import browser, server, wait_idle
+from tests.app.chromium import require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -20,9 +21,7 @@ def _settle(page) -> None:
 
 
 def test_clicks_open_test_digits(mnist_dir) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing")
-    pytest.importorskip("playwright.sync_api")
+    require_browser()
     with server({"MNIST_DIR": str(mnist_dir)}) as url, browser(1400, 1700) as page:
         try:
             page.goto(url + "?model=fast&input=sample:3&layer=relu1&view=atlas")

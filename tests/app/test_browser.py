@@ -13,20 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.server import CHROMIUM, browser, server, wait_idle
+from bench.server import browser, server, wait_idle
+from tests.app.chromium import require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def _require_browser() -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.skip("the playwright Python package is not installed")
 
 
 def assert_clean_log(log: Path) -> None:
@@ -52,7 +44,7 @@ def _digit_png() -> bytes:
 
 
 def test_explorer_in_chromium(tmp_path: Path) -> None:
-    _require_browser()
+    require_browser()
     step = "start"
     log = tmp_path / "server.log"
     with server(log=log) as url, browser(1280, 800) as page:
@@ -132,7 +124,7 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
 def test_classroom_in_chromium(tmp_path: Path, mnist_dir: str) -> None:
     """A shared link opens its exact view; a short training run shows its progress and ends
     saved; the lab analyses the seed."""
-    _require_browser()
+    require_browser()
     step = "start"
     env = {"MNIST_DIR": mnist_dir, "CNN_LENS_RUNS_DIR": str(tmp_path / "runs")}
     log = tmp_path / "server.log"

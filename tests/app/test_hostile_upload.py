@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
+
+from tests.model.test_checkpoint import huge_card_file
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -32,15 +33,9 @@ def _still_working(at: AppTest) -> None:
 
 
 def test_the_420_byte_huge_card_is_refused_naming_the_limits() -> None:
-    layers = [{"name": "conv1", "type": "conv", "in": 1, "out": 60000, "kernel": 3},
-              {"name": "conv2", "type": "conv", "in": 60000, "out": 60000, "kernel": 3},
-              {"name": "head", "type": "conv", "in": 60000, "out": 10, "kernel": 24},
-              {"name": "flatten", "type": "flatten"}]
-    text = json.dumps({"__metadata__": {"model_card": json.dumps(
-        {"arch": "x", "layers": layers})}}).encode()
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    _upload(at, "huge.safetensors", len(text).to_bytes(8, "little") + text)
+    _upload(at, "huge.safetensors", huge_card_file())
     errors = [e.value for e in at.error]
     assert any("too big" in e and "5,000,000 parameters" in e for e in errors), errors
     _still_working(at)

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.server import CHROMIUM, browser, server
+from bench.server import browser, server
+from tests.app.chromium import require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -27,18 +28,9 @@ ZOO = ["seed", "seed-3x3", "compact", "fast"]
 LENS = "[data-testid=lens]"
 
 
-def _require_browser() -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        pytest.skip("the playwright Python package is not installed")
-
-
 @pytest.fixture(scope="module")
 def app():
-    _require_browser()
+    require_browser()
     with server(script="tests/app/lens_page.py") as url, browser(1280, 900) as page:
         yield url, page
 

@@ -154,19 +154,24 @@ def test_a_lying_architecture_name_is_refused_before_the_weights_are_read(monkey
         load_checkpoint_bytes(data, "liar")
 
 
-def test_a_huge_card_is_refused_before_anything_is_built(monkeypatch):
-    import model.checkpoint as ck
-
+def huge_card_file() -> bytes:
+    """A few hundred bytes whose card describes 60,000-channel convs (no tensors at all)."""
     layers = [{"name": "conv1", "type": "conv", "in": 1, "out": 60000, "kernel": 3},
               {"name": "conv2", "type": "conv", "in": 60000, "out": 60000, "kernel": 3},
               {"name": "head", "type": "conv", "in": 60000, "out": 10, "kernel": 24},
               {"name": "flatten", "type": "flatten"}]
     text = json.dumps({"__metadata__": {"model_card": json.dumps(
         {"arch": "x", "layers": layers})}}).encode()
+    return len(text).to_bytes(8, "little") + text
+
+
+def test_a_huge_card_is_refused_before_anything_is_built(monkeypatch):
+    import model.checkpoint as ck
+
     monkeypatch.setattr(ck, "build_from_config", lambda *a: pytest.fail("a model was built"))
     with pytest.raises(CheckpointError, match="too big: 32,746,260,010 parameters.*limits"
                                               "|too big: 32,746,260,010 parameters.*100 layers"):
-        load_checkpoint_bytes(len(text).to_bytes(8, "little") + text, "huge")
+        load_checkpoint_bytes(huge_card_file(), "huge")
 
 
 def test_seed_original_fits_the_limits(tmp_path):
