@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import sys
 
+# Every session imports pandas here, before any chart is built. Plotly checks for pandas in
+# sys.modules without importing it: while another thread is still importing pandas (another
+# session, a background task) it would find a half-initialised module and fail. An import
+# statement waits for the other thread instead.
+import pandas  # noqa: F401
 import streamlit as st
 
 from model.architectures import descriptions

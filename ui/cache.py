@@ -31,7 +31,6 @@ def _import_torch_side() -> None:
     import model.erf  # noqa: F401
     import model.saliency  # noqa: F401
 
-    # (Not pandas: plotly finds a half-imported pandas in sys.modules from another thread.)
     # Streamlit runs a full garbage collection after every script run. With torch and Captum
     # loaded the server holds ~350k long-lived objects and each collection took ~0.4 s
     # holding the GIL, queueing every other session (bench/results/classroom_findings.md).
