@@ -11,7 +11,7 @@ own websocket protocol (``bench/st_client.py``; no browser). For each N:
   unit), each timed from connecting to its run's ``script_finished``;
 - then, with all N sessions open, each performs, after a random pause of up to ``--think``
   seconds before each: **layer change** (the Layer box), **unit pick** (a click on the unit
-  picker), **view change** (to Saliency) and **method change** (another saliency method), each
+  picker, the browser-drawn unit-field panel), **view change** (to Saliency) and **method change** (another saliency method), each
   timed from sending the widget change to ``script_finished``.
 
 Every digit is used once in the whole run, so nothing comes from a cache another phase filled;
@@ -49,7 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.server import ROOT, free_port, start_server, stop, wait_http  # noqa: E402
-from bench.st_client import Reply, Session, choose, plotly_click, segment  # noqa: E402
+from bench.st_client import Reply, Session, choose, component_state, segment  # noqa: E402
 
 MAX_SESSIONS = 40
 MAX_REQUESTS = 400
@@ -180,9 +180,12 @@ async def interact(session: Session, i: int, p: Plan, budget: Budget, think: flo
                 reply = await session.set(w, choose(w, option))
                 ok = f"layer={p.layer2}" in session.query
             elif kind == "unit pick":
-                w = session.widget("plotly_chart")
+                w = session.widget("bidi_component", "cnn_unit_field")
                 y, x = p.pick
-                reply = await session.set(w, plotly_click(w, y, x, SHAPES[p.model][p.layer2][2]))
+                channel = session.widget("selectbox", "Channel")
+                c = int(channel.state.string_value) if channel.state is not None else 0
+                reply = await session.set(w, component_state(
+                    w, {"unit": {"layer": p.layer2, "c": c, "y": y, "x": x}}))
                 ok = any(f"row {y}, col {x}) of {p.layer2}" in t for t in reply.texts)
             elif kind == "view change":
                 w = session.widget("button_group", "View")

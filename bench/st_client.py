@@ -242,8 +242,10 @@ class Session:
                 state = old.state
             else:
                 state = widget_state(element)
-            seen[wid] = Widget(wid, kind, getattr(proto, "label", ""), delta.fragment_id,
-                               _options(element), state)
+            # a component has no label: it is found by its name
+            label = proto.component_name if kind == "bidi_component" else getattr(proto, "label",
+                                                                                 "")
+            seen[wid] = Widget(wid, kind, label, delta.fragment_id, _options(element), state)
 
     # -- finding widgets ---------------------------------------------------------------------
 
@@ -273,11 +275,9 @@ def segment(widget: Widget, option: str) -> WidgetState:
     return ws
 
 
-def plotly_click(widget: Widget, y: int, x: int, width: int, value: float = 0.0) -> WidgetState:
-    """The selection a click on unit (y, x) of the unit picker sends (its scatter overlay)."""
-    index = y * width + x
-    point = {"x": x, "y": y, "curve_number": 1, "point_number": index, "point_index": index,
-             "customdata": [y, x, value]}
-    selection = {"selection": {"points": [point], "point_indices": [index], "box": [],
-                               "lasso": []}}
-    return WidgetState(id=widget.id, string_value=json.dumps(selection))
+def component_state(widget: Widget, values: dict) -> WidgetState:
+    """The state a custom component (``st.components.v2``) reports after it sets ``values``
+    (e.g. ``{"unit": {...}}``: its ``on_unit_change`` callback runs)."""
+    if widget.kind != "bidi_component":
+        raise ValueError(f"{widget.label!r} is a {widget.kind}, not a component")
+    return WidgetState(id=widget.id, json_value=json.dumps(values))

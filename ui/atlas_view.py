@@ -134,7 +134,6 @@ def open_test_digit(index: int, layer: str | None = None,
         st.session_state["layer.name"] = layer
         st.session_state["rf.unit"] = {"layer": layer, "c": c, "y": y, "x": x}
         st.session_state[f"rf.channel.{layer}"] = c
-        st.session_state[f"rf.default.{layer}.{c}"] = (y, x)
         st.session_state["view"] = "Receptive field"
     else:
         st.session_state["view"] = "Feature maps"

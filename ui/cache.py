@@ -218,16 +218,6 @@ def growth_figure(ref: ModelRef, layer: str):
     return figures.field_growth(field_table(ref), layer)
 
 
-@st.cache_resource(show_spinner=False, max_entries=256)
-def picker_figure(ref: ModelRef, image: np.ndarray, layer: str, channel: int,
-                  selected: tuple[int, int]):
-    """The clickable map of one channel (built once per model, digit, layer, channel and first
-    unit: a click on another unit reruns the view without building it again). Shared."""
-    from viz import figures
-    acts, _ = forward(ref, image)
-    return figures.unit_picker(acts[layer][channel], selected, channel, height=280)
-
-
 @st.cache_data(show_spinner=False, max_entries=1024)
 def attribution(ref: ModelRef, image: np.ndarray, method: str, target: int, layer: str,
                 window: int, stride: int, randomized: bool = False) -> np.ndarray:

@@ -12,18 +12,17 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import lensview, urls
+from ui import lens, lensview, unitfield, urls
 from ui.cache import (
     attribution,
     conv_weight,
     field_table,
     forward,
     growth_figure,
-    picker_figure,
     unit_maps,
 )
 from ui.common import context, guard, plot, presenting
-from viz import fields, figures, preprocess, raster
+from viz import fields, figures, htmlviews, preprocess
 from viz.layers import LayerInfo
 
 PAGE = 16  # feature maps per page
@@ -79,7 +78,7 @@ def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -
         st.image(preprocess.to_png(image, 140), width=140, output_format="PNG")
         st.caption(f"Input: {desc}.")
     with mid:
-        plot(figures.probability_bars(probs), key="probs")
+        st.markdown(htmlviews.probability_bars(probs), unsafe_allow_html=True)
         st.caption("Class probabilities (softmax of the 10 outputs).")
     with right:
         verdict = ""
@@ -163,29 +162,20 @@ def server_maps(v: Shown) -> None:
 
 
 def _on_pick() -> None:
+    """A unit picked in the panel (click or Enter) becomes the explorer's unit."""
     unit = st.session_state.get("rf.unit") or {}
-    state = st.session_state.get(f"rf.picker.{unit.get('layer')}.{unit.get('c')}")
-    try:
-        points = state["selection"]["points"]
-    except (KeyError, TypeError):
-        return
-    if not points:
-        return
-    p = points[0]
-    cd = p.get("customdata")
-    if isinstance(cd, dict):
-        cd = [cd.get("0"), cd.get("1")]
-    y, x = (cd[0], cd[1]) if cd and None not in cd[:2] else (p.get("y"), p.get("x"))
-    if y is None or x is None:
-        return
-    unit = dict(st.session_state.get("rf.unit") or {})
-    unit.update(y=int(y), x=int(x))
-    st.session_state["rf.unit"] = unit
+    picked = lens.picked_unit("rf.panel")
+    if picked and picked["layer"] == unit.get("layer"):
+        st.session_state["rf.unit"] = {**unit, "y": picked["y"], "x": picked["x"]}
 
 
 @st.fragment
 def unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
-    """Pick a unit; see its theoretical field, effective field and attribution. Reruns alone."""
+    """Pick a unit; see its theoretical field, effective field and attribution. Reruns alone.
+
+    The browser draws the channel's map and the pictures (``ui/unitfield.py``): hovering a unit
+    shows its field at once; a pick reruns this fragment for the effective field and attribution.
+    """
     a = acts[row.name]
     spatial = a.ndim == 3 and a.shape[1] > 1
     c_total = a.shape[0]
@@ -198,51 +188,23 @@ def unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
         unit = {"layer": row.name, "c": c0, "y": y0, "x": x0}
         st.session_state["rf.unit"] = unit
         st.session_state[f"rf.channel.{row.name}"] = c0
-    left, right = st.columns([1, 2.6])
-    with left:
-        c = st.selectbox("Channel", list(range(c_total)), key=f"rf.channel.{row.name}",
-                         help="The layer's most active unit is picked first.")
-        if c != unit["c"]:
-            unit = {**unit, "c": c}
-            st.session_state["rf.unit"] = unit
-        if spatial:
-            y, x = min(unit["y"], row.size - 1), min(unit["x"], row.size - 1)
-            # The figure only changes with the layer or channel (the default unit is pre-selected),
-            # so a click re-draws the three input figures but not this one.
-            default = st.session_state.setdefault(f"rf.default.{row.name}.{c}", (y, x))
-            plot(picker_figure(key, image, row.name, c, tuple(default)),
-                 key=f"rf.picker.{row.name}.{c}", on_select=_on_pick, selection_mode="points")
-            st.caption(f"Channel {c} of {row.name}: click any unit to pick it.")
-        else:
-            y = x = 0
-            st.caption(f"{row.name} has no spatial map: each of its {c_total} units sees the "
-                       f"whole image. Pick one with the channel box.")
+    left, right = st.columns([1, 2.6], vertical_alignment="bottom")
+    c = left.selectbox("Channel", list(range(c_total)), key=f"rf.channel.{row.name}",
+                       help="The layer's most active unit is picked first.")
+    if c != unit["c"]:
+        unit = {**unit, "c": c}
+        st.session_state["rf.unit"] = unit
+    y, x = (min(unit["y"], row.size - 1), min(unit["x"], row.size - 1)) if spatial else (0, 0)
     urls.write()
     region = fields.unit_region(row, y, x)
     erf, attr = unit_maps(key, image, row.name, (c, y, x))
-    with right:
-        st.markdown(f"**Unit (channel {c}, row {y}, col {x}) of {row.name}** · "
-                    f"{fields.describe(row, region, erf)}")
-        f1, f2, f3 = st.columns(3)
-        unit_name = f"unit ({c}, {y}, {x}) of {row.name}"
-        with f1:
-            st.image(raster.field_picture(image, region), width="stretch", output_format="PNG",
-                     alt=f"Theoretical field of {unit_name}")
-            pad = region.padding_fraction
-            st.caption(f"Theoretical field: {row.r}x{row.r} pixels, rows {region.y0}..{region.y1}"
-                       f", cols {region.x0}..{region.x1}"
-                       + (f"; {pad:.0%} of it is zero padding (hatched)." if pad > 0 else "."))
-        with f2:
-            st.image(raster.field_picture(image, region, overlay=erf), width="stretch",
-                     output_format="PNG",
-                     alt=f"Effective field of {unit_name}")
-            st.caption("Effective field for this input: |d unit / d pixel|, brighter yellow = "
-                       "more sensitive.")
-        with f3:
-            st.image(raster.field_picture(image, region, overlay=attr, signed=True),
-                     width="stretch", output_format="PNG", alt=f"Attribution of {unit_name}")
-            st.caption("What drives this unit here: DeepLift of the unit against a black image "
-                       "(red raises it, blue lowers it).")
+    right.markdown(f"**Unit (channel {c}, row {y}, col {x}) of {row.name}** · "
+                   f"{fields.describe(row, region, erf)}")
+    if not spatial:
+        st.caption(f"{row.name} has no spatial map: each of its {c_total} units sees the whole "
+                   f"image. Pick one with the channel box.")
+    unitfield.render(image, row, (c, y, x), fmap=a[c] if spatial else None, erf=erf, attr=attr,
+                     key="rf.panel", large=presenting(), on_pick=_on_pick)
 
 
 def view_receptive_field(v: Shown) -> None:
@@ -251,24 +213,11 @@ def view_receptive_field(v: Shown) -> None:
     st.subheader("How far each layer sees")
     left, right = st.columns([1.25, 1])
     with left:
-        import pandas as pd
         every = st.toggle("Show every layer (BatchNorm, ReLU and dropout do not change the "
                           "field)", key="rf.every")
         shown = [r for r in table if every or r.name == row.name
                  or r.type not in ("bn", "relu", "dropout")]
-        df = pd.DataFrame([{
-            "layer": r.name, "type": r.type, "output": "x".join(map(str, r.shape)),
-            "r": f"{r.r} (all)" if r.is_global else str(r.r),
-            "S": "-" if r.stride is None else str(r.stride),
-            "P": "-" if r.padding is None else str(r.padding),
-            "params": r.params, "MACs": r.macs,
-        } for r in shown])
-        chosen = row.name
-        styled = df.style.apply(
-            lambda s: ["background-color: #fde9cf; font-weight: 600" if s["layer"] == chosen
-                       else "" for _ in s], axis=1).format({"params": "{:,}", "MACs": "{:,}"})
-        st.dataframe(styled, hide_index=True, height=min(600, 38 + 35 * len(shown)),
-                     key="rf.table")
+        st.markdown(htmlviews.layer_table(shown, row.name), unsafe_allow_html=True)
         st.caption("Per layer: receptive field r, effective stride S and effective padding P in "
                    "input pixels (unit i sees pixels i·S − P to i·S − P + r − 1), parameters and "
                    "multiply-accumulates; the chosen layer is highlighted.")

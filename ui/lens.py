@@ -1,7 +1,7 @@
 """The instant lens in Streamlit: one call, ``render``, mounts the in-browser lens.
 
-The component (``ui/lens/lens.html``, ``.css``, ``.js``; no build step, nothing fetched at run
-time) is declared once per process. The network's payload (``viz.lens.payload``: layer records,
+The component (``ui/lens/lens.html``, ``.css``, ``.js`` after the shared ``canvas.js``; no build
+step, nothing fetched at run time) is declared once per process. The network's payload (``viz.lens.payload``: layer records,
 weights, receptive-field table) is built once per model and sent to a browser session once; the
 browser keeps it and answers hover, keys, layer switches and pen strokes without a rerun. Python
 hears only a picked unit (Enter or click) and a finished drawing (pen released).
@@ -29,6 +29,11 @@ HERE = Path(__file__).resolve().parent / "lens"
 NAME = "cnn_lens"
 
 
+def script(name: str) -> str:
+    """A component's script: the shared drawing helpers (``canvas.js``), then its own file."""
+    return "\n".join((HERE / f).read_text(encoding="utf-8") for f in ("canvas.js", name))
+
+
 @st.cache_resource(show_spinner=False)
 def _component():
     """The component, declared once per server process (its files read once)."""
@@ -36,7 +41,7 @@ def _component():
         NAME,
         html=(HERE / "lens.html").read_text(encoding="utf-8"),
         css=(HERE / "lens.css").read_text(encoding="utf-8"),
-        js=(HERE / "lens.js").read_text(encoding="utf-8"),
+        js=script("lens.js"),
         isolate_styles=True,
     )
 

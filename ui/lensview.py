@@ -15,10 +15,9 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import lens
+from ui import lens, unitfield
 from ui.cache import field_table, unit_maps
 from ui.common import presenting
-from viz import raster
 
 
 def enabled() -> bool:
@@ -84,7 +83,6 @@ def _use_unit() -> None:
     if unit:
         st.session_state["rf.unit"] = unit
         st.session_state[f"rf.channel.{unit['layer']}"] = unit["c"]
-        st.session_state[f"rf.default.{unit['layer']}.{unit['c']}"] = (unit["y"], unit["x"])
 
 
 def _use_drawing() -> None:
@@ -109,14 +107,5 @@ def _picked(key: ModelRef, image: np.ndarray, unit: dict) -> None:
     erf, attr = unit_maps(key, image, name, (c, y, x))
     st.markdown(f"**Picked: channel {c}, row {y}, col {x} of {name}** · "
                 f"{fields.describe(row, region, erf)}")
-    label = f"unit ({c}, {y}, {x}) of {name}"
-    cols = st.columns(3)
-    cols[0].image(raster.field_picture(image, region), width="stretch", output_format="PNG",
-                  caption=f"Theoretical field: rows {region.y0}..{region.y1}, "
-                          f"cols {region.x0}..{region.x1}", alt=f"Theoretical field of {label}")
-    cols[1].image(raster.field_picture(image, region, overlay=erf), width="stretch",
-                  output_format="PNG", alt=f"Effective field of {label}",
-                  caption="Effective field for this input: |d unit / d pixel|")
-    cols[2].image(raster.field_picture(image, region, overlay=attr, signed=True),
-                  width="stretch", output_format="PNG", alt=f"Attribution of {label}",
-                  caption="DeepLift against a black image (red raises the unit, blue lowers it)")
+    unitfield.render(image, row, (c, min(y, row.size - 1), min(x, row.size - 1)), fmap=None,
+                     erf=erf, attr=attr, key="lens.picked", large=presenting())

@@ -96,7 +96,6 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
             if len(shape) == 3 and c < shape[0] and y < shape[1] and x < shape[2]:
                 st.session_state["rf.unit"] = {"layer": where, "c": c, "y": y, "x": x}
                 st.session_state[f"rf.channel.{where}"] = c
-                st.session_state[f"rf.default.{where}.{c}"] = (y, x)
                 view = view or views()["field"]
             else:
                 size = "x".join(map(str, shape)) or "unknown"

@@ -62,21 +62,6 @@ def warmup() -> go.Figure:
                                  xaxis=dict(visible=False), yaxis=dict(visible=False)))
 
 
-def probability_bars(probs: np.ndarray, target: int | None = None) -> go.Figure:
-    """Class probabilities, predicted class highlighted."""
-    pred = int(np.argmax(probs))
-    colours = ["#3b5b92" if i == pred else "#b9c3d6" for i in range(len(probs))]
-    if target is not None and target != pred:
-        colours[target] = "#d8862a"
-    fig = go.Figure(go.Bar(
-        x=[str(i) for i in range(len(probs))], y=probs, marker_color=colours,
-        text=[f"{p:.0%}" if p >= 0.01 else "" for p in probs], textposition="outside",
-        hovertemplate="class %{x}: %{y:.2%}<extra></extra>", cliponaxis=False))
-    fig.update_yaxes(range=[0, 1.15], showticklabels=False, showgrid=False)
-    fig.update_xaxes(type="category", tickfont=dict(size=16))
-    return _base(fig, 190)
-
-
 def digit(image: np.ndarray, height: int = 300, region: Region | None = None,
           overlay: np.ndarray | None = None, opacity: float = 0.6, limit: float | None = None,
           overlay_scale: str | list = OVERLAY_DIVERGING, overlay_name: str = "value",
@@ -198,35 +183,6 @@ def tiled(maps: np.ndarray, cols: int, colorscale: str = DIVERGING, height: int 
         hovertemplate=f"{label} %{{z:.3g}}<extra></extra>"))
     _image_axes(fig)
     return _base(fig, height or min(900, 40 + rows * max(18, 6 * th)))
-
-
-def unit_picker(fmap: np.ndarray, selected: tuple[int, int] | None, channel: int,
-                height: int = 330) -> go.Figure:
-    """One feature map with an invisible clickable point on every unit (for ``on_select``).
-
-    The picked unit is shown by plotly's own selection styling (``selectedpoints``), so picking
-    another unit does not change this figure: the browser need not redraw it.
-    """
-    fmap = np.asarray(fmap, dtype=np.float32)
-    h, w = fmap.shape
-    yy, xx = np.indices((h, w))
-    custom = np.stack([yy.ravel(), xx.ravel(), fmap.ravel()], axis=1).astype(np.float32)
-    fig = go.Figure(go.Heatmap(z=fmap, colorscale=SEQUENTIAL, showscale=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(
-        x=xx.ravel(), y=yy.ravel(), mode="markers", customdata=custom,
-        marker=dict(size=max(4, 260 // max(h, w)), color="rgba(0,0,0,0)", symbol="square",
-                    line=dict(width=0)),
-        hovertemplate=(f"channel {channel}, unit (%{{y}}, %{{x}}): %{{customdata[2]:.3g}}"
-                       "<extra>click to pick</extra>"),
-        showlegend=False, name="units",
-        selectedpoints=None if selected is None else [selected[0] * w + selected[1]],
-        selected=dict(marker=dict(color="rgba(216,134,42,0.9)", opacity=1)),
-        unselected=dict(marker=dict(opacity=0))))
-    _image_axes(fig)
-    fig.update_xaxes(range=[-0.5, w - 0.5])
-    fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False)
-    fig.update_layout(clickmode="event+select")
-    return _base(fig, height)
 
 
 def field_growth(table: Sequence[LayerInfo], chosen: str) -> go.Figure:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from viz.layers import describe
+from viz.layers import LayerInfo, describe
 from viz.npforward import BN_EPS, MEAN, STD, NumpyNet
 
 LENS_TYPES = ("conv", "bn", "relu", "dropout", "maxpool", "avgpool", "gap", "flatten", "linear")
@@ -67,20 +67,21 @@ def _pair(h: int | None, w: int | None) -> list[int] | None:
     return None if h is None or w is None else [int(h), int(w)]
 
 
+def rf_row(info: LayerInfo) -> dict[str, Any]:
+    """A layer's receptive-field row as the browser reads it (see the module docstring)."""
+    shape = [int(s) for s in info.shape]
+    h, w = info.field.h, info.field.w
+    return {"r": _pair(h.r, w.r), "S": _pair(h.stride, w.stride),
+            "P": _pair(h.padding, w.padding),
+            "size": shape[1:] if len(shape) == 3 else None, "global": bool(info.is_global)}
+
+
 def layer_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The layer records with their output shape and receptive-field row (from the engine)."""
     rows = []
     for rec, info in zip(layers, describe(layers)):
-        shape = [int(s) for s in info.shape]
-        h, w = info.field.h, info.field.w
-        rows.append({
-            **rec,
-            "shape": shape,
-            "macs": int(info.macs),
-            "rf": {"r": _pair(h.r, w.r), "S": _pair(h.stride, w.stride),
-                   "P": _pair(h.padding, w.padding),
-                   "size": shape[1:] if len(shape) == 3 else None, "global": info.is_global},
-        })
+        rows.append({**rec, "shape": [int(s) for s in info.shape], "macs": int(info.macs),
+                     "rf": rf_row(info)})
     return rows
 
 

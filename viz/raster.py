@@ -47,6 +47,24 @@ def colourise(values: np.ndarray, lut: np.ndarray, lo: float, hi: float) -> np.n
     return lut[(t * 255).round().astype(int)]
 
 
+YELLOW = (254, 232, 56)  # the sensitivity overlay's colour (cividis' brightest)
+SENSITIVITY_GAMMA = 0.6  # overlay opacity = level ** gamma: faint sensitivity stays visible
+SIGNED_GAMMA = 0.7
+
+
+def overlay_levels(overlay: np.ndarray, signed: bool) -> np.ndarray:
+    """An overlay scaled for drawing: 0..1 (non-negative, divided by its largest value) or
+    -1..1 (signed, divided by the 99.5th percentile of |value| so one extreme pixel does not wash
+    the rest out; beyond it, clipped). An all-zero overlay stays zero. The PNG pictures here and
+    the browser's unit-field panel (``viz/fieldpanel.py``) both draw these levels."""
+    ov = np.asarray(overlay, dtype=np.float64)
+    if signed:
+        lim = float(np.percentile(np.abs(ov), 99.5)) or float(np.abs(ov).max()) or 1.0
+        return np.clip(ov / lim, -1, 1)
+    hi = float(ov.max()) or 1.0
+    return np.clip(ov / hi, 0, 1)
+
+
 def field_picture(image: np.ndarray, region: Region | None = None,
                   overlay: np.ndarray | None = None, signed: bool = False,
                   scale: int = 10) -> bytes:
@@ -64,15 +82,13 @@ def field_picture(image: np.ndarray, region: Region | None = None,
     else:  # MNIST's own look: white ink on black, slightly dimmed under an overlay
         rgb = np.repeat(img[..., None] * (0.85 if overlay is not None else 1.0) * 255, 3, axis=2)
     if overlay is not None:
-        ov = np.asarray(overlay, dtype=np.float64)
+        t = overlay_levels(overlay, signed)
         if signed:
-            lim = float(np.percentile(np.abs(ov), 99.5)) or float(np.abs(ov).max()) or 1.0
-            colour = colourise(ov, RDBU_R, -lim, lim)
-            alpha = np.clip(np.abs(ov) / lim, 0, 1)[..., None] ** 0.7
+            colour = colourise(t, RDBU_R, -1.0, 1.0)
+            alpha = np.abs(t)[..., None] ** SIGNED_GAMMA
         else:
-            hi = float(ov.max()) or 1.0
-            colour = np.broadcast_to(np.array([254, 232, 56], dtype=np.float64), rgb.shape)
-            alpha = np.clip(ov / hi, 0, 1)[..., None] ** 0.6
+            colour = np.broadcast_to(np.array(YELLOW, dtype=np.float64), rgb.shape)
+            alpha = t[..., None] ** SENSITIVITY_GAMMA
         rgb = rgb * (1 - alpha) + colour * alpha
     lo, hi = 0, n - 1
     if region is not None:

@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/ when a step fails; the server is always killed
 from __future__ import annotations
 
 import io
+import re
 import time
 from pathlib import Path
 
@@ -65,24 +66,33 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
 
             step = "switch layer"
             page.locator(".st-key-view").get_by_text("Receptive field", exact=True).click()
-            _text(page, "click any unit")
+            panel = page.locator("[data-testid=unit-field]")
+            panel.wait_for(timeout=90_000)
             wait_idle(page)
             box = page.locator(".st-key-layer-name input")
             box.click()
             box.fill("conv3")
             page.get_by_role("option").filter(has_text=". conv3 ").first.click()
-            _text(page, "of conv3: click any unit")
-            wait_idle(page)
-
-            step = "pick a unit"
-            page.locator("img[alt^='Theoretical field of unit ('][alt$=' of conv3']").wait_for(
+            page.locator("[data-testid=unit-field] .unit[data-unit^='conv3,']").wait_for(
                 timeout=90_000)
             wait_idle(page, 90_000)
-            time.sleep(0.3)
-            point = page.locator("[class*='st-key-rf-picker'] .scatterlayer .point").nth(
-                5 * 28 + 7).bounding_box()
-            page.mouse.click(point["x"] + point["width"] / 2, point["y"] + point["height"] / 2)
-            page.locator("img[alt^='Theoretical field of unit ('][alt*=', 5, 7) of conv3']").wait_for()
+
+            step = "hover a unit"  # the browser draws its field at once, no round trip
+            picker = page.locator("[data-testid=unit-field] canvas.picker")
+            b = picker.bounding_box()
+            u = b["width"] / 28  # conv3's map is 28x28
+            page.mouse.move(b["x"] + (7 + 0.5) * u, b["y"] + (5 + 0.5) * u)
+            unit = page.locator("[data-testid=unit-field] .unit")
+            page.locator("[data-testid=unit-field] .unit[data-unit$=',5,7']").wait_for(
+                timeout=10_000)
+            # conv3 of seed: r = 7, S = 1, P = 3, so unit (5, 7) sees rows 2..8, cols 4..10
+            assert unit.get_attribute("data-rf") == "2,8,4,10"
+
+            step = "pick a unit"
+            page.mouse.click(b["x"] + (7 + 0.5) * u, b["y"] + (5 + 0.5) * u)
+            _text(page, "Unit (channel ")
+            page.get_by_text(re.compile(r"row 5, col 7\) of conv3")).first.wait_for(
+                timeout=60_000)
             _text(page, "This unit can only see 7x7 pixels")
             wait_idle(page)
 

@@ -13,28 +13,6 @@
 const NETS = (window.__cnnLensNets = window.__cnnLensNets || new Map()); // id -> decoded net
 const INSTANCES = new WeakMap(); // parent element -> Lens
 
-const ORANGE = "rgb(216,134,42)";
-const PAD_GREY = "rgb(236,236,236)";
-const STOPS = {
-  cividis: ["#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678", "#a59c74",
-    "#c3b369", "#e1cc55", "#fee838"],
-  viridis: ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779",
-    "#6ece58", "#b5de2b", "#fde725"],
-  gray: ["#000000", "#ffffff"],
-};
-
-function lut(stops) { // 256 x RGB, linear between evenly spaced stops (as plotly)
-  const rgb = stops.map((s) => [1, 3, 5].map((i) => parseInt(s.slice(i, i + 2), 16)));
-  const out = new Uint8ClampedArray(256 * 3);
-  for (let i = 0; i < 256; i++) {
-    const t = (i / 255) * (rgb.length - 1);
-    const j = Math.min(rgb.length - 2, Math.floor(t));
-    const f = t - j;
-    for (let k = 0; k < 3; k++) out[i * 3 + k] = Math.round(rgb[j][k] * (1 - f) + rgb[j + 1][k] * f);
-  }
-  return out;
-}
-const LUTS = Object.fromEntries(Object.entries(STOPS).map(([k, v]) => [k, lut(v)]));
 
 // ------------------------------------------------------------------------------------------
 // Network: decode the payload, run the forward pass
@@ -372,27 +350,6 @@ export function toMnist(gray, w, h) {
     }
   }
   return out;
-}
-
-// ------------------------------------------------------------------------------------------
-// Receptive fields (the engine's table: unit u reads pixels u*S - P .. u*S - P + r - 1)
-// ------------------------------------------------------------------------------------------
-
-export function unitBounds(rec, y, x) {
-  const rf = rec.rf;
-  if (!rf || rf.global) return [0, 27, 0, 27];
-  const y0 = y * rf.S[0] - rf.P[0], x0 = x * rf.S[1] - rf.P[1];
-  return [y0, y0 + rf.r[0] - 1, x0, x0 + rf.r[1] - 1];
-}
-
-function layerExtent(rec) { // input-pixel range the input canvas shows for this layer
-  const rf = rec.rf;
-  if (!rf || rf.global || !rf.size) return [0, 27];
-  const [a] = unitBounds(rec, 0, 0);
-  const [, b] = unitBounds(rec, rf.size[0] - 1, rf.size[1] - 1);
-  const [, , c] = unitBounds(rec, 0, 0);
-  const [, , , d] = unitBounds(rec, rf.size[0] - 1, rf.size[1] - 1);
-  return [Math.min(0, a, c), Math.max(27, b, d)];
 }
 
 // ------------------------------------------------------------------------------------------
@@ -844,9 +801,7 @@ class Lens {
     const where = spatial ? `channel ${c}, row ${y}, col ${x}` : `unit ${c}`;
     let html = `<b>${rec.name}</b>, ${where}: value ${fmt(value)}<br>`;
     if (rf && !rf.global) {
-      const inside = Math.max(0, Math.min(b[1], 27) - Math.max(b[0], 0) + 1) *
-        Math.max(0, Math.min(b[3], 27) - Math.max(b[2], 0) + 1);
-      const padPart = 1 - inside / (rf.r[0] * rf.r[1]);
+      const padPart = paddingShare(b);
       html += `sees rows <b>${b[0]}..${b[1]}</b>, cols <b>${b[2]}..${b[3]}</b>` +
         ` (r = ${rf.r[0]}, S = ${rf.S[0]}, P = ${rf.P[0]})` +
         (padPart > 0 ? `; ${Math.round(padPart * 100)}% of it is zero padding (hatched)` : "");
@@ -859,50 +814,9 @@ class Lens {
   }
 
   drawInput(rec, b) {
-    const cv = this.el.input, ctx = cv.getContext("2d", { willReadFrequently: true });
-    const side = cv.width;
+    const cv = this.el.input;
     const [lo, hi] = layerExtent(rec);
-    const n = hi - lo + 1, k = side / n, o = -lo * k;
-    ctx.fillStyle = PAD_GREY;
-    ctx.fillRect(0, 0, side, side);
-    if (!this._digit || this._digitKey !== this.pixels) {
-      const img = new ImageData(28, 28);
-      for (let i = 0; i < 784; i++) {
-        const v = this.pixels[i];
-        img.data[i * 4] = v; img.data[i * 4 + 1] = v; img.data[i * 4 + 2] = v; img.data[i * 4 + 3] = 255;
-      }
-      this._digit = document.createElement("canvas");
-      this._digit.width = 28; this._digit.height = 28;
-      this._digit.getContext("2d", { willReadFrequently: true }).putImageData(img, 0, 0);
-      this._digitKey = this.pixels;
-    }
-    ctx.imageSmoothingEnabled = false;
-    ctx.drawImage(this._digit, o, o, 28 * k, 28 * k);
-    ctx.strokeStyle = "#969696";
-    ctx.lineWidth = 1;
-    ctx.strokeRect(o - 0.5, o - 0.5, 28 * k + 1, 28 * k + 1);
-    const rx = (b[2] - lo) * k, ry = (b[0] - lo) * k;
-    const rw = (b[3] - b[2] + 1) * k, rh = (b[1] - b[0] + 1) * k;
-    // dim what the unit does not see
-    ctx.fillStyle = "rgba(20,20,30,0.55)";
-    ctx.beginPath();
-    ctx.rect(0, 0, side, side);
-    ctx.rect(rx, ry, rw, rh);
-    ctx.fill("evenodd");
-    // the part of the field in the zero padding, hatched
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(rx, ry, rw, rh);
-    ctx.clip();
-    ctx.beginPath();
-    ctx.rect(0, 0, side, side);
-    ctx.rect(o, o, 28 * k, 28 * k);
-    ctx.fillStyle = ctx.createPattern(hatch(), "repeat");
-    ctx.fill("evenodd");
-    ctx.restore();
-    ctx.lineWidth = 3;
-    ctx.strokeStyle = ORANGE;
-    ctx.strokeRect(rx + 1.5, ry + 1.5, rw - 3, rh - 3);
+    drawField(cv, this.pixels, [lo, hi], b, { dim: true });
     this.el.inputCap.textContent = lo < 0 || hi > 27
       ? `Input (28x28, grey border = zero padding) and the field of the unit`
       : "Input (28x28) and the field of the unit";
@@ -1085,25 +999,6 @@ class Lens {
     a.remove();
     window.cnnLens.lastExport = a.download;
   }
-}
-
-function fmt(v) {
-  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3);
-}
-
-let HATCH = null;
-function hatch() {
-  if (HATCH) return HATCH;
-  HATCH = document.createElement("canvas");
-  HATCH.width = 8; HATCH.height = 8;
-  const c = HATCH.getContext("2d", { willReadFrequently: true });
-  c.fillStyle = "rgba(216,134,42,0.18)";
-  c.fillRect(0, 0, 8, 8);
-  c.strokeStyle = "rgba(216,134,42,0.9)";
-  c.lineWidth = 2;
-  c.beginPath(); c.moveTo(-2, 10); c.lineTo(10, -2); c.moveTo(-2, 2); c.lineTo(2, -2);
-  c.moveTo(6, 10); c.lineTo(10, 6); c.stroke();
-  return HATCH;
 }
 
 export default function (component) {

@@ -1,0 +1,158 @@
+// Drawing helpers shared by the browser components (ui/lens.py and ui/unitfield.py put this file
+// in front of their own script): colours, the receptive-field arithmetic, number formatting.
+
+const ORANGE = "rgb(216,134,42)";
+const PAD_GREY = "rgb(236,236,236)";
+const STOPS = {
+  cividis: ["#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678", "#a59c74",
+    "#c3b369", "#e1cc55", "#fee838"],
+  viridis: ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779",
+    "#6ece58", "#b5de2b", "#fde725"],
+  gray: ["#000000", "#ffffff"],
+  // signed overlays: RdBu reversed (blue = negative, red = positive), as viz/raster.py
+  rdbu: ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7",
+    "#f4a582", "#d6604d", "#b2182b", "#67001f"],
+};
+const YELLOW = [254, 232, 56]; // the sensitivity overlay (viz/raster.py YELLOW and gammas)
+const SENSITIVITY_GAMMA = 0.6;
+const SIGNED_GAMMA = 0.7;
+
+function lut(stops) { // 256 x RGB, linear between evenly spaced stops (as plotly)
+  const rgb = stops.map((s) => [1, 3, 5].map((i) => parseInt(s.slice(i, i + 2), 16)));
+  const out = new Uint8ClampedArray(256 * 3);
+  for (let i = 0; i < 256; i++) {
+    const t = (i / 255) * (rgb.length - 1);
+    const j = Math.min(rgb.length - 2, Math.floor(t));
+    const f = t - j;
+    for (let k = 0; k < 3; k++) out[i * 3 + k] = Math.round(rgb[j][k] * (1 - f) + rgb[j + 1][k] * f);
+  }
+  return out;
+}
+const LUTS = Object.fromEntries(Object.entries(STOPS).map(([k, v]) => [k, lut(v)]));
+
+// ------------------------------------------------------------------------------------------
+// Receptive fields (the engine's table: unit u reads pixels u*S - P .. u*S - P + r - 1)
+// ------------------------------------------------------------------------------------------
+
+function unitBounds(rec, y, x) {
+  const rf = rec.rf;
+  if (!rf || rf.global) return [0, 27, 0, 27];
+  const y0 = y * rf.S[0] - rf.P[0], x0 = x * rf.S[1] - rf.P[1];
+  return [y0, y0 + rf.r[0] - 1, x0, x0 + rf.r[1] - 1];
+}
+
+function layerExtent(rec) { // input-pixel range the input canvas shows for this layer
+  const rf = rec.rf;
+  if (!rf || rf.global || !rf.size) return [0, 27];
+  const [a] = unitBounds(rec, 0, 0);
+  const [, b] = unitBounds(rec, rf.size[0] - 1, rf.size[1] - 1);
+  const [, , c] = unitBounds(rec, 0, 0);
+  const [, , , d] = unitBounds(rec, rf.size[0] - 1, rf.size[1] - 1);
+  return [Math.min(0, a, c), Math.max(27, b, d)];
+}
+
+function fmt(v) {
+  return Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3);
+}
+
+let HATCH = null;
+function hatch() {
+  if (HATCH) return HATCH;
+  HATCH = document.createElement("canvas");
+  HATCH.width = 8; HATCH.height = 8;
+  const c = HATCH.getContext("2d", { willReadFrequently: true });
+  c.fillStyle = "rgba(216,134,42,0.18)";
+  c.fillRect(0, 0, 8, 8);
+  c.strokeStyle = "rgba(216,134,42,0.9)";
+  c.lineWidth = 2;
+  c.beginPath(); c.moveTo(-2, 10); c.lineTo(10, -2); c.moveTo(-2, 2); c.lineTo(2, -2);
+  c.moveTo(6, 10); c.lineTo(10, 6); c.stroke();
+  return HATCH;
+}
+
+
+// The 28x28 input as a small canvas (white ink on black, or grey ink on white under a signed
+// overlay), blended with an overlay of levels (0..1000, or -1000..1000 when signed) exactly as
+// viz/raster.py's field_picture blends them.
+function inputTile(pixels, overlay, signed) {
+  const img = new ImageData(28, 28);
+  const rd = LUTS.rdbu;
+  for (let i = 0; i < 784; i++) {
+    const v = pixels[i] / 255;
+    let r, g, b;
+    if (overlay && signed) { r = g = b = (1 - 0.45 * v) * 255; } else {
+      r = g = b = v * (overlay ? 0.85 : 1) * 255;
+    }
+    if (overlay) {
+      const t = overlay[i] / 1000;
+      let a, cr, cg, cb;
+      if (signed) {
+        const k = 3 * Math.round(((Math.max(-1, Math.min(1, t)) + 1) / 2) * 255);
+        cr = rd[k]; cg = rd[k + 1]; cb = rd[k + 2];
+        a = Math.pow(Math.min(1, Math.abs(t)), SIGNED_GAMMA);
+      } else {
+        [cr, cg, cb] = YELLOW;
+        a = Math.pow(Math.max(0, Math.min(1, t)), SENSITIVITY_GAMMA);
+      }
+      r = r * (1 - a) + cr * a; g = g * (1 - a) + cg * a; b = b * (1 - a) + cb * a;
+    }
+    img.data[i * 4] = r; img.data[i * 4 + 1] = g; img.data[i * 4 + 2] = b; img.data[i * 4 + 3] = 255;
+  }
+  const cv = document.createElement("canvas");
+  cv.width = 28; cv.height = 28;
+  cv.getContext("2d").putImageData(img, 0, 0);
+  return cv;
+}
+
+// Draw the input on a square canvas that shows input pixels lo..hi (outside 0..27: the zero
+// padding, grey), with a unit's field b = [y0, y1, x0, x1] outlined in orange and the part of it
+// in the padding hatched. opts: overlay and signed (see inputTile), dim (darken what the unit
+// does not see). The tile is kept on the canvas while pixels and overlay stay the same arrays.
+function drawField(cv, pixels, [lo, hi], b, opts = {}) {
+  const ctx = cv.getContext("2d");
+  const side = cv.width;
+  const n = hi - lo + 1, k = side / n, o = -lo * k;
+  const key = cv._tileKey;
+  if (!key || key.pixels !== pixels || key.overlay !== opts.overlay || key.signed !== !!opts.signed) {
+    cv._tile = inputTile(pixels, opts.overlay, !!opts.signed);
+    cv._tileKey = { pixels, overlay: opts.overlay, signed: !!opts.signed };
+  }
+  ctx.fillStyle = PAD_GREY;
+  ctx.fillRect(0, 0, side, side);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(cv._tile, o, o, 28 * k, 28 * k);
+  ctx.strokeStyle = "#969696";
+  ctx.lineWidth = 1;
+  ctx.strokeRect(o - 0.5, o - 0.5, 28 * k + 1, 28 * k + 1);
+  if (!b) return;
+  const rx = (b[2] - lo) * k, ry = (b[0] - lo) * k;
+  const rw = (b[3] - b[2] + 1) * k, rh = (b[1] - b[0] + 1) * k;
+  if (opts.dim) { // dim what the unit does not see
+    ctx.fillStyle = "rgba(20,20,30,0.55)";
+    ctx.beginPath();
+    ctx.rect(0, 0, side, side);
+    ctx.rect(rx, ry, rw, rh);
+    ctx.fill("evenodd");
+  }
+  // the part of the field in the zero padding, hatched
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(rx, ry, rw, rh);
+  ctx.clip();
+  ctx.beginPath();
+  ctx.rect(0, 0, side, side);
+  ctx.rect(o, o, 28 * k, 28 * k);
+  ctx.fillStyle = ctx.createPattern(hatch(), "repeat");
+  ctx.fill("evenodd");
+  ctx.restore();
+  ctx.lineWidth = 3;
+  ctx.strokeStyle = ORANGE;
+  ctx.strokeRect(rx + 1.5, ry + 1.5, rw - 3, rh - 3);
+}
+
+// Share of a field (r x r pixels) that lies in the zero padding, 0..1.
+function paddingShare(b) {
+  const inside = Math.max(0, Math.min(b[1], 27) - Math.max(b[0], 0) + 1) *
+    Math.max(0, Math.min(b[3], 27) - Math.max(b[2], 0) + 1);
+  return 1 - inside / ((b[1] - b[0] + 1) * (b[3] - b[2] + 1));
+}

@@ -1,0 +1,53 @@
+"""The unit-field panel in Streamlit: one call, ``render``, mounts it.
+
+The browser draws one channel's map to pick units on and three pictures of the input for the
+picked unit: its theoretical field (following the pointer and the arrow keys, no round trip), its
+effective field and its attribution (computed here, on a pick). The component's files are
+``ui/unitfield/unitfield.{html,css,js}`` after the lens's shared ``canvas.js``; the data is
+``viz.fieldpanel.payload``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from ui.lens import HERE as LENS_DIR
+from viz import fieldpanel
+from viz.layers import LayerInfo
+
+HERE = Path(__file__).resolve().parent / "unitfield"
+NAME = "cnn_unit_field"
+
+
+@st.cache_resource(show_spinner=False)
+def _component():
+    """The component, declared once per server process (its files read once)."""
+    js = "\n".join(p.read_text(encoding="utf-8")
+                   for p in (LENS_DIR / "canvas.js", HERE / "unitfield.js"))
+    return st.components.v2.component(
+        NAME,
+        html=(HERE / "unitfield.html").read_text(encoding="utf-8"),
+        css=(HERE / "unitfield.css").read_text(encoding="utf-8"),
+        js=js,
+        isolate_styles=True,
+    )
+
+
+def render(image: np.ndarray, row: LayerInfo, unit: tuple[int, int, int], *,
+           fmap: np.ndarray | None, erf: np.ndarray | None, attr: np.ndarray | None,
+           key: str, large: bool = False,
+           on_pick: Callable[[], None] | None = None) -> None:
+    """Mount the panel for ``unit = (c, y, x)`` of layer ``row`` on the uint8 28x28 ``image``.
+
+    ``fmap``: the channel's map to pick on (None: no picker). ``on_pick`` runs (before the rerun)
+    when a unit is picked; ``ui.lens.picked_unit(key)`` reads it.
+    """
+    data: dict[str, Any] = fieldpanel.payload(image, row, unit, fmap=fmap, erf=erf, attr=attr)
+    data["large"] = bool(large)
+    _component()(key=key, data=data, on_unit_change=on_pick or (lambda: None))
+
