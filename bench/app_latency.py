@@ -5,13 +5,15 @@
 Measures, against ``streamlit run app.py``:
 
 - cold start: process start -> the first feature maps drawn (a fresh server per run);
-- unit pick: click on a unit of a feature map -> its receptive field drawn on the input;
+- field hover: the pointer on a unit of the Receptive field view's map -> its field drawn on the
+  input (in the browser, timed by the panel from the input event);
+- unit pick: click on a unit there -> its effective field and attribution from the server drawn;
 - layer switch: choose another layer -> its feature maps drawn;
 - saliency: choose a method -> its map drawn, for every method (a new input per run, so nothing
   is cached).
 
-Targets (issue): cold start <= 4 s, unit pick <= 250 ms, layer switch <= 400 ms, saliency <= 500
-ms per method.
+Targets (issue): cold start <= 4 s, field hover <= 16 ms, unit pick <= 250 ms, layer switch
+<= 400 ms, saliency <= 500 ms per method.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from bench.server import (  # noqa: E402
 
 # The server's own views: its plotly maps and layer picker (the lens has bench/lens_latency.py).
 SERVER_MAPS = {"CNN_LENS_LENS": "0"}
-TARGETS_MS = {"cold start": 4000, "unit pick": 250, "layer switch": 400, "saliency": 500}
+TARGETS_MS = {"cold start": 4000, "field hover": 16, "unit pick": 250, "layer switch": 400, "saliency": 500}
 METHODS = ["Saliency", "Integrated Gradients", "SmoothGrad", "Guided Backprop", "DeepLift",
            "Occlusion", "Grad-CAM"]
 
@@ -110,14 +112,17 @@ def next_sample(page, k: int) -> None:
     wait_idle(page)
 
 
+PANEL = "[data-testid=unit-field]"
+
+
 def unit_point(page, y: int, x: int, size: int):
-    """Centre (px, py) of unit (y, x) of the picker: its invisible scatter point."""
-    points = page.locator("[class*='st-key-rf-picker'] .scatterlayer .point")
-    box = points.nth(y * size + x).bounding_box()
-    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    """Centre (px, py) of unit (y, x) on the unit-field panel's map."""
+    box = page.locator(f"{PANEL} canvas.picker").bounding_box()
+    return box["x"] + (x + 0.5) * box["width"] / size, box["y"] + (y + 0.5) * box["height"] / size
 
 
 def unit_picks(page, runs: int, size: int = 28) -> list[float]:
+    """Click -> the server's effective field and attribution of that unit drawn."""
     times = []
     units = [(3 + 2 * i % (size - 6), 4 + 3 * i % (size - 8)) for i in range(runs + 1)]
     for i, (y, x) in enumerate(units):
@@ -125,11 +130,25 @@ def unit_picks(page, runs: int, size: int = 28) -> list[float]:
         px, py = unit_point(page, y, x, size)
         t0 = _now()
         page.mouse.click(px, py)
-        wait_css(page, f"img[alt^='Theoretical field of unit ('][alt*=', {y}, {x}) of']")
+        page.locator(f"{PANEL} .unit[data-unit$=',{y},{x}']", has_text="Picked unit:").wait_for()
+        wait_text(page, f"row {y}, col {x}) of")
         settle(page)
         if i:  # the first click warms the fragment
             times.append((_now() - t0) * 1000)
         wait_idle(page)
+    return times
+
+
+def field_hovers(page, runs: int, size: int = 28) -> list[float]:
+    """Pointer move -> the hovered unit's field drawn (the panel's own clock, in the browser)."""
+    times = []
+    for i in range(runs):
+        y, x = (5 + 7 * i) % size, (2 + 11 * i) % size
+        px, py = unit_point(page, y, x, size)
+        page.mouse.move(px, py)
+        page.locator(f"{PANEL} .unit[data-unit$=',{y},{x}']").wait_for()
+        times.append(page.evaluate("() => window.cnnUnitField.lastUpdateMs"))
+    page.mouse.move(0, 0)
     return times
 
 
@@ -208,7 +227,10 @@ def run_all(page, args, results: dict) -> None:
             if "pick" not in args.skip:
                 choose_layer(page, "relu5")
                 choose_view(page, "Receptive field")
-                wait_text(page, "click any unit")
+                page.locator(f"{PANEL} canvas.picker").wait_for()
+                wait_idle(page)
+                results["field hover"] = summary("field hover", field_hovers(page,
+                                                                             2 * args.runs))
                 results["unit pick"] = summary("unit pick", unit_picks(page, args.runs))
             if "saliency" not in args.skip:
                 choose_view(page, "Saliency")

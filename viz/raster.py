@@ -65,6 +65,29 @@ def overlay_levels(overlay: np.ndarray, signed: bool) -> np.ndarray:
     return np.clip(ov / hi, 0, 1)
 
 
+def input_rgb(image: np.ndarray, levels: np.ndarray | None = None,
+              signed: bool = False) -> np.ndarray:
+    """(H, W, 3) float RGB 0..255: the input blended with overlay ``levels`` (from
+    :func:`overlay_levels`). Without an overlay or under a sensitivity one, MNIST's own look
+    (white ink on black, dimmed to 85% under the overlay); under a signed one, grey ink on white
+    paper, where red and blue read best. The browser's panel blends the same way."""
+    img = np.asarray(image, dtype=np.float64) / 255.0
+    if levels is not None and signed:
+        rgb = np.repeat((1 - 0.45 * img[..., None]) * 255, 3, axis=2)
+    else:
+        rgb = np.repeat(img[..., None] * (0.85 if levels is not None else 1.0) * 255, 3, axis=2)
+    if levels is None:
+        return rgb
+    t = np.asarray(levels, dtype=np.float64)
+    if signed:
+        colour = colourise(t, RDBU_R, -1.0, 1.0)
+        alpha = np.abs(t)[..., None] ** SIGNED_GAMMA
+    else:
+        colour = np.broadcast_to(np.array(YELLOW, dtype=np.float64), rgb.shape)
+        alpha = t[..., None] ** SENSITIVITY_GAMMA
+    return rgb * (1 - alpha) + colour * alpha
+
+
 def field_picture(image: np.ndarray, region: Region | None = None,
                   overlay: np.ndarray | None = None, signed: bool = False,
                   scale: int = 10) -> bytes:
@@ -75,21 +98,8 @@ def field_picture(image: np.ndarray, region: Region | None = None,
     ``overlay``: non-negative (sensitivity, cividis-like yellow, transparent at 0) or signed
     (red = positive, blue = negative, transparent at 0).
     """
-    img = np.asarray(image, dtype=np.float64) / 255.0
-    n = img.shape[0]
-    if overlay is not None and signed:  # red and blue read best on paper: grey ink on white
-        rgb = np.repeat((1 - 0.45 * img[..., None]) * 255, 3, axis=2)
-    else:  # MNIST's own look: white ink on black, slightly dimmed under an overlay
-        rgb = np.repeat(img[..., None] * (0.85 if overlay is not None else 1.0) * 255, 3, axis=2)
-    if overlay is not None:
-        t = overlay_levels(overlay, signed)
-        if signed:
-            colour = colourise(t, RDBU_R, -1.0, 1.0)
-            alpha = np.abs(t)[..., None] ** SIGNED_GAMMA
-        else:
-            colour = np.broadcast_to(np.array(YELLOW, dtype=np.float64), rgb.shape)
-            alpha = t[..., None] ** SENSITIVITY_GAMMA
-        rgb = rgb * (1 - alpha) + colour * alpha
+    rgb = input_rgb(image, None if overlay is None else overlay_levels(overlay, signed), signed)
+    n = rgb.shape[0]
     lo, hi = 0, n - 1
     if region is not None:
         lo = min(0, region.y0, region.x0)

@@ -142,8 +142,9 @@ def test_classroom_in_chromium(tmp_path: Path, mnist_dir: str) -> None:
         try:
             step = "open a shared link"
             page.goto(url + "?model=seed&input=sample:17&layer=conv3&view=field&unit=2,5,7")
-            page.locator("img[alt='Theoretical field of unit (2, 5, 7) of conv3']").wait_for(
+            page.locator("[data-testid=unit-field] .unit[data-unit='conv3,2,5,7']").wait_for(
                 timeout=90_000)
+            _text(page, "Unit (channel 2, row 5, col 7) of conv3")
             _text(page, "Input: sample 18 of 200")
             wait_idle(page, 90_000)
 

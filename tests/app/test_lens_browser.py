@@ -236,8 +236,10 @@ def test_lens_in_the_explorer(app) -> None:
         page.keyboard.press("Home")
         page.keyboard.press("Enter")
         page.get_by_text("Picked: channel").wait_for(timeout=90_000)
-        page.locator("img[alt^='Effective field of unit ('][alt$=', 0, 0) of relu3']").wait_for(
-            timeout=90_000)
+        page.locator("[data-testid=unit-field] .unit[data-unit$=',0,0']",
+                     has_text="Picked unit").wait_for(timeout=90_000)
+        assert page.locator("[data-testid=unit-field] .unit").get_attribute(
+            "data-unit").startswith("relu3,")
         page.locator(f"{LENS} button.draw-toggle").click()
         for stroke in DRAWINGS["seven"]:
             _stroke(page, stroke)

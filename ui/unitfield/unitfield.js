@@ -101,20 +101,23 @@ class Panel {
     }
   }
 
+  // The 28x28 RGBA tile under a picture ("theo", "erf" or "attr"), for tests.
+  tile(kind) {
+    const cv = this.el[kind]._tile;
+    return Array.from(cv.getContext("2d").getImageData(0, 0, 28, 28).data);
+  }
+
   update(data) {
-    window.cnnUnitField = window.cnnUnitField || { lastUpdateMs: null, updates: 0 };
-    window.cnnUnitField.panel = this;
+    window.cnnUnitField = window.cnnUnitField || { lastUpdateMs: null, updates: 0, panels: {} };
+    window.cnnUnitField.panels[data.layer] = this; // the last panel drawn for each layer
     const prev = this.d;
     const sameView = prev && prev.layer === data.layer && prev.unit.c === data.unit.c;
     // arrays kept when equal, so the pictures' tiles are not rebuilt
     data.image = prev && same(prev.image, data.image) ? prev.image : Uint8Array.from(data.image);
     this.d = data;
     if (!sameView) this.hover = null;
-    const u = data.unit;
-    if (!sameView || (this.picked && this.picked.y === u.y && this.picked.x === u.x)) {
-      this.picked = null; // Python has answered for the unit picked here (or the view changed)
-    }
-    this.el.results.forEach((r) => r.classList.toggle("stale", !!this.picked));
+    this.picked = null; // Python has answered: its unit is the picked one
+    this.el.results.forEach((r) => r.classList.remove("stale"));
     this.el.uf.classList.toggle("large", !!data.large);
     this.el.uf.classList.toggle("no-picker", !data.map);
     if (data.map) this.drawMap();

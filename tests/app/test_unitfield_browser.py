@@ -1,0 +1,135 @@
+"""The unit-field panel in headless Chromium (tests/app/unitfield_page.py under ``streamlit run``).
+
+- the hovered unit's ``data-unit`` and ``data-rf`` equal the receptive-field engine's bounds for
+  random units over every layer of every zoo network (valid convs included);
+- arrow keys move the unit and Enter sends it to Python, which answers with it;
+- the pictures blend the input and the overlays exactly as the server's PNG pictures do.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.server import browser, server
+from tests.app.chromium import require_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+ZOO = ["seed", "seed-3x3", "compact", "fast"]
+
+
+@pytest.fixture(scope="module")
+def app():
+    require_browser()
+    with server(script="tests/app/unitfield_page.py") as url, browser(1280, 900) as page:
+        yield url, page
+
+
+def _open(app, query: str):
+    url, page = app
+    page.goto(f"{url}?{query}")
+    page.wait_for_function("() => window.cnnUnitField && window.cnnUnitField.panels",
+                           timeout=90_000)
+    page.wait_for_function("() => document.querySelector('[data-testid=stStatusWidget]') === null",
+                           timeout=60_000)
+    return page
+
+
+def _panel(name: str) -> str:
+    return f".st-key-uf-{name} [data-testid=unit-field]"
+
+
+def _unit(page, name: str) -> tuple[str, list[int], list[int]]:
+    el = page.locator(f"{_panel(name)} .unit")
+    layer, *cyx = el.get_attribute("data-unit").split(",")
+    return layer, [int(v) for v in cyx], [int(v) for v in el.get_attribute("data-rf").split(",")]
+
+
+def _engine(arch: str) -> dict:
+    from model.architectures import get
+    from viz.receptive_field import compute
+    return {f.name: f for f in compute({"input_size": [28, 28], "layers": get(arch).layers()})}
+
+
+def _bounds(f, y: int, x: int) -> list[int]:
+    r = f.region(y, x)
+    return [r.h.start, r.h.end, r.w.start, r.w.end]
+
+
+@pytest.mark.parametrize("arch", ZOO)
+def test_hovered_field_matches_engine(app, arch: str) -> None:
+    page = _open(app, f"arch={arch}&sample=5")
+    fields = _engine(arch)
+    rng = random.Random(arch)
+    checked = 0
+    for name, f in fields.items():
+        size = f.output_size
+        if f.is_global or size is None or size == (1, 1):
+            layer, _, rf = _unit(page, name)  # no picker: unit (0, 0, 0) is shown
+            assert layer == name
+            assert rf == ([0, 27, 0, 27] if f.is_global else _bounds(f, 0, 0)), name
+            checked += 1
+            continue
+        h, w = size
+        canvas = page.locator(f"{_panel(name)} canvas.picker")
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        picks = {(0, 0), (h - 1, w - 1)} | {(rng.randrange(h), rng.randrange(w)) for _ in range(6)}
+        for y, x in sorted(picks):
+            page.mouse.move(box["x"] + (x + 0.5) * box["width"] / w,
+                            box["y"] + (y + 0.5) * box["height"] / h)
+            layer, (_c, gy, gx), rf = _unit(page, name)
+            assert (layer, gy, gx) == (name, y, x)
+            assert rf == _bounds(f, y, x), f"{arch} {name} ({y}, {x})"
+            checked += 1
+        page.mouse.move(0, 0)  # leave: the panel shows its picked unit again
+        assert _unit(page, name)[1] == [0, 0, 0]
+    assert checked >= 40
+
+
+def test_keyboard_moves_and_picks(app) -> None:
+    page = _open(app, "arch=seed&sample=3")
+    canvas = page.locator(f"{_panel('conv3')} canvas.picker")
+    canvas.scroll_into_view_if_needed()
+    canvas.focus()
+    for key in ["ArrowRight"] * 3 + ["ArrowDown"] * 2 + ["ArrowLeft"]:
+        page.keyboard.press(key)
+    name, cyx, rf = _unit(page, "conv3")
+    assert (name, cyx) == ("conv3", [0, 2, 2])
+    assert rf == _bounds(_engine("seed")["conv3"], 2, 2)
+    page.keyboard.press("Home")
+    assert _unit(page, "conv3")[1] == [0, 0, 0]
+    page.keyboard.press("End")
+    assert _unit(page, "conv3")[1] == [0, 27, 27]
+    page.keyboard.press("Enter")  # picks: the server hears it and answers with that unit
+    page.get_by_text("server unit: conv3,0,27,27").wait_for(timeout=30_000)
+    page.locator(f"{_panel('conv3')} .unit", has_text="Picked unit").wait_for(timeout=30_000)
+    assert _unit(page, "conv3")[1] == [0, 27, 27]
+
+
+def test_pictures_blend_as_the_server_does(app) -> None:
+    from viz.raster import input_rgb
+    page = _open(app, "arch=seed&sample=3")
+    with np.load(ROOT / "checkpoints" / "samples.npz") as data:
+        image = data["images"][3]
+    for kind, levels, signed in (("theo", None, False), ("erf", "erf", False),
+                                 ("attr", "attr", True)):
+        got = np.asarray(page.evaluate(f"() => window.cnnUnitField.panels.relu5.tile('{kind}')"),
+                         dtype=np.float64).reshape(28, 28, 4)
+        lv = None
+        if levels:
+            lv = np.asarray(page.evaluate(f"() => window.cnnUnitField.panels.relu5.d.{levels}"),
+                            dtype=np.float64).reshape(28, 28) / 1000
+        want = input_rgb(image, lv, signed)
+        # within rounding: the canvas stores whole levels and its colour table whole numbers
+        assert float(np.abs(got[..., :3] - want).max()) <= 1.5, kind
+        assert (got[..., 3] == 255).all()
+    # the blend is visible: the overlays change most pixels
+    erf = np.asarray(page.evaluate("() => window.cnnUnitField.panels.relu5.tile('erf')"))
+    theo = np.asarray(page.evaluate("() => window.cnnUnitField.panels.relu5.tile('theo')"))
+    assert (erf != theo).mean() > 0.5
