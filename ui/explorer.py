@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import lens, lensview, unitfield, urls
+from ui import lens, lensview, saliencymap, unitfield, urls
 from ui.cache import (
     attribution,
     conv_weight,
@@ -247,14 +247,15 @@ def _window_defaults(row: LayerInfo) -> tuple[int, int]:
 
 
 def view_saliency(v: Shown) -> None:
+    """One method's map, drawn in the browser (``ui/saliencymap.py``): over the input, at an
+    opacity set there without a rerun, and alone, with the value under the pointer."""
     from model.saliency import METHODS
     key, image, probs, row = v.key, v.image, v.probs, v.row
-    c1, c2, c3 = st.columns([2.6, 1, 1])
+    c1, c2 = st.columns([3.2, 1])
     method = c1.radio("Method", list(METHODS), format_func=lambda k: METHODS[k].label,
                       horizontal=True, key="sal.method")
     with c2:
         target = _target_picker(probs, "sal.target")
-    opacity = c3.slider("Overlay opacity", 0.0, 1.0, 0.65, 0.05, key="sal.opacity")
     window, stride = _window_defaults(row)
     m = METHODS[method]
     if m.uses_window:
@@ -266,26 +267,18 @@ def view_saliency(v: Shown) -> None:
                                  help=f"Defaults to {row.name}'s effective stride S = "
                                       f"{row.stride}.")
     attr = attribution(key, image, method, target, row.name, int(window), int(stride))
-    left, right = st.columns(2)
-    with left:
-        plot(figures.digit(image, 420, overlay=attr, opacity=opacity, overlay_name=m.label,
-                           show_scale=True), key="sal.overlay")
-        st.caption(f"{m.label} for class {target}, over the input: red = evidence for "
-                   f"{target}, blue = against (colour scale centred at 0).")
-    with right:
-        st.markdown(f"**{m.label}.** {m.explanation}")
-        if m.uses_layer and not m.uses_window and row.stride is not None:
-            st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "
-                    f"units is {row.stride} input pixel(s) from the next (effective stride S = "
-                    f"{row.stride}), so the map is made of {row.stride}x{row.stride} blocks. "
-                    f"Pick a later layer for coarser, more class-specific maps.")
-        if m.uses_window:
-            st.info(f"A {window}x{window} black patch slides in steps of {stride} pixels; the "
-                    f"map shows how much the score of class {target} drops (red = the patch "
-                    f"hid evidence).")
-        plot(figures.digit(np.full_like(image, 255), 300, overlay=attr, opacity=1.0,
-                           overlay_scale=figures.DIVERGING, overlay_name=m.label), key="sal.raw")
-        st.caption(f"The {m.label} map alone (28x28, same colour scale).")
+    st.markdown(f"**{m.label} for class {target}.** {m.explanation}")
+    if m.uses_layer and not m.uses_window and row.stride is not None:
+        st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "
+                f"units is {row.stride} input pixel(s) from the next (effective stride S = "
+                f"{row.stride}), so the map is made of {row.stride}x{row.stride} blocks. "
+                f"Pick a later layer for coarser, more class-specific maps.")
+    if m.uses_window:
+        st.info(f"A {window}x{window} black patch slides in steps of {stride} pixels; the "
+                f"map shows how much the score of class {target} drops (red = the patch "
+                f"hid evidence).")
+    saliencymap.render(image, attr, f"{m.label} for class {target}", key="sal.map",
+                       large=presenting())
 
 
 def view_compare(v: Shown) -> None:

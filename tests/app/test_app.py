@@ -128,13 +128,12 @@ def test_saliency_methods(app: AppTest, method: str) -> None:
     assert not app.error, [e.value for e in app.error]
 
 
-def test_saliency_target_opacity_and_occlusion_defaults(app: AppTest) -> None:
+def test_saliency_target_and_occlusion_defaults(app: AppTest) -> None:
     app.session_state["view"] = "Saliency"
     app.radio(key="sal.method").set_value("occlusion").run()
     assert app.number_input(key="sal.window.relu5").value == 11  # r of relu5
     assert app.number_input(key="sal.stride.relu5").value == 1  # S of relu5
     app.selectbox(key="sal.target").select(3).run()
-    app.slider(key="sal.opacity").set_value(0.3).run()
     ok(app)
     assert "for class 3" in texts(app)
     app.radio(key="sal.method").set_value("gradcam").run()

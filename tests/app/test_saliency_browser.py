@@ -1,0 +1,83 @@
+"""The saliency panel in headless Chromium (tests/app/saliency_page.py under ``streamlit run``):
+its colours, scale and readout are the server's numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.server import browser, server
+from tests.app.chromium import require_browser
+from tests.app.saliency_page import saliency_map
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+PANEL = "[data-testid=saliency-map]"
+
+
+@pytest.fixture(scope="module")
+def page():
+    require_browser()
+    with server(script="tests/app/saliency_page.py") as url, browser(1280, 900) as page:
+        page.goto(f"{url}?sample=3")
+        page.wait_for_function("() => window.cnnSaliency && window.cnnSaliency.panel",
+                               timeout=90_000)
+        yield page
+
+
+def _pixels(page, kind: str) -> np.ndarray:
+    return np.asarray(page.evaluate(f"() => window.cnnSaliency.panel.pixels('{kind}')"),
+                      dtype=np.float64).reshape(28, 28, 4)
+
+
+def _expected_over(image: np.ndarray, attr: np.ndarray, lim: float, opacity: float):
+    from viz.saliencypanel import OVERLAY_STOPS
+    stops = np.asarray(OVERLAY_STOPS)
+    t = np.clip((attr / lim + 1) / 2, 0, 1)
+    rgba = np.stack([np.interp(t, stops[:, 0], stops[:, k]) for k in range(1, 5)], axis=-1)
+    paper = (255 - 0.5 * image.astype(np.float64))[..., None]
+    a = rgba[..., 3:] * opacity
+    return paper * (1 - a) + rgba[..., :3] * a
+
+
+def test_colours_scale_and_readout(page) -> None:
+    from viz.figures import symmetric_limit
+    from viz.raster import RDBU_R, colourise
+    with np.load(ROOT / "checkpoints" / "samples.npz") as data:
+        image = data["images"][3]
+    attr = saliency_map(3)
+    lim = symmetric_limit(attr)
+    shown = float(page.locator(f"{PANEL} .hi").inner_text())
+    assert shown == pytest.approx(lim, rel=5e-3)  # the scale's end, 3 significant digits
+    # what the browser holds: the server's map and limit to 4 significant digits
+    sent = np.asarray(page.evaluate("() => window.cnnSaliency.panel.d.attr")).reshape(28, 28)
+    sent_lim = page.evaluate("() => window.cnnSaliency.panel.d.lim")
+    assert np.allclose(sent, attr, rtol=5e-4, atol=0) and sent_lim == pytest.approx(lim, rel=5e-4)
+    attr, lim = sent, sent_lim
+    # the map alone: the server's diverging colours, clipped at +-lim (within canvas rounding)
+    raw = _pixels(page, "raw")
+    assert np.abs(raw[..., :3] - colourise(attr, RDBU_R, -lim, lim)).max() <= 1.5
+    # over the input at the default opacity, then at another one set in the browser
+    assert np.abs(_pixels(page, "over")[..., :3] - _expected_over(image, attr, lim, 0.65)).max() \
+        <= 1.5
+    page.locator(f"{PANEL} input.opacity").fill("0.3")
+    assert page.locator(f"{PANEL} .opacity-value").inner_text() == "0.30"
+    assert np.abs(_pixels(page, "over")[..., :3] - _expected_over(image, attr, lim, 0.3)).max() \
+        <= 1.5
+    # the value under the pointer is the map's
+    box = page.locator(f"{PANEL} canvas.raw").bounding_box()
+    attr = saliency_map(3)
+    lim = symmetric_limit(attr)
+    for y, x in ((5, 7), (14, 14), (0, 0), (27, 27)):
+        page.mouse.move(box["x"] + (x + 0.5) * box["width"] / 28,
+                        box["y"] + (y + 0.5) * box["height"] / 28)
+        readout = page.locator(f"{PANEL} .readout[data-pixel='{y},{x}']")
+        readout.wait_for(timeout=5_000)
+        text = readout.inner_text()
+        assert f"pixel {image[y, x]}," in text
+        value = float(text.split("value ")[1].split(" ")[0])
+        assert value == pytest.approx(attr[y, x], rel=5e-3, abs=1e-3)
+        assert ("beyond the scale" in text) == (abs(attr[y, x]) > lim)

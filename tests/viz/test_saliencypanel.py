@@ -1,0 +1,37 @@
+"""The saliency panel's data (viz/saliencypanel.py)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from viz import saliencypanel
+from viz.figures import OVERLAY_DIVERGING, symmetric_limit
+
+
+def test_payload_values() -> None:
+    image = np.full((28, 28), 300)  # out of range: clipped to 255
+    attr = np.zeros((28, 28))
+    attr[3, 4], attr[10, 10] = 0.123456, -2.0
+    d = saliencypanel.payload(image, attr, "Saliency for class 3")
+    json.dumps(d)
+    assert d["image"] == [255] * 784
+    assert d["attr"][3 * 28 + 4] == 0.1235 and d["attr"][10 * 28 + 10] == -2.0
+    assert d["lim"] == pytest.approx(symmetric_limit(attr), rel=1e-3)
+    assert d["label"] == "Saliency for class 3"
+    # the overlay scale is the charts' one, parsed: [t, r, g, b, alpha]
+    assert [s[0] for s in d["overlay"]] == [t for t, _ in OVERLAY_DIVERGING]
+    assert d["overlay"][0] == [0.0, 5.0, 48.0, 97.0, 1.0]
+    assert d["overlay"][2][4] == 0.0  # transparent at 0
+
+
+@pytest.mark.parametrize("image, attr, message", [
+    (np.zeros((28, 27)), np.zeros((28, 28)), "28x28"),
+    (np.zeros((28, 28)), np.zeros(784), "28x28"),
+    (np.zeros((28, 28)), np.full((28, 28), np.nan), "NaN"),
+])
+def test_payload_rejects(image, attr, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        saliencypanel.payload(image, attr, "x")

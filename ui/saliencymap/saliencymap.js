@@ -1,0 +1,169 @@
+// The saliency panel: one attribution map over the input and alone, drawn in the browser.
+//
+// Mounted by ui/saliencymap.py (st.components.v2) after ../lens/canvas.js. Python sends the
+// input, the map, the scale's limit and the overlay's colour scale (viz/saliencypanel.py). The
+// opacity slider and the pointer's readout answer here, with no round trip.
+//
+// Test hooks: the root has data-testid="saliency-map"; .readout carries data-pixel="Y,X" of the
+// pixel under the pointer; window.cnnSaliency.lastUpdateMs is the time from the last pointer or
+// slider event to its drawing.
+
+const SALIENCY = new WeakMap(); // parent element -> Panel
+
+function overlayColour(stops, t) { // [r, g, b, a] of a scale of [[t, r, g, b, a], ...] at t
+  if (t <= stops[0][0]) return stops[0].slice(1);
+  for (let i = 1; i < stops.length; i++) {
+    if (t <= stops[i][0]) {
+      const [t0, ...a] = stops[i - 1], [t1, ...b] = stops[i];
+      const f = (t - t0) / (t1 - t0);
+      return a.map((v, k) => v + (b[k] - v) * f);
+    }
+  }
+  return stops[stops.length - 1].slice(1);
+}
+
+class SaliencyPanel {
+  constructor(root) {
+    const q = (s) => root.querySelector(s);
+    this.el = {
+      sm: q(".sm"), over: q("canvas.over"), raw: q("canvas.raw"), bar: q("canvas.bar"),
+      hi: q(".hi"), lo: q(".lo"), opacity: q(".opacity"), opacityValue: q(".opacity-value"),
+      overCap: q(".over-cap"), rawCap: q(".raw-cap"), readout: q(".readout"),
+    };
+    this.d = null;
+    this.opacity = 0.65;
+    this.touched = false; // the viewer moved the slider: keep their opacity across reruns
+    const e = this.el;
+    e.opacity.addEventListener("input", (ev) => this.timed(ev, () => {
+      this.opacity = Number(e.opacity.value);
+      this.touched = true;
+      this.drawOver();
+    }));
+    for (const cv of [e.over, e.raw]) {
+      cv.addEventListener("pointermove", (ev) => {
+        const box = cv.getBoundingClientRect();
+        const x = Math.floor(((ev.clientX - box.left) / box.width) * 28);
+        const y = Math.floor(((ev.clientY - box.top) / box.height) * 28);
+        if (x >= 0 && y >= 0 && x < 28 && y < 28) this.timed(ev, () => this.readout(y, x));
+      });
+    }
+  }
+
+  timed(ev, fn) {
+    const t0 = ev && ev.timeStamp ? ev.timeStamp : performance.now();
+    fn();
+    const api = window.cnnSaliency;
+    api.lastUpdateMs = performance.now() - t0;
+    api.updates += 1;
+  }
+
+  update(data) {
+    window.cnnSaliency = window.cnnSaliency || { lastUpdateMs: null, updates: 0 };
+    window.cnnSaliency.panel = this;
+    this.d = data;
+    if (!this.touched && typeof data.opacity === "number") this.opacity = data.opacity;
+    this.el.opacity.value = String(this.opacity);
+    this.el.sm.classList.toggle("large", !!data.large);
+    this.el.hi.textContent = `+${fmt(data.lim)}`;
+    this.el.lo.textContent = `-${fmt(data.lim)}`;
+    this.el.overCap.textContent = `${data.label}, over the input: red = evidence for, blue = ` +
+      "against (scale centred at 0).";
+    this.el.rawCap.textContent = "The map alone (28x28, same colour scale).";
+    this.prepare();
+    this.drawOver();
+    this.drawRaw();
+    this.drawBar();
+    this.describe();
+    this.el.readout.textContent = "Point at a pixel to read its value.";
+    this.el.readout.dataset.pixel = "";
+  }
+
+  // Per pixel: the paper (grey ink on white), the overlay's colour and alpha, the raw colour.
+  prepare() {
+    const d = this.d, stops = d.overlay, rd = LUTS.rdbu;
+    this.paper = new Float32Array(784);
+    this.ov = new Float32Array(784 * 4);
+    this.rawRgb = new Uint8ClampedArray(784 * 3);
+    for (let i = 0; i < 784; i++) {
+      this.paper[i] = 255 - 0.5 * d.image[i];
+      const t = Math.max(0, Math.min(1, (d.attr[i] / d.lim + 1) / 2));
+      const c = overlayColour(stops, t);
+      this.ov.set(c, i * 4);
+      const k = 3 * Math.round(t * 255);
+      this.rawRgb[i * 3] = rd[k]; this.rawRgb[i * 3 + 1] = rd[k + 1]; this.rawRgb[i * 3 + 2] = rd[k + 2];
+    }
+  }
+
+  tile(rgbOf) {
+    const img = new ImageData(28, 28);
+    for (let i = 0; i < 784; i++) {
+      const [r, g, b] = rgbOf(i);
+      img.data[i * 4] = r; img.data[i * 4 + 1] = g; img.data[i * 4 + 2] = b; img.data[i * 4 + 3] = 255;
+    }
+    return img;
+  }
+
+  paint(cv, img) {
+    const small = document.createElement("canvas");
+    small.width = 28; small.height = 28;
+    small.getContext("2d").putImageData(img, 0, 0);
+    const ctx = cv.getContext("2d");
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(small, 0, 0, cv.width, cv.height);
+    cv._img = img;
+  }
+
+  drawOver() {
+    const op = this.opacity, ov = this.ov, paper = this.paper;
+    this.el.opacityValue.textContent = op.toFixed(2);
+    this.paint(this.el.over, this.tile((i) => {
+      const a = ov[i * 4 + 3] * op, g = paper[i];
+      return [g * (1 - a) + ov[i * 4] * a, g * (1 - a) + ov[i * 4 + 1] * a, g * (1 - a) + ov[i * 4 + 2] * a];
+    }));
+  }
+
+  drawRaw() {
+    const rgb = this.rawRgb;
+    this.paint(this.el.raw, this.tile((i) => [rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2]]));
+  }
+
+  drawBar() {
+    const cv = this.el.bar, ctx = cv.getContext("2d"), rd = LUTS.rdbu;
+    for (let y = 0; y < cv.height; y++) {
+      const k = 3 * Math.round((1 - y / (cv.height - 1)) * 255);
+      ctx.fillStyle = `rgb(${rd[k]},${rd[k + 1]},${rd[k + 2]})`;
+      ctx.fillRect(0, y, cv.width, 1);
+    }
+  }
+
+  describe() { // the strongest pixel each way, for screen readers
+    const a = this.d.attr;
+    let hi = 0, lo = 0;
+    for (let i = 1; i < 784; i++) { if (a[i] > a[hi]) hi = i; if (a[i] < a[lo]) lo = i; }
+    const at = (i) => `row ${Math.floor(i / 28)}, col ${i % 28}`;
+    const text = `${this.d.label}. Strongest evidence for at ${at(hi)} (${fmt(a[hi])}), ` +
+      `against at ${at(lo)} (${fmt(a[lo])}).`;
+    this.el.over.setAttribute("aria-label", text);
+    this.el.raw.setAttribute("aria-label", text);
+  }
+
+  readout(y, x) {
+    const i = y * 28 + x, d = this.d;
+    this.el.readout.dataset.pixel = `${y},${x}`;
+    this.el.readout.textContent = `Row ${y}, col ${x}: pixel ${d.image[i]}, value ${fmt(d.attr[i])}` +
+      (Math.abs(d.attr[i]) > d.lim ? " (beyond the scale: drawn at its end)" : "");
+  }
+
+  // The 28x28 RGBA of a picture ("over" or "raw"), for tests.
+  pixels(kind) { return Array.from(this.el[kind]._img.data); }
+}
+
+export default function (component) {
+  const { data, parentElement } = component;
+  let panel = SALIENCY.get(parentElement);
+  if (!panel) {
+    panel = new SaliencyPanel(parentElement);
+    SALIENCY.set(parentElement, panel);
+  }
+  if (data) panel.update(data);
+}

@@ -1,0 +1,52 @@
+"""What the saliency panel (``ui/saliencymap/``) draws, as a small JSON-able dict (torch-free).
+
+The panel draws one attribution map twice, in the browser: over the input (grey ink on white
+paper; the overlay fully transparent at 0, so the digit shows through, at an opacity the viewer
+sets with a slider that needs no round trip) and alone, both on one diverging scale centred at 0
+(RdBu reversed: red = evidence for the class, blue = against), with the colour bar and the value
+of the pixel under the pointer.
+
+- ``image``: the 28x28 input, 784 ints 0-255, row-major.
+- ``attr``: the map, 784 floats (4 significant digits), row-major.
+- ``lim``: the scale's limit, :func:`viz.figures.symmetric_limit` of the map (the 99.5th
+  percentile of |value|): the colours run from ``-lim`` to ``+lim`` and clip beyond.
+- ``overlay``: the overlay's colour scale, ``[[t, r, g, b, alpha], ...]`` from
+  :data:`viz.figures.OVERLAY_DIVERGING` (the plotly charts' scale: its one source).
+- ``label``: what the map is (e.g. "Integrated Gradients for class 3"), for captions and the
+  screen-reader text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from viz.figures import OVERLAY_DIVERGING, symmetric_limit
+
+
+def _stops(scale: list) -> list[list[float]]:
+    out = []
+    for t, colour in scale:
+        parts = [float(v) for v in colour[colour.index("(") + 1:-1].split(",")]
+        out.append([float(t), *parts[:3], parts[3] if len(parts) > 3 else 1.0])
+    return out
+
+
+OVERLAY_STOPS = _stops(OVERLAY_DIVERGING)
+
+
+def payload(image: np.ndarray, attr: np.ndarray, label: str) -> dict[str, Any]:
+    """The panel's data for one input and one attribution map (both 28x28)."""
+    img, a = np.asarray(image), np.asarray(attr, dtype=np.float64)
+    if img.shape != (28, 28) or a.shape != (28, 28):
+        raise ValueError(f"the input and the map must be 28x28, not {img.shape} and {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError("the attribution map has NaN or infinite values")
+    return {
+        "image": np.clip(img, 0, 255).astype(np.uint8).ravel().tolist(),
+        "attr": [float(f"{v:.4g}") for v in a.ravel().tolist()],
+        "lim": float(f"{symmetric_limit(a):.4g}"),
+        "overlay": OVERLAY_STOPS,
+        "label": str(label),
+    }
