@@ -10,6 +10,10 @@
 
 const SALIENCY = new WeakMap(); // parent element -> Panel
 
+function sig(v) { // 3 significant digits: attribution values span many orders of magnitude
+  return Math.abs(v) >= 1000 ? v.toFixed(0) : v === 0 ? "0" : String(Number(v.toPrecision(3)));
+}
+
 function overlayColour(stops, t) { // [r, g, b, a] of a scale of [[t, r, g, b, a], ...] at t
   if (t <= stops[0][0]) return stops[0].slice(1);
   for (let i = 1; i < stops.length; i++) {
@@ -64,8 +68,8 @@ class SaliencyPanel {
     if (!this.touched && typeof data.opacity === "number") this.opacity = data.opacity;
     this.el.opacity.value = String(this.opacity);
     this.el.sm.classList.toggle("large", !!data.large);
-    this.el.hi.textContent = `+${fmt(data.lim)}`;
-    this.el.lo.textContent = `-${fmt(data.lim)}`;
+    this.el.hi.textContent = `+${sig(data.lim)}`;
+    this.el.lo.textContent = `-${sig(data.lim)}`;
     this.el.overCap.textContent = `${data.label}, over the input: red = evidence for, blue = ` +
       "against (scale centred at 0).";
     this.el.rawCap.textContent = "The map alone (28x28, same colour scale).";
@@ -141,8 +145,8 @@ class SaliencyPanel {
     let hi = 0, lo = 0;
     for (let i = 1; i < 784; i++) { if (a[i] > a[hi]) hi = i; if (a[i] < a[lo]) lo = i; }
     const at = (i) => `row ${Math.floor(i / 28)}, col ${i % 28}`;
-    const text = `${this.d.label}. Strongest evidence for at ${at(hi)} (${fmt(a[hi])}), ` +
-      `against at ${at(lo)} (${fmt(a[lo])}).`;
+    const text = `${this.d.label}. Strongest evidence for at ${at(hi)} (${sig(a[hi])}), ` +
+      `against at ${at(lo)} (${sig(a[lo])}).`;
     this.el.over.setAttribute("aria-label", text);
     this.el.raw.setAttribute("aria-label", text);
   }
@@ -150,7 +154,7 @@ class SaliencyPanel {
   readout(y, x) {
     const i = y * 28 + x, d = this.d;
     this.el.readout.dataset.pixel = `${y},${x}`;
-    this.el.readout.textContent = `Row ${y}, col ${x}: pixel ${d.image[i]}, value ${fmt(d.attr[i])}` +
+    this.el.readout.textContent = `Row ${y}, col ${x}: pixel ${d.image[i]}, value ${sig(d.attr[i])}` +
       (Math.abs(d.attr[i]) > d.lim ? " (beyond the scale: drawn at its end)" : "");
   }
 
