@@ -1,8 +1,9 @@
 """The instant lens in Streamlit: one call, ``render``, mounts the in-browser lens.
 
 The component (``ui/lens/lens.html``, ``.css``, ``.js`` after the shared ``canvas.js``; no build
-step, nothing fetched at run time) is declared once per process. The network's payload (``viz.lens.payload``: layer records,
-weights, receptive-field table) is built once per model and sent to a browser session once; the
+step, nothing fetched at run time) is declared once per process (``ui/components.py``). The
+network's payload (``viz.lens.payload``: layer records, weights, receptive-field table) is built
+once per model and sent to a browser session once; the
 browser keeps it and answers hover, keys, layer switches and pen strokes without a rerun. Python
 hears only a picked unit (Enter or click) and a finished drawing (pen released).
 
@@ -14,36 +15,17 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import cache
+from ui import cache, components
 from viz import lens as vlens
 from viz import npforward, preprocess
 
-HERE = Path(__file__).resolve().parent / "lens"
 NAME = "cnn_lens"
-
-
-def script(name: str) -> str:
-    """A component's script: the shared drawing helpers (``canvas.js``), then its own file."""
-    return "\n".join((HERE / f).read_text(encoding="utf-8") for f in ("canvas.js", name))
-
-
-@st.cache_resource(show_spinner=False)
-def _component():
-    """The component, declared once per server process (its files read once)."""
-    return st.components.v2.component(
-        NAME,
-        html=(HERE / "lens.html").read_text(encoding="utf-8"),
-        css=(HERE / "lens.css").read_text(encoding="utf-8"),
-        js=script("lens.js"),
-        isolate_styles=True,
-    )
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -126,7 +108,7 @@ def render(model_key: ModelRef | Hashable, image: np.ndarray | None, *, layer: s
         "scale": scale,
         "prediction": prediction,
     }
-    result = _component()(key=key, data=data, on_unit_change=on_unit or (lambda: None),
+    result = components.component("lens", NAME)(key=key, data=data, on_unit_change=on_unit or (lambda: None),
                           on_drawing_change=on_drawing or (lambda: None), on_need_net_change=_forget_sent,
                           on_layer_change=on_layer or (lambda: None))
     sent.add(pl["id"])

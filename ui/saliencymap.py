@@ -8,30 +8,12 @@ slider and the value under the pointer, none of which needs a rerun. The compone
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import streamlit as st
 
-from ui.lens import HERE as LENS_DIR
+from ui import components
 from viz import saliencypanel
 
-HERE = Path(__file__).resolve().parent / "saliencymap"
 NAME = "cnn_saliency_map"
-
-
-@st.cache_resource(show_spinner=False)
-def _component():
-    """The component, declared once per server process (its files read once)."""
-    js = "\n".join(p.read_text(encoding="utf-8")
-                   for p in (LENS_DIR / "canvas.js", HERE / "saliencymap.js"))
-    return st.components.v2.component(
-        NAME,
-        html=(HERE / "saliencymap.html").read_text(encoding="utf-8"),
-        css=(HERE / "saliencymap.css").read_text(encoding="utf-8"),
-        js=js,
-        isolate_styles=True,
-    )
 
 
 def render(image: np.ndarray, attr: np.ndarray, label: str, *, key: str,
@@ -39,4 +21,4 @@ def render(image: np.ndarray, attr: np.ndarray, label: str, *, key: str,
     """Mount the panel for a uint8 28x28 ``image`` and its 28x28 attribution map ``attr``."""
     data = saliencypanel.payload(image, attr, label)
     data.update(opacity=float(opacity), large=bool(large))
-    _component()(key=key, data=data)
+    components.component("saliencymap", NAME)(key=key, data=data)

@@ -10,32 +10,15 @@ effective field and its attribution (computed here, on a pick). The component's 
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import streamlit as st
 
-from ui.lens import HERE as LENS_DIR
+from ui import components
 from viz import fieldpanel
 from viz.layers import LayerInfo
 
-HERE = Path(__file__).resolve().parent / "unitfield"
 NAME = "cnn_unit_field"
-
-
-@st.cache_resource(show_spinner=False)
-def _component():
-    """The component, declared once per server process (its files read once)."""
-    js = "\n".join(p.read_text(encoding="utf-8")
-                   for p in (LENS_DIR / "canvas.js", HERE / "unitfield.js"))
-    return st.components.v2.component(
-        NAME,
-        html=(HERE / "unitfield.html").read_text(encoding="utf-8"),
-        css=(HERE / "unitfield.css").read_text(encoding="utf-8"),
-        js=js,
-        isolate_styles=True,
-    )
 
 
 def render(image: np.ndarray, row: LayerInfo, unit: tuple[int, int, int], *,
@@ -49,5 +32,5 @@ def render(image: np.ndarray, row: LayerInfo, unit: tuple[int, int, int], *,
     """
     data: dict[str, Any] = fieldpanel.payload(image, row, unit, fmap=fmap, erf=erf, attr=attr)
     data["large"] = bool(large)
-    _component()(key=key, data=data, on_unit_change=on_pick or (lambda: None))
+    components.component("unitfield", NAME)(key=key, data=data, on_unit_change=on_pick or (lambda: None))
 
