@@ -194,7 +194,7 @@ def unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
     if c != unit["c"]:
         unit = {**unit, "c": c}
         st.session_state["rf.unit"] = unit
-    y, x = (min(unit["y"], row.size - 1), min(unit["x"], row.size - 1)) if spatial else (0, 0)
+    _, y, x = fields.clamp_unit(row, c, unit["y"], unit["x"]) if spatial else (c, 0, 0)
     urls.write()
     region = fields.unit_region(row, y, x)
     erf, attr = unit_maps(key, image, row.name, (c, y, x))

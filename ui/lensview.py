@@ -97,15 +97,15 @@ def _use_drawing() -> None:
 def _picked(key: ModelRef, image: np.ndarray, unit: dict) -> None:
     """The picked unit's theoretical field, effective field and attribution (server side)."""
     from viz import fields
-    name, c, y, x = unit.get("layer"), int(unit["c"]), int(unit["y"]), int(unit["x"])
-    table = field_table(key)
+    name = unit.get("layer")
     try:
-        row = fields.row_for(table, name)
-        region = fields.unit_region(row, min(y, row.size - 1), min(x, row.size - 1))
+        row = fields.row_for(field_table(key), name)
     except ValueError:
         return  # a unit of another network (the model changed since the pick)
+    c, y, x = fields.clamp_unit(row, unit["c"], unit["y"], unit["x"])
+    region = fields.unit_region(row, y, x)
     erf, attr = unit_maps(key, image, name, (c, y, x))
     st.markdown(f"**Picked: channel {c}, row {y}, col {x} of {name}** · "
                 f"{fields.describe(row, region, erf)}")
-    unitfield.render(image, row, (c, min(y, row.size - 1), min(x, row.size - 1)), fmap=None,
-                     erf=erf, attr=attr, key="lens.picked", large=presenting())
+    unitfield.render(image, row, (c, y, x), fmap=None, erf=erf, attr=attr, key="lens.picked",
+                     large=presenting())

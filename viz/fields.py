@@ -28,6 +28,14 @@ def row_for(table: list[LayerInfo], layer: str) -> LayerInfo:
     return _layers.find(table, layer)
 
 
+def clamp_unit(row: LayerInfo, c: int, y: int, x: int) -> tuple[int, int, int]:
+    """A unit ``(c, y, x)`` moved onto the layer's output (channel or feature, row, column): a
+    unit named by a browser or a link may lie outside it; the nearest unit inside is used."""
+    channels = int(row.shape[0])
+    return (min(max(int(c), 0), channels - 1), min(max(int(y), 0), row.size - 1),
+            min(max(int(x), 0), row.size - 1))
+
+
 def unit_region(row: LayerInfo, y: int, x: int) -> Region:
     """Input pixels that unit (y, x) of this layer can see (inclusive, unclipped + read)."""
     return row.region(y, x)

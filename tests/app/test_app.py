@@ -111,6 +111,11 @@ def test_receptive_field_view_and_unit(app: AppTest) -> None:
     app.selectbox(key="rf.channel.relu5").select(3).run()
     ok(app)
     assert "Unit (channel 3, row 0, col 0)" in texts(app)
+    # a unit outside the map (as a hostile browser could send it): the nearest one inside
+    app.session_state["rf.unit"] = {"layer": "relu5", "c": 3, "y": -4, "x": 99}
+    app.run()
+    ok(app)
+    assert "Unit (channel 3, row 0, col 27) of relu5" in texts(app)
     app.selectbox(key="layer.name").select("flatten").run()
     ok(app)
     assert "whole 28x28 image" in texts(app)

@@ -80,3 +80,15 @@ def test_table_csv(seed) -> None:
     head = next(r for r in rows if r["layer"] == "head")
     assert head["output"] == "10x1x1" and head["receptive_field"] == "54"
     assert rows[-1]["sees_whole_input"] == "yes"
+
+
+def test_clamp_unit() -> None:
+    from model.architectures import get
+    from viz.layers import describe
+    table = describe(get("seed").layers())
+    relu5 = fields.row_for(table, "relu5")  # 16x28x28
+    assert fields.clamp_unit(relu5, 3, 5, 7) == (3, 5, 7)
+    assert fields.clamp_unit(relu5, -1, -4, 99) == (0, 0, 27)
+    assert fields.clamp_unit(relu5, 16, 28, 28) == (15, 27, 27)
+    flat = next(r for r in table if len(r.shape) == 1)  # a vector: one row and column
+    assert fields.clamp_unit(flat, flat.shape[0] + 5, 3, 3) == (flat.shape[0] - 1, 0, 0)
