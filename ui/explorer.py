@@ -303,7 +303,7 @@ def view_compare(v: Shown) -> None:
             except ValueError:  # e.g. Grad-CAM on a layer without feature maps
                 rows[name][m.label] = np.zeros((28, 28), np.float32)
                 skipped.add(m.label)
-    plot(figures.attribution_grid(rows, tile=175), key="cmp.grid")
+    saliencymap.render_grid(image, rows, blank=skipped, key="cmp.grid", large=presenting())
     st.caption(f"All methods for class {target} on one shared diverging scale (each map divided "
                f"by its own largest |value|; red = for, blue = against). "
                f"{' and '.join(m.label for m in METHODS.values() if m.uses_layer)} "

@@ -1,7 +1,8 @@
 """The saliency panel in Streamlit: one call, ``render``, mounts it.
 
 The browser draws an attribution map over the input and alone, with its colour bar, an opacity
-slider and the value under the pointer, none of which needs a rerun. The component's files are
+slider and the value under the pointer, none of which needs a rerun; or every method's map in a
+grid (the All methods view). The component's files are
 ``ui/saliencymap/saliencymap.{html,css,js}`` after the lens's shared ``canvas.js``; the data is
 ``viz.saliencypanel.payload``.
 """
@@ -21,4 +22,13 @@ def render(image: np.ndarray, attr: np.ndarray, label: str, *, key: str,
     """Mount the panel for a uint8 28x28 ``image`` and its 28x28 attribution map ``attr``."""
     data = saliencypanel.payload(image, attr, label)
     data.update(opacity=float(opacity), large=bool(large))
+    components.component("saliencymap", NAME)(key=key, data=data)
+
+
+def render_grid(image: np.ndarray, rows: dict[str, dict[str, np.ndarray]], *, key: str,
+                blank: set[str] | frozenset[str] = frozenset(), large: bool = False) -> None:
+    """Mount the panel as a grid: ``rows`` is {row label: {method label: 28x28 map}}, each map
+    drawn as a share of its own largest |value| on one scale; ``blank``: methods not available."""
+    data = saliencypanel.grid_payload(image, rows, blank)
+    data["large"] = bool(large)
     components.component("saliencymap", NAME)(key=key, data=data)

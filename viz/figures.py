@@ -206,43 +206,6 @@ def field_growth(table: Sequence[LayerInfo], chosen: str) -> go.Figure:
     return _base(fig, 340)
 
 
-def attribution_grid(rows: dict[str, dict[str, np.ndarray]], image: np.ndarray | None = None,
-                     limit: float | None = None, tile: int = 170) -> go.Figure:
-    """Signed maps in a grid (rows x methods) with ONE shared diverging, symmetric scale.
-
-    ``rows``: {row label: {method label: (28, 28) map}}. Each map is divided by its own max |value|
-    (methods have different units), then all share the scale -1..1.
-    """
-    from plotly.subplots import make_subplots
-    row_names = list(rows)
-    methods = list(next(iter(rows.values())))
-    fig = make_subplots(rows=len(row_names), cols=len(methods), horizontal_spacing=0.012,
-                        vertical_spacing=0.06, subplot_titles=[
-                            m.replace(" ", "<br>") if i == 0 else ""
-                            for i in range(len(row_names)) for m in methods])
-    for i, rname in enumerate(row_names):
-        for j, m in enumerate(methods):
-            a = np.asarray(rows[rname][m], dtype=np.float64)
-            peak = np.abs(a).max()
-            a = a / peak if peak > 0 else a
-            fig.add_trace(go.Heatmap(
-                z=a, coloraxis="coloraxis",
-                hovertemplate=f"{m} ({rname}) row %{{y}}, col %{{x}}: %{{z:.2f}}<extra></extra>"),
-                row=i + 1, col=j + 1)
-            fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="",
-                             row=i + 1, col=j + 1)
-            fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, ticks="",
-                             autorange="reversed", row=i + 1, col=j + 1,
-                             scaleanchor=f"x{i * len(methods) + j + 1 if i or j else ''}")
-        if len(row_names) > 1:
-            fig.update_yaxes(title_text=rname, row=i + 1, col=1, title_font=dict(size=14))
-    fig.update_layout(coloraxis=dict(colorscale=DIVERGING, cmin=-1, cmax=1,
-                                     colorbar=dict(thickness=12, len=0.8,
-                                                   title=dict(text="share of max", side="right"))))
-    fig.update_annotations(font=dict(size=13))  # two-line method titles never collide
-    return _base(fig, 90 + tile * len(row_names), top=60)
-
-
 COMPARE_COLOURS = ("#3b5b92", "#d8862a", "#2a9d8f", "#8e44ad")
 COMPARE_DASHES = ("solid", "dash", "dot", "dashdot")
 

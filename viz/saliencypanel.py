@@ -14,6 +14,10 @@ of the pixel under the pointer.
   :data:`viz.figures.OVERLAY_DIVERGING` (the plotly charts' scale: its one source).
 - ``label``: what the map is (e.g. "Integrated Gradients for class 3"), for captions and the
   screen-reader text.
+
+The "All methods" view sends :func:`grid_payload` instead: every method's map for the trained
+network (and for a copy with random weights), each divided by its own largest |value| (methods
+have different units), all drawn on one scale -1..1.
 """
 
 from __future__ import annotations
@@ -49,4 +53,42 @@ def payload(image: np.ndarray, attr: np.ndarray, label: str) -> dict[str, Any]:
         "lim": float(f"{symmetric_limit(a):.4g}"),
         "overlay": OVERLAY_STOPS,
         "label": str(label),
+    }
+
+
+LEVELS = 1000  # a grid map's values are sent as ints -LEVELS..LEVELS (share of its largest |value|)
+
+
+def share_of_max(a: np.ndarray) -> np.ndarray:
+    """A map divided by its own largest |value| (-1..1); an all-zero map stays zero."""
+    a = np.asarray(a, dtype=np.float64)
+    peak = float(np.abs(a).max()) if a.size else 0.0
+    return a / peak if peak > 0 else a
+
+
+def grid_payload(image: np.ndarray, rows: dict[str, dict[str, np.ndarray]],
+                 blank: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The grid's data: ``rows`` is {row label: {method label: 28x28 map}}, every row with the
+    same methods in the same order; ``blank``: methods that could not run here (drawn empty)."""
+    img = np.asarray(image)
+    if img.shape != (28, 28):
+        raise ValueError(f"the input must be 28x28, not {img.shape}")
+    if not rows:
+        raise ValueError("the grid needs at least one row of maps")
+    methods = list(next(iter(rows.values())))
+    maps = []
+    for name, row in rows.items():
+        if list(row) != methods:
+            raise ValueError(f"row {name!r} has methods {list(row)}, not {methods}")
+        for method, a in row.items():
+            a = np.asarray(a, dtype=np.float64)
+            if a.shape != (28, 28) or not np.isfinite(a).all():
+                raise ValueError(f"the map of {method} ({name}) must be 28x28 and finite")
+            maps.append(np.rint(share_of_max(a) * LEVELS).astype(np.int32).ravel().tolist())
+    return {
+        "image": np.clip(img, 0, 255).astype(np.uint8).ravel().tolist(),
+        "rows": list(rows),
+        "methods": methods,
+        "blank": [m for m in methods if m in blank],
+        "maps": maps,  # row-major over (row, method)
     }

@@ -1,12 +1,15 @@
-"""What the real-browser tests share: skip, saying what to install, when they cannot run."""
+"""What the real-browser tests share: skip, saying what to install, when they cannot run; one
+test page served and opened in one browser per module."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from bench.server import CHROMIUM
+from bench.server import CHROMIUM, browser, server
 
 
 def require_browser() -> None:
@@ -17,3 +20,22 @@ def require_browser() -> None:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         pytest.skip("the playwright Python package is not installed")
+
+
+@contextmanager
+def page_app(script: str, width: int = 1280, height: int = 900) -> Iterator[tuple[str, object]]:
+    """``(url, page)``: ``streamlit run script`` and a Chromium page (for a module's fixture)."""
+    require_browser()
+    with server(script=script) as url, browser(width, height) as page:
+        yield url, page
+
+
+def open_page(app: tuple[str, object], query: str, ready: str):
+    """Open ``?query`` on the module's page and wait until the JavaScript ``ready`` is true and
+    the app has finished running."""
+    url, page = app
+    page.goto(f"{url}?{query}")
+    page.wait_for_function(f"() => {ready}", timeout=90_000)
+    page.wait_for_function("() => document.querySelector('[data-testid=stStatusWidget]') === null",
+                           timeout=60_000)
+    return page

@@ -1,6 +1,6 @@
 """A page with only the saliency panel, for the browser tests.
 
-    streamlit run tests/app/saliency_page.py -- then open ?sample=3
+    streamlit run tests/app/saliency_page.py -- then open ?sample=3 (&grid=1: the grid)
 
 The panel shows a seeded random signed map (normal, plus a few extreme pixels beyond the scale)
 over a shipped sample; ``saliency_map(sample)`` makes the same map for the tests.
@@ -31,5 +31,12 @@ if __name__ == "__main__":
     sample = int(st.query_params.get("sample", "0"))
     with np.load(ROOT / "checkpoints" / "samples.npz", allow_pickle=False) as data:
         image = data["images"][sample]
-    saliencymap.render(image, saliency_map(sample), "Test map for class 3", key="sal.map",
-                       large=st.query_params.get("large") == "1")
+    if st.query_params.get("grid") == "1":  # the All methods grid: two rows, three methods
+        maps = {"trained": {"A": saliency_map(sample), "B": -saliency_map(sample + 1),
+                            "C": np.zeros((28, 28))},
+                "random weights": {"A": saliency_map(sample + 2), "B": saliency_map(sample + 3),
+                                   "C": np.zeros((28, 28))}}
+        saliencymap.render_grid(image, maps, blank={"C"}, key="cmp.grid")
+    else:
+        saliencymap.render(image, saliency_map(sample), "Test map for class 3", key="sal.map",
+                           large=st.query_params.get("large") == "1")

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.server import browser, server
-from tests.app.chromium import require_browser
+from bench.server import server
+from tests.app.chromium import open_page, page_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -30,19 +30,12 @@ LENS = "[data-testid=lens]"
 
 @pytest.fixture(scope="module")
 def app():
-    require_browser()
-    with server(script="tests/app/lens_page.py") as url, browser(1280, 900) as page:
-        yield url, page
+    with page_app("tests/app/lens_page.py") as app:
+        yield app
 
 
 def _open(app, query: str):
-    url, page = app
-    page.goto(f"{url}?{query}")
-    page.wait_for_function("() => window.cnnLens && window.cnnLens.prediction !== undefined",
-                           timeout=90_000)
-    page.wait_for_function("() => document.querySelector('[data-testid=stStatusWidget]') === null",
-                           timeout=60_000)
-    return page
+    return open_page(app, query, "window.cnnLens && window.cnnLens.prediction !== undefined")
 
 
 def _unit(page) -> tuple[str, list[int], list[int]]:

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.server import browser, server
-from tests.app.chromium import require_browser
+from tests.app.chromium import open_page, page_app
 from tests.app.saliency_page import saliency_map
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -19,17 +18,22 @@ PANEL = "[data-testid=saliency-map]"
 
 
 @pytest.fixture(scope="module")
-def page():
-    require_browser()
-    with server(script="tests/app/saliency_page.py") as url, browser(1280, 900) as page:
-        page.goto(f"{url}?sample=3")
-        page.wait_for_function("() => window.cnnSaliency && window.cnnSaliency.panel",
-                               timeout=90_000)
-        yield page
+def app():
+    with page_app("tests/app/saliency_page.py") as app:
+        yield app
 
 
-def _pixels(page, kind: str) -> np.ndarray:
-    return np.asarray(page.evaluate(f"() => window.cnnSaliency.panel.pixels('{kind}')"),
+def _open(app, query: str):
+    return open_page(app, query, "window.cnnSaliency && window.cnnSaliency.panel")
+
+
+@pytest.fixture
+def page(app):
+    return _open(app, "sample=3")
+
+
+def _pixels(page, kind: str | int) -> np.ndarray:
+    return np.asarray(page.evaluate("k => window.cnnSaliency.panel.pixels(k)", kind),
                       dtype=np.float64).reshape(28, 28, 4)
 
 
@@ -81,3 +85,24 @@ def test_colours_scale_and_readout(page) -> None:
         value = float(text.split("value ")[1].split(" ")[0])
         assert value == pytest.approx(attr[y, x], rel=5e-3)
         assert ("beyond the scale" in text) == (abs(attr[y, x]) > lim)
+
+
+def test_grid_colours_and_readout(app) -> None:
+    from viz.raster import RDBU_R, colourise
+    from viz.saliencypanel import share_of_max
+    page = _open(app, "sample=3&grid=1")
+    maps = [saliency_map(3), -saliency_map(4), np.zeros((28, 28)),
+            saliency_map(5), saliency_map(6), np.zeros((28, 28))]
+    for k, a in enumerate(maps):
+        got = _pixels(page, k)
+        want = colourise(np.rint(share_of_max(a) * 1000) / 1000, RDBU_R, -1, 1)
+        assert np.abs(got[..., :3] - want).max() <= 1.5, k
+    assert page.locator(f"{PANEL} .grid .na").count() == 2  # method C: blank, and says so
+    heads = page.locator(f"{PANEL} .grid .head").all_inner_texts()
+    assert heads == ["A", "B", "C"]
+    tile = page.locator(f"{PANEL} .grid canvas").nth(1).bounding_box()  # B, trained
+    page.mouse.move(tile["x"] + 9.5 * tile["width"] / 28, tile["y"] + 4.5 * tile["height"] / 28)
+    readout = page.locator(f"{PANEL} .readout[data-pixel='4,9']")
+    readout.wait_for(timeout=5_000)
+    share = float(readout.inner_text().split(": ")[1].split(", ")[1].split(" ")[0])
+    assert share == pytest.approx(share_of_max(maps[1])[4, 9], abs=0.0051)

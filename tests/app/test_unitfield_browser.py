@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.server import browser, server
-from tests.app.chromium import require_browser
+from tests.app.chromium import open_page, page_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -25,19 +24,12 @@ ZOO = ["seed", "seed-3x3", "compact", "fast"]
 
 @pytest.fixture(scope="module")
 def app():
-    require_browser()
-    with server(script="tests/app/unitfield_page.py") as url, browser(1280, 900) as page:
-        yield url, page
+    with page_app("tests/app/unitfield_page.py") as app:
+        yield app
 
 
 def _open(app, query: str):
-    url, page = app
-    page.goto(f"{url}?{query}")
-    page.wait_for_function("() => window.cnnUnitField && window.cnnUnitField.panels",
-                           timeout=90_000)
-    page.wait_for_function("() => document.querySelector('[data-testid=stStatusWidget]') === null",
-                           timeout=60_000)
-    return page
+    return open_page(app, query, "window.cnnUnitField && window.cnnUnitField.panels")
 
 
 def _panel(name: str) -> str:

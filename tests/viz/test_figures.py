@@ -26,13 +26,6 @@ def test_digit_with_region_in_padding() -> None:
     assert fig.layout.xaxis.range[0] < -5  # the padding part is on screen
 
 
-def test_attribution_grid_shares_one_diverging_scale() -> None:
-    maps = {"a": np.ones((28, 28)), "b": -np.ones((28, 28))}
-    fig = figures.attribution_grid({"trained": maps, "random": maps})
-    assert {t.coloraxis for t in fig.data} == {"coloraxis"}
-    assert fig.layout.coloraxis.cmin == -1 and fig.layout.coloraxis.cmax == 1
-
-
 def test_symmetric_limit() -> None:
     assert figures.symmetric_limit(np.array([-2.0, 1.0])) > 1.9
     assert figures.symmetric_limit(np.zeros(4)) == 1.0

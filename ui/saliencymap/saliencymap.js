@@ -2,7 +2,9 @@
 //
 // Mounted by ui/saliencymap.py (st.components.v2) after ../lens/canvas.js. Python sends the
 // input, the map, the scale's limit and the overlay's colour scale (viz/saliencypanel.py). The
-// opacity slider and the pointer's readout answer here, with no round trip.
+// opacity slider and the pointer's readout answer here, with no round trip. With "maps" instead
+// (the All methods view), it draws a grid: rows x methods, each map as a share of its own largest
+// |value|, on one scale -1..1.
 //
 // Test hooks: the root has data-testid="saliency-map"; .readout carries data-pixel="Y,X" of the
 // pixel under the pointer; window.cnnSaliency.lastUpdateMs is the time from the last pointer or
@@ -33,6 +35,7 @@ class SaliencyPanel {
       sm: q(".sm"), over: q("canvas.over"), raw: q("canvas.raw"), bar: q("canvas.bar"),
       hi: q(".hi"), lo: q(".lo"), opacity: q(".opacity"), opacityValue: q(".opacity-value"),
       overCap: q(".over-cap"), rawCap: q(".raw-cap"), readout: q(".readout"),
+      single: q(".single"), gridMode: q(".grid-mode"), grid: q(".grid"), hbar: q("canvas.hbar"),
     };
     this.d = null;
     this.opacity = 0.65;
@@ -65,9 +68,14 @@ class SaliencyPanel {
     window.cnnSaliency = window.cnnSaliency || { lastUpdateMs: null, updates: 0 };
     window.cnnSaliency.panel = this;
     this.d = data;
+    this.el.sm.classList.toggle("large", !!data.large);
+    const grid = Array.isArray(data.maps);
+    this.el.single.hidden = grid;
+    this.el.gridMode.hidden = !grid;
+    this.el.readout.dataset.pixel = "";
+    if (grid) { this.drawGrid(); return; }
     if (!this.touched && typeof data.opacity === "number") this.opacity = data.opacity;
     this.el.opacity.value = String(this.opacity);
-    this.el.sm.classList.toggle("large", !!data.large);
     this.el.hi.textContent = `+${sig(data.lim)}`;
     this.el.lo.textContent = `-${sig(data.lim)}`;
     this.el.overCap.textContent = `${data.label}, over the input: red = evidence for, blue = ` +
@@ -158,8 +166,74 @@ class SaliencyPanel {
       (Math.abs(d.attr[i]) > d.lim ? " (beyond the scale: drawn at its end)" : "");
   }
 
-  // The 28x28 RGBA of a picture ("over" or "raw"), for tests.
-  pixels(kind) { return Array.from(this.el[kind]._img.data); }
+  // The grid: one small canvas per (row, method), drawn from levels -1000..1000 on RdBu.
+  drawGrid() {
+    const d = this.d, g = this.el.grid, rd = LUTS.rdbu, n = d.methods.length;
+    g.innerHTML = "";
+    g.style.gridTemplateColumns = `${d.rows.length > 1 ? "1.4em " : ""}repeat(${n}, minmax(0, 1fr))`;
+    if (d.rows.length > 1) g.append(document.createElement("span"));
+    for (const m of d.methods) {
+      const h = document.createElement("div");
+      h.className = "head"; h.textContent = m;
+      g.append(h);
+    }
+    this.tiles = [];
+    d.rows.forEach((rname, r) => {
+      if (d.rows.length > 1) {
+        const l = document.createElement("div");
+        l.className = "rowname"; l.textContent = rname;
+        g.append(l);
+      }
+      d.methods.forEach((m, k) => {
+        const levels = d.maps[r * n + k], tile = document.createElement("div");
+        tile.className = "tile";
+        const cv = document.createElement("canvas");
+        cv.width = 112; cv.height = 112;
+        const blank = d.blank.includes(m);
+        cv.setAttribute("role", "img");
+        cv.setAttribute("aria-label", blank ? `${m} (${rname}): not available for this layer`
+          : `${m} (${rname})`);
+        this.paint(cv, this.tile((i) => {
+          const j = 3 * Math.round(((levels[i] / 1000 + 1) / 2) * 255);
+          return [rd[j], rd[j + 1], rd[j + 2]];
+        }));
+        cv.addEventListener("pointermove", (ev) => {
+          const box = cv.getBoundingClientRect();
+          const x = Math.floor(((ev.clientX - box.left) / box.width) * 28);
+          const y = Math.floor(((ev.clientY - box.top) / box.height) * 28);
+          if (x < 0 || y < 0 || x > 27 || y > 27) return;
+          this.timed(ev, () => {
+            const v = levels[y * 28 + x] / 1000;
+            this.el.readout.dataset.pixel = `${y},${x}`;
+            this.el.readout.textContent = blank ? `${m} (${rname}): not available for this layer`
+              : `${m} (${rname}), row ${y}, col ${x}: pixel ${d.image[y * 28 + x]}, ` +
+                `${v.toFixed(2)} of its largest |value|`;
+          });
+        });
+        tile.append(cv);
+        if (blank) {
+          const na = document.createElement("div");
+          na.className = "na"; na.textContent = "not available for this layer";
+          tile.append(na);
+        }
+        g.append(tile);
+        this.tiles.push(cv);
+      });
+    });
+    const hb = this.el.hbar, hc = hb.getContext("2d");
+    for (let x = 0; x < hb.width; x++) {
+      const j = 3 * Math.round((x / (hb.width - 1)) * 255);
+      hc.fillStyle = `rgb(${rd[j]},${rd[j + 1]},${rd[j + 2]})`;
+      hc.fillRect(x, 0, 1, hb.height);
+    }
+    this.el.readout.textContent = "Point at a map to read its value.";
+  }
+
+  // The 28x28 RGBA of a picture ("over" or "raw", or grid tile number k), for tests.
+  pixels(kind) {
+    const cv = typeof kind === "number" ? this.tiles[kind] : this.el[kind];
+    return Array.from(cv._img.data);
+  }
 }
 
 export default function (component) {
