@@ -174,8 +174,13 @@ def unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
     """Pick a unit; see its theoretical field, effective field and attribution. Reruns alone.
 
     The browser draws the channel's map and the pictures (``ui/unitfield.py``): hovering a unit
-    shows its field at once; a pick reruns this fragment for the effective field and attribution.
+    shows its field at once; a pick reruns this fragment for the effective field and attribution
+    (guarded here: a fragment's own reruns do not pass through the caller's guard).
     """
+    guard("Picking a unit", lambda: _unit_panel(key, image, acts, row))
+
+
+def _unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
     a = acts[row.name]
     spatial = a.ndim == 3 and a.shape[1] > 1
     c_total = a.shape[0]
@@ -209,7 +214,7 @@ def unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
 
 def view_receptive_field(v: Shown) -> None:
     key, image, acts, table, row = v.key, v.image, v.acts, v.table, v.row
-    guard("Picking a unit", lambda: unit_panel(key, image, acts, row))
+    unit_panel(key, image, acts, row)
     st.subheader("How far each layer sees")
     left, right = st.columns([1.25, 1])
     with left:

@@ -39,6 +39,9 @@ def _levels(overlay: np.ndarray | None, signed: bool) -> list[int] | None:
     ov = np.asarray(overlay, dtype=np.float64)
     if ov.shape != (28, 28):
         raise ValueError(f"an overlay must be 28x28, not {ov.shape}")
+    if not np.isfinite(ov).all():
+        raise ValueError("the unit's effective field or attribution has NaN or infinite values "
+                         "(the network's numbers overflow on this input)")
     return np.rint(overlay_levels(ov, signed) * LEVELS).astype(np.int32).ravel().tolist()
 
 
@@ -69,6 +72,9 @@ def payload(image: np.ndarray, row: LayerInfo, unit: tuple[int, int, int],
         if m.ndim != 2 or m.shape != (row.size, row.size):
             raise ValueError(f"the map of {row.name} must be {row.size}x{row.size}, not "
                              f"{m.shape}")
+        if not np.isfinite(m).all():
+            raise ValueError(f"the map of {row.name} has NaN or infinite values (the network's "
+                             f"numbers overflow on this input)")
         out["map"] = {"h": int(m.shape[0]), "w": int(m.shape[1]),
                       "data": [float(f"{v:.4g}") for v in m.ravel().tolist()]}
     return out

@@ -122,6 +122,23 @@ def test_receptive_field_view_and_unit(app: AppTest) -> None:
     app.selectbox(key="layer.name").select("relu5").run()
 
 
+def test_overflowing_unit_says_so(monkeypatch) -> None:
+    """A network whose numbers overflow (NaN in the unit's effective field): the panel says what
+    went wrong, on the first run and on the fragment's own reruns, and the page keeps working."""
+    import ui.explorer
+    monkeypatch.setattr(ui.explorer, "unit_maps", lambda *a, **k: (np.full((28, 28), np.nan),
+                                                                    np.zeros((28, 28))))
+    at = fresh()
+    at.session_state["view"] = "Receptive field"
+    at.run()
+    ok(at)
+    assert "NaN or infinite" in " ".join(e.value for e in at.error)
+    at.selectbox(key="rf.channel.relu5").select(2).run()  # the fragment reruns alone
+    ok(at)
+    assert "NaN or infinite" in " ".join(e.value for e in at.error)
+    assert "Prediction" in texts(at)
+
+
 @pytest.mark.parametrize("method", ["saliency", "ig", "smoothgrad", "guided", "deeplift",
                                     "occlusion", "gradcam"])
 def test_saliency_methods(app: AppTest, method: str) -> None:

@@ -88,6 +88,8 @@ def test_payload_without_picker_or_overlays(rows) -> None:
     (dict(unit=(0, 28, 0)), "outside"),
     (dict(fmap=np.zeros((3, 3))), "must be 28x28"),
     (dict(erf=np.zeros((28,))), "overlay"),
+    (dict(attr=np.full((28, 28), np.nan)), "NaN or infinite"),
+    (dict(fmap=np.full((28, 28), np.inf)), "NaN or infinite"),
 ])
 def test_payload_rejects(rows, bad, message) -> None:
     args = dict(image=np.zeros((28, 28)), row=rows["relu5"], unit=(0, 0, 0))
