@@ -444,7 +444,8 @@ def show_activation(ctx, layers, acts) -> None:
       visual=("The chosen unit's exact region on the input, and its sensitivity map "
               'inside it.'))
 def show_receptive_field(ctx, layers, acts) -> None:
-    from viz import fields, raster
+    from ui import lens, unitfield
+    from viz import fields
     table = [r for r in cache.field_table(ctx.key)
              if len(r.shape) == 3 and not r.is_global and r.size > 1
              and r.type not in SHAPE_KEEPERS]
@@ -457,31 +458,28 @@ def show_receptive_field(ctx, layers, acts) -> None:
                             help="Slide through the layers and watch the field grow.")
     row = fields.row_for(table, name)
     centre = row.size // 2
-    region = fields.unit_region(row, centre, centre)
     c = int(np.argmax(acts[name][:, centre, centre])) if name in acts else 0
+    # the centre unit, or the unit last picked on this layer's map (click or Enter)
+    picked = lens.picked_unit("tour.rf.panel")
+    y = x = centre
+    if picked and picked["layer"] == name:
+        c, y, x = fields.clamp_unit(row, picked["c"], picked["y"], picked["x"])
     px = "pixel" if row.stride == 1 else "pixels"
-    pics = st.columns(2)
-    with pics[0]:
-        st.image(raster.field_picture(ctx.image, region), width="stretch", output_format="PNG",
-                 alt=f"Receptive field of the centre unit of {name}")
-        st.caption(f"Theoretical field: {row.r}x{row.r} pixels, rows {region.y0}..{region.y1}, "
-                   f"columns {region.x0}..{region.x1} (orange); any part outside the image is "
-                   f"zero padding (hatched).")
-    with pics[1]:
-        erf, _ = cache.unit_maps(ctx.key, ctx.image, name, (c, centre, centre))
-        st.image(raster.field_picture(ctx.image, region, overlay=erf), width="stretch",
-                 output_format="PNG", alt=f"Effective field of the centre unit of {name}")
-        st.caption(f"Sensitivity inside it (channel {c}, the most active there): brighter = "
-                   f"this pixel moves the unit more.")
+    erf, _ = cache.unit_maps(ctx.key, ctx.image, name, (c, y, x))
+    st.markdown(f"**Unit ({y}, {x}) of {name}, channel {c}:** hover the map to see any unit's "
+                f"field at once; click one to see its sensitivity.")
+    unitfield.render(ctx.image, row, (c, y, x), fmap=acts[name][c] if name in acts else None,
+                     erf=erf, attr=None, key="tour.rf.panel", large=common.presenting())
     m = st.columns(2)
     m[0].metric("Field size r", f"{row.r}x{row.r} pixels")
     m[1].metric("Effective stride S", f"{row.stride} {px}")
-    st.caption(f"The centre unit ({centre}, {centre}) of {name} ({row.size}x{row.size} map). "
-               f"Neighbouring units' fields are {row.stride} {px} apart."
+    region = fields.unit_region(row, y, x)
+    st.caption(f"Unit ({y}, {x}) of {name} ({row.size}x{row.size} map): theoretical field "
+               f"{row.r}x{row.r} pixels, rows {region.y0}..{region.y1}, columns "
+               f"{region.x0}..{region.x1} (orange); any part outside the image is zero padding "
+               f"(hatched). Neighbouring units' fields are {row.stride} {px} apart."
                + (" The field now covers the whole digit: this unit can use all of it."
                   if row.r >= 28 else ""))
-
-
 
 
 # ---------------------------------------------------------------------------------------------

@@ -120,6 +120,7 @@ class Panel {
     this.el.results.forEach((r) => r.classList.remove("stale"));
     this.el.uf.classList.toggle("large", !!data.large);
     this.el.uf.classList.toggle("no-picker", !data.map);
+    this.el.uf.classList.toggle("no-attr", !data.attr);
     if (data.map) this.drawMap();
     this.draw();
   }
