@@ -180,7 +180,7 @@ async def interact(session: Session, i: int, p: Plan, budget: Budget, think: flo
                 reply = await session.set(w, choose(w, option))
                 ok = f"layer={p.layer2}" in session.query
             elif kind == "unit pick":
-                w = session.widget("bidi_component", "cnn_unit_field")
+                w = session.widget("bidi_component", "cnn_unitfield")
                 y, x = p.pick
                 channel = session.widget("selectbox", "Channel")
                 c = int(channel.state.string_value) if channel.state is not None else 0

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import lens, lensview, saliencymap, unitfield, urls
+from ui import components, lensview, saliencymap, unitfield, urls
 from ui.cache import (
     attribution,
     conv_weight,
@@ -164,7 +164,7 @@ def server_maps(v: Shown) -> None:
 def _on_pick() -> None:
     """A unit picked in the panel (click or Enter) becomes the explorer's unit."""
     unit = st.session_state.get("rf.unit") or {}
-    picked = lens.picked_unit("rf.panel")
+    picked = components.picked_unit("rf.panel")
     if picked and picked["layer"] == unit.get("layer"):
         st.session_state["rf.unit"] = {**unit, "y": picked["y"], "x": picked["x"]}
 
@@ -227,7 +227,9 @@ def view_receptive_field(v: Shown) -> None:
                    "input pixels (unit i sees pixels i·S − P to i·S − P + r − 1), parameters and "
                    "multiply-accumulates; the chosen layer is highlighted.")
         arch = context().arch
-        st.download_button("Download the table (CSV, every layer)", fields.table_csv(table),
+        # made when clicked, not on every run of this view (layer changes, unit picks)
+        st.download_button("Download the table (CSV, every layer)",
+                           lambda: fields.table_csv(table),
                            file_name=f"{arch}-receptive-fields.csv", mime="text/csv",
                            icon=":material/download:", key="rf.csv")
     with right:

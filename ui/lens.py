@@ -3,9 +3,9 @@
 The component (``ui/lens/lens.html``, ``.css``, ``.js`` after the shared ``canvas.js``; no build
 step, nothing fetched at run time) is declared once per process (``ui/components.py``). The
 network's payload (``viz.lens.payload``: layer records, weights, receptive-field table) is built
-once per model and sent to a browser session once; the
-browser keeps it and answers hover, keys, layer switches and pen strokes without a rerun. Python
-hears only a picked unit (Enter or click) and a finished drawing (pen released).
+once per model and sent to a browser session once; the browser keeps it and answers hover, keys,
+layer switches and pen strokes without a rerun. Python hears only a picked unit (Enter or click)
+and a finished drawing (pen released).
 
 Session-state keys: ``lens.sent`` (the network ids this session's browser has).
 """
@@ -24,8 +24,6 @@ from model.store import ModelRef
 from ui import cache, components
 from viz import lens as vlens
 from viz import npforward, preprocess
-
-NAME = "cnn_lens"
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -91,7 +89,7 @@ def render(model_key: ModelRef | Hashable, image: np.ndarray | None, *, layer: s
     ``on_layer``: called (before the rerun) when the user settles on another layer in the lens;
     :func:`chosen_layer` reads it. ``on_drawing``: called (before the rerun) when the pen is
     released; :func:`drawing_rgba` reads the pad. ``on_unit``: called when a unit is picked;
-    :func:`picked_unit` reads it.
+    ``ui.components.picked_unit(key)`` reads it.
     """
     pl = payload(model_key, net)
     sent: set[str] = st.session_state.setdefault("lens.sent", set())
@@ -108,9 +106,10 @@ def render(model_key: ModelRef | Hashable, image: np.ndarray | None, *, layer: s
         "scale": scale,
         "prediction": prediction,
     }
-    result = components.component("lens", NAME)(key=key, data=data, on_unit_change=on_unit or (lambda: None),
-                          on_drawing_change=on_drawing or (lambda: None), on_need_net_change=_forget_sent,
-                          on_layer_change=on_layer or (lambda: None))
+    result = components.component("lens")(
+        key=key, data=data, on_unit_change=on_unit or (lambda: None),
+        on_drawing_change=on_drawing or (lambda: None), on_need_net_change=_forget_sent,
+        on_layer_change=on_layer or (lambda: None))
     sent.add(pl["id"])
     picked = result.get("unit") if hasattr(result, "get") else getattr(result, "unit", None)
     drawing_value = (result.get("drawing") if hasattr(result, "get")
@@ -124,19 +123,6 @@ def chosen_layer(key: str = "lens") -> str | None:
     state = st.session_state.get(key)
     value = state.get("layer") if hasattr(state, "get") else None
     return value if isinstance(value, str) else None
-
-
-def picked_unit(key: str = "lens") -> dict[str, Any] | None:
-    """The unit last picked in the lens, ``{"layer", "c", "y", "x"}`` (ints), or None."""
-    state = st.session_state.get(key)
-    value = state.get("unit") if hasattr(state, "get") else None
-    if not isinstance(value, dict) or not isinstance(value.get("layer"), str):
-        return None
-    try:
-        return {"layer": value["layer"], "c": int(value["c"]), "y": int(value["y"]),
-                "x": int(value["x"])}
-    except (KeyError, TypeError, ValueError):
-        return None
 
 
 def drawing_rgba(key: str = "lens") -> np.ndarray | None:

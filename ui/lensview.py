@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import lens, unitfield
+from ui import components, lens, unitfield
 from ui.cache import field_table, unit_maps
 from ui.common import presenting
 
@@ -79,7 +79,7 @@ def _sync_layer() -> None:
 
 def _use_unit() -> None:
     """A unit picked in the lens is the explorer's unit (the Receptive field view opens on it)."""
-    unit = lens.picked_unit()
+    unit = components.picked_unit("lens")
     if unit:
         st.session_state["rf.unit"] = unit
         st.session_state[f"rf.channel.{unit['layer']}"] = unit["c"]

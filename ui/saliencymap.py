@@ -14,15 +14,13 @@ import numpy as np
 from ui import components
 from viz import saliencypanel
 
-NAME = "cnn_saliency_map"
-
 
 def render(image: np.ndarray, attr: np.ndarray, label: str, *, key: str,
            opacity: float = 0.65, large: bool = False) -> None:
     """Mount the panel for a uint8 28x28 ``image`` and its 28x28 attribution map ``attr``."""
     data = saliencypanel.payload(image, attr, label)
     data.update(opacity=float(opacity), large=bool(large))
-    components.component("saliencymap", NAME)(key=key, data=data)
+    components.component("saliencymap")(key=key, data=data)
 
 
 def render_grid(image: np.ndarray, rows: dict[str, dict[str, np.ndarray]], *, key: str,
@@ -31,4 +29,4 @@ def render_grid(image: np.ndarray, rows: dict[str, dict[str, np.ndarray]], *, ke
     drawn as a share of its own largest |value| on one scale; ``blank``: methods not available."""
     data = saliencypanel.grid_payload(image, rows, blank)
     data["large"] = bool(large)
-    components.component("saliencymap", NAME)(key=key, data=data)
+    components.component("saliencymap")(key=key, data=data)

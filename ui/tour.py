@@ -444,7 +444,7 @@ def show_activation(ctx, layers, acts) -> None:
       visual=("The chosen unit's exact region on the input, and its sensitivity map "
               'inside it.'))
 def show_receptive_field(ctx, layers, acts) -> None:
-    from ui import lens, unitfield
+    from ui import components, unitfield
     from viz import fields
     table = [r for r in cache.field_table(ctx.key)
              if len(r.shape) == 3 and not r.is_global and r.size > 1
@@ -460,7 +460,7 @@ def show_receptive_field(ctx, layers, acts) -> None:
     centre = row.size // 2
     c = int(np.argmax(acts[name][:, centre, centre])) if name in acts else 0
     # the centre unit, or the unit last picked on this layer's map (click or Enter)
-    picked = lens.picked_unit("tour.rf.panel")
+    picked = components.picked_unit("tour.rf.panel")
     y = x = centre
     if picked and picked["layer"] == name:
         c, y, x = fields.clamp_unit(row, picked["c"], picked["y"], picked["x"])

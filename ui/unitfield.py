@@ -18,8 +18,6 @@ from ui import components
 from viz import fieldpanel
 from viz.layers import LayerInfo
 
-NAME = "cnn_unit_field"
-
 
 def render(image: np.ndarray, row: LayerInfo, unit: tuple[int, int, int], *,
            fmap: np.ndarray | None, erf: np.ndarray | None, attr: np.ndarray | None,
@@ -28,9 +26,10 @@ def render(image: np.ndarray, row: LayerInfo, unit: tuple[int, int, int], *,
     """Mount the panel for ``unit = (c, y, x)`` of layer ``row`` on the uint8 28x28 ``image``.
 
     ``fmap``: the channel's map to pick on (None: no picker). ``on_pick`` runs (before the rerun)
-    when a unit is picked; ``ui.lens.picked_unit(key)`` reads it.
+    when a unit is picked; ``ui.components.picked_unit(key)`` reads it.
     """
     data: dict[str, Any] = fieldpanel.payload(image, row, unit, fmap=fmap, erf=erf, attr=attr)
     data["large"] = bool(large)
-    components.component("unitfield", NAME)(key=key, data=data, on_unit_change=on_pick or (lambda: None))
+    components.component("unitfield")(key=key, data=data,
+                                      on_unit_change=on_pick or (lambda: None))
 

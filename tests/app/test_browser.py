@@ -95,6 +95,16 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
             _text(page, "This unit can only see 7x7 pixels")
             wait_idle(page)
 
+            step = "download the table"  # made on the click: the engine's CSV of every layer
+            from model.architectures import get
+            from viz import fields
+            from viz.layers import describe
+            with page.expect_download() as download:
+                page.get_by_text("Download the table (CSV, every layer)").click()
+            assert download.value.suggested_filename == "seed-receptive-fields.csv"
+            got = Path(download.value.path()).read_text()
+            assert got == fields.table_csv(describe(get("seed").layers()))
+
             step = "draw a digit"  # on the lens's pad: it opens with the Draw source
             page.locator(".st-key-in-source").get_by_text("Draw", exact=True).click()
             _text(page, "Draw a digit on the pad below")

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from model.architectures import get  # noqa: E402
-from ui import lens, unitfield  # noqa: E402
+from ui import components, unitfield  # noqa: E402
 from viz.layers import describe  # noqa: E402
 
 st.set_page_config(page_title="unit-field test page", layout="wide")
@@ -34,7 +34,7 @@ for row in describe(get(arch).layers()):
     erf = rng.random((28, 28)) ** 3
     attr = rng.normal(size=(28, 28))
     fmap = rng.random((row.size, row.size)) if spatial else None
-    picked = lens.picked_unit(key)
+    picked = components.picked_unit(key)
     unit = (picked["c"], picked["y"], picked["x"]) if picked else (0, 0, 0)
     st.markdown(f"**{row.name}**")
     unitfield.render(image, row, unit, fmap=fmap, erf=erf, attr=attr, key=key)
