@@ -59,6 +59,14 @@ class LayerInfo:
         return self.shape[-1] if len(self.shape) == 3 else 1
 
     @property
+    def elements(self) -> int:
+        """Numbers in this layer's output for one image (C*H*W, or the features of a vector)."""
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    @property
     def spatial(self) -> bool:
         """Has a field of its own (not global): r, S and P are defined."""
         return not self.is_global
@@ -185,6 +193,13 @@ def total_macs(layers: list[LayerRecord], input_shape: tuple[int, int, int] = IN
                ) -> int:
     """Multiply-accumulates per image of a whole network."""
     return sum(info.macs for info in describe(layers, input_shape))
+
+
+def activation_elements(infos: list[LayerInfo]) -> int:
+    """Numbers every layer's output holds for one image, summed (the input excluded): what a
+    forward pass that keeps every layer's output stores, and, times the batch, what training
+    keeps for the backward pass."""
+    return sum(info.elements for info in infos)
 
 
 def input_side(infos: list[LayerInfo], name: str, size: int = INPUT_SHAPE[1]) -> int | None:
