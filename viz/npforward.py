@@ -18,6 +18,7 @@ import numpy as np
 
 from viz import card as card_reader
 from viz.preprocess import MEAN, STD
+from viz.receptive_field import output_length
 
 BN_EPS = 1e-5
 
@@ -76,12 +77,30 @@ def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, pad: 
     return out.astype(np.float32, copy=False)
 
 
-def _pool(x: np.ndarray, k: int, stride: int, pad: int, mode: str) -> np.ndarray:
-    if pad:
-        fill = -np.inf if mode == "max" else 0.0
-        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad)), constant_values=fill)
-    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))[:, ::stride, ::stride]
-    return (win.max(axis=(3, 4)) if mode == "max" else win.mean(axis=(3, 4))).astype(np.float32)
+def _pool(x: np.ndarray, k: int, stride: int, pad: int, mode: str, ceil_mode: bool = False
+          ) -> np.ndarray:
+    """torch's MaxPool2d / AvgPool2d (count_include_pad=True) of a (C, H, W) map.
+
+    In ceil mode the last window may run past the padded input: max pooling ignores the part
+    outside, average pooling divides by the part inside the padded input (as torch does).
+    """
+    c, h, w = x.shape
+    oh = output_length(h, k, stride, pad, pad, ceil_mode)
+    ow = output_length(w, k, stride, pad, pad, ceil_mode)
+    # (C, H, W) -> (C, pad + H + pad + extra, ...): every window lies inside
+    extra_h = max(0, (oh - 1) * stride + k - (h + 2 * pad))
+    extra_w = max(0, (ow - 1) * stride + k - (w + 2 * pad))
+    fill = -np.inf if mode == "max" else 0.0
+    x = np.pad(x, ((0, 0), (pad, pad + extra_h), (pad, pad + extra_w)), constant_values=fill)
+    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))
+    win = win[:, ::stride, ::stride][:, :oh, :ow]  # (C, OH, OW, k, k)
+    if mode == "max":
+        return win.max(axis=(3, 4)).astype(np.float32)
+    # the divisor: the window's cells inside the padded input (all k*k unless ceil mode cut it)
+    starts_h, starts_w = np.arange(oh) * stride, np.arange(ow) * stride
+    rows = np.minimum(starts_h + k, h + 2 * pad) - starts_h
+    cols = np.minimum(starts_w + k, w + 2 * pad) - starts_w
+    return (win.sum(axis=(3, 4)) / (rows[:, None] * cols[None, :])).astype(np.float32)
 
 
 def forward(net: NumpyNet, image: np.ndarray) -> OrderedDict[str, np.ndarray]:
@@ -104,7 +123,8 @@ def forward(net: NumpyNet, image: np.ndarray) -> OrderedDict[str, np.ndarray]:
             pass
         elif kind in ("maxpool", "avgpool"):
             k = rec["kernel"]
-            x = _pool(x, k, rec.get("stride") or k, rec.get("padding", 0), kind[:3])
+            x = _pool(x, k, rec.get("stride") or k, rec.get("padding", 0), kind[:3],
+                      bool(rec.get("ceil_mode", False)))
         elif kind == "gap":
             x = x.mean(axis=(1, 2), keepdims=True)
         elif kind == "flatten":

@@ -471,17 +471,25 @@ def _topological_order(ops: dict[str, _Op]) -> list[str]:
 # ----------------------------------------------------------------------------------- arithmetic
 
 
+def output_length(n: int, kernel: int, stride: int, pad_before: int, pad_after: int,
+                  ceil_mode: bool = False) -> int:
+    """Output length of a conv/pool along one axis: torch's rule, ``ceil_mode`` included (may be
+    below 1 when the kernel, dilation included, is larger than its padded input)."""
+    span = n + pad_before + pad_after - kernel
+    if not ceil_mode:
+        return span // stride + 1
+    # a last, partial window is kept if it starts inside the input or the left padding
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= n + pad_before:
+        out -= 1
+    return out
+
+
 def _out_size(op: _Op, axis: int, n: int) -> int:
     """Output length of a conv/pool along one axis (torch's rule, including ``ceil_mode``)."""
-    k, s = op.kernel[axis], op.stride[axis]
+    k = op.kernel[axis]
     lo, hi = op.pad_before[axis], op.pad_after[axis]
-    span = n + lo + hi - k
-    if not op.ceil_mode:
-        out = span // s + 1
-    else:  # a last, partial window is kept if it starts inside the input or the left padding
-        out = -(-span // s) + 1
-        if (out - 1) * s >= n + lo:
-            out -= 1
+    out = output_length(n, k, op.stride[axis], lo, hi, op.ceil_mode)
     if out < 1:  # (torch's ceil mode keeps one window a little larger than its padded input)
         what = ("height", "width")[axis]
         raise _err(op.name, f"kernel ({k} with dilation) is larger than its padded input "

@@ -36,3 +36,24 @@ def test_matches_torch(arch: str, tmp_path) -> None:
     np.testing.assert_allclose(probs, torch.softmax(torch.from_numpy(ref["flatten"]), 0),
                                atol=1e-6)
     assert net.params == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("size,kernel,stride,pad,ceil", [
+    (28, 3, 2, 0, True),  # 13x13 in floor mode, 14x14 in ceil mode (the last window is cut)
+    (28, 3, 2, 1, True),
+    (27, 2, 2, 0, True),
+    (28, 3, 2, 0, False),
+    (14, 5, 3, 2, True),
+    (7, 3, 3, 1, True),
+    (9, 4, 1, 2, False),
+])
+def test_pool_matches_torch(mode: str, size: int, kernel: int, stride: int, pad: int,
+                            ceil: bool) -> None:
+    x = np.random.default_rng(size * 31 + kernel).standard_normal((3, size, size)).astype(
+        np.float32)
+    cls = torch.nn.MaxPool2d if mode == "max" else torch.nn.AvgPool2d
+    want = cls(kernel, stride=stride, padding=pad, ceil_mode=ceil)(torch.from_numpy(x)[None])[0]
+    got = npforward._pool(x, kernel, stride, pad, mode, ceil)
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_allclose(got, want.numpy(), rtol=0, atol=1e-6)
