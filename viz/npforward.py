@@ -44,12 +44,6 @@ class NumpyNet:
                        if k.endswith((".weight", ".bias"))))
 
 
-def read_card(data: bytes, source: str = "checkpoint") -> dict[str, Any]:
-    """The model card from a safetensors header (``data`` may end after the header); raises
-    ``ValueError`` (``viz.card.CardError``) when it is absent or malformed."""
-    return card_reader.read_header(data, source, complete=False)[0]
-
-
 def load(path: str | Path) -> NumpyNet:
     """A :class:`NumpyNet` from a ``.safetensors`` checkpoint file (no torch involved), every
     check of ``viz.card`` passed first."""
