@@ -12,7 +12,7 @@ network is built:
 - :func:`validate_card`: the card's layer records (types, names, whole numbers in range,
   channels chained from layer to layer), the tensors each record implies against the header's
   names, shapes and dtypes, and the server's limits (:data:`MAX_PARAMS`, :data:`MAX_MACS`,
-  :data:`MAX_LAYERS`), which the message names. Shapes, parameters and MACs come from
+  :data:`MAX_LAYERS`, :data:`MAX_ACTIVATIONS`), which the message names. Shapes, parameters and MACs come from
   :func:`viz.lab.analyse`, so the lab refuses a table over the limits with the same message
   (:func:`check_limits`).
 - :func:`arrays` then reads the tensors (sizes now known to be small) and refuses NaN or
@@ -35,19 +35,24 @@ from typing import Any
 import numpy as np
 
 from viz.lab import LabReport, analyse
-from viz.layers import LAYER_TYPES, param_shapes
+from viz.layers import LAYER_TYPES, activation_elements, param_shapes
 
 CARD_KEY = "model_card"
 MAX_HEADER_BYTES = 1_000_000  # a zoo card with its history is about 10 kB
 MAX_LAYERS = 100
 MAX_PARAMS = 5_000_000  # the zoo's largest, seed-original, has 4,155,626
 MAX_MACS = 2_000_000_000  # per 28x28 image; seed-original needs 1.55 G
+# Numbers in every layer's output for one image, together (viz.layers.activation_elements):
+# what the server keeps per network and digit (ui/cache.py), 16 MB in float32 at the limit.
+# seed-original makes 1,988,244, seed 254,036.
+MAX_ACTIVATIONS = 4_000_000
 MAX_NAME = 64  # characters of a layer or architecture name
 MAX_WIDTH = 1_000_000  # channels, or features of a linear layer (the parameter limit binds first)
 MAX_WINDOW = 128  # kernel, stride, padding, dilation
 INPUT_SHAPE = (1, 28, 28)
 LIMITS = (f"this server takes networks of up to {MAX_PARAMS:,} parameters, "
-          f"{MAX_MACS / 1e9:g} GMAC per image and {MAX_LAYERS} layers")
+          f"{MAX_MACS / 1e9:g} GMAC per image, {MAX_ACTIVATIONS:,} activation values per image "
+          f"across all layers and {MAX_LAYERS} layers")
 
 # safetensors dtype -> numpy dtype (little endian)
 DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
@@ -285,6 +290,9 @@ def check_limits(report: LabReport, what: str = "this network") -> None:
     if report.macs > MAX_MACS:
         gmac = report.macs / 1e9
         over.append(f"{gmac:,.0f} GMAC per image" if gmac >= 10 else f"{gmac:.2f} GMAC per image")
+    values = activation_elements(list(report.layers))
+    if values > MAX_ACTIVATIONS:
+        over.append(f"{values:,} activation values per image")
     if over:
         raise CardError(f"{what} is too big: {' and '.join(over)}; {LIMITS}.")
 

@@ -294,5 +294,6 @@ def test_tables_over_the_upload_limits_are_refused_with_their_message() -> None:
             {"type": "conv", "padding": 1, "channels": 3000}, {"type": "gap"},
             {"type": "flatten"}, {"type": "linear"}]
     with pytest.raises(ValueError, match=f"this network is too big: 81,063,010 parameters and "
-                                         f"\\d+ GMAC per image; {LIMITS}"):
+                                         f"\\d+ GMAC per image and 4,710,010 activation values "
+                                         f"per image; {LIMITS}"):
         lab.check(rows)

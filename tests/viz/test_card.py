@@ -66,8 +66,10 @@ def test_the_420_byte_card_of_60000_channels_is_refused_by_the_limits() -> None:
               {"name": "flatten", "type": "flatten"}]
     data = raw({"__metadata__": {"model_card": json.dumps({"arch": "x", "layers": layers})}})
     assert len(data) < 600
-    message = refused(data, "too big: 32,746,260,010 parameters and 18,663 GMAC per image")
-    assert "5,000,000 parameters, 2 GMAC per image and 100 layers" in message
+    message = refused(data, "too big: 32,746,260,010 parameters and 18,663 GMAC per image and "
+                            "75,120,020 activation values per image")
+    assert ("5,000,000 parameters, 2 GMAC per image, 4,000,000 activation values per image "
+            "across all layers and 100 layers") in message
 
 
 def test_two_6000_channel_convs_and_a_deep_card_name_the_limits() -> None:
@@ -173,3 +175,47 @@ def test_header_only_reads_and_shipped_checkpoints_pass() -> None:
         report = C.validate_card(card, table, path.name)
         assert report.params == card.get("params", report.params)
         assert C.read(path.read_bytes(), path.name)[0] == card
+
+
+def wide(channels: int) -> list[dict]:
+    """One 1x1 conv of ``channels`` on the 28x28 input, then gap and a 1x1 head: 785 *
+    channels + 20 activation values per image, few parameters and MACs."""
+    return rows_to_layers([{"type": "conv", "kernel": 1, "channels": channels}, {"type": "gap"},
+                           {"type": "conv", "kernel": 1, "channels": 10}, {"type": "flatten"}])
+
+
+def test_the_activation_limit_takes_a_network_just_under_and_names_one_just_over() -> None:
+    from viz.layers import activation_elements
+    under, over = analyse(wide(5095)), analyse(wide(5096))
+    assert activation_elements(list(under.layers)) == 3_999_595 <= C.MAX_ACTIVATIONS
+    assert activation_elements(list(over.layers)) == 4_000_380 > C.MAX_ACTIVATIONS
+    assert under.params < C.MAX_PARAMS and over.macs < C.MAX_MACS  # only this limit binds
+    C.check_limits(under)
+    with pytest.raises(C.CardError) as info:
+        C.check_limits(over)
+    assert str(info.value) == (f"this network is too big: 4,000,380 activation values per "
+                               f"image; {C.LIMITS}.")
+    # a file is refused from its header, with the same message
+    card, _, report = C.read(pack(wide(5095)), "under.safetensors")
+    assert report == under and card["layers"] == wide(5095)
+    refused(pack(wide(5096), tensors={}), "its network is too big: 4,000,380 activation values "
+                                          "per image; this server takes")
+
+
+def test_every_zoo_network_and_the_trained_seed_original_pass_the_limits() -> None:
+    from pathlib import Path
+
+    from model.architectures import ARCHITECTURES
+    from viz.layers import activation_elements
+    counts = {}
+    for name, arch in ARCHITECTURES.items():
+        report = analyse(arch.layers())
+        C.check_limits(report)
+        counts[name] = activation_elements(list(report.layers))
+    assert counts["seed"] == 254_036 and counts["seed-original"] == 1_988_244
+    assert max(counts.values()) == counts["seed-original"] < C.MAX_ACTIVATIONS / 2
+    path = Path("/work/shared/checkpoints/seed-original.safetensors")
+    if not path.is_file():
+        pytest.skip("the trained seed-original checkpoint is not on this machine")
+    card, table = C.read_header_file(path)
+    assert C.validate_card(card, table, path.name).params == 4_155_626
