@@ -1,7 +1,10 @@
 """A torch zoo network as a :class:`viz.npforward.NumpyNet` (numpy weights, layer records, card).
 
-Used where the weights are not read from a shipped checkpoint file: uploads, networks trained
-here and untrained networks, so the in-browser lens (``viz.lens.payload``) can carry them.
+Used where the weights are not read from a shipped checkpoint file: uploads and untrained
+networks, so the in-browser lens (``viz.lens.payload``) can carry them. The arrays share the
+model's memory (read-only views, no copy): an upload at the parameter limit costs its 20 MB once.
+The shared models are never changed after loading (``model/activations.py``), so the views stay
+valid.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from viz.npforward import NumpyNet
 
 
 def numpy_net(model: nn.Module, card: dict[str, Any] | None = None) -> NumpyNet:
-    """The float tensors of ``model``'s state dict as numpy, with its layer records and card.
+    """The float tensors of ``model``'s state dict as read-only numpy views (float32, CPU
+    tensors are not copied), with its layer records and card.
 
     ``model`` must carry its layer records (``layer_config``, as every ``model.zoo.ZooNet``).
     """
@@ -24,8 +28,10 @@ def numpy_net(model: nn.Module, card: dict[str, Any] | None = None) -> NumpyNet:
     if not layers:
         raise ValueError(f"{type(model).__name__} has no layer records (layer_config); only zoo "
                          "networks can be exported to numpy")
-    tensors = {k: v.detach().cpu().numpy().astype(np.float32, copy=True)
+    tensors = {k: v.detach().cpu().numpy().astype(np.float32, copy=False)
                for k, v in model.state_dict().items() if v.is_floating_point()}
+    for a in tensors.values():
+        a.flags.writeable = False
     card = dict(card or {})
     arch = card.get("arch") or getattr(model, "arch", "custom")
     return NumpyNet(arch, copy.deepcopy(list(layers)), tensors, card)

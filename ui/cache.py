@@ -2,16 +2,44 @@
 
 One model per checkpoint is cached with ``st.cache_resource`` and shared by every session; it is
 never mutated and never carries a hook (hook-registering methods run on private copies, see
-``model/activations.py``). Results are cached per (model, input, layer, ...) with
-``st.cache_data``. Every function takes a :class:`model.store.ModelRef`. Shipped and trained
-checkpoints are read with numpy first (``viz/npforward.py``), so the first page is drawn while
-torch is still loading.
+``model/activations.py``). Every function takes a :class:`model.store.ModelRef`. Shipped and
+trained checkpoints are read with numpy first (``viz/npforward.py``), so the first page is drawn
+while torch is still loading.
+
+Memory budget. Whatever a user uploads, the caches together stay within about 600 MB beyond the
+app itself, because every network passes ``viz.card``'s limits first (5,000,000 parameters,
+4,000,000 activation values per image: at most 20 MB of weights and 16 MB of layer outputs per
+digit, in float32) and the caches that grow with networks or digits are bounded by bytes, not
+by entries (:class:`ByteLRU`, least recently used first out):
+
+- :func:`forward` (every layer's output and the class probabilities of one digit):
+  :data:`FORWARD_BYTES`, 300 MB. A seed digit takes 1.0 MB, so the 200 samples of the default
+  network that a class of 30 shares stay cached (with about 100 more digits of other networks);
+  at the limit a digit takes 16 MB, so an upload at the limits keeps its last 18 digits.
+- Uploaded networks (torch weights; their numpy export shares the same memory):
+  :data:`UPLOAD_BYTES`, 200 MB: 10 networks at the parameter limit, hundreds of small ones. An
+  evicted upload is read again from the bytes its session holds.
+- Randomized copies for the sanity check: :data:`RANDOMIZED_BYTES`, 64 MB (3 at the limit).
+- Small results, bounded by entries: attribution and unit maps (28x28 maps, 1,024 entries each:
+  about 3 and 6 MB), test-set predictions (80 kB per network, 32 networks), field tables and
+  figures (per network, tens of kB). Shipped checkpoints and untrained zoo networks are a fixed,
+  small set.
+
+Passes over many images are batched so that one batch's layer outputs stay within
+:data:`BATCH_BYTES` (64 MB): classifying the 10,000 test digits with seed-original holds 20 of
+them at a time instead of 1,000 (1.6 GB). ``bench/server_memory.py`` measures the server's
+memory while a session views 20 digits of the widest network the limits accept.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import streamlit as st
@@ -20,6 +48,130 @@ from model import store
 from model.store import ModelRef
 from viz import fields, npforward
 from viz.layers import LayerInfo, total_params
+
+MB = 1_000_000
+FORWARD_BYTES = 300 * MB
+UPLOAD_BYTES = 200 * MB
+RANDOMIZED_BYTES = 64 * MB
+BATCH_BYTES = 64 * MB
+PREDICT_BATCH = 1000  # test digits per batch when the layer outputs are small
+
+V = TypeVar("V")
+
+
+class ByteLRU(Generic[V]):
+    """A thread-safe map that keeps its values' total size within ``budget`` bytes, dropping
+    the least recently used first.
+
+    ``size(value)`` says what a value costs. A value larger than the whole budget is handed
+    out but never kept. :meth:`get_or_compute` computes a missing value once, however many
+    threads ask for it at the same time (as ``st.cache_resource`` does).
+    """
+
+    def __init__(self, budget: int, size: Callable[[V], int]) -> None:
+        if not isinstance(budget, int) or budget < 1:
+            raise ValueError(f"a cache budget is a number of bytes, 1 or more, not {budget!r}")
+        self.budget = budget
+        self._size = size
+        self._items: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._computing: dict[Hashable, list] = {}  # key -> [lock, threads using it]
+        self.hits = self.misses = self.evictions = 0
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held now (the sum of ``size`` over the values kept)."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
+    def keys(self) -> list[Hashable]:
+        """The keys kept, least recently used first."""
+        with self._lock:
+            return list(self._items)
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        with self._lock:
+            return self._hit(key, default)
+
+    def _hit(self, key: Hashable, default: Any) -> Any:
+        item = self._items.get(key)
+        if item is None:
+            return default
+        self._items.move_to_end(key)
+        self.hits += 1
+        return item[0]
+
+    def put(self, key: Hashable, value: V) -> None:
+        """Keep ``value`` (the most recently used), dropping the oldest until within budget."""
+        n = int(self._size(value))
+        if n < 0:
+            raise ValueError(f"a cached value cannot take {n} bytes")
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            if n > self.budget:
+                return
+            self._items[key] = (value, n)
+            self._bytes += n
+            while self._bytes > self.budget:
+                _, (_, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+                self.evictions += 1
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
+        """The value of ``key``, computed (once, whoever else asks meanwhile) when missing.
+        An exception from ``compute`` is raised and nothing is kept."""
+        missing = object()
+        with self._lock:
+            value = self._hit(key, missing)
+            if value is not missing:
+                return value
+            slot = self._computing.setdefault(key, [threading.Lock(), 0])
+            slot[1] += 1
+        try:
+            with slot[0]:
+                with self._lock:
+                    value = self._hit(key, missing)
+                    if value is not missing:
+                        return value
+                    self.misses += 1
+                value = compute()
+                self.put(key, value)
+                return value
+        finally:
+            with self._lock:
+                slot[1] -= 1
+                if not slot[1]:
+                    self._computing.pop(key, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+def array_bytes(value: Any) -> int:
+    """Bytes of the numpy arrays in ``value`` (arrays, or dicts, lists and tuples of them)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sum(array_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(array_bytes(v) for v in value)
+    return 0
+
+
+def image_key(image: np.ndarray) -> tuple[tuple[int, ...], str, str]:
+    """A digit's cache key: its shape, dtype and a digest of its pixels."""
+    a = np.ascontiguousarray(image)
+    return a.shape, a.dtype.str, hashlib.blake2b(a.tobytes(), digest_size=16).hexdigest()
 
 
 def _import_torch_side() -> None:
@@ -83,10 +235,27 @@ def _torch_checkpoint(path: str):
     return load_checkpoint(path)
 
 
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _uploaded_model(digest: str, _data: bytes, name: str):
-    from model.checkpoint import load_checkpoint_bytes
-    return load_checkpoint_bytes(_data, name)
+@dataclass(frozen=True)
+class _Upload:
+    """An uploaded network: torch model, card, and its numpy export (sharing the weights)."""
+
+    model: Any
+    card: dict
+    net: npforward.NumpyNet
+
+
+@st.cache_resource(show_spinner=False)
+def _uploads() -> ByteLRU[_Upload]:
+    return ByteLRU(UPLOAD_BYTES, lambda up: array_bytes(up.net.tensors))
+
+
+def _uploaded(digest: str, data: bytes, name: str) -> _Upload:
+    def load() -> _Upload:
+        from model.checkpoint import load_checkpoint_bytes
+        from model.export import numpy_net as export
+        model, card = load_checkpoint_bytes(data, name)
+        return _Upload(model, card, export(model, card))
+    return _uploads().get_or_compute(digest, load)
 
 
 @st.cache_resource(show_spinner=False)
@@ -98,7 +267,15 @@ def _untrained_model(arch: str):
 
 def upload_model(digest: str, data: bytes, name: str):
     """(model, card) of an uploaded checkpoint (raises CheckpointError, a ValueError)."""
-    return _uploaded_model(digest, data, name)
+    up = _uploaded(digest, data, name)
+    return up.model, up.card
+
+
+def _upload_entry(ref: ModelRef) -> _Upload:
+    up = st.session_state.get("model.upload")
+    if not up or up["digest"] != ref.target:
+        raise ValueError("the uploaded checkpoint is no longer available; upload it again")
+    return _uploaded(ref.target, up["data"], up["name"])
 
 
 def get_model(ref: ModelRef):
@@ -106,15 +283,14 @@ def get_model(ref: ModelRef):
     if ref.kind == "checkpoint":
         return _torch_checkpoint(ref.target)
     if ref.kind == "upload":
-        up = st.session_state.get("model.upload")
-        if not up or up["digest"] != ref.target:
-            raise ValueError("the uploaded checkpoint is no longer available; upload it again")
-        return _uploaded_model(ref.target, up["data"], up["name"])
+        up = _upload_entry(ref)
+        return up.model, up.card
     return _untrained_model(ref.target)
 
 
-@st.cache_resource(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _numpy_from_torch(ref: ModelRef, _model, _card) -> npforward.NumpyNet:
+    """Untrained zoo networks only (a fixed, small set); uploads keep theirs with the model."""
     from model.export import numpy_net
     return numpy_net(_model, _card)
 
@@ -123,6 +299,8 @@ def numpy_net(ref: ModelRef) -> npforward.NumpyNet:
     """Layer records, numpy weights and card of any model (no torch for checkpoints)."""
     if ref.kind == "checkpoint":
         return _numpy_checkpoint(ref.target)
+    if ref.kind == "upload":
+        return _upload_entry(ref).net
     model, card = get_model(ref)
     return _numpy_from_torch(ref, model, card)
 
@@ -148,10 +326,16 @@ def conv_bias(ref: ModelRef, layer: str) -> np.ndarray | None:
     return net.tensors.get(f"{layer}.bias") if net.conv_weight(layer) is not None else None
 
 
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _randomized(ref: ModelRef, _model):
+@st.cache_resource(show_spinner=False)
+def _randomized_models() -> ByteLRU:
+    def size(model) -> int:
+        return sum(t.numel() * t.element_size() for t in model.state_dict().values())
+    return ByteLRU(RANDOMIZED_BYTES, size)
+
+
+def _randomized(ref: ModelRef, model):
     from model.activations import randomized_copy
-    return randomized_copy(_model)
+    return _randomized_models().get_or_compute(ref, lambda: randomized_copy(model))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -171,38 +355,59 @@ def test_set():
     return data.test_images.numpy(), data.test_labels.numpy()
 
 
-@st.cache_data(show_spinner="Classifying the 10,000 test digits (once per model) ...")
+def batch_size(infos: list[LayerInfo], budget: int = BATCH_BYTES, most: int = PREDICT_BATCH
+               ) -> int:
+    """Images per batch so that a layer's input and output (float32) for the whole batch fit
+    in ``budget`` bytes: what a forward pass without gradients holds at its peak."""
+    peak, before = 0, 28 * 28
+    for info in infos:
+        peak = max(peak, before + info.elements)
+        before = info.elements
+    return max(1, min(most, budget // (4 * max(peak, 1))))
+
+
+@st.cache_data(show_spinner="Classifying the 10,000 test digits (once per model) ...",
+               max_entries=32)
 def test_predictions(ref: ModelRef) -> np.ndarray:
     import torch
 
     from model.train import predict
     images, _ = test_set()
     model, _ = get_model(ref)
-    return predict(model, torch.from_numpy(images)).numpy()
+    return predict(model, torch.from_numpy(images), batch_size(field_table(ref))).numpy()
 
 
 # ---------------------------------------------------------------------------------------------
 # Results
 # ---------------------------------------------------------------------------------------------
 
-@st.cache_resource(show_spinner=False, max_entries=256)
+@st.cache_resource(show_spinner=False)
+def _forward_results() -> ByteLRU:
+    return ByteLRU(FORWARD_BYTES, array_bytes)
+
+
 def forward(ref: ModelRef, image: np.ndarray):
     """(every layer's output, class probabilities): numpy for checkpoints, else torch.
 
-    A shared resource, not data: the ~1 MB of maps is handed out without being copied on every
-    read (callers only read it; the arrays are made read-only to keep it so).
+    Shared, not copied: the ~1 MB of maps (16 MB at the limits) is handed out as it is
+    (callers only read it; the arrays are made read-only to keep it so), from a cache of
+    :data:`FORWARD_BYTES`.
     """
-    if ref.kind == "checkpoint":
-        acts = npforward.forward(_numpy_checkpoint(ref.target), image)
-        probs = npforward.softmax(next(reversed(acts.values())))
-    else:
-        from model.activations import activations, as_input, probabilities
-        model, _ = get_model(ref)
-        x = as_input(image)
-        acts, probs = activations(model, x), probabilities(model, x)
-    for a in (*acts.values(), probs):
-        a.flags.writeable = False
-    return acts, probs
+    def run():
+        if ref.kind == "checkpoint":
+            acts = npforward.forward(_numpy_checkpoint(ref.target), image)
+        else:
+            from model.activations import activations, as_input
+            model, _ = get_model(ref)
+            acts = activations(model, as_input(image))
+        probs = npforward.softmax(next(reversed(acts.values())))  # the logits' softmax
+        for a in (*acts.values(), probs):
+            a.flags.writeable = False
+        return acts, probs
+
+    if ref.kind == "upload":
+        get_model(ref)  # the session must hold this upload, even when the result is cached
+    return _forward_results().get_or_compute((ref, image_key(image)), run)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

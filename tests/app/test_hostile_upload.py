@@ -6,6 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.model.test_checkpoint import huge_card_file
@@ -53,5 +54,41 @@ def test_an_unexpected_error_drops_the_upload_and_keeps_the_session(monkeypatch)
     _upload(at, "odd.safetensors", os.urandom(64))
     errors = [e.value for e in at.error]
     assert any("odd.safetensors: it could not be loaded (RuntimeError: out of memory" in e
+               for e in errors), errors
+    _still_working(at)
+
+
+def test_a_network_over_the_activation_limit_is_refused_before_a_tensor_is_read(
+        monkeypatch) -> None:
+    """A file of 245 kB whose one 1x1 conv of 5,096 channels makes 4,000,380 values per digit
+    (16 MB, and 16 MB more per layer after it): refused from its header, before the tensors are
+    read or a network is built."""
+    import model.checkpoint
+    from model.checkpoint import CheckpointError, load_checkpoint_bytes
+    from tests.viz.test_card import pack, wide
+
+    def never(*args, **kwargs):
+        raise AssertionError("allocated the tensors of a network over the limits")
+
+    data = pack(wide(5096))
+    assert len(data) < 250_000
+    monkeypatch.setattr(model.checkpoint, "st_load", never)
+    monkeypatch.setattr(model.checkpoint, "build_from_config", never)
+    with pytest.raises(CheckpointError, match="wide.safetensors: its network is too big: "
+                                              "4,000,380 activation values per image; this"):
+        load_checkpoint_bytes(data, "wide.safetensors")
+    monkeypatch.undo()
+    model_, card = load_checkpoint_bytes(pack(wide(5095)), "under.safetensors")  # just under
+    assert card["layers"] == wide(5095) and model_.conv1.out_channels == 5095
+
+
+def test_the_upload_over_the_activation_limit_is_dropped_with_the_limits_message() -> None:
+    from tests.viz.test_card import pack, wide
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    _upload(at, "wide.safetensors", pack(wide(5096)))
+    errors = [e.value for e in at.error]
+    assert any("4,000,380 activation values per image" in e
+               and "4,000,000 activation values per image across all layers" in e
                for e in errors), errors
     _still_working(at)
