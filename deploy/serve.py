@@ -44,11 +44,82 @@ def find_nginx() -> str | None:
         (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None)
 
 
-def nginx_config(app_ports: list[int], listen: str, tmp: Path) -> str:
-    upstreams = "\n".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;"
-                          for p in app_ports)
-    return (TEMPLATE.read_text().replace("@UPSTREAMS@", upstreams)
-            .replace("@LISTEN@", listen).replace("@TMP@", str(tmp)))
+# An app process that refuses a connection is skipped for this long (then tried again).
+FAIL_TIMEOUT_S = 5
+# The most connections nginx's worker holds (see deploy/nginx.conf.template), if the
+# open-files limit allows; a few more files for its listening socket, logs and temp files.
+MAX_WORKER_CONNECTIONS = 8192
+SPARE_FILES = 64
+
+
+def raise_open_files_limit(want: int) -> int:
+    """Raise this process's open-files limit (inherited by nginx) towards ``want`` (as far as
+    the hard limit allows, no root needed); the limit now in force."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if target > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def nginx_config(app_ports: list[int], listen: str, tmp: Path, nofile: int) -> str:
+    """deploy/nginx.conf.template filled in: one upstream per app process (the others its
+    backups, for a failover), one for a first visit, the route-cookie maps, the capacity."""
+    if not app_ports:
+        raise ValueError("at least one app process port is needed")
+    if nofile < 2 * SPARE_FILES:
+        raise ValueError(f"an open-files limit of {nofile} is too low for nginx; raise it "
+                         f"(ulimit -n) to at least {4 * SPARE_FILES}")
+
+    def server(port: int, backup: bool = False) -> str:
+        return (f"        server 127.0.0.1:{port} max_fails=1 fail_timeout={FAIL_TIMEOUT_S}s"
+                f"{' backup' if backup else ''};")
+
+    blocks = ["    upstream cnnlens_any {  # a first visit: the process with fewest connections",
+              "        least_conn;", *(server(p) for p in app_ports), "    }"]
+    for k, port in enumerate(app_ports):
+        blocks += [f"    upstream cnnlens_{k} {{", server(port),
+                   *(server(p, backup=True) for p in app_ports if p != port), "    }"]
+    routes = "\n".join(f'        "~^[0-9a-f]{{32}}\\.{k}$" cnnlens_{k};'
+                       for k in range(len(app_ports)))
+    served = "\n".join(f'        "~(^|\\s)127\\.0\\.0\\.1:{p}$" {k};'
+                       for k, p in enumerate(app_ports))
+    worker_connections = min(MAX_WORKER_CONNECTIONS, nofile - SPARE_FILES)
+    fields = {"@UPSTREAMS@": "\n".join(blocks), "@ROUTES@": routes, "@SERVED@": served,
+              "@WORKER_CONNECTIONS@": str(worker_connections), "@NOFILE@": str(nofile),
+              "@LISTEN@": listen, "@TMP@": str(tmp)}
+    text = TEMPLATE.read_text()
+    for key, value in fields.items():
+        text = text.replace(key, value)
+    return text
+
+
+def reachable_addresses() -> list[str]:
+    """This machine's addresses other machines can reach (not loopback): from ``ip addr``,
+    else the one the default route uses (found without sending anything)."""
+    found: list[str] = []
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        out = subprocess.run(["ip", "-o", "addr", "show", "scope", "global"],
+                             capture_output=True, text=True, timeout=5).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            if "inet" in parts:
+                found.append(parts[parts.index("inet") + 1].split("/")[0])
+            elif "inet6" in parts:
+                found.append(parts[parts.index("inet6") + 1].split("/")[0])
+    if not found:
+        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # a documentation address: nothing is sent
+            address = s.getsockname()[0]
+            if not address.startswith("127."):
+                found.append(address)
+    return list(dict.fromkeys(found))
+
+
+def url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 def start_app(port: int, env: dict[str, str]) -> subprocess.Popen:
@@ -127,7 +198,18 @@ def main(argv: list[str] | None = None) -> int:
             wait_health(port)
             print(f"app process {apps[port].pid} on 127.0.0.1:{port}", flush=True)
         conf = tmp / "nginx.conf"
-        conf.write_text(nginx_config(ports, f"{args.address}:{args.port}", tmp))
+        nofile = raise_open_files_limit(MAX_WORKER_CONNECTIONS + SPARE_FILES)
+        if nofile < MAX_WORKER_CONNECTIONS + SPARE_FILES:
+            print(f"note: the open-files limit is {nofile}: nginx holds at most "
+                  f"{max(nofile - SPARE_FILES, 0)} connections (raise it with ulimit -n)",
+                  file=sys.stderr, flush=True)
+        listen = (f"[{args.address}]:{args.port}" if ":" in args.address
+                  else f"{args.address}:{args.port}")
+        try:
+            conf.write_text(nginx_config(ports, listen, tmp, nofile))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         check = subprocess.run([nginx, "-t", "-q", "-p", str(tmp), "-c", str(conf),
                                 "-e", str(tmp / "error.log")], capture_output=True, text=True)
         if check.returncode:
@@ -137,9 +219,15 @@ def main(argv: list[str] | None = None) -> int:
                                   str(tmp / "error.log"), "-g", "daemon off;"],
                                  start_new_session=True)
         wait_health(args.port)
-        host = "127.0.0.1" if args.address in ("0.0.0.0", "::") else args.address
-        print(f"CNN lens on http://{host}:{args.port}/ ({args.processes} app processes, runs "
+        everywhere = args.address in ("0.0.0.0", "::")
+        host = "127.0.0.1" if everywhere else args.address
+        print(f"CNN lens on {url(host, args.port)} ({args.processes} app processes, runs "
               f"folder {runs}, nginx config {conf}); Ctrl+C stops it.", flush=True)
+        if everywhere:
+            others = reachable_addresses()
+            print("students: " + (", ".join(url(a, args.port) for a in others) if others else
+                                  "no address other than this machine's own (127.0.0.1) "
+                                  "was found"), flush=True)
         while not stopping:
             time.sleep(0.5)
             if proxy.poll() is not None:
