@@ -19,7 +19,7 @@ from model import store
 from model.store import ModelRef
 from ui.cache import get_model, test_predictions, test_set
 from ui.common import plot
-from viz import atlasfigs, confusion
+from viz import atlasfigs, confusion, urlstate
 
 PAGE = 8  # channels per page of the layer grid
 
@@ -147,17 +147,37 @@ def rerun_if_opened() -> None:
         st.rerun(scope="app")
 
 
-def _clicked(chart_key: str) -> list | None:
+CLICK_MISREAD = "That click could not be read (the chart sent no point this page drew); click again."
+
+
+def _clicked(chart_key: str, n: int = 2) -> list[int] | None:
+    """The first ``n`` numbers of the clicked point's customdata, or None (no click). The
+    selection is the browser's to send: anything but ``n`` whole numbers (strings, Infinity,
+    fractions, negative or huge values, a missing or odd structure) is refused with a notice
+    (``atlas.notice``), never raised: this runs in a callback."""
     try:
         points = st.session_state[chart_key]["selection"]["points"]
-    except (KeyError, TypeError):
+    except Exception:  # noqa: BLE001 - KeyError, TypeError, AttributeError on a forged state
         return None
     if not points:
         return None
-    cd = points[0].get("customdata")
+    point = points[0] if isinstance(points, (list, tuple)) else None
+    cd = point.get("customdata") if isinstance(point, dict) else None
     if isinstance(cd, dict):  # plotly >= 6 may send a list as {"0": .., "1": ..}
-        cd = [cd.get(str(i)) for i in range(len(cd))]
-    return cd
+        cd = [cd.get(str(i)) for i in range(n)]
+    values = ([urlstate.whole(v) for v in cd[:n]] if isinstance(cd, (list, tuple))
+              and len(cd) >= n else None)
+    if values is None or any(v is None for v in values):
+        st.session_state["atlas.notice"] = CLICK_MISREAD
+        return None
+    return values  # type: ignore[return-value]
+
+
+def _notice() -> None:
+    """The notice a click left (a test digit that cannot be opened, a click not understood)."""
+    notice = st.session_state.pop("atlas.notice", None)
+    if notice:
+        st.info(notice)
 
 
 # ---------------------------------------------------------------------------------- atlas
@@ -175,7 +195,10 @@ def _on_patch(layer: str, channel: int, chart_key: str) -> None:
     if cd is None or atlas is None:
         return
     la = atlas.layer(layer)
-    k = int(cd[1])
+    k = cd[1]
+    if not 0 <= channel < la.index.shape[0] or k >= la.index.shape[1]:
+        st.session_state["atlas.notice"] = CLICK_MISREAD
+        return
     y, x = (int(v) for v in la.unit[channel, k])
     open_test_digit(int(la.index[channel, k]), layer, (channel, y, x))
 
@@ -216,9 +239,7 @@ def render_atlas(key: ModelRef, layer: str, channels: int) -> None:
             f"zero padding outside the image); its activation under each. The largest over the "
             f"test set is {la.dataset_max[c]:.2f}. Click a patch to open that digit with that "
             f"unit picked.")
-        notice = st.session_state.pop("atlas.notice", None)
-        if notice:
-            st.info(notice)
+        _notice()
     with right:
         st.markdown("**Synthesized input**")
         ftask = featvis_task(key, layer)
@@ -304,17 +325,23 @@ def _predictions(key: ModelRef) -> tuple[np.ndarray, np.ndarray] | None:
 
 def _on_cell() -> None:
     cd = _clicked("cm.matrix")
-    if cd is not None:
-        st.session_state["cm.cell"] = (int(cd[0]), int(cd[1]))
+    if cd is None:
+        return
+    if max(cd) >= confusion.CLASSES:
+        st.session_state["atlas.notice"] = CLICK_MISREAD
+        return
+    st.session_state["cm.cell"] = (cd[0], cd[1])
 
 
 def _on_digit(indices: list[int]) -> None:
     cd = _clicked("cm.digits")
     if cd is None:
         return
-    k = int(cd[0]) * 10 + int(cd[1])
-    if k < len(indices):
+    k = cd[0] * 10 + cd[1]
+    if cd[1] < 10 and k < len(indices):
         open_test_digit(indices[k])
+    else:
+        st.session_state["atlas.notice"] = CLICK_MISREAD
 
 
 def render_confusion(key: ModelRef) -> None:
@@ -325,6 +352,7 @@ def render_confusion(key: ModelRef) -> None:
                 "carry theirs; for others, put the MNIST test set on this machine (MNIST_DIR).")
         return
     labels, preds = data
+    _notice()
     m = confusion.confusion(labels, preds)
     acc = confusion.per_class_accuracy(m)
     cell = st.session_state.get("cm.cell")

@@ -14,13 +14,23 @@ from typing import Any
 
 import streamlit as st
 
+from viz import urlstate
+
 UI = Path(__file__).resolve().parent
-SHARED_JS = UI / "lens" / "canvas.js"
+SHARED = UI / "js"  # the browser code the components share, one job per file
+SHARED_JS = {  # component stem -> the shared modules (ui/js/<name>.js) it needs, in load order
+    "lens": ("constants", "canvas", "timing", "keys", "mount", "decode", "forward", "preprocess",
+             "pad"),
+    "unitfield": ("constants", "canvas", "timing", "keys", "mount"),
+    "saliencymap": ("constants", "canvas", "timing", "mount"),
+}
 
 
 def script(stem: str) -> str:
-    """A component's script: the shared drawing helpers, then its own file."""
-    return "\n".join(p.read_text(encoding="utf-8") for p in (SHARED_JS, UI / stem / f"{stem}.js"))
+    """A component's script: the shared modules it needs (:data:`SHARED_JS`), then its own file,
+    concatenated into one module."""
+    files = [SHARED / f"{name}.js" for name in SHARED_JS[stem]] + [UI / stem / f"{stem}.js"]
+    return "\n".join(p.read_text(encoding="utf-8") for p in files)
 
 
 @st.cache_resource(show_spinner=False)
@@ -36,15 +46,33 @@ def component(stem: str):
     )
 
 
+MAX_NAME = 64  # characters of a layer name (as model cards allow)
+MAX_INDEX = 100_000  # a channel, row or column index past any network this app can load
+
+
+def check_unit(value: Any) -> dict[str, Any] | None:
+    """A unit sent by a browser, ``{"layer", "c", "y", "x"}`` with a layer name of at most
+    :data:`MAX_NAME` characters and whole numbers in ``0..MAX_INDEX - 1``; None for anything
+    else (missing keys, strings, Infinity, NaN, fractions, negative or huge numbers). Whether the
+    unit is inside its layer is for the caller, who knows the layer's shape."""
+    if not isinstance(value, dict):
+        return None
+    layer = value.get("layer")
+    if not isinstance(layer, str) or not 0 < len(layer) <= MAX_NAME:
+        return None
+    numbers = [urlstate.whole(value.get(k), MAX_INDEX) for k in ("c", "y", "x")]
+    if any(n is None for n in numbers):
+        return None
+    c, y, x = numbers
+    return {"layer": layer, "c": c, "y": y, "x": x}
+
+
 def picked_unit(key: str) -> dict[str, Any] | None:
     """The unit last picked in the component ``key``, ``{"layer", "c", "y", "x"}`` (ints), or
     None (nothing picked, or a value that is not a unit: it comes from the browser)."""
-    state = st.session_state.get(key)
-    value = state.get("unit") if hasattr(state, "get") else None
-    if not isinstance(value, dict) or not isinstance(value.get("layer"), str):
-        return None
     try:
-        return {"layer": value["layer"], "c": int(value["c"]), "y": int(value["y"]),
-                "x": int(value["x"])}
-    except (KeyError, TypeError, ValueError):
+        state = st.session_state.get(key)
+        value = state.get("unit") if hasattr(state, "get") else None
+    except Exception:  # noqa: BLE001 - a component's state is the browser's to send
         return None
+    return check_unit(value)

@@ -14,7 +14,7 @@ import streamlit as st
 from model.architectures import ARCHITECTURES, COMPARE, DEFAULT
 from ui import cache, common
 from ui.common import context, plot, presenting
-from viz import figures
+from viz import figures, urlstate
 from viz.lab import (
     COLUMNS,
     ROW_TYPES,
@@ -66,9 +66,76 @@ def start_label(start: str, arch: str) -> str:
     return f"the sidebar's model ({arch})" if start == SIDEBAR else start
 
 
+MAX_EDIT_ROWS = 200  # rows the editor's table may hold (the lab analyses at most 100)
+MAX_CELL = 1_000_000  # a number cell's magnitude (any real layer is far below)
+MAX_TYPE = 20  # characters of a type cell
+
+
+def _cell_problem(col: Any, value: Any) -> str | None:
+    """None when ``value`` is something the table's column ``col`` can hold; else why not."""
+    if col == "_index":  # the row number column (hide_index=False)
+        return None if value is None or urlstate.whole(value) is not None else (
+            f"row number {urlstate.shown(value)} is not a whole number")
+    value = cell(value)  # blanks (None, NaN, pd.NA) -> None, numpy numbers -> Python's
+    if value is None:
+        return None
+    if col == "type":
+        if isinstance(value, str) and len(value) <= MAX_TYPE:
+            return None
+        return f"the type {urlstate.shown(value)} is not one of {', '.join(ROW_TYPES)}"
+    if col not in COLUMNS:
+        return f"there is no column {urlstate.shown(col)}"
+    number = value
+    if (isinstance(number, bool) or not isinstance(number, (int, float))
+            or not abs(number) <= MAX_CELL):  # (infinities fail this too)
+        return (f"{col} {urlstate.shown(value)} is not a number from -{MAX_CELL:,} to "
+                f"{MAX_CELL:,}")
+    return None
+
+
+def _row_problem(row: Any) -> str | None:
+    if not isinstance(row, dict) or len(row) > len(COLUMNS) + 1:
+        return f"a row {urlstate.shown(row)} is not a table row"
+    return next((p for col, v in row.items() if (p := _cell_problem(col, v))), None)
+
+
+def _edit_problem(state: Any, n_rows: int) -> str | None:
+    """None when ``state`` is an edit the editor's table can send for ``n_rows`` rows; else what
+    is wrong with it. Checked before Streamlit applies it: the state is the browser's to send
+    (20,000 added rows or a string in a number column must not reach pandas or the lab)."""
+    if state is None:
+        return None
+    if not isinstance(state, dict):
+        return "the edits are not a table's"
+    edited = state.get("edited_rows") or {}
+    added = state.get("added_rows") or []
+    deleted = state.get("deleted_rows") or []
+    if not isinstance(edited, dict) or not isinstance(added, list) or not isinstance(deleted,
+                                                                                     list):
+        return "the edits are not a table's"
+    if n_rows + len(added) > MAX_EDIT_ROWS or len(deleted) > n_rows or len(edited) > n_rows:
+        return (f"{n_rows + len(added):,} rows is more than the lab's table holds "
+                f"({MAX_EDIT_ROWS})")
+    for key in list(edited) + deleted:
+        if urlstate.whole(key if isinstance(key, int) else str(key), n_rows) is None:
+            return f"row {urlstate.shown(key)} is not in the table"
+    return next((p for row in list(edited.values()) + added if (p := _row_problem(row))), None)
+
+
 def frame_rows(frame) -> list[dict[str, Any]]:
-    """Lab rows from the editor's table (rows that are blank in every cell are skipped)."""
-    return table_rows_to_rows(frame.to_dict("records"))
+    """Lab rows from the editor's table (rows that are blank in every cell are skipped).
+
+    Every cell is checked (a type name, or a number of at most ``MAX_CELL``; fractions are left
+    for ``viz.lab.check`` to name): ValueError says what is wrong, and a table of more than
+    ``MAX_EDIT_ROWS`` rows is refused before its cells are read."""
+    if len(frame) > MAX_EDIT_ROWS:
+        raise ValueError(f"{len(frame):,} rows is more than the lab's table holds "
+                         f"({MAX_EDIT_ROWS})")
+    records = frame.to_dict("records")
+    problem = next((p for record in records if (p := _row_problem(record))), None)
+    if problem:
+        raise ValueError(problem)
+    return table_rows_to_rows(records)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -88,6 +155,13 @@ def _frame(rows: list[dict[str, Any]]):
 
 def _bump() -> None:
     st.session_state["lab.version"] = st.session_state.get("lab.version", 0) + 1
+
+
+def _table(base: list[dict[str, Any]], version: int, config: dict):
+    """The editable table (its edits applied by Streamlit), keyed by ``version``."""
+    return st.data_editor(_frame(base), key=f"lab.editor.{version}", num_rows="dynamic",
+                          column_config=config, hide_index=False, width="stretch",
+                          height=min(560, 38 + 35 * (len(base) + 1)))
 
 
 def editor() -> tuple[str, list[dict[str, Any]]]:
@@ -135,10 +209,23 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
     for col, text in number.items():
         config[col] = st.column_config.NumberColumn(col, step=1, format="%d", width="small",
                                                     help=text if help_on else None)
-    edited = st.data_editor(_frame(base), key=f"lab.editor.{version}", num_rows="dynamic",
-                            column_config=config, hide_index=False, width="stretch",
-                            height=min(560, 38 + 35 * (len(base) + 1)))
-    rows = frame_rows(edited)
+    problem = _edit_problem(st.session_state.get(f"lab.editor.{version}"), len(base))
+    rows = None
+    if problem is None:
+        try:
+            rows = frame_rows(_table(base, version, config))
+        except Exception as exc:  # noqa: BLE001 - the edits are the browser's: never a traceback
+            problem = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+    if rows is None:
+        # Edits no table of this page could send: drop them for a fresh editor on the last
+        # table that was read (the old editor is not drawn again, so Streamlit forgets it).
+        good = st.session_state.get("lab.edited")
+        if st.session_state.get("lab.edited_for") == version and good is not None:
+            st.session_state["lab.base"] = base = good
+        version = st.session_state["lab.version"] = version + 1
+        st.error(f"The table's edits could not be read ({str(problem).rstrip('.')}); they were "
+                 f"dropped and the table is back to how it was.")
+        rows = frame_rows(_table(base, version, config))
     st.session_state["lab.edited"] = rows
     st.session_state["lab.edited_for"] = version
     if help_on:

@@ -12,7 +12,6 @@ Session-state keys: ``lens.sent`` (the network ids this session's browser has).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -56,18 +55,28 @@ def _forget_sent() -> None:
     st.session_state["lens.sent"] = set()
 
 
+def _live_digit(value: Any) -> np.ndarray | None:
+    """The browser's own 28x28 of the drawing: 784 whole numbers in 0..255, else None."""
+    if not isinstance(value, list) or len(value) != 784:
+        return None
+    if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
+        return None
+    return np.asarray(value, dtype=np.uint8).reshape(28, 28)
+
+
 def _decode_drawing(value: Any) -> tuple[np.ndarray | None, np.ndarray | None, int | None,
                                          str | None]:
-    if not isinstance(value, dict) or not isinstance(value.get("png"), str):
+    """(server 28x28, browser 28x28, browser's prediction, error) of the pad's state. The state
+    comes from the browser: the PNG text is bounded before decoding (``preprocess.drawing_bytes``)
+    and every other field checked; a bad one is dropped or named in the error, never raised."""
+    if not isinstance(value, dict) or "png" not in value:
         return None, None, None, None
-    live = value.get("digit")
-    live_digit = (np.asarray(live, dtype=np.uint8).reshape(28, 28)
-                  if isinstance(live, list) and len(live) == 784 else None)
+    live_digit = _live_digit(value.get("digit"))
     pred = value.get("prediction")
-    live_pred = int(pred) if isinstance(pred, int) else None
+    live_pred = (pred if isinstance(pred, int) and not isinstance(pred, bool) and 0 <= pred <= 9
+                 else None)
     try:
-        data = base64.b64decode(value["png"].split(",", 1)[-1], validate=False)
-        return preprocess.image_bytes_to_mnist(data, "drawing"), live_digit, live_pred, None
+        return preprocess.drawing_to_mnist(value["png"]), live_digit, live_pred, None
     except ValueError as exc:
         return None, live_digit, live_pred, str(exc)
 
@@ -115,28 +124,37 @@ def render(model_key: ModelRef | Hashable, image: np.ndarray | None, *, layer: s
     drawing_value = (result.get("drawing") if hasattr(result, "get")
                      else getattr(result, "drawing", None))
     drawing, live, live_pred, error = _decode_drawing(drawing_value)
-    return LensResult(picked if isinstance(picked, dict) else None, drawing, live, live_pred, error)
+    return LensResult(components.check_unit(picked), drawing, live, live_pred, error)
+
+
+def _state(key: str, field: str) -> Any:
+    """One field of the component's state (the browser's to send: anything, or nothing)."""
+    try:
+        state = st.session_state.get(key)
+        return state.get(field) if hasattr(state, "get") else None
+    except Exception:  # noqa: BLE001 - a forged state must not raise in a callback
+        return None
 
 
 def chosen_layer(key: str = "lens") -> str | None:
-    """The layer last chosen inside the lens (for an ``on_layer`` callback), or None."""
-    state = st.session_state.get(key)
-    value = state.get("layer") if hasattr(state, "get") else None
-    return value if isinstance(value, str) else None
+    """The layer last chosen inside the lens (for an ``on_layer`` callback), or None (also for
+    a value that is not a layer name: not a string, or longer than a card allows)."""
+    value = _state(key, "layer")
+    return value if isinstance(value, str) and 0 < len(value) <= components.MAX_NAME else None
 
 
 def drawing_rgba(key: str = "lens") -> np.ndarray | None:
-    """The drawing pad's pixels (RGBA, 240x240, dark ink on white) as last released, or None."""
-    state = st.session_state.get(key)
-    value = state.get("drawing") if hasattr(state, "get") else None
-    if not isinstance(value, dict) or not isinstance(value.get("png"), str):
+    """The drawing pad's pixels (RGBA, at most 240x240, dark ink on white) as last released, or
+    None: nothing drawn, or a state that is not the pad's picture (too long, not base64, not a
+    PNG, too many pixels: checked from its header before decoding; the page says why, see
+    :func:`render`'s ``error``). Only this small array is kept in the session."""
+    value = _state(key, "drawing")
+    if not isinstance(value, dict) or "png" not in value:
         return None
-    import io
-
-    from PIL import Image
-    data = base64.b64decode(value["png"].split(",", 1)[-1])
-    with Image.open(io.BytesIO(data)) as img:
-        return np.asarray(img.convert("RGBA"))
+    try:
+        return preprocess.drawing_rgba(value["png"])
+    except ValueError:
+        return None
 
 
 def supported(model_key: ModelRef | Hashable) -> tuple[bool, str | None]:

@@ -18,7 +18,7 @@ from model import store
 from model.architectures import ARCHITECTURES, DEFAULT
 from model.store import ModelRef
 from ui import cache
-from viz import preprocess
+from viz import preprocess, urlstate
 
 SOURCES = ["Samples", "Test set", "Draw", "Upload"]
 
@@ -60,7 +60,7 @@ def model_options() -> dict[ModelRef, str]:
                                                       f"weights)")
     up = st.session_state.get("model.upload")
     if up:
-        options[ModelRef.upload(up["digest"])] = f"uploaded: {up['name']}"
+        options[ModelRef.upload(up["digest"])] = f"uploaded: {urlstate.cut(up['name'])}"
     return options
 
 
@@ -73,7 +73,7 @@ def _check_upload(up: dict) -> str | None:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - a file from a user must never break the session
         print(traceback.format_exc())
-        return (f"{up['name']}: it could not be loaded ({type(exc).__name__}: "
+        return (f"{urlstate.cut(up['name'])}: it could not be loaded ({type(exc).__name__}: "
                 f"{str(exc)[:200]}). It was dropped; the other models keep working.")
     return None
 
@@ -99,12 +99,14 @@ def sidebar_model():
     key = st.sidebar.selectbox("Network", list(options), format_func=options.get,
                                key="model.choice")
     if st.session_state.get("model.error"):
-        st.sidebar.error(f"That checkpoint cannot be used. {st.session_state['model.error']}")
+        # The message names the file and quotes its card: text from a user, never markdown.
+        st.sidebar.error("That checkpoint cannot be used. "
+                         + urlstate.plain(st.session_state["model.error"]))
     try:
         arch, params, card = cache.model_facts(key)
     except Exception as exc:  # noqa: BLE001 - a broken file must not take the app down
-        st.sidebar.error(f"The model could not be loaded ({exc}). Showing an untrained "
-                         f"{DEFAULT} network instead.")
+        st.sidebar.error(f"The model could not be loaded ({urlstate.plain(exc)}). Showing an "
+                         f"untrained {DEFAULT} network instead.")
         key = ModelRef.untrained(DEFAULT)
         arch, params, card = cache.model_facts(key)
     facts = [f"**{arch}**", f"{params:,} parameters"]
@@ -187,13 +189,14 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
     if not up:
         st.sidebar.info("Upload a picture of one handwritten digit.")
         return None, None, ""
+    name = urlstate.shown(up["name"])  # a file name is the user's text: shown as code
     try:
-        img = preprocess.image_bytes_to_mnist(up["data"], up["name"])
+        img = preprocess.image_bytes_to_mnist(up["data"], name)
     except ValueError as exc:
         st.sidebar.error(f"{exc}")
         return None, None, ""
     preview(img)
-    return img, None, f"upload {up['name']}"
+    return img, None, f"upload {name}"
 
 
 def preview(img: np.ndarray) -> None:

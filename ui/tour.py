@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from ui import cache, common
-from viz import concepts, figures, npforward, tourfigs
+from viz import concepts, figures, npforward, tourfigs, urlstate
 from viz.layers import SHAPE_KEEPERS
 
 MAX_MAPS = 32  # feature maps shown at once
@@ -81,7 +81,8 @@ def _read_url() -> str | None:
         if value in steps():
             st.session_state["tour.pick"] = value
         else:
-            problem = (f"There is no tour step '{value}' (try {', '.join(steps())}). Showing "
+            problem = (f"There is no tour step {urlstate.shown(value)} (try "
+                       f"{', '.join(steps())}). Showing "
                        f"{REGISTRY[st.session_state.get('tour.pick', steps()[0])].title}.")
             st.session_state["tour.written"] = value
     if st.session_state.get("tour.pick") not in steps():

@@ -76,8 +76,8 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
         problems = list(state.problems)
         layer = state.layer
         if layer is not None and layer not in acts:
-            problems.append(f"layer '{layer}' is not in this model (pick one from the Layer "
-                            f"list)")
+            problems.append(f"layer {urlstate.shown(layer)} is not in this model (pick one from "
+                            f"the Layer list)")
             layer = None
         if layer:
             st.session_state["layer.name"] = layer
@@ -87,7 +87,7 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
                 st.session_state["sal.method"] = state.method
                 view = view or views()["saliency"]
             else:
-                problems.append(f"method '{state.method}' is unknown (have: "
+                problems.append(f"method {urlstate.shown(state.method)} is unknown (have: "
                                 f"{', '.join(METHODS)})")
         if state.unit is not None:
             where = layer or st.session_state.get("layer.name")
@@ -99,8 +99,8 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
                 view = view or views()["field"]
             else:
                 size = "x".join(map(str, shape)) or "unknown"
-                problems.append(f"unit {c},{y},{x} is outside {where} (channels x rows x "
-                                f"columns: {size})")
+                problems.append(f"unit {c},{y},{x} is outside {urlstate.shown(where)} (channels "
+                                f"x rows x columns: {size})")
         if view:
             st.session_state["view"] = view
         if problems:

@@ -10,7 +10,10 @@ Every failure raises ``ValueError`` with a message a student can act on.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
+import struct
 import warnings
 
 import numpy as np
@@ -23,6 +26,11 @@ CENTRE = 14.0
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 50_000_000  # refuse decompression bombs before decoding them
 INK_THRESHOLD = 0.15  # fraction of the strongest ink that still counts as ink when cropping
+PAD = 240  # the drawing pad's side in pixels (ui/lens/lens.js): what the session keeps
+MAX_DRAWING_SIDE = 1024  # a drawing larger than this is not the pad's (refused from its header)
+MAX_DRAWING_BYTES = 4 * 1024 * 1024  # PNG bytes of a drawing (the pad's are ~10 kB)
+MAX_DRAWING_CHARS = (MAX_DRAWING_BYTES + 2) // 3 * 4 + 64  # its base64 text and data-URL prefix
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def decode_image(data: bytes, source: str = "image") -> np.ndarray:
@@ -58,6 +66,73 @@ def decode_image(data: bytes, source: str = "image") -> np.ndarray:
     if max(img.size) > 1024:
         img.thumbnail((1024, 1024))
     return rgba_to_gray(np.asarray(img.convert("RGBA")))
+
+
+def png_size(data: bytes, source: str = "image") -> tuple[int, int]:
+    """(width, height) read from a PNG's header (its IHDR chunk) without decoding anything.
+
+    Raises ``ValueError`` when ``data`` is not a PNG.
+    """
+    if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 24:
+        raise ValueError(f"{source}: not a PNG picture. Draw on the pad again.")
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def drawing_bytes(value: object, source: str = "drawing") -> bytes:
+    """The PNG bytes of a drawing pad's state (a ``data:image/png;base64,...`` text from the
+    browser), checked before anything large is made: the text's length before decoding it, then
+    the PNG header's width and height (at most :data:`MAX_DRAWING_SIDE` a side, and the uploads'
+    :data:`MAX_PIXELS`). Raises ``ValueError`` saying what was wrong."""
+    if not isinstance(value, str):
+        raise ValueError(f"{source}: the pad sent no picture ({type(value).__name__}). Draw the "
+                         f"digit again.")
+    if len(value) > MAX_DRAWING_CHARS:
+        raise ValueError(f"{source}: {len(value) / 1e6:.1f} MB of picture data is far more than "
+                         f"the drawing pad makes (at most {MAX_DRAWING_BYTES // (1024 * 1024)} "
+                         f"MB). Draw the digit again.")
+    text = value.split(",", 1)[-1] if value.startswith("data:") else value
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"{source}: the picture data is not base64. Draw the digit "
+                         f"again.") from None
+    if not data:
+        raise ValueError(f"{source}: the picture is empty. Draw a digit on the pad first.")
+    width, height = png_size(data, source)
+    if not (0 < width <= MAX_DRAWING_SIDE and 0 < height <= MAX_DRAWING_SIDE
+            and width * height <= MAX_PIXELS):
+        raise ValueError(f"{source}: {width}x{height} pixels is not a drawing from the pad "
+                         f"({PAD}x{PAD}; at most {MAX_DRAWING_SIDE}x{MAX_DRAWING_SIDE} is "
+                         f"read). Draw the digit again.")
+    return data
+
+
+def drawing_to_mnist(value: object) -> np.ndarray:
+    """A drawing pad's state (base64 PNG text) -> uint8 (28, 28), checked as
+    :func:`drawing_bytes` says before decoding."""
+    return image_bytes_to_mnist(drawing_bytes(value), "drawing")
+
+
+def drawing_rgba(value: object, keep: int = PAD) -> np.ndarray:
+    """A drawing pad's state (base64 PNG text) -> its RGBA pixels, at most ``keep`` pixels a
+    side (what the session keeps of a drawing); checked as :func:`drawing_bytes` says."""
+    data = drawing_bytes(value)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                if max(img.size) > MAX_DRAWING_SIDE:  # (checked above; the header is the file's)
+                    raise ValueError(f"drawing: {img.size[0]}x{img.size[1]} pixels is too large.")
+                img.load()
+                if max(img.size) > keep:
+                    img.thumbnail((keep, keep))
+                return np.asarray(img.convert("RGBA"))
+    except ValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any decoder error of a browser's bytes
+        raise ValueError(f"drawing: the picture is truncated or corrupt ({type(exc).__name__})."
+                         f" Draw the digit again.") from None
 
 
 def rgba_to_gray(rgba: np.ndarray) -> np.ndarray:
@@ -154,6 +229,10 @@ def canvas_to_mnist(rgba: np.ndarray | None) -> np.ndarray:
     if rgba is None:
         raise ValueError("the canvas is empty: draw a digit with the mouse first.")
     a = np.asarray(rgba)
+    if (a.dtype == object or a.ndim not in (2, 3)
+            or a.shape[0] * a.shape[1] > MAX_DRAWING_SIDE * MAX_DRAWING_SIDE):
+        raise ValueError(f"the canvas holds an array of shape {a.shape}, not a drawing of at most "
+                         f"{MAX_DRAWING_SIDE}x{MAX_DRAWING_SIDE} pixels: draw the digit again.")
     if a.ndim == 3 and a.shape[2] == 4 and not a[..., 3].any():
         raise ValueError("the canvas is empty: draw a digit with the mouse first.")
     return to_mnist(rgba_to_gray(a), "drawing")
@@ -170,4 +249,5 @@ def to_png(img: np.ndarray, size: int | None = None) -> bytes:
 
 
 __all__ = ["decode_image", "rgba_to_gray", "ink_map", "centre_of_mass", "to_mnist",
-           "image_bytes_to_mnist", "canvas_to_mnist", "to_png"]
+           "image_bytes_to_mnist", "canvas_to_mnist", "to_png", "png_size", "drawing_bytes",
+           "drawing_to_mnist", "drawing_rgba"]

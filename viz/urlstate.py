@@ -4,14 +4,75 @@ A teacher prepares ``?model=seed&layer=conv3&unit=2,14,14&method=saliency&input=
 before class; a student opens it and sees that exact view. Reading never fails: a parameter that
 is unknown, malformed or out of range is dropped and reported in words, and the rest still apply.
 Streamlit-free.
+
+A link is written by anyone and opened by a whole class, so every value from it (or any other
+user-supplied name) is echoed through :func:`shown`: cut short and set as code, never as markdown
+(no link, image or formatting can ride in it). :func:`plain` escapes a whole message that embeds
+such values; :func:`whole` reads a number from a link or the browser strictly.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 KEYS = ("model", "layer", "unit", "method", "input", "view")
+SHOWN = 40  # characters of a user-supplied value echoed on a page
+MAX_DIGITS = 6  # a number in a link: at most 999,999 (no view needs more)
+_DIGITS = re.compile(r"[0-9]+")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#+!|~$@])")
+_AUTOLINK = re.compile(r"(?i)(www)\.|(://)")
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line: control and format characters (newlines, bidi overrides) -> space."""
+    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch
+                   for ch in text)
+
+
+def cut(value: Any, limit: int = SHOWN) -> str:
+    """``value`` as one line of at most ``limit`` characters (an ellipsis marks a cut)."""
+    text = _printable(str(value)[: limit * 4])
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(value: Any, limit: int = SHOWN) -> str:
+    """A user-supplied value for a page that renders markdown: cut to ``limit`` characters and
+    set as inline code (backticks removed first), so it shows literally: ``![x](http://h/p.png)``
+    is text, not an image fetched from h."""
+    text = cut(str(value).replace("`", "'"), limit).strip()
+    return f"`{text}`" if text else "`''`"
+
+
+def plain(text: str) -> str:
+    """A whole message that embeds user-supplied values, escaped for markdown: every character
+    that could start a link, image, emphasis, HTML, maths or a colour directive is backslashed,
+    and URLs are broken so they are not turned into links (one line)."""
+    out = _MARKDOWN.sub(r"\\\1", _printable(str(text)))
+    return _AUTOLINK.sub(lambda m: f"{m.group(1)}\\." if m.group(1) else ":\\/\\/", out)
+
+
+def whole(value: Any, upper: int | None = None) -> int | None:
+    """A non-negative whole number from a link or the browser, or None: an int (not a bool), a
+    float with no fraction, or ASCII digits (``"²"`` and ``"٣"`` are not numbers here); below
+    ``upper`` when given, and never more than :data:`MAX_DIGITS` digits' worth."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float):
+        if not value.is_integer():  # NaN and infinities are not integers either
+            return None
+        number = int(value)
+    elif isinstance(value, str) and len(value) <= MAX_DIGITS and _DIGITS.fullmatch(value):
+        number = int(value)
+    else:
+        return None
+    limit = 10 ** MAX_DIGITS if upper is None else min(upper, 10 ** MAX_DIGITS)
+    return number if 0 <= number < limit else None
 
 
 @dataclass
@@ -29,11 +90,8 @@ def _ints(text: str, n: int) -> tuple[int, ...] | None:
     parts = text.split(",")
     if len(parts) != n:
         return None
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        return None
-    return values if all(v >= 0 for v in values) else None
+    values = tuple(whole(p) for p in parts)
+    return None if any(v is None for v in values) else values  # type: ignore[return-value]
 
 
 def parse(params: Mapping[str, str | Sequence[str]], models: Sequence[str],
@@ -52,38 +110,41 @@ def parse(params: Mapping[str, str | Sequence[str]], models: Sequence[str],
         if v in models:
             state.model = v
         else:
-            state.problems.append(f"model '{v}' is not available (have: {', '.join(models)})")
+            state.problems.append(f"model {shown(v)} is not available (have: "
+                                  f"{', '.join(models)})")
     if (v := get("layer")) is not None:
         if not layers or v in layers:
             state.layer = v
         else:
-            state.problems.append(f"layer '{v}' is not in this model")
+            state.problems.append(f"layer {shown(v)} is not in this model")
     if (v := get("unit")) is not None:
         unit = _ints(v, 3)
         if unit is None:
-            state.problems.append(f"unit '{v}' should be channel,row,column, e.g. 0,14,14")
+            state.problems.append(f"unit {shown(v)} should be channel,row,column (whole numbers "
+                                  f"of at most {MAX_DIGITS} digits), e.g. 0,14,14")
         else:
             state.unit = unit  # range-checked by the app against the chosen layer's shape
     if (v := get("method")) is not None:
         if not methods or v in methods:
             state.method = v
         else:
-            state.problems.append(f"method '{v}' is unknown (have: {', '.join(methods)})")
+            state.problems.append(f"method {shown(v)} is unknown (have: {', '.join(methods)})")
     if (v := get("view")) is not None:
         if not views or v in views:
             state.view = v
         else:
-            state.problems.append(f"view '{v}' is unknown (have: {', '.join(views)})")
+            state.problems.append(f"view {shown(v)} is unknown (have: {', '.join(views)})")
     if (v := get("input")) is not None:
         kind, _, index = v.partition(":")
         limit = {"sample": n_samples, "test": n_test}.get(kind)
-        if limit is None or not index.isdigit():
-            state.problems.append(f"input '{v}' should be sample:N or test:N")
-        elif int(index) >= limit:
+        number = whole(index)
+        if limit is None or number is None:
+            state.problems.append(f"input {shown(v)} should be sample:N or test:N")
+        elif number >= limit:
             what = "sample digits" if kind == "sample" else "test images available"
-            state.problems.append(f"input '{v}': there are only {limit} {what}")
+            state.problems.append(f"input {shown(v)}: there are only {limit} {what}")
         else:
-            state.input = (kind, int(index))
+            state.input = (kind, number)
     return state
 
 

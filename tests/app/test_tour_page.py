@@ -136,7 +136,7 @@ def test_concept_in_the_address(at: AppTest) -> None:
     at.run()
     assert not at.exception
     assert at.selectbox(key="tour.pick").value == "epochs"
-    assert any("no tour step 'no-such-step'" in w.value for w in at.warning)
+    assert any("no tour step `no-such-step`" in w.value for w in at.warning)
     assert at.query_params["concept"] in ("epochs", ["epochs"])
     at.run()
     assert not at.warning

@@ -119,3 +119,89 @@ def test_large_real_image_is_downscaled() -> None:
 def test_too_many_bytes() -> None:
     with pytest.raises(ValueError, match="too big"):
         pp.decode_image(b"\0" * (pp.MAX_UPLOAD_BYTES + 1), "big.bin")
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawings from the browser: bounded before decoding
+# ---------------------------------------------------------------------------------------------
+
+def _data_url(data: bytes) -> str:
+    import base64
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def _pad(side: int = pp.PAD) -> np.ndarray:
+    """A pad drawing: dark strokes on a transparent ground, RGBA."""
+    rgba = np.zeros((side, side, 4), np.uint8)
+    rgba[side // 5: side * 4 // 5, side * 2 // 5: side // 2, 3] = 255
+    return rgba
+
+
+def test_a_pad_drawing_is_read_like_an_upload() -> None:
+    data = _png(_pad(), "RGBA")
+    assert pp.png_size(data) == (pp.PAD, pp.PAD)
+    assert (pp.drawing_to_mnist(_data_url(data)) == pp.image_bytes_to_mnist(data)).all()
+    rgba = pp.drawing_rgba(_data_url(data))
+    assert rgba.shape == (pp.PAD, pp.PAD, 4) and (rgba == _pad()).all()
+
+
+def test_a_larger_drawing_is_kept_at_the_pads_size() -> None:
+    rgba = pp.drawing_rgba(_data_url(_png(_pad(pp.MAX_DRAWING_SIDE), "RGBA")))
+    assert rgba.shape == (pp.PAD, pp.PAD, 4)
+    assert rgba[..., 3].max() == 255 and rgba[0, 0, 3] == 0
+
+
+@pytest.mark.parametrize("value,message", [
+    (None, "no picture"),
+    (12, "no picture"),
+    ("A" * (pp.MAX_DRAWING_CHARS + 1), "far more than the drawing pad makes"),
+    ("data:image/png;base64,!!!not base64!!!", "not base64"),
+    ("data:image/png;base64,", "empty"),
+    ("data:image/png;base64,aGVsbG8gd29ybGQ=", "not a PNG"),  # "hello world"
+    ("GIF89a", "not base64"),
+])
+def test_bad_drawing_states_are_refused(value, message) -> None:
+    for fn in (pp.drawing_bytes, pp.drawing_to_mnist, pp.drawing_rgba):
+        with pytest.raises(ValueError, match=message):
+            fn(value)
+
+
+def test_a_jpeg_is_not_a_drawing() -> None:
+    buf = io.BytesIO()
+    Image.fromarray(_paper_with_bar()).save(buf, format="JPEG")
+    with pytest.raises(ValueError, match="not a PNG"):
+        pp.drawing_bytes(_data_url(buf.getvalue()))
+
+
+@pytest.mark.parametrize("width,height", [(9000, 9000), (pp.MAX_DRAWING_SIDE + 1, 10),
+                                          (10, 60_000), (0, 240), (2 ** 31, 2 ** 31)])
+def test_huge_drawings_are_refused_from_the_header(width, height) -> None:
+    value = _data_url(_png_header_claiming(width, height))
+    for fn in (pp.drawing_bytes, pp.drawing_to_mnist, pp.drawing_rgba):
+        with pytest.raises(ValueError, match=f"{width}x{height} pixels is not a drawing"):
+            fn(value)
+
+
+def test_a_real_9000_pixel_drawing_is_refused_before_decoding(monkeypatch) -> None:
+    big = _png(np.full((9000, 9000), 255, np.uint8))  # compresses to ~80 kB
+    assert len(big) < pp.MAX_DRAWING_BYTES
+
+    def never(*args, **kwargs):
+        raise AssertionError("decoded a drawing larger than the pad")
+
+    monkeypatch.setattr(pp.Image, "open", never)
+    with pytest.raises(ValueError, match="9000x9000 pixels"):
+        pp.drawing_rgba(_data_url(big))
+
+
+def test_a_corrupt_drawing_says_so() -> None:
+    data = _png(_pad(), "RGBA")
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        pp.drawing_rgba(_data_url(data[: len(data) // 2]))
+
+
+@pytest.mark.parametrize("array", [np.zeros((5000, 5000), np.uint8), np.zeros(10, np.uint8),
+                                   np.array(["x"], dtype=object)])
+def test_canvas_arrays_that_are_not_drawings_are_refused(array) -> None:
+    with pytest.raises(ValueError, match="not a drawing"):
+        pp.canvas_to_mnist(array)
