@@ -6,16 +6,20 @@ never mutated and never carries a hook (hook-registering methods run on private 
 trained checkpoints are read with numpy first (``viz/npforward.py``), so the first page is drawn
 while torch is still loading.
 
-Memory budget. Whatever a user uploads, the caches together stay within about 600 MB beyond the
+Memory budget. Whatever a user uploads, the caches together stay within about 650 MB beyond the
 app itself, because every network passes ``viz.card``'s limits first (5,000,000 parameters,
 4,000,000 activation values per image: at most 20 MB of weights and 16 MB of layer outputs per
 digit, in float32) and the caches that grow with networks or digits are bounded by bytes, not
 by entries (:class:`ByteLRU`, least recently used first out):
 
-- :func:`forward` (every layer's output and the class probabilities of one digit):
+- :func:`forward` (every layer's output and the class probabilities of one digit), in two
+  pools. Checkpoint files (shipped and trained here), whose digits a whole class views:
   :data:`FORWARD_BYTES`, 300 MB. A seed digit takes 1.0 MB, so the 200 samples of the default
-  network that a class of 30 shares stay cached (with about 100 more digits of other networks);
-  at the limit a digit takes 16 MB, so an upload at the limits keeps its last 18 digits.
+  network that a class of 30 shares stay cached, with about 100 digits of other networks.
+  Uploads and untrained networks (torch; an upload is seen by its own session only):
+  :data:`TORCH_FORWARD_BYTES`, 68 MB: the last 4 digits of an upload at the limits (16 MB
+  each), 65 of a seed-sized one; a digit that has left it is computed again (a seed-sized
+  network in milliseconds), so an upload cannot push the class's digits out.
 - Uploaded networks (torch weights; their numpy export shares the same memory):
   :data:`UPLOAD_BYTES`, 200 MB: 10 networks at the parameter limit, hundreds of small ones. An
   evicted upload is read again from the bytes its session holds.
@@ -51,6 +55,7 @@ from viz.layers import LayerInfo, total_params
 
 MB = 1_000_000
 FORWARD_BYTES = 300 * MB
+TORCH_FORWARD_BYTES = 68 * MB
 UPLOAD_BYTES = 200 * MB
 RANDOMIZED_BYTES = 64 * MB
 BATCH_BYTES = 64 * MB
@@ -383,15 +388,22 @@ def test_predictions(ref: ModelRef) -> np.ndarray:
 
 @st.cache_resource(show_spinner=False)
 def _forward_results() -> ByteLRU:
+    """Results of checkpoint files (numpy), shared by the class."""
     return ByteLRU(FORWARD_BYTES, array_bytes)
+
+
+@st.cache_resource(show_spinner=False)
+def _torch_results() -> ByteLRU:
+    """Results of uploads and untrained networks (torch)."""
+    return ByteLRU(TORCH_FORWARD_BYTES, array_bytes)
 
 
 def forward(ref: ModelRef, image: np.ndarray):
     """(every layer's output, class probabilities): numpy for checkpoints, else torch.
 
     Shared, not copied: the ~1 MB of maps (16 MB at the limits) is handed out as it is
-    (callers only read it; the arrays are made read-only to keep it so), from a cache of
-    :data:`FORWARD_BYTES`.
+    (callers only read it; the arrays are made read-only to keep it so), from caches of
+    :data:`FORWARD_BYTES` (checkpoint files) and :data:`TORCH_FORWARD_BYTES` (the others).
     """
     def run():
         if ref.kind == "checkpoint":
@@ -405,9 +417,11 @@ def forward(ref: ModelRef, image: np.ndarray):
             a.flags.writeable = False
         return acts, probs
 
+    if ref.kind == "checkpoint":
+        return _forward_results().get_or_compute((ref, image_key(image)), run)
     if ref.kind == "upload":
         get_model(ref)  # the session must hold this upload, even when the result is cached
-    return _forward_results().get_or_compute((ref, image_key(image)), run)
+    return _torch_results().get_or_compute((ref, image_key(image)), run)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -89,6 +89,7 @@ def test_the_forward_budget_holds_the_classroom_case_and_bounds_the_worst() -> N
     assert seed_digit == 1_016_184
     assert cache.FORWARD_BYTES // seed_digit >= 200 + 90  # the 200 samples, and room besides
     assert cache.FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 18  # digits at the limit
+    assert cache.TORCH_FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 4  # an upload's
 
 
 def test_batches_keep_a_layer_input_and_output_within_the_budget() -> None:
