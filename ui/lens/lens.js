@@ -1,6 +1,9 @@
 // The instant lens: the network's forward pass, feature maps and receptive fields in the browser.
 //
-// Mounted by ui/lens.py as a Streamlit component (st.components.v2). Python sends, once per
+// Mounted by ui/lens.py as a Streamlit component (st.components.v2), after the shared modules of
+// ui/js/ that ui/components.py lists for it (the payload's decoding, the forward pass, the MNIST
+// preprocessing port, drawing helpers, mounting, timing hooks, keyboard moves); this file is the
+// view: the canvases, the events, the drawing pad. Python sends, once per
 // network, the payload of viz/lens.py (layer records, weights, receptive-field table); the
 // browser keeps it and recomputes everything on hover, key press and pen stroke, with no round
 // trip. Python hears only a picked unit (Enter or click) and a finished drawing (pen released).
@@ -11,353 +14,7 @@
 // from the last hover / key / stroke / layer event to its canvases drawn.
 
 const NETS = (window.__cnnLensNets = window.__cnnLensNets || new Map()); // id -> decoded net
-const INSTANCES = new WeakMap(); // parent element -> Lens
-
-
-// ------------------------------------------------------------------------------------------
-// Network: decode the payload, run the forward pass
-// ------------------------------------------------------------------------------------------
-
-function decodeF32(entry) {
-  const bin = atob(entry.b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new Float32Array(bytes.buffer);
-}
-
-export function decodeNet(payload) {
-  const w = {};
-  for (const [k, v] of Object.entries(payload.weights)) w[k] = decodeF32(v);
-  const net = { ...payload, w };
-  delete net.weights;
-  for (const rec of net.layers) {
-    if (rec.type === "bn") { // eval-mode BatchNorm as scale and shift
-      const g = w[rec.name + ".weight"], b = w[rec.name + ".bias"];
-      const m = w[rec.name + ".running_mean"], v = w[rec.name + ".running_var"];
-      const n = m.length;
-      rec._scale = new Float32Array(n);
-      rec._shift = new Float32Array(n);
-      for (let c = 0; c < n; c++) {
-        const s = g[c] / Math.sqrt(v[c] + net.bn_eps);
-        rec._scale[c] = s;
-        rec._shift[c] = b[c] - m[c] * s;
-      }
-    }
-  }
-  return net;
-}
-
-function conv(x, C, H, W, rec, wt, bias, OH, OW) {
-  const O = rec.out, k = rec.kernel, s = rec.stride || 1, p = rec.padding || 0;
-  const d = rec.dilation || 1;
-  const out = new Float32Array(O * OH * OW);
-  const acc = new Float64Array(OH * OW);
-  for (let o = 0; o < O; o++) {
-    acc.fill(bias ? bias[o] : 0);
-    for (let c = 0; c < C; c++) {
-      const xc = c * H * W;
-      for (let ky = 0; ky < k; ky++) {
-        const dy = ky * d - p; // input row = y * s + dy
-        const y0 = Math.max(0, Math.ceil(-dy / s)), y1 = Math.min(OH - 1, Math.floor((H - 1 - dy) / s));
-        for (let kx = 0; kx < k; kx++) {
-          const wv = wt[((o * C + c) * k + ky) * k + kx];
-          if (wv === 0) continue;
-          const dx = kx * d - p;
-          const x0 = Math.max(0, Math.ceil(-dx / s)), x1 = Math.min(OW - 1, Math.floor((W - 1 - dx) / s));
-          for (let y = y0; y <= y1; y++) {
-            const ri = xc + (y * s + dy) * W + dx, ro = y * OW;
-            if (s === 1) {
-              for (let xx = x0; xx <= x1; xx++) acc[ro + xx] += wv * x[ri + xx];
-            } else {
-              for (let xx = x0; xx <= x1; xx++) acc[ro + xx] += wv * x[ri + xx * s];
-            }
-          }
-        }
-      }
-    }
-    out.set(acc, o * OH * OW);
-  }
-  return out;
-}
-
-function pool(x, C, H, W, rec, OH, OW, isMax) {
-  const k = rec.kernel, s = rec.stride || k, p = rec.padding || 0;
-  const out = new Float32Array(C * OH * OW);
-  for (let c = 0; c < C; c++) {
-    const xc = c * H * W;
-    for (let oy = 0; oy < OH; oy++) {
-      const hs = oy * s - p, he = Math.min(hs + k, H + p);
-      const ya = Math.max(hs, 0), yb = Math.min(he, H);
-      for (let ox = 0; ox < OW; ox++) {
-        const ws = ox * s - p, we = Math.min(ws + k, W + p);
-        const xa = Math.max(ws, 0), xb = Math.min(we, W);
-        let v = isMax ? -Infinity : 0;
-        for (let yy = ya; yy < yb; yy++) {
-          const r = xc + yy * W;
-          for (let xx = xa; xx < xb; xx++) {
-            const u = x[r + xx];
-            if (isMax) { if (u > v || Number.isNaN(u)) v = u; } else v += u;
-          }
-        }
-        // average pooling counts the padding (torch's count_include_pad=True)
-        out[(c * OH + oy) * OW + ox] = isMax ? v : v / ((he - hs) * (we - ws));
-      }
-    }
-  }
-  return out;
-}
-
-// Every layer's output for 784 pixels (0-255): [{name, shape, data: Float32Array}]
-export function runNet(net, pixels) {
-  const x0 = new Float32Array(784);
-  for (let i = 0; i < 784; i++) x0[i] = (pixels[i] / 255 - net.mean) / net.std;
-  let x = x0, shape = [1, 28, 28];
-  const outs = [];
-  for (const rec of net.layers) {
-    const w = net.w;
-    const [C, H, W] = shape.length === 3 ? shape : [shape[0], 1, 1];
-    const oshape = rec.shape;
-    let y;
-    switch (rec.type) {
-      case "conv":
-        y = conv(x, C, H, W, rec, w[rec.name + ".weight"], w[rec.name + ".bias"], oshape[1], oshape[2]);
-        break;
-      case "bn": {
-        y = new Float32Array(x.length);
-        const n = H * W;
-        for (let c = 0; c < C; c++) {
-          const a = rec._scale[c], b = rec._shift[c];
-          for (let i = c * n, e = i + n; i < e; i++) y[i] = x[i] * a + b;
-        }
-        break;
-      }
-      case "relu":
-        y = new Float32Array(x.length);
-        for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
-        break;
-      case "dropout": case "flatten":
-        y = x; // eval mode: dropout is the identity; flatten keeps the order (C, H, W)
-        break;
-      case "maxpool": case "avgpool":
-        y = pool(x, C, H, W, rec, oshape[1], oshape[2], rec.type === "maxpool");
-        break;
-      case "gap": {
-        y = new Float32Array(C);
-        const n = H * W;
-        for (let c = 0; c < C; c++) {
-          let s = 0;
-          for (let i = c * n, e = i + n; i < e; i++) s += x[i];
-          y[c] = s / n;
-        }
-        break;
-      }
-      case "linear": {
-        const wt = w[rec.name + ".weight"], b = w[rec.name + ".bias"];
-        const O = rec.out, I = rec.in;
-        y = new Float32Array(O);
-        for (let o = 0; o < O; o++) {
-          let s = b ? b[o] : 0;
-          const r = o * I;
-          for (let i = 0; i < I; i++) s += wt[r + i] * x[i];
-          y[o] = s;
-        }
-        break;
-      }
-      default:
-        throw new Error(`layer ${rec.name}: the lens cannot run a ${rec.type} layer`);
-    }
-    x = y;
-    shape = oshape;
-    outs.push({ name: rec.name, shape: oshape, data: y });
-  }
-  return outs;
-}
-
-export function softmax(v) {
-  let m = -Infinity;
-  for (const u of v) m = Math.max(m, u);
-  const e = Array.from(v, (u) => Math.exp(u - m));
-  const s = e.reduce((a, b) => a + b, 0);
-  return e.map((u) => u / s);
-}
-
-// ------------------------------------------------------------------------------------------
-// MNIST preprocessing: a faithful port of viz/preprocess.py (to_mnist) and of Pillow's
-// Lanczos resize (8-bit, fixed point), so a drawing gives the same 28x28 digit here as on the
-// server.
-// ------------------------------------------------------------------------------------------
-
-export function roundHalfEven(v) {
-  const f = Math.floor(v), d = v - f;
-  if (d < 0.5) return f;
-  if (d > 0.5) return f + 1;
-  return f % 2 === 0 ? f : f + 1;
-}
-
-function lanczos(x) {
-  const sinc = (t) => (t === 0 ? 1 : Math.sin(t * Math.PI) / (t * Math.PI));
-  return -3 <= x && x < 3 ? sinc(x) * sinc(x / 3) : 0;
-}
-
-const PRECISION_BITS = 22;
-
-function coeffs(inSize, outSize) { // Pillow's precompute_coeffs + normalize_coeffs_8bpc
-  const scale = inSize / outSize;
-  const fs = Math.max(1, scale);
-  const support = 3 * fs;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const kk = new Int32Array(outSize * ksize), bounds = new Int32Array(outSize * 2);
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    const ss = 1 / fs;
-    let xmin = Math.trunc(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    let xmax = Math.trunc(center + support + 0.5);
-    if (xmax > inSize) xmax = inSize;
-    xmax -= xmin;
-    const k = new Float64Array(xmax);
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      const w = lanczos((x + xmin - center + 0.5) * ss);
-      k[x] = w;
-      ww += w;
-    }
-    for (let x = 0; x < xmax; x++) {
-      if (ww !== 0) k[x] /= ww;
-      const f = k[x] * (1 << PRECISION_BITS);
-      kk[xx * ksize + x] = k[x] < 0 ? Math.trunc(-0.5 + f) : Math.trunc(0.5 + f);
-    }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = xmax;
-  }
-  return { ksize, kk, bounds };
-}
-
-function clip8(v) {
-  if (v >= (1 << PRECISION_BITS) * 256) return 255;
-  if (v <= 0) return 0;
-  return Math.floor(v / (1 << PRECISION_BITS));
-}
-
-function passH(src, w, h, nw) { // resample every row to nw columns
-  const c = coeffs(w, nw), out = new Uint8Array(nw * h);
-  for (let yy = 0; yy < h; yy++) {
-    const r = yy * w;
-    for (let xx = 0; xx < nw; xx++) {
-      const xmin = c.bounds[xx * 2], xmax = c.bounds[xx * 2 + 1], kb = xx * c.ksize;
-      let ss = 1 << (PRECISION_BITS - 1);
-      for (let x = 0; x < xmax; x++) ss += src[r + x + xmin] * c.kk[kb + x];
-      out[yy * nw + xx] = clip8(ss);
-    }
-  }
-  return out;
-}
-
-function passV(src, w, h, nh) { // resample every column to nh rows
-  const c = coeffs(h, nh), out = new Uint8Array(w * nh);
-  for (let yy = 0; yy < nh; yy++) {
-    const ymin = c.bounds[yy * 2], ymax = c.bounds[yy * 2 + 1], kb = yy * c.ksize;
-    for (let xx = 0; xx < w; xx++) {
-      let ss = 1 << (PRECISION_BITS - 1);
-      for (let y = 0; y < ymax; y++) ss += src[(y + ymin) * w + xx] * c.kk[kb + y];
-      out[yy * w + xx] = clip8(ss);
-    }
-  }
-  return out;
-}
-
-// Pillow's Image.resize((nw, nh), LANCZOS) of an 8-bit image (w x h, row-major Uint8Array):
-// two separable passes rounded to 8 bits in between; Pillow runs the vertical pass first for a
-// tall image (height more than twice the width) whose height shrinks, else the horizontal one.
-export function resizeLanczos(src, w, h, nw, nh) {
-  if (h > 2 * w && nh < h) {
-    const v = passV(src, w, h, nh);
-    return nw !== w ? passH(v, w, nh, nw) : v;
-  }
-  const t = nw !== w ? passH(src, w, h, nw) : src;
-  return nh !== h ? passV(t, nw, h, nh) : t;
-}
-
-function median(values) {
-  const a = Float64Array.from(values).sort();
-  const n = a.length, m = n >> 1;
-  return n % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
-}
-
-// Grayscale in [0, 1] (1 = white), w x h -> Uint8Array(784), or null when no digit is found.
-export function toMnist(gray, w, h) {
-  const border = [];
-  for (let x = 0; x < w; x++) border.push(gray[x]);
-  for (let x = 0; x < w; x++) border.push(gray[(h - 1) * w + x]);
-  for (let y = 0; y < h; y++) border.push(gray[y * w]);
-  for (let y = 0; y < h; y++) border.push(gray[y * w + w - 1]);
-  const bg = median(border);
-  const ink = new Float64Array(w * h);
-  let peak = 0;
-  for (let i = 0; i < w * h; i++) {
-    const v = bg >= 0.5 ? bg - gray[i] : gray[i] - bg;
-    ink[i] = v > 0 ? v : 0;
-    if (ink[i] > peak) peak = ink[i];
-  }
-  if (peak < 0.1) return null;
-  let r0 = h, r1 = -1, c0 = w, c1 = -1;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      ink[y * w + x] /= peak;
-      if (ink[y * w + x] > 0.15) {
-        if (y < r0) r0 = y;
-        if (y > r1) r1 = y;
-        if (x < c0) c0 = x;
-        if (x > c1) c1 = x;
-      }
-    }
-  }
-  const ch = r1 - r0 + 1, cw = c1 - c0 + 1;
-  const crop = new Uint8Array(ch * cw);
-  for (let y = 0; y < ch; y++) {
-    for (let x = 0; x < cw; x++) {
-      const v = ink[(y + r0) * w + x + c0];
-      crop[y * cw + x] = v > 0.15 * 0.5 ? Math.trunc(v * 255) : 0;
-    }
-  }
-  const scale = 20 / Math.max(ch, cw);
-  const nh = Math.max(1, roundHalfEven(ch * scale)), nw = Math.max(1, roundHalfEven(cw * scale));
-  const small = resizeLanczos(crop, cw, ch, nw, nh);
-  const frame = new Float64Array(784);
-  const top = Math.floor((28 - nh) / 2), left = Math.floor((28 - nw) / 2);
-  for (let y = 0; y < nh; y++) for (let x = 0; x < nw; x++) frame[(top + y) * 28 + left + x] = small[y * nw + x];
-  let total = 0, sy = 0, sx = 0;
-  for (let y = 0; y < 28; y++) {
-    for (let x = 0; x < 28; x++) {
-      const v = frame[y * 28 + x];
-      total += v; sy += y * v; sx += x * v;
-    }
-  }
-  if (total <= 0) return null;
-  const dy = roundHalfEven(14 - sy / total), dx = roundHalfEven(14 - sx / total);
-  const out = new Uint8Array(784);
-  let mx = 0;
-  for (let i = 0; i < 784; i++) mx = Math.max(mx, frame[i]);
-  mx = Math.max(mx, 1e-9);
-  for (let y = 0; y < 28; y++) {
-    const sy2 = y - dy;
-    if (sy2 < 0 || sy2 >= 28) continue;
-    for (let x = 0; x < 28; x++) {
-      const sx2 = x - dx;
-      if (sx2 < 0 || sx2 >= 28) continue;
-      const v = (frame[sy2 * 28 + sx2] / mx) * 255;
-      out[y * 28 + x] = roundHalfEven(Math.min(255, Math.max(0, v)));
-    }
-  }
-  return out;
-}
-
-// ------------------------------------------------------------------------------------------
-// The component
-// ------------------------------------------------------------------------------------------
-
-const PAD = 240; // drawing pad pixels (the server's drawing canvas size)
-const BRUSH = 9; // pen radius in pad pixels (an 18-pixel stroke)
+const HOOKS = "cnnLens"; // window.cnnLens: the test and timing hooks (timing.js)
 
 class Lens {
   constructor(root) {
@@ -373,7 +30,7 @@ class Lens {
     };
     this.net = null;
     this.acts = null; // Map name -> {shape, data}
-    this.pixels = new Uint8Array(784);
+    this.pixels = new Uint8Array(PIXELS);
     this.layer = null;
     this.unit = { c: 0, y: 0, x: 0 };
     this.cmap = "cividis";
@@ -382,9 +39,7 @@ class Lens {
     this.setters = {};
     this.prev = {};
     this.tiles = null; // grid geometry
-    this.mask = new Uint8Array(PAD * PAD);
-    this.padImage = null;
-    this.pen = null;
+    this.pad = new DrawingPad(this.el.pad); // pad.js
     this.wire();
   }
 
@@ -420,83 +75,26 @@ class Lens {
     hover(e.grid, (ev) => this.locateGrid(ev));
     e.focus.addEventListener("keydown", (ev) => this.onKey(ev));
     e.grid.addEventListener("keydown", (ev) => this.onKey(ev));
-    const pad = e.pad;
-    pad.addEventListener("pointerdown", (ev) => {
-      pad.setPointerCapture(ev.pointerId);
-      this.pen = this.padPoint(ev);
-      this.stamp(this.pen, this.pen);
-      this.strokeUpdate(ev);
-    });
-    pad.addEventListener("pointermove", (ev) => {
-      if (!this.pen) return;
-      const evs = ev.getCoalescedEvents ? ev.getCoalescedEvents() : [ev];
-      for (const c of evs.length ? evs : [ev]) {
-        const p = this.padPoint(c);
-        this.stamp(this.pen, p);
-        this.pen = p;
-      }
-      this.strokeUpdate(ev);
-    });
-    const up = () => {
-      if (!this.pen) return;
-      this.pen = null;
-      this.sendDrawing();
-    };
-    pad.addEventListener("pointerup", up);
-    pad.addEventListener("pointercancel", up);
+    this.pad.wire((ev) => this.strokeUpdate(ev), () => this.sendDrawing());
     this.ro = new ResizeObserver(() => { if (this.acts) this.drawLayer(); });
     this.ro.observe(e.wrap);
   }
 
-  // Run fn now and record the time from the event to its canvases drawn.
-  timed(ev, fn) {
-    const t0 = ev && ev.timeStamp ? ev.timeStamp : performance.now();
-    const start = performance.now();
-    fn();
-    this.done(t0, start);
-  }
-
-  // lastUpdateMs: event time stamp -> drawn; lastWorkMs: the lens's own work (handler start ->
-  // drawn), without the time the event waited for the browser's main thread.
-  done(t0, start) {
-    const api = window.cnnLens;
-    const now = performance.now();
-    api.lastUpdateMs = now - t0;
-    api.lastWorkMs = now - (start === undefined ? t0 : start);
-    requestAnimationFrame(() => { api.lastFrameMs = performance.now() - t0; api.frames += 1; });
-    api.updates += 1;
-  }
+  // Run fn now and record the time from the event to its canvases drawn (timing.js).
+  timed(ev, fn) { timed(HOOKS, ev, fn); }
 
   onKey(ev) {
     const rec = this.rec();
     if (!rec) return;
-    const [C, H, W] = this.dims(rec);
-    let { c, y, x } = this.unit;
-    const vector = H === 1 && W === 1;
-    switch (ev.key) {
-      case "ArrowUp": if (vector) c -= 1; else y -= 1; break;
-      case "ArrowDown": if (vector) c += 1; else y += 1; break;
-      case "ArrowLeft": if (vector) c -= 1; else x -= 1; break;
-      case "ArrowRight": if (vector) c += 1; else x += 1; break;
-      case "PageUp": c -= 1; break;
-      case "PageDown": c += 1; break;
-      case "Home": y = 0; x = 0; break;
-      case "End": y = H - 1; x = W - 1; break;
-      case "Enter": case " ": ev.preventDefault(); this.pick(); return;
-      default: return;
-    }
-    ev.preventDefault();
-    c = Math.max(0, Math.min(C - 1, c));
-    y = Math.max(0, Math.min(H - 1, y));
-    x = Math.max(0, Math.min(W - 1, x));
-    this.timed(ev, () => this.setUnit({ c, y, x }));
+    const u = keyMove(ev, this.unit, this.dims(rec));
+    if (u === "pick") this.pick();
+    else if (u) this.timed(ev, () => this.setUnit(u));
   }
 
   // ---- state from Python -----------------------------------------------------------------
   update(data) {
     const e = this.el;
-    window.cnnLens = window.cnnLens || { lastUpdateMs: null, lastFrameMs: null, updates: 0, frames: 0 };
-    const api = window.cnnLens;
+    const api = hooks(HOOKS);
     api.forward = (pixels) => this.forwardHook(pixels);
     api.toMnist = (gray, w, h) => { const d = toMnist(Float64Array.from(gray), w, h); return d && Array.from(d); };
     api.lens = this;
@@ -693,7 +291,7 @@ class Lens {
     ctx.fillRect(0, 0, side, side);
     for (let i = 0; i < n; i++) {
       const y = pad + ((hi - v[i]) / (hi - lo)) * (side - 2 * pad - 20);
-      ctx.fillStyle = v[i] >= 0 ? "#3b5b92" : "#d8862a";
+      ctx.fillStyle = v[i] >= 0 ? BLUE : ORANGE;
       ctx.fillRect(pad + i * bw + bw * 0.1, Math.min(y, zero), Math.max(1, bw * 0.8), Math.abs(zero - y) || 1);
     }
     ctx.strokeStyle = "#999";
@@ -817,9 +415,9 @@ class Lens {
     const cv = this.el.input;
     const [lo, hi] = layerExtent(rec);
     drawField(cv, this.pixels, [lo, hi], b, { dim: true });
-    this.el.inputCap.textContent = lo < 0 || hi > 27
-      ? `Input (28x28, grey border = zero padding) and the field of the unit`
-      : "Input (28x28) and the field of the unit";
+    this.el.inputCap.textContent = lo < 0 || hi > LAST
+      ? `Input (${SIDE}x${SIDE}, grey border = zero padding) and the field of the unit`
+      : `Input (${SIDE}x${SIDE}) and the field of the unit`;
     cv.setAttribute("aria-label", `The input digit; the unit sees rows ${b[0]} to ${b[1]}, ` +
       `columns ${b[2]} to ${b[3]}`);
   }
@@ -829,7 +427,7 @@ class Lens {
     let best = 0;
     for (let i = 1; i < p.length; i++) if (p[i] > p[best]) best = i;
     this.prediction = best;
-    window.cnnLens.prediction = best;
+    hooks(HOOKS).prediction = best;
     // An empty input (a pad with nothing drawn yet) has no prediction worth showing.
     const blank = !this.pixels.some((v) => v > 0);
     this.el.lens.classList.toggle("blank", blank);
@@ -889,72 +487,30 @@ class Lens {
     this.el.padPanel.hidden = !on;
     this.el.lens.classList.toggle("drawing", on);
     this.el.drawBtn.setAttribute("aria-pressed", on ? "true" : "false");
-    if (on && !this.padImage) this.clearPad(true);
+    if (on && !this.pad.image) this.clearPad(true);
     if (on) this.el.padPanel.scrollIntoView({ block: "nearest" });
   }
 
   clearPad(quiet) {
-    this.mask.fill(0);
-    const ctx = this.el.pad.getContext("2d", { willReadFrequently: true });
-    this.padImage = new ImageData(PAD, PAD);
-    this.padImage.data.fill(255);
-    ctx.putImageData(this.padImage, 0, 0);
+    this.pad.clear();
     if (!quiet) this.status(null);
   }
 
-  padPoint(ev) {
-    const r = this.el.pad.getBoundingClientRect();
-    return [((ev.clientX - r.left) / r.width) * PAD, ((ev.clientY - r.top) / r.height) * PAD];
-  }
-
-  stamp(a, b) { // pen discs along the segment a-b: pure black or white pixels, no blending
-    const len = Math.hypot(b[0] - a[0], b[1] - a[1]);
-    const steps = Math.max(1, Math.ceil(len));
-    let x0 = PAD, y0 = PAD, x1 = -1, y1 = -1;
-    for (let i = 0; i <= steps; i++) {
-      const cx = a[0] + ((b[0] - a[0]) * i) / steps, cy = a[1] + ((b[1] - a[1]) * i) / steps;
-      const ya = Math.max(0, Math.floor(cy - BRUSH)), yb = Math.min(PAD - 1, Math.ceil(cy + BRUSH));
-      const xa = Math.max(0, Math.floor(cx - BRUSH)), xb = Math.min(PAD - 1, Math.ceil(cx + BRUSH));
-      for (let y = ya; y <= yb; y++) {
-        for (let x = xa; x <= xb; x++) {
-          const dx = x + 0.5 - cx, dy = y + 0.5 - cy;
-          if (dx * dx + dy * dy <= BRUSH * BRUSH && !this.mask[y * PAD + x]) {
-            this.mask[y * PAD + x] = 1;
-            const j = (y * PAD + x) * 4;
-            this.padImage.data[j] = 0; this.padImage.data[j + 1] = 0; this.padImage.data[j + 2] = 0;
-          }
-        }
-      }
-      x0 = Math.min(x0, xa); y0 = Math.min(y0, ya); x1 = Math.max(x1, xb); y1 = Math.max(y1, yb);
-    }
-    if (x1 >= x0) {
-      this.el.pad.getContext("2d", { willReadFrequently: true }).putImageData(this.padImage, 0, 0, x0, y0, x1 - x0 + 1, y1 - y0 + 1);
-    }
-  }
-
-  padGray() { // as viz.preprocess.rgba_to_gray of the pad's opaque RGBA pixels
-    const g = new Float64Array(PAD * PAD), d = this.padImage.data;
-    for (let i = 0; i < PAD * PAD; i++) {
-      g[i] = (d[i * 4] / 255) * 0.299 + (d[i * 4 + 1] / 255) * 0.587 + (d[i * 4 + 2] / 255) * 0.114;
-    }
-    return g;
-  }
-
-  // Chromium delivers pointer moves once per frame (coalesced), so each one is answered at once.
+  // Each pen move is answered at once (the pad hands them on once per frame).
   strokeUpdate(ev) {
     const t0 = ev.timeStamp || performance.now(), start = performance.now();
-    const digit = toMnist(this.padGray(), PAD, PAD);
+    const digit = this.pad.digit();
     if (!digit) return;
     this.pixels = digit;
     this.compute();
     this.drawAll();
-    this.done(t0, start);
-    window.cnnLens.liveDigit = Array.from(digit);
+    recordUpdate(HOOKS, t0, start);
+    hooks(HOOKS).liveDigit = Array.from(digit);
   }
 
   sendDrawing() {
     const set = this.setters.setStateValue;
-    const digit = toMnist(this.padGray(), PAD, PAD);
+    const digit = this.pad.digit();
     if (!digit) return;
     if (set) set("drawing", { png: this.el.pad.toDataURL("image/png"), digit: Array.from(digit),
       prediction: this.prediction });
@@ -997,22 +553,17 @@ class Lens {
     this.root.appendChild ? this.root.appendChild(a) : document.body.appendChild(a);
     a.click();
     a.remove();
-    window.cnnLens.lastExport = a.download;
+    hooks(HOOKS).lastExport = a.download;
   }
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue, setTriggerValue } = component;
-  let lens = INSTANCES.get(parentElement);
-  if (!lens) {
-    lens = new Lens(parentElement);
-    INSTANCES.set(parentElement, lens);
-  }
-  lens.setters = { setStateValue, setTriggerValue };
-  try {
-    lens.update(data || {});
-  } catch (err) {
-    lens.status(`The lens failed: ${err.message}`);
-    throw err;
-  }
+  mount(component, Lens, (lens, data) => {
+    try {
+      lens.update(data || {});
+    } catch (err) {
+      lens.status(`The lens failed: ${err.message}`);
+      throw err;
+    }
+  });
 }

@@ -1,6 +1,7 @@
 // The saliency panel: one attribution map over the input and alone, drawn in the browser.
 //
-// Mounted by ui/saliencymap.py (st.components.v2) after ../lens/canvas.js. Python sends the
+// Mounted by ui/saliencymap.py (st.components.v2) after the shared modules of ui/js/ that
+// ui/components.py lists for it (colours, mounting, timing hooks). Python sends the
 // input, the map, the scale's limit and the overlay's colour scale (viz/saliencypanel.py). The
 // opacity slider and the pointer's readout answer here, with no round trip. With "maps" instead
 // (the All methods view), it draws a grid: rows x methods, each map as a share of its own largest
@@ -10,7 +11,7 @@
 // pixel under the pointer; window.cnnSaliency.lastUpdateMs is the time from the last pointer or
 // slider event to its drawing.
 
-const SALIENCY = new WeakMap(); // parent element -> Panel
+const HOOKS = "cnnSaliency"; // window.cnnSaliency: the test and timing hooks (timing.js)
 
 function sig(v) { // 3 significant digits: attribution values span many orders of magnitude
   return Math.abs(v) >= 1000 ? v.toFixed(0) : v === 0 ? "0" : String(Number(v.toPrecision(3)));
@@ -48,25 +49,16 @@ class SaliencyPanel {
     }));
     for (const cv of [e.over, e.raw]) {
       cv.addEventListener("pointermove", (ev) => {
-        const box = cv.getBoundingClientRect();
-        const x = Math.floor(((ev.clientX - box.left) / box.width) * 28);
-        const y = Math.floor(((ev.clientY - box.top) / box.height) * 28);
-        if (x >= 0 && y >= 0 && x < 28 && y < 28) this.timed(ev, () => this.readout(y, x));
+        const p = cellAt(ev, cv, SIDE, SIDE);
+        if (p) this.timed(ev, () => this.readout(p.y, p.x));
       });
     }
   }
 
-  timed(ev, fn) {
-    const t0 = ev && ev.timeStamp ? ev.timeStamp : performance.now();
-    fn();
-    const api = window.cnnSaliency;
-    api.lastUpdateMs = performance.now() - t0;
-    api.updates += 1;
-  }
+  timed(ev, fn) { timed(HOOKS, ev, fn); }
 
   update(data) {
-    window.cnnSaliency = window.cnnSaliency || { lastUpdateMs: null, updates: 0 };
-    window.cnnSaliency.panel = this;
+    hooks(HOOKS).panel = this;
     this.d = data;
     this.el.sm.classList.toggle("large", !!data.large);
     const grid = Array.isArray(data.maps);
@@ -80,7 +72,7 @@ class SaliencyPanel {
     this.el.lo.textContent = `-${sig(data.lim)}`;
     this.el.overCap.textContent = `${data.label}, over the input: red = evidence for, blue = ` +
       "against (scale centred at 0).";
-    this.el.rawCap.textContent = "The map alone (28x28, same colour scale).";
+    this.el.rawCap.textContent = `The map alone (${SIDE}x${SIDE}, same colour scale).`;
     this.prepare();
     this.drawOver();
     this.drawRaw();
@@ -93,10 +85,10 @@ class SaliencyPanel {
   // Per pixel: the paper (grey ink on white), the overlay's colour and alpha, the raw colour.
   prepare() {
     const d = this.d, stops = d.overlay, rd = LUTS.rdbu;
-    this.paper = new Float32Array(784);
-    this.ov = new Float32Array(784 * 4);
-    this.rawRgb = new Uint8ClampedArray(784 * 3);
-    for (let i = 0; i < 784; i++) {
+    this.paper = new Float32Array(PIXELS);
+    this.ov = new Float32Array(PIXELS * 4);
+    this.rawRgb = new Uint8ClampedArray(PIXELS * 3);
+    for (let i = 0; i < PIXELS; i++) {
       this.paper[i] = 255 - 0.5 * d.image[i];
       const t = Math.max(0, Math.min(1, (d.attr[i] / d.lim + 1) / 2));
       const c = overlayColour(stops, t);
@@ -107,8 +99,8 @@ class SaliencyPanel {
   }
 
   tile(rgbOf) {
-    const img = new ImageData(28, 28);
-    for (let i = 0; i < 784; i++) {
+    const img = new ImageData(SIDE, SIDE);
+    for (let i = 0; i < PIXELS; i++) {
       const [r, g, b] = rgbOf(i);
       img.data[i * 4] = r; img.data[i * 4 + 1] = g; img.data[i * 4 + 2] = b; img.data[i * 4 + 3] = 255;
     }
@@ -117,7 +109,7 @@ class SaliencyPanel {
 
   paint(cv, img) {
     const small = document.createElement("canvas");
-    small.width = 28; small.height = 28;
+    small.width = SIDE; small.height = SIDE;
     small.getContext("2d").putImageData(img, 0, 0);
     const ctx = cv.getContext("2d");
     ctx.imageSmoothingEnabled = false;
@@ -151,8 +143,8 @@ class SaliencyPanel {
   describe() { // the strongest pixel each way, for screen readers
     const a = this.d.attr;
     let hi = 0, lo = 0;
-    for (let i = 1; i < 784; i++) { if (a[i] > a[hi]) hi = i; if (a[i] < a[lo]) lo = i; }
-    const at = (i) => `row ${Math.floor(i / 28)}, col ${i % 28}`;
+    for (let i = 1; i < PIXELS; i++) { if (a[i] > a[hi]) hi = i; if (a[i] < a[lo]) lo = i; }
+    const at = (i) => `row ${Math.floor(i / SIDE)}, col ${i % SIDE}`;
     const text = `${this.d.label}. Strongest evidence for at ${at(hi)} (${sig(a[hi])}), ` +
       `against at ${at(lo)} (${sig(a[lo])}).`;
     this.el.over.setAttribute("aria-label", text);
@@ -160,13 +152,13 @@ class SaliencyPanel {
   }
 
   readout(y, x) {
-    const i = y * 28 + x, d = this.d;
+    const i = y * SIDE + x, d = this.d;
     this.el.readout.dataset.pixel = `${y},${x}`;
     this.el.readout.textContent = `Row ${y}, col ${x}: pixel ${d.image[i]}, value ${sig(d.attr[i])}` +
       (Math.abs(d.attr[i]) > d.lim ? " (beyond the scale: drawn at its end)" : "");
   }
 
-  // The grid: one small canvas per (row, method), drawn from levels -1000..1000 on RdBu.
+  // The grid: one small canvas per (row, method), drawn from levels -LEVELS..LEVELS on RdBu.
   drawGrid() {
     const d = this.d, g = this.el.grid, rd = LUTS.rdbu, n = d.methods.length;
     g.innerHTML = "";
@@ -194,19 +186,18 @@ class SaliencyPanel {
         cv.setAttribute("aria-label", blank ? `${m} (${rname}): not available for this layer`
           : `${m} (${rname})`);
         this.paint(cv, this.tile((i) => {
-          const j = 3 * Math.round(((levels[i] / 1000 + 1) / 2) * 255);
+          const j = 3 * Math.round(((levels[i] / LEVELS + 1) / 2) * 255);
           return [rd[j], rd[j + 1], rd[j + 2]];
         }));
         cv.addEventListener("pointermove", (ev) => {
-          const box = cv.getBoundingClientRect();
-          const x = Math.floor(((ev.clientX - box.left) / box.width) * 28);
-          const y = Math.floor(((ev.clientY - box.top) / box.height) * 28);
-          if (x < 0 || y < 0 || x > 27 || y > 27) return;
+          const p = cellAt(ev, cv, SIDE, SIDE);
+          if (!p) return;
+          const { y, x } = p;
           this.timed(ev, () => {
-            const v = levels[y * 28 + x] / 1000;
+            const v = levels[y * SIDE + x] / LEVELS;
             this.el.readout.dataset.pixel = `${y},${x}`;
             this.el.readout.textContent = blank ? `${m} (${rname}): not available for this layer`
-              : `${m} (${rname}), row ${y}, col ${x}: pixel ${d.image[y * 28 + x]}, ` +
+              : `${m} (${rname}), row ${y}, col ${x}: pixel ${d.image[y * SIDE + x]}, ` +
                 `${v.toFixed(2)} of its largest |value|`;
           });
         });
@@ -237,11 +228,5 @@ class SaliencyPanel {
 }
 
 export default function (component) {
-  const { data, parentElement } = component;
-  let panel = SALIENCY.get(parentElement);
-  if (!panel) {
-    panel = new SaliencyPanel(parentElement);
-    SALIENCY.set(parentElement, panel);
-  }
-  if (data) panel.update(data);
+  mount(component, SaliencyPanel, (panel, data) => { if (data) panel.update(data); });
 }

@@ -1,6 +1,7 @@
 // The unit-field panel: pick a unit on one channel's map and see what it sees, drawn in the browser.
 //
-// Mounted by ui/unitfield.py (st.components.v2) after ../lens/canvas.js, whose helpers it uses.
+// Mounted by ui/unitfield.py (st.components.v2) after the shared modules of ui/js/ that
+// ui/components.py lists for it (drawing helpers, mounting, timing hooks, keyboard moves).
 // Python sends the input, the layer's receptive-field row from the engine, the channel's map and
 // the picked unit's effective field and attribution (viz/fieldpanel.py). Hover and arrow keys
 // redraw the theoretical field at once; a click or Enter sends the unit to Python
@@ -10,7 +11,7 @@
 // data-rf="Y0,Y1,X0,X1" (inclusive input-pixel bounds, unclipped) of the hovered or picked unit;
 // window.cnnUnitField.lastUpdateMs is the time from the last hover or key event to its drawing.
 
-const PANELS = new WeakMap(); // parent element -> Panel
+const HOOKS = "cnnUnitField"; // window.cnnUnitField: the test and timing hooks (timing.js)
 
 class Panel {
   constructor(root) {
@@ -32,11 +33,7 @@ class Panel {
     const cv = this.el.picker;
     const locate = (ev) => {
       const m = this.d && this.d.map;
-      if (!m) return null;
-      const box = cv.getBoundingClientRect();
-      const x = Math.floor(((ev.clientX - box.left) / box.width) * m.w);
-      const y = Math.floor(((ev.clientY - box.top) / box.height) * m.h);
-      return x >= 0 && y >= 0 && x < m.w && y < m.h ? { y, x } : null;
+      return m ? cellAt(ev, cv, m.h, m.w) : null;
     };
     cv.addEventListener("pointermove", (ev) => {
       const u = locate(ev);
@@ -54,35 +51,15 @@ class Panel {
     cv.addEventListener("keydown", (ev) => this.onKey(ev));
   }
 
-  timed(ev, fn) {
-    const t0 = ev && ev.timeStamp ? ev.timeStamp : performance.now();
-    fn();
-    const api = window.cnnUnitField;
-    api.lastUpdateMs = performance.now() - t0;
-    api.updates += 1;
-  }
+  timed(ev, fn) { timed(HOOKS, ev, fn); }
 
   onKey(ev) {
     const m = this.d && this.d.map;
     if (!m) return;
-    let { y, x } = this.hover || this.current();
-    switch (ev.key) {
-      case "ArrowUp": y -= 1; break;
-      case "ArrowDown": y += 1; break;
-      case "ArrowLeft": x -= 1; break;
-      case "ArrowRight": x += 1; break;
-      case "Home": y = 0; x = 0; break;
-      case "End": y = m.h - 1; x = m.w - 1; break;
-      case "Enter": case " ":
-        ev.preventDefault();
-        this.timed(ev, () => this.pick({ y, x }));
-        return;
-      default: return;
-    }
-    ev.preventDefault();
-    y = Math.max(0, Math.min(m.h - 1, y));
-    x = Math.max(0, Math.min(m.w - 1, x));
-    this.timed(ev, () => { this.hover = { y, x }; this.draw(); });
+    const { y, x } = this.hover || this.current();
+    const u = keyMove(ev, { c: 0, y, x }, [1, m.h, m.w], false);
+    if (u === "pick") this.timed(ev, () => this.pick({ y, x }));
+    else if (u) this.timed(ev, () => { this.hover = { y: u.y, x: u.x }; this.draw(); });
   }
 
   // The unit whose results are shown (or are being computed).
@@ -104,12 +81,13 @@ class Panel {
   // The 28x28 RGBA tile under a picture ("theo", "erf" or "attr"), for tests.
   tile(kind) {
     const cv = this.el[kind]._tile;
-    return Array.from(cv.getContext("2d").getImageData(0, 0, 28, 28).data);
+    return Array.from(cv.getContext("2d").getImageData(0, 0, SIDE, SIDE).data);
   }
 
   update(data) {
-    window.cnnUnitField = window.cnnUnitField || { lastUpdateMs: null, updates: 0, panels: {} };
-    window.cnnUnitField.panels[data.layer] = this; // the last panel drawn for each layer
+    const api = hooks(HOOKS);
+    api.panels = api.panels || {};
+    api.panels[data.layer] = this; // the last panel drawn for each layer
     const prev = this.d;
     const sameView = prev && prev.layer === data.layer && prev.unit.c === data.unit.c;
     // arrays kept when equal, so the pictures' tiles are not rebuilt
@@ -182,7 +160,7 @@ class Panel {
       (value === null ? "" : ` (value ${fmt(value)})`);
     if (rf.global) {
       el.innerHTML = `${who}. It sees the whole input (a global layer).`;
-      this.el.theoCap.textContent = "Theoretical field: the whole 28x28 input.";
+      this.el.theoCap.textContent = `Theoretical field: the whole ${SIDE}x${SIDE} input.`;
     } else {
       const pad = paddingShare(b);
       el.innerHTML = `${who}: sees rows <b>${b[0]}..${b[1]}</b>, cols <b>${b[2]}..${b[3]}</b>` +
@@ -211,12 +189,5 @@ function same(a, b) {
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
-  let panel = PANELS.get(parentElement);
-  if (!panel) {
-    panel = new Panel(parentElement);
-    PANELS.set(parentElement, panel);
-  }
-  panel.setters = { setStateValue };
-  if (data) panel.update(data);
+  mount(component, Panel, (panel, data) => { if (data) panel.update(data); });
 }

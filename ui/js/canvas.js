@@ -1,21 +1,6 @@
-// Drawing helpers shared by the browser components (ui/lens.py and ui/unitfield.py put this file
-// in front of their own script): colours, the receptive-field arithmetic, number formatting.
-
-const ORANGE = "rgb(216,134,42)";
-const PAD_GREY = "rgb(236,236,236)";
-const STOPS = {
-  cividis: ["#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678", "#a59c74",
-    "#c3b369", "#e1cc55", "#fee838"],
-  viridis: ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779",
-    "#6ece58", "#b5de2b", "#fde725"],
-  gray: ["#000000", "#ffffff"],
-  // signed overlays: RdBu reversed (blue = negative, red = positive), as viz/raster.py
-  rdbu: ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7",
-    "#f4a582", "#d6604d", "#b2182b", "#67001f"],
-};
-const YELLOW = [254, 232, 56]; // the sensitivity overlay (viz/raster.py YELLOW and gammas)
-const SENSITIVITY_GAMMA = 0.6;
-const SIGNED_GAMMA = 0.7;
+// Drawing helpers shared by the browser components (after constants.js): colour tables, the
+// receptive-field arithmetic, the input with a unit's field and its hatched padding, number
+// formatting, the cell under the pointer.
 
 function lut(stops) { // 256 x RGB, linear between evenly spaced stops (as plotly)
   const rgb = stops.map((s) => [1, 3, 5].map((i) => parseInt(s.slice(i, i + 2), 16)));
@@ -36,19 +21,19 @@ const LUTS = Object.fromEntries(Object.entries(STOPS).map(([k, v]) => [k, lut(v)
 
 function unitBounds(rec, y, x) {
   const rf = rec.rf;
-  if (!rf || rf.global) return [0, 27, 0, 27];
+  if (!rf || rf.global) return [0, LAST, 0, LAST];
   const y0 = y * rf.S[0] - rf.P[0], x0 = x * rf.S[1] - rf.P[1];
   return [y0, y0 + rf.r[0] - 1, x0, x0 + rf.r[1] - 1];
 }
 
 function layerExtent(rec) { // input-pixel range the input canvas shows for this layer
   const rf = rec.rf;
-  if (!rf || rf.global || !rf.size) return [0, 27];
+  if (!rf || rf.global || !rf.size) return [0, LAST];
   const [a] = unitBounds(rec, 0, 0);
   const [, b] = unitBounds(rec, rf.size[0] - 1, rf.size[1] - 1);
   const [, , c] = unitBounds(rec, 0, 0);
   const [, , , d] = unitBounds(rec, rf.size[0] - 1, rf.size[1] - 1);
-  return [Math.min(0, a, c), Math.max(27, b, d)];
+  return [Math.min(0, a, c), Math.max(LAST, b, d)];
 }
 
 function fmt(v) {
@@ -61,9 +46,9 @@ function hatch() {
   HATCH = document.createElement("canvas");
   HATCH.width = 8; HATCH.height = 8;
   const c = HATCH.getContext("2d", { willReadFrequently: true });
-  c.fillStyle = "rgba(216,134,42,0.18)";
+  c.fillStyle = rgba(ACCENT_RGB, 0.18);
   c.fillRect(0, 0, 8, 8);
-  c.strokeStyle = "rgba(216,134,42,0.9)";
+  c.strokeStyle = rgba(ACCENT_RGB, 0.9);
   c.lineWidth = 2;
   c.beginPath(); c.moveTo(-2, 10); c.lineTo(10, -2); c.moveTo(-2, 2); c.lineTo(2, -2);
   c.moveTo(6, 10); c.lineTo(10, 6); c.stroke();
@@ -72,19 +57,19 @@ function hatch() {
 
 
 // The 28x28 input as a small canvas (white ink on black, or grey ink on white under a signed
-// overlay), blended with an overlay of levels (0..1000, or -1000..1000 when signed) exactly as
+// overlay), blended with an overlay of levels (0..LEVELS, or -LEVELS..LEVELS when signed) exactly as
 // viz/raster.py's field_picture blends them.
 function inputTile(pixels, overlay, signed) {
-  const img = new ImageData(28, 28);
+  const img = new ImageData(SIDE, SIDE);
   const rd = LUTS.rdbu;
-  for (let i = 0; i < 784; i++) {
+  for (let i = 0; i < PIXELS; i++) {
     const v = pixels[i] / 255;
     let r, g, b;
     if (overlay && signed) { r = g = b = (1 - 0.45 * v) * 255; } else {
       r = g = b = v * (overlay ? 0.85 : 1) * 255;
     }
     if (overlay) {
-      const t = overlay[i] / 1000;
+      const t = overlay[i] / LEVELS;
       let a, cr, cg, cb;
       if (signed) {
         const k = 3 * Math.round(((Math.max(-1, Math.min(1, t)) + 1) / 2) * 255);
@@ -99,12 +84,12 @@ function inputTile(pixels, overlay, signed) {
     img.data[i * 4] = r; img.data[i * 4 + 1] = g; img.data[i * 4 + 2] = b; img.data[i * 4 + 3] = 255;
   }
   const cv = document.createElement("canvas");
-  cv.width = 28; cv.height = 28;
+  cv.width = SIDE; cv.height = SIDE;
   cv.getContext("2d").putImageData(img, 0, 0);
   return cv;
 }
 
-// Draw the input on a square canvas that shows input pixels lo..hi (outside 0..27: the zero
+// Draw the input on a square canvas that shows input pixels lo..hi (outside 0..LAST: the zero
 // padding, grey), with a unit's field b = [y0, y1, x0, x1] outlined in orange and the part of it
 // in the padding hatched. opts: overlay and signed (see inputTile), dim (darken what the unit
 // does not see). The tile is kept on the canvas while pixels and overlay stay the same arrays.
@@ -120,10 +105,10 @@ function drawField(cv, pixels, [lo, hi], b, opts = {}) {
   ctx.fillStyle = PAD_GREY;
   ctx.fillRect(0, 0, side, side);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(cv._tile, o, o, 28 * k, 28 * k);
+  ctx.drawImage(cv._tile, o, o, SIDE * k, SIDE * k);
   ctx.strokeStyle = "#969696";
   ctx.lineWidth = 1;
-  ctx.strokeRect(o - 0.5, o - 0.5, 28 * k + 1, 28 * k + 1);
+  ctx.strokeRect(o - 0.5, o - 0.5, SIDE * k + 1, SIDE * k + 1);
   if (!b) return;
   const rx = (b[2] - lo) * k, ry = (b[0] - lo) * k;
   const rw = (b[3] - b[2] + 1) * k, rh = (b[1] - b[0] + 1) * k;
@@ -141,7 +126,7 @@ function drawField(cv, pixels, [lo, hi], b, opts = {}) {
   ctx.clip();
   ctx.beginPath();
   ctx.rect(0, 0, side, side);
-  ctx.rect(o, o, 28 * k, 28 * k);
+  ctx.rect(o, o, SIDE * k, SIDE * k);
   ctx.fillStyle = ctx.createPattern(hatch(), "repeat");
   ctx.fill("evenodd");
   ctx.restore();
@@ -152,7 +137,16 @@ function drawField(cv, pixels, [lo, hi], b, opts = {}) {
 
 // Share of a field (r x r pixels) that lies in the zero padding, 0..1.
 function paddingShare(b) {
-  const inside = Math.max(0, Math.min(b[1], 27) - Math.max(b[0], 0) + 1) *
-    Math.max(0, Math.min(b[3], 27) - Math.max(b[2], 0) + 1);
+  const inside = Math.max(0, Math.min(b[1], LAST) - Math.max(b[0], 0) + 1) *
+    Math.max(0, Math.min(b[3], LAST) - Math.max(b[2], 0) + 1);
   return 1 - inside / ((b[1] - b[0] + 1) * (b[3] - b[2] + 1));
+}
+
+// The cell {y, x} of an h x w grid drawn over element el under the pointer event ev, or null
+// when the pointer is outside it.
+function cellAt(ev, el, h, w) {
+  const box = el.getBoundingClientRect();
+  const x = Math.floor(((ev.clientX - box.left) / box.width) * w);
+  const y = Math.floor(((ev.clientY - box.top) / box.height) * h);
+  return x >= 0 && y >= 0 && x < w && y < h ? { y, x } : null;
 }

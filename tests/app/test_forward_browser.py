@@ -1,0 +1,186 @@
+"""The browser's forward pass (ui/js/forward.js) against numpy and torch, layer type by option.
+
+Small networks with random weights (and random BatchNorm statistics), one per option: conv with
+every padding, stride and dilation; max and average pooling with every kernel, stride, padding
+and ceil_mode; BatchNorm, ReLU, dropout, global average pooling, flatten, linear. Each runs on a
+real digit and on random pixels through ``viz.npforward.forward``, torch (``model.zoo``) and the
+lens's own decoding and forward modules (ui/js/, loaded alone in a blank page and fed the lens
+payload of ``viz.lens.payload``); every layer's output must agree within 1e-5 of the map's scale.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.app.chromium import require_browser
+
+pytestmark = [pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parents[2]
+TOL = 1e-5  # of the largest |value| of the layer's output (or absolute, below 1)
+FORWARD_MODULES = ("constants", "decode", "forward")  # what the lens's forward pass needs
+
+PAGE_JS = """
+window.lensForward = (payload, images) => {
+  const net = decodeNet(payload);
+  return images.map((pixels) => Object.fromEntries(runNet(net, pixels).map(
+    (a) => [a.name, { shape: a.shape, data: Array.from(a.data) }])));
+};
+window.ready = true;
+"""
+
+
+def forward_script(folder: Path = ROOT / "ui" / "js") -> str:
+    """The shared modules of the lens's forward pass, then a hook: ``lensForward(payload,
+    images)`` -> per image, ``{layer: {shape, data}}``."""
+    parts = [(folder / f"{m}.js").read_text(encoding="utf-8") for m in FORWARD_MODULES]
+    return "\n".join(parts + [PAGE_JS])
+
+
+def _conv(name: str, cin: int, cout: int, k: int, s: int = 1, p: int = 0, d: int = 1,
+          bias: bool = True) -> dict[str, Any]:
+    return {"name": name, "type": "conv", "in": cin, "out": cout, "kernel": k, "stride": s,
+            "padding": p, "dilation": d, "bias": bias}
+
+
+def _pool(name: str, kind: str, k: int, s: int | None, p: int, ceil: bool) -> dict[str, Any]:
+    rec: dict[str, Any] = {"name": name, "type": kind, "kernel": k, "padding": p,
+                           "ceil_mode": ceil}
+    if s is not None:
+        rec["stride"] = s
+    return rec
+
+
+def _with_head(layers: list[dict[str, Any]], hidden: int = 0) -> list[dict[str, Any]]:
+    """``layers``, then flatten and linear layers to 10 classes (a hidden one when asked)."""
+    import torch
+
+    from model.zoo import build_from_config
+    body = build_from_config("case", layers).eval()
+    with torch.no_grad():
+        n = int(body(torch.zeros(1, 1, 28, 28)).numel())
+    tail: list[dict[str, Any]] = [{"name": "flatten", "type": "flatten"}]
+    if hidden:
+        tail += [{"name": "fc", "type": "linear", "in": n, "out": hidden, "bias": False},
+                 {"name": "relu_fc", "type": "relu"},
+                 {"name": "drop_fc", "type": "dropout", "p": 0.5}]
+        n = hidden
+    return layers + tail + [{"name": "head", "type": "linear", "in": n, "out": 10}]
+
+
+def _conv_case(k: int, p: int, s: int, d: int, bias: bool) -> list[dict[str, Any]]:
+    return _with_head([
+        _conv("conv1", 1, 3, k, s, p, d, bias),
+        {"name": "bn1", "type": "bn", "channels": 3},
+        {"name": "relu1", "type": "relu"},
+        {"name": "drop1", "type": "dropout", "p": 0.2},
+        _conv("conv2", 3, 2, 3, 1, 1, 1, not bias),
+    ])
+
+
+def _pool_case(kind: str, k: int, s: int | None, p: int, ceil: bool) -> list[dict[str, Any]]:
+    return _with_head([
+        _conv("conv1", 1, 3, 3, 1, 1),
+        {"name": "relu1", "type": "relu"},
+        _pool("pool1", kind, k, s, p, ceil),
+        _conv("conv2", 3, 4, 3, 2, 1),
+        {"name": "bn2", "type": "bn", "channels": 4},
+    ])
+
+
+def _cases() -> dict[str, list[dict[str, Any]]]:
+    cases: dict[str, list[dict[str, Any]]] = {}
+    kernels = itertools.cycle((3, 5, 2))
+    for i, (p, s, d) in enumerate(itertools.product((0, 1, 2), (1, 2, 3), (1, 2))):
+        k = next(kernels)
+        cases[f"conv-k{k}-p{p}-s{s}-d{d}"] = _conv_case(k, p, s, d, bias=i % 2 == 0)
+    for kind, k, s, p, ceil in itertools.product(("maxpool", "avgpool"), (2, 3), (None, 1, 2, 3),
+                                                 (0, 1), (False, True)):
+        if p <= k // 2:  # torch's rule: padding at most half the kernel
+            cases[f"{kind}-k{k}-s{s or k}-p{p}-{'ceil' if ceil else 'floor'}"] = _pool_case(
+                kind, k, s, p, ceil)
+    cases["gap-conv-head"] = [  # the compact zoo network's ending: a 1x1 conv after gap
+        _conv("conv1", 1, 4, 3, 1, 0, 1, False),
+        {"name": "bn1", "type": "bn", "channels": 4},
+        {"name": "relu1", "type": "relu"},
+        {"name": "gap", "type": "gap"},
+        _conv("head", 4, 10, 1),
+        {"name": "flatten", "type": "flatten"},
+    ]
+    cases["linear-stack"] = _with_head([
+        _conv("conv1", 1, 2, 5, 2, 0, 1, True),
+        {"name": "relu1", "type": "relu"},
+        _pool("pool1", "maxpool", 2, 2, 0, False),
+    ], hidden=16)
+    return cases
+
+
+CASES = _cases()
+
+
+def _model(layers: list[dict[str, Any]], seed: int):
+    """A zoo network of ``layers`` with random weights and random BatchNorm statistics."""
+    import torch
+
+    from model.zoo import build_from_config
+    torch.manual_seed(seed)
+    model = build_from_config("case", layers).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    return model
+
+
+def _images() -> np.ndarray:
+    with np.load(ROOT / "checkpoints" / "samples.npz", allow_pickle=False) as data:
+        digit = data["images"][3]
+    noise = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    return np.stack([digit, noise])
+
+
+@pytest.fixture(scope="module")
+def page():
+    require_browser()
+    from bench.server import browser
+    with browser(400, 300) as page:
+        page.set_content(f'<script type="module">{forward_script()}</script>')
+        page.wait_for_function("() => window.ready === true", timeout=30_000)
+        yield page
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_forward_agrees(page, case: str) -> None:
+    from model.activations import activations, as_input
+    from model.export import numpy_net
+    from viz import lens as vlens
+    from viz.npforward import forward
+
+    layers = CASES[case]
+    model = _model(layers, seed=len(case))
+    net = numpy_net(model, {"arch": case})
+    payload = vlens.payload(net)
+    assert payload["supported"], payload["reason"]
+    images = _images()
+    ours = page.evaluate("([p, ims]) => window.lensForward(p, ims)",
+                         [payload, [im.reshape(-1).tolist() for im in images]])
+    for which, image, js in zip(("digit", "noise"), images, ours):
+        ref = activations(model, as_input(image))
+        npy = forward(net, image)
+        assert list(js) == list(ref) == list(npy)
+        for name, want in ref.items():
+            scale = max(1.0, float(np.abs(want).max()))
+            assert tuple(js[name]["shape"]) == want.shape, f"{case} {name}"
+            got = np.asarray(js[name]["data"], dtype=np.float64).reshape(want.shape)
+            err_js = float(np.abs(got - want).max()) / scale
+            err_np = float(np.abs(npy[name].reshape(want.shape) - want).max()) / scale
+            assert err_js <= TOL, f"{case} ({which}) {name}: browser off torch by {err_js:.2e}"
+            assert err_np <= TOL, f"{case} ({which}) {name}: numpy off torch by {err_np:.2e}"

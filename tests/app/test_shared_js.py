@@ -1,0 +1,98 @@
+"""The browser code's layout: the shared modules (ui/js/) each component loads, one job per file,
+and the constants the JavaScript shares with Python (no browser needed).
+
+- every component's script is the shared modules ``ui.components.SHARED_JS`` lists for it, then
+  its own file; every shared module is loaded by some component; no top-level name is declared
+  twice in one component's script (one module's name would shadow or clash with another's);
+- no JavaScript file is longer than 600 lines;
+- ``ui/js/constants.js`` holds the same numbers as the Python it mirrors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from ui import components
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_LINES = 600
+DECLARED = re.compile(r"^(?:export\s+)?(?:const|let|var|function|class)\s+([A-Za-z_$][\w$]*)",
+                      re.MULTILINE)
+
+
+def _constants() -> dict[str, object]:
+    """The literal values of ui/js/constants.js (``const NAME = <JSON> ...;`` lines and the
+    STOPS object), by name."""
+    text = (components.SHARED / "constants.js").read_text(encoding="utf-8")
+    out: dict[str, object] = {}
+    for name, value in re.findall(r"^const ([A-Z_]+) = ([^;]+);", text, re.MULTILINE):
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            continue  # an expression (SIDE * SIDE, ...): not a literal
+    block = re.search(r"^const STOPS = \{(.*?)^\};", text, re.MULTILINE | re.DOTALL)
+    assert block, "constants.js: no STOPS object"
+    body = re.sub(r"//[^\n]*", "", block.group(1))
+    out["STOPS"] = {k: json.loads(v) for k, v in re.findall(r"(\w+): (\[[^\]]*\])", body)}
+    return out
+
+
+def _hex(rgb: tuple[int, ...] | list[int]) -> str:
+    return "#" + "".join(f"{int(v):02x}" for v in rgb)
+
+
+@pytest.mark.parametrize("stem", list(components.SHARED_JS))
+def test_script_is_shared_modules_then_own_file(stem: str) -> None:
+    files = [components.SHARED / f"{m}.js" for m in components.SHARED_JS[stem]]
+    own = components.UI / stem / f"{stem}.js"
+    script = components.script(stem)
+    want = "\n".join(p.read_text(encoding="utf-8") for p in [*files, own])
+    assert script == want
+    assert "export default function" in own.read_text(encoding="utf-8")
+    names = DECLARED.findall(script)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    assert not twice, f"{stem}: declared in more than one of its files: {twice}"
+
+
+def test_every_shared_module_is_loaded() -> None:
+    used = {m for mods in components.SHARED_JS.values() for m in mods}
+    present = {p.stem for p in components.SHARED.glob("*.js")}
+    assert used == present, f"loaded but missing: {used - present}; unused: {present - used}"
+    for stem, mods in components.SHARED_JS.items():
+        assert mods[0] == "constants", f"{stem}: constants.js must come first (others use it)"
+        assert len(set(mods)) == len(mods), f"{stem} lists a module twice"
+
+
+def test_no_long_javascript_file() -> None:
+    files = sorted((ROOT / "ui").rglob("*.js"))
+    assert len(files) >= 10
+    long = {str(p.relative_to(ROOT)): n for p in files
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    assert not long, f"JavaScript files over {MAX_LINES} lines: {long}"
+
+
+def test_constants_match_python() -> None:
+    import plotly.colors
+
+    from viz import fieldpanel, htmlviews, preprocess, raster, saliencypanel
+    c = _constants()
+    assert c["SIDE"] == preprocess.FRAME == 28
+    assert c["BOX"] == preprocess.BOX
+    assert c["CENTRE"] == preprocess.CENTRE
+    assert c["INK_THRESHOLD"] == preprocess.INK_THRESHOLD
+    assert tuple(c["ACCENT_RGB"]) == raster.ORANGE
+    assert tuple(c["PAD_GREY_RGB"]) == raster.PAD_GREY
+    assert tuple(c["YELLOW"]) == raster.YELLOW
+    assert c["SENSITIVITY_GAMMA"] == raster.SENSITIVITY_GAMMA
+    assert c["SIGNED_GAMMA"] == raster.SIGNED_GAMMA
+    assert c["LEVELS"] == fieldpanel.LEVELS == saliencypanel.LEVELS
+    assert c["BLUE"] == htmlviews.BLUE
+    stops = c["STOPS"]
+    assert stops["cividis"] == [s.lower() for s in raster._CIVIDIS]
+    assert stops["rdbu"] == [_hex(raster._rgb(s)) for s in raster._RDBU_R]
+    assert stops["viridis"] == [s.lower() for s in plotly.colors.sequential.Viridis]
+    assert stops["gray"] == ["#000000", "#ffffff"]

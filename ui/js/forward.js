@@ -1,0 +1,138 @@
+// The network's forward pass on 28x28 pixels, layer by layer, as torch computes it in eval mode
+// (conv with stride, padding and dilation; max / average pooling with padding, stride and
+// ceil_mode; BatchNorm; ReLU; dropout; global average pooling; flatten; linear). Reads a net
+// decoded by decode.js; tests/app/test_forward_browser.py checks it against numpy and torch.
+
+function conv(x, C, H, W, rec, wt, bias, OH, OW) {
+  const O = rec.out, k = rec.kernel, s = rec.stride || 1, p = rec.padding || 0;
+  const d = rec.dilation || 1;
+  const out = new Float32Array(O * OH * OW);
+  const acc = new Float64Array(OH * OW);
+  for (let o = 0; o < O; o++) {
+    acc.fill(bias ? bias[o] : 0);
+    for (let c = 0; c < C; c++) {
+      const xc = c * H * W;
+      for (let ky = 0; ky < k; ky++) {
+        const dy = ky * d - p; // input row = y * s + dy
+        const y0 = Math.max(0, Math.ceil(-dy / s)), y1 = Math.min(OH - 1, Math.floor((H - 1 - dy) / s));
+        for (let kx = 0; kx < k; kx++) {
+          const wv = wt[((o * C + c) * k + ky) * k + kx];
+          if (wv === 0) continue;
+          const dx = kx * d - p;
+          const x0 = Math.max(0, Math.ceil(-dx / s)), x1 = Math.min(OW - 1, Math.floor((W - 1 - dx) / s));
+          for (let y = y0; y <= y1; y++) {
+            const ri = xc + (y * s + dy) * W + dx, ro = y * OW;
+            if (s === 1) {
+              for (let xx = x0; xx <= x1; xx++) acc[ro + xx] += wv * x[ri + xx];
+            } else {
+              for (let xx = x0; xx <= x1; xx++) acc[ro + xx] += wv * x[ri + xx * s];
+            }
+          }
+        }
+      }
+    }
+    out.set(acc, o * OH * OW);
+  }
+  return out;
+}
+
+function pool(x, C, H, W, rec, OH, OW, isMax) {
+  const k = rec.kernel, s = rec.stride || k, p = rec.padding || 0;
+  const out = new Float32Array(C * OH * OW);
+  for (let c = 0; c < C; c++) {
+    const xc = c * H * W;
+    for (let oy = 0; oy < OH; oy++) {
+      const hs = oy * s - p, he = Math.min(hs + k, H + p);
+      const ya = Math.max(hs, 0), yb = Math.min(he, H);
+      for (let ox = 0; ox < OW; ox++) {
+        const ws = ox * s - p, we = Math.min(ws + k, W + p);
+        const xa = Math.max(ws, 0), xb = Math.min(we, W);
+        let v = isMax ? -Infinity : 0;
+        for (let yy = ya; yy < yb; yy++) {
+          const r = xc + yy * W;
+          for (let xx = xa; xx < xb; xx++) {
+            const u = x[r + xx];
+            if (isMax) { if (u > v || Number.isNaN(u)) v = u; } else v += u;
+          }
+        }
+        // average pooling counts the padding (torch's count_include_pad=True)
+        out[(c * OH + oy) * OW + ox] = isMax ? v : v / ((he - hs) * (we - ws));
+      }
+    }
+  }
+  return out;
+}
+
+// Every layer's output for PIXELS (784) pixels (0-255): [{name, shape, data: Float32Array}]
+function runNet(net, pixels) {
+  const x0 = new Float32Array(PIXELS);
+  for (let i = 0; i < PIXELS; i++) x0[i] = (pixels[i] / 255 - net.mean) / net.std;
+  let x = x0, shape = [1, SIDE, SIDE];
+  const outs = [];
+  for (const rec of net.layers) {
+    const w = net.w;
+    const [C, H, W] = shape.length === 3 ? shape : [shape[0], 1, 1];
+    const oshape = rec.shape;
+    let y;
+    switch (rec.type) {
+      case "conv":
+        y = conv(x, C, H, W, rec, w[rec.name + ".weight"], w[rec.name + ".bias"], oshape[1], oshape[2]);
+        break;
+      case "bn": {
+        y = new Float32Array(x.length);
+        const n = H * W;
+        for (let c = 0; c < C; c++) {
+          const a = rec._scale[c], b = rec._shift[c];
+          for (let i = c * n, e = i + n; i < e; i++) y[i] = x[i] * a + b;
+        }
+        break;
+      }
+      case "relu":
+        y = new Float32Array(x.length);
+        for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
+        break;
+      case "dropout": case "flatten":
+        y = x; // eval mode: dropout is the identity; flatten keeps the order (C, H, W)
+        break;
+      case "maxpool": case "avgpool":
+        y = pool(x, C, H, W, rec, oshape[1], oshape[2], rec.type === "maxpool");
+        break;
+      case "gap": {
+        y = new Float32Array(C);
+        const n = H * W;
+        for (let c = 0; c < C; c++) {
+          let s = 0;
+          for (let i = c * n, e = i + n; i < e; i++) s += x[i];
+          y[c] = s / n;
+        }
+        break;
+      }
+      case "linear": {
+        const wt = w[rec.name + ".weight"], b = w[rec.name + ".bias"];
+        const O = rec.out, I = rec.in;
+        y = new Float32Array(O);
+        for (let o = 0; o < O; o++) {
+          let s = b ? b[o] : 0;
+          const r = o * I;
+          for (let i = 0; i < I; i++) s += wt[r + i] * x[i];
+          y[o] = s;
+        }
+        break;
+      }
+      default:
+        throw new Error(`layer ${rec.name}: the lens cannot run a ${rec.type} layer`);
+    }
+    x = y;
+    shape = oshape;
+    outs.push({ name: rec.name, shape: oshape, data: y });
+  }
+  return outs;
+}
+
+function softmax(v) {
+  let m = -Infinity;
+  for (const u of v) m = Math.max(m, u);
+  const e = Array.from(v, (u) => Math.exp(u - m));
+  const s = e.reduce((a, b) => a + b, 0);
+  return e.map((u) => u / s);
+}
