@@ -8,6 +8,8 @@ under ``viz/`` and ``model/``.
 from __future__ import annotations
 
 import sys
+import threading
+from pathlib import Path
 
 # Every session imports pandas here, before any chart is built. Plotly checks for pandas in
 # sys.modules without importing it: while another thread is still importing pandas (another
@@ -16,9 +18,30 @@ import sys
 import pandas  # noqa: F401
 import streamlit as st
 
+from model import store
 from model.architectures import descriptions
 from ui import cache, common, sidebar, urls
 from viz import figures, present
+
+
+@st.cache_resource(show_spinner=False)
+def _clean_up_after_a_crash(runs: str) -> threading.Thread:
+    """Once per server process and runs folder, in the background (it imports torch): delete
+    the temp files a crash left mid-write (model.jobs.clean_runs_folder)."""
+    def work() -> None:
+        try:
+            from model.jobs import clean_runs_folder
+            removed = clean_runs_folder(Path(runs))
+        except Exception as exc:  # noqa: BLE001 - housekeeping never stops the app
+            print(f"Cleaning up {runs} failed: {type(exc).__name__}: {exc}")
+            return
+        if removed:
+            print(f"Deleted {len(removed)} file(s) left by an interrupted write: "
+                  + ", ".join(map(str, removed[:5])))
+    thread = threading.Thread(target=work, name="clean-runs", daemon=True)
+    thread.start()
+    return thread
+
 
 _presenting = st.session_state.get("present.on", st.query_params.get("present") == "1")
 st.set_page_config(page_title="CNN lens: inside an MNIST network", page_icon="🔍",
@@ -68,6 +91,7 @@ page.run()
 # Only now, with the page sent, start importing torch in the background (it would slow the first
 # paint), then fill in the model's description.
 cache.preload()
+_clean_up_after_a_crash(str(store.runs_dir()))
 about.caption(descriptions().get(ctx.arch, ""))
 cache.freeze_after_run()
 if _warmup is not None:

@@ -254,3 +254,76 @@ class JobManager:
         finally:
             job.finished = time.time()
             self.runs_lock.release()
+
+
+# ---------------------------------------------------------------------------------------------
+# The runs folder's upkeep: what a crash left behind, which run trains now, deleting a run
+# ---------------------------------------------------------------------------------------------
+
+PARTIAL_AGE_S = 3600.0  # a temp file of an atomic write this old is no write in progress
+
+
+def running_job(manager: JobManager) -> str | None:
+    """The id of the job training into ``manager``'s runs folder now, in this process or any
+    other sharing the folder; None when none runs, "" when one runs whose id is unknown."""
+    job = manager.current
+    if job is not None and job.running:
+        return job.id
+    holder = manager.runs_lock.holder()
+    if holder is None:
+        return None
+    job_id = holder.get("job")
+    return job_id if isinstance(job_id, str) else ""
+
+
+def delete_run(manager: JobManager, run_id: str) -> Path:
+    """Delete a finished or interrupted run of ``manager``'s runs folder (never the running one:
+    :class:`model.store.RunInUse`; never anything outside the folder: ``ValueError``)."""
+    from model.store import delete_run as delete_run_folder
+    return delete_run_folder(run_id, running_job(manager), manager.runs_dir)
+
+
+def clean_runs_folder(runs: Path | None = None, cache: Path | None = None,
+                      max_age: float = PARTIAL_AGE_S) -> list[Path]:
+    """At start-up: delete what a crash left in the runs folder (default: ``$CNN_LENS_RUNS_DIR``
+    or ``runs/``) and the cache (default ``.cache/``). Returns what was deleted.
+
+    Only the temp files of :mod:`model.atomic` (``.<name>.<8 characters>.part``) and run folders
+    renamed away by a delete cut short. In the run folders, while no process trains into them
+    (this function then holds the training lock, so none can start meanwhile), every such temp
+    file; while a job trains, only files over ``max_age`` seconds old and never those of the
+    running job. Elsewhere (the throughput cache, ``.cache/``), written without the lock, only
+    files over ``max_age`` seconds old. A runs folder that cannot be written is left as it is.
+    """
+    from model.atomic import sweep_partials
+    from model.store import CACHE_ROOT, TRASH_PREFIX, empty_trash
+    runs = Path(runs) if runs is not None else default_runs_dir()
+    cache = Path(cache) if cache is not None else CACHE_ROOT
+    removed: list[Path] = []
+    if runs.is_dir():
+        lock = RunsLock(runs)
+        try:
+            lock.acquire({"owner": "", "job": None, "purpose": "start-up clean-up"})
+        except (JobBusy, OSError):  # a job runs, or the folder is read-only
+            try:
+                holder = lock.holder()
+            except OSError:
+                holder = None
+            live = holder.get("job") if holder else None
+            held = False
+        else:
+            live, held = None, True
+        try:
+            for trash in sorted(runs.glob(f"{TRASH_PREFIX}*")):
+                if trash.is_dir() and not trash.is_symlink() and empty_trash(trash):
+                    removed.append(trash)
+            live_folder = runs / live if isinstance(live, str) and live else None
+            in_run_folder = lambda p: p.parent.parent == runs  # noqa: E731
+            if held:
+                removed += sweep_partials(runs, 0.0, keep=lambda p: not in_run_folder(p))
+            removed += sweep_partials(runs, max_age, keep=lambda p: p.parent == live_folder)
+        finally:
+            if held:
+                lock.release()
+    removed += sweep_partials(cache, max_age)
+    return removed

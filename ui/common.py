@@ -32,6 +32,13 @@ def guard(what: str, fn: Callable[[], None]) -> None:
     except ValueError as exc:
         st.error(f"{what}: {exc}")
     except Exception as exc:  # noqa: BLE001 - never show a traceback to a class
+        # A folder the app writes (runs, caches) that is read-only, full or not allowed: name it
+        # and say what to do (another input or layer would not help).
+        from model.atomic import not_writable
+        problem = not_writable(exc) if isinstance(exc, OSError) else None
+        if problem is not None:
+            st.error(f"{what}: {problem}")
+            return
         st.error(f"{what} failed unexpectedly ({type(exc).__name__}: {exc}). Try another input "
                  f"or layer; the rest of the app keeps working.")
         print(traceback.format_exc())

@@ -177,9 +177,37 @@ def _spatial_layers(acts) -> list[str]:
     return [n for n, a in acts.items() if a.ndim == 3 and a.shape[1] > 1]
 
 
+def _delete_run(run_id: str) -> None:
+    """The confirmed delete button's callback: delete the run, or say why not."""
+    from model.jobs import delete_run
+    try:
+        delete_run(common.job_manager(), run_id)
+    except ValueError as exc:  # the running run, a name outside the runs folder, gone already
+        st.session_state["train.deleted"] = ("error", str(exc))
+    else:
+        st.session_state["train.deleted"] = ("ok", f"Run {run_id} was deleted.")
+
+
+def _delete_button(run: training.Run) -> None:
+    """Delete a finished or interrupted run, after a confirmation (never the running one)."""
+    if not run.deletable:
+        return
+    with st.popover("Delete this run", icon=":material/delete:"):
+        n = len(run.snapshots) + (run.final is not None)
+        st.markdown(f"Delete run **{run.id}** ({run.arch}, {run.state()}) and its {n} "
+                    f"saved model(s) from this server? This cannot be undone; the shipped "
+                    f"checkpoints are never touched.")
+        st.button(f"Delete {run.id}", type="primary", key=f"train.delete.{run.id}",
+                  on_click=_delete_run, args=(run.id,))
+
+
 def scrub() -> None:
     st.subheader("Watch it learn")
-    runs = training.list_runs(store.runs_dir())
+    said = st.session_state.pop("train.deleted", None)
+    if said is not None:
+        (st.error if said[0] == "error" else st.success)(said[1])
+    from model.jobs import running_job
+    runs = training.list_runs(store.runs_dir(), running_job(common.job_manager()))
     if not runs:
         st.info("Runs trained here are kept under runs/, one snapshot per epoch; train one above "
                 "and scrub through it here, for the input chosen in the sidebar.")
@@ -191,6 +219,8 @@ def scrub() -> None:
     by_id = {r.id: r for r in runs}
     c1, c2, c3 = st.columns([1.3, 1.7, 1])
     run = by_id[c1.selectbox("Run", ids, key="train.run", format_func=lambda i: by_id[i].label())]
+    with c1:
+        _delete_button(run)
     snaps = run.snapshots
     if len(snaps) == 1:
         snap = snaps[0]

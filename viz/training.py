@@ -3,6 +3,10 @@
 A run is a folder ``runs/<id>/`` holding ``epoch-00.safetensors`` (the random start),
 ``epoch-01.safetensors``, ... and, once finished or stopped, ``final.safetensors``. Cards are
 read from the safetensors headers only (a few hundred bytes), never the weights.
+
+A run without ``final.safetensors`` is "in progress" while its job trains (in any app process
+sharing the folder: the caller says which job that is) and "interrupted" otherwise (its server
+stopped or crashed mid-run); it keeps every epoch saved before.
 """
 
 from __future__ import annotations
@@ -47,13 +51,30 @@ class Run:
     snapshots: list[Snapshot] = field(default_factory=list)
     final: Path | None = None
     final_card: dict[str, Any] | None = None
+    status: str = ""  # finished, in progress, interrupted; "" when unknown (see list_runs)
+
+    @property
+    def last_epoch(self) -> int:
+        return max((s.epoch for s in self.snapshots), default=0)
+
+    @property
+    def deletable(self) -> bool:
+        """Finished or interrupted: never the run training now (nor one that might be)."""
+        return self.status in ("finished", "interrupted")
+
+    def state(self) -> str:
+        if self.final:
+            return "finished"
+        if self.status == "interrupted":
+            last = self.last_epoch
+            return (f"interrupted after epoch {last}" if last else
+                    "interrupted before its first epoch")
+        return self.status or "in progress or interrupted"
 
     def label(self) -> str:
-        epochs = max((s.epoch for s in self.snapshots), default=0)
-        state = "finished" if self.final else "in progress or interrupted"
         acc = (self.final_card or {}).get("test_accuracy")
         acc_text = f", test {acc:.2%}" if isinstance(acc, (int, float)) else ""
-        return f"{self.id}: {self.arch}, {epochs} epoch(s), {state}{acc_text}"
+        return f"{self.id}: {self.arch}, {self.last_epoch} epoch(s), {self.state()}{acc_text}"
 
 
 def read_run(folder: Path) -> Run | None:
@@ -82,12 +103,27 @@ def read_run(folder: Path) -> Run | None:
     return Run(folder.name, folder, arch, snaps, final if final_card else None, final_card)
 
 
-def list_runs(runs_dir: Path) -> list[Run]:
-    """Every readable run under ``runs_dir``, newest first."""
+def list_runs(runs_dir: Path, running: str | None = None) -> list[Run]:
+    """Every readable run under ``runs_dir``, newest first (hidden folders, such as a run being
+    deleted, are not runs).
+
+    ``running`` is the id of the job training into ``runs_dir`` now, in any process: None when
+    none runs (every unfinished run is then interrupted), "" when one runs whose id is unknown
+    (unfinished runs are then of unknown status).
+    """
     if not runs_dir.is_dir():
         return []
-    runs = [read_run(p) for p in sorted(runs_dir.iterdir(), reverse=True) if p.is_dir()]
-    return [r for r in runs if r is not None]
+    runs = [read_run(p) for p in sorted(runs_dir.iterdir(), reverse=True)
+            if p.is_dir() and not p.name.startswith(".")]
+    out = [r for r in runs if r is not None]
+    for r in out:
+        if r.final:
+            r.status = "finished"
+        elif running is None or (running and r.id != running):
+            r.status = "interrupted"
+        else:
+            r.status = "in progress" if running else ""
+    return out
 
 
 def smooth(values: list[float], weight: float = 0.9) -> list[float]:

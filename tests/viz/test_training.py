@@ -33,8 +33,34 @@ def test_runs_listed_newest_first_with_snapshots(tmp_path) -> None:
         "start (random weights)", "epoch 1, val 91.0%", "epoch 2, val 92.0%"]
     assert done.arch == "compact" and done.final_card["test_accuracy"] == 0.987
     assert done.label() == "20261124-100000-aaaaaa: compact, 2 epoch(s), finished, test 98.70%"
-    assert runs[0].final is None and "in progress or interrupted" in runs[0].label()
+    assert runs[0].final is None
+    assert runs[0].label() == ("20261124-110000-bbbbbb: compact, 1 epoch(s), interrupted after "
+                               "epoch 1")
     assert training.list_runs(tmp_path / "missing") == []
+
+
+def test_an_unfinished_run_is_in_progress_only_while_its_job_runs(tmp_path) -> None:
+    _run(tmp_path / "20261124-100000-aaaaaa", 2, final=True)
+    _run(tmp_path / "20261124-110000-bbbbbb", 0, final=False)  # crashed before epoch 1
+    _run(tmp_path / "20261124-120000-cccccc", 1, final=False)
+    _run(tmp_path / ".deleting-20261124-090000-dddddd-1234abcd", 1, final=True)  # not a run
+
+    def states(running):
+        return {r.id[-6:]: (r.state(), r.deletable)
+                for r in training.list_runs(tmp_path, running)}
+
+    assert states(None) == {"aaaaaa": ("finished", True),
+                            "bbbbbb": ("interrupted before its first epoch", True),
+                            "cccccc": ("interrupted after epoch 1", True)}
+    first = ("interrupted before its first epoch", True)
+    assert states("20261124-120000-cccccc") == {"aaaaaa": ("finished", True), "bbbbbb": first,
+                                               "cccccc": ("in progress", False)}
+    # Another process trains a job it does not name: unfinished runs might be it.
+    assert states("") == {"aaaaaa": ("finished", True),
+                          "bbbbbb": ("in progress or interrupted", False),
+                          "cccccc": ("in progress or interrupted", False)}
+    # A job training elsewhere (its folder not made yet) leaves the others interrupted.
+    assert states("20261124-130000-eeeeee")["cccccc"] == ("interrupted after epoch 1", True)
 
 
 def test_damaged_snapshot_is_skipped_and_header_errors_name_the_file(tmp_path) -> None:
