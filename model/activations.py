@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import json
 from collections import OrderedDict
 from collections.abc import Iterator
 
@@ -146,3 +148,36 @@ def randomized_copy(model: nn.Module, seed: int = 0) -> nn.Module:
                 m.reset_running_stats()
                 m.reset_parameters()
     return clone.eval()
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches within the memory budget
+# ---------------------------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=64)
+def _record_sizes(records: str) -> tuple[int, ...]:
+    from viz.layers import describe
+    return tuple(info.elements for info in describe(json.loads(records)))
+
+
+def layer_sizes(model: nn.Module) -> list[int]:
+    """Output values per image of each top-level layer: from the network's layer records
+    (``layer_config``, every zoo network and upload), else from one pass of a blank digit."""
+    records = getattr(model, "layer_config", None)
+    if records:
+        return list(_record_sizes(json.dumps(records, sort_keys=True)))
+    sizes, x = [], torch.zeros(1, 1, 28, 28)
+    with torch.no_grad():
+        for _, module in model.named_children():
+            x = module(x)
+            sizes.append(x[0].numel())
+    return sizes
+
+
+def batch_images(model: nn.Module, *, backward: bool = False, keep: bool = False,
+                 budget: int | None = None, most: int | None = None) -> int:
+    """Images per batch through ``model`` within ``budget`` bytes of layer outputs
+    (default ``viz.layers.BATCH_BYTES``); see :func:`viz.layers.images_per_batch`."""
+    from viz.layers import BATCH_BYTES, images_per_batch
+    return images_per_batch(layer_sizes(model), BATCH_BYTES if budget is None else budget,
+                            backward=backward, keep=keep, most=most)

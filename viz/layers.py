@@ -23,6 +23,7 @@ Standard library only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,3 +211,68 @@ def input_side(infos: list[LayerInfo], name: str, size: int = INPUT_SHAPE[1]) ->
             return prev
         prev = info.size if len(info.shape) == 3 else None
     raise ValueError(f"no layer named {name!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches within a memory budget
+# ---------------------------------------------------------------------------------------------
+
+FLOAT_BYTES = 4  # float32
+INPUT_ELEMENTS = INPUT_SHAPE[0] * INPUT_SHAPE[1] * INPUT_SHAPE[2]
+# Bytes of layer outputs one pass over many images may hold at once: every view that runs a
+# batch of images (test-set predictions, Occlusion's patches, Integrated Gradients' steps,
+# SmoothGrad's noisy copies, the trust curves, the atlas, feature visualisation) cuts its
+# batches to fit. 64 MB: a class of 30 on a 2-core server can run a few such passes at once.
+BATCH_BYTES = 64_000_000
+# Measured peak memory per image over what the layer outputs alone take (bench/batch_memory.py,
+# factor): a forward pass without gradients 1.0x (the widest network the limits accept) to 2.0x
+# (the zoo's seed: freed outputs the allocator has not yet handed back) the largest input plus
+# output of one layer; a forward and backward pass taking input gradients 0.75x (seed: dropout
+# in eval mode returns its input) to 1.5x (widest: the gradients going back) every layer's
+# output; a pass recording every layer 0.8x to 1.0x of them.
+FORWARD_FACTOR = 2
+BACKWARD_FACTOR = 2
+
+
+def images_per_batch(layers: Sequence[LayerInfo] | Sequence[int], budget: int = BATCH_BYTES,
+                     *, backward: bool = False, keep: bool = False,
+                     most: int | None = None) -> int:
+    """How many images one batch through a network may hold so that its float32 layer outputs
+    stay within ``budget`` bytes (at least 1, at most ``most`` when given).
+
+    ``layers`` are the network's :class:`LayerInfo` records, or the number of output values of
+    each layer for one image, in order. What one image costs:
+
+    - a forward pass without gradients (the default): :data:`FORWARD_FACTOR` times the largest
+      input plus output of one layer (each layer's output is dropped once the next has read
+      it);
+    - ``keep``: the input and every layer's output (a pass that records every layer);
+    - ``backward``: :data:`BACKWARD_FACTOR` times that (outputs kept for the backward pass, the
+      gradients going back, the attribution method's own copies).
+    """
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+        raise ValueError(f"a batch budget is a number of bytes, 1 or more, not {budget!r}")
+    if most is not None and most < 1:
+        raise ValueError(f"the most images per batch must be 1 or more, not {most!r}")
+    sizes = [int(layer if isinstance(layer, int) else layer.elements) for layer in layers]
+    if any(s < 0 for s in sizes):
+        raise ValueError(f"a layer cannot output a negative number of values: {sizes}")
+    if backward or keep:
+        per_image = INPUT_ELEMENTS + sum(sizes)
+        if backward:
+            per_image *= BACKWARD_FACTOR
+    else:
+        per_image, before = INPUT_ELEMENTS, INPUT_ELEMENTS
+        for size in sizes:
+            per_image = max(per_image, before + size)
+            before = size
+        per_image *= FORWARD_FACTOR
+    n = max(1, budget // (FLOAT_BYTES * per_image))
+    return n if most is None else min(n, most)
+
+
+def batches(total: int, size: int) -> list[slice]:
+    """``total`` items cut into consecutive slices of at most ``size`` (the last may be short)."""
+    if size < 1:
+        raise ValueError(f"a batch holds 1 item or more, not {size}")
+    return [slice(i, min(i + size, total)) for i in range(0, max(total, 0), size)]

@@ -9,6 +9,12 @@ Methods that register hooks (Guided Backprop, DeepLift, Grad-CAM, the neuron att
 :func:`model.activations.private_copy`, so the shared model never carries a hook and concurrent
 sessions never see each other's. Gradients are taken with ``torch.autograd.grad`` (Captum's
 way), so parameter ``.grad`` is never touched either.
+
+Memory: a method that runs many images per digit (Occlusion's patch positions, Integrated
+Gradients' steps, SmoothGrad's noisy copies) cuts them into batches whose layer outputs fit
+``viz.layers.BATCH_BYTES`` for the network at hand (``batch_bytes`` overrides it), and
+:func:`attribute_batch` cuts its digits the same way, so an uploaded network at the limits costs
+a batch's budget, not hundreds of images' layer outputs at once.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.activations import batch_images
 from model.saliency import (
     deeplift,
     gradcam,
@@ -28,6 +35,7 @@ from model.saliency import (
 )
 from model.saliency.base import BLACK, Method, Options, quiet
 from model.saliency.neuron import neuron_attribution
+from viz.layers import batches
 
 __all__ = ["BLACK", "METHODS", "Method", "Options", "attribute", "attribute_batch",
            "neuron_attribution", "register"]
@@ -49,7 +57,8 @@ for _m in (saliency, integrated_gradients, smoothgrad, guided_backprop, deeplift
 
 
 def attribute(method: str, model: nn.Module, x: torch.Tensor, target: int, *,
-              layer: str | None = None, window: int = 5, stride: int = 1) -> np.ndarray:
+              layer: str | None = None, window: int = 5, stride: int = 1,
+              batch_bytes: int | None = None) -> np.ndarray:
     """One method by key (see :data:`METHODS`); a signed (28, 28) map."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -59,19 +68,28 @@ def attribute(method: str, model: nn.Module, x: torch.Tensor, target: int, *,
     # sessions sharing an input never race on that flag.
     x = x.detach().clone()
     with quiet():
-        return METHODS[method].fn(model, x, int(target), Options(layer, window, stride))
+        return METHODS[method].fn(model, x, int(target),
+                                  Options(layer, window, stride, batch_bytes))
 
 
 def attribute_batch(method: str, model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *,
-                    layer: str | None = None, window: int = 5, stride: int = 1) -> np.ndarray:
-    """One method for a batch: inputs (N, 1, 28, 28), targets (N,) -> maps (N, 28, 28)."""
+                    layer: str | None = None, window: int = 5, stride: int = 1,
+                    batch_bytes: int | None = None) -> np.ndarray:
+    """One method for many digits: inputs (N, 1, 28, 28), targets (N,) -> maps (N, 28, 28),
+    taken as many digits at a time as ``batch_bytes`` of layer outputs allow."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     targets = torch.as_tensor(targets, dtype=torch.long).reshape(-1)
     if len(targets) != len(x) or (len(targets) and not 0 <= int(targets.min()) <= int(
             targets.max()) < 10):
         raise ValueError("need one target class 0..9 per input")
+    m, opts = METHODS[method], Options(layer, window, stride, batch_bytes)
+    size = len(x) if m.own_batches else batch_images(model, backward=m.backward,
+                                                     budget=batch_bytes)
+    maps = []
     with quiet():
-        maps = METHODS[method].fn(model, x.detach().clone(), targets,  # type: ignore[arg-type]
-                                  Options(layer, window, stride))
-    return maps.reshape(len(x), *x.shape[-2:])
+        for part in batches(len(x), max(size, 1)):
+            out = m.fn(model, x[part].detach().clone(), targets[part],  # type: ignore[arg-type]
+                       opts)
+            maps.append(out.reshape(-1, *x.shape[-2:]))
+    return (np.concatenate(maps) if maps else np.zeros((0, *x.shape[-2:]), np.float32))

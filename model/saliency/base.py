@@ -28,6 +28,7 @@ class Options:
     layer: str | None = None  # Grad-CAM's layer; Occlusion's defaults come from it
     window: int = 5  # Occlusion: side of the black patch (input pixels)
     stride: int = 1  # Occlusion: step of the patch
+    batch_bytes: int | None = None  # layer outputs one batch may hold (None: BATCH_BYTES)
 
 
 # (model, x (1, 1, 28, 28), target, options) -> signed (28, 28) map
@@ -44,6 +45,8 @@ class Method:
     fn: AttributeFn
     uses_layer: bool = False  # reads the chosen layer (its feature maps, or its r and S)
     uses_window: bool = False  # has a sliding window (size and stride) to set
+    backward: bool = True  # takes gradients (else forward passes only): sizes its batches
+    own_batches: bool = False  # cuts any number of digits into batches itself
 
 
 @contextlib.contextmanager
@@ -59,6 +62,12 @@ def module(model: nn.Module, layer: str) -> nn.Module:
     if layer not in modules:
         raise ValueError(f"no layer named {layer!r}")
     return modules[layer]
+
+
+def images_per_batch(model: nn.Module, opts: Options, backward: bool = True) -> int:
+    """Images one batch through ``model`` may hold within ``opts.batch_bytes``."""
+    from model.activations import batch_images
+    return batch_images(model, backward=backward, budget=opts.batch_bytes)
 
 
 def as_map(attr: torch.Tensor) -> np.ndarray:

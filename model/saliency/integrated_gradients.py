@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.saliency.base import BLACK, DEFAULTS, Method, Options, as_map
+from model.saliency.base import BLACK, DEFAULTS, Method, Options, as_map, images_per_batch
 
 STEPS = 32
 
@@ -15,8 +15,10 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: int,
                          opts: Options = DEFAULTS) -> np.ndarray:
     from captum.attr import IntegratedGradients
     base = torch.full_like(x, BLACK)
+    # each step is one image per digit: as many steps per pass as the budget allows
+    steps = max(1, min(STEPS, images_per_batch(model, opts) // len(x)))
     return as_map(IntegratedGradients(model).attribute(
-        x, baselines=base, target=target, n_steps=STEPS, internal_batch_size=STEPS))
+        x, baselines=base, target=target, n_steps=STEPS, internal_batch_size=steps * len(x)))
 
 
 METHOD = Method("ig", "Integrated Gradients",

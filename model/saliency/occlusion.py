@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.saliency.base import BLACK, DEFAULTS, Method, Options, as_map
+from model.saliency.base import BLACK, DEFAULTS, Method, Options, as_map, images_per_batch
 
 MAX_WINDOW = 14
+MOST_PATCHES = 1024  # patch positions per forward pass when the network is small
 
 
 def occlusion(model: nn.Module, x: torch.Tensor, target: int, opts: Options = DEFAULTS
@@ -21,9 +22,11 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: int, opts: Options = DE
     n = x.shape[-1]
     window = int(min(max(opts.window, 1), n))
     stride = int(min(max(opts.stride, 1), window))
+    # every patch position is one image per digit: as many per pass as the budget allows
+    per_eval = max(1, min(MOST_PATCHES, images_per_batch(model, opts, backward=False) // len(x)))
     return as_map(Occlusion(model).attribute(
         x, sliding_window_shapes=(1, window, window), strides=(1, stride, stride),
-        baselines=BLACK, target=target, perturbations_per_eval=1024))
+        baselines=BLACK, target=target, perturbations_per_eval=per_eval))
 
 
 def defaults(r: int, stride: int | None) -> tuple[int, int]:
@@ -36,4 +39,4 @@ def defaults(r: int, stride: int | None) -> tuple[int, int]:
 METHOD = Method("occlusion", "Occlusion",
                 "Blacks out a sliding window and records how much the class score drops. Window "
                 "and stride default to the chosen layer's receptive field r and effective "
-                "stride S.", occlusion, uses_layer=True, uses_window=True)
+                "stride S.", occlusion, uses_layer=True, uses_window=True, backward=False)
