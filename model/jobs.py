@@ -11,8 +11,13 @@ One job per runs folder, across processes: a job holds an exclusive ``fcntl.floc
 ``CNN_LENS_RUNS_DIR`` never train at once; the kernel drops the lock of a process that dies, even
 by ``kill -9``, so a crashed server never blocks the folder. A second request while a job runs
 gets :class:`JobBusy`, which says who started the running job and when. Every run passes the
-training budget first (``model.budget``): a run estimated over the server's limit, or a network
-over the upload limits, gets :class:`model.budget.OverBudget`.
+training budget first (``model.budget``): a run estimated over the server's time or memory limit,
+or a network over the upload limits, gets :class:`model.budget.OverBudget`.
+
+Stop is honoured within a step or an evaluation batch: the training loop, the validation pass and
+the final test pass all ask the job. A run still going when the time limit plus its slack
+(``model.budget.deadline_seconds``) has passed on the clock stops itself the same way: it keeps
+every saved epoch, saves the model so far, and says so (:attr:`Job.message`).
 """
 
 from __future__ import annotations
@@ -133,6 +138,8 @@ class Job:
     final: Path | None = None
     error: str | None = None
     finished: float | None = None
+    deadline: float | None = None  # time.time() after which the run stops itself
+    timed_out: bool = False  # stopped by the time limit, not by its owner
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
@@ -147,8 +154,33 @@ class Job:
         return elapsed / self.step * (self.total - self.step)
 
     def stop(self) -> None:
-        """Ask the job to stop after the current step; what is saved stays saved."""
+        """Ask the job to stop after the current step or evaluation batch; what is saved stays
+        saved."""
         self._stop.set()
+
+    def should_stop(self) -> bool:
+        """Stop was asked for, or the run is past its deadline (which then stops it)."""
+        if self._stop.is_set():
+            return True
+        if self.deadline is not None and time.time() > self.deadline:
+            self.timed_out = True
+            self._stop.set()
+            return True
+        return False
+
+    @property
+    def message(self) -> str | None:
+        """Why a stopped run stopped, for its status line (None otherwise)."""
+        if self.status != "stopped":
+            return None
+        if self.timed_out:
+            minutes = (self.deadline - self.started) / 60 if self.deadline else 0
+            return (f"It ran past this server's time limit ({budget.max_minutes():g} minutes "
+                    f"estimated, stopped on the clock after {minutes:.0f}) and stopped itself: "
+                    f"every finished epoch and the model so far are saved; the test digits "
+                    f"were not measured.")
+        return ("Stopped by its owner: every finished epoch and the model so far are saved; "
+                "the test digits were not measured.")
 
 
 class JobManager:
@@ -184,6 +216,7 @@ class JobManager:
             job_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
             self.runs_lock.acquire({"owner": owner, "arch": cfg.arch, "job": job_id})
             job = Job(id=job_id, owner=owner, config=cfg, folder=self.runs_dir / job_id)
+            job.deadline = job.started + budget.deadline_seconds()
             self._current = job
             self._thread = threading.Thread(target=self._run, args=(job, data), daemon=True,
                                             name=f"train-{job_id}")
@@ -208,7 +241,7 @@ class JobManager:
         images = None if callable(data) else len(data.train_labels) - cfg.val_size
         name = "this table" if cfg.arch == "lab" else cfg.arch
         return budget.check(name, layers, cfg.epochs, self.runs_dir, cfg.batch_size,
-                            cfg.max_steps, train_images=images)
+                            cfg.max_steps, train_images=images, optimizer=cfg.optimizer)
 
     def wait(self, timeout: float | None = None) -> Job | None:
         """Block until the current job's thread ends (for scripts and tests)."""
@@ -242,12 +275,15 @@ class JobManager:
                                             "recipe": asdict(job.config), **stats}, path)
                     job.snapshots.append(path)
                     job.epochs.append(stats)
-                return False if job._stop.is_set() else None
+                return False if job.should_stop() else None
 
-            result = train(job.config, data, callback=on_event, progress=False)
-            card = model_card(job.config, result, data)
+            result = train(job.config, data, callback=on_event, progress=False,
+                           stop=job.should_stop)
+            card = model_card(job.config, result, data, stop=job.should_stop)
+            if job.timed_out:
+                card["stopped_by"] = "time limit"
             job.final = save_checkpoint(result.model, card, job.folder / "final.safetensors")
-            job.status = "stopped" if result.stopped else "done"
+            job.status = "stopped" if result.stopped or card["stopped"] else "done"
         except Exception as exc:  # noqa: BLE001 - a failed job reports, never kills the server
             job.error = f"{type(exc).__name__}: {exc}"
             job.status = "failed"

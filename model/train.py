@@ -11,6 +11,7 @@ A GPU is used when present; the CPU is enough.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import platform
 import sys
@@ -64,6 +65,13 @@ class EpochStats:
     seconds: float
 
 
+class Stopped(Exception):
+    """Raised by :func:`predict` when its ``stop`` function says to stop (between batches)."""
+
+
+StopCheck = Callable[[], bool]
+
+
 @dataclass
 class TrainResult:
     model: ZooNet
@@ -96,22 +104,29 @@ def augment(x: torch.Tensor, rotate_deg: float, shift_px: float, gen: torch.Gene
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """Predicted classes for uint8 images (N, 28, 28), in eval mode, in fixed-size batches."""
+def predict(model: nn.Module, images: torch.Tensor, batch_size: int = 1000,
+            stop: StopCheck | None = None) -> torch.Tensor:
+    """Predicted classes for uint8 images (N, 28, 28), in eval mode, in fixed-size batches;
+    raises :class:`Stopped` before a batch once ``stop()`` is true."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     out = []
-    for i in range(0, len(images), batch_size):
-        x = to_float(images[i:i + batch_size]).to(device)
-        out.append(model(x).argmax(1).cpu())
-    model.train(was_training)
+    try:
+        for i in range(0, len(images), batch_size):
+            if stop is not None and stop():
+                raise Stopped
+            x = to_float(images[i:i + batch_size]).to(device)
+            out.append(model(x).argmax(1).cpu())
+    finally:
+        model.train(was_training)
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
-def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> tuple[float, int]:
-    """(fraction correct, number correct)."""
-    correct = int((predict(model, images) == labels).sum())
+def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+             batch_size: int = 1000, stop: StopCheck | None = None) -> tuple[float, int]:
+    """(fraction correct, number correct); raises :class:`Stopped` as :func:`predict` does."""
+    correct = int((predict(model, images, batch_size, stop) == labels).sum())
     return correct / max(len(labels), 1), correct
 
 
@@ -141,13 +156,15 @@ Callback = Callable[[dict[str, Any]], bool | None]
 
 
 def train(cfg: TrainConfig, data: MNIST, callback: Callback | None = None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, stop: StopCheck | None = None) -> TrainResult:
     """Train ``cfg.arch`` on the training split; validate each epoch on the held-out split.
 
     ``callback(event)`` is called once before the first step with the freshly initialised model
     (``{"kind": "init", "model": ..., "total": steps}``), after every step (``{"kind": "step",
     ...}``) and epoch (``{"kind": "epoch", "model": ..., ...}``); returning ``False`` from a step
-    or epoch event stops training cleanly.
+    or epoch event stops training cleanly. ``stop()``, when given, is asked after every step and
+    before every batch of the validation pass: once it is true the run ends there (an epoch
+    whose validation was cut short is not recorded), with ``stopped`` set.
     """
     if cfg.layers is None and cfg.arch not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {cfg.arch!r}; choose one of {', '.join(ARCHITECTURES)}")
@@ -195,10 +212,16 @@ def train(cfg: TrainConfig, data: MNIST, callback: Callback | None = None,
             if callback and callback({"kind": "step", "step": step, "total": total,
                                       "epoch": epoch, "loss": loss.item()}) is False:
                 result.stopped = True
+            if stop is not None and stop():
+                result.stopped = True
             if result.stopped or step >= total:
                 break
         seconds = time.perf_counter() - t_epoch
-        val_acc, _ = accuracy(model, x_val, y_val.cpu())
+        try:  # in training-sized batches: no more memory than a step, and stop between them
+            val_acc, _ = accuracy(model, x_val, y_val.cpu(), cfg.batch_size, stop)
+        except Stopped:
+            result.stopped = True
+            break
         stats = EpochStats(epoch, loss_sum / max(seen, 1), val_acc, seen / seconds, seconds)
         result.history.append(stats)
         bar.set_postfix_str(f"epoch {epoch}/{cfg.epochs} loss {stats.loss:.4f} "
@@ -220,10 +243,18 @@ def _bar(total: int, enabled: bool):
     return tqdm(total=total, unit="step", disable=not enabled, dynamic_ncols=True)
 
 
-def model_card(cfg: TrainConfig, result: TrainResult, data: MNIST) -> dict[str, Any]:
-    """The card stored with the checkpoint; the test set is evaluated here, once."""
+def model_card(cfg: TrainConfig, result: TrainResult, data: MNIST,
+               stop: StopCheck | None = None) -> dict[str, Any]:
+    """The card stored with the checkpoint; the test set is evaluated here, once, for a run
+    that finished. A stopped run (or one stopped during this evaluation) is not measured:
+    ``test_accuracy``, ``test_correct`` are None, ``test_n`` is 0 and ``stopped`` is true."""
     model = result.model.cpu()
-    test_acc, correct = accuracy(model, data.test_images, data.test_labels)
+    test_acc: float | None = None
+    correct: int | None = None
+    if not result.stopped:
+        with contextlib.suppress(Stopped):  # stopped during the test pass: not measured
+            test_acc, correct = accuracy(model, data.test_images, data.test_labels,
+                                         cfg.batch_size, stop)
     last = result.history[-1] if result.history else None
     return {
         "params": total_params(model.layer_config),
@@ -231,7 +262,8 @@ def model_card(cfg: TrainConfig, result: TrainResult, data: MNIST) -> dict[str, 
         "val_accuracy": last.val_accuracy if last else None,
         "test_accuracy": test_acc,
         "test_correct": correct,
-        "test_n": len(data.test_labels),
+        "test_n": len(data.test_labels) if correct is not None else 0,
+        "stopped": result.stopped or correct is None,
         "epochs": len(result.history),
         "steps": result.steps,
         "seed": cfg.seed,
@@ -291,7 +323,10 @@ def main(argv: list[str] | None = None) -> int:
     card = model_card(cfg, result, data)
     out = Path(a.out) if a.out else PROJECT_ROOT / "runs" / f"{cfg.arch}-seed{cfg.seed}.safetensors"
     path = save_checkpoint(result.model, card, out)
-    print(f"{cfg.arch}: val {100 * card['val_accuracy']:.2f}%  test {100 * card['test_accuracy']:.2f}%"
+    def pct(value: float | None) -> str:
+        return "not measured" if value is None else f"{100 * value:.2f}%"
+
+    print(f"{cfg.arch}: val {pct(card['val_accuracy'])}  test {pct(card['test_accuracy'])}"
           f"  ({card['params']} params, {card['train_seconds']} s) -> {path}")
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 
+import torch
 from torch import nn
 
 from model.architectures import ARCHITECTURES, get
@@ -21,12 +22,21 @@ __all__ = ["ARCHITECTURES", "INPUT_SHAPE", "NUM_CLASSES", "LayerRecord", "ZooNet
 
 
 class ZooNet(nn.Sequential):
-    """A flat ``nn.Sequential`` built from layer records; maps (N, 1, 28, 28) to (N, 10) logits."""
+    """A flat ``nn.Sequential`` built from layer records; maps (N, 1, 28, 28) to (N, 10) logits
+    (a 10x1x1 output map is flattened, so gap-ended networks train like flatten-ended ones)."""
 
     def __init__(self, arch: str, layers: list[LayerRecord]):
         super().__init__(OrderedDict((rec["name"], build_layer(rec)) for rec in layers))
         self.arch = arch
         self.layer_config = copy.deepcopy(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 10) logits; a network ending in a 10x1x1 map (a gap or a whole-map conv, with
+        no flatten) gives them as (N, 10) too, like a flatten-ended one."""
+        out = super().forward(x)
+        if out.dim() == 4 and out.shape[2:] == (1, 1):
+            out = out.flatten(1)
+        return out
 
 
 def build_layer(rec: LayerRecord) -> nn.Module:

@@ -138,11 +138,18 @@ def job_panel() -> None:
             card = training.read_header_card(j.final) if j.final else {}
             val, test = card.get("val_accuracy"), card.get("test_accuracy")
             verb = "Stopped" if j.status == "stopped" else "Finished"
-            st.success(
-                f"{verb} after {j.step:,} steps in {took}: validation accuracy "
-                f"{val:.2%}, test accuracy {test:.2%} (the 10,000 test digits, measured once, "
-                f"at the end). Saved as runs/{j.id}/final.safetensors." if card else
-                f"{verb} after {j.step:,} steps in {took}.")
+            accs = []
+            if isinstance(val, (int, float)):
+                accs.append(f"validation accuracy {val:.2%}")
+            if isinstance(test, (int, float)):
+                accs.append(f"test accuracy {test:.2%} (the 10,000 test digits, measured once, "
+                            f"at the end)")
+            text = f"{verb} after {j.step:,} steps in {took}" + (
+                f": {', '.join(accs)}" if accs else "") + (
+                f". Saved as runs/{j.id}/final.safetensors." if card else ".")
+            why = getattr(j, "message", None)  # a stopped run: by its owner or the time limit
+            (st.warning if getattr(j, "timed_out", False) else st.success)(
+                f"{text} {why}" if why else text)
             if j.final is not None:
                 b1, b2, _ = st.columns([1, 1, 1.2])
                 b1.button("Open it in the explorer", key="train.open_btn", width="stretch",

@@ -57,9 +57,11 @@ def _next_is_bn(rows: list[dict[str, Any]], i: int) -> bool:
 
 def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int] = (1, 28, 28)
                    ) -> list[dict[str, Any]]:
-    """Zoo layer records from lab rows: names numbered per type, channels chained."""
+    """Zoo layer records from lab rows: names numbered per type, channels chained. A table of
+    more than ``viz.card.MAX_LAYERS`` rows is refused at once, before any row is read."""
     if not rows:
         raise ValueError("the network is empty: add at least one layer")
+    _check_row_count(rows)
     channels, _, _ = input_shape
     flat: int | None = None
     counts: dict[str, int] = {}
@@ -295,9 +297,19 @@ def table_rows_to_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def _check_row_count(rows: list[dict[str, Any]]) -> None:
+    """Refuse a table over the server's layer limit, with the limits' message (a cost that grows
+    with the rows is never paid for a table that would be refused anyway)."""
+    from viz.card import LIMITS, MAX_LAYERS  # (viz.card reads tables with analyse)
+    if len(rows) > MAX_LAYERS:
+        raise ValueError(f"this network is too big: {len(rows):,} layers; {LIMITS}.")
+
+
 def check(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], LabReport]:
-    """(layer records, report) of a table, or ValueError saying what to change."""
+    """(layer records, report) of a table, or ValueError saying what to change (a table over
+    the layer limit is refused before it is read)."""
     from viz.card import check_limits  # (viz.card reads tables with analyse)
+    _check_row_count(rows)
     layers = rows_to_layers(rows)
     report = analyse(layers)
     check_limits(report)  # the upload limits, with their message

@@ -126,3 +126,32 @@ def test_over_budget_runs_are_refused_before_they_start(tmp_path, monkeypatch):
                                                 r"this server allows runs of up to 0.001 minutes"):
         manager.start(small_cfg(epochs=50), tiny_data(), owner="a")
     assert manager.current is None and RunsLock(tmp_path).holder() is None
+
+
+def test_a_run_past_the_time_limit_stops_itself_and_says_so(tmp_path, monkeypatch):
+    from model import budget
+
+    monkeypatch.setattr(budget, "deadline_seconds", lambda: 0.5)
+    manager = JobManager(tmp_path)
+    job = manager.start(small_cfg(epochs=500), tiny_data(), owner="a")
+    manager.wait(120)
+    assert job.status == "stopped" and job.timed_out and job.final is not None
+    assert job.finished - job.started < 30  # not 500 epochs
+    assert "time limit" in job.message and "stopped itself" in job.message
+    _, card = load_checkpoint(job.final)
+    assert card["stopped"] and card["stopped_by"] == "time limit"
+    assert card["test_accuracy"] is None
+    assert all(p.exists() for p in job.snapshots)
+
+
+def test_stop_is_quick_and_the_card_says_the_test_was_not_measured(tmp_path):
+    manager = JobManager(tmp_path)
+    job = manager.start(small_cfg(epochs=50), tiny_data(), owner="a")
+    while len(job.snapshots) < 2 and job.status != "failed":
+        threading.Event().wait(0.05)
+    job.stop()
+    manager.wait(60)
+    assert job.status == "stopped" and not job.timed_out
+    assert job.message.startswith("Stopped by its owner")
+    _, card = load_checkpoint(job.final)
+    assert card["test_accuracy"] is None and card["stopped"] and "stopped_by" not in card

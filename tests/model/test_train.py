@@ -174,3 +174,64 @@ def test_train_help_shows_defaults_and_seed_is_the_default():
     assert "the zoo network to train (default: seed)" in text
     assert "(default: 15)" in text and "(default: 128)" in text and "(default: None)" not in text
     assert TrainConfig().arch == "seed"
+
+
+def test_a_gap_ended_lab_table_trains_evaluates_and_predicts():
+    from model.train import accuracy, predict
+    from viz.lab import rows_to_layers
+
+    layers = rows_to_layers([{"type": "conv", "kernel": 3, "padding": 1, "channels": 8},
+                             {"type": "relu"}, {"type": "maxpool", "kernel": 2},
+                             {"type": "conv", "kernel": 3, "channels": 10}, {"type": "gap"}])
+    data = tiny_data()
+    cfg = small_cfg(arch="lab", layers=layers, epochs=2)
+    result = train(cfg, data, progress=False)
+    assert len(result.history) == 2 and result.history[-1].loss < result.history[0].loss
+    card = model_card(cfg, result, data)
+    assert 0 <= card["test_accuracy"] <= 1 and card["test_n"] == 100 and not card["stopped"]
+    pred = predict(result.model, data.test_images[:7])
+    assert pred.shape == (7,) and pred.dtype == torch.long
+    assert accuracy(result.model, data.test_images, data.test_labels)[1] == card["test_correct"]
+
+
+def test_stop_is_honoured_between_evaluation_batches():
+    from model.train import Stopped, predict
+
+    data = tiny_data()
+    model = train(small_cfg(max_steps=1), data, progress=False).model
+    asked = []
+
+    def stop_after_two() -> bool:
+        asked.append(1)
+        return len(asked) > 2
+
+    with pytest.raises(Stopped):
+        predict(model, data.test_images, batch_size=10, stop=stop_after_two)
+    assert len(asked) == 3 and not model.training  # two batches, then the stop; mode restored
+
+
+def test_stop_during_validation_ends_the_run_and_the_card_says_untested():
+    data = tiny_data()
+    calls = {"n": 0}
+    steps_per_epoch = 10  # 500 training images, batch 50
+
+    def stop() -> bool:  # asked after every step, then before each validation batch
+        calls["n"] += 1
+        return calls["n"] > steps_per_epoch + 1  # stops in the first validation pass
+
+    cfg = small_cfg(epochs=3)
+    result = train(cfg, data, progress=False, stop=stop)
+    assert result.stopped and result.steps == steps_per_epoch and result.history == []
+    card = model_card(cfg, result, data)
+    assert card["stopped"] and card["test_accuracy"] is None and card["test_correct"] is None
+    assert card["test_n"] == 0 and card["val_accuracy"] is None
+
+
+def test_a_stop_during_the_test_pass_leaves_the_test_unmeasured():
+    data = tiny_data()
+    cfg = small_cfg(max_steps=2)
+    result = train(cfg, data, progress=False)
+    assert not result.stopped
+    card = model_card(cfg, result, data, stop=lambda: True)
+    assert card["stopped"] and card["test_accuracy"] is None and card["test_n"] == 0
+    assert card["val_accuracy"] is not None

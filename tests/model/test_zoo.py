@@ -88,3 +88,20 @@ def test_macs_of_a_known_conv():
     model = build_from_config("t", [{"name": "c", "type": "conv", "in": 2, "out": 3, "kernel": 3,
                                      "padding": 0}])
     assert count_macs(model, (2, 5, 5)) == {"c": 3 * 3 * 2 * 3 * 3 * 3}
+
+
+def test_a_gap_ended_network_gives_logits_like_a_flatten_ended_one():
+    """A lab table may end in gap (10x1x1, no flatten): it trains, evaluates and predicts."""
+    import torch
+
+    from model.zoo import build_from_config
+    from viz.lab import rows_to_layers
+
+    layers = rows_to_layers([{"type": "conv", "kernel": 3, "channels": 10}, {"type": "gap"}])
+    net = build_from_config("lab", layers).eval()
+    x = torch.rand(3, 1, 28, 28)
+    out = net(x)
+    assert out.shape == (3, 10)
+    want = net.conv1(x).mean(dim=(2, 3))
+    assert torch.allclose(out, want, atol=1e-6)
+    assert net.gap1(net.conv1(x)).shape == (3, 10, 1, 1)  # the layer itself still makes a map

@@ -174,3 +174,17 @@ def test_field_growth_compare_figure():
     assert fig.data[0].y[-1] == fig.data[1].y[-1] == 54
     assert len(fig.data[1].x) > len(fig.data[0].x)
     assert fig.data[0].line.dash != fig.data[1].line.dash
+
+
+def test_a_table_over_the_layer_limit_is_refused_before_any_row_is_read():
+    from viz.card import LIMITS, MAX_LAYERS
+    from viz.lab import check, rows_to_layers
+
+    rows = [{"type": "relu"}] * MAX_LAYERS + [{"type": "no such layer"}] * 19_900
+    for f in (rows_to_layers, check):
+        with pytest.raises(ValueError) as info:
+            f(rows)
+        assert str(info.value) == f"this network is too big: 20,000 layers; {LIMITS}."
+    # at the limit the rows are read (and this bad one is named)
+    with pytest.raises(ValueError, match="row 100: unknown layer type"):
+        rows_to_layers([{"type": "relu"}] * (MAX_LAYERS - 1) + [{"type": "no such layer"}])
