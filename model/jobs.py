@@ -299,13 +299,37 @@ class JobManager:
 PARTIAL_AGE_S = 3600.0  # a temp file of an atomic write this old is no write in progress
 
 
+def _lock_holder(lock: RunsLock) -> dict[str, Any] | None:
+    """``lock.holder()``, also where the lock file cannot be opened for writing (a read-only
+    runs folder: tested through a read-only descriptor); None without a lock file."""
+    try:
+        return lock.holder()
+    except OSError:
+        pass
+    try:
+        fd = os.open(lock.path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return lock.read()
+    except OSError:
+        return None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def running_job(manager: JobManager) -> str | None:
     """The id of the job training into ``manager``'s runs folder now, in this process or any
     other sharing the folder; None when none runs, "" when one runs whose id is unknown."""
     job = manager.current
     if job is not None and job.running:
         return job.id
-    holder = manager.runs_lock.holder()
+    holder = _lock_holder(manager.runs_lock)
     if holder is None:
         return None
     job_id = holder.get("job")
@@ -341,10 +365,7 @@ def clean_runs_folder(runs: Path | None = None, cache: Path | None = None,
         try:
             lock.acquire({"owner": "", "job": None, "purpose": "start-up clean-up"})
         except (JobBusy, OSError):  # a job runs, or the folder is read-only
-            try:
-                holder = lock.holder()
-            except OSError:
-                holder = None
+            holder = _lock_holder(lock)
             live = holder.get("job") if holder else None
             held = False
         else:

@@ -110,3 +110,104 @@ def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypa
     ok(at)
     assert at.session_state["model.choice"] == ModelRef.checkpoint(job.final)
     assert "Inside a convolutional network" in [t.value for t in at.title]
+
+
+# ---------------------------------------------------------------------------------------------
+# The runs folder: interrupted runs, deleting a run, a folder that cannot be written
+# ---------------------------------------------------------------------------------------------
+
+def _saved_run(folder, epochs: int, final: bool) -> None:
+    import torch
+
+    from model.checkpoint import save_checkpoint
+    from model.zoo import build
+    torch.manual_seed(0)
+    model = build("compact")
+    for e in range(epochs + 1):
+        save_checkpoint(model, {"epochs": e, "arch": "compact"},
+                        folder / f"epoch-{e:02d}.safetensors")
+    if final:
+        save_checkpoint(model, {"epochs": epochs, "arch": "compact"},
+                        folder / "final.safetensors")
+
+
+def _delete_keys(at) -> list[str]:
+    return [b.key for b in at.button if (b.key or "").startswith("train.delete.")]
+
+
+def test_an_interrupted_run_says_so_and_can_be_deleted(tmp_path, monkeypatch) -> None:
+    runs = tmp_path / "runs"
+    cut, done = "20261124-110000-bbbbbb", "20261124-100000-aaaaaa"
+    _saved_run(runs / cut, 1, final=False)  # its server crashed after epoch 1
+    _saved_run(runs / done, 1, final=True)
+    at = _train_page(monkeypatch, runs)
+    assert at.selectbox(key="train.run").options == [  # the labels, newest first
+        f"{cut}: compact, 1 epoch(s), interrupted after epoch 1",
+        f"{done}: compact, 1 epoch(s), finished"]
+    assert at.selectbox(key="train.run").value == cut
+    assert _delete_keys(at) == [f"train.delete.{cut}"]
+    assert f"Delete run **{cut}** (compact, interrupted after epoch 1) and its 2 saved" \
+           in texts(at)
+    at.button(key=f"train.delete.{cut}").click().run()
+    ok(at)
+    assert f"Run {cut} was deleted." in texts(at)
+    assert not (runs / cut).exists()
+    assert sorted(p.name for p in runs.iterdir() if not p.name.startswith(".")) == [done]
+    assert at.selectbox(key="train.run").options == [f"{done}: compact, 1 epoch(s), finished"]
+    assert _delete_keys(at) == [f"train.delete.{done}"]  # a finished run can go too
+
+
+def test_the_run_another_process_trains_is_in_progress_and_cannot_be_deleted(tmp_path,
+                                                                             monkeypatch) -> None:
+    from model.jobs import RunsLock
+    runs = tmp_path / "runs"
+    live = "20261124-110000-cccccc"
+    _saved_run(runs / live, 1, final=False)
+    other = RunsLock(runs)  # another app process trains it
+    other.acquire({"owner": "ab12cd", "arch": "compact", "job": live})
+    try:
+        at = _train_page(monkeypatch, runs)
+        assert at.selectbox(key="train.run").options == [
+            f"{live}: compact, 1 epoch(s), in progress"]
+        assert _delete_keys(at) == []
+    finally:
+        other.release()
+    at.run()  # its process died: the run is interrupted now
+    ok(at)
+    assert at.selectbox(key="train.run").options == [
+        f"{live}: compact, 1 epoch(s), interrupted after epoch 1"]
+    assert _delete_keys(at) == [f"train.delete.{live}"]
+
+
+def test_a_runs_folder_that_cannot_be_made_names_it_and_the_fix(tmp_path, monkeypatch) -> None:
+    (tmp_path / "afile").write_text("not a folder")
+    runs = tmp_path / "afile" / "runs"
+    at = _train_page(monkeypatch, runs)
+    problem = (f"The runs folder {runs} cannot be made: {tmp_path / 'afile'} is a file, not a "
+               f"folder. Set CNN_LENS_RUNS_DIR to a writable folder.")
+    assert [e.value for e in at.error] == [f"Starting a run: {problem}"]
+    assert "failed unexpectedly" not in texts(at)
+    assert "train one above and scrub through it" in texts(at)  # no runs: the page goes on
+
+
+def test_a_read_only_runs_folder_names_it_and_the_fix(tmp_path, monkeypatch) -> None:
+    import errno
+
+    from model.jobs import RunsLock
+    runs = tmp_path / "runs"
+    runs.mkdir()
+
+    def read_only(self, info):  # as on a read-only file system (root ignores chmod)
+        raise OSError(errno.EROFS, "Read-only file system", str(self.path))
+
+    monkeypatch.setattr(RunsLock, "acquire", read_only)
+    monkeypatch.setattr("model.data.mnist_available", lambda *a, **k: True)
+    at = _train_page(monkeypatch, runs)
+    at.selectbox(key="train.arch").set_value("compact")
+    at.number_input(key="train.max_steps").set_value(20)
+    at.button(key="train.start").click().run()
+    ok(at)
+    assert [e.value for e in at.error] == [
+        f"Starting a run: The runs folder {runs} is read-only (a read-only file system): set "
+        f"CNN_LENS_RUNS_DIR to a writable folder, or make it writable."]
+    assert "failed unexpectedly" not in texts(at)

@@ -328,3 +328,18 @@ def test_a_full_disk_during_training_says_so_in_the_jobs_error(tmp_path, monkeyp
     assert job.status == "failed"
     assert f"The runs folder {tmp_path} is full (no space left on its disk)" in job.error
     assert list(tmp_path.rglob("*.part")) == []
+
+
+def test_the_cache_and_other_folders_are_named_with_their_own_fix(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CNN_LENS_RUNS_DIR", str(tmp_path / "runs"))
+    atlas = store.CACHE_ROOT / "atlas" / "f00d.npz"
+    assert store.write_problem(errno.EROFS, atlas).startswith(
+        f"The cache folder {store.CACHE_ROOT} ")
+    assert "run the app from a copy of the project in a writable folder" in \
+        store.write_problem(errno.EROFS, atlas)
+    assert store.write_problem(errno.ENOSPC, tmp_path / "x" / "y.npz") == (
+        f"The folder {tmp_path / 'x'} is full (no space left on its disk): free some space, or "
+        f"choose a writable folder on another disk.")
+    assert store.write_problem(errno.EACCES, tmp_path / "runs" / "a" / "b").startswith(
+        f"The runs folder {tmp_path / 'runs'} does not exist and cannot be made by this app "
+        f"(user ")
