@@ -160,13 +160,15 @@ def _record_sizes(records: str) -> tuple[int, ...]:
     return tuple(info.elements for info in describe(json.loads(records)))
 
 
-def layer_sizes(model: nn.Module) -> list[int]:
+def layer_sizes(model: nn.Module, like: torch.Tensor | None = None) -> list[int]:
     """Output values per image of each top-level layer: from the network's layer records
-    (``layer_config``, every zoo network and upload), else from one pass of a blank digit."""
+    (``layer_config``, every zoo network and upload) for MNIST digits, else from one pass of a
+    blank input shaped like ``like`` (default: one float32 digit)."""
     records = getattr(model, "layer_config", None)
-    if records:
+    if records and (like is None or tuple(like.shape[1:]) == (1, 28, 28)):
         return list(_record_sizes(json.dumps(records, sort_keys=True)))
-    sizes, x = [], torch.zeros(1, 1, 28, 28)
+    x = torch.zeros(1, 1, 28, 28) if like is None else torch.zeros_like(like[:1])
+    sizes = []
     with torch.no_grad():
         for _, module in model.named_children():
             x = module(x)
@@ -175,9 +177,11 @@ def layer_sizes(model: nn.Module) -> list[int]:
 
 
 def batch_images(model: nn.Module, *, backward: bool = False, keep: bool = False,
-                 budget: int | None = None, most: int | None = None) -> int:
+                 budget: int | None = None, most: int | None = None,
+                 like: torch.Tensor | None = None) -> int:
     """Images per batch through ``model`` within ``budget`` bytes of layer outputs
-    (default ``viz.layers.BATCH_BYTES``); see :func:`viz.layers.images_per_batch`."""
+    (default ``viz.layers.BATCH_BYTES``); see :func:`viz.layers.images_per_batch`. ``like``:
+    an input of another shape or type than an MNIST digit (see :func:`layer_sizes`)."""
     from viz.layers import BATCH_BYTES, images_per_batch
-    return images_per_batch(layer_sizes(model), BATCH_BYTES if budget is None else budget,
+    return images_per_batch(layer_sizes(model, like), BATCH_BYTES if budget is None else budget,
                             backward=backward, keep=keep, most=most)

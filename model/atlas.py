@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.activations import capture
+from model.activations import batch_images, capture
 from model.atomic import atomic_path
 from model.background import Progress
 from model.data import PROJECT_ROOT, to_float
@@ -41,7 +41,7 @@ from viz.atlasdata import TOP_K, Atlas, LayerAtlas
 CACHE_DIR = PROJECT_ROOT / ".cache" / "atlas"
 ATLAS_MODULES = (nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
                  nn.AdaptiveMaxPool2d)
-BATCH = 250
+BATCH = 250  # digits per pass at most (fewer when their layer outputs pass BATCH_BYTES)
 
 
 def atlas_layers(model: nn.Module) -> list[str]:
@@ -63,8 +63,10 @@ def channel_peaks(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def compute_atlas(model: nn.Module, images: np.ndarray | torch.Tensor, sha256: str = "",
                   k: int = TOP_K, progress: Progress | None = None,
-                  layers: Sequence[str] | None = None) -> Atlas:
-    """The atlas of ``model`` over ``images`` (uint8 (N, 28, 28), the test set in order)."""
+                  layers: Sequence[str] | None = None, batch_bytes: int | None = None) -> Atlas:
+    """The atlas of ``model`` over ``images`` (uint8 (N, 28, 28), the test set in order), in
+    batches whose recorded layer outputs fit ``batch_bytes`` (default
+    ``viz.layers.BATCH_BYTES``)."""
     imgs = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
     if imgs.dtype != torch.uint8 or imgs.dim() != 3 or tuple(imgs.shape[1:]) != (28, 28):
         raise ValueError(f"expected uint8 digits of shape (N, 28, 28), got {tuple(imgs.shape)} "
@@ -76,18 +78,19 @@ def compute_atlas(model: nn.Module, images: np.ndarray | torch.Tensor, sha256: s
     values: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     where: dict[str, list[torch.Tensor]] = {name: [] for name in names}
     widths: dict[str, int] = {}
+    size = batch_images(model, keep=True, budget=batch_bytes, most=BATCH)
     with capture(model, names) as store, torch.no_grad():
         clone = store["model"]
-        for start in range(0, n, BATCH):
-            clone(to_float(imgs[start:start + BATCH]))
+        for start in range(0, n, size):
+            clone(to_float(imgs[start:start + size]))
             for name in names:
-                out = store[name]
+                out = store.pop(name)  # not kept while the next batch runs
                 widths[name] = out.shape[-1]
                 v, w = channel_peaks(out)
                 values[name].append(v)
                 where[name].append(w)
             if progress is not None:
-                progress(min(start + BATCH, n), n, f"{min(start + BATCH, n):,} of {n:,} digits")
+                progress(min(start + size, n), n, f"{min(start + size, n):,} of {n:,} digits")
     fields = {f.name: f for f in receptive_field_table(model)}
     result: dict[str, LayerAtlas] = {}
     for name in names:

@@ -22,13 +22,16 @@ class _Stop(Exception):
 
 
 def effective_receptive_field(model: nn.Module, layer_name: str, unit: Sequence[int],
-                              inputs: torch.Tensor | np.ndarray) -> np.ndarray:
+                              inputs: torch.Tensor | np.ndarray,
+                              batch_bytes: int | None = None) -> np.ndarray:
     """Mean over ``inputs`` of ``|d unit / d input|``, as a float64 ``H x W`` array.
 
     ``unit`` is ``(channel, y, x)`` for a feature map, or ``(feature,)`` for a flat output.
     ``inputs`` is ``(N, C, H, W)`` or one ``(C, H, W)`` image. The model runs in eval mode
     (BatchNorm uses its running statistics, dropout is off, so samples stay independent) and is
-    put back in its previous mode afterwards; its gradients are left untouched.
+    put back in its previous mode afterwards; its gradients are left untouched. Many inputs
+    go through in batches within ``batch_bytes`` of layer outputs (default
+    ``viz.layers.BATCH_BYTES``).
     """
     modules = dict(model.named_modules())
     if layer_name not in modules or not layer_name:
@@ -39,9 +42,13 @@ def effective_receptive_field(model: nn.Module, layer_name: str, unit: Sequence[
         x = x.unsqueeze(0)
     if x.dim() != 4:
         raise ValueError(f"inputs must be (N, C, H, W) or (C, H, W), got shape {tuple(x.shape)}")
+    if len(x) == 0:
+        raise ValueError("no inputs: give at least one image")
     param = next(model.parameters(), None)
     dtype = param.dtype if param is not None else torch.float32
-    x = x.detach().to(dtype).clone().requires_grad_(True)
+    x = x.detach().to(dtype)
+    from model.activations import batch_images
+    size = batch_images(model, backward=True, budget=batch_bytes, like=x)
 
     captured: list[torch.Tensor] = []
 
@@ -52,28 +59,38 @@ def effective_receptive_field(model: nn.Module, layer_name: str, unit: Sequence[
     was_training = model.training
     handle = modules[layer_name].register_forward_hook(hook)
     model.eval()
+    total: torch.Tensor | None = None
     try:
         with torch.enable_grad():
-            with contextlib.suppress(_Stop):
-                model(x)
-            if not captured:
-                raise ValueError(f"layer {layer_name!r} did not run in the forward pass")
-            out = captured[0]
-            index = tuple(unit)
-            if len(index) != out.dim() - 1:
-                raise ValueError(f"layer {layer_name!r} has outputs of shape "
-                                 f"{tuple(out.shape[1:])}; unit needs {out.dim() - 1} indices, "
-                                 f"got {index}")
-            for i, (u, n) in enumerate(zip(index, out.shape[1:], strict=True)):
-                if not 0 <= u < n:
-                    raise ValueError(f"unit index {u} (position {i}) is outside 0..{n - 1} "
-                                     f"for layer {layer_name!r}")
-            target = out[(slice(None), *index)].sum()  # samples are independent in eval mode
-            (grad,) = torch.autograd.grad(target, x)
+            for start in range(0, len(x), size):
+                part = x[start:start + size].clone().requires_grad_(True)
+                captured.clear()
+                with contextlib.suppress(_Stop):
+                    model(part)
+                if not captured:
+                    raise ValueError(f"layer {layer_name!r} did not run in the forward pass")
+                out = captured[0]
+                index = tuple(unit)
+                if len(index) != out.dim() - 1:
+                    raise ValueError(f"layer {layer_name!r} has outputs of shape "
+                                     f"{tuple(out.shape[1:])}; unit needs {out.dim() - 1} "
+                                     f"indices, got {index}")
+                for i, (u, n) in enumerate(zip(index, out.shape[1:], strict=True)):
+                    if not 0 <= u < n:
+                        raise ValueError(f"unit index {u} (position {i}) is outside "
+                                         f"0..{n - 1} for layer {layer_name!r}")
+                target = out[(slice(None), *index)].sum()  # samples are independent (eval)
+                (grad,) = torch.autograd.grad(target, part)
+                summed = grad.abs().sum(dim=(0, 1)).detach()
+                total = summed if total is None else total + summed
+                del out, target, grad
+                captured.clear()
     finally:
         handle.remove()
         model.train(was_training)
-    return grad.abs().mean(dim=(0, 1)).detach().to(torch.float64).numpy()
+    if total is None:
+        raise ValueError("no inputs: give at least one image")
+    return (total / (len(x) * x.shape[1])).to(torch.float64).numpy()
 
 
 def effective_field(model: nn.Module, layer: str, unit: tuple[int, int, int],

@@ -8,14 +8,15 @@ to ``jitter`` pixels each step, so the result does not rely on one exact alignme
 total-variation penalty (neighbouring pixels alike: strokes, not speckle). The last steps run
 without jitter or penalty (a pure ascent to the nearest maximum), and the reported value is the activation of the final, un-jittered image.
 
-All channels of a layer are optimised together as one batch (row ``c`` maximises channel ``c``),
-on a private copy of the model; nothing is written to the shared model (only input gradients).
+Channels are optimised together in batches (row ``c`` maximises channel ``c``; as many rows at a
+time as ``viz.layers.BATCH_BYTES`` of layer outputs allow, every row with the same jitter), on a
+private copy of the model; nothing is written to the shared model (only input gradients).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,11 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.activations import forward_to, private_copy
+from model.activations import batch_images, forward_to, private_copy
 from model.atomic import atomic_path
 from model.background import Progress
 from model.data import MEAN, PROJECT_ROOT, STD
 from model.rf_adapter import receptive_field_table
+from viz.layers import batches
 
 CACHE_DIR = PROJECT_ROOT / ".cache" / "featvis"
 
@@ -104,8 +106,11 @@ def _tv(pixels: torch.Tensor) -> torch.Tensor:
 
 
 def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
-               settings: Settings = Settings(), progress: Progress | None = None) -> Synthesis:
-    """Gradient ascent for each of ``channels`` of ``layer`` at once."""
+               settings: Settings = Settings(), progress: Progress | None = None,
+               batch_bytes: int | None = None) -> Synthesis:
+    """Gradient ascent for each of ``channels`` of ``layer``, as many at once as
+    ``batch_bytes`` of layer outputs allow (default ``viz.layers.BATCH_BYTES``; each row goes
+    its own way, so the batches change nothing but the memory)."""
     if not channels:
         raise ValueError("no channels to synthesize")
     clone = private_copy(model).eval()
@@ -122,8 +127,49 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
     base = starts.repeat_interleave(k)[:, None, None, None]
     # start 0 ascends a smooth maximum over positions, the others the plain maximum
     soft = torch.where(torch.arange(n) < k, settings.soft, 0.0)
-    z = (base + 0.02 * torch.randn(n, 1, 28, 28, generator=gen)).clamp(0, 1)
-    z.requires_grad_(True)
+    z0 = (base + 0.02 * torch.randn(n, 1, 28, 28, generator=gen)).clamp(0, 1)
+    shifts: list[tuple[int, int] | None] = []  # every row is shifted alike at each step
+    for step in range(settings.steps):
+        if settings.jitter and step < settings.steps - settings.polish:
+            dy, dx = (int(v) for v in torch.randint(-settings.jitter, settings.jitter + 1, (2,),
+                                                    generator=gen))
+            shifts.append((dy, dx))
+        else:
+            shifts.append(None)
+    parts = batches(n, batch_images(clone, backward=True, budget=batch_bytes))
+    final = torch.empty(n, 1, 28, 28)
+    for i, part in enumerate(parts):
+        def report(step: int, i: int = i) -> None:
+            if progress is not None and step % 10 == 0:
+                done = i * settings.steps + step
+                progress(done, len(parts) * settings.steps,
+                         f"step {done} of {len(parts) * settings.steps}")
+        final[part] = _ascend(clone, layer, z0[part], chan[part], soft[part], shifts, settings,
+                              report)
+    with torch.no_grad():
+        images = final.round().clamp(0, 255).to(torch.uint8)
+        values, where = torch.empty(n), torch.empty(n, dtype=torch.long)
+        for part in batches(n, batch_images(clone, budget=batch_bytes)):
+            values[part], where[part] = _activation(clone, _normalise(images[part].float()),
+                                                    layer, chan[part])
+        best = values.view(settings.starts, k).argmax(dim=0) * k + torch.arange(k)
+        images, values, where = images[best], values[best], where[best]
+    if progress is not None:
+        progress(len(parts) * settings.steps, len(parts) * settings.steps, "done")
+    units = np.stack([where.numpy() // map_w, where.numpy() % map_w], axis=1)
+    field = {f.name: f for f in receptive_field_table(model)}[layer]
+    regions = np.array([[r.h.start, r.h.end, r.w.start, r.w.end]
+                        for r in (field.region(int(y), int(x)) for y, x in units)])
+    return Synthesis(layer, [int(c) for c in channels], images[:, 0].numpy(),
+                     values.numpy().astype(np.float32), units, regions)
+
+
+def _ascend(clone: nn.Module, layer: str, z0: torch.Tensor, chan: torch.Tensor,
+            soft: torch.Tensor, shifts: list[tuple[int, int] | None], settings: Settings,
+            report: Callable[[int], None]) -> torch.Tensor:
+    """The ascent of some rows: their best pixels (float, 0..255) after ``settings.steps``."""
+    n = len(z0)
+    z = z0.clone().requires_grad_(True)
     opt = torch.optim.Adam([z], lr=settings.lr)
     scale: torch.Tensor | None = None
     units: torch.Tensor | None = None
@@ -132,12 +178,8 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
     for step in range(settings.steps):
         pixels = 255.0 * z
         polishing = step >= settings.steps - settings.polish
-        if settings.jitter and not polishing:
-            dy, dx = (int(v) for v in torch.randint(-settings.jitter, settings.jitter + 1, (2,),
-                                                    generator=gen))
-            shifted = torch.roll(pixels, shifts=(dy, dx), dims=(2, 3))
-        else:
-            shifted = pixels
+        shift = shifts[step]
+        shifted = pixels if shift is None else torch.roll(pixels, shifts=shift, dims=(2, 3))
         act, where = _activation(clone, _normalise(shifted), layer, chan,
                                  0.0 if polishing else settings.leak, units,
                                  None if polishing else soft)
@@ -158,23 +200,10 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
         opt.step()
         with torch.no_grad():  # projected ascent: pixels stay in [0, 255] and can reach both ends
             z.clamp_(0.0, 1.0)
-        if progress is not None and step % 10 == 0:
-            progress(step, settings.steps, f"step {step} of {settings.steps}")
+        report(step)
     with torch.no_grad():
         last, _ = _activation(clone, _normalise(255.0 * z), layer, chan, 0.0, units)
-        final = torch.where((last > best_value)[:, None, None, None], 255.0 * z, best_pixels)
-        images = final.round().clamp(0, 255).to(torch.uint8)
-        values, where = _activation(clone, _normalise(images.float()), layer, chan)
-        best = values.view(settings.starts, k).argmax(dim=0) * k + torch.arange(k)
-        images, values, where = images[best], values[best], where[best]
-    if progress is not None:
-        progress(settings.steps, settings.steps, "done")
-    units = np.stack([where.numpy() // map_w, where.numpy() % map_w], axis=1)
-    field = {f.name: f for f in receptive_field_table(model)}[layer]
-    regions = np.array([[r.h.start, r.h.end, r.w.start, r.w.end]
-                        for r in (field.region(int(y), int(x)) for y, x in units)])
-    return Synthesis(layer, [int(c) for c in channels], images[:, 0].numpy(),
-                     values.numpy().astype(np.float32), units, regions)
+        return torch.where((last > best_value)[:, None, None, None], 255.0 * z, best_pixels)
 
 
 def cache_path(sha256: str, layer: str, cache_dir: Path = CACHE_DIR) -> Path:

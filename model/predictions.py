@@ -12,15 +12,18 @@ import numpy as np
 import torch
 from torch import nn
 
+from model.activations import batch_images
 from model.atomic import atomic_path
 from model.train import predict
 from viz.confusion import LABELS_PATH, load_shipped, predictions_path
 
 
 def compute(model: nn.Module, images: np.ndarray | torch.Tensor) -> np.ndarray:
-    """uint8 predictions (N,) for uint8 digits (N, 28, 28)."""
+    """uint8 predictions (N,) for uint8 digits (N, 28, 28), in batches within
+    ``viz.layers.BATCH_BYTES`` of layer outputs (1,000 digits at most)."""
     with torch.no_grad():
-        return predict(model, torch.as_tensor(np.asarray(images))).numpy().astype(np.uint8)
+        return predict(model, torch.as_tensor(np.asarray(images)),
+                       batch_images(model, most=1000)).numpy().astype(np.uint8)
 
 
 def _save_npy(array: np.ndarray, path: str | os.PathLike[str]) -> Path:

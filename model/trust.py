@@ -35,13 +35,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.activations import randomized_copy
+from model.activations import batch_images, randomized_copy
 from model.background import Progress
 from model.data import to_float
 from model.saliency import METHODS, attribute_batch
 
 STEPS = 10  # points per curve: 0, 1/10, ..., 10/10 of the pixels
-CHUNK = 10  # digits per attribution call (Occlusion multiplies the batch by its windows)
+CHUNK = 10  # digits per attribution call (each call cuts them further to fit the budget)
 OCCLUSION = (4, 4)  # window, stride: 7x7 tiles covering the 28x28 input exactly
 Score = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -72,12 +72,15 @@ def probability(model: nn.Module) -> Score:
 
 
 def curves(score: Score, images: np.ndarray, maps: np.ndarray, targets: np.ndarray,
-           steps: int = STEPS) -> tuple[np.ndarray, np.ndarray]:
+           steps: int = STEPS, batch: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Deletion and insertion curves, (N, steps + 1) each, for uint8 ``images`` (N, 28, 28).
 
     Pixels are ranked by ``maps`` (largest first; ties in reading order); point ``k`` has the
-    first ``ceil(k * P / steps)`` of the P pixels removed (deletion) or added (insertion).
+    first ``ceil(k * P / steps)`` of the P pixels removed (deletion) or added (insertion). The
+    ``2 * (steps + 1) * N`` images are scored ``batch`` at a time.
     """
+    if batch < 1:
+        raise ValueError(f"batch must be 1 image or more, got {batch}")
     images = np.asarray(images, dtype=np.uint8)
     maps = np.asarray(maps, dtype=np.float64)
     if images.shape != maps.shape or images.ndim != 3:
@@ -91,11 +94,11 @@ def curves(score: Score, images: np.ndarray, maps: np.ndarray, targets: np.ndarr
     flat = images.reshape(n, p)
     deleted = np.stack([np.where(rank < c, 0, flat) for c in counts], axis=1)  # (N, S+1, P)
     inserted = np.stack([np.where(rank < c, flat, 0) for c in counts], axis=1)
-    batch = np.concatenate([deleted, inserted], axis=1).reshape(-1, h, w)
+    stack = np.concatenate([deleted, inserted], axis=1).reshape(-1, h, w)
     t = torch.as_tensor(np.repeat(np.asarray(targets), 2 * (steps + 1)), dtype=torch.long)
     with torch.no_grad():
-        out = torch.cat([score(to_float(torch.from_numpy(batch[i:i + 2048])), t[i:i + 2048])
-                         for i in range(0, len(batch), 2048)])
+        out = torch.cat([score(to_float(torch.from_numpy(stack[i:i + batch])), t[i:i + batch])
+                         for i in range(0, len(stack), batch)])
     out = out.numpy().reshape(n, 2, steps + 1)
     return out[:, 0], out[:, 1]
 
@@ -152,24 +155,38 @@ def gradcam_layer(model: nn.Module) -> str:
     return last
 
 
+def predicted(model: nn.Module, images: np.ndarray, batch_bytes: int | None = None
+              ) -> np.ndarray:
+    """The class ``model`` predicts for each uint8 digit, in batches within ``batch_bytes``."""
+    size = batch_images(model, budget=batch_bytes)
+    with torch.no_grad():
+        return np.concatenate(
+            [model(to_float(torch.from_numpy(images[i:i + size]))).argmax(1).numpy()
+             for i in range(0, len(images), size)])
+
+
 def _maps(method: str, model: nn.Module, images: np.ndarray, targets: np.ndarray,
-          layer: str) -> np.ndarray:
+          layer: str, batch_bytes: int | None = None) -> np.ndarray:
     x = to_float(torch.from_numpy(np.ascontiguousarray(images)))
     t = torch.as_tensor(targets, dtype=torch.long)
     window, stride = OCCLUSION
     return np.concatenate([attribute_batch(method, model, x[i:i + CHUNK], t[i:i + CHUNK],
-                                           layer=layer, window=window, stride=stride)
+                                           layer=layer, window=window, stride=stride,
+                                           batch_bytes=batch_bytes)
                            for i in range(0, len(x), CHUNK)])
 
 
 def trust_table(model: nn.Module, images: np.ndarray, methods: Sequence[str] = tuple(METHODS),
-                progress: Progress | None = None, seed: int = 0) -> list[MethodTrust]:
-    """Deletion, insertion and randomization numbers of each method over ``images``."""
+                progress: Progress | None = None, seed: int = 0,
+                batch_bytes: int | None = None) -> list[MethodTrust]:
+    """Deletion, insertion and randomization numbers of each method over ``images``; every
+    pass over many images is cut into batches within ``batch_bytes`` of layer outputs
+    (default ``viz.layers.BATCH_BYTES``)."""
     images = np.asarray(images, dtype=np.uint8)
     if images.ndim != 3 or len(images) == 0:
         raise ValueError("need a non-empty stack of 28x28 digits")
-    with torch.no_grad():
-        targets = model(to_float(torch.from_numpy(images))).argmax(1).numpy()
+    targets = predicted(model, images, batch_bytes)
+    batch = batch_images(model, budget=batch_bytes)
     random_model = randomized_copy(model, seed=seed)
     layer = gradcam_layer(model)
     score = probability(model)
@@ -177,9 +194,9 @@ def trust_table(model: nn.Module, images: np.ndarray, methods: Sequence[str] = t
     for i, method in enumerate(methods):
         if progress is not None:
             progress(i, len(methods), f"{METHODS[method].label} ({i + 1} of {len(methods)})")
-        maps = _maps(method, model, images, targets, layer)
-        random_maps = _maps(method, random_model, images, targets, layer)
-        deletion, insertion = curves(score, images, maps, targets)
+        maps = _maps(method, model, images, targets, layer, batch_bytes)
+        random_maps = _maps(method, random_model, images, targets, layer, batch_bytes)
+        deletion, insertion = curves(score, images, maps, targets, batch=batch)
         rows.append(MethodTrust(
             method=method, deletion_auc=float(auc(deletion).mean()),
             insertion_auc=float(auc(insertion).mean()),
@@ -190,13 +207,14 @@ def trust_table(model: nn.Module, images: np.ndarray, methods: Sequence[str] = t
     return rows
 
 
-def random_order_aucs(model: nn.Module, images: np.ndarray, seed: int = 0) -> tuple[float, float]:
+def random_order_aucs(model: nn.Module, images: np.ndarray, seed: int = 0,
+                      batch_bytes: int | None = None) -> tuple[float, float]:
     """Deletion and insertion AUCs for pixels taken in a random order: the bar to beat."""
     images = np.asarray(images, dtype=np.uint8)
-    with torch.no_grad():
-        targets = model(to_float(torch.from_numpy(images))).argmax(1).numpy()
+    targets = predicted(model, images, batch_bytes)
     noise = np.random.default_rng(seed).random(images.shape)
-    deletion, insertion = curves(probability(model), images, noise, targets)
+    deletion, insertion = curves(probability(model), images, noise, targets,
+                                 batch=batch_images(model, budget=batch_bytes))
     return float(auc(deletion).mean()), float(auc(insertion).mean())
 
 
