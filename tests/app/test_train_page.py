@@ -211,3 +211,22 @@ def test_a_read_only_runs_folder_names_it_and_the_fix(tmp_path, monkeypatch) -> 
         f"Starting a run: The runs folder {runs} is read-only (a read-only file system): set "
         f"CNN_LENS_RUNS_DIR to a writable folder, or make it writable."]
     assert "failed unexpectedly" not in texts(at)
+
+
+def test_the_app_deletes_what_a_crash_left_when_it_starts(tmp_path, monkeypatch) -> None:
+    import threading
+    runs = tmp_path / "runs"
+    cut = runs / "20261124-110000-bbbbbb"
+    _saved_run(cut, 1, final=False)
+    left = cut / ".epoch-02.safetensors.k3x9_q2a.part"  # a crash mid-snapshot
+    left.write_bytes(b"half a checkpoint")
+    mine = cut / "notes.part"  # not a name the atomic writer makes: never touched
+    mine.write_text("kept")
+    at = _train_page(monkeypatch, runs)
+    for thread in threading.enumerate():  # the clean-up runs in the background
+        if thread.name == "clean-runs":
+            thread.join(60)
+    assert not left.exists() and mine.exists()
+    assert (cut / "epoch-01.safetensors").exists()
+    assert at.selectbox(key="train.run").options == [
+        f"{cut.name}: compact, 1 epoch(s), interrupted after epoch 1"]
