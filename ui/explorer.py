@@ -185,8 +185,9 @@ def _unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
     spatial = a.ndim == 3 and a.shape[1] > 1
     c_total = a.shape[0]
     unit = st.session_state.get("rf.unit") or {}
-    if unit.get("layer") == row.name and components.check_unit(unit) is None:
-        unit = {}  # not a unit (a forged pick or a hand-edited state): start afresh
+    if unit.get("layer") == row.name and not all(
+            isinstance(unit.get(k), int) and not isinstance(unit.get(k), bool) for k in "cyx"):
+        unit = {}  # not a unit (numbers missing or not whole): start afresh
     if unit.get("layer") != row.name:
         if spatial:  # start on the layer's most active unit: something to see at once
             c0, y0, x0 = (int(v) for v in np.unravel_index(int(np.argmax(a)), a.shape))
@@ -196,7 +197,7 @@ def _unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
         st.session_state["rf.unit"] = unit
         st.session_state[f"rf.channel.{row.name}"] = c0
     elif not 0 <= unit["c"] < c_total:  # a pick or link past the layer's channels: the nearest
-        unit = {**unit, "c": min(unit["c"], c_total - 1)}
+        unit = {**unit, "c": min(max(unit["c"], 0), c_total - 1)}
         st.session_state["rf.unit"] = unit
         st.session_state[f"rf.channel.{row.name}"] = unit["c"]
     if st.session_state.get(f"rf.channel.{row.name}") not in range(c_total):

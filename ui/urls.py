@@ -99,8 +99,8 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
                 view = view or views()["field"]
             else:
                 size = "x".join(map(str, shape)) or "unknown"
-                problems.append(f"unit {c},{y},{x} is outside {urlstate.shown(where)} (channels "
-                                f"x rows x columns: {size})")
+                problems.append(f"unit {c},{y},{x} is outside {where} (channels x rows x "
+                                f"columns: {size})")  # (a layer of this model, not the link's)
         if view:
             st.session_state["view"] = view
         if problems:

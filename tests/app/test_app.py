@@ -269,7 +269,7 @@ def test_good_image_upload() -> None:
     img[50:250, 90:110] = 0
     at = upload(fresh(), "one.png", png(img))
     ok(at)
-    assert "Input: upload one.png" in texts(at)
+    assert "Input: upload `one.png`" in texts(at)
     assert not at.error
 
 

@@ -50,7 +50,7 @@ def test_bad_link_parts_are_named_and_the_rest_applies() -> None:
                    method="magic")
     shown = " ".join(w.value for w in at.warning)
     assert "Part of this link could not be used" in shown
-    for part in ("sample:999", "layer 'nope'", "unit 'a,b'", "method 'magic'"):
+    for part in ("sample:999", "layer `nope`", "unit `a,b`", "method `magic`"):
         assert part in shown, part
     assert at.selectbox(key="model.choice").value.target.endswith("seed-3x3.safetensors")
     assert not at.error
