@@ -102,6 +102,10 @@ def job_panel() -> None:
         st.info("No training is running on this server. Choose a network on the left and "
                 "press Start: loss and accuracy appear here as it learns.")
         return
+    if not job.running and job.final is not None and not job.final.exists():
+        st.info(f"No training is running on this server. The last run ({job.id}) was deleted "
+                f"since it ended.")
+        return
     running = job.running
 
     @st.fragment(run_every=1.0 if running else None)

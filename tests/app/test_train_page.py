@@ -230,3 +230,27 @@ def test_the_app_deletes_what_a_crash_left_when_it_starts(tmp_path, monkeypatch)
     assert (cut / "epoch-01.safetensors").exists()
     assert at.selectbox(key="train.run").options == [
         f"{cut.name}: compact, 1 epoch(s), interrupted after epoch 1"]
+
+
+def test_deleting_the_last_finished_run_of_this_server_leaves_the_panel_working(
+        tmp_path, monkeypatch) -> None:
+    import time
+
+    from model.jobs import Job
+    from model.train import TrainConfig
+    runs = tmp_path / "runs"
+    done = runs / "20261124-100000-aaaaaa"
+    _saved_run(done, 1, final=True)
+    at = _train_page(monkeypatch, runs)
+    manager = common.job_manager()  # as if this server had just trained it
+    manager._current = Job(id=done.name, owner="ab12cd", config=TrainConfig(arch="compact"),
+                           folder=done, status="done", final=done / "final.safetensors",
+                           finished=time.time())
+    at.run()
+    ok(at)
+    assert [b.proto.label for b in at.get("download_button")] == ["Download the checkpoint"]
+    at.button(key=f"train.delete.{done.name}").click().run()
+    ok(at)
+    assert not at.error and not done.exists()
+    assert f"The last run ({done.name}) was deleted since it ended." in texts(at)
+    assert len(at.get("download_button")) == 0
