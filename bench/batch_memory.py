@@ -168,6 +168,7 @@ def measure(spec: dict, cap_gb: float) -> dict:
 
 def estimate(net: str) -> dict:
     sys.path.insert(0, str(ROOT))
+    from model.architectures import get
     from viz.layers import (
         BACKWARD_FACTOR,
         FLOAT_BYTES,
@@ -176,7 +177,6 @@ def estimate(net: str) -> dict:
         describe,
         images_per_batch,
     )
-    from model.architectures import get
     infos = describe(widest() if net == "widest" else get(net).layers())
     kept = FLOAT_BYTES * (INPUT_ELEMENTS + activation_elements(infos))
     pairs, prev = 0, INPUT_ELEMENTS

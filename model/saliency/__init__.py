@@ -84,8 +84,8 @@ def attribute_batch(method: str, model: nn.Module, x: torch.Tensor, targets: tor
             targets.max()) < 10):
         raise ValueError("need one target class 0..9 per input")
     m, opts = METHODS[method], Options(layer, window, stride, batch_bytes)
-    size = len(x) if m.own_batches else batch_images(model, backward=m.backward,
-                                                     budget=batch_bytes)
+    size = len(x) if m.own_batches else batch_images(
+        model, backward=m.backward, budget=batch_bytes) // m.images_per_digit
     maps = []
     with quiet():
         for part in batches(len(x), max(size, 1)):

@@ -47,6 +47,7 @@ class Method:
     uses_window: bool = False  # has a sliding window (size and stride) to set
     backward: bool = True  # takes gradients (else forward passes only): sizes its batches
     own_batches: bool = False  # cuts any number of digits into batches itself
+    images_per_digit: int = 1  # images one digit costs in a pass (DeepLift: it and its baseline)
 
 
 @contextlib.contextmanager

@@ -19,4 +19,5 @@ def deeplift(model: nn.Module, x: torch.Tensor, target: int, opts: Options = DEF
 
 METHOD = Method("deeplift", "DeepLift",
                 "Compares every neuron with its value on a black image and shares out the "
-                "difference: like Integrated Gradients in one backward pass.", deeplift)
+                "difference: like Integrated Gradients in one backward pass.", deeplift,
+                images_per_digit=2)

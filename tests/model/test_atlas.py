@@ -128,3 +128,23 @@ def test_cli_refuses_an_unknown_layer_or_channel(capsys) -> None:
     assert atlas_mod.main(["checkpoints/fast.safetensors", "--layer", "relu1",
                            "--channels", "99"]) == 2
     assert "channels 0..23" in capsys.readouterr().err
+
+
+def test_atlas_in_small_batches_is_the_one_batch_atlas() -> None:
+    from model.activations import batch_images
+    model, images = _model("fast"), _digits(40)
+    assert batch_images(model, keep=True, budget=1_000_000) == 6  # 7 passes, the last of 4
+    seen: list[int] = []
+    whole = atlas_mod.compute_atlas(model, images, batch_bytes=10 ** 12,
+                                    progress=lambda i, n, _: seen.append(i))
+    assert seen == [40]
+    seen.clear()
+    cut = atlas_mod.compute_atlas(model, images, batch_bytes=1_000_000,
+                                  progress=lambda i, n, _: seen.append(i))
+    assert seen == [6, 12, 18, 24, 30, 36, 40]
+    for name, layer in whole.layers.items():
+        other = cut.layer(name)
+        assert np.array_equal(layer.index, other.index)
+        assert np.array_equal(layer.unit, other.unit)
+        np.testing.assert_allclose(other.value, layer.value, rtol=1e-6)
+        np.testing.assert_allclose(other.dataset_max, layer.dataset_max, rtol=1e-6)

@@ -78,3 +78,17 @@ def test_flat_output_unit_and_single_image():
 def test_bad_requests_raise(layer, unit, message):
     with pytest.raises(ValueError, match=message):
         effective_receptive_field(build("compact"), layer, unit, torch.rand(1, 1, 28, 28))
+
+
+def test_many_inputs_in_small_batches_give_the_one_batch_field() -> None:
+    from model.activations import batch_images
+    from model.checkpoint import load_checkpoint
+    model, _ = load_checkpoint("checkpoints/fast.safetensors")
+    inputs = torch.randn(9, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    assert batch_images(model, backward=True, budget=1_000_000) == 3
+    whole = effective_receptive_field(model, "conv2", (1, 3, 3), inputs, batch_bytes=10 ** 12)
+    cut = effective_receptive_field(model, "conv2", (1, 3, 3), inputs, batch_bytes=1_000_000)
+    assert whole.max() > 0
+    np.testing.assert_allclose(cut, whole, rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match="no inputs"):
+        effective_receptive_field(model, "conv2", (1, 3, 3), inputs[:0])

@@ -59,3 +59,19 @@ def test_unknown_channel_is_refused() -> None:
     model, _ = load_checkpoint("checkpoints/fast.safetensors")
     with pytest.raises(ValueError, match="channels 0..23"):
         featvis.synthesize(model, "relu1", [24])
+
+
+def test_channels_in_small_batches_are_the_one_batch_result() -> None:
+    from model.activations import batch_images
+    model, _ = load_checkpoint("checkpoints/fast.safetensors")
+    settings = featvis.Settings(steps=12, polish=4)
+    channels = [0, 3, 5, 7, 11]  # 10 rows: two starts per channel
+    whole = featvis.synthesize(model, "relu2", channels, settings, batch_bytes=10 ** 12)
+    done: list[tuple[int, int]] = []
+    cut = featvis.synthesize(model, "relu2", channels, settings, batch_bytes=1_000_000,
+                             progress=lambda i, n, _: done.append((i, n)))
+    per = batch_images(model, backward=True, budget=1_000_000)
+    assert per == 3 and done[-1] == (4 * 12, 4 * 12)  # 10 rows: 4 batches of at most 3
+    assert np.array_equal(cut.images, whole.images)
+    np.testing.assert_allclose(cut.values, whole.values, rtol=1e-5)
+    assert np.array_equal(cut.units, whole.units) and np.array_equal(cut.regions, whole.regions)

@@ -130,3 +130,103 @@ def test_concurrent_sessions_never_see_each_others_hooks() -> None:
     for job in jobs:
         np.testing.assert_allclose(results[job], serial[job], atol=1e-5, err_msg=str(job))
     assert not features.has_hooks(model)
+
+
+# ------------------------------------------------------------------ batches within the budget
+
+SMALL = 1_000_000  # bytes of layer outputs: 3 to 4 digits of the fast network per batch
+HUGE = 10 ** 12  # everything in one batch
+
+
+def counted_fast() -> tuple[nn.Module, list[int]]:
+    """The shipped fast network, its first conv recording the batch size of every pass (private
+    copies share the record)."""
+    from model.checkpoint import load_checkpoint
+
+    class Counted(nn.Conv2d):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.seen.append(len(x))
+            return super().forward(x)
+
+    model, _ = load_checkpoint("checkpoints/fast.safetensors")
+    model.conv1.__class__ = Counted
+    model.conv1.seen = []
+    return model, model.conv1.seen
+
+
+def sample_digits(n: int) -> torch.Tensor:
+    with np.load("checkpoints/samples.npz") as d:
+        images = d["images"][:n]
+    return torch.stack([features.as_input(im)[0] for im in images])
+
+
+@pytest.mark.parametrize("method", ["occlusion", "ig", "smoothgrad"])
+def test_one_digits_images_cut_into_batches_give_the_one_batch_map(method: str) -> None:
+    model, seen = counted_fast()
+    x = sample_digits(1)
+    whole = saliency.attribute(method, model, x, 3, window=3, stride=1, batch_bytes=HUGE)
+    assert len(seen) == 1 + (method == "occlusion")  # Occlusion also scores the digit itself
+    seen.clear()
+    cut = saliency.attribute(method, model, x, 3, window=3, stride=1, batch_bytes=SMALL)
+    most = features.batch_images(model, backward=method != "occlusion", budget=SMALL)
+    assert 1 < most < 10 and max(seen) <= most and len(seen) > 3
+    np.testing.assert_allclose(cut, whole, rtol=1e-5, atol=1e-6 * np.abs(whole).max())
+    assert np.abs(whole).max() > 0
+
+
+@pytest.mark.parametrize("method", list(saliency.METHODS))
+def test_many_digits_cut_into_batches_give_the_one_batch_maps(method: str) -> None:
+    model, seen = counted_fast()
+    x, targets = sample_digits(7), torch.tensor([0, 1, 2, 3, 4, 5, 6])
+    whole = saliency.attribute_batch(method, model, x, targets, layer="relu1", window=4,
+                                     stride=4, batch_bytes=HUGE)
+    seen.clear()
+    cut = saliency.attribute_batch(method, model, x, targets, layer="relu1", window=4, stride=4,
+                                   batch_bytes=SMALL)
+    most = features.batch_images(model, backward=method != "occlusion", budget=SMALL)
+    assert max(seen) <= most < 7 and len(seen) > 2
+    np.testing.assert_allclose(cut, whole, rtol=1e-5, atol=1e-6 * np.abs(whole).max())
+    if method == "smoothgrad":  # digit i's noise is the stream's i-th share: not alone's
+        return
+    for i in range(7):  # and each digit's map is the one it gets alone
+        alone = saliency.attribute(method, model, x[i:i + 1], int(targets[i]), layer="relu1",
+                                   window=4, stride=4)
+        np.testing.assert_allclose(cut[i], alone, rtol=1e-5, atol=1e-6 * np.abs(alone).max())
+
+
+def test_smoothgrad_is_captums_noise_tunnel_and_leaves_the_global_generator_alone() -> None:
+    from captum.attr import NoiseTunnel, Saliency
+
+    from model.saliency.smoothgrad import NOISE, SAMPLES
+    from viz.preprocess import STD
+    model, _ = counted_fast()
+    x = sample_digits(3)
+    torch.manual_seed(0)
+    want = NoiseTunnel(Saliency(model)).attribute(
+        x.clone(), nt_type="smoothgrad", nt_samples=SAMPLES, nt_samples_batch_size=SAMPLES,
+        stdevs=NOISE * float(1.0 / STD), target=torch.tensor([1, 2, 3]), abs=False)
+    torch.manual_seed(123)
+    before = torch.rand(4)
+    torch.manual_seed(123)
+    got = saliency.attribute_batch("smoothgrad", model, x, torch.tensor([1, 2, 3]),
+                                   batch_bytes=SMALL)
+    assert torch.equal(torch.rand(4), before)  # the global stream is where it was
+    np.testing.assert_array_equal(got, want[:, 0].numpy())
+
+
+def test_a_network_at_the_limits_gets_one_or_two_images_per_batch() -> None:
+    from viz.layers import describe, images_per_batch
+    c, h = 2215, 2235  # the widest network the upload limits accept
+    layers = [{"name": "conv1", "type": "conv", "in": 1, "out": c, "kernel": 3, "padding": 2},
+              {"name": "relu1", "type": "relu"}, {"name": "gap", "type": "gap"},
+              {"name": "flatten", "type": "flatten"},
+              {"name": "fc1", "type": "linear", "in": c, "out": h},
+              {"name": "relu2", "type": "relu"}, {"name": "fc2", "type": "linear", "in": h,
+                                                  "out": 10}]
+    model = nn.Sequential(OrderedDict((r["name"], nn.Identity()) for r in layers))
+    model.layer_config = layers  # the records are all the budget reads
+    infos = describe(layers)
+    assert features.layer_sizes(model) == [i.elements for i in infos]
+    assert features.batch_images(model) == images_per_batch(infos) == 2
+    assert features.batch_images(model, backward=True) == 2
+    assert features.batch_images(model, backward=True, budget=10_000_000) == 1

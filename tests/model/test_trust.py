@@ -120,3 +120,49 @@ def test_cli_prints_exactly_the_named_fields(capsys, monkeypatch) -> None:
     assert [r["method"] for r in records] == list(trust.METHODS)
     assert all(set(r) == {"method", "deletion_auc", "insertion_auc", "randomization_spearman"}
                for r in records)
+
+
+def _fast():
+    from model.checkpoint import load_checkpoint
+    return load_checkpoint("checkpoints/fast.safetensors")[0]
+
+
+def test_curves_scored_in_small_batches_are_the_one_batch_curves() -> None:
+    from model.data import load_samples
+    model, images = _fast(), load_samples()[0][:5]
+    maps = np.random.default_rng(0).random(images.shape)
+    targets = trust.predicted(model, images)
+    whole = trust.curves(trust.probability(model), images, maps, targets)
+    calls: list[int] = []
+    score = trust.probability(model)
+    cut = trust.curves(lambda x, t: (calls.append(len(x)), score(x, t))[1], images, maps,
+                       targets, batch=7)
+    assert max(calls) == 7 and len(calls) == -(-5 * 2 * (trust.STEPS + 1) // 7)
+    for a, b in zip(whole, cut, strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="batch must be"):
+        trust.curves(score, images, maps, targets, batch=0)
+
+
+def test_trust_table_within_a_small_budget_is_the_one_batch_table() -> None:
+    from model.activations import randomized_copy
+    from model.data import load_samples
+    model, images = _fast(), load_samples()[0][:4]
+    methods = ("ig", "occlusion", "smoothgrad", "deeplift")
+    whole = trust.trust_table(model, images, methods, batch_bytes=10 ** 12)
+    cut = trust.trust_table(model, images, methods, batch_bytes=1_000_000)  # 3-4 digits a pass
+    assert np.array_equal(trust.predicted(model, images, 1), trust.predicted(model, images))
+    for a, b in zip(whole, cut, strict=True):
+        assert a.method == b.method
+        assert b.deletion_auc == pytest.approx(a.deletion_auc, rel=1e-5)
+        assert b.insertion_auc == pytest.approx(a.insertion_auc, rel=1e-5)
+        np.testing.assert_allclose(b.deletion_curve, a.deletion_curve, rtol=1e-5, atol=1e-7)
+        # rank correlation: batches round differently (1e-6), which breaks or makes ties
+        # between the random network's tiny values; the maps themselves agree (below)
+        assert b.randomization_spearman == pytest.approx(a.randomization_spearman, abs=0.02)
+    targets, layer = trust.predicted(model, images), trust.gradcam_layer(model)
+    for net in (model, randomized_copy(model)):
+        for method in methods:
+            one = trust._maps(method, net, images, targets, layer, 10 ** 12)
+            many = trust._maps(method, net, images, targets, layer, 1_000_000)
+            np.testing.assert_allclose(many, one, rtol=1e-5, atol=1e-5 * np.abs(one).max())

@@ -42,3 +42,40 @@ def test_published_numbers_of_the_seed() -> None:
     with pytest.raises(ValueError, match="no layer named 'nope'"):
         layers.find(infos, "nope")
     assert layers.describe([]) == []
+
+
+def test_images_per_batch_by_hand() -> None:
+    # the seed: its largest layer input plus output is two 16x28x28 maps (a conv and its
+    # BatchNorm), and it outputs 254,036 values per digit over all layers
+    infos = layers.describe(ARCHITECTURES["seed"].layers())
+    assert layers.activation_elements(infos) == 254_036
+    pair, kept = 2 * 16 * 28 * 28, 784 + 254_036
+    assert layers.images_per_batch(infos) == 64_000_000 // (4 * 2 * pair) == 318
+    assert layers.images_per_batch(infos, keep=True) == 64_000_000 // (4 * kept) == 62
+    assert layers.images_per_batch(infos, backward=True) == 64_000_000 // (4 * 2 * kept) == 31
+    assert layers.images_per_batch(infos, most=100) == 100
+    assert layers.images_per_batch([i.elements for i in infos], backward=True) == 31
+    # never fewer than one image, whatever the network
+    assert layers.images_per_batch([10 ** 9], budget=1) == 1
+    # a bigger budget never gives fewer images; bigger layers never give more
+    assert layers.images_per_batch([1000, 2000], 10 ** 7) <= layers.images_per_batch(
+        [1000, 2000], 10 ** 8)
+    assert layers.images_per_batch([1000, 4000], 10 ** 7) < layers.images_per_batch(
+        [1000, 2000], 10 ** 7)
+
+
+def test_images_per_batch_refuses_nonsense() -> None:
+    with pytest.raises(ValueError, match="number of bytes"):
+        layers.images_per_batch([10], budget=0)
+    with pytest.raises(ValueError, match="most images"):
+        layers.images_per_batch([10], most=0)
+    with pytest.raises(ValueError, match="negative"):
+        layers.images_per_batch([-1])
+
+
+def test_batches_cover_every_item_once() -> None:
+    assert layers.batches(7, 3) == [slice(0, 3), slice(3, 6), slice(6, 7)]
+    assert layers.batches(6, 3) == [slice(0, 3), slice(3, 6)]
+    assert layers.batches(0, 3) == []
+    with pytest.raises(ValueError, match="1 item or more"):
+        layers.batches(5, 0)
