@@ -30,9 +30,10 @@ by entries (:class:`ByteLRU`, least recently used first out):
   small set.
 
 Passes over many images are batched so that one batch's layer outputs stay within
-:data:`BATCH_BYTES` (64 MB): classifying the 10,000 test digits with seed-original holds 20 of
-them at a time instead of 1,000 (1.6 GB). ``bench/server_memory.py`` measures the server's
-memory while a session views 20 digits of the widest network the limits accept.
+:data:`BATCH_BYTES` (64 MB, ``viz.layers``): classifying the 10,000 test digits with
+seed-original holds 9 of them at a time instead of 1,000 (1.6 GB). ``bench/server_memory.py``
+measures the server's memory while a session views 20 digits of the widest network the limits
+accept.
 """
 
 from __future__ import annotations
@@ -51,14 +52,13 @@ import streamlit as st
 from model import store
 from model.store import ModelRef
 from viz import fields, npforward
-from viz.layers import LayerInfo, total_params
+from viz.layers import BATCH_BYTES, LayerInfo, images_per_batch, total_params
 
 MB = 1_000_000
 FORWARD_BYTES = 300 * MB
 TORCH_FORWARD_BYTES = 68 * MB
 UPLOAD_BYTES = 200 * MB
 RANDOMIZED_BYTES = 64 * MB
-BATCH_BYTES = 64 * MB
 PREDICT_BATCH = 1000  # test digits per batch when the layer outputs are small
 
 V = TypeVar("V")
@@ -362,13 +362,9 @@ def test_set():
 
 def batch_size(infos: list[LayerInfo], budget: int = BATCH_BYTES, most: int = PREDICT_BATCH
                ) -> int:
-    """Images per batch so that a layer's input and output (float32) for the whole batch fit
-    in ``budget`` bytes: what a forward pass without gradients holds at its peak."""
-    peak, before = 0, 28 * 28
-    for info in infos:
-        peak = max(peak, before + info.elements)
-        before = info.elements
-    return max(1, min(most, budget // (4 * max(peak, 1))))
+    """Images per batch of a forward pass without gradients within ``budget`` bytes
+    (:func:`viz.layers.images_per_batch`, the one rule every batched view follows)."""
+    return images_per_batch(infos, budget, most=most)
 
 
 @st.cache_data(show_spinner="Classifying the 10,000 test digits (once per model) ...",
