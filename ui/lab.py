@@ -213,9 +213,14 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
     rows = None
     if problem is None:
         try:
-            rows = frame_rows(_table(base, version, config))
+            table = _table(base, version, config)
         except Exception as exc:  # noqa: BLE001 - the edits are the browser's: never a traceback
-            problem = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+            problem = f"{type(exc).__name__}: {urlstate.plain(urlstate.cut(exc, 120))}"
+        else:
+            try:
+                rows = frame_rows(table)
+            except ValueError as exc:  # (its values are quoted as code)
+                problem = str(exc)
     if rows is None:
         # Edits no table of this page could send: drop them for a fresh editor on the last
         # table that was read (the old editor is not drawn again, so Streamlit forgets it).
