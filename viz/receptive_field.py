@@ -231,6 +231,8 @@ class _Network:
     fields: dict[str, LayerField] = field(default_factory=dict)
     # For global layers: the unclipped hull of the whole input they see, per axis.
     hull: dict[str, tuple[Pair, Pair] | None] = field(default_factory=dict)
+    # (layer, axis) -> the input pixels every unit of the layer reads (see ``_support``).
+    full_support: dict[tuple[str, int], Spans] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -691,10 +693,21 @@ def _support(net: _Network, name: str, axis: int, lo: int, hi: int) -> Spans:
     """
     assert net.input_size is not None
     pending: dict[str, Spans] = {name: [(lo, hi)]}
+    # Whenever the walk's whole state is "every unit of one layer", what follows is that layer's
+    # full support, the same for every walk that reaches it (global layers all do): computed
+    # once per network, so a chain of n global layers costs n steps, not n squared.
+    full_states: list[tuple[str, int]] = []
     for layer in reversed(net.order[: net.order.index(name) + 1]):
         if layer not in pending:
             continue
         spans = pending.pop(layer)
+        size = _field(net, layer).output_size
+        if not pending and size is not None and spans == [(0, size[axis] - 1)]:
+            key = (layer, axis)
+            if key in net.full_support:
+                result = net.full_support[key]
+                break
+            full_states.append(key)
         op = net.ops[layer]
         for src in op.inputs:
             n = _field(net, src).output_size
@@ -702,7 +715,11 @@ def _support(net: _Network, name: str, axis: int, lo: int, hi: int) -> Spans:
             read = _read_by(op, axis, spans, n[axis])
             if read:
                 pending[src] = _union(pending.get(src, []) + read)
-    return pending.get(INPUT, [])
+    else:
+        result = pending.get(INPUT, [])
+    for key in full_states:
+        net.full_support[key] = result
+    return list(result)
 
 
 def _clipped_span(net: _Network, name: str, axis: int, lo: int, hi: int) -> Pair | None:
