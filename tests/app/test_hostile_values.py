@@ -237,6 +237,17 @@ def test_forged_drawing_with_the_pad_open() -> None:
     assert any("9000x9000 pixels is not a drawing" in c.value for c in at.caption)
 
 
+@pytest.mark.parametrize("unit", UNITS[:6] + UNITS[9:11])
+def test_forged_units_in_the_tours_field_panel_are_ignored(unit) -> None:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.query_params["concept"] = "receptive-field"
+    at.session_state["tour.rf.panel"] = {"unit": unit}
+    at.switch_page("ui/tour.py").run()
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    assert any(m.value.startswith("**Unit (") for m in at.markdown)
+
+
 def test_a_forged_unit_in_the_session_stays_inside_the_layer() -> None:
     at = app(view="Receptive field", **{"rf.unit": {"layer": "relu5", "c": 10 ** 9, "y": 1,
                                                     "x": 1}, "rf.channel.relu5": 10 ** 9})
