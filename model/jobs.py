@@ -36,6 +36,7 @@ from typing import Any
 
 from model import budget
 from model.architectures import ARCHITECTURES
+from model.atomic import NotWritable
 from model.checkpoint import save_checkpoint
 from model.data import MNIST
 from model.store import CHECKPOINT_DIR
@@ -97,6 +98,11 @@ class RunsLock:
             fd = os.open(self.path, os.O_RDWR)
         except FileNotFoundError:
             return None
+        except OSError:  # a read-only folder: a read-only descriptor still tests the lock
+            try:
+                fd = os.open(self.path, os.O_RDONLY)
+            except OSError:
+                return None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -285,7 +291,8 @@ class JobManager:
             job.final = save_checkpoint(result.model, card, job.folder / "final.safetensors")
             job.status = "stopped" if result.stopped or card["stopped"] else "done"
         except Exception as exc:  # noqa: BLE001 - a failed job reports, never kills the server
-            job.error = f"{type(exc).__name__}: {exc}"
+            # (a folder that cannot be written says which and what to do: no class name)
+            job.error = str(exc) if isinstance(exc, NotWritable) else f"{type(exc).__name__}: {exc}"
             job.status = "failed"
         finally:
             job.finished = time.time()
