@@ -18,8 +18,8 @@ records every layer, and of a forward and backward pass taking input gradients, 
 
 ``views``: the app's views on one digit (Occlusion with a 3x3 window and stride 1, Integrated
 Gradients, SmoothGrad), the trust table (Saliency, Integrated Gradients and Occlusion over 10
-digits), the atlas over 500 digits and feature visualisation of 32 channels of the first ReLU
-(5 steps), with ``--root`` the checkout whose ``model`` package runs (``/work/before`` for the
+digits), the atlas over 500 digits and feature visualisation of (up to) 32 channels of the first
+ReLU (5 steps), with ``--root`` the checkout whose ``model`` package runs (``/work/before`` for the
 code before the batches were bounded). Networks: ``widest`` (the widest network the limits
 accept, ``bench/server_memory.py``) and the zoo's ``seed``.
 """
@@ -120,9 +120,13 @@ def _task(spec: dict):
             lambda: atlas.compute_atlas(model, images))
     if task == "featvis":
         from model import featvis
+        from model.activations import forward_to
         settings = featvis.Settings(steps=5, polish=2)
+        with torch.no_grad():
+            width = forward_to(model, torch.zeros(1, 1, 28, 28), "relu1").shape[1]
         return ((lambda: featvis.synthesize(model, "relu1", [0], settings)),
-                lambda: featvis.synthesize(model, "relu1", list(range(32)), settings))
+                lambda: featvis.synthesize(model, "relu1", list(range(min(32, width))),
+                                           settings))
     raise ValueError(f"unknown task {task!r}")
 
 
