@@ -2,8 +2,9 @@
 
 Each lives in a folder of its own under ``ui/`` (``ui/<stem>/<stem>.html``, ``.css``, ``.js``; no
 build step, nothing fetched at run time) and is named ``cnn_<stem>``; its script runs after the
-drawing helpers they share, ``ui/lens/canvas.js`` (colours, the receptive-field arithmetic, the
-hatched padding). A component that picks a unit (the lens, the unit-field panel) sets its state
+shared modules of ``ui/js/`` it needs (one job per file: constants, drawing helpers, payload
+decoding, forward pass, MNIST preprocessing, drawing pad, mounting, timing hooks, keyboard moves;
+:data:`SHARED_JS` lists them per component). A component that picks a unit (the lens, the unit-field panel) sets its state
 ``unit``; :func:`picked_unit` reads it, checked.
 """
 
