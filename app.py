@@ -20,7 +20,7 @@ import streamlit as st
 
 from model import store
 from model.architectures import descriptions
-from ui import cache, common, sidebar, urls
+from ui import cache, common, sidebar, state, urls
 from viz import figures, present
 
 
@@ -43,7 +43,7 @@ def _clean_up_after_a_crash(runs: str) -> threading.Thread:
     return thread
 
 
-_presenting = st.session_state.get("present.on", st.query_params.get("present") == "1")
+_presenting = st.session_state.get(state.PRESENT, st.query_params.get("present") == "1")
 st.set_page_config(page_title="CNN lens: inside an MNIST network", page_icon="🔍",
                    layout="wide",
                    initial_sidebar_state="collapsed" if _presenting else "auto")
@@ -78,12 +78,11 @@ st.markdown(
     unsafe_allow_html=True)
 ctx, about = sidebar.sidebar(with_input=page.url_path != "lab")
 st.sidebar.divider()
-if "present.on" not in st.session_state:
-    st.session_state["present.on"] = _presenting
-st.sidebar.toggle("Presenter mode", key="present.on",
+state.start_presenting(_presenting)
+st.sidebar.toggle("Presenter mode", key=state.PRESENT,
                   help="Large type, high contrast and no toolbars, for a projector. "
                        "Add ?present=1 to a link to open it this way.")
-if st.session_state["present.on"]:
+if state.presenting():
     st.markdown(present.css(), unsafe_allow_html=True)
 
 page.run()

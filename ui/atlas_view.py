@@ -16,10 +16,13 @@ import numpy as np
 import streamlit as st
 
 from model import store
+from model.shipped import load_shipped
 from model.store import ModelRef
+from ui import state
 from ui.cache import get_model, test_predictions, test_set
 from ui.common import plot
 from viz import atlasfigs, confusion, urlstate
+from viz.unit import Unit
 
 PAGE = 8  # channels per page of the layer grid
 
@@ -116,8 +119,7 @@ def featvis_task(key: ModelRef, layer: str):
 # ---------------------------------------------------------------------------------- clicks
 
 
-def open_test_digit(index: int, layer: str | None = None,
-                    unit: tuple[int, int, int] | None = None) -> None:
+def open_test_digit(index: int, unit: Unit | None = None) -> None:
     """Select test digit ``index`` in the sidebar (and a unit, shown in the field view).
 
     Call from a widget callback: it sets widget state before the widgets are drawn.
@@ -127,16 +129,13 @@ def open_test_digit(index: int, layer: str | None = None,
             f"Test digit #{index} can only be opened with the MNIST test set on this machine "
             f"(set MNIST_DIR); the patch above is all the shipped atlas holds.")
         return
-    st.session_state.update({"in.source": "Test set", "in.test_digit": "any",
-                             "in.wrong": False, "in.test.any.False": int(index) + 1})
-    if layer is not None and unit is not None:
-        c, y, x = unit
-        st.session_state["layer.name"] = layer
-        st.session_state["rf.unit"] = {"layer": layer, "c": c, "y": y, "x": x}
-        st.session_state[f"rf.channel.{layer}"] = c
-        st.session_state["view"] = "Receptive field"
+    state.select_test_digit(index)
+    if unit is not None:
+        state.select_layer(unit.layer)
+        state.pick_unit(unit)
+        state.show_view("Receptive field")
     else:
-        st.session_state["view"] = "Feature maps"
+        state.show_view("Feature maps")
     st.session_state["atlas.rerun"] = True  # the sidebar must redraw: see rerun_if_opened
 
 
@@ -200,7 +199,7 @@ def _on_patch(layer: str, channel: int, chart_key: str) -> None:
         st.session_state["atlas.notice"] = CLICK_MISREAD
         return
     y, x = (int(v) for v in la.unit[channel, k])
-    open_test_digit(int(la.index[channel, k]), layer, (channel, y, x))
+    open_test_digit(int(la.index[channel, k]), Unit(layer, channel, y, x))
 
 
 def render_atlas(key: ModelRef, layer: str, channels: int) -> None:
@@ -221,11 +220,11 @@ def render_atlas(key: ModelRef, layer: str, channels: int) -> None:
         return
     st.session_state["atlas.current"] = atlas
     la = atlas.layer(layer)
-    unit = st.session_state.get("rf.unit") or {}
-    default = int(unit.get("c", 0)) if unit.get("layer") == layer else 0
+    unit = state.picked_unit()
+    default = unit.c if unit is not None and unit.layer == layer else 0
     left, right = st.columns([3.2, 1])
     with left:
-        c = st.selectbox("Channel", list(range(la.channels)), index=min(default, la.channels - 1),
+        c = st.selectbox("Channel", list(range(la.channels)), index=min(max(default, 0), la.channels - 1),
                          key=f"atlas.channel.{layer}")
         images = _test_images()
         r = int(la.region[c, 0, 1] - la.region[c, 0, 0] + 1)
@@ -315,7 +314,7 @@ def _poll(task) -> None:
 def _predictions(key: ModelRef) -> tuple[np.ndarray, np.ndarray] | None:
     sha, path = model_digest(key)
     if path is not None:
-        shipped = confusion.load_shipped(path)
+        shipped = load_shipped(path)
         if shipped is not None:
             return shipped
     if not _mnist():
@@ -358,7 +357,7 @@ def render_confusion(key: ModelRef) -> None:
     cell = st.session_state.get("cm.cell")
     left, right = st.columns([1.1, 1])
     with left:
-        plot(confusion.figure(m, selected=cell), key="cm.matrix", on_select=_on_cell,
+        plot(atlasfigs.confusion_figure(m, selected=cell), key="cm.matrix", on_select=_on_cell,
              selection_mode="points")
         st.caption(f"{len(labels):,} test digits: row = true class, column = prediction "
                    f"(colour on a log scale so single mistakes show). Overall accuracy "

@@ -15,6 +15,7 @@ import streamlit as st
 
 from model import store
 from ui.sidebar import Context, context
+from ui.state import presenting
 from viz import present
 
 __all__ = ["PAGES", "PLOT_CONFIG", "Context", "context", "guard", "job_manager", "plot",
@@ -42,10 +43,6 @@ def guard(what: str, fn: Callable[[], None]) -> None:
         st.error(f"{what} failed unexpectedly ({type(exc).__name__}: {exc}). Try another input "
                  f"or layer; the rest of the app keeps working.")
         print(traceback.format_exc())
-
-
-def presenting() -> bool:
-    return bool(st.session_state.get("present.on"))
 
 
 def plot(fig, key: str | None = None, **kw):

@@ -5,17 +5,16 @@ build step, nothing fetched at run time) and is named ``cnn_<stem>``; its script
 shared modules of ``ui/js/`` it needs (one job per file: constants, drawing helpers, payload
 decoding, forward pass, MNIST preprocessing, drawing pad, mounting, timing hooks, keyboard moves;
 :data:`SHARED_JS` lists them per component). A component that picks a unit (the lens, the unit-field panel) sets its state
-``unit``; :func:`picked_unit` reads it, checked.
+``unit``; :func:`ui.state.component_unit` reads it, checked (:class:`viz.unit.Unit`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import streamlit as st
 
-from viz import urlstate
+from viz import style
 
 UI = Path(__file__).resolve().parent
 SHARED = UI / "js"  # the browser code the components share, one job per file
@@ -41,39 +40,7 @@ def component(stem: str):
     return st.components.v2.component(
         f"cnn_{stem}",
         html=(folder / f"{stem}.html").read_text(encoding="utf-8"),
-        css=(folder / f"{stem}.css").read_text(encoding="utf-8"),
+        css=style.css((folder / f"{stem}.css").read_text(encoding="utf-8")),  # colours filled in
         js=script(stem),
         isolate_styles=True,
     )
-
-
-MAX_NAME = 64  # characters of a layer name (as model cards allow)
-MAX_INDEX = 100_000  # a channel, row or column index past any network this app can load
-
-
-def check_unit(value: Any) -> dict[str, Any] | None:
-    """A unit sent by a browser, ``{"layer", "c", "y", "x"}`` with a layer name of at most
-    :data:`MAX_NAME` characters and whole numbers in ``0..MAX_INDEX - 1``; None for anything
-    else (missing keys, strings, Infinity, NaN, fractions, negative or huge numbers). Whether the
-    unit is inside its layer is for the caller, who knows the layer's shape."""
-    if not isinstance(value, dict):
-        return None
-    layer = value.get("layer")
-    if not isinstance(layer, str) or not 0 < len(layer) <= MAX_NAME:
-        return None
-    numbers = [urlstate.whole(value.get(k), MAX_INDEX) for k in ("c", "y", "x")]
-    if any(n is None for n in numbers):
-        return None
-    c, y, x = numbers
-    return {"layer": layer, "c": c, "y": y, "x": x}
-
-
-def picked_unit(key: str) -> dict[str, Any] | None:
-    """The unit last picked in the component ``key``, ``{"layer", "c", "y", "x"}`` (ints), or
-    None (nothing picked, or a value that is not a unit: it comes from the browser)."""
-    try:
-        state = st.session_state.get(key)
-        value = state.get("unit") if hasattr(state, "get") else None
-    except Exception:  # noqa: BLE001 - a component's state is the browser's to send
-        return None
-    return check_unit(value)

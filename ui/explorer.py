@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import components, lensview, saliencymap, unitfield, urls
+from ui import lensview, saliencymap, state, unitfield, urls
 from ui.cache import (
     attribution,
     conv_weight,
@@ -21,9 +21,11 @@ from ui.cache import (
     growth_figure,
     unit_maps,
 )
-from ui.common import context, guard, plot, presenting
+from ui.common import context, guard, plot
+from ui.state import presenting
 from viz import fields, figures, htmlviews, preprocess
 from viz.layers import LayerInfo
+from viz.unit import Unit
 
 PAGE = 16  # feature maps per page
 
@@ -94,17 +96,16 @@ def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -
 
 def _default_layer(acts) -> str:
     names = list(acts)
-    if st.session_state.get("layer.name") not in names:
-        st.session_state["layer.name"] = next(
-            (n for n in ("relu5", "relu3", "relu2") if n in names), names[0])
-    return st.session_state["layer.name"]
+    if state.layer() not in names:
+        state.select_layer(next((n for n in ("relu5", "relu3", "relu2") if n in names), names[0]))
+    return state.layer()
 
 
 def layer_picker(acts) -> str:
     names = list(acts)
     _default_layer(acts)
     shapes = {n: "x".join(str(s) for s in a.shape) for n, a in acts.items()}
-    name = st.selectbox("Layer", names, key="layer.name",
+    name = st.selectbox("Layer", names, key=state.LAYER,
                         format_func=lambda n: f"{names.index(n) + 1:>2}. {n}  ·  {shapes[n]}",
                         help="Every layer in order, with its output shape (channels x height x "
                              "width).")
@@ -163,10 +164,10 @@ def server_maps(v: Shown) -> None:
 
 def _on_pick() -> None:
     """A unit picked in the panel (click or Enter) becomes the explorer's unit."""
-    unit = st.session_state.get("rf.unit") or {}
-    picked = components.picked_unit("rf.panel")
-    if picked and picked["layer"] == unit.get("layer"):
-        st.session_state["rf.unit"] = {**unit, "y": picked["y"], "x": picked["x"]}
+    unit = state.picked_unit()
+    picked = state.component_unit("rf.panel")
+    if picked is not None and unit is not None and picked.layer == unit.layer:
+        state.keep_unit(unit.moved(y=picked.y, x=picked.x))
 
 
 @st.fragment
@@ -184,40 +185,38 @@ def _unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
     a = acts[row.name]
     spatial = a.ndim == 3 and a.shape[1] > 1
     c_total = a.shape[0]
-    unit = st.session_state.get("rf.unit") or {}
-    if unit.get("layer") == row.name and not all(
-            isinstance(unit.get(k), int) and not isinstance(unit.get(k), bool) for k in "cyx"):
-        unit = {}  # not a unit (numbers missing or not whole): start afresh
-    if unit.get("layer") != row.name:
+    # (a record that is not a unit, numbers missing or not whole, reads as None: start afresh)
+    unit = state.picked_unit()
+    if unit is None or unit.layer != row.name:
         if spatial:  # start on the layer's most active unit: something to see at once
-            c0, y0, x0 = (int(v) for v in np.unravel_index(int(np.argmax(a)), a.shape))
+            cyx = tuple(int(v) for v in np.unravel_index(int(np.argmax(a)), a.shape))
         else:
-            c0, y0, x0 = int(np.argmax(a.reshape(-1))), 0, 0
-        unit = {"layer": row.name, "c": c0, "y": y0, "x": x0}
-        st.session_state["rf.unit"] = unit
-        st.session_state[f"rf.channel.{row.name}"] = c0
-    elif not 0 <= unit["c"] < c_total:  # a pick or link past the layer's channels: the nearest
-        unit = {**unit, "c": min(max(unit["c"], 0), c_total - 1)}
-        st.session_state["rf.unit"] = unit
-        st.session_state[f"rf.channel.{row.name}"] = unit["c"]
-    if st.session_state.get(f"rf.channel.{row.name}") not in range(c_total):
-        st.session_state[f"rf.channel.{row.name}"] = unit["c"]
+            cyx = int(np.argmax(a.reshape(-1))), 0, 0
+        unit = Unit.at(row.name, cyx)
+        state.pick_unit(unit)
+    elif not 0 <= unit.c < c_total:  # a pick or link past the layer's channels: the nearest
+        unit = unit.moved(c=min(max(unit.c, 0), c_total - 1))
+        state.pick_unit(unit)
+    channel = state.channel_key(row.name)
+    if st.session_state.get(channel) not in range(c_total):
+        st.session_state[channel] = unit.c
     left, right = st.columns([1, 2.6], vertical_alignment="bottom")
-    c = left.selectbox("Channel", list(range(c_total)), key=f"rf.channel.{row.name}",
+    c = left.selectbox("Channel", list(range(c_total)), key=channel,
                        help="The layer's most active unit is picked first.")
-    if c != unit["c"]:
-        unit = {**unit, "c": c}
-        st.session_state["rf.unit"] = unit
-    _, y, x = fields.clamp_unit(row, c, unit["y"], unit["x"]) if spatial else (c, 0, 0)
+    if c != unit.c:
+        unit = unit.moved(c=c)
+        state.keep_unit(unit)
+    shown = Unit.at(row.name, fields.clamp_unit(row, c, unit.y, unit.x) if spatial else (c, 0, 0))
+    _, y, x = shown.cyx
     urls.write()
     region = fields.unit_region(row, y, x)
-    erf, attr = unit_maps(key, image, row.name, (c, y, x))
+    erf, attr = unit_maps(key, image, row.name, shown.cyx)
     right.markdown(f"**Unit (channel {c}, row {y}, col {x}) of {row.name}** · "
                    f"{fields.describe(row, region, erf)}")
     if not spatial:
         st.caption(f"{row.name} has no spatial map: each of its {c_total} units sees the whole "
                    f"image. Pick one with the channel box.")
-    unitfield.render(image, row, (c, y, x), fmap=a[c] if spatial else None, erf=erf, attr=attr,
+    unitfield.render(image, row, shown, fmap=a[c] if spatial else None, erf=erf, attr=attr,
                      key="rf.panel", large=presenting(), on_pick=_on_pick)
 
 
@@ -269,7 +268,7 @@ def view_saliency(v: Shown) -> None:
     key, image, probs, row = v.key, v.image, v.probs, v.row
     c1, c2 = st.columns([3.2, 1])
     method = c1.radio("Method", list(METHODS), format_func=lambda k: METHODS[k].label,
-                      horizontal=True, key="sal.method")
+                      horizontal=True, key=state.METHOD)
     with c2:
         target = _target_picker(probs, "sal.target")
     window, stride = _window_defaults(row)
@@ -386,10 +385,10 @@ def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
     c1, _, c3 = st.columns([1.4, 1.4, 0.7] if presenting() else [1.35, 1.9, 0.75],
                            vertical_alignment="bottom")
     titles = list(VIEWS)
-    if st.session_state.get("view") not in titles:
-        st.session_state["view"] = titles[0]
+    if state.view() not in titles:
+        state.show_view(titles[0])
     with c2:
-        title = st.segmented_control("View", titles, key="view", required=True,
+        title = st.segmented_control("View", titles, key=state.VIEW, required=True,
                                      label_visibility="collapsed")
     view = VIEWS.get(title or titles[0], VIEWS[titles[0]])
     own_picker = view.uses_layer and view.picks_layer is not None and view.picks_layer(key)
@@ -397,7 +396,7 @@ def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
         # The whole-network views need no layer; the lens picks it in the browser (instant) and
         # sets layer.name. Keep the hidden picker's value for the other views.
         layer = _default_layer(acts)
-        st.session_state["layer.name"] = layer
+        state.select_layer(layer)
         if own_picker:
             c1.caption("Pick the layer, channel and unit in the lens below.")
     else:
@@ -421,10 +420,10 @@ def page() -> None:
     ctx = context()
     st.title("Inside a convolutional network")
     if ctx.image is None:
-        if st.session_state.get("in.source") == "Draw" and lensview.runs(ctx.key):
+        if state.input_source() == state.DRAW and lensview.runs(ctx.key):
             st.info("Draw a digit on the pad below: the prediction and the maps follow the pen. "
                     "When you lift it, your digit becomes the input of every view.")
-            lensview.feature_maps(ctx.key, None, st.session_state.get("layer.name"))
+            lensview.feature_maps(ctx.key, None, state.layer())
             return
         st.info("Choose an input in the sidebar: a sample, a test digit, a drawing or an upload.")
         return

@@ -20,9 +20,10 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import cache, components
+from ui import cache, components, state
 from viz import lens as vlens
 from viz import npforward, preprocess
+from viz.unit import MAX_NAME, Unit
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -43,7 +44,7 @@ def payload(key: ModelRef | Hashable, net: npforward.NumpyNet | None = None) -> 
 class LensResult:
     """What the browser sent back: the picked unit and the finished drawing (or None)."""
 
-    unit: dict[str, Any] | None  # {"layer", "c", "y", "x"}
+    unit: Unit | None
     drawing: np.ndarray | None  # uint8 (28, 28), made on the server from the pad's pixels
     live_digit: np.ndarray | None  # uint8 (28, 28), what the browser made of the same strokes
     live_prediction: int | None
@@ -82,7 +83,7 @@ def _decode_drawing(value: Any) -> tuple[np.ndarray | None, np.ndarray | None, i
 
 
 def render(model_key: ModelRef | Hashable, image: np.ndarray | None, *, layer: str | None = None,
-           unit: dict[str, Any] | None = None, large: bool = False, draw: bool = False,
+           unit: Unit | None = None, large: bool = False, draw: bool = False,
            cmap: str = "cividis", scale: str = "per map", key: str = "lens",
            prediction: str = "always",
            net: npforward.NumpyNet | None = None,
@@ -98,7 +99,7 @@ def render(model_key: ModelRef | Hashable, image: np.ndarray | None, *, layer: s
     ``on_layer``: called (before the rerun) when the user settles on another layer in the lens;
     :func:`chosen_layer` reads it. ``on_drawing``: called (before the rerun) when the pen is
     released; :func:`drawing_rgba` reads the pad. ``on_unit``: called when a unit is picked;
-    ``ui.components.picked_unit(key)`` reads it.
+    ``ui.state.component_unit(key)`` reads it.
     """
     pl = payload(model_key, net)
     sent: set[str] = st.session_state.setdefault("lens.sent", set())
@@ -108,7 +109,7 @@ def render(model_key: ModelRef | Hashable, image: np.ndarray | None, *, layer: s
         "net": pl if include else None,
         "image": None if image is None else np.asarray(image, dtype=np.uint8).reshape(-1).tolist(),
         "layer": layer,
-        "unit": unit,
+        "unit": unit.record() if unit is not None else None,
         "large": bool(large),
         "draw": bool(draw),
         "cmap": cmap,
@@ -124,23 +125,14 @@ def render(model_key: ModelRef | Hashable, image: np.ndarray | None, *, layer: s
     drawing_value = (result.get("drawing") if hasattr(result, "get")
                      else getattr(result, "drawing", None))
     drawing, live, live_pred, error = _decode_drawing(drawing_value)
-    return LensResult(components.check_unit(picked), drawing, live, live_pred, error)
-
-
-def _state(key: str, field: str) -> Any:
-    """One field of the component's state (the browser's to send: anything, or nothing)."""
-    try:
-        state = st.session_state.get(key)
-        return state.get(field) if hasattr(state, "get") else None
-    except Exception:  # noqa: BLE001 - a forged state must not raise in a callback
-        return None
+    return LensResult(Unit.from_browser(picked), drawing, live, live_pred, error)
 
 
 def chosen_layer(key: str = "lens") -> str | None:
     """The layer last chosen inside the lens (for an ``on_layer`` callback), or None (also for
     a value that is not a layer name: not a string, or longer than a card allows)."""
-    value = _state(key, "layer")
-    return value if isinstance(value, str) and 0 < len(value) <= components.MAX_NAME else None
+    value = state.component_field(key, "layer")
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_NAME else None
 
 
 def drawing_rgba(key: str = "lens") -> np.ndarray | None:
@@ -148,7 +140,7 @@ def drawing_rgba(key: str = "lens") -> np.ndarray | None:
     None: nothing drawn, or a state that is not the pad's picture (too long, not base64, not a
     PNG, too many pixels: checked from its header before decoding; the page says why, see
     :func:`render`'s ``error``). Only this small array is kept in the session."""
-    value = _state(key, "drawing")
+    value = state.component_field(key, "drawing")
     if not isinstance(value, dict) or "png" not in value:
         return None
     try:

@@ -15,9 +15,10 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import components, lens, unitfield
+from ui import lens, state, unitfield
 from ui.cache import field_table, unit_maps
-from ui.common import presenting
+from ui.state import presenting
+from viz.unit import Unit
 
 
 def enabled() -> bool:
@@ -49,11 +50,11 @@ def feature_maps(key: ModelRef, image: np.ndarray | None, layer: str | None) -> 
         st.info(f"The in-browser lens cannot run this network ({reason}); showing the maps "
                 f"computed on the server instead.")
         return False
-    unit = st.session_state.get("rf.unit") or {}
-    drawing = st.session_state.get("in.source") == "Draw"
+    unit = state.picked_unit()
+    drawing = state.input_source() == state.DRAW
     result = lens.render(key, image, layer=layer, large=presenting(), prediction="drawing",
                          draw=drawing,
-                         unit=unit if unit.get("layer") == layer else None,
+                         unit=unit if unit is not None and unit.layer == layer else None,
                          on_layer=_sync_layer, on_drawing=_use_drawing, on_unit=_use_unit)
     if st.session_state.pop("lens.new_input", False):
         st.rerun(scope="app")  # this view runs in a fragment; the input lives outside it
@@ -74,38 +75,37 @@ def _sync_layer() -> None:
     """A layer chosen in the lens becomes the page's layer (picker, links, other views)."""
     name = lens.chosen_layer()
     if name:
-        st.session_state["layer.name"] = name
+        state.select_layer(name)
 
 
 def _use_unit() -> None:
     """A unit picked in the lens is the explorer's unit (the Receptive field view opens on it)."""
-    unit = components.picked_unit("lens")
-    if unit:
-        st.session_state["rf.unit"] = unit
-        st.session_state[f"rf.channel.{unit['layer']}"] = unit["c"]
+    unit = state.component_unit("lens")
+    if unit is not None:
+        state.pick_unit(unit)
 
 
 def _use_drawing() -> None:
     """A drawing released in the lens becomes the page's input (the sidebar's Draw source)."""
     rgba = lens.drawing_rgba()
     if rgba is not None:
-        st.session_state["in.drawing"] = rgba
-        st.session_state["in.source"] = "Draw"
+        state.use_drawing(rgba)
         st.session_state["lens.new_input"] = True  # the sidebar and header must rerun too
 
 
-def _picked(key: ModelRef, image: np.ndarray, unit: dict) -> None:
+def _picked(key: ModelRef, image: np.ndarray, unit: Unit) -> None:
     """The picked unit's theoretical field, effective field and attribution (server side)."""
     from viz import fields
-    name = unit.get("layer")
+    name = unit.layer
     try:
         row = fields.row_for(field_table(key), name)
     except ValueError:
         return  # a unit of another network (the model changed since the pick)
-    c, y, x = fields.clamp_unit(row, unit["c"], unit["y"], unit["x"])
+    unit = Unit.at(name, fields.clamp_unit(row, unit.c, unit.y, unit.x))
+    c, y, x = unit.cyx
     region = fields.unit_region(row, y, x)
-    erf, attr = unit_maps(key, image, name, (c, y, x))
+    erf, attr = unit_maps(key, image, name, unit.cyx)
     st.markdown(f"**Picked: channel {c}, row {y}, col {x} of {name}** · "
                 f"{fields.describe(row, region, erf)}")
-    unitfield.render(image, row, (c, y, x), fmap=None, erf=erf, attr=attr, key="lens.picked",
+    unitfield.render(image, row, unit, fmap=None, erf=erf, attr=attr, key="lens.picked",
                      large=presenting())

@@ -17,10 +17,10 @@ import streamlit as st
 from model import store
 from model.architectures import ARCHITECTURES, DEFAULT
 from model.store import ModelRef
-from ui import cache
+from ui import cache, state
 from viz import preprocess, urlstate
 
-SOURCES = ["Samples", "Test set", "Draw", "Upload"]
+SOURCES = state.SOURCES
 
 
 def _on_model_upload() -> None:
@@ -28,7 +28,7 @@ def _on_model_upload() -> None:
     if up is None:
         return
     data = up.getvalue()
-    st.session_state["model.upload"] = {"name": up.name, "data": data,
+    st.session_state[state.UPLOAD] = {"name": up.name, "data": data,
                                         "digest": hashlib.sha256(data).hexdigest()}
 
 
@@ -58,7 +58,7 @@ def model_options() -> dict[ModelRef, str]:
                                             for label in options.values()):
             options[ModelRef.untrained(arch.name)] = (f"{arch.name} (untrained: random "
                                                       f"weights)")
-    up = st.session_state.get("model.upload")
+    up = st.session_state.get(state.UPLOAD)
     if up:
         options[ModelRef.upload(up["digest"])] = f"uploaded: {urlstate.cut(up['name'])}"
     return options
@@ -82,22 +82,22 @@ def sidebar_model():
     """The model picker. Returns (model key, a sidebar slot for its description)."""
     st.sidebar.header("Model")
     options = model_options()
-    up = st.session_state.get("model.upload")
+    up = st.session_state.get(state.UPLOAD)
     if up and st.session_state.get("model.last_upload") != up["digest"]:
         # A new upload: validate it and select it, or explain why it does not fit.
         st.session_state["model.last_upload"] = up["digest"]
         error = _check_upload(up)
         if error is None:
-            st.session_state["model.choice"] = ModelRef.upload(up["digest"])
+            state.select_model(ModelRef.upload(up["digest"]))
             st.session_state.pop("model.error", None)
         else:  # drop the upload: the session keeps working with the other models
             st.session_state["model.error"] = error
-            st.session_state.pop("model.upload", None)
+            st.session_state.pop(state.UPLOAD, None)
             options.pop(ModelRef.upload(up["digest"]), None)
-    if st.session_state.get("model.choice") not in options:
-        st.session_state["model.choice"] = next(iter(options))
+    if state.chosen_model() not in options:
+        state.select_model(next(iter(options)))
     key = st.sidebar.selectbox("Network", list(options), format_func=options.get,
-                               key="model.choice")
+                               key=state.MODEL)
     if st.session_state.get("model.error"):
         # The message names the file and quotes its card: text from a user, never markdown.
         st.sidebar.error("That checkpoint cannot be used. "
@@ -136,18 +136,18 @@ def _on_image_upload() -> None:
 def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
     """(uint8 28x28 image or None, true label or None, description)."""
     st.sidebar.header("Input")
-    st.session_state["in.ref"] = None  # ("sample", i) or ("test", i): what a link can name
-    source = st.sidebar.radio("Digit from", SOURCES, horizontal=True, key="in.source")
-    if source == "Samples":
+    state.set_input_ref(None)  # ("sample", i) or ("test", i): what a link can name
+    source = st.sidebar.radio("Digit from", SOURCES, horizontal=True, key=state.SOURCE)
+    if source == state.SAMPLES:
         images, labels = cache.samples()
-        digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key="in.digit")
+        digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key=state.DIGIT)
         idx = np.arange(len(labels)) if digit == "any" else np.flatnonzero(labels == digit)
         # No default value: a link may have set the slider's state (value None = its minimum).
-        i = st.sidebar.slider("Sample", 1, len(idx), key=f"in.sample.{digit}") - 1
+        i = st.sidebar.slider("Sample", 1, len(idx), key=state.sample_key(digit)) - 1
         j = int(idx[i])
-        st.session_state["in.ref"] = ("sample", j)
+        state.set_input_ref(("sample", j))
         return images[j], int(labels[j]), f"sample {j + 1} of {len(labels)} (label {labels[j]})"
-    if source == "Test set":
+    if source == state.TEST_SET:
         from model.data import mnist_available
         if not mnist_available():
             st.sidebar.info("The MNIST test set is not on this machine (set MNIST_DIR to its "
@@ -155,8 +155,8 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
             images, labels = cache.samples()
             return images[0], int(labels[0]), f"sample 1 of {len(labels)} (label {labels[0]})"
         images, labels = cache.test_set()
-        digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key="in.test_digit")
-        wrong = st.sidebar.checkbox("Misclassified only", key="in.wrong")
+        digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key=state.TEST_DIGIT)
+        wrong = st.sidebar.checkbox("Misclassified only", key=state.WRONG)
         mask = np.ones(len(labels), bool) if digit == "any" else labels == digit
         if wrong:
             mask &= cache.test_predictions(key) != labels
@@ -165,12 +165,12 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
             st.sidebar.info("No test digit matches: this model gets all of them right.")
             return None, None, ""
         i = st.sidebar.slider(f"Test digit ({len(idx):,} match)", 1, len(idx),
-                              key=f"in.test.{digit}.{wrong}") - 1
+                              key=state.test_key(digit, wrong)) - 1
         j = int(idx[i])
-        st.session_state["in.ref"] = ("test", j)
+        state.set_input_ref(("test", j))
         return images[j], int(labels[j]), f"test digit #{j} (label {labels[j]})"
-    if source == "Draw":
-        rgba = st.session_state.get("in.drawing")
+    if source == state.DRAW:
+        rgba = state.drawing()
         if rgba is None:
             st.sidebar.info("Draw a digit on the pad in the Explore page (mouse, pen or finger): "
                             "the prediction and the feature maps follow the pen.")

@@ -445,8 +445,9 @@ def show_activation(ctx, layers, acts) -> None:
       visual=("The chosen unit's exact region on the input, and its sensitivity map "
               'inside it.'))
 def show_receptive_field(ctx, layers, acts) -> None:
-    from ui import components, unitfield
+    from ui import state, unitfield
     from viz import fields
+    from viz.unit import Unit
     table = [r for r in cache.field_table(ctx.key)
              if len(r.shape) == 3 and not r.is_global and r.size > 1
              and r.type not in SHAPE_KEEPERS]
@@ -461,15 +462,16 @@ def show_receptive_field(ctx, layers, acts) -> None:
     centre = row.size // 2
     c = int(np.argmax(acts[name][:, centre, centre])) if name in acts else 0
     # the centre unit, or the unit last picked on this layer's map (click or Enter)
-    picked = components.picked_unit("tour.rf.panel")
+    picked = state.component_unit("tour.rf.panel")
     y = x = centre
-    if picked and picked["layer"] == name:
-        c, y, x = fields.clamp_unit(row, picked["c"], picked["y"], picked["x"])
+    if picked is not None and picked.layer == name:
+        c, y, x = fields.clamp_unit(row, picked.c, picked.y, picked.x)
+    unit = Unit(name, c, y, x)
     px = "pixel" if row.stride == 1 else "pixels"
-    erf, _ = cache.unit_maps(ctx.key, ctx.image, name, (c, y, x))
+    erf, _ = cache.unit_maps(ctx.key, ctx.image, name, unit.cyx)
     st.markdown(f"**Unit ({y}, {x}) of {name}, channel {c}:** hover the map to see any unit's "
                 f"field at once; click one to see its sensitivity.")
-    unitfield.render(ctx.image, row, (c, y, x), fmap=acts[name][c] if name in acts else None,
+    unitfield.render(ctx.image, row, unit, fmap=acts[name][c] if name in acts else None,
                      erf=erf, attr=None, key="tour.rf.panel", large=common.presenting())
     m = st.columns(2)
     m[0].metric("Field size r", f"{row.r}x{row.r} pixels")

@@ -18,7 +18,7 @@ import streamlit as st
 from model import store
 from model.architectures import ARCHITECTURES, TRAIN_DEFAULT
 from model.store import ModelRef
-from ui import cache, common
+from ui import cache, common, state
 from ui.cache import forward, unit_maps
 from ui.common import context, guard, plot
 from viz import figures, raster, training
@@ -92,7 +92,7 @@ def train_form() -> None:
 # ---------------------------------------------------------------------------------------------
 
 def _open_in_explorer(path: str) -> None:
-    st.session_state["model.choice"] = ModelRef.checkpoint(path)
+    state.select_model(ModelRef.checkpoint(path))
     st.session_state["train.open"] = True
 
 

@@ -17,18 +17,19 @@ import numpy as np
 from ui import components
 from viz import fieldpanel
 from viz.layers import LayerInfo
+from viz.unit import Unit
 
 
-def render(image: np.ndarray, row: LayerInfo, unit: tuple[int, int, int], *,
+def render(image: np.ndarray, row: LayerInfo, unit: Unit, *,
            fmap: np.ndarray | None, erf: np.ndarray | None, attr: np.ndarray | None,
            key: str, large: bool = False,
            on_pick: Callable[[], None] | None = None) -> None:
-    """Mount the panel for ``unit = (c, y, x)`` of layer ``row`` on the uint8 28x28 ``image``.
+    """Mount the panel for ``unit`` (of layer ``row``) on the uint8 28x28 ``image``.
 
     ``fmap``: the channel's map to pick on (None: no picker). ``on_pick`` runs (before the rerun)
-    when a unit is picked; ``ui.components.picked_unit(key)`` reads it.
+    when a unit is picked; ``ui.state.component_unit(key)`` reads it.
     """
-    data: dict[str, Any] = fieldpanel.payload(image, row, unit, fmap=fmap, erf=erf, attr=attr)
+    data: dict[str, Any] = fieldpanel.payload(image, row, unit.cyx, fmap=fmap, erf=erf, attr=attr)
     data["large"] = bool(large)
     components.component("unitfield")(key=key, data=data,
                                       on_unit_change=on_pick or (lambda: None))

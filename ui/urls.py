@@ -14,8 +14,9 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import cache, sidebar
+from ui import cache, sidebar, state
 from viz import urlstate
+from viz.unit import Unit
 
 N_TEST = 10_000
 
@@ -31,9 +32,9 @@ def model_names() -> dict[str, ModelRef]:
     return {ref.url_name: ref for ref in sidebar.model_options() if ref.url_name is not None}
 
 
-def _problems(state: urlstate.ViewState) -> None:
-    if state.problems:
-        st.session_state["url.problems"] = list(state.problems)
+def _problems(link: urlstate.ViewState) -> None:
+    if link.problems:
+        st.session_state["url.problems"] = list(link.problems)
 
 
 def apply_before_sidebar() -> None:
@@ -50,59 +51,56 @@ def apply_before_sidebar() -> None:
         n_test = N_TEST if mnist_available() else 0
     images, _ = cache.samples()
     names = model_names()
-    state = urlstate.parse(params, list(names), methods=(), views=list(views()),
-                           n_samples=len(images), n_test=n_test)
-    if state.input and state.input[0] == "test" and n_test == 0:
-        state.problems.append("the MNIST test set is not on this server; showing a sample")
-    if state.model:
-        st.session_state["model.choice"] = names[state.model]
-    if state.input:
-        kind, index = state.input
+    link = urlstate.parse(params, list(names), methods=(), views=list(views()),
+                          n_samples=len(images), n_test=n_test)
+    if link.input and link.input[0] == "test" and n_test == 0:
+        link.problems.append("the MNIST test set is not on this server; showing a sample")
+    if link.model:
+        state.select_model(names[link.model])
+    if link.input:
+        kind, index = link.input
         if kind == "sample":
-            st.session_state.update({"in.source": "Samples", "in.digit": "any",
-                                     "in.sample.any": index + 1})
+            state.select_sample(index)
         else:
-            st.session_state.update({"in.source": "Test set", "in.test_digit": "any",
-                                     "in.wrong": False, "in.test.any.False": index + 1})
-    st.session_state["url.pending"] = state
-    _problems(state)
+            state.select_test_digit(index)
+    st.session_state["url.pending"] = link
+    _problems(link)
 
 
 def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
     """Once: the link's layer, view, unit and saliency method, checked against this model."""
-    state: urlstate.ViewState | None = st.session_state.pop("url.pending", None)
-    if state is not None:
+    link: urlstate.ViewState | None = st.session_state.pop("url.pending", None)
+    if link is not None:
         from model.saliency import METHODS
-        problems = list(state.problems)
-        layer = state.layer
+        problems = list(link.problems)
+        layer = link.layer
         if layer is not None and layer not in acts:
             problems.append(f"layer {urlstate.shown(layer)} is not in this model (pick one from "
                             f"the Layer list)")
             layer = None
         if layer:
-            st.session_state["layer.name"] = layer
-        view = views().get(state.view or "")
-        if state.method is not None:
-            if state.method in METHODS:
-                st.session_state["sal.method"] = state.method
+            state.select_layer(layer)
+        view = views().get(link.view or "")
+        if link.method is not None:
+            if link.method in METHODS:
+                state.select_method(link.method)
                 view = view or views()["saliency"]
             else:
-                problems.append(f"method {urlstate.shown(state.method)} is unknown (have: "
+                problems.append(f"method {urlstate.shown(link.method)} is unknown (have: "
                                 f"{', '.join(METHODS)})")
-        if state.unit is not None:
-            where = layer or st.session_state.get("layer.name")
+        if link.unit is not None:
+            where = layer or state.layer()
             shape = acts[where].shape if where in acts else ()
-            c, y, x = state.unit
+            c, y, x = link.unit
             if len(shape) == 3 and c < shape[0] and y < shape[1] and x < shape[2]:
-                st.session_state["rf.unit"] = {"layer": where, "c": c, "y": y, "x": x}
-                st.session_state[f"rf.channel.{where}"] = c
+                state.pick_unit(Unit.at(where, link.unit))
                 view = view or views()["field"]
             else:
                 size = "x".join(map(str, shape)) or "unknown"
                 problems.append(f"unit {c},{y},{x} is outside {where} (channels x rows x "
                                 f"columns: {size})")  # (a layer of this model, not the link's)
         if view:
-            st.session_state["view"] = view
+            state.show_view(view)
         if problems:
             st.session_state["url.problems"] = problems
     problems = st.session_state.pop("url.problems", None)
@@ -115,17 +113,16 @@ def current() -> dict[str, str]:
     """Query parameters describing what the explorer shows now."""
     names = {key: name for name, key in model_names().items()}
     view_names = {title: name for name, title in views().items()}
-    ss = st.session_state
-    state = urlstate.ViewState(model=names.get(ss.get("model.choice")), input=ss.get("in.ref"),
-                               layer=ss.get("layer.name"))
-    state.view = view_names.get(ss.get("view") or "")
-    unit = ss.get("rf.unit") or {}
-    if state.view == "field" and unit.get("layer") == state.layer:
-        state.unit = (unit["c"], unit["y"], unit["x"])
-    if state.view == "saliency":
-        state.method = ss.get("sal.method")
-    params = urlstate.encode(state)
-    if ss.get("present.on"):
+    link = urlstate.ViewState(model=names.get(state.chosen_model()), input=state.input_ref(),
+                              layer=state.layer())
+    link.view = view_names.get(state.view() or "")
+    unit = state.picked_unit()
+    if link.view == "field" and unit is not None and unit.layer == link.layer:
+        link.unit = unit.cyx
+    if link.view == "saliency":
+        link.method = state.method()
+    params = urlstate.encode(link)
+    if state.presenting():
         params["present"] = "1"
     return params
 

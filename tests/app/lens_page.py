@@ -53,8 +53,7 @@ with np.load(ROOT / "checkpoints" / "samples.npz", allow_pickle=False) as data:
 result = lens.render(f"test:{spec}", image, net=net, layer=q.get("layer"),
                      large=q.get("large") == "1", draw=q.get("draw") == "1")
 if result.unit:
-    u = result.unit
-    st.text(f"server unit: {u['layer']},{u['c']},{u['y']},{u['x']}")
+    st.text(f"server unit: {result.unit}")
 if result.drawing is not None:
     acts = npforward.forward(net, result.drawing)
     pred = int(np.argmax(next(reversed(acts.values()))))

@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from model.architectures import get  # noqa: E402
-from ui import components, unitfield  # noqa: E402
+from ui import state, unitfield  # noqa: E402
 from viz.layers import describe  # noqa: E402
+from viz.unit import Unit  # noqa: E402
 
 st.set_page_config(page_title="unit-field test page", layout="wide")
 q = st.query_params
@@ -34,9 +35,9 @@ for row in describe(get(arch).layers()):
     erf = rng.random((28, 28)) ** 3
     attr = rng.normal(size=(28, 28))
     fmap = rng.random((row.size, row.size)) if spatial else None
-    picked = components.picked_unit(key)
-    unit = (picked["c"], picked["y"], picked["x"]) if picked else (0, 0, 0)
+    picked = state.component_unit(key)
+    unit = picked or Unit(row.name, 0, 0, 0)
     st.markdown(f"**{row.name}**")
     unitfield.render(image, row, unit, fmap=fmap, erf=erf, attr=attr, key=key)
     if picked:
-        st.text(f"server unit: {picked['layer']},{picked['c']},{picked['y']},{picked['x']}")
+        st.text(f"server unit: {picked}")
