@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from model.atomic import atomic_write
+from model.data import TEST_SET_SIZE, TRAIN_SIZE, VALIDATION_SIZE
 from viz.card import analyse_checked
-from viz.layers import LayerInfo
+from viz.layers import INPUT_ELEMENTS, INPUT_SHAPE, LayerInfo
 
 MAX_MINUTES_ENV = "CNN_LENS_MAX_TRAIN_MINUTES"
 DEFAULT_MAX_MINUTES = 15.0
@@ -47,8 +48,6 @@ DEFAULT_MAX_MEMORY_MB = 1024.0
 # A run is stopped on the clock once it has run this much longer than the time limit (the
 # estimate is checked against measured steps to within 3x; the slack covers a busy server).
 DEADLINE_SLACK = 1.5
-TRAIN_IMAGES = 55_000  # 60k minus the 5k validation split
-VAL_IMAGES, TEST_IMAGES = 5_000, 10_000
 CACHE_NAME = ".throughput.json"
 MEMORY_SAFETY = 1.25  # the memory model against measured peaks (tests/model/test_budget.py)
 # Per layer type, how many numbers' worth of work one output number costs (ReLU = 1; measured
@@ -138,7 +137,7 @@ def cost(infos: list[LayerInfo] | tuple[LayerInfo, ...]) -> Cost:
     """The per-image cost of a described network (``viz.layers.describe``)."""
     conv = linear = windows = kept = widest = 0
     elements = 0.0
-    prev = 1 * 28 * 28
+    prev = INPUT_ELEMENTS
     biggest, biggest_n = "", 0
     params = 0
     for info in infos:
@@ -160,7 +159,7 @@ def cost(infos: list[LayerInfo] | tuple[LayerInfo, ...]) -> Cost:
         if out > biggest_n:
             biggest, biggest_n = info.name, out
         prev = out
-    return Cost(conv, linear, elements, windows, kept + 4 * 28 * 28, max(widest, prev), params,
+    return Cost(conv, linear, elements, windows, kept + 4 * INPUT_ELEMENTS, max(widest, prev), params,
                 biggest, 4 * biggest_n)
 
 
@@ -203,7 +202,7 @@ def _time_steps(layers: list[dict[str, Any]], batch: int = 64, steps: int = 4) -
     gen = torch.Generator().manual_seed(0)
     model = build_from_config("timing", layers).to(memory_format=torch.channels_last).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-    x = torch.rand(batch, 1, 28, 28, generator=gen)
+    x = torch.rand(batch, *INPUT_SHAPE, generator=gen)
     y = torch.randint(0, 10, (batch,), generator=gen)
     best = math.inf
     for i in range(steps + 1):
@@ -283,7 +282,7 @@ def throughput(runs_dir: str | os.PathLike[str]) -> Throughput:
 def images_seen(epochs: int, batch_size: int = 128, max_steps: int | None = None,
                 train_images: int | None = None) -> int:
     """Training images a run goes through (its epochs, or its step limit if sooner)."""
-    images = epochs * (TRAIN_IMAGES if train_images is None else train_images)
+    images = epochs * (TRAIN_SIZE if train_images is None else train_images)
     if max_steps:
         images = min(images, max_steps * batch_size)
     return images
@@ -295,7 +294,7 @@ def estimate_seconds(layers: list[dict[str, Any]], images: int, epochs: int,
     with the validation pass after each epoch and the test pass at the end (a forward pass
     costs about a third of a training step)."""
     c = cost(analyse_checked(layers).layers)
-    forward = (epochs * VAL_IMAGES + TEST_IMAGES) / 3
+    forward = (epochs * VALIDATION_SIZE + TEST_SET_SIZE) / 3
     return (images + forward) * tp.seconds_per_image(c)
 
 
@@ -367,7 +366,7 @@ def estimate(layers: list[dict[str, Any]], epochs: int, runs_dir: str | os.PathL
     """The estimate for a run (raises ``viz.card.CardError`` for a network over the limits)."""
     c = cost(analyse_checked(layers).layers)
     images = images_seen(epochs, batch_size, max_steps, train_images)
-    forward = (epochs * VAL_IMAGES + TEST_IMAGES) / 3
+    forward = (epochs * VALIDATION_SIZE + TEST_SET_SIZE) / 3
     seconds = (images + forward) * throughput(runs_dir).seconds_per_image(c)
     return Estimate(seconds, 60 * max_minutes(), c.macs, images,
                     memory_bytes(c, batch_size, optimizer), int(max_memory_mb() * 2**20),

@@ -8,6 +8,12 @@ uses, verified, and written atomically (temp file, then rename), so an interrupt
 download never leaves a half-written file behind.
 
 Every failure raises :class:`MNISTError` naming the file, what is wrong and what to do.
+
+The split every run uses lives here too: :data:`VALIDATION_SIZE` of the :data:`TRAIN_SET_SIZE`
+training images are held out (seeded, :meth:`MNIST.split`), the rest trained on; the training
+time budget (``model/budget.py``) counts with the same numbers. Importing this module does not
+import torch (only reading the files into tensors does), so the budget can use them while torch
+is still loading.
 """
 
 from __future__ import annotations
@@ -23,14 +29,18 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from model import store
 from model.atomic import atomic_path
 from model.store import PROJECT_ROOT, SAMPLES_PATH
+from viz.layers import INPUT_SHAPE
 from viz.preprocess import MEAN, STD
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_CACHE = PROJECT_ROOT / ".cache" / "mnist"
 
@@ -51,7 +61,9 @@ RAW_MD5: dict[str, str] = {
 # IDX magic numbers: 0x00000801 = unsigned bytes, 1 dimension; 0x00000803 = 3 dimensions.
 _MAGIC_LABELS = 2049
 _MAGIC_IMAGES = 2051
-VALIDATION_SIZE = 5000
+TRAIN_SET_SIZE, TEST_SET_SIZE = 60_000, 10_000  # the official MNIST files' images
+VALIDATION_SIZE = 5_000  # training images held out for validation (MNIST.split)
+TRAIN_SIZE = TRAIN_SET_SIZE - VALIDATION_SIZE  # the images a run trains on (55,000)
 SPLIT_SEED = 0
 
 
@@ -188,6 +200,8 @@ class MNIST:
 
     def split(self, validation_size: int = VALIDATION_SIZE, seed: int = SPLIT_SEED):
         """Seeded (train, validation) split of the 60k training set: ((x, y), (x, y))."""
+        import torch
+
         if not 0 < validation_size < len(self.train_labels):
             raise ValueError(f"validation_size must be in 1..{len(self.train_labels) - 1}")
         order = torch.randperm(len(self.train_labels), generator=torch.Generator().manual_seed(seed))
@@ -216,6 +230,8 @@ def load_mnist(
         verify_md5(raw, expected_md5, str(path))
         arrays[name] = array
     _check_pairs(arrays, directory)
+    import torch
+
     return MNIST(
         train_images=torch.from_numpy(arrays["train-images-idx3-ubyte"].copy()),
         train_labels=torch.from_numpy(arrays["train-labels-idx1-ubyte"].astype(np.int64)),
@@ -230,8 +246,10 @@ def _check_pairs(arrays: Mapping[str, np.ndarray], directory: Path) -> None:
     for split in ("train", "t10k"):
         images = arrays[f"{split}-images-idx3-ubyte"]
         labels = arrays[f"{split}-labels-idx1-ubyte"]
-        if images.ndim != 3 or images.shape[1:] != (28, 28):
-            raise MNISTError(f"{directory}/{split}-images: images are {images.shape[1:]}, not 28x28.")
+        if images.ndim != 3 or images.shape[1:] != INPUT_SHAPE[1:]:
+            side = INPUT_SHAPE[-1]
+            raise MNISTError(f"{directory}/{split}-images: images are {images.shape[1:]}, "
+                             f"not {side}x{side}.")
         if labels.ndim != 1 or len(labels) != len(images):
             raise MNISTError(
                 f"{directory}: {split} has {len(images)} images but {labels.shape} labels."

@@ -1,6 +1,6 @@
 """Test-set predictions of a checkpoint: shipped ones read from ``checkpoints/``, others computed.
 
-See ``viz/confusion.py`` for the file format and the matrix.
+See ``model/shipped.py`` for the file format, ``viz/confusion.py`` for the matrix.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from torch import nn
 
 from model.activations import batch_images
 from model.atomic import atomic_path
+from model.shipped import LABELS_PATH, load_shipped, predictions_path
 from model.train import predict
-from viz.confusion import LABELS_PATH, load_shipped, predictions_path
 
 
 def compute(model: nn.Module, images: np.ndarray | torch.Tensor) -> np.ndarray:

@@ -27,7 +27,7 @@ from torch import nn
 
 from model.architectures import ARCHITECTURES, DEFAULT
 from model.checkpoint import save_checkpoint
-from model.data import MNIST, MNISTError, load_mnist, to_float
+from model.data import MNIST, VALIDATION_SIZE, MNISTError, load_mnist, to_float
 from model.store import PROJECT_ROOT
 from model.zoo import ZooNet, build, build_from_config
 from viz.layers import total_macs, total_params
@@ -50,7 +50,7 @@ class TrainConfig:
     rotate_deg: float = 7.0  # augmentation: uniform rotation in +-rotate_deg
     shift_px: float = 2.0  # augmentation: uniform shift in +-shift_px pixels per axis
     seed: int = 0
-    val_size: int = 5000  # images held out of the 60k training set for validation
+    val_size: int = VALIDATION_SIZE  # images held out of the 60k training set for validation
     max_steps: int | None = None  # stop early (smoke runs)
     threads: int = 1
     device: str = "auto"

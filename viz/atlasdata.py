@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from viz.layers import INPUT_SHAPE
+
 TOP_K = 9
 
 
@@ -99,7 +101,7 @@ def to_arrays(atlas: Atlas, compact: bool = False,
         used = atlas.used_indices()
         out["digit_index"] = used.astype(np.uint16)
         out["digits"] = np.stack([atlas.image(int(i), test_images) for i in used]).astype(
-            np.uint8) if len(used) else np.zeros((0, 28, 28), np.uint8)
+            np.uint8) if len(used) else np.zeros((0, *INPUT_SHAPE[1:]), np.uint8)
     return out
 
 

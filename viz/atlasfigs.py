@@ -5,7 +5,7 @@ pixels are zero padding, drawn hatched (grey with orange stripes), so a border u
 how much of what it "sees" is not the digit. All patches of one layer have the same size (its
 field r). A grid is one image (fast to send and draw) with the activation under every patch and
 an invisible scatter on top, whose ``customdata`` is ``[row, column]``, so a click reaches
-Python. Torch-free.
+Python. The confusion matrix's figure (:func:`confusion_figure`) is drawn the same way. Torch-free.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-ORANGE = np.array([216, 134, 42], np.float64)
-PAD_GREY = np.array([236, 236, 236], np.float64)
+from viz import style
+
+ORANGE = np.array(style.rgb(style.ORANGE), np.float64)
+PAD_GREY = np.array(style.rgb(style.PAD_GREY), np.float64)
 GAP = np.array([255, 255, 255], np.float64)
 FONT = dict(family="Source Sans Pro, sans-serif", size=13)
 
@@ -158,8 +160,8 @@ def resize_rgb(tile: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 def curves_figure(curves: dict[str, np.ndarray], title: str, height: int = 300) -> go.Figure:
     """Deletion or insertion curves: target-class probability against the share of pixels."""
     fig = go.Figure()
-    palette = ["#3b5b92", "#d8862a", "#5b9f5b", "#b35806", "#7b5ea7", "#888888", "#c2185b",
-               "#222222"]
+    palette = [style.BLUE, style.ORANGE, "#5b9f5b", style.DARK_ORANGE, "#7b5ea7", style.GREY,
+               "#c2185b", "#222222"]
     for k, (name, c) in enumerate(curves.items()):
         xs = np.linspace(0, 1, len(c))
         fig.add_trace(go.Scatter(x=xs, y=c, mode="lines+markers", name=name,
@@ -172,4 +174,37 @@ def curves_figure(curves: dict[str, np.ndarray], title: str, height: int = 300) 
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=height,
                       margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white", font=FONT,
                       legend=dict(font=dict(size=11)))
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None,
+                     height: int = 460) -> go.Figure:
+    """The confusion matrix (``viz/confusion.py``): a heatmap of the counts (log colour so single
+    errors show), the count in every cell, and an invisible scatter with one marker per cell on
+    top (a click on a plain heatmap never reaches Python), whose ``customdata`` is
+    ``[true, predicted]``."""
+    m = np.asarray(matrix)
+    classes = list(range(m.shape[0]))
+    text = [[str(int(v)) if v else "" for v in row] for row in m]
+    fig = go.Figure(go.Heatmap(
+        z=np.log10(m + 1.0), x=classes, y=classes, text=text, texttemplate="%{text}",
+        colorscale=style.SEQUENTIAL, showscale=False, xgap=1, ygap=1, hoverinfo="skip"))
+    ys, xs = np.meshgrid(classes, classes, indexing="ij")
+    fig.add_trace(go.Scatter(
+        x=xs.ravel().tolist(), y=ys.ravel().tolist(), mode="markers",
+        marker=dict(size=34, symbol="square", color="rgba(0,0,0,0)"),
+        customdata=np.stack([ys.ravel(), xs.ravel()], axis=1).tolist(),
+        hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}: "
+                      "%{text} digit(s)<extra></extra>",
+        text=[str(int(v)) for v in m.ravel()], showlegend=False))
+    if selected is not None:
+        t, p = selected
+        fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5,
+                      line=dict(color=style.ORANGE, width=3))
+    fig.update_xaxes(title="predicted", tickmode="array", tickvals=classes, side="top",
+                     constrain="domain")
+    fig.update_yaxes(title="true", tickmode="array", tickvals=classes, autorange="reversed",
+                     scaleanchor="x")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
+                      clickmode="event+select", dragmode=False)
     return fig

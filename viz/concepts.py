@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viz.layers import FIELD_CHANGERS, SHAPE_KEEPERS, describe
+from viz.layers import FIELD_CHANGERS, INPUT_SHAPE, SHAPE_KEEPERS, describe
 
 RULES: tuple[tuple[str, str], ...] = (
     ("Pad early", "Small images lose their border fast: a 3x3 conv without padding shrinks "
@@ -73,7 +73,7 @@ def relu_split(feature_map: np.ndarray) -> dict[str, float]:
 # Reading a network's layer records (model/zoo.py) for the tour
 # ---------------------------------------------------------------------------------------------
 
-INPUT_SIZE = 28
+INPUT_SIZE = INPUT_SHAPE[-1]
 
 
 def map_sizes(layers: list[dict]) -> dict[str, int | None]:

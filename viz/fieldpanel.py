@@ -17,7 +17,7 @@ The server sends, per pick, about 3,000 small numbers:
   None (a layer without a spatial map, or a panel that is not a picker).
 - ``erf`` and ``attr``: the picked unit's effective field and attribution as
   :func:`viz.raster.overlay_levels` makes them for the PNG pictures (0..1 and -1..1), sent as
-  ints 0..1000 and -1000..1000.
+  ints 0..LEVELS and -LEVELS..LEVELS (:data:`viz.style.LEVELS`, 1000).
 """
 
 from __future__ import annotations
@@ -26,19 +26,21 @@ from typing import Any
 
 import numpy as np
 
-from viz.layers import LayerInfo
+from viz.layers import INPUT_SHAPE, LayerInfo
 from viz.lens import rf_row
 from viz.raster import overlay_levels
+from viz.style import LEVELS
 
-LEVELS = 1000  # overlay levels sent per sign: finer than the 256 colours a canvas draws
+IMAGE = INPUT_SHAPE[1:]  # (28, 28)
+SIDE = INPUT_SHAPE[-1]
 
 
 def _levels(overlay: np.ndarray | None, signed: bool) -> list[int] | None:
     if overlay is None:
         return None
     ov = np.asarray(overlay, dtype=np.float64)
-    if ov.shape != (28, 28):
-        raise ValueError(f"an overlay must be 28x28, not {ov.shape}")
+    if ov.shape != IMAGE:
+        raise ValueError(f"an overlay must be {SIDE}x{SIDE}, not {ov.shape}")
     if not np.isfinite(ov).all():
         raise ValueError("the unit's effective field or attribution has NaN or infinite values "
                          "(the network's numbers overflow on this input)")
@@ -53,8 +55,8 @@ def payload(image: np.ndarray, row: LayerInfo, unit: tuple[int, int, int],
     ``fmap``: the picked channel's (H, W) map to pick units on (None: no picker).
     """
     img = np.asarray(image)
-    if img.shape != (28, 28):
-        raise ValueError(f"the input must be 28x28, not {img.shape}")
+    if img.shape != IMAGE:
+        raise ValueError(f"the input must be {SIDE}x{SIDE}, not {img.shape}")
     c, y, x = (int(v) for v in unit)
     if not (0 <= y < row.size and 0 <= x < row.size):
         raise ValueError(f"unit ({y}, {x}) is outside {row.name}'s {row.size}x{row.size} map")

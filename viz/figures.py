@@ -1,7 +1,8 @@
 """Plotly figures for the explorer: light (one or few traces), readable on a projector.
 
 Colour maps are colour-blind safe: ``cividis`` for activations and images of values, ``RdBu``
-reversed (red = positive, blue = negative, white = 0) for signed attributions and weights.
+reversed (red = positive, blue = negative, white = 0) for signed attributions and weights; they
+and every colour here come from ``viz/style.py``.
 """
 
 from __future__ import annotations
@@ -13,18 +14,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
+from viz import style
+from viz.layers import INPUT_SHAPE
+from viz.style import DIVERGING, OVERLAY_DIVERGING, SEQUENTIAL
+
 if TYPE_CHECKING:
     from viz.layers import LayerInfo
     from viz.receptive_field import Region
 
-SEQUENTIAL = "cividis"
-DIVERGING = "RdBu_r"
-# For overlays: the same diverging colours, but fully transparent at 0 so the digit shows through.
-OVERLAY_DIVERGING = [[0.0, "rgba(5,48,97,1)"], [0.25, "rgba(67,147,195,0.85)"],
-                     [0.5, "rgba(247,247,247,0)"], [0.75, "rgba(214,96,77,0.85)"],
-                     [1.0, "rgba(103,0,31,1)"]]
-OVERLAY_SEQUENTIAL = [[0.0, "rgba(255,233,69,0)"], [0.15, "rgba(255,233,69,0.35)"],
-                      [1.0, "rgba(255,233,69,1)"]]
+SIDE = INPUT_SHAPE[-1]  # the input's side in pixels
 FONT = dict(size=15)
 GAP = 1  # NaN pixels between tiles of a mosaic
 
@@ -96,12 +94,12 @@ def digit(image: np.ndarray, height: int = 300, region: Region | None = None,
         lo, hi = min(lo, ry0, rx0) - 0.5, max(hi, ry1, rx1) + 0.5
         # The padding: everything around the image, shaded; the image sits on top of it.
         fig.add_shape(type="rect", x0=rx0, x1=rx1, y0=ry0, y1=ry1,
-                      line=dict(width=0), fillcolor="rgba(216,134,42,0.30)", layer="below")
+                      line=dict(width=0), fillcolor=style.rgba(style.ORANGE, 0.3), layer="below")
         fig.add_shape(type="rect", x0=rx0, x1=rx1, y0=ry0, y1=ry1,
-                      line=dict(color="#d8862a", width=3), fillcolor="rgba(0,0,0,0)",
+                      line=dict(color=style.ORANGE, width=3), fillcolor="rgba(0,0,0,0)",
                       name="receptive field")
         fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=-0.5, y1=n - 0.5,
-                      line=dict(color="#888", width=1, dash="dot"))
+                      line=dict(color=style.GREY, width=1, dash="dot"))
         fig.update_layout(plot_bgcolor="#f2f2f2")
     fig.update_xaxes(range=[lo, hi])
     fig.update_yaxes(range=[hi, lo])
@@ -190,23 +188,24 @@ def field_growth(table: Sequence[LayerInfo], chosen: str) -> go.Figure:
     names = [row.name for row in table]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=names, y=[row.r for row in table], mode="lines+markers",
-                             name="r (field size)", line=dict(color="#3b5b92", width=3),
+                             name="r (field size)", line=dict(color=style.BLUE, width=3),
                              hovertemplate="%{x}: r = %{y}<extra></extra>"))
     fig.add_trace(go.Scatter(x=names, y=[row.stride for row in table], mode="lines+markers",
-                             name="S (effective stride)", line=dict(color="#d8862a", width=2,
+                             name="S (effective stride)", line=dict(color=style.ORANGE, width=2,
                                                                    dash="dot"),
                              hovertemplate="%{x}: S = %{y}<extra></extra>"))
-    fig.add_hline(y=28, line=dict(color="#888", dash="dash"), annotation_text="image size 28",
+    fig.add_hline(y=SIDE, line=dict(color=style.GREY, dash="dash"),
+                  annotation_text=f"image size {SIDE}",
                   annotation_position="top left")
     if chosen in names:
-        fig.add_vline(x=names.index(chosen), line=dict(color="#d8862a", width=2))
+        fig.add_vline(x=names.index(chosen), line=dict(color=style.ORANGE, width=2))
     fig.update_xaxes(type="category", tickangle=-60, tickfont=dict(size=11))
     fig.update_yaxes(title="input pixels", rangemode="tozero")
     fig.update_layout(legend=dict(orientation="h", y=1.12, x=0))
     return _base(fig, 340)
 
 
-COMPARE_COLOURS = ("#3b5b92", "#d8862a", "#2a9d8f", "#8e44ad")
+COMPARE_COLOURS = (style.BLUE, style.ORANGE, "#2a9d8f", "#8e44ad")
 COMPARE_DASHES = ("solid", "dash", "dot", "dashdot")
 
 
@@ -225,7 +224,8 @@ def field_growth_compare(curves: dict[str, Sequence]) -> go.Figure:
             line=dict(color=COMPARE_COLOURS[i % len(COMPARE_COLOURS)], width=3,
                       dash=COMPARE_DASHES[i % len(COMPARE_DASHES)]),
             hovertemplate=f"{label}<br>%{{customdata}} (layer %{{x}}): r = %{{y}}<extra></extra>"))
-    fig.add_hline(y=28, line=dict(color="#888", dash="dash"), annotation_text="image size 28",
+    fig.add_hline(y=SIDE, line=dict(color=style.GREY, dash="dash"),
+                  annotation_text=f"image size {SIDE}",
                   annotation_position="top left")
     fig.update_xaxes(title="depth (conv and pooling layers)", dtick=1 if max(
         (len(p) for p in curves.values()), default=0) <= 20 else None)
@@ -252,7 +252,7 @@ def vector_bars(vec: np.ndarray) -> go.Figure:
     """A layer's output vector as bars (one per unit; blue >= 0, orange < 0)."""
     vec = np.asarray(vec).reshape(-1)
     fig = go.Figure(go.Bar(x=[str(i) for i in range(vec.size)], y=vec,
-                           marker_color=["#3b5b92" if v >= 0 else "#d8862a" for v in vec],
+                           marker_color=[style.BLUE if v >= 0 else style.ORANGE for v in vec],
                            hovertemplate="%{x}: %{y:.3g}<extra></extra>"))
     fig.update_xaxes(type="category")
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), font=FONT,

@@ -19,8 +19,10 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from viz.layers import INPUT_SHAPE
+
 MEAN, STD = 0.1307, 0.3081  # MNIST pixel mean and std (in [0, 1]): every normaliser reads these
-FRAME = 28
+FRAME = INPUT_SHAPE[-1]  # the network's input side (28)
 BOX = 20
 CENTRE = 14.0
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024

@@ -2,7 +2,8 @@
 
 Used where the picture changes on every click (picking a unit): an image is drawn by the browser
 at once, with no chart library work, so the region appears as fast as the server answers.
-Colour maps are the same colour-blind-safe ones as the charts (cividis, RdBu reversed).
+Colour maps are the same colour-blind-safe ones as the charts (cividis, RdBu reversed), and all
+colours come from ``viz/style.py``.
 """
 
 from __future__ import annotations
@@ -12,33 +13,23 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw
 
+from viz import style
 from viz.receptive_field import Region
 
-ORANGE = (216, 134, 42)
-PAD_GREY = (236, 236, 236)
-
-_CIVIDIS = ["#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678", "#a59c74",
-            "#c3b369", "#e1cc55", "#fee838"]
-_RDBU_R = ["rgb(5,48,97)", "rgb(33,102,172)", "rgb(67,147,195)", "rgb(146,197,222)",
-           "rgb(209,229,240)", "rgb(247,247,247)", "rgb(253,219,199)", "rgb(244,165,130)",
-           "rgb(214,96,77)", "rgb(178,24,43)", "rgb(103,0,31)"]
+ORANGE = style.rgb(style.ORANGE)
+PAD_GREY = style.rgb(style.PAD_GREY)
+BORDER_GREY = style.rgb(style.BORDER_GREY)
 
 
-def _rgb(c: str) -> tuple[int, int, int]:
-    if c.startswith("#"):
-        return tuple(int(c[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
-    return tuple(int(v) for v in c[c.index("(") + 1:-1].split(","))  # type: ignore[return-value]
-
-
-def _lut(colours: list[str]) -> np.ndarray:
-    stops = np.array([_rgb(c) for c in colours], dtype=np.float64)
+def _lut(colours: tuple[str, ...]) -> np.ndarray:
+    stops = np.array([style.rgb(c) for c in colours], dtype=np.float64)
     pos = np.linspace(0, 1, len(stops))
     t = np.linspace(0, 1, 256)
     return np.stack([np.interp(t, pos, stops[:, k]) for k in range(3)], axis=1)
 
 
-CIVIDIS = _lut(_CIVIDIS)
-RDBU_R = _lut(_RDBU_R)
+CIVIDIS = _lut(style.CIVIDIS)
+RDBU_R = _lut(style.RDBU_R)
 
 
 def colourise(values: np.ndarray, lut: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -47,7 +38,7 @@ def colourise(values: np.ndarray, lut: np.ndarray, lo: float, hi: float) -> np.n
     return lut[(t * 255).round().astype(int)]
 
 
-YELLOW = (254, 232, 56)  # the sensitivity overlay's colour (cividis' brightest)
+YELLOW = style.rgb(style.YELLOW)  # the sensitivity overlay's colour (cividis' brightest)
 SENSITIVITY_GAMMA = 0.6  # overlay opacity = level ** gamma: faint sensitivity stays visible
 SIGNED_GAMMA = 0.7
 
@@ -113,7 +104,7 @@ def field_picture(image: np.ndarray, region: Region | None = None,
     pil = Image.fromarray(canvas.clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(pil, "RGBA")
     # the image's own border, dotted-looking thin grey
-    draw.rectangle([off - 1, off - 1, off + n * scale, off + n * scale], outline=(150, 150, 150))
+    draw.rectangle([off - 1, off - 1, off + n * scale, off + n * scale], outline=BORDER_GREY)
     if region is not None:
         x0, y0 = (region.x0 - lo) * scale, (region.y0 - lo) * scale
         x1, y1 = (region.x1 - lo + 1) * scale - 1, (region.y1 - lo + 1) * scale - 1

@@ -11,7 +11,7 @@ of the pixel under the pointer.
 - ``lim``: the scale's limit, :func:`viz.figures.symmetric_limit` of the map (the 99.5th
   percentile of |value|): the colours run from ``-lim`` to ``+lim`` and clip beyond.
 - ``overlay``: the overlay's colour scale, ``[[t, r, g, b, alpha], ...]`` from
-  :data:`viz.figures.OVERLAY_DIVERGING` (the plotly charts' scale: its one source).
+  :data:`viz.style.OVERLAY_DIVERGING` (the plotly charts' scale: its one source).
 - ``label``: what the map is (e.g. "Integrated Gradients for class 3"), for captions and the
   screen-reader text.
 
@@ -26,7 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from viz.figures import OVERLAY_DIVERGING, symmetric_limit
+from viz.figures import symmetric_limit
+from viz.layers import INPUT_SHAPE
+from viz.style import LEVELS, OVERLAY_DIVERGING
+
+IMAGE = INPUT_SHAPE[1:]  # (28, 28)
+SIDE = INPUT_SHAPE[-1]
 
 
 def _stops(scale: list) -> list[list[float]]:
@@ -43,8 +48,9 @@ OVERLAY_STOPS = _stops(OVERLAY_DIVERGING)
 def payload(image: np.ndarray, attr: np.ndarray, label: str) -> dict[str, Any]:
     """The panel's data for one input and one attribution map (both 28x28)."""
     img, a = np.asarray(image), np.asarray(attr, dtype=np.float64)
-    if img.shape != (28, 28) or a.shape != (28, 28):
-        raise ValueError(f"the input and the map must be 28x28, not {img.shape} and {a.shape}")
+    if img.shape != IMAGE or a.shape != IMAGE:
+        raise ValueError(f"the input and the map must be {SIDE}x{SIDE}, not {img.shape} and "
+                         f"{a.shape}")
     if not np.isfinite(a).all():
         raise ValueError("the attribution map has NaN or infinite values")
     return {
@@ -56,7 +62,7 @@ def payload(image: np.ndarray, attr: np.ndarray, label: str) -> dict[str, Any]:
     }
 
 
-LEVELS = 1000  # a grid map's values are sent as ints -LEVELS..LEVELS (share of its largest |value|)
+# A grid map's values are sent as ints -LEVELS..LEVELS (share of its largest |value|).
 
 
 def share_of_max(a: np.ndarray) -> np.ndarray:
@@ -71,8 +77,8 @@ def grid_payload(image: np.ndarray, rows: dict[str, dict[str, np.ndarray]],
     """The grid's data: ``rows`` is {row label: {method label: 28x28 map}}, every row with the
     same methods in the same order; ``blank``: methods that could not run here (drawn empty)."""
     img = np.asarray(image)
-    if img.shape != (28, 28):
-        raise ValueError(f"the input must be 28x28, not {img.shape}")
+    if img.shape != IMAGE:
+        raise ValueError(f"the input must be {SIDE}x{SIDE}, not {img.shape}")
     if not rows:
         raise ValueError("the grid needs at least one row of maps")
     methods = list(next(iter(rows.values())))
@@ -82,8 +88,8 @@ def grid_payload(image: np.ndarray, rows: dict[str, dict[str, np.ndarray]],
             raise ValueError(f"row {name!r} has methods {list(row)}, not {methods}")
         for method, a in row.items():
             a = np.asarray(a, dtype=np.float64)
-            if a.shape != (28, 28) or not np.isfinite(a).all():
-                raise ValueError(f"the map of {method} ({name}) must be 28x28 and finite")
+            if a.shape != IMAGE or not np.isfinite(a).all():
+                raise ValueError(f"the map of {method} ({name}) must be {SIDE}x{SIDE} and finite")
             maps.append(np.rint(share_of_max(a) * LEVELS).astype(np.int32).ravel().tolist())
     return {
         "image": np.clip(img, 0, 255).astype(np.uint8).ravel().tolist(),

@@ -9,10 +9,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from viz.figures import DIVERGING, FONT, SEQUENTIAL, symmetric_limit
-
-ORANGE = "#d8862a"
-BLUE = "#3b5b92"
+from viz.figures import FONT, symmetric_limit
+from viz.style import BLUE, DIVERGING, GREY, GRID_GREY, ORANGE, SEQUENTIAL
 
 
 def _clean(fig: go.Figure, height: int, top: int = 40) -> go.Figure:
@@ -43,7 +41,7 @@ def conv_window(normalised: np.ndarray, y: int, x: int, kernel: int, padding: in
     if padding:
         lo, hi = -0.5, img.shape[0] - 0.5
         fig.add_shape(type="rect", x0=lo, x1=hi, y0=lo, y1=hi,
-                      line=dict(color="#888", width=1, dash="dot"))
+                      line=dict(color=GREY, width=1, dash="dot"))
     top, left = y * stride - padding, x * stride - padding
     fig.add_shape(type="rect", x0=left - 0.5, x1=left + kernel - 0.5, y0=top - 0.5,
                   y1=top + kernel - 0.5, line=dict(color=ORANGE, width=4))
@@ -119,7 +117,7 @@ def history(series: dict[str, list[float]], height: int = 360) -> go.Figure:
                   secondary_y=True)
     fig.update_xaxes(title="epoch", dtick=1 if len(series["epoch"]) <= 25 else None,
                      showgrid=False)
-    fig.update_yaxes(title="loss", rangemode="tozero", secondary_y=False, gridcolor="#eee")
+    fig.update_yaxes(title="loss", rangemode="tozero", secondary_y=False, gridcolor=GRID_GREY)
     fig.update_yaxes(title="validation accuracy", tickformat=".1%", secondary_y=True,
                      showgrid=False)
     fig.update_layout(legend=dict(orientation="h", y=1.12, x=0))

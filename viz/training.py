@@ -19,6 +19,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from viz import style
 from viz.card import read_header_file
 
 _EPOCH = re.compile(r"epoch-(\d+)\.safetensors$")
@@ -154,21 +155,21 @@ def curves(step_losses: list[float], epochs: list[dict[str, Any]], steps_per_epo
     x = list(range(1, len(step_losses) + 1))
     if step_losses:
         fig.add_scatter(x=x, y=step_losses, mode="lines", name="loss (each step)",
-                        line=dict(color="#c9d3e6", width=1), hovertemplate="step %{x}: %{y:.3f}")
+                        line=dict(color=style.PALE_BLUE, width=1), hovertemplate="step %{x}: %{y:.3f}")
         fig.add_scatter(x=x, y=smooth(step_losses), mode="lines", name="loss (smoothed)",
-                        line=dict(color="#3b5b92", width=3), hovertemplate="step %{x}: %{y:.3f}")
+                        line=dict(color=style.BLUE, width=3), hovertemplate="step %{x}: %{y:.3f}")
     if epochs:
         ex = [min(e["epoch"] * steps_per_epoch, len(step_losses) or e["epoch"] * steps_per_epoch)
               for e in epochs]
         fig.add_scatter(x=ex, y=[100 * e["val_accuracy"] for e in epochs], yaxis="y2",
                         mode="lines+markers", name="validation accuracy",
-                        line=dict(color="#d8862a", width=3), marker=dict(size=10),
+                        line=dict(color=style.ORANGE, width=3), marker=dict(size=10),
                         hovertemplate="epoch end, step %{x}: %{y:.2f}%<extra></extra>")
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=10, b=10), plot_bgcolor="white",
         font=dict(size=15), legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
-        xaxis=dict(title="training step", gridcolor="#eee", rangemode="tozero"),
-        yaxis=dict(title="loss", gridcolor="#eee", rangemode="tozero"),
+        xaxis=dict(title="training step", gridcolor=style.GRID_GREY, rangemode="tozero"),
+        yaxis=dict(title="loss", gridcolor=style.GRID_GREY, rangemode="tozero"),
         yaxis2=dict(title="validation accuracy (%)", overlaying="y", side="right",
                     range=[0, 101], tickmode="linear", tick0=0, dtick=20, showgrid=False))
     return fig

@@ -5,7 +5,10 @@ and the constants the JavaScript shares with Python (no browser needed).
   its own file; every shared module is loaded by some component; no top-level name is declared
   twice in one component's script (one module's name would shadow or clash with another's);
 - no JavaScript file is longer than 600 lines;
-- ``ui/js/constants.js`` holds the same numbers as the Python it mirrors.
+- ``ui/js/constants.js`` holds the same numbers as the Python it mirrors (``viz/style.py``'s
+  colours and levels, ``viz.layers.INPUT_SHAPE``, ``viz/preprocess.py``); the components' CSS
+  names ``viz/style.py``'s colours and gets them filled in; Streamlit's theme colour
+  (``.streamlit/config.toml``) is ``viz.style.BLUE``.
 """
 
 from __future__ import annotations
@@ -78,21 +81,68 @@ def test_no_long_javascript_file() -> None:
 def test_constants_match_python() -> None:
     import plotly.colors
 
-    from viz import fieldpanel, htmlviews, preprocess, raster, saliencypanel
+    from viz import preprocess, raster, style
+    from viz.layers import INPUT_SHAPE
     c = _constants()
-    assert c["SIDE"] == preprocess.FRAME == 28
+    assert c["SIDE"] == INPUT_SHAPE[1] == INPUT_SHAPE[2] == preprocess.FRAME == 28
     assert c["BOX"] == preprocess.BOX
     assert c["CENTRE"] == preprocess.CENTRE
     assert c["INK_THRESHOLD"] == preprocess.INK_THRESHOLD
-    assert tuple(c["ACCENT_RGB"]) == raster.ORANGE
-    assert tuple(c["PAD_GREY_RGB"]) == raster.PAD_GREY
-    assert tuple(c["YELLOW"]) == raster.YELLOW
+    assert tuple(c["ACCENT_RGB"]) == style.rgb(style.ORANGE) == raster.ORANGE
+    assert tuple(c["PAD_GREY_RGB"]) == style.rgb(style.PAD_GREY) == raster.PAD_GREY
+    assert tuple(c["YELLOW"]) == style.rgb(style.YELLOW) == raster.YELLOW
     assert c["SENSITIVITY_GAMMA"] == raster.SENSITIVITY_GAMMA
     assert c["SIGNED_GAMMA"] == raster.SIGNED_GAMMA
-    assert c["LEVELS"] == fieldpanel.LEVELS == saliencypanel.LEVELS
-    assert c["BLUE"] == htmlviews.BLUE
+    assert c["LEVELS"] == style.LEVELS
+    assert c["BLUE"] == style.BLUE
     stops = c["STOPS"]
-    assert stops["cividis"] == [s.lower() for s in raster._CIVIDIS]
-    assert stops["rdbu"] == [_hex(raster._rgb(s)) for s in raster._RDBU_R]
+    assert stops["cividis"] == [s.lower() for s in style.CIVIDIS]
+    assert stops["rdbu"] == [s.lower() for s in style.RDBU_R]
     assert stops["viridis"] == [s.lower() for s in plotly.colors.sequential.Viridis]
     assert stops["gray"] == ["#000000", "#ffffff"]
+
+
+def test_the_python_stops_are_plotlys_own_scales() -> None:
+    """The pictures drawn without plotly (PNG, canvas) use the charts' colours: the stops of the
+    scales plotly draws by name."""
+    import plotly.colors
+
+    from viz import style
+
+    def named(scale: str) -> list[tuple[int, int, int]]:
+        return [plotly.colors.unlabel_rgb(plotly.colors.convert_colors_to_same_type(c)[0][0])
+                for _, c in plotly.colors.get_colorscale(scale)]
+    assert [style.rgb(s) for s in style.CIVIDIS] == named(style.SEQUENTIAL)
+    assert [style.rgb(s) for s in style.RDBU_R] == named(style.DIVERGING)
+    assert len(style.CIVIDIS) == 10 and len(style.RDBU_R) == 11
+
+
+CSS_FILES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "ui").rglob("*.css"))
+
+
+def test_every_component_has_a_stylesheet() -> None:
+    assert {Path(p).stem for p in CSS_FILES} == set(components.SHARED_JS)
+
+
+@pytest.mark.parametrize("path", CSS_FILES)
+def test_component_css_takes_its_colours_from_python(path: str) -> None:
+    from viz import style
+    stem = Path(path).stem
+    text = (ROOT / path).read_text(encoding="utf-8")
+    css = style.css(text)
+    assert "--cnn-" not in css
+    named = set(re.findall(r"var\(--cnn-([a-z-]+)\)", text))
+    assert named, f"{stem}.css names none of viz/style.py's colours"
+    for name in named:
+        assert style.CSS_COLOURS[name] in css
+    literal = {c.lower() for c in re.findall(r"#[0-9a-fA-F]{6}\b", text)}
+    shared = {v.lower() for v in style.CSS_COLOURS.values()}
+    assert not literal & shared, f"{stem}.css writes {literal & shared} out: name them instead"
+
+
+def test_streamlit_theme_accent_is_the_python_accent() -> None:
+    import tomllib
+
+    from viz import style
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["theme"]["primaryColor"].lower() == style.BLUE

@@ -267,3 +267,15 @@ def test_measuring_gives_a_plausible_speed() -> None:
     assert 1e-13 < tp.conv_s < 1e-8 and 1e-13 < tp.linear_s < 1e-8
     assert 1e-12 < tp.element_s < 1e-7 and 1e-12 < tp.window_s < 1e-7
     assert 0 <= tp.overhead_s < 1e-2 and tp.host == platform.node()
+
+
+def test_the_split_it_counts_is_the_one_training_uses_and_needs_no_torch() -> None:
+    from model.data import TRAIN_SET_SIZE, TRAIN_SIZE, VALIDATION_SIZE
+    from model.train import TrainConfig
+    assert TrainConfig().val_size == VALIDATION_SIZE == 5_000
+    assert TRAIN_SIZE == TRAIN_SET_SIZE - VALIDATION_SIZE == 55_000
+    assert budget.images_seen(1) == TRAIN_SIZE
+    code = ("import sys; sys.modules['torch'] = None; from model import budget, data; "
+            "print(budget.images_seen(2), data.VALIDATION_SIZE)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.stdout.split() == ["110000", "5000"], out.stderr
