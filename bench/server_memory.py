@@ -1,6 +1,6 @@
 """Server memory while one session views digit after digit of an uploaded network.
 
-    .venv/bin/python bench/server_memory.py [--root DIR] [--network widest|finding2]
+    .venv/bin/python bench/server_memory.py [--root DIR] [--network widest|finding2|seed]
         [--digits 20] [--cap-gb 4] [--out bench/results/server_memory]
 
 Starts the app (``streamlit run app.py`` of ``--root``, this checkout by default) with its
@@ -14,6 +14,7 @@ later, the larger).
 
 Networks (random weights, built here):
 
+- ``seed``: the default network's architecture (43,846 parameters, 254,036 activation values).
 - ``widest``: the widest network ``viz.card``'s limits accept: a 3x3 conv of 2,215 channels on
   a 30x30 map (padding 2) and its ReLU, gap, then linear 2,215 -> 2,235 -> 10: 3,995,910
   activation values per image (limit 4,000,000) and 4,997,270 parameters (limit 5,000,000).
@@ -48,12 +49,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from safetensors.numpy import save  # noqa: E402
 from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
 from streamlit.proto.Common_pb2 import FileURLs, UploadedFileInfo  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
-from bench.hostile_files import pack  # noqa: E402
 from bench.server import free_port, stop, wait_http  # noqa: E402
 from bench.st_client import Session  # noqa: E402
 from viz.card import expected_tensors  # noqa: E402
@@ -79,18 +80,29 @@ def finding2() -> list[dict]:
             {"name": "fc2", "type": "linear", "in": h, "out": 10}]
 
 
-NETWORKS = {"widest": widest, "finding2": finding2}
+def seed() -> list[dict]:
+    from model.architectures import ARCHITECTURES
+    return ARCHITECTURES["seed"].layers()
+
+
+NETWORKS = {"widest": widest, "finding2": finding2, "seed": seed}
 
 
 def checkpoint(layers: list[dict], arch: str) -> bytes:
-    """A safetensors file of ``layers`` with small random weights (BatchNorm-free)."""
+    """A safetensors file of ``layers`` with small random weights (BatchNorm: statistics of a
+    fresh layer, mean 0 and variance 1)."""
     rng = np.random.default_rng(0)
-    tensors = {}
-    for name, (_, shape) in expected_tensors(layers).items():
-        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-        tensors[name] = (rng.standard_normal(shape, dtype=np.float32)
-                         * np.float32(1 / np.sqrt(fan_in)))
-    return pack(layers, arch, tensors)
+    tensors: dict[str, np.ndarray] = {}
+    for name, (dtype, shape) in expected_tensors(layers).items():
+        if dtype == "I64":  # num_batches_tracked
+            tensors[name] = np.zeros(shape, np.int64)
+        elif name.endswith(("running_mean", "running_var")):
+            tensors[name] = np.full(shape, float(name.endswith("var")), np.float32)
+        else:
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+            tensors[name] = (rng.standard_normal(shape, dtype=np.float32)
+                             * np.float32(1 / np.sqrt(fan_in)))
+    return save(tensors, metadata={"model_card": json.dumps({"arch": arch, "layers": layers})})
 
 
 def facts(layers: list[dict]) -> dict:

@@ -1,10 +1,11 @@
 """A torch zoo network as a :class:`viz.npforward.NumpyNet` (numpy weights, layer records, card).
 
-Used where the weights are not read from a shipped checkpoint file: uploads and untrained
-networks, so the in-browser lens (``viz.lens.payload``) can carry them. The arrays share the
-model's memory (read-only views, no copy): an upload at the parameter limit costs its 20 MB once.
-The shared models are never changed after loading (``model/activations.py``), so the views stay
-valid.
+Used where the weights are made in torch, not read from a file: untrained networks (random
+weights), so the in-browser lens (``viz.lens.payload``) can carry them. Checkpoint files and
+uploads go the other way: read in numpy (``model.checkpoint.read_network``), their torch model
+built from the arrays when needed (``model.checkpoint.torch_model``). The arrays share the
+model's memory (read-only views, no copy). The shared models are never changed after loading
+(``model/activations.py``), so the views stay valid.
 """
 
 from __future__ import annotations

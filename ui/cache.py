@@ -2,9 +2,16 @@
 
 One model per checkpoint is cached with ``st.cache_resource`` and shared by every session; it is
 never mutated and never carries a hook (hook-registering methods run on private copies, see
-``model/activations.py``). Every function takes a :class:`model.store.ModelRef`. Shipped and
-trained checkpoints are read with numpy first (``viz/npforward.py``), so the first page is drawn
-while torch is still loading.
+``model/activations.py``). Every function takes a :class:`model.store.ModelRef`.
+
+Numpy first, torch when gradients are needed. Shipped and trained checkpoints and uploads are read
+into a :class:`viz.npforward.NumpyNet` (``viz.card``'s checks; the arrays are read-only views of
+the file's bytes): the prediction, the feature maps and the in-browser lens's payload come from it,
+one numpy forward pass per digit, so the first page is drawn while torch is still loading and an
+upload is checked and shown without building a torch network. The torch model of such a network
+(:func:`get_model`) is built from the NumpyNet only when a view needs gradients (saliency,
+effective fields, atlas, confusion, trust), sharing its arrays (``model.checkpoint.torch_model``).
+Untrained zoo networks are made in torch (random weights) and exported to numpy for the lens.
 
 Memory budget. Whatever a user uploads, the caches together stay within about 650 MB beyond the
 app itself, because every network passes ``viz.card``'s limits first (5,000,000 parameters,
@@ -16,13 +23,14 @@ by entries (:class:`ByteLRU`, least recently used first out):
   pools. Checkpoint files (shipped and trained here), whose digits a whole class views:
   :data:`FORWARD_BYTES`, 300 MB. A seed digit takes 1.0 MB, so the 200 samples of the default
   network that a class of 30 shares stay cached, with about 100 digits of other networks.
-  Uploads and untrained networks (torch; an upload is seen by its own session only):
-  :data:`TORCH_FORWARD_BYTES`, 68 MB: the last 4 digits of an upload at the limits (16 MB
+  Uploads and untrained networks (an upload is seen by its own session only):
+  :data:`UPLOAD_FORWARD_BYTES`, 68 MB: the last 4 digits of an upload at the limits (16 MB
   each), 65 of a seed-sized one; a digit that has left it is computed again (a seed-sized
   network in milliseconds), so an upload cannot push the class's digits out.
-- Uploaded networks (torch weights; their numpy export shares the same memory):
-  :data:`UPLOAD_BYTES`, 200 MB: 10 networks at the parameter limit, hundreds of small ones. An
-  evicted upload is read again from the bytes its session holds.
+- Uploaded networks (numpy views of the uploaded bytes; the torch model built for the gradient
+  views shares the same memory): :data:`UPLOAD_BYTES`, 200 MB: 10 networks at the parameter
+  limit, hundreds of small ones. An evicted upload is read again from the bytes its session
+  holds.
 - Randomized copies for the sanity check: :data:`RANDOMIZED_BYTES`, 64 MB (3 at the limit).
 - Small results, bounded by entries: attribution and unit maps (28x28 maps, 1,024 entries each:
   about 3 and 6 MB), test-set predictions (80 kB per network, 32 networks), field tables and
@@ -43,7 +51,6 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -56,7 +63,7 @@ from viz.layers import BATCH_BYTES, LayerInfo, images_per_batch, total_params
 
 MB = 1_000_000
 FORWARD_BYTES = 300 * MB
-TORCH_FORWARD_BYTES = 68 * MB
+UPLOAD_FORWARD_BYTES = 68 * MB
 UPLOAD_BYTES = 200 * MB
 RANDOMIZED_BYTES = 64 * MB
 PREDICT_BATCH = 1000  # test digits per batch when the layer outputs are small
@@ -236,17 +243,27 @@ def _numpy_checkpoint(path: str) -> npforward.NumpyNet:
 
 @st.cache_resource(show_spinner=False)
 def _torch_checkpoint(path: str):
-    from model.checkpoint import load_checkpoint
-    return load_checkpoint(path)
+    """(torch model, card) of a checkpoint file, sharing the arrays of its NumpyNet."""
+    from model.checkpoint import torch_model
+    net = _numpy_checkpoint(path)
+    return torch_model(net, path, share=True), net.card
 
 
-@dataclass(frozen=True)
 class _Upload:
-    """An uploaded network: torch model, card, and its numpy export (sharing the weights)."""
+    """An uploaded network: its checked NumpyNet (views of the uploaded bytes) and, once a view
+    needs gradients, its torch model (built once, sharing the NumpyNet's arrays)."""
 
-    model: Any
-    card: dict
-    net: npforward.NumpyNet
+    def __init__(self, net: npforward.NumpyNet, name: str) -> None:
+        self.net, self.name = net, name
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                from model.checkpoint import torch_model
+                self._model = torch_model(self.net, self.name, share=True)
+            return self._model
 
 
 @st.cache_resource(show_spinner=False)
@@ -256,10 +273,8 @@ def _uploads() -> ByteLRU[_Upload]:
 
 def _uploaded(digest: str, data: bytes, name: str) -> _Upload:
     def load() -> _Upload:
-        from model.checkpoint import load_checkpoint_bytes
-        from model.export import numpy_net as export
-        model, card = load_checkpoint_bytes(data, name)
-        return _Upload(model, card, export(model, card))
+        from model.checkpoint import read_network
+        return _Upload(read_network(data, name), name)
     return _uploads().get_or_compute(digest, load)
 
 
@@ -270,10 +285,10 @@ def _untrained_model(arch: str):
     return model, {"arch": arch, "params": total_params(model.layer_config), "untrained": True}
 
 
-def upload_model(digest: str, data: bytes, name: str):
-    """(model, card) of an uploaded checkpoint (raises CheckpointError, a ValueError)."""
-    up = _uploaded(digest, data, name)
-    return up.model, up.card
+def upload_model(digest: str, data: bytes, name: str) -> npforward.NumpyNet:
+    """The checked network of an uploaded checkpoint, in numpy (raises CheckpointError, a
+    ValueError); no torch network is built."""
+    return _uploaded(digest, data, name).net
 
 
 def _upload_entry(ref: ModelRef) -> _Upload:
@@ -284,24 +299,27 @@ def _upload_entry(ref: ModelRef) -> _Upload:
 
 
 def get_model(ref: ModelRef):
-    """(torch model in eval mode, card) for any model reference."""
+    """(torch model in eval mode, card) for any model reference: for the views that need
+    gradients. A checkpoint's or upload's model is built on first use from its NumpyNet."""
     if ref.kind == "checkpoint":
         return _torch_checkpoint(ref.target)
     if ref.kind == "upload":
         up = _upload_entry(ref)
-        return up.model, up.card
+        return up.model(), up.net.card
     return _untrained_model(ref.target)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _numpy_from_torch(ref: ModelRef, _model, _card) -> npforward.NumpyNet:
-    """Untrained zoo networks only (a fixed, small set); uploads keep theirs with the model."""
+    """Untrained zoo networks only (a fixed, small set): checkpoints and uploads are read in
+    numpy."""
     from model.export import numpy_net
     return numpy_net(_model, _card)
 
 
 def numpy_net(ref: ModelRef) -> npforward.NumpyNet:
-    """Layer records, numpy weights and card of any model (no torch for checkpoints)."""
+    """Layer records, numpy weights and card of any model (no torch for checkpoints and
+    uploads)."""
     if ref.kind == "checkpoint":
         return _numpy_checkpoint(ref.target)
     if ref.kind == "upload":
@@ -311,7 +329,7 @@ def numpy_net(ref: ModelRef) -> npforward.NumpyNet:
 
 
 def model_facts(ref: ModelRef) -> tuple[str, int, dict]:
-    """(architecture, parameters, card) without importing torch for checkpoints."""
+    """(architecture, parameters, card) without torch for checkpoints and uploads."""
     net = numpy_net(ref)
     return net.arch, total_params(net.layers), net.card
 
@@ -389,25 +407,26 @@ def _forward_results() -> ByteLRU:
 
 
 @st.cache_resource(show_spinner=False)
-def _torch_results() -> ByteLRU:
-    """Results of uploads and untrained networks (torch)."""
-    return ByteLRU(TORCH_FORWARD_BYTES, array_bytes)
+def _upload_results() -> ByteLRU:
+    """Results of uploads (numpy) and untrained networks (torch)."""
+    return ByteLRU(UPLOAD_FORWARD_BYTES, array_bytes)
 
 
 def forward(ref: ModelRef, image: np.ndarray):
-    """(every layer's output, class probabilities): numpy for checkpoints, else torch.
+    """(every layer's output, class probabilities) of one digit, in one forward pass: numpy for
+    checkpoints and uploads, torch for untrained networks (their weights are torch's).
 
     Shared, not copied: the ~1 MB of maps (16 MB at the limits) is handed out as it is
     (callers only read it; the arrays are made read-only to keep it so), from caches of
-    :data:`FORWARD_BYTES` (checkpoint files) and :data:`TORCH_FORWARD_BYTES` (the others).
+    :data:`FORWARD_BYTES` (checkpoint files) and :data:`UPLOAD_FORWARD_BYTES` (the others).
     """
     def run():
-        if ref.kind == "checkpoint":
-            acts = npforward.forward(_numpy_checkpoint(ref.target), image)
-        else:
+        if ref.kind == "untrained":
             from model.activations import activations, as_input
             model, _ = get_model(ref)
             acts = activations(model, as_input(image))
+        else:
+            acts = npforward.forward(numpy_net(ref), image)
         probs = npforward.softmax(next(reversed(acts.values())))  # the logits' softmax
         for a in (*acts.values(), probs):
             a.flags.writeable = False
@@ -416,8 +435,8 @@ def forward(ref: ModelRef, image: np.ndarray):
     if ref.kind == "checkpoint":
         return _forward_results().get_or_compute((ref, image_key(image)), run)
     if ref.kind == "upload":
-        get_model(ref)  # the session must hold this upload, even when the result is cached
-    return _torch_results().get_or_compute((ref, image_key(image)), run)
+        _upload_entry(ref)  # the session must hold this upload, even when the result is cached
+    return _upload_results().get_or_compute((ref, image_key(image)), run)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

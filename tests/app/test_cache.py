@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,7 +93,7 @@ def test_the_forward_budget_holds_the_classroom_case_and_bounds_the_worst() -> N
     assert seed_digit == 1_016_184
     assert cache.FORWARD_BYTES // seed_digit >= 200 + 90  # the 200 samples, and room besides
     assert cache.FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 18  # digits at the limit
-    assert cache.TORCH_FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 4  # an upload's
+    assert cache.UPLOAD_FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 4  # an upload's
 
 
 def test_batches_keep_a_layer_input_and_output_within_the_budget() -> None:
@@ -106,3 +110,155 @@ def test_batches_keep_a_layer_input_and_output_within_the_budget() -> None:
                                         {"type": "linear"}])).layers)
     assert batch_size(huge) == 64_000_000 // (2 * 4 * (784 + 5000 * 784)) == 2
     assert batch_size(huge, budget=1) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Uploads: numpy from the bytes to the prediction, maps and lens; torch only for gradients
+# ---------------------------------------------------------------------------------------------
+
+def upload_bytes(arch: str = "compact", seed: int = 0) -> bytes:
+    """A checkpoint of a zoo architecture with random weights of its own (a digest no other
+    test has cached): small random conv and linear weights, fresh BatchNorm statistics."""
+    import json
+
+    from safetensors.numpy import save
+
+    from model.architectures import ARCHITECTURES
+    from viz.card import expected_tensors
+    layers = ARCHITECTURES[arch].layers()
+    rng = np.random.default_rng(seed)
+    tensors: dict[str, np.ndarray] = {}
+    for name, (dtype, shape) in expected_tensors(layers).items():
+        if dtype == "I64":
+            tensors[name] = np.full(shape, 3, np.int64)
+        elif name.endswith("running_var"):
+            tensors[name] = rng.uniform(0.5, 2.0, shape).astype(np.float32)
+        else:
+            fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+            tensors[name] = (rng.standard_normal(shape) / np.sqrt(fan_in)).astype(np.float32)
+    return save(tensors, metadata={"model_card": json.dumps({"arch": arch, "layers": layers})})
+
+
+@pytest.fixture
+def uploaded(request):
+    """An upload held by the (bare) session, as the sidebar's uploader leaves it."""
+    import hashlib
+
+    import streamlit as st
+
+    from model.store import ModelRef
+    data = upload_bytes(seed=abs(hash(request.node.name)) % 2**32)
+    digest = hashlib.sha256(data).hexdigest()
+    st.session_state["model.upload"] = {"name": "mine.safetensors", "data": data,
+                                        "digest": digest}
+    yield ModelRef.upload(digest), data
+    del st.session_state["model.upload"]
+
+
+def test_an_upload_is_shown_without_building_torch(uploaded, monkeypatch) -> None:
+    """Checked, described, run and sent to the lens from its numpy arrays: one numpy pass per
+    digit, no torch model built, no torch pass."""
+    import model.activations
+    import model.checkpoint
+    import model.zoo
+    from viz import lens, npforward
+    ref, data = uploaded
+
+    def never(*args, **kwargs):
+        raise AssertionError("a torch model was built or run for an upload's maps")
+
+    monkeypatch.setattr(model.checkpoint, "torch_model", never)
+    monkeypatch.setattr(model.zoo, "build_from_config", never)
+    monkeypatch.setattr(model.activations, "activations", never)
+    passes = []
+    real = npforward.forward
+    monkeypatch.setattr(npforward, "forward",
+                        lambda net, image: passes.append(1) or real(net, image))
+    net = cache.upload_model(ref.target, data, "mine.safetensors")
+    assert cache.model_facts(ref)[:2] == ("compact", net.params)
+    assert np.shares_memory(net.tensors["conv1.weight"], np.frombuffer(data, np.uint8))
+    images, _ = cache.samples()
+    acts, probs = cache.forward(ref, images[0])
+    assert passes == [1] and list(acts) == [r["name"] for r in net.layers]
+    ref_acts = real(net, images[0])
+    for name in ref_acts:
+        np.testing.assert_array_equal(acts[name], ref_acts[name])
+    np.testing.assert_allclose(probs, npforward.softmax(list(ref_acts.values())[-1]))
+    assert abs(float(probs.sum()) - 1) < 1e-6
+    assert cache.forward(ref, images[0])[0] is acts and passes == [1]  # cached: no second pass
+    cache.forward(ref, images[1])
+    assert passes == [1, 1]
+    assert cache.numpy_net(ref) is net
+    assert lens.payload(cache.numpy_net(ref))["supported"]  # what ui's lens sends
+
+
+def test_an_upload_and_its_maps_never_import_torch() -> None:
+    """In a fresh interpreter (no background import): accepting an upload, its facts, its
+    first digit, its field table and its lens payload import neither torch nor Captum."""
+    code = (
+        "import hashlib, sys\n"
+        "import streamlit as st\n"
+        "from model.store import ModelRef\n"
+        "from tests.app.test_cache import upload_bytes\n"
+        "from ui import cache\n"
+        "from viz import lens\n"
+        "data = upload_bytes()\n"
+        "digest = hashlib.sha256(data).hexdigest()\n"
+        "st.session_state['model.upload'] = {'name': 'm', 'data': data, 'digest': digest}\n"
+        "ref = ModelRef.upload(digest)\n"
+        "cache.upload_model(digest, data, 'm')\n"
+        "arch = cache.model_facts(ref)[0]\n"
+        "acts, probs = cache.forward(ref, cache.samples()[0][0])\n"
+        "cache.field_table(ref)\n"
+        "lens.payload(cache.numpy_net(ref))\n"
+        "print(arch, len(acts) == len(cache.numpy_net(ref).layers), sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'torch', 'captum'}))\n")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-3:] == ["compact", "True", "[]"], out.stdout
+
+
+def test_the_torch_model_of_an_upload_is_built_once_from_its_arrays(uploaded) -> None:
+    """Built on first use by a view that needs gradients; the same numbers as the numpy pass
+    (within 1e-5 of each layer's largest value), the same memory."""
+    from model.activations import activations, as_input
+    ref, data = uploaded
+    net = cache.upload_model(ref.target, data, "mine.safetensors")
+    images, _ = cache.samples()
+    model, card = cache.get_model(ref)
+    assert card is net.card and cache.get_model(ref)[0] is model  # built once
+    assert not model.training
+    assert np.shares_memory(model.conv1.weight.detach().numpy(), net.tensors["conv1.weight"])
+    for image in images[:3]:
+        acts, probs = cache.forward(ref, image)
+        ref_acts = activations(model, as_input(image))
+        for name, a in ref_acts.items():
+            scale = max(1.0, float(np.abs(a).max()))
+            assert float(np.abs(acts[name] - a).max()) <= 1e-5 * scale, name
+        np.testing.assert_allclose(probs, softmax_of(model, image), atol=1e-5)
+    erf, attr = cache.unit_maps(ref, images[0], "conv1", (0, 5, 5))
+    assert erf.shape == (28, 28) and float(np.abs(erf).sum()) > 0
+
+
+def softmax_of(model, image: np.ndarray) -> np.ndarray:
+    from model.activations import as_input, probabilities
+    return probabilities(model, as_input(image))
+
+
+def test_an_upload_the_session_no_longer_holds_is_refused(uploaded) -> None:
+    import streamlit as st
+    ref, data = uploaded
+    cache.upload_model(ref.target, data, "mine.safetensors")
+    images, _ = cache.samples()
+    cache.forward(ref, images[0])
+    held = st.session_state["model.upload"]
+    del st.session_state["model.upload"]
+    try:
+        for call in (lambda: cache.forward(ref, images[0]), lambda: cache.numpy_net(ref),
+                     lambda: cache.get_model(ref)):
+            with pytest.raises(ValueError, match="no longer available; upload it again"):
+                call()
+    finally:
+        st.session_state["model.upload"] = held

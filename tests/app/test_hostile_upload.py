@@ -48,7 +48,7 @@ def test_an_unexpected_error_drops_the_upload_and_keeps_the_session(monkeypatch)
     def explode(data, name):
         raise RuntimeError("out of memory while allocating a tensor")
 
-    monkeypatch.setattr(model.checkpoint, "load_checkpoint_bytes", explode)
+    monkeypatch.setattr(model.checkpoint, "read_network", explode)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     _upload(at, "odd.safetensors", os.urandom(64))
@@ -63,20 +63,22 @@ def test_a_network_over_the_activation_limit_is_refused_before_a_tensor_is_read(
     """A file of 245 kB whose one 1x1 conv of 5,096 channels makes 4,000,380 values per digit
     (16 MB, and 16 MB more per layer after it): refused from its header, before the tensors are
     read or a network is built."""
-    import model.checkpoint
-    from model.checkpoint import CheckpointError, load_checkpoint_bytes
+    import model.zoo
+    from model.checkpoint import CheckpointError, load_checkpoint_bytes, read_network
     from tests.viz.test_card import pack, wide
+    from viz import card
 
     def never(*args, **kwargs):
         raise AssertionError("allocated the tensors of a network over the limits")
 
     data = pack(wide(5096))
     assert len(data) < 250_000
-    monkeypatch.setattr(model.checkpoint, "st_load", never)
-    monkeypatch.setattr(model.checkpoint, "build_from_config", never)
-    with pytest.raises(CheckpointError, match="wide.safetensors: its network is too big: "
-                                              "4,000,380 activation values per image; this"):
-        load_checkpoint_bytes(data, "wide.safetensors")
+    monkeypatch.setattr(card, "arrays", never)
+    monkeypatch.setattr(model.zoo, "build_from_config", never)
+    for load in (load_checkpoint_bytes, read_network):  # the tools' path, and the app's
+        with pytest.raises(CheckpointError, match="wide.safetensors: its network is too big: "
+                                                  "4,000,380 activation values per image; this"):
+            load(data, "wide.safetensors")
     monkeypatch.undo()
     model_, card = load_checkpoint_bytes(pack(wide(5095)), "under.safetensors")  # just under
     assert card["layers"] == wide(5095) and model_.conv1.out_channels == 5095

@@ -2,8 +2,13 @@
 
 import io
 import json
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,6 +19,8 @@ from model.checkpoint import (
     save_checkpoint,
 )
 from model.zoo import build, build_from_config
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -149,7 +156,7 @@ def test_a_lying_architecture_name_is_refused_before_the_weights_are_read(monkey
 
     model = build("fast")
     data = _with_card(model, {"arch": "seed", "layers": model.layer_config})
-    monkeypatch.setattr(ck, "st_load", lambda data: pytest.fail("tensors were read"))
+    monkeypatch.setattr(ck.card_reader, "arrays", lambda *a: pytest.fail("tensors were read"))
     with pytest.raises(CheckpointError, match="says architecture 'seed', but its layers differ"):
         load_checkpoint_bytes(data, "liar")
 
@@ -166,9 +173,10 @@ def huge_card_file() -> bytes:
 
 
 def test_a_huge_card_is_refused_before_anything_is_built(monkeypatch):
-    import model.checkpoint as ck
+    import model.zoo
 
-    monkeypatch.setattr(ck, "build_from_config", lambda *a: pytest.fail("a model was built"))
+    monkeypatch.setattr(model.zoo, "build_from_config",
+                        lambda *a: pytest.fail("a model was built"))
     with pytest.raises(CheckpointError, match="too big: 32,746,260,010 parameters.*limits"
                                               "|too big: 32,746,260,010 parameters.*100 layers"):
         load_checkpoint_bytes(huge_card_file(), "huge")
@@ -179,3 +187,80 @@ def test_seed_original_fits_the_limits(tmp_path):
     loaded, card = load_checkpoint(save_checkpoint(model, {}, tmp_path / "orig"))
     assert card["arch"] == "seed-original"
     assert sum(p.numel() for p in loaded.parameters()) == 4_155_626
+
+
+# ---------------------------------------------------------------------------------------------
+# Numpy first: read_network, and the torch model built from it
+# ---------------------------------------------------------------------------------------------
+
+def _close_to(ours: np.ndarray, ref: np.ndarray) -> None:
+    """Within 1e-5 of the layer's largest value (at least 1): float32 sums in another order."""
+    scale = max(1.0, float(np.abs(ref).max()))
+    assert float(np.abs(ours - ref).max()) <= 1e-5 * scale
+
+
+def test_read_network_is_numpy_views_of_the_bytes_without_torch() -> None:
+    """In a fresh interpreter: a checkpoint's bytes read and run in numpy never import torch."""
+    code = (
+        "import sys, numpy as np\n"
+        "from model.checkpoint import read_network\n"
+        "from viz import npforward\n"
+        "data = open('checkpoints/seed.safetensors', 'rb').read()\n"
+        "net = read_network(data, 'seed.safetensors')\n"
+        "w = net.tensors['conv1.weight']\n"
+        "assert np.shares_memory(w, np.frombuffer(data, np.uint8)) and not w.flags.writeable\n"
+        "acts = npforward.forward(net, np.zeros((28, 28), np.uint8))\n"
+        "print(net.arch, len(acts), 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["seed", str(len(build("seed").layer_config)), "False"]
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_torch_model_of_a_numpy_network_computes_the_same(share: bool) -> None:
+    from model.activations import activations, as_input
+    from model.checkpoint import read_network, torch_model
+    from model.store import load_samples
+    from viz import npforward
+
+    data = (ROOT / "checkpoints" / "seed.safetensors").read_bytes()
+    net = read_network(data, "seed.safetensors")
+    model = torch_model(net, "seed.safetensors", share=share)
+    assert not model.training and model.arch == "seed"
+    w = model.conv1.weight
+    assert np.shares_memory(w.detach().numpy(), net.tensors["conv1.weight"]) is share
+    assert w.requires_grad and not w.is_meta and int(model.bn1.num_batches_tracked) > 0
+    images, _ = load_samples()
+    for image in images[:5]:
+        ref = activations(model, as_input(image))
+        ours = npforward.forward(net, image)
+        assert list(ours) == list(ref)
+        for name in ref:
+            _close_to(ours[name], ref[name])
+
+
+def test_load_checkpoint_gives_a_model_that_owns_its_weights(saved) -> None:
+    """The tools' models may be changed (trained further): never views of the file's bytes."""
+    model, path = saved
+    loaded, _ = load_checkpoint(path)
+    with torch.no_grad():
+        loaded.conv1.weight.add_(1.0)  # a write must not fail nor touch anything shared
+    again, _ = load_checkpoint(path)
+    assert torch.equal(again.conv1.weight, model.conv1.weight)
+    assert torch.equal(loaded.conv1.weight, model.conv1.weight + 1.0)
+
+
+def test_torch_model_refuses_a_zoo_name_with_other_layers() -> None:
+    """The card reader of shipped files (viz.npforward.load) does not know the zoo; building
+    its torch model does the zoo's check."""
+    from model.checkpoint import torch_model
+    from viz.npforward import NumpyNet
+
+    model = build_from_config("c", [{"name": "c", "type": "conv", "in": 1, "out": 10,
+                                     "kernel": 28}, {"name": "f", "type": "flatten"}])
+    tensors = {k: v.numpy() for k, v in model.state_dict().items()}
+    net = NumpyNet("compact", model.layer_config, tensors)
+    with pytest.raises(CheckpointError, match="odd: its card says architecture 'compact'"):
+        torch_model(net, "odd")
+    assert torch_model(NumpyNet("c", model.layer_config, tensors)).c.out_channels == 10
