@@ -3,22 +3,26 @@
 The architectures themselves (their layer records, descriptions, recipes) are plain data in
 ``model/architectures.py``; every network here is a flat ``nn.Sequential`` whose module names are
 the record names (``conv1``, ``bn1``, ``relu1``, ``pool``, ``head`` ...). Shapes, parameters and
-MACs are computed from the records by ``viz.layers`` (tested against these modules).
+MACs are computed from the records by ``viz.layers`` (tested against these modules). What a
+record of each type holds, and its defaults, is its entry in ``viz.layertypes``; :data:`BUILDERS`
+holds the torch module of each type.
 """
 
 from __future__ import annotations
 
 import copy
 from collections import OrderedDict
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from model.architectures import ARCHITECTURES, get
 from viz.layers import INPUT_SHAPE, NUM_CLASSES, LayerRecord
+from viz.layertypes import TYPES
 
-__all__ = ["ARCHITECTURES", "INPUT_SHAPE", "NUM_CLASSES", "LayerRecord", "ZooNet", "build",
-           "build_from_config", "build_layer"]
+__all__ = ["ARCHITECTURES", "BUILDERS", "INPUT_SHAPE", "NUM_CLASSES", "LayerRecord", "ZooNet",
+           "build", "build_from_config", "build_layer"]
 
 
 class ZooNet(nn.Sequential):
@@ -39,32 +43,43 @@ class ZooNet(nn.Sequential):
         return out
 
 
+def _conv(rec: LayerRecord) -> nn.Module:
+    t = TYPES["conv"]
+    return nn.Conv2d(rec["in"], rec["out"], rec["kernel"], stride=t.value(rec, "stride"),
+                     padding=t.value(rec, "padding"), dilation=t.value(rec, "dilation"),
+                     bias=t.value(rec, "bias"))
+
+
+def _pool(cls: type[nn.Module]) -> Callable[[LayerRecord], nn.Module]:
+    def make(rec: LayerRecord) -> nn.Module:
+        t = TYPES[rec["type"]]
+        return cls(rec["kernel"], stride=t.value(rec, "stride"), padding=t.value(rec, "padding"),
+                   ceil_mode=t.value(rec, "ceil_mode"))
+    return make
+
+
+# The torch module of every layer type of viz.layertypes (its ``torch`` names the class;
+# tests/viz/test_layertypes.py checks both), built from a record with the registry's defaults.
+BUILDERS: dict[str, Callable[[LayerRecord], nn.Module]] = {
+    "conv": _conv,
+    "bn": lambda rec: nn.BatchNorm2d(rec["channels"]),
+    "relu": lambda rec: nn.ReLU(),
+    "dropout": lambda rec: nn.Dropout(TYPES["dropout"].value(rec, "p")),
+    "maxpool": _pool(nn.MaxPool2d),
+    "avgpool": _pool(nn.AvgPool2d),
+    "gap": lambda rec: nn.AdaptiveAvgPool2d(1),
+    "flatten": lambda rec: nn.Flatten(),
+    "linear": lambda rec: nn.Linear(rec["in"], rec["out"], bias=TYPES["linear"].value(rec, "bias")),
+}
+
+
 def build_layer(rec: LayerRecord) -> nn.Module:
     """One torch module from one layer record."""
     kind = rec.get("type")
-    if kind == "conv":
-        return nn.Conv2d(rec["in"], rec["out"], rec["kernel"], stride=rec.get("stride", 1),
-                         padding=rec.get("padding", 0), dilation=rec.get("dilation", 1),
-                         bias=rec.get("bias", True))
-    if kind == "bn":
-        return nn.BatchNorm2d(rec["channels"])
-    if kind == "relu":
-        return nn.ReLU()
-    if kind == "dropout":
-        return nn.Dropout(rec.get("p", 0.0))
-    if kind == "maxpool":
-        return nn.MaxPool2d(rec["kernel"], stride=rec.get("stride"), padding=rec.get("padding", 0),
-                            ceil_mode=rec.get("ceil_mode", False))
-    if kind == "avgpool":
-        return nn.AvgPool2d(rec["kernel"], stride=rec.get("stride"), padding=rec.get("padding", 0),
-                            ceil_mode=rec.get("ceil_mode", False))
-    if kind == "gap":
-        return nn.AdaptiveAvgPool2d(1)
-    if kind == "flatten":
-        return nn.Flatten()
-    if kind == "linear":
-        return nn.Linear(rec["in"], rec["out"], bias=rec.get("bias", True))
-    raise ValueError(f"layer {rec.get('name')!r}: unknown layer type {kind!r}")
+    builder = BUILDERS.get(kind) if isinstance(kind, str) else None
+    if builder is None:
+        raise ValueError(f"layer {rec.get('name')!r}: unknown layer type {kind!r}")
+    return builder(rec)
 
 
 def build(arch: str) -> ZooNet:

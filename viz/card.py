@@ -12,9 +12,10 @@ network is built:
 - :func:`validate_card`: the card's layer records (types, names, whole numbers in range,
   channels chained from layer to layer), the tensors each record implies against the header's
   names, shapes and dtypes, and the server's limits (:data:`MAX_PARAMS`, :data:`MAX_MACS`,
-  :data:`MAX_LAYERS`, :data:`MAX_ACTIVATIONS`), which the message names. Shapes, parameters and MACs come from
-  :func:`viz.lab.analyse`, so the lab refuses a table over the limits with the same message
-  (:func:`check_limits`).
+  :data:`MAX_LAYERS`, :data:`MAX_ACTIVATIONS`), which the message names. The keys each layer
+  type may carry, their ranges and defaults come from its entry in ``viz.layertypes``; shapes,
+  parameters and MACs from :func:`viz.layers.analyse`. The lab (``viz.lab.check``) refuses a
+  table over the limits with the same message (:func:`check_limits`).
 - :func:`arrays` then reads the tensors (sizes now known to be small) and refuses NaN or
   infinite weights.
 
@@ -34,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from viz.lab import LabReport, analyse
-from viz.layers import LAYER_TYPES, activation_elements, param_shapes
+from viz.layers import LabReport, activation_elements, analyse, param_shapes
+from viz.layertypes import AFTER_FLATTEN, LAYER_TYPES, TYPES, listed
 
 CARD_KEY = "model_card"
 MAX_HEADER_BYTES = 1_000_000  # a zoo card with its history is about 10 kB
@@ -47,8 +48,7 @@ MAX_MACS = 2_000_000_000  # per 28x28 image; seed-original needs 1.55 G
 # seed-original makes 1,988,244, seed 254,036.
 MAX_ACTIVATIONS = 4_000_000
 MAX_NAME = 64  # characters of a layer or architecture name
-MAX_WIDTH = 1_000_000  # channels, or features of a linear layer (the parameter limit binds first)
-MAX_WINDOW = 128  # kernel, stride, padding, dilation
+# (viz.layertypes.MAX_WIDTH and MAX_WINDOW bound the channels, features and windows)
 INPUT_SHAPE = (1, 28, 28)
 LIMITS = (f"this server takes networks of up to {MAX_PARAMS:,} parameters, "
           f"{MAX_MACS / 1e9:g} GMAC per image, {MAX_ACTIVATIONS:,} activation values per image "
@@ -57,17 +57,6 @@ LIMITS = (f"this server takes networks of up to {MAX_PARAMS:,} parameters, "
 # safetensors dtype -> numpy dtype (little endian)
 DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
           "I8": "i1", "U8": "u1", "BOOL": "?"}
-_KEYS = {  # the keys each layer type may carry (besides name and type)
-    "conv": {"in", "out", "kernel", "stride", "padding", "dilation", "bias"},
-    "bn": {"channels"},
-    "relu": set(),
-    "dropout": {"p"},
-    "maxpool": {"kernel", "stride", "padding", "ceil_mode"},
-    "avgpool": {"kernel", "stride", "padding", "ceil_mode"},
-    "gap": set(),
-    "flatten": set(),
-    "linear": {"in", "out", "bias"},
-}
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
@@ -234,49 +223,33 @@ def _check_record(rec: Any, i: int, seen: set[str]) -> None:
     if kind not in LAYER_TYPES:
         raise CardError(f"{where}: unknown layer type {show(kind)}; expected one of "
                         f"{', '.join(LAYER_TYPES)}.")
-    unknown = sorted(set(rec) - {"name", "type"} - _KEYS[kind], key=str)
+    layer_type = TYPES[kind]
+    unknown = sorted(set(rec) - {"name", "type"} - set(layer_type.keys), key=str)
     if unknown:
         raise CardError(f"{where}: a {kind} layer has no {show(unknown[0])}.")
-    for key in ("bias", "ceil_mode"):
-        if key in rec and not isinstance(rec[key], bool):
+    for option in layer_type.options:
+        key = option.key
+        if option.kind == "bool" and key in rec and not isinstance(rec[key], bool):
             raise CardError(f"{where}: {key} must be true or false, not {show(rec[key])}.")
-    if kind == "conv":
-        _whole(rec, "in", 1, MAX_WIDTH, where)
-        _whole(rec, "out", 1, MAX_WIDTH, where)
-        _whole(rec, "kernel", 1, MAX_WINDOW, where)
-        _whole(rec, "stride", 1, MAX_WINDOW, where, 1)
-        _whole(rec, "padding", 0, MAX_WINDOW, where, 0)
-        _whole(rec, "dilation", 1, MAX_WINDOW, where, 1)
-    elif kind in ("maxpool", "avgpool"):
-        _whole(rec, "kernel", 1, MAX_WINDOW, where)
-        _whole(rec, "stride", 1, MAX_WINDOW, where, rec.get("kernel"))
-        _whole(rec, "padding", 0, MAX_WINDOW, where, 0)
-    elif kind == "bn":
-        _whole(rec, "channels", 1, MAX_WIDTH, where)
-    elif kind == "linear":
-        _whole(rec, "in", 1, MAX_WIDTH, where)
-        _whole(rec, "out", 1, MAX_WIDTH, where)
-    elif kind == "dropout":
-        p = rec.get("p", 0.0)
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-            raise CardError(f"{where}: p must be a number from 0 to below 1, not {show(p)}.")
+    for option in layer_type.options:
+        if option.kind in ("width", "window"):
+            default = rec.get("kernel") if option.default == "kernel" else option.default
+            _whole(rec, option.key, option.lo, option.hi, where, default)
+        elif option.kind == "fraction":
+            p = rec.get(option.key, option.default)
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+                raise CardError(f"{where}: {option.key} must be a number from 0 to below 1, "
+                                f"not {show(p)}.")
 
 
 def _chain(layers: list[dict[str, Any]], report: LabReport) -> None:
     """Every layer reads what the one before it makes (channels, or features after flatten)."""
     shape: tuple[int, ...] = INPUT_SHAPE
     for i, (rec, out) in enumerate(zip(layers, report.layers), start=1):
-        where = f"layer #{i} ({rec['name']})"
-        kind = rec["type"]
-        if kind == "conv" and rec["in"] != shape[0]:
-            raise CardError(f"{where}: reads {rec['in']} channels, but the layer before it "
-                            f"makes {shape[0]}.")
-        if kind == "bn" and rec["channels"] != shape[0]:
-            raise CardError(f"{where}: normalises {rec['channels']} channels, but the layer "
-                            f"before it makes {shape[0]}.")
-        if kind == "linear" and rec["in"] != shape[0]:
-            raise CardError(f"{where}: reads {rec['in']:,} features, but the layer before it "
-                            f"makes {shape[0]:,}.")
+        reads = TYPES[rec["type"]].reads
+        if reads is not None and rec[reads[0]] != shape[0]:
+            raise CardError(f"layer #{i} ({rec['name']}): "
+                            + reads[1].format(n=rec[reads[0]], m=shape[0]))
         shape = out.shape
 
 
@@ -298,7 +271,7 @@ def check_limits(report: LabReport, what: str = "this network") -> None:
 
 
 def analyse_checked(layers: Any, what: str = "this network") -> LabReport:
-    """:func:`viz.lab.analyse` of layer records, after checking their count, form and ranges,
+    """:func:`viz.layers.analyse` of layer records, after checking their count, form and ranges,
     and before their sizes are trusted: raises :class:`CardError` naming the problem."""
     if not isinstance(layers, list) or not layers:
         raise CardError(f"{what}: 'layers' must be a non-empty list of layer records.")
@@ -309,11 +282,11 @@ def analyse_checked(layers: Any, what: str = "this network") -> LabReport:
     for i, rec in enumerate(layers, start=1):
         _check_record(rec, i, seen)
         where, kind = f"layer #{i} ({rec['name']})", rec["type"]
-        if flat and kind not in ("linear", "relu", "dropout"):
-            raise CardError(f"{what}: {where}: after flatten only linear, relu and dropout "
+        if flat and kind not in AFTER_FLATTEN:
+            raise CardError(f"{what}: {where}: after flatten only {listed(AFTER_FLATTEN)} "
                             f"layers fit, not {kind}.")
-        if kind == "linear" and not flat:
-            raise CardError(f"{what}: {where}: a linear layer needs a flatten before it.")
+        if TYPES[kind].needs_flatten and not flat:
+            raise CardError(f"{what}: {where}: a {kind} layer needs a flatten before it.")
         flat = flat or kind == "flatten"
     try:
         report = analyse(layers, INPUT_SHAPE)

@@ -80,8 +80,13 @@ def describe(row: LayerInfo, region: Region, erf: np.ndarray | None = None) -> s
     return text
 
 
-CSV_COLUMNS = ("layer", "type", "output", "receptive_field", "effective_stride",
-               "effective_padding", "sees_whole_input", "params", "macs")
+# The per-layer table's columns (viz.layers.TABLE_COLUMNS) in words, and whether the layer sees
+# the whole input
+_IN_WORDS = {"r": "receptive_field", "S": "effective_stride", "P": "effective_padding",
+             "MACs": "macs"}
+_csv = [_IN_WORDS.get(column, column) for column in _layers.TABLE_COLUMNS]
+_csv.insert(_csv.index("effective_padding") + 1, "sees_whole_input")
+CSV_COLUMNS = tuple(_csv)
 
 
 def table_csv(table: list[LayerInfo]) -> str:

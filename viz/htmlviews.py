@@ -12,7 +12,7 @@ from html import escape
 
 import numpy as np
 
-from viz.layers import LayerInfo
+from viz.layers import TABLE_COLUMNS, LayerInfo
 
 BLUE, PALE, ORANGE = "#3b5b92", "#b9c3d6", "#d8862a"
 
@@ -52,7 +52,7 @@ def layer_table(rows: Sequence[LayerInfo], chosen: str | None = None) -> str:
 
     Numbers are right-aligned with thousands separators; a global layer's r reads "28 (all)".
     """
-    head = ("layer", "type", "output", "r", "S", "P", "params", "MACs")
+    head = TABLE_COLUMNS
     right = {"r", "S", "P", "params", "MACs"}
     th = "".join(f"<th style='text-align:{'right' if h in right else 'left'};padding:3px 8px'>"
                  f"{h}</th>" for h in head)

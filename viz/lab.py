@@ -3,36 +3,38 @@
 A row is ``{"type": "conv", "kernel": 3, "stride": 1, "padding": 1, "dilation": 1,
 "channels": 8}`` (``channels`` is a conv's output channels or a linear layer's outputs; other
 types ignore the fields they do not use). :func:`rows_to_layers` turns rows into the zoo's layer
-records (names, input channels and flatten sizes filled in); :func:`analyse` gives per layer the
-output shape, receptive field, effective stride and padding (from the receptive-field engine),
-parameters and MACs, all by arithmetic: nothing is built or run, so it answers at once. Standard
-library only. Every invalid network raises ``ValueError`` with a message saying what to change.
+records (names, input channels and flatten sizes filled in; each type's mapping is its entry
+in ``viz.layertypes``); :func:`analyse` (``viz.layers.analyse``) gives per layer the output
+shape, receptive field, effective stride and padding (from the receptive-field engine),
+parameters and MACs, all by arithmetic: nothing is built or run, so it answers at once;
+:func:`check` adds the upload limits of ``viz.card``. Every invalid network raises
+``ValueError`` with a message saying what to change.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from viz.layers import FIELD_CHANGERS, LAYER_TYPES, NUM_CLASSES, LayerInfo, describe
+from viz.card import LIMITS, MAX_LAYERS, check_limits
+from viz.layers import (
+    FIELD_CHANGERS,
+    LAYER_TYPES,
+    TABLE_COLUMNS,
+    LabReport,
+    LayerInfo,
+    analyse,
+    describe,
+)
+from viz.layertypes import AFTER_FLATTEN, TYPES, RowContext, listed
+
+__all__ = ["COLUMNS", "ROW_TYPES", "TABLE_COLUMNS", "LabReport", "analyse", "check",
+           "layers_to_rows", "report_csv", "rows_to_layers", "table_rows", "table_rows_to_rows"]
 
 ROW_TYPES = LAYER_TYPES
 COLUMNS = ("type", "kernel", "stride", "padding", "dilation", "channels")  # of a lab row
-_PREFIX = {"conv": "conv", "bn": "bn", "relu": "relu", "dropout": "drop", "maxpool": "pool",
-           "avgpool": "avgpool", "gap": "gap", "flatten": "flatten", "linear": "fc"}
-
-
-@dataclass(frozen=True)
-class LabReport:
-    layers: tuple[LayerInfo, ...]
-    params: int
-    macs: int
-
-    def final_rf(self) -> tuple[int, int] | None:
-        """The receptive field of the last layer that has one (global layers see everything)."""
-        spatial = [layer.rf for layer in self.layers if layer.rf is not None]
-        return spatial[-1] if spatial else None
 
 
 def _int(row: dict[str, Any], key: str, default: int, minimum: int, where: str) -> int:
@@ -62,10 +64,10 @@ def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int]
     if not rows:
         raise ValueError("the network is empty: add at least one layer")
     _check_row_count(rows)
-    channels, _, _ = input_shape
-    flat: int | None = None
-    counts: dict[str, int] = {}
     layers: list[dict[str, Any]] = []
+    ctx = RowContext("", input_shape[0], None, False, lambda key, default, least: default,
+                     lambda: describe(layers, input_shape)[-1].shape if layers else input_shape)
+    counts: dict[str, int] = {}
     for i, row in enumerate(rows, start=1):
         kind = str(row.get("type") or "").strip().lower()
         where = f"row {i} ({kind or 'no type'})"
@@ -75,58 +77,20 @@ def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int]
         if kind not in ROW_TYPES:
             raise ValueError(f"row {i}: unknown layer type {row.get('type')!r}; choose one of "
                              f"{', '.join(ROW_TYPES)}")
+        layer_type = TYPES[kind]
         counts[kind] = counts.get(kind, 0) + 1
-        name = f"{_PREFIX[kind]}{counts[kind]}"
-        if flat is not None and kind not in ("linear", "relu", "dropout"):
-            raise ValueError(f"{where}: after flatten only linear, relu and dropout layers fit")
-        rec: dict[str, Any] = {"name": name, "type": kind}
-        if kind == "conv":
-            out = _int(row, "channels", 8, 1, where)
-            rec.update(
-                {"in": channels, "out": out, "kernel": _int(row, "kernel", 3, 1, where),
-                 "stride": _int(row, "stride", 1, 1, where),
-                 "padding": _int(row, "padding", 0, 0, where),
-                 "dilation": _int(row, "dilation", 1, 1, where),
-                 "bias": not _next_is_bn(rows, i)})
-            channels = out
-        elif kind in ("maxpool", "avgpool"):
-            k = _int(row, "kernel", 2, 1, where)
-            rec.update({"kernel": k, "stride": _int(row, "stride", k, 1, where),
-                        "padding": _int(row, "padding", 0, 0, where)})
-            if rec["padding"] * 2 > k:
-                raise ValueError(f"{where}: pooling padding must be at most half the kernel")
-        elif kind == "bn":
-            rec["channels"] = channels
-        elif kind == "dropout":
-            rec["p"] = 0.05
-        elif kind == "flatten":
-            shape = describe(layers, input_shape)[-1].shape if layers else input_shape
-            flat = 1
-            for d in shape:
-                flat *= d
-        elif kind == "linear":
-            if flat is None:
-                raise ValueError(f"{where}: a linear layer needs a flatten (or gap + flatten) "
-                                 f"before it")
-            out = _int(row, "channels", NUM_CLASSES, 1, where)
-            rec.update({"in": flat, "out": out, "bias": True})
-            flat = out
-        layers.append(rec)
+        name = f"{layer_type.prefix}{counts[kind]}"
+        if ctx.features is not None and kind not in AFTER_FLATTEN:
+            raise ValueError(f"{where}: after flatten only {listed(AFTER_FLATTEN)} layers fit")
+        ctx.where, ctx.next_is_bn = where, _next_is_bn(rows, i)
+        ctx.number = _cells(row, where)
+        layers.append({"name": name, "type": kind, **layer_type.from_row(row, ctx)})
     return layers
 
 
-def analyse(layers: list[dict[str, Any]], input_shape: tuple[int, int, int] = (1, 28, 28)
-            ) -> LabReport:
-    """Per-layer shapes, receptive fields, parameters and MACs of a network's layer records."""
-    infos = describe(layers, input_shape)
-    final = infos[-1].shape if infos else ()
-    if final not in ((NUM_CLASSES,), (NUM_CLASSES, 1, 1)):
-        shown = "x".join(str(d) for d in final)
-        raise ValueError(
-            f"the network must end with {NUM_CLASSES} outputs, one per digit; it ends with "
-            f"{shown}. End with a conv of {NUM_CLASSES} channels whose kernel covers the whole "
-            f"map (or gap), or with flatten + linear {NUM_CLASSES}.")
-    return LabReport(tuple(infos), sum(r.params for r in infos), sum(r.macs for r in infos))
+def _cells(row: dict[str, Any], where: str) -> Callable[[str, int, int], int]:
+    """``number(key, default, minimum)`` of one row's whole-number cells."""
+    return lambda key, default, minimum: _int(row, key, default, minimum, where)
 
 
 def layers_to_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -135,13 +99,8 @@ def layers_to_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for rec in layers:
         row: dict[str, Any] = {"type": rec["type"], "kernel": None, "stride": None,
                                "padding": None, "dilation": None, "channels": None}
-        if rec["type"] in ("conv", "maxpool", "avgpool"):
-            row.update(kernel=rec["kernel"], stride=rec.get("stride", rec["kernel"]),
-                       padding=rec.get("padding", 0))
-        if rec["type"] == "conv":
-            row.update(dilation=rec.get("dilation", 1), channels=rec["out"])
-        if rec["type"] == "linear":
-            row["channels"] = rec["out"]
+        if rec["type"] in TYPES:
+            row.update(TYPES[rec["type"]].to_row(rec))
         rows.append(row)
     return rows
 
@@ -150,7 +109,6 @@ def layers_to_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # Tables, CSV and comparison (for the lab page; plain data, no Streamlit)
 # ---------------------------------------------------------------------------------------------
 
-TABLE_COLUMNS = ("layer", "type", "output", "r", "S", "P", "params", "MACs")
 def _side(pair: tuple[int, int] | int | None, missing: str) -> str:
     """'54' for a square (54, 54) or 54, '54x40' otherwise, ``missing`` for a global layer."""
     if pair is None:
@@ -300,7 +258,6 @@ def table_rows_to_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _check_row_count(rows: list[dict[str, Any]]) -> None:
     """Refuse a table over the server's layer limit, with the limits' message (a cost that grows
     with the rows is never paid for a table that would be refused anyway)."""
-    from viz.card import LIMITS, MAX_LAYERS  # (viz.card reads tables with analyse)
     if len(rows) > MAX_LAYERS:
         raise ValueError(f"this network is too big: {len(rows):,} layers; {LIMITS}.")
 
@@ -308,7 +265,6 @@ def _check_row_count(rows: list[dict[str, Any]]) -> None:
 def check(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], LabReport]:
     """(layer records, report) of a table, or ValueError saying what to change (a table over
     the layer limit is refused before it is read)."""
-    from viz.card import check_limits  # (viz.card reads tables with analyse)
     _check_row_count(rows)
     layers = rows_to_layers(rows)
     report = analyse(layers)

@@ -6,6 +6,8 @@ torch network (``model/zoo.py``), are stored in every checkpoint's model card, d
 forward pass and are what the lab edits, so every number about a network is computed here, once,
 by arithmetic: nothing is built or run. ``tests/model/test_layers_torch.py`` checks the shapes,
 parameters and MACs against real torch modules, and the receptive fields against gradients.
+What each layer type implies (its tensors, output shape, MACs) comes from its entry in
+``viz.layertypes``.
 
 :func:`describe` gives one :class:`LayerInfo` per layer (the one per-layer type the app uses):
 
@@ -18,7 +20,10 @@ parameters and MACs against real torch modules, and the receptive fields against
 - ``params``: trainable parameters (BatchNorm's running statistics are buffers, not parameters);
 - ``macs``: multiply-accumulates per image (conv and linear layers; others count 0).
 
-Standard library only.
+:func:`analyse` is :func:`describe` of a whole network that must end in one output per digit,
+with its totals (a :class:`LabReport`): what the lab shows and the card checks read.
+
+Standard library and ``viz.layertypes`` only (nothing is built or run).
 """
 
 from __future__ import annotations
@@ -27,15 +32,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from viz.layertypes import (
+    FIELD_CHANGERS,
+    LAYER_TYPES,
+    NUM_CLASSES,
+    SHAPE_KEEPERS,
+    TYPES,
+    LayerRecord,
+)
 from viz.receptive_field import LayerField, Region, compute
 
-LayerRecord = dict[str, Any]
+__all__ = ["FIELD_CHANGERS", "INPUT_SHAPE", "LAYER_TYPES", "NUM_CLASSES", "SHAPE_KEEPERS",
+           "TABLE_COLUMNS", "LabReport", "LayerInfo", "LayerRecord", "activation_elements",
+           "analyse", "batches", "count_params", "describe", "find", "images_per_batch",
+           "input_side", "param_shapes", "total_macs", "total_params"]
 
 INPUT_SHAPE = (1, 28, 28)  # (channels, height, width) of an MNIST digit
-NUM_CLASSES = 10
-LAYER_TYPES = ("conv", "bn", "relu", "dropout", "maxpool", "avgpool", "gap", "flatten", "linear")
-SHAPE_KEEPERS = ("bn", "relu", "dropout")  # change neither the size nor the channels
-FIELD_CHANGERS = ("conv", "maxpool", "avgpool")  # the layer types that grow r or S
+# The per-layer table's columns (the lab's table and CSV, the explorer's HTML table; the field
+# CSV of viz.fields names the same columns in words)
+TABLE_COLUMNS = ("layer", "type", "output", "r", "S", "P", "params", "MACs")
 
 
 @dataclass(frozen=True)
@@ -92,24 +107,8 @@ def _side(value: Any) -> int:
 
 def param_shapes(rec: LayerRecord) -> dict[str, tuple[int, ...]]:
     """The tensors a layer record implies, by state-dict suffix (``weight``, ``bias``, ...)."""
-    kind = rec.get("type")
-    if kind == "conv":
-        k = rec["kernel"]
-        kh, kw = (k, k) if isinstance(k, int) else (int(k[0]), int(k[1]))
-        shapes: dict[str, tuple[int, ...]] = {"weight": (rec["out"], rec["in"], kh, kw)}
-        if rec.get("bias", True):
-            shapes["bias"] = (rec["out"],)
-        return shapes
-    if kind == "bn":
-        c = rec["channels"]
-        return {"weight": (c,), "bias": (c,), "running_mean": (c,), "running_var": (c,),
-                "num_batches_tracked": ()}
-    if kind == "linear":
-        shapes = {"weight": (rec["out"], rec["in"])}
-        if rec.get("bias", True):
-            shapes["bias"] = (rec["out"],)
-        return shapes
-    return {}
+    kind = TYPES.get(rec.get("type"))  # type: ignore[arg-type]
+    return kind.params(rec) if kind is not None else {}
 
 
 def count_params(rec: LayerRecord) -> int:
@@ -127,26 +126,15 @@ def count_params(rec: LayerRecord) -> int:
 
 def _shapes(layers: list[LayerRecord], fields: list[LayerField],
             input_shape: tuple[int, int, int]) -> list[tuple[int, ...]]:
-    """Output shape of every layer: channels tracked here, spatial sizes from the engine."""
+    """Output shape of every layer, from its type: spatial sizes from the engine."""
     shapes: list[tuple[int, ...]] = []
-    channels, h, w = input_shape
-    flat: int | None = None
+    shape: tuple[int, ...] = tuple(input_shape)
     for rec, fld in zip(layers, fields):
-        kind = rec["type"]
-        if kind == "conv":
-            channels = rec["out"]
-        if kind == "flatten":
-            flat = channels * h * w
-        elif kind == "linear":
-            flat = rec["out"]
-        if flat is not None:
-            shapes.append((flat,))
-            continue
-        if kind == "gap":
-            h = w = 1
-        elif fld.output_size is not None and not fld.is_global:
-            h, w = fld.output_size
-        shapes.append((channels, h, w))
+        hw = shape[1:] if len(shape) == 3 else (1, 1)
+        if fld.output_size is not None and not fld.is_global:
+            hw = fld.output_size
+        shape = tuple(TYPES[rec["type"]].out_shape(rec, shape, hw))  # type: ignore[arg-type]
+        shapes.append(shape)
     return shapes
 
 
@@ -159,13 +147,7 @@ def describe(layers: list[LayerRecord], input_shape: tuple[int, int, int] = INPU
     shapes = _shapes(layers, fields, input_shape)
     infos: list[LayerInfo] = []
     for rec, fld, shape in zip(layers, fields, shapes):
-        macs = 0
-        if rec["type"] == "conv":
-            k = rec["kernel"]
-            kh, kw = (k, k) if isinstance(k, int) else k
-            macs = rec["in"] * kh * kw * shape[0] * shape[1] * shape[2]
-        elif rec["type"] == "linear":
-            macs = rec["in"] * rec["out"]
+        macs = TYPES[rec["type"]].macs(rec, shape)
         if fld.is_global:
             region = fld.region(0, 0)
             r, stride, padding = region.h.end - region.h.start + 1, None, None
@@ -175,6 +157,35 @@ def describe(layers: list[LayerRecord], input_shape: tuple[int, int, int] = INPU
         infos.append(LayerInfo(rec["name"], rec["type"], tuple(shape), r, stride, padding,
                                count_params(rec), macs, bool(fld.is_global), fld, kernel))
     return infos
+
+
+@dataclass(frozen=True)
+class LabReport:
+    """A whole network's :class:`LayerInfo` records and totals."""
+
+    layers: tuple[LayerInfo, ...]
+    params: int
+    macs: int
+
+    def final_rf(self) -> tuple[int, int] | None:
+        """The receptive field of the last layer that has one (global layers see everything)."""
+        spatial = [layer.rf for layer in self.layers if layer.rf is not None]
+        return spatial[-1] if spatial else None
+
+
+def analyse(layers: list[LayerRecord], input_shape: tuple[int, int, int] = INPUT_SHAPE
+            ) -> LabReport:
+    """Per-layer shapes, receptive fields, parameters and MACs of a network's layer records
+    (``ValueError`` unless it ends with one output per digit)."""
+    infos = describe(layers, input_shape)
+    final = infos[-1].shape if infos else ()
+    if final not in ((NUM_CLASSES,), (NUM_CLASSES, 1, 1)):
+        shown = "x".join(str(d) for d in final)
+        raise ValueError(
+            f"the network must end with {NUM_CLASSES} outputs, one per digit; it ends with "
+            f"{shown}. End with a conv of {NUM_CLASSES} channels whose kernel covers the whole "
+            f"map (or gap), or with flatten + linear {NUM_CLASSES}.")
+    return LabReport(tuple(infos), sum(r.params for r in infos), sum(r.macs for r in infos))
 
 
 def find(infos: list[LayerInfo], name: str) -> LayerInfo:

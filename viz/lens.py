@@ -28,11 +28,12 @@ from typing import Any
 import numpy as np
 
 from viz.layers import LayerInfo, describe
-from viz.npforward import BN_EPS, MEAN, STD, NumpyNet
+from viz.layertypes import BN_EPS, LAYER_TYPES, TYPES
+from viz.npforward import MEAN, STD, NumpyNet
 
-LENS_TYPES = ("conv", "bn", "relu", "dropout", "maxpool", "avgpool", "gap", "flatten", "linear")
-_CONV_KEYS = {"name", "type", "in", "out", "kernel", "stride", "padding", "dilation", "bias"}
-_POOL_KEYS = {"name", "type", "kernel", "stride", "padding", "ceil_mode"}
+# The browser runs every layer type (ui/js/forward.js; tests/app/test_forward_browser.py checks
+# its ops against the registry of viz.layertypes), with the options each type's entry lists.
+LENS_TYPES = LAYER_TYPES
 
 
 def unsupported_reason(layers: list[dict[str, Any]]) -> str | None:
@@ -42,15 +43,11 @@ def unsupported_reason(layers: list[dict[str, Any]]) -> str | None:
         if kind not in LENS_TYPES:
             return (f"layer {name!r} is a {kind!r} layer, which the in-browser lens does not "
                     f"run (it runs {', '.join(LENS_TYPES)})")
-        if kind == "conv":
-            extra = set(rec) - _CONV_KEYS
-            if extra:
-                return f"conv layer {name!r} has options the lens does not run: {sorted(extra)}"
-        if kind in ("maxpool", "avgpool"):
-            extra = set(rec) - _POOL_KEYS
-            if extra:
-                return f"pooling layer {name!r} has options the lens does not run: {sorted(extra)}"
-        for key in ("kernel", "stride", "padding", "dilation"):
+        extra = set(rec) - {"name", "type"} - set(TYPES[kind].keys)
+        if extra:
+            return (f"{TYPES[kind].noun} layer {name!r} has options the lens does not run: "
+                    f"{sorted(extra)}")
+        for key in (o.key for o in TYPES[kind].options if o.kind == "window"):
             value = rec.get(key)
             if value is not None and not (isinstance(value, int) and not isinstance(value, bool)):
                 return (f"layer {name!r}: {key} {value!r} is not a single whole number (the lens "

@@ -5,6 +5,7 @@ BatchNorm, ReLU, pooling and flatten layers. This module reads a ``.safetensors`
 (tensors and model card) with numpy only and computes every layer's output, so the explorer can
 draw its first feature maps and prediction while torch is still loading in the background. The
 results match ``torch`` in eval mode to float32 precision (see tests/viz/test_npforward.py).
+Each layer type's op is its ``numpy`` entry in ``viz.layertypes``.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from viz import card as card_reader
+from viz.layertypes import BN_EPS, TYPES  # noqa: F401  (BN_EPS: where it was read before)
+from viz.layertypes import conv2d as _conv  # noqa: F401  (the numpy kernels, by their old names)
+from viz.layertypes import pool2d as _pool  # noqa: F401
 from viz.preprocess import MEAN, STD
-from viz.receptive_field import output_length
-
-BN_EPS = 1e-5
 
 
 @dataclass
@@ -57,46 +58,6 @@ def normalise(image: np.ndarray) -> np.ndarray:
     return ((np.asarray(image, dtype=np.float32) / 255.0 - MEAN) / STD)[None]
 
 
-def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, pad: int,
-          dilation: int) -> np.ndarray:
-    if pad:
-        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
-    k = w.shape[-1]
-    span = dilation * (k - 1) + 1
-    win = np.lib.stride_tricks.sliding_window_view(x, (span, span), axis=(1, 2))
-    win = win[:, ::stride, ::stride, ::dilation, ::dilation]  # (C, H', W', k, k)
-    out = np.tensordot(w, win, axes=([1, 2, 3], [0, 3, 4]))  # (O, H', W')
-    if b is not None:
-        out = out + b[:, None, None]
-    return out.astype(np.float32, copy=False)
-
-
-def _pool(x: np.ndarray, k: int, stride: int, pad: int, mode: str, ceil_mode: bool = False
-          ) -> np.ndarray:
-    """torch's MaxPool2d / AvgPool2d (count_include_pad=True) of a (C, H, W) map.
-
-    In ceil mode the last window may run past the padded input: max pooling ignores the part
-    outside, average pooling divides by the part inside the padded input (as torch does).
-    """
-    c, h, w = x.shape
-    oh = output_length(h, k, stride, pad, pad, ceil_mode)
-    ow = output_length(w, k, stride, pad, pad, ceil_mode)
-    # (C, H, W) -> (C, pad + H + pad + extra, ...): every window lies inside
-    extra_h = max(0, (oh - 1) * stride + k - (h + 2 * pad))
-    extra_w = max(0, (ow - 1) * stride + k - (w + 2 * pad))
-    fill = -np.inf if mode == "max" else 0.0
-    x = np.pad(x, ((0, 0), (pad, pad + extra_h), (pad, pad + extra_w)), constant_values=fill)
-    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))
-    win = win[:, ::stride, ::stride][:, :oh, :ow]  # (C, OH, OW, k, k)
-    if mode == "max":
-        return win.max(axis=(3, 4)).astype(np.float32)
-    # the divisor: the window's cells inside the padded input (all k*k unless ceil mode cut it)
-    starts_h, starts_w = np.arange(oh) * stride, np.arange(ow) * stride
-    rows = np.minimum(starts_h + k, h + 2 * pad) - starts_h
-    cols = np.minimum(starts_w + k, w + 2 * pad) - starts_w
-    return (win.sum(axis=(3, 4)) / (rows[:, None] * cols[None, :])).astype(np.float32)
-
-
 def forward(net: NumpyNet, image: np.ndarray) -> OrderedDict[str, np.ndarray]:
     """Every layer's output (batch dimension dropped) for a uint8 28x28 image, in eval mode."""
     t = net.tensors
@@ -104,32 +65,10 @@ def forward(net: NumpyNet, image: np.ndarray) -> OrderedDict[str, np.ndarray]:
     out: OrderedDict[str, np.ndarray] = OrderedDict()
     for rec in net.layers:
         name, kind = rec["name"], rec["type"]
-        if kind == "conv":
-            x = _conv(x, t[f"{name}.weight"], t.get(f"{name}.bias"), rec.get("stride", 1),
-                      rec.get("padding", 0), rec.get("dilation", 1))
-        elif kind == "bn":
-            scale = t[f"{name}.weight"] / np.sqrt(t[f"{name}.running_var"] + BN_EPS)
-            shift = t[f"{name}.bias"] - t[f"{name}.running_mean"] * scale
-            x = x * scale[:, None, None] + shift[:, None, None]
-        elif kind == "relu":
-            x = np.maximum(x, 0)
-        elif kind == "dropout":
-            pass
-        elif kind in ("maxpool", "avgpool"):
-            k = rec["kernel"]
-            x = _pool(x, k, rec.get("stride") or k, rec.get("padding", 0), kind[:3],
-                      bool(rec.get("ceil_mode", False)))
-        elif kind == "gap":
-            x = x.mean(axis=(1, 2), keepdims=True)
-        elif kind == "flatten":
-            x = x.reshape(-1)
-        elif kind == "linear":
-            x = t[f"{name}.weight"] @ x.reshape(-1)
-            if f"{name}.bias" in t:
-                x = x + t[f"{name}.bias"]
-        else:
+        layer_type = TYPES.get(kind)
+        if layer_type is None:
             raise ValueError(f"layer {name!r}: unsupported type {kind!r}")
-        x = x.astype(np.float32, copy=False)
+        x = layer_type.numpy(x, rec, t).astype(np.float32, copy=False)
         out[name] = x
     return out
 

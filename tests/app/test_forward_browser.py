@@ -6,6 +6,9 @@ and ceil_mode; BatchNorm, ReLU, dropout, global average pooling, flatten, linear
 real digit and on random pixels through ``viz.npforward.forward``, torch (``model.zoo``) and the
 lens's own decoding and forward modules (ui/js/, loaded alone in a blank page and fed the lens
 payload of ``viz.lens.payload``); every layer's output must agree within 1e-5 of the map's scale.
+
+The cases come in one row per layer type of the registry (``viz.layertypes``): a type without a
+row here, or without an op in forward.js, fails a test.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ window.lensForward = (payload, images) => {
   return images.map((pixels) => Object.fromEntries(runNet(net, pixels).map(
     (a) => [a.name, { shape: a.shape, data: b64(Float32Array.from(a.data)) }])));
 };
+window.forwardTypes = Object.keys(LAYER_OPS);
 window.ready = true;
 """
 
@@ -100,30 +104,70 @@ def _pool_case(kind: str, k: int, s: int | None, p: int, ceil: bool) -> list[dic
     ])
 
 
-def _cases() -> dict[str, list[dict[str, Any]]]:
+def _conv_cases() -> dict[str, list[dict[str, Any]]]:
     cases: dict[str, list[dict[str, Any]]] = {}
     kernels = itertools.cycle((3, 5, 2))
     for i, (p, s, d) in enumerate(itertools.product((0, 1, 2), (1, 2, 3), (1, 2))):
         k = next(kernels)
         cases[f"conv-k{k}-p{p}-s{s}-d{d}"] = _conv_case(k, p, s, d, bias=i % 2 == 0)
-    for kind, k, s, p, ceil in itertools.product(("maxpool", "avgpool"), (2, 3), (None, 1, 2, 3),
-                                                 (0, 1), (False, True)):
+    return cases
+
+
+def _pool_cases(kind: str) -> dict[str, list[dict[str, Any]]]:
+    cases: dict[str, list[dict[str, Any]]] = {}
+    for k, s, p, ceil in itertools.product((2, 3), (None, 1, 2, 3), (0, 1), (False, True)):
         if p <= k // 2:  # torch's rule: padding at most half the kernel
             cases[f"{kind}-k{k}-s{s or k}-p{p}-{'ceil' if ceil else 'floor'}"] = _pool_case(
                 kind, k, s, p, ceil)
-    cases["gap-conv-head"] = [  # the compact zoo network's ending: a 1x1 conv after gap
+    return cases
+
+
+def _gap_cases() -> dict[str, list[dict[str, Any]]]:
+    return {"gap-conv-head": [  # the compact zoo network's ending: a 1x1 conv after gap
         _conv("conv1", 1, 4, 3, 1, 0, 1, False),
         {"name": "bn1", "type": "bn", "channels": 4},
         {"name": "relu1", "type": "relu"},
         {"name": "gap", "type": "gap"},
         _conv("head", 4, 10, 1),
         {"name": "flatten", "type": "flatten"},
-    ]
-    cases["linear-stack"] = _with_head([
+    ]}
+
+
+def _linear_cases() -> dict[str, list[dict[str, Any]]]:
+    return {"linear-stack": _with_head([
         _conv("conv1", 1, 2, 5, 2, 0, 1, True),
         {"name": "relu1", "type": "relu"},
         _pool("pool1", "maxpool", 2, 2, 0, False),
-    ], hidden=16)
+    ], hidden=16)}
+
+
+# One row per layer type of viz.layertypes: the cases that run its options (BatchNorm, ReLU and
+# dropout also run in every conv case, flatten in nearly every case).
+ROWS: dict[str, Any] = {
+    "conv": _conv_cases,
+    "bn": lambda: {"bn-alone": _with_head([_conv("conv1", 1, 3, 3, 1, 1),
+                                           {"name": "bn1", "type": "bn", "channels": 3}])},
+    "relu": lambda: {"relu-alone": _with_head([_conv("conv1", 1, 3, 3, 1, 1),
+                                               {"name": "relu1", "type": "relu"}])},
+    "dropout": lambda: {"dropout-alone": _with_head([_conv("conv1", 1, 3, 3, 1, 1),
+                                                     {"name": "drop1", "type": "dropout",
+                                                      "p": 0.5}])},
+    "maxpool": lambda: _pool_cases("maxpool"),
+    "avgpool": lambda: _pool_cases("avgpool"),
+    "gap": _gap_cases,
+    "flatten": lambda: {"flatten-after-whole-map-conv": [_conv("conv1", 1, 10, 28),
+                                                        {"name": "flatten", "type": "flatten"}]},
+    "linear": _linear_cases,
+}
+
+
+def _cases() -> dict[str, list[dict[str, Any]]]:
+    """Every row's cases, in the registry's order of layer types."""
+    from viz.layertypes import LAYER_TYPES
+    cases: dict[str, list[dict[str, Any]]] = {}
+    for kind in LAYER_TYPES:
+        if kind in ROWS:
+            cases.update(ROWS[kind]())
     return cases
 
 
@@ -192,3 +236,21 @@ def test_forward_agrees(page, case: str) -> None:
             err_np = float(np.abs(npy[name].reshape(want.shape) - want).max()) / scale
             assert err_js <= TOL, f"{case} ({which}) {name}: browser off torch by {err_js:.2e}"
             assert err_np <= TOL, f"{case} ({which}) {name}: numpy off torch by {err_np:.2e}"
+
+
+def test_every_layer_type_has_a_row_that_runs_it() -> None:
+    from viz.layertypes import LAYER_TYPES
+    assert set(ROWS) == set(LAYER_TYPES), (
+        f"layer types without a row here: {sorted(set(LAYER_TYPES) - set(ROWS))}; "
+        f"rows of no type: {sorted(set(ROWS) - set(LAYER_TYPES))}")
+    for kind, row in ROWS.items():
+        cases = row()
+        assert cases, f"the {kind} row has no cases"
+        for name, layers in cases.items():
+            assert kind in {rec["type"] for rec in layers}, f"{name} runs no {kind} layer"
+            assert name in CASES
+
+
+def test_the_browser_runs_every_layer_type(page) -> None:
+    from viz.layertypes import LAYER_TYPES
+    assert sorted(page.evaluate("() => window.forwardTypes")) == sorted(LAYER_TYPES)

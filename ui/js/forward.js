@@ -63,6 +63,53 @@ function pool(x, C, H, W, rec, OH, OW, isMax) {
   return out;
 }
 
+// One op per layer type (the types of viz/layertypes.py; tests/app/test_forward_browser.py checks
+// that the keys are that registry's types): (x, C, H, W, rec, w, oshape) -> the layer's output.
+const LAYER_OPS = {
+  conv: (x, C, H, W, rec, w, oshape) =>
+    conv(x, C, H, W, rec, w[rec.name + ".weight"], w[rec.name + ".bias"], oshape[1], oshape[2]),
+  bn: (x, C, H, W, rec) => {
+    const y = new Float32Array(x.length);
+    const n = H * W;
+    for (let c = 0; c < C; c++) {
+      const a = rec._scale[c], b = rec._shift[c];
+      for (let i = c * n, e = i + n; i < e; i++) y[i] = x[i] * a + b;
+    }
+    return y;
+  },
+  relu: (x) => {
+    const y = new Float32Array(x.length);
+    for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
+    return y;
+  },
+  dropout: (x) => x, // eval mode: dropout is the identity
+  maxpool: (x, C, H, W, rec, w, oshape) => pool(x, C, H, W, rec, oshape[1], oshape[2], true),
+  avgpool: (x, C, H, W, rec, w, oshape) => pool(x, C, H, W, rec, oshape[1], oshape[2], false),
+  gap: (x, C, H, W) => {
+    const y = new Float32Array(C);
+    const n = H * W;
+    for (let c = 0; c < C; c++) {
+      let s = 0;
+      for (let i = c * n, e = i + n; i < e; i++) s += x[i];
+      y[c] = s / n;
+    }
+    return y;
+  },
+  flatten: (x) => x, // keeps the order (C, H, W)
+  linear: (x, C, H, W, rec, w) => {
+    const wt = w[rec.name + ".weight"], b = w[rec.name + ".bias"];
+    const O = rec.out, I = rec.in;
+    const y = new Float32Array(O);
+    for (let o = 0; o < O; o++) {
+      let s = b ? b[o] : 0;
+      const r = o * I;
+      for (let i = 0; i < I; i++) s += wt[r + i] * x[i];
+      y[o] = s;
+    }
+    return y;
+  },
+};
+
 // Every layer's output for PIXELS (784) pixels (0-255): [{name, shape, data: Float32Array}]
 function runNet(net, pixels) {
   const x0 = new Float32Array(PIXELS);
@@ -70,61 +117,13 @@ function runNet(net, pixels) {
   let x = x0, shape = [1, SIDE, SIDE];
   const outs = [];
   for (const rec of net.layers) {
-    const w = net.w;
     const [C, H, W] = shape.length === 3 ? shape : [shape[0], 1, 1];
     const oshape = rec.shape;
-    let y;
-    switch (rec.type) {
-      case "conv":
-        y = conv(x, C, H, W, rec, w[rec.name + ".weight"], w[rec.name + ".bias"], oshape[1], oshape[2]);
-        break;
-      case "bn": {
-        y = new Float32Array(x.length);
-        const n = H * W;
-        for (let c = 0; c < C; c++) {
-          const a = rec._scale[c], b = rec._shift[c];
-          for (let i = c * n, e = i + n; i < e; i++) y[i] = x[i] * a + b;
-        }
-        break;
-      }
-      case "relu":
-        y = new Float32Array(x.length);
-        for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
-        break;
-      case "dropout": case "flatten":
-        y = x; // eval mode: dropout is the identity; flatten keeps the order (C, H, W)
-        break;
-      case "maxpool": case "avgpool":
-        y = pool(x, C, H, W, rec, oshape[1], oshape[2], rec.type === "maxpool");
-        break;
-      case "gap": {
-        y = new Float32Array(C);
-        const n = H * W;
-        for (let c = 0; c < C; c++) {
-          let s = 0;
-          for (let i = c * n, e = i + n; i < e; i++) s += x[i];
-          y[c] = s / n;
-        }
-        break;
-      }
-      case "linear": {
-        const wt = w[rec.name + ".weight"], b = w[rec.name + ".bias"];
-        const O = rec.out, I = rec.in;
-        y = new Float32Array(O);
-        for (let o = 0; o < O; o++) {
-          let s = b ? b[o] : 0;
-          const r = o * I;
-          for (let i = 0; i < I; i++) s += wt[r + i] * x[i];
-          y[o] = s;
-        }
-        break;
-      }
-      default:
-        throw new Error(`layer ${rec.name}: the lens cannot run a ${rec.type} layer`);
-    }
-    x = y;
+    const op = Object.hasOwn(LAYER_OPS, rec.type) ? LAYER_OPS[rec.type] : null;
+    if (!op) throw new Error(`layer ${rec.name}: the lens cannot run a ${rec.type} layer`);
+    x = op(x, C, H, W, rec, net.w, oshape);
     shape = oshape;
-    outs.push({ name: rec.name, shape: oshape, data: y });
+    outs.push({ name: rec.name, shape: oshape, data: x });
   }
   return outs;
 }
