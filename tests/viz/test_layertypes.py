@@ -167,3 +167,34 @@ def test_the_lens_runs_every_type_and_refuses_unknown_options(kind: str) -> None
     odd = [dict(r, zzz=1) if r["type"] == kind else r for r in records]
     reason = lens.unsupported_reason(odd)
     assert reason is not None and "zzz" in reason and "does not run" in reason
+
+
+@pytest.mark.parametrize("kind", LAYER_TYPES)
+def test_the_torch_side_engine_spec_reads_each_type_back(kind: str) -> None:
+    # model.rf_adapter reads engine specs off torch modules: each type's module is read back as
+    # that type, with the same fields as its record gives
+    from model.rf_adapter import layer_specs
+    records = network_with(kind)
+    specs = layer_specs(build_from_config("case", records))
+    assert [s["type"] for s in specs] == [r["type"] for r in records]
+    assert [(f.rf, f.stride, f.padding, f.output_size) for f in engine.compute(specs, (28, 28))] \
+        == [(i.field.rf, i.field.stride, i.field.padding, i.field.output_size)
+            for i in layers.describe(records)]
+
+
+def test_card_and_lab_do_not_import_each_other() -> None:
+    import ast
+    from pathlib import Path
+
+    def imports(module: str) -> set[str]:
+        path = Path(__file__).resolve().parents[2] / "viz" / f"{module}.py"
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+        return names
+
+    assert "viz.lab" not in imports("card") and "viz.card" in imports("lab")
+    assert not {"viz.card", "viz.lab", "viz.layers"} & imports("layertypes")
