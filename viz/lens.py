@@ -31,8 +31,9 @@ from viz.layers import LayerInfo, describe
 from viz.layertypes import BN_EPS, LAYER_TYPES, TYPES
 from viz.npforward import MEAN, STD, NumpyNet
 
-# The browser runs every layer type (ui/js/forward.js; tests/app/test_forward_browser.py checks
-# its ops against the registry of viz.layertypes), with the options each type's entry lists.
+# The browser runs every layer type (ui/components/js/forward.js; its ops are checked against
+# the registry of viz.layertypes by tests/app/test_forward_browser.py), with the options each
+# type's entry lists.
 LENS_TYPES = LAYER_TYPES
 
 
