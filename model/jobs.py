@@ -22,6 +22,7 @@ every saved epoch, saves the model so far, and says so (:attr:`Job.message`).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -98,11 +99,10 @@ class RunsLock:
             fd = os.open(self.path, os.O_RDWR)
         except FileNotFoundError:
             return None
-        except OSError:  # a read-only folder: a read-only descriptor still tests the lock
-            try:
-                fd = os.open(self.path, os.O_RDONLY)
-            except OSError:
-                return None
+        except OSError as exc:  # a read-only folder: a read-only descriptor still tests the lock
+            if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            fd = os.open(self.path, os.O_RDONLY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
