@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas  # noqa: F401
 import streamlit as st
 
+import ui.explorer  # noqa: F401 - registers the explorer's views before a link names one
 from model import store
 from model.architectures import descriptions
 from ui import cache, common, sidebar, state, urls
@@ -55,14 +56,16 @@ if "torch" not in sys.modules:
     _warmup = st.sidebar.empty()
     _warmup.plotly_chart(figures.warmup(), config=common.PLOT_CONFIG, key="warmup")
 
-# Each page is a file in ui/ that draws itself when run as a page (and only imports otherwise).
+# Each page is a short file in ui/pages/ that draws it with a module of ui/ (ui/explorer.py,
+# ui/tour/, ui/lab.py, ui/train.py).
 PAGES = {
-    "explore": st.Page("ui/explorer.py", title="Explore", icon=":material/search:", default=True),
-    "tour": st.Page("ui/tour.py", title="Concepts tour", icon=":material/school:",
+    "explore": st.Page("ui/pages/explorer.py", title="Explore", icon=":material/search:",
+                       default=True),
+    "tour": st.Page("ui/pages/tour.py", title="Concepts tour", icon=":material/school:",
                     url_path="tour"),
-    "lab": st.Page("ui/lab.py", title="Architecture lab", icon=":material/account_tree:",
+    "lab": st.Page("ui/pages/lab.py", title="Architecture lab", icon=":material/account_tree:",
                    url_path="lab"),
-    "train": st.Page("ui/train.py", title="Train", icon=":material/model_training:",
+    "train": st.Page("ui/pages/train.py", title="Train", icon=":material/model_training:",
                      url_path="train"),
 }
 common.PAGES.update(PAGES)

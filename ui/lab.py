@@ -397,7 +397,3 @@ def page() -> None:
     st.divider()
     common.guard("The comparison", lambda: compare(report))
 
-
-if __name__ == "__main__":  # run as a page: draw with the imported module (one registry)
-    from ui import lab as _module
-    _module.page()

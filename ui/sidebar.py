@@ -223,8 +223,8 @@ class Context:
 
 
 # Plain selection widgets in the sidebar; their values survive a visit to a page that hides them.
-KEEP_PREFIXES = ("model.choice", "in.source", "in.digit", "in.sample.", "in.test_digit",
-                 "in.wrong", "in.test.")
+KEEP_PREFIXES = (state.MODEL, state.SOURCE, state.DIGIT, state.SAMPLE_KEYS, state.TEST_DIGIT,
+                 state.WRONG, state.TEST_KEYS)
 
 
 def keep_sidebar_state() -> None:

@@ -40,6 +40,9 @@ LAYER = "layer.name"  # the explorer's layer picker
 VIEW = "view"  # the explorer's view selector (a view's title)
 METHOD = "sal.method"  # the Saliency view's method
 UNIT = "rf.unit"  # the picked unit's record
+SAMPLE_KEYS = "in.sample."  # the sidebar's sample sliders, one per digit filter
+TEST_KEYS = "in.test."  # its test-digit sliders, one per digit filter and "Misclassified only"
+CHANNEL_KEYS = "rf.channel."  # the Receptive field view's channel pickers, one per layer
 
 SAMPLES, TEST_SET, DRAW, UPLOAD_SOURCE = "Samples", "Test set", "Draw", "Upload"
 SOURCES = [SAMPLES, TEST_SET, DRAW, UPLOAD_SOURCE]
@@ -62,17 +65,17 @@ def start_presenting(on: bool) -> bool:
 
 def sample_key(digit: Any) -> str:
     """The sidebar's sample slider for the digit filter ``digit`` ("any" or 0..9)."""
-    return f"in.sample.{digit}"
+    return f"{SAMPLE_KEYS}{digit}"
 
 
 def test_key(digit: Any, wrong: bool) -> str:
     """The sidebar's test-digit slider for a digit filter and the "Misclassified only" box."""
-    return f"in.test.{digit}.{wrong}"
+    return f"{TEST_KEYS}{digit}.{wrong}"
 
 
 def channel_key(layer: str) -> str:
     """The Receptive field view's channel picker of ``layer``."""
-    return f"rf.channel.{layer}"
+    return f"{CHANNEL_KEYS}{layer}"
 
 
 def chosen_model() -> ModelRef | None:

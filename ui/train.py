@@ -319,7 +319,3 @@ def page() -> None:
     st.divider()
     guard("Scrubbing through the run", scrub)
 
-
-if __name__ == "__main__":  # run as a page: draw with the imported module (one registry)
-    from ui import train as _module
-    _module.page()

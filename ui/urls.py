@@ -15,6 +15,7 @@ import streamlit as st
 
 from model.store import ModelRef
 from ui import cache, sidebar, state
+from ui.views import VIEWS
 from viz import urlstate
 from viz.unit import Unit
 
@@ -22,8 +23,7 @@ N_TEST = 10_000
 
 
 def views() -> dict[str, str]:
-    """{URL name: title} of every explorer view, from the explorer's registry."""
-    from ui.explorer import VIEWS
+    """{URL name: title} of every explorer view, from the registry ``ui/explorer.py`` fills."""
     return {v.url: v.title for v in VIEWS.values()}
 
 

@@ -18,7 +18,7 @@ import streamlit as st
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from ui import lens  # noqa: E402
+from ui.components import lens  # noqa: E402
 from viz import npforward  # noqa: E402
 
 

@@ -17,7 +17,7 @@ import streamlit as st
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from ui import saliencymap  # noqa: E402
+from ui.components import saliencymap  # noqa: E402
 
 
 def saliency_map(sample: int) -> np.ndarray:

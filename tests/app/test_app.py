@@ -125,8 +125,8 @@ def test_receptive_field_view_and_unit(app: AppTest) -> None:
 def test_overflowing_unit_says_so(monkeypatch) -> None:
     """A network whose numbers overflow (NaN in the unit's effective field): the panel says what
     went wrong, on the first run and on the fragment's own reruns, and the page keeps working."""
-    import ui.explorer
-    monkeypatch.setattr(ui.explorer, "unit_maps", lambda *a, **k: (np.full((28, 28), np.nan),
+    import ui.views.field
+    monkeypatch.setattr(ui.views.field, "unit_maps", lambda *a, **k: (np.full((28, 28), np.nan),
                                                                     np.zeros((28, 28))))
     at = fresh()
     at.session_state["view"] = "Receptive field"

@@ -1,10 +1,10 @@
-"""The browser's forward pass (ui/js/forward.js) against numpy and torch, layer type by option.
+"""The browser's forward pass (ui/components/js/forward.js) against numpy and torch, layer type by option.
 
 Small networks with random weights (and random BatchNorm statistics), one per option: conv with
 every padding, stride and dilation; max and average pooling with every kernel, stride, padding
 and ceil_mode; BatchNorm, ReLU, dropout, global average pooling, flatten, linear. Each runs on a
 real digit and on random pixels through ``viz.npforward.forward``, torch (``model.zoo``) and the
-lens's own decoding and forward modules (ui/js/, loaded alone in a blank page and fed the lens
+lens's own decoding and forward modules (ui/components/js/, loaded alone in a blank page and fed the lens
 payload of ``viz.lens.payload``); every layer's output must agree within 1e-5 of the map's scale.
 
 The cases come in one row per layer type of the registry (``viz.layertypes``): a type without a
@@ -46,7 +46,7 @@ window.ready = true;
 """
 
 
-def forward_script(folder: Path = ROOT / "ui" / "js") -> str:
+def forward_script(folder: Path = ROOT / "ui" / "components" / "js") -> str:
     """The shared modules of the lens's forward pass, then a hook: ``lensForward(payload,
     images)`` -> per image, ``{layer: {shape, data}}`` (data: float32 bytes, base64)."""
     parts = [(folder / f"{m}.js").read_text(encoding="utf-8") for m in FORWARD_MODULES]

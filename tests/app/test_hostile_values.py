@@ -123,7 +123,7 @@ def test_link_values_are_shown_as_code(query, message) -> None:
 def test_tour_link_values_are_shown_as_code(value, message) -> None:
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.query_params["concept"] = value
-    at.switch_page("ui/tour.py").run()
+    at.switch_page("ui/pages/tour.py").run()
     ok(at)
     warnings = [w.value for w in at.warning]
     assert any(message in w for w in warnings), warnings
@@ -242,7 +242,7 @@ def test_forged_units_in_the_tours_field_panel_are_ignored(unit) -> None:
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.query_params["concept"] = "receptive-field"
     at.session_state["tour.rf.panel"] = {"unit": unit}
-    at.switch_page("ui/tour.py").run()
+    at.switch_page("ui/pages/tour.py").run()
     ok(at)
     assert not at.error, [e.value for e in at.error]
     assert any(m.value.startswith("**Unit (") for m in at.markdown)
@@ -265,7 +265,7 @@ def _callback_script() -> None:
     import numpy as np
     import streamlit as st
 
-    from ui import atlas_view, explorer, lensview
+    from ui.views import atlas, confusion, field, maps
 
     class Layer:
         index = np.arange(4 * 9).reshape(4, 9)
@@ -277,13 +277,13 @@ def _callback_script() -> None:
 
     st.session_state.setdefault("atlas.current", Atlas())
     calls = {
-        "use_unit": lensview._use_unit,
-        "use_drawing": lensview._use_drawing,
-        "sync_layer": lensview._sync_layer,
-        "on_pick": explorer._on_pick,
-        "on_cell": atlas_view._on_cell,
-        "on_digit": lambda: atlas_view._on_digit([5, 6, 7]),
-        "on_patch": lambda: atlas_view._on_patch("relu5", 1, "atlas.row.relu5.1"),
+        "use_unit": maps._use_unit,
+        "use_drawing": maps._use_drawing,
+        "sync_layer": maps._sync_layer,
+        "on_pick": field._on_pick,
+        "on_cell": confusion._on_cell,
+        "on_digit": lambda: confusion._on_digit([5, 6, 7]),
+        "on_patch": lambda: atlas._on_patch("relu5", 1, "atlas.row.relu5.1"),
     }
     calls[st.session_state["callback"]]()
     st.write("called")
@@ -414,7 +414,7 @@ def test_forged_lab_edits_get_a_message(state, message, monkeypatch) -> None:
 
     monkeypatch.setattr(data_editor, "_apply_row_additions", counting)
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("ui/lab.py").run()
+    at.switch_page("ui/pages/lab.py").run()
     ok(at)
     version = at.session_state["lab.version"]
     at.session_state[f"lab.editor.{version}"] = {"edited_rows": {}, "added_rows": [],

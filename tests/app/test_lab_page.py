@@ -26,7 +26,7 @@ APP = str(ROOT / "app.py")
 
 def open_lab() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60).run()
-    at.switch_page("ui/lab.py").run()
+    at.switch_page("ui/pages/lab.py").run()
     ok(at)
     return at
 
@@ -164,9 +164,9 @@ def test_edits_survive_a_visit_to_another_page() -> None:
     edit(at, edited={0: {"channels": 16}})
     changed = metrics(at)["Parameters"]
     assert changed != "43,846"
-    at.switch_page("ui/tour.py").run()
+    at.switch_page("ui/pages/tour.py").run()
     ok(at)
-    at.switch_page("ui/lab.py").run()
+    at.switch_page("ui/pages/lab.py").run()
     ok(at)
     assert metrics(at)["Parameters"] == changed
 

@@ -53,7 +53,7 @@ def test_uploaded_network_runs_in_the_lens() -> None:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="model.choice").value.kind == "upload"
-    from ui import lens
+    from ui.components import lens
     from viz import npforward
     shipped = lens.payload("test:compact", npforward.load(ROOT / "checkpoints" /
                                                           "compact.safetensors"))
@@ -61,7 +61,7 @@ def test_uploaded_network_runs_in_the_lens() -> None:
 
 
 def test_falls_back_to_server_maps_when_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ui import lens
+    from ui.components import lens
     monkeypatch.setattr(lens, "supported", lambda key: (False, "layer 'x' is a 'upsample' layer"))
     at = _lens_app()
     infos = " ".join(i.value for i in at.info)

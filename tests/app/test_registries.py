@@ -11,7 +11,8 @@ from model.architectures import Architecture
 from model.saliency import Method
 from model.store import ModelRef
 from tests.app.test_app import fresh, ok, texts
-from ui import explorer, tour
+from ui import explorer
+from ui.tour import page as tour
 
 TOY = "toy-net"
 
@@ -71,9 +72,9 @@ def test_a_new_architecture_and_method_reach_every_picker(registered) -> None:
     method.set_value("inked").run()
     ok(at)
     # The lab offers it to start from and to compare; the Train page offers it to train.
-    at.switch_page("ui/lab.py").run()
+    at.switch_page("ui/pages/lab.py").run()
     ok(at)
     assert TOY in at.selectbox(key="lab.start").options
-    at.switch_page("ui/train.py").run()
+    at.switch_page("ui/pages/train.py").run()
     ok(at)
     assert TOY in at.selectbox(key="train.arch").options

@@ -1,11 +1,11 @@
-"""The browser code's layout: the shared modules (ui/js/) each component loads, one job per file,
+"""The browser code's layout: the shared modules (ui/components/js/) each component loads, one job per file,
 and the constants the JavaScript shares with Python (no browser needed).
 
 - every component's script is the shared modules ``ui.components.SHARED_JS`` lists for it, then
   its own file; every shared module is loaded by some component; no top-level name is declared
   twice in one component's script (one module's name would shadow or clash with another's);
 - no JavaScript file is longer than 600 lines;
-- ``ui/js/constants.js`` holds the same numbers as the Python it mirrors (``viz/style.py``'s
+- ``ui/components/js/constants.js`` holds the same numbers as the Python it mirrors (``viz/style.py``'s
   colours and levels, ``viz.layers.INPUT_SHAPE``, ``viz/preprocess.py``); the components' CSS
   names ``viz/style.py``'s colours and gets them filled in; Streamlit's theme colour
   (``.streamlit/config.toml``) is ``viz.style.BLUE``.
@@ -28,7 +28,7 @@ DECLARED = re.compile(r"^(?:export\s+)?(?:const|let|var|function|class)\s+([A-Za
 
 
 def _constants() -> dict[str, object]:
-    """The literal values of ui/js/constants.js (``const NAME = <JSON> ...;`` lines and the
+    """The literal values of ui/components/js/constants.js (``const NAME = <JSON> ...;`` lines and the
     STOPS object), by name."""
     text = (components.SHARED / "constants.js").read_text(encoding="utf-8")
     out: dict[str, object] = {}

@@ -38,7 +38,7 @@ def tour(query: dict[str, str] | None = None) -> AppTest:
     assert not at.exception, at.exception
     for k, v in (query or {}).items():
         at.query_params[k] = v
-    at.switch_page("ui/tour.py").run()
+    at.switch_page("ui/pages/tour.py").run()
     ok(at)
     return at
 
@@ -215,7 +215,7 @@ def test_presenter_mode_and_no_input() -> None:
 
 
 def test_eight_concepts_then_the_rules_one_record_each():
-    from ui import tour
+    from ui.tour import page as tour
     assert tour.steps() == ["convolution", "filters", "epochs", "1x1", "3x3", "feature-maps",
                             "activation", "receptive-field", "rules"]
     needs = {k for k, s in tour.REGISTRY.items() if s.needs_input}

@@ -12,7 +12,7 @@ from ui import common
 def _train_page(monkeypatch, runs):
     monkeypatch.setenv("CNN_LENS_RUNS_DIR", str(runs))
     at = fresh()
-    at.switch_page("ui/train.py").run()
+    at.switch_page("ui/pages/train.py").run()
     ok(at)
     return at
 
@@ -77,7 +77,7 @@ def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypa
     assert job.running, "the run ended before a second session could look"
     assert f"by session {job.owner}" in texts(other)
     assert other.button(key="train.start").disabled
-    other.switch_page("ui/lab.py").run()
+    other.switch_page("ui/pages/lab.py").run()
     other.button(key="lab.train").click().run()
     ok(other)
     assert f"started by session {job.owner}" in texts(other)

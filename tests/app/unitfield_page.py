@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from model.architectures import get  # noqa: E402
-from ui import state, unitfield  # noqa: E402
+from ui import state  # noqa: E402
+from ui.components import unitfield  # noqa: E402
 from viz.layers import describe  # noqa: E402
 from viz.unit import Unit  # noqa: E402
 

@@ -3,7 +3,7 @@
 The browser draws one channel's map to pick units on and three pictures of the input for the
 picked unit: its theoretical field (following the pointer and the arrow keys, no round trip), its
 effective field and its attribution (computed here, on a pick). The component's files are
-``ui/unitfield/unitfield.{html,css,js}`` after the lens's shared ``canvas.js``; the data is
+``ui/components/unitfield/unitfield.{html,css,js}`` after the lens's shared ``canvas.js``; the data is
 ``viz.fieldpanel.payload``.
 """
 

@@ -1,11 +1,13 @@
 """The browser components (``st.components.v2``), declared once per server process.
 
-Each lives in a folder of its own under ``ui/`` (``ui/<stem>/<stem>.html``, ``.css``, ``.js``; no
-build step, nothing fetched at run time) and is named ``cnn_<stem>``; its script runs after the
-shared modules of ``ui/js/`` it needs (one job per file: constants, drawing helpers, payload
-decoding, forward pass, MNIST preprocessing, drawing pad, mounting, timing hooks, keyboard moves;
-:data:`SHARED_JS` lists them per component). A component that picks a unit (the lens, the unit-field panel) sets its state
-``unit``; :func:`ui.state.component_unit` reads it, checked (:class:`viz.unit.Unit`).
+Each lives in a folder of its own beside this file (``ui/components/<stem>/<stem>.html``,
+``.css``, ``.js``; no build step, nothing fetched at run time), with its Python beside it
+(``lens.py``, ``unitfield.py``, ``saliencymap.py``: one ``render`` call each), and is named
+``cnn_<stem>``; its script runs after the shared modules of ``ui/components/js/`` it needs (one job
+per file: constants, drawing helpers, payload decoding, forward pass, MNIST preprocessing, drawing
+pad, mounting, timing hooks, keyboard moves; :data:`SHARED_JS` lists them per component). A
+component that picks a unit (the lens, the unit-field panel) sets its state ``unit``;
+:func:`ui.state.component_unit` reads it, checked (:class:`viz.unit.Unit`).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import streamlit as st
 
 from viz import style
 
-UI = Path(__file__).resolve().parent
+UI = Path(__file__).resolve().parent  # ui/components: a folder per component, and js/
 SHARED = UI / "js"  # the browser code the components share, one job per file
-SHARED_JS = {  # component stem -> the shared modules (ui/js/<name>.js) it needs, in load order
+SHARED_JS = {  # component stem -> the shared modules (js/<name>.js) it needs, in load order
     "lens": ("constants", "canvas", "timing", "keys", "mount", "decode", "forward", "preprocess",
              "pad"),
     "unitfield": ("constants", "canvas", "timing", "keys", "mount"),
@@ -35,7 +37,7 @@ def script(stem: str) -> str:
 
 @st.cache_resource(show_spinner=False)
 def component(stem: str):
-    """The component in ``ui/<stem>/``, named ``cnn_<stem>`` (its files read once)."""
+    """The component in ``ui/components/<stem>/``, named ``cnn_<stem>`` (its files read once)."""
     folder = UI / stem
     return st.components.v2.component(
         f"cnn_{stem}",

@@ -1,10 +1,12 @@
-"""The explorer's Feature maps view drawn by the in-browser lens (ui/lens.py).
+"""The Feature maps view: the in-browser lens (``ui/components/lens.py``), or the server's maps.
 
 ``feature_maps`` mounts the lens for the current model, input and layer; the browser answers
 hover, keys, layer and channel switches and pen strokes by itself. A picked unit (click or Enter)
 comes back here for what needs the real network: its effective field and its attribution,
-computed on the server as in the Receptive field view. Returns False when the lens cannot run the
-network, so the caller draws the server's maps instead (and the page says why).
+computed on the server as in the Receptive field view. When the lens cannot run the network
+(or ``?lens=0``), :func:`server_maps` draws the maps on the server and the page says why.
+
+Session-state keys: ``lens.on``, ``lens.new_input``, ``fm.*``.
 """
 
 from __future__ import annotations
@@ -15,10 +17,16 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import lens, state, unitfield
-from ui.cache import field_table, unit_maps
+from ui import state
+from ui.cache import conv_weight, field_table, unit_maps
+from ui.common import plot
+from ui.components import lens, unitfield
 from ui.state import presenting
+from ui.views import Shown, View
+from viz import figures
 from viz.unit import Unit
+
+PAGE = 16  # feature maps per page
 
 
 def enabled() -> bool:
@@ -109,3 +117,56 @@ def _picked(key: ModelRef, image: np.ndarray, unit: Unit) -> None:
                 f"{fields.describe(row, region, erf)}")
     unitfield.render(image, row, unit, fmap=None, erf=erf, attr=attr, key="lens.picked",
                      large=presenting())
+
+
+def draw(v: Shown) -> None:
+    """The lens (the network run in the browser), or the server's maps when it cannot run."""
+    if enabled() and feature_maps(v.key, v.image, v.layer):
+        return
+    server_maps(v)
+
+
+def server_maps(v: Shown) -> None:
+    key, acts, layer = v.key, v.acts, v.layer
+    a = acts[layer]
+    if a.ndim == 1 or (a.ndim == 3 and a.shape[1:] == (1, 1)):
+        vec = a.reshape(-1)
+        plot(figures.vector_bars(vec), key="fm.vector")
+        st.caption(f"{layer} outputs {vec.size} numbers, one per class (no spatial map "
+                   f"left: every unit sees the whole image).")
+        return
+    c = a.shape[0]
+    cols = st.columns([1.3, 1.0, 1.0, 1.4])
+    scale = cols[0].radio("Colour scale", ["per map", "shared"], horizontal=True, key="fm.scale",
+                          help="Per map: each map stretched to its own range (compare shapes). "
+                               "Shared: one range for all (compare strengths).")
+    pages = (c + PAGE - 1) // PAGE
+    page = 0
+    if pages > 1:
+        page = cols[2].number_input(f"Page (of {pages})", 1, pages, 1, key="fm.page") - 1
+    cmap = cols[1].selectbox("Colours", ["cividis", "viridis", "gray"], key="fm.cmap",
+                             help="cividis and viridis are readable with colour-blindness and "
+                                  "in black and white.")
+    weight = conv_weight(key, layer)
+    show_filters = False
+    if weight is not None:
+        show_filters = cols[3].toggle("Show this layer's filters", key="fm.filters")
+    lo, hi = page * PAGE, min(c, (page + 1) * PAGE)
+    fig = figures.feature_grid(a[lo:hi], first_channel=lo, per_map=scale == "per map",
+                               colorscale=cmap)
+    plot(fig, key="fm.mosaic")
+    st.caption(f"The {hi - lo} feature maps {lo}-{hi - 1} of {layer} ({c} channels, "
+               f"{a.shape[1]}x{a.shape[2]}) for this input; bright = strong activation "
+               f"({'each map on its own scale' if scale == 'per map' else 'one shared scale'}). "
+               f"Hover for values.")
+    if show_filters:
+        w = weight
+        out_c, in_c = w.shape[:2]
+        fig, o_hi, i_hi = figures.filter_grid(w)
+        plot(fig, key="fm.weights")
+        st.caption(f"The {w.shape[2]}x{w.shape[3]} filters of {layer}: one row per output "
+                   f"channel ({o_hi} of {out_c}), one column per input channel ({i_hi} of {in_c})"
+                   f"; red = positive weight, blue = negative, one shared scale.")
+
+
+VIEW = View("maps", "Feature maps", draw, "Feature maps", picks_layer=runs)

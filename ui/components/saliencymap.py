@@ -3,7 +3,7 @@
 The browser draws an attribution map over the input and alone, with its colour bar, an opacity
 slider and the value under the pointer, none of which needs a rerun; or every method's map in a
 grid (the All methods view). The component's files are
-``ui/saliencymap/saliencymap.{html,css,js}`` after the lens's shared ``canvas.js``; the data is
+``ui/components/saliencymap/saliencymap.{html,css,js}`` after the lens's shared ``canvas.js``; the data is
 ``viz.saliencypanel.payload``.
 """
 

@@ -1,0 +1,5 @@
+"""The Architecture lab page (``ui/lab.py``)."""
+
+from ui import lab
+
+lab.page()

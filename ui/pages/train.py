@@ -1,0 +1,5 @@
+"""The Train page (``ui/train.py``)."""
+
+from ui import train
+
+train.page()

@@ -1,0 +1,64 @@
+"""The explorer's views, one file each, and their registry.
+
+A view is one :class:`View` record: its name in links (``?view=field``), its title, and the
+function that draws it from a :class:`Shown` (the model, the input, every layer's output, the
+chosen layer). ``ui/explorer.py`` registers them in the order of its view selector;
+``ui/urls.py`` reads :data:`VIEWS` to name them in links.
+
+- ``maps.py``: Feature maps (the in-browser lens, or the server's maps when it cannot run);
+- ``field.py``: Receptive field (a unit's theoretical and effective field, the layer table);
+- ``saliency.py``: Saliency (one method); ``compare.py``: All methods (and the sanity check);
+- ``atlas.py``, ``confusion.py``, ``trust.py``: the whole-network views; their long
+  computations run in the background (``background.py``) and their clicks open a test digit
+  (``clicks.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from model.store import ModelRef
+from viz import fields
+from viz.layers import LayerInfo
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a view draws: the model, the input, every layer's output and the chosen layer."""
+
+    key: ModelRef
+    image: np.ndarray
+    acts: dict[str, np.ndarray]
+    probs: np.ndarray
+    layer: str
+    table: list[LayerInfo]
+
+    @property
+    def row(self) -> LayerInfo:
+        return fields.row_for(self.table, self.layer)
+
+
+@dataclass(frozen=True)
+class View:
+    """One explorer view: its name in links (``?view=field``), title, and how it draws."""
+
+    url: str
+    title: str
+    draw: Callable[[Shown], None]
+    activity: str  # what a failure message says was being done
+    uses_layer: bool = True  # shows the layer picker (the whole-network views do not)
+    # Has a layer picker of its own for this model (then the page's is hidden; it follows).
+    picks_layer: Callable[[ModelRef], bool] | None = None
+
+
+VIEWS: dict[str, View] = {}  # by title, in the order of the view selector
+
+
+def register(view: View) -> View:
+    if view.title in VIEWS or any(v.url == view.url for v in VIEWS.values()):
+        raise ValueError(f"an explorer view {view.title!r} or ?view={view.url} already exists")
+    VIEWS[view.title] = view
+    return view

@@ -1,0 +1,178 @@
+"""The Atlas view: what each channel learned, as its top-9 test patches and its synthesized
+input (feature visualization), one channel or the whole layer.
+
+An atlas and a layer's feature visualizations are long computations: shipped checkpoints carry
+their atlas; otherwise they run in the background (``ui/views/background.py``). Clicking a patch
+opens that test digit with that unit picked (``ui/views/clicks.py``).
+Session-state keys: ``atlas.*``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from model.store import ModelRef
+from ui import state
+from ui.cache import get_model
+from ui.common import plot
+from ui.views import Shown, View
+from ui.views.background import Done, mnist, model_digest, poll, show_progress, start, test_images
+from ui.views.clicks import clicked, misread, notice, open_test_digit
+from viz import atlasfigs
+from viz.unit import Unit
+
+PAGE = 8  # channels per page of the layer grid
+
+
+def atlasstart(key: ModelRef):
+    """The atlas of the current model: stored at once, else computed in the background."""
+    from model import atlas as atlas_mod
+    sha, path = model_digest(key)
+    if path is not None:
+        stored = atlas_mod.stored_atlas(path, sha)
+        if stored is not None:
+            return Done(stored)
+
+    def run(progress):
+        from model.data import load_mnist
+        model, _ = get_model(key)
+        images = load_mnist(download=False).test_images
+        atlas = atlas_mod.compute_atlas(model, images, sha, progress=progress)
+        if path is not None:
+            atlas_mod.save_atlas(atlas, atlas_mod.cache_path(sha))
+        return atlas
+
+    if not mnist():
+        return Done(None)
+    return start(f"atlas:{sha}", run)
+
+
+def featvisstart(key: ModelRef, layer: str):
+    from model import featvis
+    sha, path = model_digest(key)
+    cache = sha if path is not None else ""  # only checkpoint files are cached on disk
+    if cache and featvis.cache_path(cache, layer).is_file():
+        return Done(featvis.layer_grid(get_model(key)[0], cache, layer))
+    return start(f"featvis:{sha}:{layer}",
+                 lambda progress: featvis.layer_grid(get_model(key)[0], cache, layer, progress))
+
+
+def _patches(atlas, layer: str, channel: int, images: np.ndarray | None, scale: int):
+    la = atlas.layer(layer)
+    return [atlasfigs.patch_rgb(atlas.image(int(i), images), la.region[channel, k], scale)
+            for k, i in enumerate(la.index[channel])]
+
+
+def _on_patch(layer: str, channel: int, chart_key: str) -> None:
+    cd = clicked(chart_key)
+    atlas = st.session_state.get("atlas.current")
+    if cd is None or atlas is None:
+        return
+    la = atlas.layer(layer)
+    k = cd[1]
+    if not 0 <= channel < la.index.shape[0] or k >= la.index.shape[1]:
+        misread()
+        return
+    y, x = (int(v) for v in la.unit[channel, k])
+    open_test_digit(int(la.index[channel, k]), Unit(layer, channel, y, x))
+
+
+def render_atlas(key: ModelRef, layer: str, channels: int) -> None:
+    """The atlas view: a channel's top-9 patches, its synthesized input, and the layer grid."""
+    task = atlasstart(key)
+    if task.result is None and not task.running and task.error is None:
+        st.info("This network has no stored atlas and the MNIST test set is not on this machine "
+                "(set MNIST_DIR): the atlas needs the 10,000 test digits once.")
+        return
+    if not show_progress(task, "Computing the atlas over the 10,000 test digits"):
+        if task.running:
+            poll(task)
+        return
+    atlas = task.result
+    if layer not in atlas.layers:
+        st.info(f"{layer} is not in the atlas: it covers the conv, ReLU and pooling layers "
+                f"with feature maps ({', '.join(atlas.layers)}). Pick one of them above.")
+        return
+    st.session_state["atlas.current"] = atlas
+    la = atlas.layer(layer)
+    unit = state.picked_unit()
+    default = unit.c if unit is not None and unit.layer == layer else 0
+    left, right = st.columns([3.2, 1])
+    with left:
+        c = st.selectbox("Channel", list(range(la.channels)), index=min(max(default, 0), la.channels - 1),
+                         key=f"atlas.channel.{layer}")
+        images = test_images()
+        r = int(la.region[c, 0, 1] - la.region[c, 0, 0] + 1)
+        patches = _patches(atlas, layer, c, images, atlasfigs.tile_scale(r, 84))
+        chart = f"atlas.row.{layer}.{c}"
+        plot(atlasfigs.channel_figure(patches, la.value[c], la.index[c]), key=chart,
+             on_select=lambda: _on_patch(layer, c, chart), selection_mode="points")
+        st.caption(
+            f"The 9 test digits (of 10,000) that excite channel {c} of {layer} most, each cropped "
+            f"to the exact {r}x{r} receptive field of the unit where it peaks (orange hatching: "
+            f"zero padding outside the image); its activation under each. The largest over the "
+            f"test set is {la.dataset_max[c]:.2f}. Click a patch to open that digit with that "
+            f"unit picked.")
+        notice()
+    with right:
+        st.markdown("**Synthesized input**")
+        ftask = featvisstart(key, layer)
+        if show_progress(ftask, f"Feature visualization of {layer}"):
+            synth = ftask.result
+            r_syn = synth.regions[c]
+            st.image(atlasfigs.to_png(atlasfigs.patch_rgb(
+                synth.images[c], r_syn, atlasfigs.tile_scale(r, 84))), width=84,
+                output_format="PNG")
+            st.image(_png(synth.images[c]), width=112, output_format="PNG")
+            st.caption(f"Top: the synthesized input cropped like the patches, to the field of "
+                       f"the unit where it peaks (row {synth.units[c][0]}, col "
+                       f"{synth.units[c][1]}); below, all of it. The 28x28 input that excites "
+                       f"channel {c} most, by gradient ascent "
+                       f"(jitter, total-variation penalty, pixels in 0..255): activation "
+                       f"{synth.values[c]:.2f}, {synth.values[c] / max(la.dataset_max[c], 1e-6):.1f}"
+                       f"x the best test digit." if la.dataset_max[c] > 0 else
+                       f"The 28x28 input found by gradient ascent: activation "
+                       f"{synth.values[c]:.2f}; no test digit excites this channel at all.")
+        elif ftask.running:
+            poll(ftask)
+    if st.toggle("Show the whole layer (every channel's top 9)", key="atlas.grid"):
+        render_layer_grid(key, atlas, layer)
+
+
+def render_layer_grid(key: ModelRef, atlas, layer: str) -> None:
+    la = atlas.layer(layer)
+    pages = (la.channels + PAGE - 1) // PAGE
+    page = 0
+    if pages > 1:
+        page = st.number_input(f"Channels page (of {pages})", 1, pages, 1,
+                               key=f"atlas.page.{layer}") - 1
+    lo, hi = page * PAGE, min(la.channels, (page + 1) * PAGE)
+    images = test_images()
+    r = int(la.region[0, 0, 1] - la.region[0, 0, 0] + 1)
+    scale = atlasfigs.tile_scale(r, 56)
+    rows = [_patches(atlas, layer, c, images, scale) for c in range(lo, hi)]
+    ftask = featvisstart(key, layer)
+    synth = None
+    if not ftask.running and ftask.error is None and ftask.result is not None:
+        size = rows[0][0].shape[:2]
+        res = ftask.result
+        synth = [atlasfigs.resize_rgb(atlasfigs.patch_rgb(res.images[c], res.regions[c], scale),
+                                      size) for c in range(lo, hi)]
+    plot(atlasfigs.layer_figure(rows, la.value[lo:hi], la.index[lo:hi], lo, synth),
+         key=f"atlas.grid.{layer}.{page}")
+    st.caption(f"Channels {lo}-{hi - 1} of {layer}: each row is one channel's top 9 patches "
+               f"({r}x{r} fields)" + (", then its synthesized input, cropped the same way to "
+                                       "the field of its strongest unit." if synth else "."))
+
+
+def _png(image: np.ndarray) -> bytes:
+    from viz import preprocess
+    return preprocess.to_png(image, 160)
+
+
+def draw(v: Shown) -> None:
+    render_atlas(v.key, v.layer, v.acts[v.layer].shape[0])
+
+
+VIEW = View("atlas", "Atlas", draw, "Atlas")

@@ -1,0 +1,126 @@
+"""The Confusion view: the confusion matrix on the test set, per-class accuracy, and a cell's
+digits (click one to open it in the explorer).
+
+The predictions are ``model.predictions.labels_and_predictions``: shipped with the checkpoint,
+else computed once per model (with the MNIST test set on this machine).
+Session-state keys: ``cm.*``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from model.shipped import predictions_path
+from model.store import ModelRef
+from ui.cache import get_model
+from ui.common import plot
+from ui.views import Shown, View
+from ui.views.background import mnist, model_digest, test_images
+from ui.views.clicks import clicked, misread, notice, open_test_digit
+from viz import atlasfigs, confusion
+
+
+@st.cache_data(show_spinner="Classifying the 10,000 test digits (once per model) ...",
+               max_entries=32)
+def _labels_and_predictions(sha: str, _key: ModelRef,
+                            checkpoint: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, predictions) of the model whose content key is ``sha`` (once per model)."""
+    from model.predictions import labels_and_predictions
+    return labels_and_predictions(checkpoint, get_model(_key)[0])
+
+
+def _predictions(key: ModelRef) -> tuple[np.ndarray, np.ndarray] | None:
+    """(labels, predictions) over the test set, or None: nothing shipped and no MNIST here."""
+    sha, path = model_digest(key)
+    if not mnist() and (path is None or not predictions_path(path).is_file()):
+        return None
+    return _labels_and_predictions(sha, key, None if path is None else str(path))
+
+
+def _on_cell() -> None:
+    cd = clicked("cm.matrix")
+    if cd is None:
+        return
+    if max(cd) >= confusion.CLASSES:
+        misread()
+        return
+    st.session_state["cm.cell"] = (cd[0], cd[1])
+
+
+def _on_digit(indices: list[int]) -> None:
+    cd = clicked("cm.digits")
+    if cd is None:
+        return
+    k = cd[0] * 10 + cd[1]
+    if cd[1] < 10 and k < len(indices):
+        open_test_digit(indices[k])
+    else:
+        misread()
+
+
+def render_confusion(key: ModelRef) -> None:
+    """Confusion matrix on the test set, per-class accuracy, a cell's digits (click to open)."""
+    data = _predictions(key)
+    if data is None:
+        st.info("The confusion matrix needs this network's test predictions: shipped networks "
+                "carry theirs; for others, put the MNIST test set on this machine (MNIST_DIR).")
+        return
+    labels, preds = data
+    notice()
+    m = confusion.confusion(labels, preds)
+    acc = confusion.per_class_accuracy(m)
+    cell = st.session_state.get("cm.cell")
+    left, right = st.columns([1.1, 1])
+    with left:
+        plot(atlasfigs.confusion_figure(m, selected=cell), key="cm.matrix", on_select=_on_cell,
+             selection_mode="points")
+        st.caption(f"{len(labels):,} test digits: row = true class, column = prediction "
+                   f"(colour on a log scale so single mistakes show). Overall accuracy "
+                   f"{np.trace(m) / m.sum():.2%}. Click a cell to list its digits.")
+    with right:
+        import pandas as pd
+        df = pd.DataFrame({"class": list(range(10)), "digits": m.sum(axis=1),
+                           "right": np.diag(m), "accuracy": acc,
+                           "most often taken for": [
+                               _confused_with(m, t) for t in range(10)]})
+        st.dataframe(df.style.format({"accuracy": "{:.2%}"}), hide_index=True, height=390,
+                     key="cm.table")
+        worst = int(np.nanargmin(acc))
+        st.caption(f"Per-class accuracy: weakest class {worst} ({acc[worst]:.2%}).")
+    if cell is None:
+        return
+    t, p = cell
+    idx = confusion.cell(labels, preds, t, p).tolist()
+    st.markdown(f"**True {t}, predicted {p}: {len(idx):,} digit(s)**"
+                + (" (first 60 shown)" if len(idx) > 60 else ""))
+    if not idx:
+        return
+    images = test_images()
+    shown = idx[:60]
+    if images is None:
+        st.caption("Test-set positions: " + ", ".join(f"#{i}" for i in shown)
+                   + ". Set MNIST_DIR to see and open them.")
+        return
+    tiles = [atlasfigs.digit_rgb(images[i], 56) for i in shown]
+    rows = [tiles[r:r + 10] for r in range(0, len(tiles), 10)]
+    labels_ = [[f"#{i}" for i in shown[r:r + 10]] for r in range(0, len(shown), 10)]
+    plot(atlasfigs.grid(rows, labels_), key="cm.digits", on_select=lambda: _on_digit(shown),
+         selection_mode="points")
+    st.caption("Click a digit to open it in the explorer.")
+
+
+def _confused_with(m: np.ndarray, t: int) -> str:
+    row = m[t].copy()
+    row[t] = 0
+    if row.sum() == 0:
+        return "-"
+    p = int(np.argmax(row))
+    return f"{p} ({row[p]})"
+
+
+def draw(v: Shown) -> None:
+    render_confusion(v.key)
+
+
+VIEW = View("confusion", "Confusion", draw, "Confusion", uses_layer=False)
