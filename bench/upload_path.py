@@ -158,10 +158,12 @@ def table(res: dict) -> list[str]:
     lines.append(f"  accept + first digit: {res['first_digit_seconds'] * 1000:.0f} ms, peak RSS "
                  f"+{res['peak_rss_first_digit'] / mb:.0f} MB (+"
                  f"{res['peak_rss_with_gradient_view'] / mb:.0f} MB with the gradient view)")
+    grad = res["torch_passes_gradient_view"]
+    counted = res["torch_imported_before_gradient_view"]  # the hook needs torch imported
     lines.append(f"  torch passes: first digit {res['torch_passes_first_digit']['calls']}, "
                  f"second digit {res['torch_passes_second_digit']['calls']}, gradient view "
-                 f"{res['torch_passes_gradient_view']['calls']} "
-                 f"({res['torch_passes_gradient_view']['images']} images)")
+                 + (f"{grad['calls']} ({grad['images']} images)" if counted else
+                    "not counted (torch imported during it)"))
     return lines
 
 

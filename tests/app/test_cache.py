@@ -262,3 +262,16 @@ def test_an_upload_the_session_no_longer_holds_is_refused(uploaded) -> None:
                 call()
     finally:
         st.session_state["model.upload"] = held
+
+
+def test_a_checkpoint_file_has_one_copy_of_its_weights() -> None:
+    """Shipped and trained checkpoints: the torch model of the gradient views is built from the
+    numpy network the maps use, on the same arrays (the file is not read again)."""
+    from model.store import ModelRef
+    ref = ModelRef.checkpoint(str(Path(__file__).resolve().parents[2] / "checkpoints" /
+                                  "compact.safetensors"))
+    net = cache.numpy_net(ref)
+    model, card = cache.get_model(ref)
+    assert card is net.card and cache.get_model(ref)[0] is model and not model.training
+    for name, tensor in model.state_dict().items():
+        assert np.shares_memory(tensor.numpy(), net.tensors[name]), name
