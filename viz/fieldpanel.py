@@ -1,4 +1,4 @@
-"""What the unit-field panel (``ui/unitfield/``) draws, as a small JSON-able dict (torch-free).
+"""What the unit-field panel (``ui/components/unitfield/``) draws, as a small JSON-able dict (torch-free).
 
 The panel is the Receptive field view's picker and pictures, drawn by the browser: one channel's
 feature map to hover and pick units on, and three pictures of the input for the picked unit (its

@@ -1,4 +1,4 @@
-"""What the saliency panel (``ui/saliencymap/``) draws, as a small JSON-able dict (torch-free).
+"""What the saliency panel (``ui/components/saliencymap/``) draws, as a small JSON-able dict (torch-free).
 
 The panel draws one attribution map twice, in the browser: over the input (grey ink on white
 paper; the overlay fully transparent at 0, so the digit shows through, at an opacity the viewer

@@ -1,7 +1,7 @@
 """The instant lens in Streamlit: one call, ``render``, mounts the in-browser lens.
 
 The component (``ui/components/lens/lens.html``, ``.css``, ``.js`` after the shared ``canvas.js``; no build
-step, nothing fetched at run time) is declared once per process (``ui/components.py``). The
+step, nothing fetched at run time) is declared once per process (``ui/components/__init__.py``). The
 network's payload (``viz.lens.payload``: layer records, weights, receptive-field table) is built
 once per model and sent to a browser session once; the browser keeps it and answers hover, keys,
 layer switches and pen strokes without a rerun. Python hears only a picked unit (Enter or click)

@@ -1,8 +1,8 @@
 // The instant lens: the network's forward pass, feature maps and receptive fields in the browser.
 //
-// Mounted by ui/lens.py as a Streamlit component (st.components.v2), after the shared modules of
-// ui/components/js/ that ui/components.py lists for it (the payload's decoding, the forward pass, the MNIST
-// preprocessing port, drawing helpers, mounting, timing hooks, keyboard moves); this file is the
+// Mounted by ui/components/lens.py as a Streamlit component (st.components.v2), after the shared
+// modules of ui/components/js/ that ui/components/__init__.py lists for it (the payload's
+// decoding, the forward pass, the MNIST preprocessing port, drawing helpers, mounting, timing hooks, keyboard moves); this file is the
 // view: the canvases, the events, the drawing pad. Python sends, once per
 // network, the payload of viz/lens.py (layer records, weights, receptive-field table); the
 // browser keeps it and recomputes everything on hover, key press and pen stroke, with no round
