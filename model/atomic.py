@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-PART_SUFFIX = ".part"
-# Exactly what tempfile.mkstemp(prefix=f".{name}.", suffix=".part") makes: a dot, the target's
-# name, a dot, 8 characters of tempfile's alphabet (a-z, 0-9, _), ".part".
-PART_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.part$")
+from model.store import PART_NAME, PART_SUFFIX, write_problem
+
 # The errors that say "this folder cannot take a file", whatever the file.
 WRITE_ERRNOS = frozenset(
     {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR})
@@ -50,7 +47,6 @@ def not_writable(exc: OSError, path: str | os.PathLike[str] | None = None) -> No
     target = path if path is not None else exc.filename
     if target is None:
         return None
-    from model.store import write_problem
     return NotWritable(exc.errno, write_problem(exc.errno, Path(target)), str(target))
 
 

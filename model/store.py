@@ -29,12 +29,15 @@ from typing import Literal
 
 import numpy as np
 
-from model.atomic import PART_NAME
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
 SAMPLES_PATH = CHECKPOINT_DIR / "samples.npz"
 CACHE_ROOT = PROJECT_ROOT / ".cache"
+# The temp file of a write cut short (model.atomic writes one beside its target, then renames
+# it): exactly what tempfile.mkstemp(prefix=f".{name}.", suffix=".part") makes: a dot, the
+# target's name, a dot, 8 characters of tempfile's alphabet (a-z, 0-9, _), ".part".
+PART_SUFFIX = ".part"
+PART_NAME = re.compile(r"^\.(?P<target>.+)\.[a-z0-9_]{8}\.part$")
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from model import store
-from model.atomic import PART_NAME, NotWritable, atomic_path, atomic_write, sweep_partials
+from model.atomic import NotWritable, atomic_path, atomic_write, sweep_partials
 from model.checkpoint import save_checkpoint
 from model.jobs import JobManager, RunsLock, clean_runs_folder, delete_run, running_job
-from model.store import CHECKPOINT_DIR, RunInUse
+from model.store import CHECKPOINT_DIR, PART_NAME, RunInUse
 from model.zoo import build
 from tests.model.test_train import small_cfg, tiny_data
 
