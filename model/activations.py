@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from model.data import to_float
+from viz.layers import INPUT_SHAPE
 
 _HOOK_TABLES = (
     "_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
@@ -64,7 +65,7 @@ def has_hooks(model: nn.Module) -> bool:
 def as_input(image: np.ndarray) -> torch.Tensor:
     """uint8 (28, 28) -> normalised float (1, 1, 28, 28)."""
     a = np.asarray(image)
-    if a.shape != (28, 28):
+    if a.shape != INPUT_SHAPE[1:]:
         raise ValueError(f"expected a 28x28 image, got shape {a.shape}")
     return to_float(torch.from_numpy(np.ascontiguousarray(a, dtype=np.uint8))[None])
 
@@ -165,9 +166,9 @@ def layer_sizes(model: nn.Module, like: torch.Tensor | None = None) -> list[int]
     (``layer_config``, every zoo network and upload) for MNIST digits, else from one pass of a
     blank input shaped like ``like`` (default: one float32 digit)."""
     records = getattr(model, "layer_config", None)
-    if records and (like is None or tuple(like.shape[1:]) == (1, 28, 28)):
+    if records and (like is None or tuple(like.shape[1:]) == INPUT_SHAPE):
         return list(_record_sizes(json.dumps(records, sort_keys=True)))
-    x = torch.zeros(1, 1, 28, 28) if like is None else torch.zeros_like(like[:1])
+    x = torch.zeros(1, *INPUT_SHAPE) if like is None else torch.zeros_like(like[:1])
     sizes = []
     with torch.no_grad():
         for _, module in model.named_children():

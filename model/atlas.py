@@ -37,6 +37,7 @@ from model.rf_adapter import receptive_field_table
 from model.store import file_sha256  # noqa: F401  (the atlas key; re-exported)
 from viz import atlasdata
 from viz.atlasdata import TOP_K, Atlas, LayerAtlas
+from viz.layers import INPUT_SHAPE
 
 CACHE_DIR = PROJECT_ROOT / ".cache" / "atlas"
 ATLAS_MODULES = (nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
@@ -46,7 +47,7 @@ BATCH = 250  # digits per pass at most (fewer when their layer outputs pass BATC
 
 def atlas_layers(model: nn.Module) -> list[str]:
     """The conv, ReLU and pooling layers whose output has feature maps (N, C, H, W)."""
-    names, x = [], torch.zeros(1, 1, 28, 28)
+    names, x = [], torch.zeros(1, *INPUT_SHAPE)
     with torch.no_grad():
         for name, module in model.named_children():
             x = module(x)
@@ -68,7 +69,7 @@ def compute_atlas(model: nn.Module, images: np.ndarray | torch.Tensor, sha256: s
     batches whose recorded layer outputs fit ``batch_bytes`` (default
     ``viz.layers.BATCH_BYTES``)."""
     imgs = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
-    if imgs.dtype != torch.uint8 or imgs.dim() != 3 or tuple(imgs.shape[1:]) != (28, 28):
+    if imgs.dtype != torch.uint8 or imgs.dim() != 3 or tuple(imgs.shape[1:]) != INPUT_SHAPE[1:]:
         raise ValueError(f"expected uint8 digits of shape (N, 28, 28), got {tuple(imgs.shape)} "
                          f"{imgs.dtype}")
     n = len(imgs)

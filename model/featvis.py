@@ -30,7 +30,7 @@ from model.atomic import atomic_path
 from model.background import Progress
 from model.data import MEAN, PROJECT_ROOT, STD
 from model.rf_adapter import receptive_field_table
-from viz.layers import batches
+from viz.layers import INPUT_SHAPE, batches
 
 CACHE_DIR = PROJECT_ROOT / ".cache" / "featvis"
 
@@ -120,14 +120,14 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
     n = k * settings.starts
     chan = torch.as_tensor(list(channels), dtype=torch.long).repeat(settings.starts)
     with torch.no_grad():
-        probe = forward_to(clone, torch.zeros(1, 1, 28, 28), layer)
+        probe = forward_to(clone, torch.zeros(1, *INPUT_SHAPE), layer)
     width, map_w = probe.shape[1], (probe.shape[-1] if probe.dim() == 4 else 1)
     if int(chan.max()) >= width or int(chan.min()) < 0:
         raise ValueError(f"layer {layer!r} has channels 0..{width - 1}")
     base = starts.repeat_interleave(k)[:, None, None, None]
     # start 0 ascends a smooth maximum over positions, the others the plain maximum
     soft = torch.where(torch.arange(n) < k, settings.soft, 0.0)
-    z0 = (base + 0.02 * torch.randn(n, 1, 28, 28, generator=gen)).clamp(0, 1)
+    z0 = (base + 0.02 * torch.randn(n, *INPUT_SHAPE, generator=gen)).clamp(0, 1)
     shifts: list[tuple[int, int] | None] = []  # every row is shifted alike at each step
     for step in range(settings.steps):
         if settings.jitter and step < settings.steps - settings.polish:
@@ -137,7 +137,7 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
         else:
             shifts.append(None)
     parts = batches(n, batch_images(clone, backward=True, budget=batch_bytes))
-    final = torch.empty(n, 1, 28, 28)
+    final = torch.empty(n, *INPUT_SHAPE)
     for i, part in enumerate(parts):
         def report(step: int, i: int = i) -> None:
             if progress is not None and step % 10 == 0:
@@ -174,7 +174,7 @@ def _ascend(clone: nn.Module, layer: str, z0: torch.Tensor, chan: torch.Tensor,
     scale: torch.Tensor | None = None
     units: torch.Tensor | None = None
     best_value = torch.full((n,), -float("inf"))
-    best_pixels = torch.zeros(n, 1, 28, 28)
+    best_pixels = torch.zeros(n, *INPUT_SHAPE)
     for step in range(settings.steps):
         pixels = 255.0 * z
         polishing = step >= settings.steps - settings.polish
@@ -222,7 +222,7 @@ def layer_grid(model: nn.Module, sha256: str, layer: str, progress: Progress | N
         except (OSError, KeyError, ValueError):
             pass
     with torch.no_grad():
-        width = forward_to(model, torch.zeros(1, 1, 28, 28), layer).shape[1]
+        width = forward_to(model, torch.zeros(1, *INPUT_SHAPE), layer).shape[1]
     synth = synthesize(model, layer, list(range(width)), progress=progress)
     if sha256:
         save(synth, path)

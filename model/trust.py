@@ -39,6 +39,7 @@ from model.activations import batch_images, randomized_copy
 from model.background import Progress
 from model.data import to_float
 from model.saliency import METHODS, attribute_batch
+from viz.layers import INPUT_SHAPE
 
 STEPS = 10  # points per curve: 0, 1/10, ..., 10/10 of the pixels
 CHUNK = 10  # digits per attribution call (each call cuts them further to fit the budget)
@@ -144,7 +145,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def gradcam_layer(model: nn.Module) -> str:
     """The last layer with a spatial map larger than 1x1 (where Grad-CAM is most specific)."""
-    x, last = torch.zeros(1, 1, 28, 28), None
+    x, last = torch.zeros(1, *INPUT_SHAPE), None
     with torch.no_grad():
         for name, module in model.named_children():
             x = module(x)

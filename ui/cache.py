@@ -58,6 +58,7 @@ import streamlit as st
 
 from model import store
 from model.store import ModelRef
+from ui import state
 from viz import fields, npforward
 from viz.layers import BATCH_BYTES, LayerInfo, images_per_batch, total_params
 
@@ -292,7 +293,7 @@ def upload_model(digest: str, data: bytes, name: str) -> npforward.NumpyNet:
 
 
 def _upload_entry(ref: ModelRef) -> _Upload:
-    up = st.session_state.get("model.upload")
+    up = state.uploaded()
     if not up or up["digest"] != ref.target:
         raise ValueError("the uploaded checkpoint is no longer available; upload it again")
     return _uploaded(ref.target, up["data"], up["name"])

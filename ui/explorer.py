@@ -29,7 +29,7 @@ from ui.views import (
     trust,
 )
 from ui.views.clicks import rerun_if_opened
-from viz import htmlviews, preprocess
+from viz import htmlviews, preprocess, style
 
 __all__ = ["VIEWS", "Shown", "View", "page", "register"]
 
@@ -50,9 +50,9 @@ def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -
         verdict = ""
         if label is not None:
             verdict = "correct" if label == pred else f"wrong: it is a {label}"
-        colour = "#3b5b92" if label is None or label == pred else "#b35806"
+        colour = style.BLUE if label is None or label == pred else style.DARK_ORANGE
         st.markdown(
-            f"<div style='line-height:1.15'><span style='font-size:1rem;color:#555'>Prediction"
+            f"<div style='line-height:1.15'><span style='font-size:1rem;color:{style.CAPTION}'>Prediction"
             f"</span><br><span style='font-size:4.2rem;font-weight:700;color:{colour}'>{pred}"
             f"</span><br><span style='font-size:1.05rem'>{probs[pred]:.1%} sure"
             f"{' · ' + verdict if verdict else ''}</span></div>", unsafe_allow_html=True)

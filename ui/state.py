@@ -87,6 +87,11 @@ def select_model(ref: ModelRef) -> None:
     st.session_state[MODEL] = ref
 
 
+def uploaded() -> dict[str, Any] | None:
+    """The uploaded checkpoint kept for this session, ``{"name", "data", "digest"}``, or None."""
+    return st.session_state.get(UPLOAD)
+
+
 def input_source() -> str | None:
     return st.session_state.get(SOURCE)
 

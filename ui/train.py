@@ -17,13 +17,13 @@ import streamlit as st
 
 from model import store
 from model.architectures import ARCHITECTURES, TRAIN_DEFAULT
+from model.data import TRAIN_SIZE
 from model.store import ModelRef
 from ui import cache, common, state
 from ui.cache import forward, unit_maps
 from ui.common import context, guard, plot
 from viz import figures, raster, training
 
-TRAIN_IMAGES = 55_000  # 60k minus the 5k validation split
 SCRUB_HEIGHT = 280  # px, every figure of "Watch it learn"
 
 
@@ -57,7 +57,7 @@ def train_form() -> None:
                                                       "one-cycle schedule peaking here.")
             augment = r1.toggle("Augment (rotate ±7°, shift ±2 px)", True, key="train.augment")
             seed = r2.number_input("Random seed", 0, 10_000, 0, key="train.seed")
-        steps = epochs * math.ceil(TRAIN_IMAGES / batch)
+        steps = epochs * math.ceil(TRAIN_SIZE / batch)
         if max_steps:
             steps = min(steps, int(max_steps))
         est, refusal = common.training_estimate(arch, ARCHITECTURES[arch].layers(), int(epochs),
@@ -117,7 +117,7 @@ def job_panel() -> None:
         since = time.strftime("%H:%M:%S", time.localtime(j.started))
         who = "you" if mine else f"session {j.owner}"
         st.markdown(f"**{j.config.arch}**, started {since} by {who}")
-        per_epoch = math.ceil(TRAIN_IMAGES / j.config.batch_size)
+        per_epoch = math.ceil(TRAIN_SIZE / j.config.batch_size)
         if j.running:
             done = j.step / j.total if j.total else 0.0
             epochs = min(j.config.epochs, math.ceil(j.total / per_epoch)) if j.total else 1

@@ -13,13 +13,14 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
+from model.data import TEST_SET_SIZE
 from model.store import ModelRef
 from ui import cache, sidebar, state
 from ui.views import VIEWS
 from viz import urlstate
 from viz.unit import Unit
 
-N_TEST = 10_000
+N_TEST = TEST_SET_SIZE
 
 
 def views() -> dict[str, str]:

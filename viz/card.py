@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from viz.layers import LabReport, activation_elements, analyse, param_shapes
+from viz.layers import INPUT_SHAPE, LabReport, activation_elements, analyse, param_shapes
 from viz.layertypes import AFTER_FLATTEN, LAYER_TYPES, TYPES, listed
 
 CARD_KEY = "model_card"
@@ -49,7 +49,6 @@ MAX_MACS = 2_000_000_000  # per 28x28 image; seed-original needs 1.55 G
 MAX_ACTIVATIONS = 4_000_000
 MAX_NAME = 64  # characters of a layer or architecture name
 # (viz.layertypes.MAX_WIDTH and MAX_WINDOW bound the channels, features and windows)
-INPUT_SHAPE = (1, 28, 28)
 LIMITS = (f"this server takes networks of up to {MAX_PARAMS:,} parameters, "
           f"{MAX_MACS / 1e9:g} GMAC per image, {MAX_ACTIVATIONS:,} activation values per image "
           f"across all layers and {MAX_LAYERS} layers")

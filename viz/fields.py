@@ -16,7 +16,7 @@ from viz import layers as _layers
 from viz.layers import LayerInfo, LayerRecord
 from viz.receptive_field import Region
 
-INPUT_SIZE = 28
+INPUT_SIZE = _layers.INPUT_SHAPE[1]  # the side of a digit
 
 
 def field_table(layers: list[LayerRecord]) -> list[LayerInfo]:

@@ -13,8 +13,9 @@ from html import escape
 import numpy as np
 
 from viz.layers import TABLE_COLUMNS, LayerInfo
+from viz.style import BLUE, ORANGE
 
-BLUE, PALE, ORANGE = "#3b5b92", "#b9c3d6", "#d8862a"
+PALE = "#b9c3d6"  # the other classes' bars
 
 
 def probability_bars(probs: np.ndarray, target: int | None = None, height: int = 150) -> str:

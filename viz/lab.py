@@ -21,6 +21,7 @@ from typing import Any
 from viz.card import LIMITS, MAX_LAYERS, check_limits
 from viz.layers import (
     FIELD_CHANGERS,
+    INPUT_SHAPE,
     LAYER_TYPES,
     TABLE_COLUMNS,
     LabReport,
@@ -57,7 +58,7 @@ def _next_is_bn(rows: list[dict[str, Any]], i: int) -> bool:
     return i < len(rows) and str(rows[i].get("type") or "").strip().lower() == "bn"
 
 
-def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int] = (1, 28, 28)
+def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int] = INPUT_SHAPE
                    ) -> list[dict[str, Any]]:
     """Zoo layer records from lab rows: names numbered per type, channels chained. A table of
     more than ``viz.card.MAX_LAYERS`` rows is refused at once, before any row is read."""
@@ -153,7 +154,7 @@ def weight_layers(report: LabReport) -> int:
     return sum(1 for r in report.layers if r.type in ("conv", "linear"))
 
 
-def before_head(report: LabReport, input_shape: tuple[int, int, int] = (1, 28, 28)
+def before_head(report: LabReport, input_shape: tuple[int, int, int] = INPUT_SHAPE
                 ) -> tuple[int, ...]:
     """The shape the head (the last conv or linear layer) reads: the map the decision uses."""
     last = max((i for i, r in enumerate(report.layers) if r.type in ("conv", "linear")),

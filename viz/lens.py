@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from viz.layers import LayerInfo, describe
+from viz.layers import INPUT_SHAPE, LayerInfo, describe
 from viz.layertypes import BN_EPS, LAYER_TYPES, TYPES
 from viz.npforward import MEAN, STD, NumpyNet
 
@@ -104,7 +104,7 @@ def payload(net: NumpyNet) -> dict[str, Any]:
     return {
         "id": digest.hexdigest()[:16],
         "arch": net.arch,
-        "input": [28, 28],
+        "input": list(INPUT_SHAPE[1:]),
         "mean": MEAN,
         "std": STD,
         "bn_eps": BN_EPS,

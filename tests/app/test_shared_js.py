@@ -91,6 +91,7 @@ def test_constants_match_python() -> None:
     assert tuple(c["ACCENT_RGB"]) == style.rgb(style.ORANGE) == raster.ORANGE
     assert tuple(c["PAD_GREY_RGB"]) == style.rgb(style.PAD_GREY) == raster.PAD_GREY
     assert tuple(c["YELLOW"]) == style.rgb(style.YELLOW) == raster.YELLOW
+    assert c["BORDER_GREY"] == style.BORDER_GREY
     assert c["SENSITIVITY_GAMMA"] == raster.SENSITIVITY_GAMMA
     assert c["SIGNED_GAMMA"] == raster.SIGNED_GAMMA
     assert c["LEVELS"] == style.LEVELS

@@ -13,8 +13,7 @@ SHARED = {state.PRESENT, state.MODEL, state.UPLOAD, state.SOURCE, state.DIGIT, s
           state.WRONG, state.DRAWING, state.INPUT_REF, state.LAYER, state.VIEW, state.METHOD,
           state.UNIT}
 PREFIXES = (state.SAMPLE_KEYS, state.TEST_KEYS, state.CHANNEL_KEYS)
-# ui/cache.py (the caches) reads the uploaded checkpoint's bytes, state.UPLOAD, by its name.
-ELSEWHERE = {"ui/cache.py": {state.UPLOAD}}
+ELSEWHERE: dict[str, set[str]] = {}  # modules allowed to spell a shared key (none)
 
 
 def _literals(path: Path) -> set[str]:

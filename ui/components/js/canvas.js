@@ -106,7 +106,7 @@ function drawField(cv, pixels, [lo, hi], b, opts = {}) {
   ctx.fillRect(0, 0, side, side);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(cv._tile, o, o, SIDE * k, SIDE * k);
-  ctx.strokeStyle = "#969696";
+  ctx.strokeStyle = BORDER_GREY;
   ctx.lineWidth = 1;
   ctx.strokeRect(o - 0.5, o - 0.5, SIDE * k + 1, SIDE * k + 1);
   if (!b) return;

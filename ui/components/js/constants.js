@@ -8,6 +8,7 @@ const LAST = SIDE - 1; // the last input row / column (27)
 const ACCENT_RGB = [216, 134, 42]; // viz.style.ORANGE: a unit's outline, its field, the hatching
 const BLUE = "#3b5b92"; // viz.style.BLUE: positive values of a layer's vector
 const PAD_GREY_RGB = [236, 236, 236]; // viz.style.PAD_GREY: the zero padding around the input
+const BORDER_GREY = "#969696"; // viz.style.BORDER_GREY: the input's border in the pictures
 const YELLOW = [254, 232, 56]; // viz.style.YELLOW: the sensitivity overlay
 const SENSITIVITY_GAMMA = 0.6; // viz.raster.SENSITIVITY_GAMMA: overlay opacity = level ** gamma
 const SIGNED_GAMMA = 0.7; // viz.raster.SIGNED_GAMMA
