@@ -22,16 +22,16 @@ import ui.explorer  # noqa: F401 - registers the explorer's views before a link 
 from model import store
 from model.architectures import descriptions
 from ui import cache, common, sidebar, state, urls
-from viz import figures, present
+from viz.pictures import figures, present
 
 
 @st.cache_resource(show_spinner=False)
 def _clean_up_after_a_crash(runs: str) -> threading.Thread:
     """Once per server process and runs folder, in the background (it imports torch): delete
-    the temp files a crash left mid-write (model.jobs.clean_runs_folder)."""
+    the temp files a crash left mid-write (model.training.jobs.clean_runs_folder)."""
     def work() -> None:
         try:
-            from model.jobs import clean_runs_folder
+            from model.training.jobs import clean_runs_folder
             removed = clean_runs_folder(Path(runs))
         except Exception as exc:  # noqa: BLE001 - housekeeping never stops the app
             print(f"Cleaning up {runs} failed: {type(exc).__name__}: {exc}")

@@ -28,9 +28,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from model import atlas as atlas_mod  # noqa: E402
-from model import featvis, trust  # noqa: E402
-from model.checkpoint import load_checkpoint, shipped_checkpoints  # noqa: E402
+from model import trust  # noqa: E402
 from model.data import load_mnist  # noqa: E402
+from model.files.checkpoint import load_checkpoint, shipped_checkpoints  # noqa: E402
+from model.insight import featvis  # noqa: E402
 
 
 def bench_model(name: str, path: Path, images: torch.Tensor, rate: bool) -> dict:

@@ -14,7 +14,7 @@ reports the peak (``VmHWM``) above the resident size just before the task, and t
 
 ``factor``: bytes per image of a plain forward pass (no gradients), of a forward pass that
 records every layer, and of a forward and backward pass taking input gradients, against
-``viz.layers.images_per_batch``'s arithmetic (the measured ratio checks ``BACKWARD_FACTOR``).
+``viz.network.layers.images_per_batch``'s arithmetic (the measured ratio checks ``BACKWARD_FACTOR``).
 
 ``views``: the app's views on one digit (Occlusion with a 3x3 window and stride 1, Integrated
 Gradients, SmoothGrad), the trust table (Saliency, Integrated Gradients and Occlusion over 10
@@ -82,7 +82,7 @@ def _task(spec: dict):
     """(warm-up, measured) callables for one measurement."""
     import torch
 
-    from model.activations import as_input, capture
+    from model.insight.activations import as_input, capture
     model = _network(spec["net"])
     task, batch = spec["task"], int(spec.get("batch", 1))
 
@@ -119,8 +119,8 @@ def _task(spec: dict):
         return (lambda: atlas.compute_atlas(model, images[:20])), (
             lambda: atlas.compute_atlas(model, images))
     if task == "featvis":
-        from model import featvis
-        from model.activations import forward_to
+        from model.insight import featvis
+        from model.insight.activations import forward_to
         settings = featvis.Settings(steps=5, polish=2)
         with torch.no_grad():
             width = forward_to(model, torch.zeros(1, 1, 28, 28), "relu1").shape[1]
@@ -173,7 +173,7 @@ def measure(spec: dict, cap_gb: float) -> dict:
 def estimate(net: str) -> dict:
     sys.path.insert(0, str(ROOT))
     from model.architectures import get
-    from viz.layers import (
+    from viz.network.layers import (
         BACKWARD_FACTOR,
         FLOAT_BYTES,
         INPUT_ELEMENTS,

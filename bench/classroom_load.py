@@ -74,7 +74,7 @@ def layer_shapes() -> dict[str, dict[str, tuple[int, int, int]]]:
     """{model: {layer: (C, H, W)}} of the shipped checkpoints' spatial conv/ReLU/pool layers."""
     import numpy as np
 
-    from viz import npforward
+    from viz.network import npforward
     shapes = {}
     for name in MODELS:
         net = npforward.load(str(ROOT / "checkpoints" / f"{name}.safetensors"))
@@ -299,15 +299,15 @@ CATEGORIES = [
     ("Captum attribution (autograd, hooks)", ("/captum/",)),
     ("torch (forward, effective field, model copies)", ("/torch/",)),
     ("plotly figure to JSON (st.plotly_chart)", ("streamlit/elements/plotly_chart.py",)),
-    ("plotly figure building (viz/figures.py, plotly)", ("/plotly/", "/_plotly_utils/",
-                                                         "viz/figures.py", "_vector_bars")),
-    ("PNG encoding (st.image, viz/raster.py, PIL)", ("/PIL/", "viz/raster.py",
+    ("plotly figure building (viz/pictures/figures.py, plotly)", ("/plotly/", "/_plotly_utils/",
+                                                         "viz/pictures/figures.py", "_vector_bars")),
+    ("PNG encoding (st.image, viz/pictures/raster.py, PIL)", ("/PIL/", "viz/pictures/raster.py",
                                                      "streamlit/elements/lib/image_utils.py",
                                                      "streamlit/elements/image.py")),
     ("dataframe (pandas styling, Arrow)", ("/pandas/", "/pyarrow/",
                                            "streamlit/elements/arrow.py")),
     ("st.cache_* (hashing arguments, copying results)", ("streamlit/runtime/caching/",)),
-    ("numpy forward pass (viz/npforward.py)", ("viz/npforward.py",)),
+    ("numpy forward pass (viz/network/npforward.py)", ("viz/network/npforward.py",)),
     ("protobuf and transport (serialise, websocket)", ("/google/protobuf/", "/starlette/",
                                                        "/uvicorn/", "/websockets/", "/anyio/",
                                                        "forward_msg", "runtime_util.py")),

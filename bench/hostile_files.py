@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/hostile_files.py [--out bench/results/hostile_files.txt]
 
-Builds each hostile file in memory, then times ``model.checkpoint.load_checkpoint_bytes`` (what
+Builds each hostile file in memory, then times ``model.files.checkpoint.load_checkpoint_bytes`` (what
 the sidebar's upload calls) on it, best of 5, with torch already imported. Memory: the peak of
 Python allocations during the call (tracemalloc, a separate run) and the growth of the process's
 peak resident size (VmHWM, reset before the call through /proc/self/clear_refs, so allocations
@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from viz.card import expected_tensors  # noqa: E402
-from viz.lab import rows_to_layers  # noqa: E402
+from viz.network.card import expected_tensors  # noqa: E402
+from viz.teaching.lab import rows_to_layers  # noqa: E402
 
 SMALL_ROWS = [{"type": "conv", "kernel": 3, "channels": 4}, {"type": "relu"},
               {"type": "maxpool"}, {"type": "flatten"}, {"type": "linear"}]
@@ -204,7 +204,7 @@ def one(name: str) -> dict:
     """Measure one case in this (fresh) process."""
     import torch
     torch.set_num_threads(1)
-    from model.checkpoint import load_checkpoint_bytes
+    from model.files.checkpoint import load_checkpoint_bytes
     good = (ROOT / "checkpoints/seed.safetensors").read_bytes()
     load_checkpoint_bytes(good, "warm-up")
     data = good if name == GOOD else CASES[name]()
@@ -224,7 +224,7 @@ def main() -> int:
     import subprocess
     lines = [f"# bench/hostile_files.py on {platform.node()} ({platform.machine()}), "
              f"python {platform.python_version()}, {time.strftime('%Y-%m-%d %H:%M')}",
-             "# each file in a fresh process through model.checkpoint.load_checkpoint_bytes "
+             "# each file in a fresh process through model.files.checkpoint.load_checkpoint_bytes "
              "(the upload path), torch imported and one good file loaded first;",
              "# ms: best of 5; py MB: tracemalloc peak; RSS MB: growth of the peak resident "
              "size during the first call",

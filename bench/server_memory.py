@@ -15,7 +15,7 @@ later, the larger).
 Networks (random weights, built here):
 
 - ``seed``: the default network's architecture (43,846 parameters, 254,036 activation values).
-- ``widest``: the widest network ``viz.card``'s limits accept: a 3x3 conv of 2,215 channels on
+- ``widest``: the widest network ``viz.network.card``'s limits accept: a 3x3 conv of 2,215 channels on
   a 30x30 map (padding 2) and its ReLU, gap, then linear 2,215 -> 2,235 -> 10: 3,995,910
   activation values per image (limit 4,000,000) and 4,997,270 parameters (limit 5,000,000).
 - ``finding2``: the network of the review's finding 2 (accepted before the activation limit):
@@ -57,7 +57,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
 from bench.server import free_port, stop, wait_http  # noqa: E402
 from bench.st_client import Session  # noqa: E402
-from viz.card import expected_tensors  # noqa: E402
+from viz.network.card import expected_tensors  # noqa: E402
 
 UPLOADER = "A .safetensors checkpoint of a zoo architecture"
 
@@ -106,8 +106,8 @@ def checkpoint(layers: list[dict], arch: str) -> bytes:
 
 
 def facts(layers: list[dict]) -> dict:
-    from viz.lab import analyse
-    from viz.layers import activation_elements
+    from viz.network.layers import activation_elements
+    from viz.teaching.lab import analyse
     report = analyse(layers)
     return {"params": report.params, "macs": report.macs,
             "activations": activation_elements(list(report.layers))}

@@ -54,11 +54,11 @@ name = args["network"] + ".safetensors"
 if args["torch_first"]:
     import torch
     torch.set_num_threads(1)
-    import model.activations, model.checkpoint, model.erf, model.saliency  # noqa
+    import model.insight.activations, model.files.checkpoint, model.insight.erf, model.saliency  # noqa
 import streamlit as st
 from model.store import ModelRef
 from ui import cache
-from viz import lens
+from viz.browser import lens
 
 passes = {"calls": 0, "images": 0}
 hooked = False

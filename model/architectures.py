@@ -3,7 +3,7 @@
 Torch-free (the sidebar, links and the lab read it before torch is imported); ``model/zoo.py``
 builds the torch modules from the same records. A layer record is a plain dict such as
 ``{"name": "conv1", "type": "conv", "in": 1, "out": 8, "kernel": 3, "padding": 1}`` (see
-``viz/layers.py``); names are stable, human names for the layer picker, hooks and the
+``viz/network/layers.py``); names are stable, human names for the layer picker, hooks and the
 receptive-field table.
 
 An :class:`Architecture` holds its name, its layer builder, a description, the training recipe
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from viz.layers import NUM_CLASSES, LayerRecord
+from viz.network.layers import NUM_CLASSES, LayerRecord
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,10 @@
 """The channel atlas: for every conv, ReLU and pooling layer, what excites each channel most.
 
 One batched pass over the 10,000 test digits records every atlas layer at once (on a private
-copy of the model, via :func:`model.activations.capture`; the shared model never carries a hook).
+copy of the model, via :func:`model.insight.activations.capture`; the shared model never carries a hook).
 Per image and channel the activation is the channel's strongest unit (maximum over positions);
 the ``k`` largest per channel are kept with their unit and its receptive field from the engine
-(``model.rf_adapter``). The record is :class:`viz.atlasdata.Atlas`.
+(``model.insight.rf_adapter``). The record is :class:`viz.teaching.atlasdata.Atlas`.
 
 Where an atlas comes from (:func:`get_atlas`): the cache ``.cache/atlas/<sha256>.npz`` (keyed by
 the checkpoint's content hash, written atomically), else the shipped ``checkpoints/NAME.atlas.npz``
@@ -12,7 +12,7 @@ the checkpoint's content hash, written atomically), else the shipped ``checkpoin
 
 ``python -m model.atlas CKPT --layer L [--channels C ...] [--data-dir D]`` prints one JSON object
 per channel: ``layer``, ``channel``, ``top`` (``index``, ``value``, ``unit``, ``region``),
-``synthesized_value`` (the activation for the feature visualization of ``model.featvis``) and
+``synthesized_value`` (the activation for the feature visualization of ``model.insight.featvis``) and
 ``dataset_max``.
 """
 
@@ -29,15 +29,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.activations import batch_images, capture
-from model.atomic import atomic_path
-from model.background import Progress
 from model.data import PROJECT_ROOT, to_float
-from model.rf_adapter import receptive_field_table
+from model.files.atomic import atomic_path
+from model.insight.activations import batch_images, capture
+from model.insight.rf_adapter import receptive_field_table
 from model.store import file_sha256  # noqa: F401  (the atlas key; re-exported)
-from viz import atlasdata
-from viz.atlasdata import TOP_K, Atlas, LayerAtlas
-from viz.layers import INPUT_SHAPE
+from model.training.background import Progress
+from viz.network.layers import INPUT_SHAPE
+from viz.teaching import atlasdata
+from viz.teaching.atlasdata import TOP_K, Atlas, LayerAtlas
 
 CACHE_DIR = PROJECT_ROOT / ".cache" / "atlas"
 ATLAS_MODULES = (nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d,
@@ -67,7 +67,7 @@ def compute_atlas(model: nn.Module, images: np.ndarray | torch.Tensor, sha256: s
                   layers: Sequence[str] | None = None, batch_bytes: int | None = None) -> Atlas:
     """The atlas of ``model`` over ``images`` (uint8 (N, 28, 28), the test set in order), in
     batches whose recorded layer outputs fit ``batch_bytes`` (default
-    ``viz.layers.BATCH_BYTES``)."""
+    ``viz.network.layers.BATCH_BYTES``)."""
     imgs = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
     if imgs.dtype != torch.uint8 or imgs.dim() != 3 or tuple(imgs.shape[1:]) != INPUT_SHAPE[1:]:
         raise ValueError(f"expected uint8 digits of shape (N, 28, 28), got {tuple(imgs.shape)} "
@@ -169,7 +169,7 @@ def get_atlas(checkpoint: str | os.PathLike[str], model: nn.Module | None = None
     if atlas is not None:
         return atlas
     if model is None:
-        from model.checkpoint import load_checkpoint
+        from model.files.checkpoint import load_checkpoint
         model, _ = load_checkpoint(checkpoint)
     if test_images is None:
         from model.data import load_mnist
@@ -181,7 +181,7 @@ def get_atlas(checkpoint: str | os.PathLike[str], model: nn.Module | None = None
 
 def ship_atlas(checkpoint: str | os.PathLike[str], test_images: np.ndarray) -> Path:
     """Compute and write the compact shipped atlas of ``checkpoint`` (with its digits)."""
-    from model.checkpoint import load_checkpoint
+    from model.files.checkpoint import load_checkpoint
     model, _ = load_checkpoint(checkpoint)
     atlas = compute_atlas(model, test_images, file_sha256(checkpoint))
     return save_atlas(atlas, shipped_path(checkpoint), compact=True,
@@ -218,8 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            "else .cache/mnist)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    from model.checkpoint import CheckpointError, load_checkpoint
     from model.data import MNISTError, load_mnist, mnist_available
+    from model.files.checkpoint import CheckpointError, load_checkpoint
     try:
         model, _ = load_checkpoint(args.checkpoint)
         names = atlas_layers(model)
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  f"is not here; give --data-dir or set MNIST_DIR")
             images = load_mnist(args.data_dir, download=False).test_images
             atlas = get_atlas(args.checkpoint, model, images)
-        from model.featvis import synthesize
+        from model.insight.featvis import synthesize
         la = atlas.layer(args.layer)
         chosen = args.channels or list(range(la.channels))
         records = channel_records(atlas, args.layer, chosen)  # validates the channels

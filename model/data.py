@@ -11,7 +11,7 @@ Every failure raises :class:`MNISTError` naming the file, what is wrong and what
 
 The split every run uses lives here too: :data:`VALIDATION_SIZE` of the :data:`TRAIN_SET_SIZE`
 training images are held out (seeded, :meth:`MNIST.split`), the rest trained on; the training
-time budget (``model/budget.py``) counts with the same numbers. Importing this module does not
+time budget (``model/training/budget.py``) counts with the same numbers. Importing this module does not
 import torch (only reading the files into tensors does), so the budget can use them while torch
 is still loading.
 """
@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from model import store
-from model.atomic import atomic_path
+from model.files.atomic import atomic_path
 from model.store import PROJECT_ROOT, SAMPLES_PATH
-from viz.layers import INPUT_SHAPE
-from viz.preprocess import MEAN, STD
+from viz.inputs.preprocess import MEAN, STD
+from viz.network.layers import INPUT_SHAPE
 
 if TYPE_CHECKING:
     import torch

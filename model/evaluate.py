@@ -12,10 +12,10 @@ from typing import Any
 
 import torch
 
-from model.checkpoint import CheckpointError, load_checkpoint
 from model.data import MNISTError, load_mnist
+from model.files.checkpoint import CheckpointError, load_checkpoint
 from model.train import accuracy
-from viz.layers import total_params
+from viz.network.layers import total_params
 
 
 def evaluate(path: str, data_dir: str | None = None, download: bool = True) -> dict[str, Any]:

@@ -14,9 +14,9 @@ import argparse
 import torch
 
 from model.atlas import ship_atlas
-from model.checkpoint import shipped_checkpoints
 from model.data import load_mnist
-from model.predictions import ship
+from model.files.checkpoint import shipped_checkpoints
+from model.insight.predictions import ship
 
 
 def main(argv: list[str] | None = None) -> int:

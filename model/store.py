@@ -33,7 +33,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
 SAMPLES_PATH = CHECKPOINT_DIR / "samples.npz"
 CACHE_ROOT = PROJECT_ROOT / ".cache"
-# The temp file of a write cut short (model.atomic writes one beside its target, then renames
+# The temp file of a write cut short (model.files.atomic writes one beside its target, then renames
 # it): exactly what tempfile.mkstemp(prefix=f".{name}.", suffix=".part") makes: a dot, the
 # target's name, a dot, 8 characters of tempfile's alphabet (a-z, 0-9, _), ".part".
 PART_SUFFIX = ".part"
@@ -179,7 +179,7 @@ def write_problem(err: int, path: str | os.PathLike[str]) -> str:
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
 # What a run folder holds: snapshots and the final model (each with its JSON card), and the temp
-# files of a write cut short (model.atomic).
+# files of a write cut short (model.files.atomic).
 _RUN_FILE = re.compile(r"^(epoch-\d+|final)\.(safetensors|json)$")
 TRASH_PREFIX = ".deleting-"
 

@@ -26,12 +26,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.architectures import ARCHITECTURES, DEFAULT
-from model.checkpoint import save_checkpoint
 from model.data import MNIST, VALIDATION_SIZE, MNISTError, load_mnist, to_float
+from model.files.checkpoint import save_checkpoint
 from model.store import PROJECT_ROOT
 from model.zoo import ZooNet, build, build_from_config
-from viz.layers import total_macs, total_params
-from viz.preprocess import MEAN, STD
+from viz.inputs.preprocess import MEAN, STD
+from viz.network.layers import total_macs, total_params
 
 
 @dataclass

@@ -8,7 +8,7 @@
   map makes the probability rise fast, a *large* AUC.
 - **Randomization check** (Adebayo et al. 2018): the Spearman rank correlation between the map of
   the trained network and the map of a copy whose weights were all re-drawn at random
-  (``model.activations.randomized_copy``), on absolute values. A map that explains the model must
+  (``model.insight.activations.randomized_copy``), on absolute values. A map that explains the model must
   change when the model is destroyed: a correlation near 0. Near 1, the map explains the input.
 
 The target class is the trained network's prediction for each digit. Digits: the first ``n`` of
@@ -35,11 +35,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.activations import batch_images, randomized_copy
-from model.background import Progress
 from model.data import to_float
+from model.insight.activations import batch_images, randomized_copy
 from model.saliency import METHODS, attribute_batch
-from viz.layers import INPUT_SHAPE
+from model.training.background import Progress
+from viz.network.layers import INPUT_SHAPE
 
 STEPS = 10  # points per curve: 0, 1/10, ..., 10/10 of the pixels
 CHUNK = 10  # digits per attribution call (each call cuts them further to fit the budget)
@@ -182,7 +182,7 @@ def trust_table(model: nn.Module, images: np.ndarray, methods: Sequence[str] = t
                 batch_bytes: int | None = None) -> list[MethodTrust]:
     """Deletion, insertion and randomization numbers of each method over ``images``; every
     pass over many images is cut into batches within ``batch_bytes`` of layer outputs
-    (default ``viz.layers.BATCH_BYTES``)."""
+    (default ``viz.network.layers.BATCH_BYTES``)."""
     images = np.asarray(images, dtype=np.uint8)
     if images.ndim != 3 or len(images) == 0:
         raise ValueError("need a non-empty stack of 28x28 digits")
@@ -276,8 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                            "else .cache/mnist; without them, shipped samples)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    from model.checkpoint import CheckpointError, load_checkpoint
     from model.data import MNISTError
+    from model.files.checkpoint import CheckpointError, load_checkpoint
     try:
         model, _ = load_checkpoint(args.checkpoint)
         images, _ = fixed_digits(args.n, args.data_dir)

@@ -3,8 +3,8 @@
 The architectures themselves (their layer records, descriptions, recipes) are plain data in
 ``model/architectures.py``; every network here is a flat ``nn.Sequential`` whose module names are
 the record names (``conv1``, ``bn1``, ``relu1``, ``pool``, ``head`` ...). Shapes, parameters and
-MACs are computed from the records by ``viz.layers`` (tested against these modules). What a
-record of each type holds, and its defaults, is its entry in ``viz.layertypes``; :data:`BUILDERS`
+MACs are computed from the records by ``viz.network.layers`` (tested against these modules). What a
+record of each type holds, and its defaults, is its entry in ``viz.network.layertypes``; :data:`BUILDERS`
 holds the torch module of each type.
 """
 
@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from model.architectures import ARCHITECTURES, get
-from viz.layers import INPUT_SHAPE, NUM_CLASSES, LayerRecord
-from viz.layertypes import TYPES
+from viz.network.layers import INPUT_SHAPE, NUM_CLASSES, LayerRecord
+from viz.network.layertypes import TYPES
 
 __all__ = ["ARCHITECTURES", "BUILDERS", "INPUT_SHAPE", "NUM_CLASSES", "LayerRecord", "ZooNet",
            "build", "build_from_config", "build_layer"]
@@ -58,7 +58,7 @@ def _pool(cls: type[nn.Module]) -> Callable[[LayerRecord], nn.Module]:
     return make
 
 
-# The torch module of every layer type of viz.layertypes (its ``torch`` names the class;
+# The torch module of every layer type of viz.network.layertypes (its ``torch`` names the class;
 # tests/viz/test_layertypes.py checks both), built from a record with the registry's defaults.
 BUILDERS: dict[str, Callable[[LayerRecord], nn.Module]] = {
     "conv": _conv,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-VIZ = sorted(p.stem for p in (ROOT / "viz").glob("*.py") if p.stem != "__init__")
+VIZ = sorted(".".join(p.relative_to(ROOT / "viz").with_suffix("").parts)
+             for p in (ROOT / "viz").rglob("*.py") if p.stem != "__init__")
 
 BLOCK_TORCH = """
 import importlib, sys
@@ -74,3 +75,15 @@ def test_only_app_and_ui_import_streamlit() -> None:
            if n.split(".")[0] == "streamlit"
            and not (p.parent.name == "bench" and n.startswith("streamlit.proto"))]
     assert not bad, f"streamlit imported outside app.py and ui/: {bad}"
+
+
+@pytest.mark.parametrize("folder", ["viz", "model", "ui", "tests"])
+def test_folders_hold_at_most_a_dozen_modules_side_by_side(folder: str) -> None:
+    """Folders group modules by job: none holds more than about a dozen side by side (tests
+    mirror the packages, so their folders follow)."""
+    for sub in [ROOT / folder, *(p for p in (ROOT / folder).rglob("*") if p.is_dir())]:
+        if "__pycache__" in sub.parts:
+            continue
+        modules = [p.name for p in sub.glob("*.py") if p.name != "__init__.py"]
+        limit = 30 if folder == "tests" else 12
+        assert len(modules) <= limit, f"{sub.relative_to(ROOT)} holds {len(modules)}: {modules}"

@@ -1,4 +1,4 @@
-"""Shapes, parameters and MACs counted on real torch modules: the oracle for ``viz.layers``."""
+"""Shapes, parameters and MACs counted on real torch modules: the oracle for ``viz.network.layers``."""
 
 from __future__ import annotations
 

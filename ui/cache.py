@@ -2,19 +2,19 @@
 
 One model per checkpoint is cached with ``st.cache_resource`` and shared by every session; it is
 never mutated and never carries a hook (hook-registering methods run on private copies, see
-``model/activations.py``). Every function takes a :class:`model.store.ModelRef`.
+``model/insight/activations.py``). Every function takes a :class:`model.store.ModelRef`.
 
 Numpy first, torch when gradients are needed. Shipped and trained checkpoints and uploads are read
-into a :class:`viz.npforward.NumpyNet` (``viz.card``'s checks; the arrays are read-only views of
+into a :class:`viz.network.npforward.NumpyNet` (``viz.network.card``'s checks; the arrays are read-only views of
 the file's bytes): the prediction, the feature maps and the in-browser lens's payload come from it,
 one numpy forward pass per digit, so the first page is drawn while torch is still loading and an
 upload is checked and shown without building a torch network. The torch model of such a network
 (:func:`get_model`) is built from the NumpyNet only when a view needs gradients (saliency,
-effective fields, atlas, confusion, trust), sharing its arrays (``model.checkpoint.torch_model``).
+effective fields, atlas, confusion, trust), sharing its arrays (``model.files.checkpoint.torch_model``).
 Untrained zoo networks are made in torch (random weights) and exported to numpy for the lens.
 
 Memory budget. Whatever a user uploads, the caches together stay within about 650 MB beyond the
-app itself, because every network passes ``viz.card``'s limits first (5,000,000 parameters,
+app itself, because every network passes ``viz.network.card``'s limits first (5,000,000 parameters,
 4,000,000 activation values per image: at most 20 MB of weights and 16 MB of layer outputs per
 digit, in float32) and the caches that grow with networks or digits are bounded by bytes, not
 by entries (:class:`ByteLRU`, least recently used first out):
@@ -38,7 +38,7 @@ by entries (:class:`ByteLRU`, least recently used first out):
   small set.
 
 Passes over many images are batched so that one batch's layer outputs stay within
-:data:`BATCH_BYTES` (64 MB, ``viz.layers``): classifying the 10,000 test digits with
+:data:`BATCH_BYTES` (64 MB, ``viz.network.layers``): classifying the 10,000 test digits with
 seed-original holds 9 of them at a time instead of 1,000 (1.6 GB). ``bench/server_memory.py``
 measures the server's memory while a session views 20 digits of the widest network the limits
 accept.
@@ -59,8 +59,9 @@ import streamlit as st
 from model import store
 from model.store import ModelRef
 from ui import state
-from viz import fields, npforward
-from viz.layers import BATCH_BYTES, LayerInfo, images_per_batch, total_params
+from viz.network import npforward
+from viz.network.layers import BATCH_BYTES, LayerInfo, images_per_batch, total_params
+from viz.teaching import fields
 
 MB = 1_000_000
 FORWARD_BYTES = 300 * MB
@@ -192,8 +193,8 @@ def _import_torch_side() -> None:
     torch.set_num_threads(1)  # 2 threads are barely faster here and sometimes stall
     import captum.attr  # noqa: F401  (another 1-3 s; needed by every view but the first)
 
-    import model.checkpoint  # noqa: F401
-    import model.erf  # noqa: F401
+    import model.files.checkpoint  # noqa: F401
+    import model.insight.erf  # noqa: F401
     import model.saliency  # noqa: F401
 
     # Streamlit runs a full garbage collection after every script run. With torch and Captum
@@ -245,7 +246,7 @@ def _numpy_checkpoint(path: str) -> npforward.NumpyNet:
 @st.cache_resource(show_spinner=False)
 def _torch_checkpoint(path: str):
     """(torch model, card) of a checkpoint file, sharing the arrays of its NumpyNet."""
-    from model.checkpoint import torch_model
+    from model.files.checkpoint import torch_model
     net = _numpy_checkpoint(path)
     return torch_model(net, path, share=True), net.card
 
@@ -262,7 +263,7 @@ class _Upload:
     def model(self):
         with self._lock:
             if self._model is None:
-                from model.checkpoint import torch_model
+                from model.files.checkpoint import torch_model
                 self._model = torch_model(self.net, self.name, share=True)
             return self._model
 
@@ -274,7 +275,7 @@ def _uploads() -> ByteLRU[_Upload]:
 
 def _uploaded(digest: str, data: bytes, name: str) -> _Upload:
     def load() -> _Upload:
-        from model.checkpoint import read_network
+        from model.files.checkpoint import read_network
         return _Upload(read_network(data, name), name)
     return _uploads().get_or_compute(digest, load)
 
@@ -314,7 +315,7 @@ def get_model(ref: ModelRef):
 def _numpy_from_torch(ref: ModelRef, _model, _card) -> npforward.NumpyNet:
     """Untrained zoo networks only (a fixed, small set): checkpoints and uploads are read in
     numpy."""
-    from model.export import numpy_net
+    from model.files.export import numpy_net
     return numpy_net(_model, _card)
 
 
@@ -358,7 +359,7 @@ def _randomized_models() -> ByteLRU:
 
 
 def _randomized(ref: ModelRef, model):
-    from model.activations import randomized_copy
+    from model.insight.activations import randomized_copy
     return _randomized_models().get_or_compute(ref, lambda: randomized_copy(model))
 
 
@@ -382,7 +383,7 @@ def test_set():
 def batch_size(infos: list[LayerInfo], budget: int = BATCH_BYTES, most: int = PREDICT_BATCH
                ) -> int:
     """Images per batch of a forward pass without gradients within ``budget`` bytes
-    (:func:`viz.layers.images_per_batch`, the one rule every batched view follows)."""
+    (:func:`viz.network.layers.images_per_batch`, the one rule every batched view follows)."""
     return images_per_batch(infos, budget, most=most)
 
 
@@ -423,7 +424,7 @@ def forward(ref: ModelRef, image: np.ndarray):
     """
     def run():
         if ref.kind == "untrained":
-            from model.activations import activations, as_input
+            from model.insight.activations import activations, as_input
             model, _ = get_model(ref)
             acts = activations(model, as_input(image))
         else:
@@ -449,7 +450,7 @@ def field_table(ref: ModelRef) -> list[LayerInfo]:
 def growth_figure(ref: ModelRef, layer: str):
     """The field-growth chart of a model with ``layer`` marked (the same for every session and
     digit: built once). Shared: ``ui.common.plot`` copies it before changing anything."""
-    from viz import figures
+    from viz.pictures import figures
     return figures.field_growth(field_table(ref), layer)
 
 
@@ -457,7 +458,7 @@ def growth_figure(ref: ModelRef, layer: str):
 def attribution(ref: ModelRef, image: np.ndarray, method: str, target: int, layer: str,
                 window: int, stride: int, randomized: bool = False) -> np.ndarray:
     from model import saliency
-    from model.activations import as_input
+    from model.insight.activations import as_input
     model, _ = get_model(ref)
     if randomized:
         model = _randomized(ref, model)
@@ -468,8 +469,8 @@ def attribution(ref: ModelRef, image: np.ndarray, method: str, target: int, laye
 @st.cache_data(show_spinner=False, max_entries=1024)
 def unit_maps(ref: ModelRef, image: np.ndarray, layer: str, unit: tuple[int, int, int]):
     """(effective field, DeepLift attribution) of one unit for one input."""
-    from model.activations import as_input
-    from model.erf import effective_field
+    from model.insight.activations import as_input
+    from model.insight.erf import effective_field
     from model.saliency import neuron_attribution
     model, _ = get_model(ref)
     x = as_input(image)

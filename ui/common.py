@@ -16,7 +16,7 @@ import streamlit as st
 from model import store
 from ui.sidebar import Context, context
 from ui.state import presenting
-from viz import present
+from viz.pictures import present
 
 __all__ = ["PAGES", "PLOT_CONFIG", "Context", "context", "guard", "job_manager", "plot",
            "presenting", "session_name", "start_training"]
@@ -35,7 +35,7 @@ def guard(what: str, fn: Callable[[], None]) -> None:
     except Exception as exc:  # noqa: BLE001 - never show a traceback to a class
         # A folder the app writes (runs, caches) that is read-only, full or not allowed: name it
         # and say what to do (another input or layer would not help).
-        from model.atomic import not_writable
+        from model.files.atomic import not_writable
         problem = not_writable(exc) if isinstance(exc, OSError) else None
         if problem is not None:
             st.error(f"{what}: {problem}")
@@ -60,7 +60,7 @@ def plot(fig, key: str | None = None, **kw):
 
 @st.cache_resource(show_spinner=False)
 def _job_manager(folder: str):
-    from model.jobs import JobManager
+    from model.training.jobs import JobManager
     return JobManager(Path(folder))
 
 
@@ -86,7 +86,7 @@ def start_training(cfg) -> bool:
     session's job running, or the run over this server's training budget) and returns False.
     """
     from model.data import mnist_available
-    from model.jobs import JobBusy
+    from model.training.jobs import JobBusy
     if not mnist_available():
         st.error("Training needs the four MNIST files, which are not on this server. Set "
                  "MNIST_DIR to the folder that holds them (train-images-idx3-ubyte.gz, ...) and "
@@ -104,7 +104,7 @@ def start_training(cfg) -> bool:
 def training_estimate(name: str, layers: list, epochs: int, batch_size: int = 128,
                       max_steps: int | None = None):
     """(estimate, None) for a run on this server, or (None, the message refusing it)."""
-    from model import budget
+    from model.training import budget
     try:
         return budget.check(name, layers, epochs, store.runs_dir(), batch_size, max_steps), None
     except ValueError as exc:  # OverBudget

@@ -29,7 +29,9 @@ from ui.views import (
     trust,
 )
 from ui.views.clicks import rerun_if_opened
-from viz import htmlviews, preprocess, style
+from viz.browser import htmlviews
+from viz.inputs import preprocess
+from viz.pictures import style
 
 __all__ = ["VIEWS", "Shown", "View", "page", "register"]
 

@@ -1,6 +1,6 @@
 """The architecture lab: edit a network as a table, see its fields and costs at once, compare it.
 
-All numbers come from ``viz.lab`` (arithmetic on layer records: nothing is built or run, so every
+All numbers come from ``viz.teaching.lab`` (arithmetic on layer records: nothing is built or run, so every
 edit answers at once). "Train this" hands the table's layers to the train page's background job.
 Session-state keys: ``lab.*``.
 """
@@ -14,8 +14,9 @@ import streamlit as st
 from model.architectures import ARCHITECTURES, COMPARE, DEFAULT
 from ui import cache, common
 from ui.common import context, plot, presenting
-from viz import figures, urlstate
-from viz.lab import (
+from viz.inputs import urlstate
+from viz.pictures import figures
+from viz.teaching.lab import (
     COLUMNS,
     ROW_TYPES,
     LabReport,
@@ -126,7 +127,7 @@ def frame_rows(frame) -> list[dict[str, Any]]:
     """Lab rows from the editor's table (rows that are blank in every cell are skipped).
 
     Every cell is checked (a type name, or a number of at most ``MAX_CELL``; fractions are left
-    for ``viz.lab.check`` to name): ValueError says what is wrong, and a table of more than
+    for ``viz.teaching.lab.check`` to name): ValueError says what is wrong, and a table of more than
     ``MAX_EDIT_ROWS`` rows is refused before its cells are read."""
     if len(frame) > MAX_EDIT_ROWS:
         raise ValueError(f"{len(frame):,} rows is more than the lab's table holds "

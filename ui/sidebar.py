@@ -18,7 +18,7 @@ from model import store
 from model.architectures import ARCHITECTURES, DEFAULT
 from model.store import ModelRef
 from ui import cache, state
-from viz import preprocess, urlstate
+from viz.inputs import preprocess, urlstate
 
 SOURCES = state.SOURCES
 
@@ -122,7 +122,7 @@ def sidebar_model():
         st.file_uploader(
             "A .safetensors checkpoint of a zoo architecture", type=None,
             key="model.uploader", on_change=_on_model_upload,
-            help="Made with model.checkpoint.save_checkpoint (python -m model.train). Pickles "
+            help="Made with model.files.checkpoint.save_checkpoint (python -m model.train). Pickles "
                  "and torch.save files are refused for safety.")
     return key, arch, slot
 

@@ -10,7 +10,7 @@ calls a function here, never ``st.session_state`` with that key:
   keys are built here (:func:`sample_key`, :func:`test_key`). ``ui/cache.py`` reads ``model.upload``
   (:data:`UPLOAD`).
 - ``layer.name``, ``view``, ``sal.method``, ``rf.unit`` and ``rf.channel.LAYER``: the explorer
-  (``ui/explorer.py`` and its views); the picked unit is a :class:`viz.unit.Unit`
+  (``ui/explorer.py`` and its views); the picked unit is a :class:`viz.network.unit.Unit`
   (:func:`pick_unit`, :func:`picked_unit`), kept as its record ``{"layer", "c", "y", "x"}``.
 
 Keys only one module touches stay in it (``url.*``, ``lens.*``, ``atlas.*``, ``cm.*``,
@@ -25,7 +25,7 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from viz.unit import Unit
+from viz.network.unit import Unit
 
 PRESENT = "present.on"  # the presenter-mode toggle
 MODEL = "model.choice"  # the sidebar's network picker
@@ -186,5 +186,5 @@ def component_field(key: str, field: str) -> Any:
 
 def component_unit(key: str) -> Unit | None:
     """The unit last picked in the component ``key`` (the lens, a unit-field panel), checked
-    (:meth:`viz.unit.Unit.from_browser`), or None."""
+    (:meth:`viz.network.unit.Unit.from_browser`), or None."""
     return Unit.from_browser(component_field(key, "unit"))

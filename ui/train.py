@@ -1,6 +1,6 @@
 """The train page: train a network live, watch it learn, scrub through its epochs.
 
-Training runs in a background thread owned by one :class:`model.jobs.JobManager` per server
+Training runs in a background thread owned by one :class:`model.training.jobs.JobManager` per server
 (``st.cache_resource``): one job at a time, the random start and every epoch saved at once under
 ``runs/<id>/`` (never in ``checkpoints/``), so closing the tab loses nothing. The page polls the
 job once a second in a fragment, so only the progress panel reruns. Session-state keys:
@@ -22,7 +22,8 @@ from model.store import ModelRef
 from ui import cache, common, state
 from ui.cache import forward, unit_maps
 from ui.common import context, guard, plot
-from viz import figures, raster, training
+from viz.pictures import figures, raster
+from viz.teaching import training
 
 SCRUB_HEIGHT = 280  # px, every figure of "Watch it learn"
 
@@ -70,7 +71,7 @@ def train_form() -> None:
         job = common.job_manager().current
         elsewhere = common.job_manager().busy_elsewhere()  # another app process's run
         if elsewhere is not None:
-            from model.jobs import RunsLock
+            from model.training.jobs import RunsLock
             st.info(RunsLock.busy_message(elsewhere))
         busy = (job is not None and job.running) or elsewhere is not None
         submitted = st.button("Start training", type="primary", width="stretch",
@@ -190,7 +191,7 @@ def _spatial_layers(acts) -> list[str]:
 
 def _delete_run(run_id: str) -> None:
     """The confirmed delete button's callback: delete the run, or say why not."""
-    from model.jobs import delete_run
+    from model.training.jobs import delete_run
     try:
         delete_run(common.job_manager(), run_id)
     except ValueError as exc:  # the running run, a name outside the runs folder, gone already
@@ -217,7 +218,7 @@ def scrub() -> None:
     said = st.session_state.pop("train.deleted", None)
     if said is not None:
         (st.error if said[0] == "error" else st.success)(said[1])
-    from model.jobs import running_job
+    from model.training.jobs import running_job
     runs = training.list_runs(store.runs_dir(), running_job(common.job_manager()))
     if not runs:
         st.info("Runs trained here are kept under runs/, one snapshot per epoch; train one above "
@@ -289,7 +290,7 @@ def _filters(key: str, acts) -> None:
 
 
 def _erf(key: str, image, acts, layer: str) -> None:
-    from viz import fields
+    from viz.teaching import fields
     a = acts[layer]
     c = int(np.argmax(a.reshape(a.shape[0], -1).max(axis=1)))
     y, x = a.shape[1] // 2, a.shape[2] // 2

@@ -3,7 +3,7 @@
 ``apply_before_sidebar`` reads the link once per session (model and input, before the sidebar
 draws its widgets); ``apply_after_forward`` applies layer, view, unit and method once the
 layers are known; ``write`` keeps the address bar in step with what is on screen, so copying it
-shares the view. Parsing and validation are in ``viz/urlstate.py``. Session-state keys: ``url.*``.
+shares the view. Parsing and validation are in ``viz/inputs/urlstate.py``. Session-state keys: ``url.*``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from model.data import TEST_SET_SIZE
 from model.store import ModelRef
 from ui import cache, sidebar, state
 from ui.views import VIEWS
-from viz import urlstate
-from viz.unit import Unit
+from viz.inputs import urlstate
+from viz.network.unit import Unit
 
 N_TEST = TEST_SET_SIZE
 

@@ -32,7 +32,7 @@ Public API
 ``to_records(fields) -> list[dict]`` / ``format_table(fields) -> str``
     The calculator's JSON records and human-readable table.
 ``LAYER_TYPES``
-    The accepted layer types: the app's (``viz.layertypes``, in the same roles: spatial, element-
+    The accepted layer types: the app's (``viz.network.layertypes``, in the same roles: spatial, element-
     wise, global; tests/viz/test_layertypes.py checks they agree) plus ``identity``, ``add`` and
     ``concat``. The engine stays standard library only, so it keeps its own list.
 

@@ -6,13 +6,13 @@ target class). Each method is one file here holding its function and its :class:
 Adding a method is one file plus one line below (or :func:`register` at run time).
 
 Methods that register hooks (Guided Backprop, DeepLift, Grad-CAM, the neuron attribution) run on
-:func:`model.activations.private_copy`, so the shared model never carries a hook and concurrent
+:func:`model.insight.activations.private_copy`, so the shared model never carries a hook and concurrent
 sessions never see each other's. Gradients are taken with ``torch.autograd.grad`` (Captum's
 way), so parameter ``.grad`` is never touched either.
 
 Memory: a method that runs many images per digit (Occlusion's patch positions, Integrated
 Gradients' steps, SmoothGrad's noisy copies) cuts them into batches whose layer outputs fit
-``viz.layers.BATCH_BYTES`` for the network at hand (``batch_bytes`` overrides it), and
+``viz.network.layers.BATCH_BYTES`` for the network at hand (``batch_bytes`` overrides it), and
 :func:`attribute_batch` cuts its digits the same way, so an uploaded network at the limits costs
 a batch's budget, not hundreds of images' layer outputs at once.
 """
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.activations import batch_images
+from model.insight.activations import batch_images
 from model.saliency import (
     deeplift,
     gradcam,
@@ -35,7 +35,7 @@ from model.saliency import (
 )
 from model.saliency.base import BLACK, Method, Options, quiet
 from model.saliency.neuron import neuron_attribution
-from viz.layers import batches
+from viz.network.layers import batches
 
 __all__ = ["BLACK", "METHODS", "Method", "Options", "attribute", "attribute_batch",
            "neuron_attribution", "register"]

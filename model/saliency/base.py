@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from viz.preprocess import MEAN, STD
+from viz.inputs.preprocess import MEAN, STD
 
 BLACK = -MEAN / STD  # a black pixel after MNIST normalisation: the natural "absence of ink"
 
@@ -67,7 +67,7 @@ def module(model: nn.Module, layer: str) -> nn.Module:
 
 def images_per_batch(model: nn.Module, opts: Options, backward: bool = True) -> int:
     """Images one batch through ``model`` may hold within ``opts.batch_bytes``."""
-    from model.activations import batch_images
+    from model.insight.activations import batch_images
     return batch_images(model, backward=backward, budget=opts.batch_bytes)
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model.activations import private_copy
+from model.insight.activations import private_copy
 from model.saliency.base import DEFAULTS, Method, Options, as_map, module
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.activations import private_copy
+from model.insight.activations import private_copy
 from model.saliency.base import DEFAULTS, Method, Options, as_map
 
 

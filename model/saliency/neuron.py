@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from model.activations import forward_to, private_copy
+from model.insight.activations import forward_to, private_copy
 from model.saliency.base import BLACK, as_map, module, quiet
 
 

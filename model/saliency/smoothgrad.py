@@ -3,7 +3,7 @@
 What Captum's ``NoiseTunnel(Saliency)`` computes (the same noise and the same numbers for the
 same seed), with the noise drawn from a generator of the call's own, so concurrent sessions never
 share or reseed torch's global random state, and the noisy copies cut into batches that fit the
-memory budget (:func:`model.activations.batch_images`).
+memory budget (:func:`model.insight.activations.batch_images`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from model.saliency.base import DEFAULTS, Method, Options, images_per_batch
-from viz.layers import batches
-from viz.preprocess import STD
+from viz.inputs.preprocess import STD
+from viz.network.layers import batches
 
 SAMPLES = 16
 NOISE = 0.15  # as a share of the pixel range

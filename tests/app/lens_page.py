@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from ui.components import lens  # noqa: E402
-from viz import npforward  # noqa: E402
+from viz.network import npforward  # noqa: E402
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,7 +29,7 @@ def _net(spec: str) -> npforward.NumpyNet:
         return npforward.load(ROOT / "checkpoints" / f"{name}.safetensors")
     import torch
 
-    from model.export import numpy_net
+    from model.files.export import numpy_net
     from model.zoo import ARCHITECTURES, build_from_config
     torch.manual_seed(0)
     layers = ARCHITECTURES[name].layers()

@@ -97,8 +97,8 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
 
             step = "download the table"  # made on the click: the engine's CSV of every layer
             from model.architectures import get
-            from viz import fields
-            from viz.layers import describe
+            from viz.network.layers import describe
+            from viz.teaching import fields
             with page.expect_download() as download:
                 page.get_by_text("Download the table (CSV, every layer)").click()
             assert download.value.suggested_filename == "seed-receptive-fields.csv"

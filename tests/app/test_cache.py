@@ -13,7 +13,7 @@ import pytest
 
 from ui import cache
 from ui.cache import ByteLRU, array_bytes, batch_size
-from viz.lab import analyse, rows_to_layers
+from viz.teaching.lab import analyse, rows_to_layers
 
 
 def test_a_byte_budget_drops_the_least_recently_used_values_first() -> None:
@@ -86,8 +86,8 @@ def test_array_bytes_counts_nested_arrays() -> None:
 
 def test_the_forward_budget_holds_the_classroom_case_and_bounds_the_worst() -> None:
     from model.architectures import ARCHITECTURES
-    from viz.card import MAX_ACTIVATIONS
-    from viz.layers import activation_elements
+    from viz.network.card import MAX_ACTIVATIONS
+    from viz.network.layers import activation_elements
     seed_digit = 4 * (activation_elements(list(analyse(ARCHITECTURES["seed"].layers()).layers))
                       + 10)
     assert seed_digit == 1_016_184
@@ -100,7 +100,7 @@ def test_batches_keep_a_layer_input_and_output_within_the_budget() -> None:
     from model.architectures import ARCHITECTURES
     seed = list(analyse(ARCHITECTURES["seed"].layers()).layers)
     original = list(analyse(ARCHITECTURES["seed-original"].layers()).layers)
-    # viz.layers.FORWARD_FACTOR = 2: measured peak over a layer's input and output
+    # viz.network.layers.FORWARD_FACTOR = 2: measured peak over a layer's input and output
     assert batch_size(seed) == 64_000_000 // (2 * 4 * 2 * 12544) == 318
     assert batch_size(original) == 64_000_000 // (2 * 4 * 2 * 401408) == 9
     tiny = list(analyse(rows_to_layers([{"type": "flatten"}, {"type": "linear"}])).layers)
@@ -124,7 +124,7 @@ def upload_bytes(arch: str = "compact", seed: int = 0) -> bytes:
     from safetensors.numpy import save
 
     from model.architectures import ARCHITECTURES
-    from viz.card import expected_tensors
+    from viz.network.card import expected_tensors
     layers = ARCHITECTURES[arch].layers()
     rng = np.random.default_rng(seed)
     tensors: dict[str, np.ndarray] = {}
@@ -158,18 +158,19 @@ def uploaded(request):
 def test_an_upload_is_shown_without_building_torch(uploaded, monkeypatch) -> None:
     """Checked, described, run and sent to the lens from its numpy arrays: one numpy pass per
     digit, no torch model built, no torch pass."""
-    import model.activations
-    import model.checkpoint
+    import model.files.checkpoint
+    import model.insight.activations
     import model.zoo
-    from viz import lens, npforward
+    from viz.browser import lens
+    from viz.network import npforward
     ref, data = uploaded
 
     def never(*args, **kwargs):
         raise AssertionError("a torch model was built or run for an upload's maps")
 
-    monkeypatch.setattr(model.checkpoint, "torch_model", never)
+    monkeypatch.setattr(model.files.checkpoint, "torch_model", never)
     monkeypatch.setattr(model.zoo, "build_from_config", never)
-    monkeypatch.setattr(model.activations, "activations", never)
+    monkeypatch.setattr(model.insight.activations, "activations", never)
     passes = []
     real = npforward.forward
     monkeypatch.setattr(npforward, "forward",
@@ -201,7 +202,7 @@ def test_an_upload_and_its_maps_never_import_torch() -> None:
         "from model.store import ModelRef\n"
         "from tests.app.test_cache import upload_bytes\n"
         "from ui import cache\n"
-        "from viz import lens\n"
+        "from viz.browser import lens\n"
         "data = upload_bytes()\n"
         "digest = hashlib.sha256(data).hexdigest()\n"
         "st.session_state['model.upload'] = {'name': 'm', 'data': data, 'digest': digest}\n"
@@ -223,7 +224,7 @@ def test_an_upload_and_its_maps_never_import_torch() -> None:
 def test_the_torch_model_of_an_upload_is_built_once_from_its_arrays(uploaded) -> None:
     """Built on first use by a view that needs gradients; the same numbers as the numpy pass
     (within 1e-5 of each layer's largest value), the same memory."""
-    from model.activations import activations, as_input
+    from model.insight.activations import activations, as_input
     ref, data = uploaded
     net = cache.upload_model(ref.target, data, "mine.safetensors")
     images, _ = cache.samples()
@@ -243,7 +244,7 @@ def test_the_torch_model_of_an_upload_is_built_once_from_its_arrays(uploaded) ->
 
 
 def softmax_of(model, image: np.ndarray) -> np.ndarray:
-    from model.activations import as_input, probabilities
+    from model.insight.activations import as_input, probabilities
     return probabilities(model, as_input(image))
 
 

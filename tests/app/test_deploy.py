@@ -91,7 +91,7 @@ def test_two_processes_behind_nginx_share_the_runs_folder(deployed) -> None:
         assert seen == {f"127.0.0.1:{port}"}
 
     # A run trained into the shared folder (what the Train page of one process does) ...
-    from model.jobs import JobManager
+    from model.training.jobs import JobManager
     from tests.model.test_train import small_cfg, tiny_data
     manager = JobManager(runs)
     job = manager.start(small_cfg(max_steps=2), tiny_data(), owner="deploy-test")

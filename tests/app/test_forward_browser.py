@@ -3,11 +3,11 @@
 Small networks with random weights (and random BatchNorm statistics), one per option: conv with
 every padding, stride and dilation; max and average pooling with every kernel, stride, padding
 and ceil_mode; BatchNorm, ReLU, dropout, global average pooling, flatten, linear. Each runs on a
-real digit and on random pixels through ``viz.npforward.forward``, torch (``model.zoo``) and the
+real digit and on random pixels through ``viz.network.npforward.forward``, torch (``model.zoo``) and the
 lens's own decoding and forward modules (ui/components/js/, loaded alone in a blank page and fed the lens
-payload of ``viz.lens.payload``); every layer's output must agree within 1e-5 of the map's scale.
+payload of ``viz.browser.lens.payload``); every layer's output must agree within 1e-5 of the map's scale.
 
-The cases come in one row per layer type of the registry (``viz.layertypes``): a type without a
+The cases come in one row per layer type of the registry (``viz.network.layertypes``): a type without a
 row here, or without an op in forward.js, fails a test.
 """
 
@@ -141,7 +141,7 @@ def _linear_cases() -> dict[str, list[dict[str, Any]]]:
     ], hidden=16)}
 
 
-# One row per layer type of viz.layertypes: the cases that run its options (BatchNorm, ReLU and
+# One row per layer type of viz.network.layertypes: the cases that run its options (BatchNorm, ReLU and
 # dropout also run in every conv case, flatten in nearly every case).
 ROWS: dict[str, Any] = {
     "conv": _conv_cases,
@@ -163,7 +163,7 @@ ROWS: dict[str, Any] = {
 
 def _cases() -> dict[str, list[dict[str, Any]]]:
     """Every row's cases, in the registry's order of layer types."""
-    from viz.layertypes import LAYER_TYPES
+    from viz.network.layertypes import LAYER_TYPES
     cases: dict[str, list[dict[str, Any]]] = {}
     for kind in LAYER_TYPES:
         if kind in ROWS:
@@ -210,10 +210,10 @@ def page():
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_forward_agrees(page, case: str) -> None:
-    from model.activations import activations, as_input
-    from model.export import numpy_net
-    from viz import lens as vlens
-    from viz.npforward import forward
+    from model.files.export import numpy_net
+    from model.insight.activations import activations, as_input
+    from viz.browser import lens as vlens
+    from viz.network.npforward import forward
 
     layers = CASES[case]
     model = _model(layers, seed=len(case))
@@ -239,7 +239,7 @@ def test_forward_agrees(page, case: str) -> None:
 
 
 def test_every_layer_type_has_a_row_that_runs_it() -> None:
-    from viz.layertypes import LAYER_TYPES
+    from viz.network.layertypes import LAYER_TYPES
     assert set(ROWS) == set(LAYER_TYPES), (
         f"layer types without a row here: {sorted(set(LAYER_TYPES) - set(ROWS))}; "
         f"rows of no type: {sorted(set(ROWS) - set(LAYER_TYPES))}")
@@ -252,5 +252,5 @@ def test_every_layer_type_has_a_row_that_runs_it() -> None:
 
 
 def test_the_browser_runs_every_layer_type(page) -> None:
-    from viz.layertypes import LAYER_TYPES
+    from viz.network.layertypes import LAYER_TYPES
     assert sorted(page.evaluate("() => window.forwardTypes")) == sorted(LAYER_TYPES)

@@ -43,12 +43,12 @@ def test_the_420_byte_huge_card_is_refused_naming_the_limits() -> None:
 
 
 def test_an_unexpected_error_drops_the_upload_and_keeps_the_session(monkeypatch) -> None:
-    import model.checkpoint
+    import model.files.checkpoint
 
     def explode(data, name):
         raise RuntimeError("out of memory while allocating a tensor")
 
-    monkeypatch.setattr(model.checkpoint, "read_network", explode)
+    monkeypatch.setattr(model.files.checkpoint, "read_network", explode)
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     _upload(at, "odd.safetensors", os.urandom(64))
@@ -64,9 +64,9 @@ def test_a_network_over_the_activation_limit_is_refused_before_a_tensor_is_read(
     (16 MB, and 16 MB more per layer after it): refused from its header, before the tensors are
     read or a network is built."""
     import model.zoo
-    from model.checkpoint import CheckpointError, load_checkpoint_bytes, read_network
+    from model.files.checkpoint import CheckpointError, load_checkpoint_bytes, read_network
     from tests.viz.test_card import pack, wide
-    from viz import card
+    from viz.network import card
 
     def never(*args, **kwargs):
         raise AssertionError("allocated the tensors of a network over the limits")

@@ -17,8 +17,8 @@ from streamlit.testing.v1 import AppTest
 from model.zoo import ARCHITECTURES, build
 from tests.torch_oracle import count_macs, count_params
 from ui import lab
-from viz import lab as viz_lab
-from viz.lab import layers_to_rows
+from viz.teaching import lab as viz_lab
+from viz.teaching.lab import layers_to_rows
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -289,7 +289,7 @@ def test_presenter_mode_hides_help() -> None:
 
 
 def test_tables_over_the_upload_limits_are_refused_with_their_message() -> None:
-    from viz.card import LIMITS
+    from viz.network.card import LIMITS
     rows = [{"type": "conv", "padding": 1, "channels": 3000},
             {"type": "conv", "padding": 1, "channels": 3000}, {"type": "gap"},
             {"type": "flatten"}, {"type": "linear"}]

@@ -6,7 +6,7 @@
   units over every layer of every zoo network;
 - arrow keys, Page Up / Page Down and Enter move and pick the unit;
 - for scripted drawings, the live prediction and 28x28 digit equal the server's after release;
-- the browser's port of the MNIST preprocessing equals viz/preprocess.py on random drawings.
+- the browser's port of the MNIST preprocessing equals viz/inputs/preprocess.py on random drawings.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ def _samples() -> np.ndarray:
 def test_forward_matches_torch(app, path: Path) -> None:
     import torch
 
-    from model.activations import activations, as_input
-    from model.checkpoint import load_checkpoint
+    from model.files.checkpoint import load_checkpoint
+    from model.insight.activations import activations, as_input
     torch.set_num_threads(1)
     page = _open(app, f"model={path.stem}&sample=0")
     model, _ = load_checkpoint(path)
@@ -186,7 +186,7 @@ def test_live_prediction_equals_server(app, name: str) -> None:
 
 
 def test_preprocessing_port_matches_server(app) -> None:
-    from viz import preprocess
+    from viz.inputs import preprocess
     page = _open(app, "model=compact&sample=0")
     rng = np.random.default_rng(7)
     yy, xx = np.mgrid[0:120, 0:96]

@@ -44,7 +44,7 @@ def test_lens_replaces_the_server_maps() -> None:
 
 
 def test_uploaded_network_runs_in_the_lens() -> None:
-    """An upload goes through torch (model.export.numpy_net), not the numpy checkpoint reader."""
+    """An upload goes through torch (model.files.export.numpy_net), not the numpy checkpoint reader."""
     import hashlib
     data = (ROOT / "checkpoints" / "compact.safetensors").read_bytes()
     at = _lens_app()
@@ -54,7 +54,7 @@ def test_uploaded_network_runs_in_the_lens() -> None:
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="model.choice").value.kind == "upload"
     from ui.components import lens
-    from viz import npforward
+    from viz.network import npforward
     shipped = lens.payload("test:compact", npforward.load(ROOT / "checkpoints" /
                                                           "compact.safetensors"))
     assert shipped["id"] in set(at.session_state["lens.sent"])  # same weights, same network

@@ -38,7 +38,7 @@ def _pixels(page, kind: str | int) -> np.ndarray:
 
 
 def _expected_over(image: np.ndarray, attr: np.ndarray, lim: float, opacity: float):
-    from viz.saliencypanel import OVERLAY_STOPS
+    from viz.browser.saliencypanel import OVERLAY_STOPS
     stops = np.asarray(OVERLAY_STOPS)
     t = np.clip((attr / lim + 1) / 2, 0, 1)
     rgba = np.stack([np.interp(t, stops[:, 0], stops[:, k]) for k in range(1, 5)], axis=-1)
@@ -48,8 +48,8 @@ def _expected_over(image: np.ndarray, attr: np.ndarray, lim: float, opacity: flo
 
 
 def test_colours_scale_and_readout(page) -> None:
-    from viz.figures import symmetric_limit
-    from viz.raster import RDBU_R, colourise
+    from viz.pictures.figures import symmetric_limit
+    from viz.pictures.raster import RDBU_R, colourise
     with np.load(ROOT / "checkpoints" / "samples.npz") as data:
         image = data["images"][3]
     attr = saliency_map(3)
@@ -88,8 +88,8 @@ def test_colours_scale_and_readout(page) -> None:
 
 
 def test_grid_colours_and_readout(app) -> None:
-    from viz.raster import RDBU_R, colourise
-    from viz.saliencypanel import share_of_max
+    from viz.browser.saliencypanel import share_of_max
+    from viz.pictures.raster import RDBU_R, colourise
     page = _open(app, "sample=3&grid=1")
     maps = [saliency_map(3), -saliency_map(4), np.zeros((28, 28)),
             saliency_map(5), saliency_map(6), np.zeros((28, 28))]

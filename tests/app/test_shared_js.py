@@ -5,10 +5,10 @@ and the constants the JavaScript shares with Python (no browser needed).
   its own file; every shared module is loaded by some component; no top-level name is declared
   twice in one component's script (one module's name would shadow or clash with another's);
 - no JavaScript file is longer than 600 lines;
-- ``ui/components/js/constants.js`` holds the same numbers as the Python it mirrors (``viz/style.py``'s
-  colours and levels, ``viz.layers.INPUT_SHAPE``, ``viz/preprocess.py``); the components' CSS
-  names ``viz/style.py``'s colours and gets them filled in; Streamlit's theme colour
-  (``.streamlit/config.toml``) is ``viz.style.BLUE``.
+- ``ui/components/js/constants.js`` holds the same numbers as the Python it mirrors (``viz/pictures/style.py``'s
+  colours and levels, ``viz.network.layers.INPUT_SHAPE``, ``viz/inputs/preprocess.py``); the components' CSS
+  names ``viz/pictures/style.py``'s colours and gets them filled in; Streamlit's theme colour
+  (``.streamlit/config.toml``) is ``viz.pictures.style.BLUE``.
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ def test_no_long_javascript_file() -> None:
 def test_constants_match_python() -> None:
     import plotly.colors
 
-    from viz import preprocess, raster, style
-    from viz.layers import INPUT_SHAPE
+    from viz.inputs import preprocess
+    from viz.network.layers import INPUT_SHAPE
+    from viz.pictures import raster, style
     c = _constants()
     assert c["SIDE"] == INPUT_SHAPE[1] == INPUT_SHAPE[2] == preprocess.FRAME == 28
     assert c["BOX"] == preprocess.BOX
@@ -108,7 +109,7 @@ def test_the_python_stops_are_plotlys_own_scales() -> None:
     scales plotly draws by name."""
     import plotly.colors
 
-    from viz import style
+    from viz.pictures import style
 
     def named(scale: str) -> list[tuple[int, int, int]]:
         return [plotly.colors.unlabel_rgb(plotly.colors.convert_colors_to_same_type(c)[0][0])
@@ -127,13 +128,13 @@ def test_every_component_has_a_stylesheet() -> None:
 
 @pytest.mark.parametrize("path", CSS_FILES)
 def test_component_css_takes_its_colours_from_python(path: str) -> None:
-    from viz import style
+    from viz.pictures import style
     stem = Path(path).stem
     text = (ROOT / path).read_text(encoding="utf-8")
     css = style.css(text)
     assert "--cnn-" not in css
     named = set(re.findall(r"var\(--cnn-([a-z-]+)\)", text))
-    assert named, f"{stem}.css names none of viz/style.py's colours"
+    assert named, f"{stem}.css names none of viz/pictures/style.py's colours"
     for name in named:
         assert style.CSS_COLOURS[name] in css
     literal = {c.lower() for c in re.findall(r"#[0-9a-fA-F]{6}\b", text)}
@@ -144,6 +145,6 @@ def test_component_css_takes_its_colours_from_python(path: str) -> None:
 def test_streamlit_theme_accent_is_the_python_accent() -> None:
     import tomllib
 
-    from viz import style
+    from viz.pictures import style
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert config["theme"]["primaryColor"].lower() == style.BLUE

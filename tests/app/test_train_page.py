@@ -47,7 +47,7 @@ def test_the_estimate_is_shown_and_a_run_over_the_limit_cannot_start(tmp_path, m
 
 def test_a_run_of_another_process_on_the_same_runs_folder_is_shown(tmp_path, monkeypatch
                                                                    ) -> None:
-    from model.jobs import RunsLock
+    from model.training.jobs import RunsLock
     other = RunsLock(tmp_path / "runs")  # as another app process would hold it
     other.acquire({"owner": "ab12cd", "arch": "compact", "job": "x"})
     try:
@@ -119,7 +119,7 @@ def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypa
 def _saved_run(folder, epochs: int, final: bool) -> None:
     import torch
 
-    from model.checkpoint import save_checkpoint
+    from model.files.checkpoint import save_checkpoint
     from model.zoo import build
     torch.manual_seed(0)
     model = build("compact")
@@ -159,7 +159,7 @@ def test_an_interrupted_run_says_so_and_can_be_deleted(tmp_path, monkeypatch) ->
 
 def test_the_run_another_process_trains_is_in_progress_and_cannot_be_deleted(tmp_path,
                                                                              monkeypatch) -> None:
-    from model.jobs import RunsLock
+    from model.training.jobs import RunsLock
     runs = tmp_path / "runs"
     live = "20261124-110000-cccccc"
     _saved_run(runs / live, 1, final=False)
@@ -193,7 +193,7 @@ def test_a_runs_folder_that_cannot_be_made_names_it_and_the_fix(tmp_path, monkey
 def test_a_read_only_runs_folder_names_it_and_the_fix(tmp_path, monkeypatch) -> None:
     import errno
 
-    from model.jobs import RunsLock
+    from model.training.jobs import RunsLock
     runs = tmp_path / "runs"
     runs.mkdir()
 
@@ -236,8 +236,8 @@ def test_deleting_the_last_finished_run_of_this_server_leaves_the_panel_working(
         tmp_path, monkeypatch) -> None:
     import time
 
-    from model.jobs import Job
     from model.train import TrainConfig
+    from model.training.jobs import Job
     runs = tmp_path / "runs"
     done = runs / "20261124-100000-aaaaaa"
     _saved_run(done, 1, final=True)

@@ -105,7 +105,7 @@ def test_keyboard_moves_and_picks(app) -> None:
 
 
 def test_pictures_blend_as_the_server_does(app) -> None:
-    from viz.raster import input_rgb
+    from viz.pictures.raster import input_rgb
     page = _open(app, "arch=seed&sample=3")
     # the page's panels mount one by one: wait for this one (the first is all _open waits for)
     page.wait_for_function("() => window.cnnUnitField.panels.relu5", timeout=30_000)

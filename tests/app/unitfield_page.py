@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 from model.architectures import get  # noqa: E402
 from ui import state  # noqa: E402
 from ui.components import unitfield  # noqa: E402
-from viz.layers import describe  # noqa: E402
-from viz.unit import Unit  # noqa: E402
+from viz.network.layers import describe  # noqa: E402
+from viz.network.unit import Unit  # noqa: E402
 
 st.set_page_config(page_title="unit-field test page", layout="wide")
 q = st.query_params

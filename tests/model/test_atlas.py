@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from model import atlas as atlas_mod
-from model.activations import activations, as_input, has_hooks
-from model.checkpoint import load_checkpoint, shipped_checkpoints
-from viz import atlasdata
+from model.files.checkpoint import load_checkpoint, shipped_checkpoints
+from model.insight.activations import activations, as_input, has_hooks
+from viz.teaching import atlasdata
 
 
 def _model(name: str = "compact"):
@@ -131,7 +131,7 @@ def test_cli_refuses_an_unknown_layer_or_channel(capsys) -> None:
 
 
 def test_atlas_in_small_batches_is_the_one_batch_atlas() -> None:
-    from model.activations import batch_images
+    from model.insight.activations import batch_images
     model, images = _model("fast"), _digits(40)
     assert batch_images(model, keep=True, budget=1_000_000) == 6  # 7 passes, the last of 4
     seen: list[int] = []

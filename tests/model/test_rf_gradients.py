@@ -11,7 +11,7 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from model.rf_adapter import layer_specs
+from model.insight.rf_adapter import layer_specs
 from model.zoo import ARCHITECTURES, build
 from tests.model.linear_copy import LinearCopy, gradient_support, region_pixels
 from tests.torch_oracle import layer_shapes

@@ -1,5 +1,5 @@
 """The runs folder's upkeep: temp files a crash left, which run trains, deleting a run, and what
-a folder that cannot be written says (model/atomic.py, model/store.py, model/jobs.py)."""
+a folder that cannot be written says (model/files/atomic.py, model/store.py, model/training/jobs.py)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ import pytest
 import torch
 
 from model import store
-from model.atomic import NotWritable, atomic_path, atomic_write, sweep_partials
-from model.checkpoint import save_checkpoint
-from model.jobs import JobManager, RunsLock, clean_runs_folder, delete_run, running_job
+from model.files.atomic import NotWritable, atomic_path, atomic_write, sweep_partials
+from model.files.checkpoint import save_checkpoint
 from model.store import CHECKPOINT_DIR, PART_NAME, RunInUse
+from model.training.jobs import JobManager, RunsLock, clean_runs_folder, delete_run, running_job
 from model.zoo import build
 from tests.model.test_train import small_cfg, tiny_data
 
 ROOT = Path(__file__).resolve().parents[2]
-OLD = 2 * 3600  # seconds: older than model.jobs.PARTIAL_AGE_S
+OLD = 2 * 3600  # seconds: older than model.training.jobs.PARTIAL_AGE_S
 
 
 def _run(folder: Path, epochs: int, final: bool) -> Path:
@@ -48,7 +48,7 @@ def _part(folder: Path, target: str, age: float = 0.0, code: str = "abcd_123") -
 
 def _crash_mid_write(target: Path) -> Path:
     """A process killed (SIGKILL) while it writes ``target`` atomically: its temp file stays."""
-    code = ("import os, sys; from model.atomic import atomic_path\n"
+    code = ("import os, sys; from model.files.atomic import atomic_path\n"
             f"with atomic_path({str(target)!r}) as tmp:\n"
             "    tmp.write_bytes(b'half'); print(tmp, flush=True); os.kill(os.getpid(), 9)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,

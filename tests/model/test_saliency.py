@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from model import activations as features
 from model import saliency
+from model.insight import activations as features
 from model.saliency import BLACK
 from model.zoo import build
 
@@ -141,7 +141,7 @@ HUGE = 10 ** 12  # everything in one batch
 def counted_fast() -> tuple[nn.Module, list[int]]:
     """The shipped fast network, its first conv recording the batch size of every pass (private
     copies share the record)."""
-    from model.checkpoint import load_checkpoint
+    from model.files.checkpoint import load_checkpoint
 
     class Counted(nn.Conv2d):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -198,7 +198,7 @@ def test_smoothgrad_is_captums_noise_tunnel_and_leaves_the_global_generator_alon
     from captum.attr import NoiseTunnel, Saliency
 
     from model.saliency.smoothgrad import NOISE, SAMPLES
-    from viz.preprocess import STD
+    from viz.inputs.preprocess import STD
     model, _ = counted_fast()
     x = sample_digits(3)
     torch.manual_seed(0)
@@ -215,7 +215,7 @@ def test_smoothgrad_is_captums_noise_tunnel_and_leaves_the_global_generator_alon
 
 
 def test_a_network_at_the_limits_gets_one_or_two_images_per_batch() -> None:
-    from viz.layers import describe, images_per_batch
+    from viz.network.layers import describe, images_per_batch
     c, h = 2215, 2235  # the widest network the upload limits accept
     layers = [{"name": "conv1", "type": "conv", "in": 1, "out": c, "kernel": 3, "padding": 2},
               {"name": "relu1", "type": "relu"}, {"name": "gap", "type": "gap"},

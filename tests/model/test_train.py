@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from model.architectures import ARCHITECTURES
-from model.checkpoint import load_checkpoint, shipped_checkpoints
 from model.data import MNIST
+from model.files.checkpoint import load_checkpoint, shipped_checkpoints
 from model.train import TrainConfig, augment, model_card, one_cycle, train
 
 SHIPPED = [a.name for a in ARCHITECTURES.values() if a.ships]
@@ -137,9 +137,9 @@ def test_lab_table_trains_and_round_trips(tmp_path):
     """The architecture lab's 'Train this': arch "lab" with the table's layer records."""
     import numpy as np
 
-    from model.checkpoint import save_checkpoint
-    from viz import npforward
-    from viz.lab import analyse, rows_to_layers
+    from model.files.checkpoint import save_checkpoint
+    from viz.network import npforward
+    from viz.teaching.lab import analyse, rows_to_layers
 
     layers = rows_to_layers([
         {"type": "conv", "kernel": 3, "padding": 1, "dilation": 2, "channels": 4},
@@ -178,7 +178,7 @@ def test_train_help_shows_defaults_and_seed_is_the_default():
 
 def test_a_gap_ended_lab_table_trains_evaluates_and_predicts():
     from model.train import accuracy, predict
-    from viz.lab import rows_to_layers
+    from viz.teaching.lab import rows_to_layers
 
     layers = rows_to_layers([{"type": "conv", "kernel": 3, "padding": 1, "channels": 8},
                              {"type": "relu"}, {"type": "maxpool", "kernel": 2},

@@ -90,7 +90,7 @@ def test_verdict_names_the_best_passing_and_the_worst_failing_method() -> None:
 
 
 def _shipped(name: str):
-    from model.checkpoint import load_checkpoint
+    from model.files.checkpoint import load_checkpoint
     return load_checkpoint(f"checkpoints/{name}.safetensors")[0]
 
 
@@ -123,7 +123,7 @@ def test_cli_prints_exactly_the_named_fields(capsys, monkeypatch) -> None:
 
 
 def _fast():
-    from model.checkpoint import load_checkpoint
+    from model.files.checkpoint import load_checkpoint
     return load_checkpoint("checkpoints/fast.safetensors")[0]
 
 
@@ -145,8 +145,8 @@ def test_curves_scored_in_small_batches_are_the_one_batch_curves() -> None:
 
 
 def test_trust_table_within_a_small_budget_is_the_one_batch_table() -> None:
-    from model.activations import randomized_copy
     from model.data import load_samples
+    from model.insight.activations import randomized_copy
     model, images = _fast(), load_samples()[0][:4]
     methods = ("ig", "occlusion", "smoothgrad", "deeplift")
     whole = trust.trust_table(model, images, methods, batch_bytes=10 ** 12)

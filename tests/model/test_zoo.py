@@ -95,7 +95,7 @@ def test_a_gap_ended_network_gives_logits_like_a_flatten_ended_one():
     import torch
 
     from model.zoo import build_from_config
-    from viz.lab import rows_to_layers
+    from viz.teaching.lab import rows_to_layers
 
     layers = rows_to_layers([{"type": "conv", "kernel": 3, "channels": 10}, {"type": "gap"}])
     net = build_from_config("lab", layers).eval()

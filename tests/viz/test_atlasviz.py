@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from viz import atlasdata, atlasfigs, confusion
+from viz.pictures import atlasfigs
+from viz.teaching import atlasdata, confusion
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,7 +82,7 @@ def test_confusion_counts_cells_and_per_class_accuracy() -> None:
 
 def test_viz_modules_import_without_torch() -> None:
     code = ("import sys; sys.modules['torch'] = None; "
-            "import viz.atlasdata, viz.atlasfigs, viz.confusion; print('ok')")
+            "import viz.teaching.atlasdata, viz.pictures.atlasfigs, viz.teaching.confusion; print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(ROOT))
     assert out.stdout.strip() == "ok", out.stderr

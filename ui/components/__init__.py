@@ -7,7 +7,7 @@ Each lives in a folder of its own beside this file (``ui/components/<stem>/<stem
 per file: constants, drawing helpers, payload decoding, forward pass, MNIST preprocessing, drawing
 pad, mounting, timing hooks, keyboard moves; :data:`SHARED_JS` lists them per component). A
 component that picks a unit (the lens, the unit-field panel) sets its state ``unit``;
-:func:`ui.state.component_unit` reads it, checked (:class:`viz.unit.Unit`).
+:func:`ui.state.component_unit` reads it, checked (:class:`viz.network.unit.Unit`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from viz import style
+from viz.pictures import style
 
 UI = Path(__file__).resolve().parent  # ui/components: a folder per component, and js/
 SHARED = UI / "js"  # the browser code the components share, one job per file

@@ -2,7 +2,7 @@
 
 The component (``ui/components/lens/lens.html``, ``.css``, ``.js`` after the shared ``canvas.js``; no build
 step, nothing fetched at run time) is declared once per process (``ui/components/__init__.py``). The
-network's payload (``viz.lens.payload``: layer records, weights, receptive-field table) is built
+network's payload (``viz.browser.lens.payload``: layer records, weights, receptive-field table) is built
 once per model and sent to a browser session once; the browser keeps it and answers hover, keys,
 layer switches and pen strokes without a rerun. Python hears only a picked unit (Enter or click)
 and a finished drawing (pen released).
@@ -21,9 +21,10 @@ import streamlit as st
 
 from model.store import ModelRef
 from ui import cache, components, state
-from viz import lens as vlens
-from viz import npforward, preprocess
-from viz.unit import MAX_NAME, Unit
+from viz.browser import lens as vlens
+from viz.inputs import preprocess
+from viz.network import npforward
+from viz.network.unit import MAX_NAME, Unit
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

@@ -4,7 +4,7 @@ The browser draws an attribution map over the input and alone, with its colour b
 slider and the value under the pointer, none of which needs a rerun; or every method's map in a
 grid (the All methods view). The component's files are
 ``ui/components/saliencymap/saliencymap.{html,css,js}`` after the lens's shared ``canvas.js``; the data is
-``viz.saliencypanel.payload``.
+``viz.browser.saliencypanel.payload``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ui import components
-from viz import saliencypanel
+from viz.browser import saliencypanel
 
 
 def render(image: np.ndarray, attr: np.ndarray, label: str, *, key: str,

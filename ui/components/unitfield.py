@@ -4,7 +4,7 @@ The browser draws one channel's map to pick units on and three pictures of the i
 picked unit: its theoretical field (following the pointer and the arrow keys, no round trip), its
 effective field and its attribution (computed here, on a pick). The component's files are
 ``ui/components/unitfield/unitfield.{html,css,js}`` after the lens's shared ``canvas.js``; the data is
-``viz.fieldpanel.payload``.
+``viz.browser.fieldpanel.payload``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ui import components
-from viz import fieldpanel
-from viz.layers import LayerInfo
-from viz.unit import Unit
+from viz.browser import fieldpanel
+from viz.network.layers import LayerInfo
+from viz.network.unit import Unit
 
 
 def render(image: np.ndarray, row: LayerInfo, unit: Unit, *,

@@ -8,5 +8,5 @@ whether it needs an input), one file per concept (``convolution.py``, ``filters.
 ``receptive_field.py``, ``rules.py``); ``helpers.py`` holds what they share. ``page.py`` imports
 them in tour order and draws the page. Each step is addressable: ``?concept=convolution``; the
 page reads and writes only the ``concept`` query parameter. Rule checks and the arithmetic live in
-``viz/concepts.py``; the tour's figures in ``viz/tourfigs.py``. Session-state keys: ``tour.*``.
+``viz/teaching/concepts.py``; the tour's figures in ``viz/pictures/tourfigs.py``. Session-state keys: ``tour.*``.
 """

@@ -8,7 +8,8 @@ import streamlit as st
 from ui import common
 from ui.tour.helpers import keep_choice
 from ui.tour.registry import tour_step
-from viz import concepts, tourfigs
+from viz.pictures import tourfigs
+from viz.teaching import concepts
 
 
 @tour_step('activation', 'Activation function', needs_input=True,

@@ -7,7 +7,8 @@ import streamlit as st
 from ui import cache, common
 from ui.tour.helpers import train_link
 from ui.tour.registry import tour_step
-from viz import concepts, tourfigs
+from viz.pictures import tourfigs
+from viz.teaching import concepts
 
 
 @tour_step('epochs', 'Epochs', needs_input=False,

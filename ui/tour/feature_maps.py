@@ -7,7 +7,7 @@ import streamlit as st
 from ui import common
 from ui.tour.helpers import keep_choice, spatial
 from ui.tour.registry import tour_step
-from viz import figures
+from viz.pictures import figures
 
 MAX_MAPS = 32  # feature maps shown at once
 

@@ -7,7 +7,7 @@ import streamlit as st
 from ui import cache, common
 from ui.tour.helpers import keep_choice
 from ui.tour.registry import tour_step
-from viz import figures
+from viz.pictures import figures
 
 
 @tour_step('filters', 'Filters and kernels', needs_input=False,

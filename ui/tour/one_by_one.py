@@ -7,7 +7,9 @@ import streamlit as st
 from ui import cache, common
 from ui.tour.helpers import agreement, keep_int
 from ui.tour.registry import tour_step
-from viz import concepts, npforward, tourfigs
+from viz.network import npforward
+from viz.pictures import tourfigs
+from viz.teaching import concepts
 
 
 @tour_step('1x1', '1x1 convolution', needs_input=True,

@@ -12,7 +12,7 @@ from ui.tour import feature_maps, activation, receptive_field, rules  # noqa: F4
 from ui import cache, common
 from ui.tour.helpers import layer_records
 from ui.tour.registry import REGISTRY, label, register, steps
-from viz import urlstate
+from viz.inputs import urlstate
 
 __all__ = ["REGISTRY", "page", "register", "steps"]
 

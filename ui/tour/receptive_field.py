@@ -9,9 +9,9 @@ from ui import cache, common, state
 from ui.components import unitfield
 from ui.tour.helpers import keep_choice
 from ui.tour.registry import tour_step
-from viz import fields
-from viz.layers import SHAPE_KEEPERS
-from viz.unit import Unit
+from viz.network.layers import SHAPE_KEEPERS
+from viz.network.unit import Unit
+from viz.teaching import fields
 
 
 @tour_step('receptive-field', 'Receptive field', needs_input=True,

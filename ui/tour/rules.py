@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.tour.registry import tour_step
-from viz import concepts
+from viz.teaching import concepts
 
 
 @tour_step("rules", "The five design rules", wide=True, doing="Checking the design rules")

@@ -6,8 +6,9 @@ import streamlit as st
 
 from ui import cache, common
 from ui.tour.registry import tour_step
-from viz import concepts, figures
-from viz.layers import SHAPE_KEEPERS
+from viz.network.layers import SHAPE_KEEPERS
+from viz.pictures import figures
+from viz.teaching import concepts
 
 
 @tour_step('3x3', '3x3 convolution', needs_input=False,

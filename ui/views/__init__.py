@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.store import ModelRef
-from viz import fields
-from viz.layers import LayerInfo
+from viz.network.layers import LayerInfo
+from viz.teaching import fields
 
 
 @dataclass(frozen=True)

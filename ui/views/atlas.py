@@ -19,8 +19,8 @@ from ui.common import plot
 from ui.views import Shown, View
 from ui.views.background import Done, mnist, model_digest, poll, show_progress, start, test_images
 from ui.views.clicks import clicked, misread, notice, open_test_digit
-from viz import atlasfigs
-from viz.unit import Unit
+from viz.network.unit import Unit
+from viz.pictures import atlasfigs
 
 PAGE = 8  # channels per page of the layer grid
 
@@ -49,7 +49,7 @@ def atlasstart(key: ModelRef):
 
 
 def featvisstart(key: ModelRef, layer: str):
-    from model import featvis
+    from model.insight import featvis
     sha, path = model_digest(key)
     cache = sha if path is not None else ""  # only checkpoint files are cached on disk
     if cache and featvis.cache_path(cache, layer).is_file():
@@ -167,7 +167,7 @@ def render_layer_grid(key: ModelRef, atlas, layer: str) -> None:
 
 
 def _png(image: np.ndarray) -> bytes:
-    from viz import preprocess
+    from viz.inputs import preprocess
     return preprocess.to_png(image, 160)
 
 

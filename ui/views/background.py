@@ -1,6 +1,6 @@
 """What the whole-network views (atlas, confusion, trust) share: the model's content key, the
 test set when it is here, and their long computations run in the background
-(``model.background.TASKS``, one per server and key) while the view shows progress and polls.
+(``model.training.background.TASKS``, one per server and key) while the view shows progress and polls.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def test_images() -> np.ndarray | None:
 
 
 def start(key: ModelRef, fn):
-    from model.background import TASKS
+    from model.training.background import TASKS
     return TASKS.start(key, fn)
 
 
@@ -70,7 +70,7 @@ class Done:
 
 @st.fragment(run_every=1.0)
 def _poller(keys: tuple[str, ...]) -> None:
-    from model.background import TASKS
+    from model.training.background import TASKS
     tasks = [TASKS.get(k) for k in keys]
     if not any(t is not None and t.running for t in tasks):
         st.rerun(scope="app")

@@ -10,8 +10,8 @@ import streamlit as st
 
 from ui import state
 from ui.views.background import mnist
-from viz import urlstate
-from viz.unit import Unit
+from viz.inputs import urlstate
+from viz.network.unit import Unit
 
 
 def open_test_digit(index: int, unit: Unit | None = None) -> None:

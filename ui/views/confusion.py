@@ -1,7 +1,7 @@
 """The Confusion view: the confusion matrix on the test set, per-class accuracy, and a cell's
 digits (click one to open it in the explorer).
 
-The predictions are ``model.predictions.labels_and_predictions``: shipped with the checkpoint,
+The predictions are ``model.insight.predictions.labels_and_predictions``: shipped with the checkpoint,
 else computed once per model (with the MNIST test set on this machine).
 Session-state keys: ``cm.*``.
 """
@@ -11,14 +11,15 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from model.shipped import predictions_path
+from model.files.shipped import predictions_path
 from model.store import ModelRef
 from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
 from ui.views.background import mnist, model_digest, test_images
 from ui.views.clicks import clicked, misread, notice, open_test_digit
-from viz import atlasfigs, confusion
+from viz.pictures import atlasfigs
+from viz.teaching import confusion
 
 
 @st.cache_data(show_spinner="Classifying the 10,000 test digits (once per model) ...",
@@ -26,7 +27,7 @@ from viz import atlasfigs, confusion
 def _labels_and_predictions(sha: str, _key: ModelRef,
                             checkpoint: str | None) -> tuple[np.ndarray, np.ndarray]:
     """(labels, predictions) of the model whose content key is ``sha`` (once per model)."""
-    from model.predictions import labels_and_predictions
+    from model.insight.predictions import labels_and_predictions
     return labels_and_predictions(checkpoint, get_model(_key)[0])
 
 

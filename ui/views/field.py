@@ -18,9 +18,10 @@ from ui.common import context, guard, plot
 from ui.components import unitfield
 from ui.state import presenting
 from ui.views import Shown, View
-from viz import fields, htmlviews
-from viz.layers import LayerInfo
-from viz.unit import Unit
+from viz.browser import htmlviews
+from viz.network.layers import LayerInfo
+from viz.network.unit import Unit
+from viz.teaching import fields
 
 
 def _on_pick() -> None:

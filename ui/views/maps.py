@@ -23,8 +23,8 @@ from ui.common import plot
 from ui.components import lens, unitfield
 from ui.state import presenting
 from ui.views import Shown, View
-from viz import figures
-from viz.unit import Unit
+from viz.network.unit import Unit
+from viz.pictures import figures
 
 PAGE = 16  # feature maps per page
 
@@ -103,7 +103,7 @@ def _use_drawing() -> None:
 
 def _picked(key: ModelRef, image: np.ndarray, unit: Unit) -> None:
     """The picked unit's theoretical field, effective field and attribution (server side)."""
-    from viz import fields
+    from viz.teaching import fields
     name = unit.layer
     try:
         row = fields.row_for(field_table(key), name)

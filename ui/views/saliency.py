@@ -16,7 +16,7 @@ from ui.cache import attribution
 from ui.components import saliencymap
 from ui.state import presenting
 from ui.views import Shown, View
-from viz.layers import LayerInfo
+from viz.network.layers import LayerInfo
 
 
 def target_picker(probs: np.ndarray, key: str) -> int:

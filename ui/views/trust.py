@@ -13,7 +13,7 @@ from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
 from ui.views.background import model_digest, poll, show_progress, start
-from viz import atlasfigs
+from viz.pictures import atlasfigs
 
 
 def truststart(key: ModelRef, n: int = 100):

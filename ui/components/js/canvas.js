@@ -58,7 +58,7 @@ function hatch() {
 
 // The 28x28 input as a small canvas (white ink on black, or grey ink on white under a signed
 // overlay), blended with an overlay of levels (0..LEVELS, or -LEVELS..LEVELS when signed) exactly as
-// viz/raster.py's field_picture blends them.
+// viz/pictures/raster.py's field_picture blends them.
 function inputTile(pixels, overlay, signed) {
   const img = new ImageData(SIDE, SIDE);
   const rd = LUTS.rdbu;

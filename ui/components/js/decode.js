@@ -1,4 +1,4 @@
-// The lens payload (viz/lens.py) decoded: base64 float32 weights to typed arrays, eval-mode
+// The lens payload (viz/browser/lens.py) decoded: base64 float32 weights to typed arrays, eval-mode
 // BatchNorm folded into a scale and shift per channel. Shared by whatever runs the network
 // (forward.js).
 

@@ -63,7 +63,7 @@ function pool(x, C, H, W, rec, OH, OW, isMax) {
   return out;
 }
 
-// One op per layer type (the types of viz/layertypes.py; tests/app/test_forward_browser.py checks
+// One op per layer type (the types of viz/network/layertypes.py; tests/app/test_forward_browser.py checks
 // that the keys are that registry's types): (x, C, H, W, rec, w, oshape) -> the layer's output.
 const LAYER_OPS = {
   conv: (x, C, H, W, rec, w, oshape) =>

@@ -81,7 +81,7 @@ class DrawingPad {
     }
   }
 
-  gray() { // as viz.preprocess.rgba_to_gray of the pad's opaque RGBA pixels
+  gray() { // as viz.inputs.preprocess.rgba_to_gray of the pad's opaque RGBA pixels
     const g = new Float64Array(PAD * PAD), d = this.image.data;
     for (let i = 0; i < PAD * PAD; i++) {
       g[i] = (d[i * 4] / 255) * 0.299 + (d[i * 4 + 1] / 255) * 0.587 + (d[i * 4 + 2] / 255) * 0.114;

@@ -1,4 +1,4 @@
-// MNIST preprocessing: a faithful port of viz/preprocess.py (to_mnist) and of Pillow's
+// MNIST preprocessing: a faithful port of viz/inputs/preprocess.py (to_mnist) and of Pillow's
 // Lanczos resize (8-bit, fixed point), so a drawing gives the same 28x28 digit here as on the
 // server.
 

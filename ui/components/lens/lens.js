@@ -4,7 +4,7 @@
 // modules of ui/components/js/ that ui/components/__init__.py lists for it (the payload's
 // decoding, the forward pass, the MNIST preprocessing port, drawing helpers, mounting, timing hooks, keyboard moves); this file is the
 // view: the canvases, the events, the drawing pad. Python sends, once per
-// network, the payload of viz/lens.py (layer records, weights, receptive-field table); the
+// network, the payload of viz/browser/lens.py (layer records, weights, receptive-field table); the
 // browser keeps it and recomputes everything on hover, key press and pen stroke, with no round
 // trip. Python hears only a picked unit (Enter or click) and a finished drawing (pen released).
 //

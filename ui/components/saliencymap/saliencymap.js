@@ -2,7 +2,7 @@
 //
 // Mounted by ui/components/saliencymap.py (st.components.v2) after the shared modules of ui/components/js/ that
 // ui/components/__init__.py lists for it (colours, mounting, timing hooks). Python sends the
-// input, the map, the scale's limit and the overlay's colour scale (viz/saliencypanel.py). The
+// input, the map, the scale's limit and the overlay's colour scale (viz/browser/saliencypanel.py). The
 // opacity slider and the pointer's readout answer here, with no round trip. With "maps" instead
 // (the All methods view), it draws a grid: rows x methods, each map as a share of its own largest
 // |value|, on one scale -1..1.

@@ -3,7 +3,7 @@
 // Mounted by ui/components/unitfield.py (st.components.v2) after the shared modules of ui/components/js/ that
 // ui/components/__init__.py lists for it (drawing helpers, mounting, timing hooks, keyboard moves).
 // Python sends the input, the layer's receptive-field row from the engine, the channel's map and
-// the picked unit's effective field and attribution (viz/fieldpanel.py). Hover and arrow keys
+// the picked unit's effective field and attribution (viz/browser/fieldpanel.py). Hover and arrow keys
 // redraw the theoretical field at once; a click or Enter sends the unit to Python
 // (state "unit"), which answers with its effective field and attribution.
 //

@@ -1,0 +1,1 @@
+"""Files on disk: checkpoints, atomic writes, torch-to-numpy export, shipped predictions."""

@@ -1,0 +1,204 @@
+"""The registry of layer types (viz.network.layertypes): every type has every part, and every reader
+agrees with it (the card checks, the lab, the lens, the numpy forward pass, the torch builder, the
+receptive-field engine). The browser's op of each type is checked in
+tests/app/test_forward_browser.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from model.zoo import BUILDERS, build_from_config, build_layer
+from viz import receptive_field as engine
+from viz.browser import lens
+from viz.network import card, layers, npforward
+from viz.network.layertypes import (
+    FIELD_CHANGERS,
+    GLOBAL_TYPES,
+    LAYER_TYPE_LIST,
+    LAYER_TYPES,
+    SHAPE_KEEPERS,
+    TYPES,
+    LayerType,
+)
+from viz.teaching import lab
+
+# Where a lab row of a type fits, tried in order: between a conv and a conv head, or in the
+# vector part of a network
+TEMPLATES = (
+    lambda t: [{"type": "conv", "channels": 4, "padding": 1}, {"type": t}, {"type": "gap"},
+               {"type": "conv", "kernel": 1, "channels": 10}, {"type": "flatten"}],
+    lambda t: [{"type": "conv", "channels": 4}, {"type": "gap"}, {"type": "flatten"},
+               {"type": t}, {"type": "linear", "channels": 10}],
+    lambda t: [{"type": "conv", "channels": 4}, {"type": "gap"}, {"type": t},
+               {"type": "linear", "channels": 10}],
+)
+
+
+def network_with(kind: str) -> list[dict[str, Any]]:
+    """The layer records of the first template network with a lab row of ``kind`` that the
+    card checks accept."""
+    problems = []
+    for template in TEMPLATES:
+        try:
+            records = lab.rows_to_layers(template(kind))
+            card.analyse_checked(records)
+            return records
+        except ValueError as exc:
+            problems.append(str(exc))
+    raise AssertionError(f"no network with a {kind} row passes the checks: {problems}")
+
+
+def test_the_groups_are_the_registry() -> None:
+    assert LAYER_TYPES == tuple(t.name for t in LAYER_TYPE_LIST) == layers.LAYER_TYPES
+    assert lab.ROW_TYPES == lens.LENS_TYPES == LAYER_TYPES
+    assert set(FIELD_CHANGERS) | set(SHAPE_KEEPERS) | set(GLOBAL_TYPES) == set(LAYER_TYPES)
+    assert {t.role for t in LAYER_TYPE_LIST} <= {"field", "keep", "global"}
+    assert (layers.FIELD_CHANGERS, layers.SHAPE_KEEPERS) == (FIELD_CHANGERS, SHAPE_KEEPERS)
+
+
+def test_the_engine_reads_every_type_as_its_role_says() -> None:
+    # the engine is standard library only and richer (identity, add, concat): its groups hold
+    # the registry's types in the same roles
+    assert set(LAYER_TYPES) <= set(engine.LAYER_TYPES)
+    assert set(engine.SPATIAL_TYPES) == set(FIELD_CHANGERS)
+    assert set(SHAPE_KEEPERS) <= set(engine.ELEMENTWISE_TYPES)
+    assert set(engine.GLOBAL_TYPES) == set(GLOBAL_TYPES)
+
+
+@pytest.mark.parametrize("kind", FIELD_CHANGERS)
+def test_the_engine_takes_the_registry_defaults(kind: str) -> None:
+    t = TYPES[kind]
+    bare = {"name": "x", "type": kind, "kernel": 3}
+    (field,) = engine.compute([bare], (28, 28))
+    assert field.stride == (t.value(bare, "stride"),) * 2
+    assert field.padding == (t.value(bare, "padding"),) * 2
+    full = {**bare, **{o.key: (False if o.kind == "bool" else 1) for o in t.options
+                       if o.key not in ("in", "out", "kernel", "bias")}}
+    engine.compute([full], (28, 28))  # every option the record may carry, the engine reads
+
+
+@pytest.mark.parametrize("kind", LAYER_TYPES)
+def test_every_type_has_every_part(kind: str) -> None:
+    t = TYPES[kind]
+    assert isinstance(t, LayerType) and t.name == kind
+    assert callable(t.numpy) and callable(t.from_row) and callable(t.to_row)
+    assert kind in BUILDERS
+    records = network_with(kind)
+    rec = next(r for r in records if r["type"] == kind)
+    assert rec["name"].startswith(t.prefix)
+    assert set(rec) - {"name", "type"} <= set(t.keys)
+    module = build_layer(rec)
+    assert type(module).__name__ == t.torch
+    # the lab's row <-> record mapping goes both ways
+    assert lab.rows_to_layers(lab.layers_to_rows(records)) == records
+
+
+def test_the_builders_are_the_registry() -> None:
+    assert set(BUILDERS) == set(LAYER_TYPES)
+    with pytest.raises(ValueError, match="unknown layer type 'lstm'"):
+        build_layer({"name": "x", "type": "lstm"})
+
+
+@pytest.mark.parametrize("kind", LAYER_TYPES)
+def test_numpy_torch_shapes_and_params_agree_per_type(kind: str) -> None:
+    records = network_with(kind)
+    torch.manual_seed(len(kind))
+    model = build_from_config("case", records).eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    tensors = {k: v.numpy() for k, v in model.state_dict().items()}
+    net = npforward.NumpyNet("case", records, tensors)
+    image = np.random.default_rng(1).integers(0, 256, (28, 28), dtype=np.uint8)
+    ours = npforward.forward(net, image)
+    x = torch.from_numpy(npforward.normalise(image))[None]
+    infos = layers.describe(records)
+    with torch.no_grad():
+        for (name, module), info in zip(model.named_children(), infos):
+            x = module(x)
+            want = x[0].numpy()
+            assert ours[name].shape == want.shape == info.shape, name
+            scale = max(1.0, float(np.abs(want).max()))
+            assert float(np.abs(ours[name] - want).max()) / scale <= 1e-5, name
+            params = sum(p.numel() for p in module.parameters())
+            assert info.params == params, name
+    assert card.expected_tensors(records) == {k: ("I64" if v.dtype == np.int64 else "F32",
+                                                  v.shape) for k, v in tensors.items()}
+
+
+def _refusal(records: list[dict[str, Any]], match: str) -> None:
+    with pytest.raises(card.CardError, match=match):
+        card.analyse_checked(records)
+
+
+@pytest.mark.parametrize("kind", LAYER_TYPES)
+def test_the_card_checks_every_option_of_every_type(kind: str) -> None:
+    records = network_with(kind)
+    i = next(i for i, r in enumerate(records) if r["type"] == kind)
+
+    def changed(**change: Any) -> list[dict[str, Any]]:
+        out = [dict(r) for r in records]
+        out[i].update(change)
+        return out
+
+    _refusal(changed(zzz=1), f"a {kind} layer has no 'zzz'")
+    for option in TYPES[kind].options:
+        if option.default is None:
+            missing = [dict(r) for r in records]
+            del missing[i][option.key]
+            _refusal(missing, f"a {kind} layer needs '{option.key}'")
+        if option.kind in ("width", "window"):
+            _refusal(changed(**{option.key: option.hi + 1}), f"{option.key} must be between")
+            _refusal(changed(**{option.key: 2.5}), f"{option.key} must be a whole number")
+        elif option.kind == "bool":
+            _refusal(changed(**{option.key: "yes"}), f"{option.key} must be true or false")
+        elif option.kind == "fraction":
+            _refusal(changed(**{option.key: 1.0}), f"{option.key} must be a number from 0")
+
+
+@pytest.mark.parametrize("kind", LAYER_TYPES)
+def test_the_lens_runs_every_type_and_refuses_unknown_options(kind: str) -> None:
+    records = network_with(kind)
+    assert lens.unsupported_reason(records) is None
+    odd = [dict(r, zzz=1) if r["type"] == kind else r for r in records]
+    reason = lens.unsupported_reason(odd)
+    assert reason is not None and "zzz" in reason and "does not run" in reason
+
+
+@pytest.mark.parametrize("kind", LAYER_TYPES)
+def test_the_torch_side_engine_spec_reads_each_type_back(kind: str) -> None:
+    # model.insight.rf_adapter reads engine specs off torch modules: each type's module is read back as
+    # that type, with the same fields as its record gives
+    from model.insight.rf_adapter import layer_specs
+    records = network_with(kind)
+    specs = layer_specs(build_from_config("case", records))
+    assert [s["type"] for s in specs] == [r["type"] for r in records]
+    assert [(f.rf, f.stride, f.padding, f.output_size) for f in engine.compute(specs, (28, 28))] \
+        == [(i.field.rf, i.field.stride, i.field.padding, i.field.output_size)
+            for i in layers.describe(records)]
+
+
+def test_card_and_lab_do_not_import_each_other() -> None:
+    import ast
+    from pathlib import Path
+
+    def imports(module: str) -> set[str]:
+        path = Path(__file__).resolve().parents[3] / f"{module.replace('.', '/')}.py"
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+        return names
+
+    card, lab = imports("viz.network.card"), imports("viz.teaching.lab")
+    assert "viz.teaching.lab" not in card and "viz.network.card" in lab
+    assert not {"viz.network.card", "viz.teaching.lab", "viz.network.layers"} & imports(
+        "viz.network.layertypes")

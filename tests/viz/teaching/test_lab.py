@@ -1,0 +1,190 @@
+"""The lab's arithmetic against the real networks (torch as the oracle)."""
+
+import pytest
+
+from model.zoo import ARCHITECTURES, build, build_from_config
+from tests.torch_oracle import count_macs, count_params, layer_shapes
+from viz.pictures import figures
+from viz.teaching.lab import (
+    analyse,
+    before_head,
+    compare_sentence,
+    growth,
+    layers_to_rows,
+    report_csv,
+    rows_to_layers,
+    summarise,
+    table_rows,
+    weight_layers,
+)
+
+
+@pytest.mark.parametrize("arch", list(ARCHITECTURES))
+def test_analysis_matches_torch(arch):
+    model = build(arch)
+    report = analyse(model.layer_config)
+    assert report.params == count_params(model)
+    assert report.macs == sum(count_macs(model).values())
+    assert [r.shape for r in report.layers] == [s for _, s in layer_shapes(model)]
+
+
+def test_seed_and_seed_3x3_share_the_final_field():
+    seed, small = analyse(ARCHITECTURES["seed"].layers()), analyse(ARCHITECTURES["seed-3x3"].layers())
+    assert seed.final_rf() == small.final_rf()
+    assert small.params < seed.params
+
+
+@pytest.mark.parametrize("arch", ["seed", "seed-3x3", "compact", "fast"])
+def test_rows_round_trip(arch):
+    layers = rows_to_layers(layers_to_rows(ARCHITECTURES[arch].layers()))
+    model = build_from_config("custom", layers)
+    assert count_params(model) == analyse(layers).params
+    assert [r.shape for r in analyse(layers).layers] == [s for _, s in layer_shapes(model)]
+    assert analyse(layers).final_rf() == analyse(ARCHITECTURES[arch].layers()).final_rf()
+
+
+def test_rows_fill_names_and_channels():
+    layers = rows_to_layers([
+        {"type": "conv", "kernel": 3, "padding": 1, "channels": 4},
+        {"type": "bn"}, {"type": "relu"},
+        {"type": "maxpool", "kernel": 2},
+        {"type": "conv", "kernel": 14, "channels": 10},
+        {"type": "flatten"},
+    ])
+    assert [rec["name"] for rec in layers] == ["conv1", "bn1", "relu1", "pool1", "conv2",
+                                               "flatten1"]
+    assert layers[0]["bias"] is False and layers[1]["channels"] == 4
+    assert layers[3]["stride"] == 2 and layers[4]["in"] == 4
+    assert analyse(layers).layers[-1].shape == (10,)
+
+
+@pytest.mark.parametrize("rows,message", [
+    ([], "empty"),
+    ([{"type": "warp"}], "unknown layer type 'warp'"),
+    ([{"type": "conv", "kernel": 0, "channels": 10}], "kernel must be at least 1"),
+    ([{"type": "conv", "kernel": 3, "stride": "two", "channels": 10}], "stride must be a whole"),
+    ([{"type": "linear", "channels": 10}], "needs a flatten"),
+    ([{"type": "flatten"}, {"type": "conv", "kernel": 3}], "after flatten"),
+    ([{"type": None}], "row 1 has no layer type"),
+    ([{"type": float("nan")}], "row 1 has no layer type"),
+    ([{"type": "conv", "kernel": float("inf"), "channels": 10}], "kernel must be a whole"),
+    ([{"type": "conv", "kernel": 2.5, "channels": 10}], "kernel must be a whole"),
+    ([{"type": "conv", "kernel": 3, "padding": -1, "channels": 10}], "padding must be at least 0"),
+])
+def test_bad_rows(rows, message):
+    with pytest.raises(ValueError, match=message):
+        rows_to_layers(rows)
+
+
+def test_bad_networks():
+    too_big = rows_to_layers([{"type": "conv", "kernel": 30, "channels": 10}])
+    with pytest.raises(ValueError, match="kernel"):
+        analyse(too_big)
+    wrong_end = rows_to_layers([{"type": "conv", "kernel": 3, "channels": 10}])
+    with pytest.raises(ValueError, match="must end with 10 outputs.*10x26x26"):
+        analyse(wrong_end)
+
+
+SMALL = [
+    {"type": "conv", "kernel": 3, "padding": 1, "channels": 4},
+    {"type": "relu"},
+    {"type": "maxpool", "kernel": 2},
+    {"type": "conv", "kernel": 14, "channels": 10},
+    {"type": "flatten"},
+]
+
+
+def test_report_csv_exact():
+    report = analyse(rows_to_layers(SMALL))
+    assert report_csv(report).splitlines() == [
+        "layer,type,output,r,S,P,params,MACs",
+        "conv1,conv,4x28x28,3,1,1,40,28224",
+        "relu1,relu,4x28x28,3,1,1,0,0",
+        "pool1,maxpool,4x14x14,4,2,1,0,0",
+        "conv2,conv,10x1x1,30,2,1,7850,7840",
+        "flatten1,flatten,10,all,-,-,0,0",
+    ]
+    assert report_csv(report).endswith("\n") and "\r" not in report_csv(report)
+
+
+def test_small_network_against_torch():
+    layers = rows_to_layers(SMALL)
+    model = build_from_config("lab", layers)
+    report = analyse(layers)
+    assert report.params == count_params(model) == 40 + 7850
+    assert report.macs == sum(count_macs(model).values())
+
+
+def test_table_rows_global_layers_and_growth():
+    report = analyse(ARCHITECTURES["fast"].layers())
+    rows = {r["layer"]: r for r in table_rows(report)}
+    assert rows["pool2"] == {"layer": "pool2", "type": "maxpool", "output": "32x5x5", "r": "12",
+                             "S": "4", "P": "0", "params": 0, "MACs": 0}
+    assert rows["fc"]["r"] == "all" and rows["fc"]["S"] == "-" and rows["fc"]["output"] == "256"
+    assert [(p.name, p.r, p.stride) for p in growth(report)] == [
+        ("conv1", 5, 1), ("pool1", 6, 2), ("conv2", 10, 2), ("pool2", 12, 4)]
+    assert len(growth(report, every=True)) == 6
+
+
+@pytest.mark.parametrize("arch,head_input,depth", [
+    ("seed", (16, 14, 14), 11), ("seed-3x3", (16, 2, 2), 17), ("seed-original", (512, 14, 14), 11),
+    ("fast", (256,), 4), ("compact", (18, 1, 1), 8),
+])
+def test_summary(arch, head_input, depth):
+    model = build(arch)
+    report = analyse(model.layer_config)
+    shapes = [s for _, s in layer_shapes(model)]
+    head = max(i for i, rec in enumerate(model.layer_config) if rec["type"] in ("conv", "linear"))
+    assert before_head(report) == head_input == shapes[head - 1]
+    assert weight_layers(report) == depth
+    s = summarise(arch, report)
+    assert (s.params, s.macs) == (count_params(model), sum(count_macs(model).values()))
+
+
+def test_compare_sentence_numbers_come_from_torch():
+    models = {a: build(a) for a in ("seed", "seed-3x3", "seed-original")}
+    params = {a: count_params(m) for a, m in models.items()}
+    macs = {a: sum(count_macs(m).values()) for a, m in models.items()}
+    sentence = compare_sentence([summarise(a, analyse(m.layer_config))
+                                 for a, m in models.items()])
+    fewer = params["seed"] - params["seed-3x3"]
+    assert fewer == 16_704
+    assert (f"seed-3x3 reaches the same 54x54 field as seed with {fewer:,} fewer parameters "
+            f"({params['seed-3x3']:,} against {params['seed']:,})") in sentence
+    ratio = macs["seed-original"] / macs["seed"]
+    assert "seed-original reaches the same 54x54 field as seed" in sentence
+    assert f"needs {ratio:,.0f}x the MACs" in sentence and round(ratio) == 273
+    assert f"{params['seed-original'] - params['seed']:,} more parameters" in sentence
+
+
+def test_compare_sentence_other_cases():
+    seed = summarise("seed", analyse(ARCHITECTURES["seed"].layers()))
+    fast = summarise("fast", analyse(ARCHITECTURES["fast"].layers()))
+    assert compare_sentence([seed]) == ""
+    text = compare_sentence([seed, fast])
+    assert "fast reaches a 12x12 field (against 54x54 for seed)" in text
+    assert "fewer MACs" in text
+    assert "as many parameters" in compare_sentence([seed, seed])
+
+
+def test_field_growth_compare_figure():
+    curves = {a: growth(analyse(ARCHITECTURES[a].layers())) for a in ("seed", "seed-3x3")}
+    fig = figures.field_growth_compare(curves)
+    assert [t.name for t in fig.data] == ["seed", "seed-3x3"]
+    assert fig.data[0].y[-1] == fig.data[1].y[-1] == 54
+    assert len(fig.data[1].x) > len(fig.data[0].x)
+    assert fig.data[0].line.dash != fig.data[1].line.dash
+
+
+def test_a_table_over_the_layer_limit_is_refused_before_any_row_is_read():
+    from viz.network.card import LIMITS, MAX_LAYERS
+    from viz.teaching.lab import check, rows_to_layers
+
+    rows = [{"type": "relu"}] * MAX_LAYERS + [{"type": "no such layer"}] * 19_900
+    for f in (rows_to_layers, check):
+        with pytest.raises(ValueError) as info:
+            f(rows)
+        assert str(info.value) == f"this network is too big: 20,000 layers; {LIMITS}."
+    # at the limit the rows are read (and this bad one is named)
+    with pytest.raises(ValueError, match="row 100: unknown layer type"):
+        rows_to_layers([{"type": "relu"}] * (MAX_LAYERS - 1) + [{"type": "no such layer"}])

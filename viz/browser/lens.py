@@ -1,0 +1,134 @@
+"""What the in-browser lens needs about one network, built once per model (torch-free).
+
+The lens (``ui/lens/``) runs the forward pass, draws the feature maps and the receptive fields in
+the browser. It receives, once per model, a JSON payload made here:
+
+- ``layers``: the network's layer records, each with its output ``shape`` and its
+  receptive-field row from the engine (``viz.receptive_field`` via ``viz.network.layers.describe``):
+  ``rf = {"r": [rh, rw], "S": [sh, sw], "P": [ph, pw], "size": [h, w], "global": bool}``.
+  Unit ``(y, x)`` of a layer reads input pixels ``y0 = y*S - P .. y1 = y0 + r - 1`` (rows; the
+  same with the second number of each pair for columns), inclusive and unclipped: the part
+  outside ``0..27`` is zero padding. Global layers (flatten, linear, global pooling and after)
+  have ``r = S = P = null``: each unit sees the whole input.
+- ``weights``: every float tensor as ``{"shape": [...], "b64": base64 of float32
+  little-endian}`` (a compact 4 bytes per number; 1.2 MB of text for ``fast``'s 215k weights).
+- ``mean``, ``std``, ``bn_eps``: the input normalisation and BatchNorm's epsilon.
+- ``supported`` and ``reason``: whether the lens can run every layer; if not, ``reason`` says
+  which layer and why, so the app can fall back to the server's path and tell the user.
+- ``id``: a digest of layers and weights (the browser keeps each network it has seen under it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+from viz.network.layers import INPUT_SHAPE, LayerInfo, describe
+from viz.network.layertypes import BN_EPS, LAYER_TYPES, TYPES
+from viz.network.npforward import MEAN, STD, NumpyNet
+
+# The browser runs every layer type (ui/components/js/forward.js; its ops are checked against
+# the registry of viz.network.layertypes by tests/app/test_forward_browser.py), with the options each
+# type's entry lists.
+LENS_TYPES = LAYER_TYPES
+
+
+def unsupported_reason(layers: list[dict[str, Any]]) -> str | None:
+    """Why the lens cannot run these layer records, or None when it can run every one."""
+    for rec in layers:
+        name, kind = rec.get("name", "?"), rec.get("type")
+        if kind not in LENS_TYPES:
+            return (f"layer {name!r} is a {kind!r} layer, which the in-browser lens does not "
+                    f"run (it runs {', '.join(LENS_TYPES)})")
+        extra = set(rec) - {"name", "type"} - set(TYPES[kind].keys)
+        if extra:
+            return (f"{TYPES[kind].noun} layer {name!r} has options the lens does not run: "
+                    f"{sorted(extra)}")
+        for key in (o.key for o in TYPES[kind].options if o.kind == "window"):
+            value = rec.get(key)
+            if value is not None and not (isinstance(value, int) and not isinstance(value, bool)):
+                return (f"layer {name!r}: {key} {value!r} is not a single whole number (the lens "
+                        f"runs square kernels with the same padding on every side)")
+    return None
+
+
+def _encode(a: np.ndarray) -> dict[str, Any]:
+    f = np.ascontiguousarray(a, dtype="<f4")
+    return {"shape": list(f.shape), "b64": base64.b64encode(f.tobytes()).decode("ascii")}
+
+
+def _pair(h: int | None, w: int | None) -> list[int] | None:
+    return None if h is None or w is None else [int(h), int(w)]
+
+
+def rf_row(info: LayerInfo) -> dict[str, Any]:
+    """A layer's receptive-field row as the browser reads it (see the module docstring)."""
+    shape = [int(s) for s in info.shape]
+    h, w = info.field.h, info.field.w
+    return {"r": _pair(h.r, w.r), "S": _pair(h.stride, w.stride),
+            "P": _pair(h.padding, w.padding),
+            "size": shape[1:] if len(shape) == 3 else None, "global": bool(info.is_global)}
+
+
+def layer_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The layer records with their output shape and receptive-field row (from the engine)."""
+    rows = []
+    for rec, info in zip(layers, describe(layers)):
+        rows.append({**rec, "shape": [int(s) for s in info.shape], "macs": int(info.macs),
+                     "rf": rf_row(info)})
+    return rows
+
+
+def payload(net: NumpyNet) -> dict[str, Any]:
+    """The lens's JSON payload for one network (see the module docstring)."""
+    layers = [dict(rec) for rec in net.layers]
+    reason = unsupported_reason(layers)
+    rows: list[dict[str, Any]] = []
+    if reason is None:
+        try:
+            rows = layer_rows(layers)
+        except ValueError as exc:
+            reason = str(exc)
+    if reason is not None:
+        rows = [dict(rec) for rec in layers]
+    weights = {k: _encode(v) for k, v in sorted(net.tensors.items())
+               if np.issubdtype(np.asarray(v).dtype, np.floating)}
+    digest = hashlib.sha256(json.dumps(layers, sort_keys=True).encode())
+    for k in sorted(weights):
+        digest.update(k.encode())
+        digest.update(weights[k]["b64"].encode())
+    return {
+        "id": digest.hexdigest()[:16],
+        "arch": net.arch,
+        "input": list(INPUT_SHAPE[1:]),
+        "mean": MEAN,
+        "std": STD,
+        "bn_eps": BN_EPS,
+        "supported": reason is None,
+        "reason": reason,
+        "layers": rows,
+        "weights": weights,
+    }
+
+
+def decode(entry: dict[str, Any]) -> np.ndarray:
+    """A weight entry of the payload back to a float32 array (for tests and checks)."""
+    raw = base64.b64decode(entry["b64"])
+    return np.frombuffer(raw, dtype="<f4").reshape(entry["shape"])
+
+
+def unit_bounds(row: dict[str, Any], y: int, x: int) -> tuple[int, int, int, int]:
+    """Inclusive, unclipped input bounds ``(y0, y1, x0, x1)`` of unit ``(y, x)`` of a layer row.
+
+    The arithmetic the browser does on hover; a global layer's units see the whole input.
+    """
+    rf = row["rf"]
+    if rf["global"]:
+        return (0, 27, 0, 27)
+    (rh, rw), (sh, sw), (ph, pw) = rf["r"], rf["S"], rf["P"]
+    y0, x0 = y * sh - ph, x * sw - pw
+    return (y0, y0 + rh - 1, x0, x0 + rw - 1)

@@ -1,0 +1,387 @@
+"""The one reader of a checkpoint's header, and the checks a file from a user passes first.
+
+A checkpoint is a safetensors file: 8 bytes of header length (little endian), a JSON header
+naming every tensor (dtype, shape, byte offsets) with the model card as a JSON string in
+``__metadata__["model_card"]``, then the raw tensor bytes. Every file from a user is hostile
+until checked, so the checks here run on the header alone, before any tensor is read or any
+network is built:
+
+- :func:`read_header`: the length is bounded, the header is UTF-8 JSON of the expected form,
+  every tensor entry has a known dtype, a shape of non-negative ints and offsets that match its
+  size and lie inside the file.
+- :func:`validate_card`: the card's layer records (types, names, whole numbers in range,
+  channels chained from layer to layer), the tensors each record implies against the header's
+  names, shapes and dtypes, and the server's limits (:data:`MAX_PARAMS`, :data:`MAX_MACS`,
+  :data:`MAX_LAYERS`, :data:`MAX_ACTIVATIONS`), which the message names. The keys each layer
+  type may carry, their ranges and defaults come from its entry in ``viz.network.layertypes``; shapes,
+  parameters and MACs from :func:`viz.network.layers.analyse`. The lab (``viz.teaching.lab.check``) refuses a
+  table over the limits with the same message (:func:`check_limits`).
+- :func:`arrays` then reads the tensors (sizes now known to be small) and refuses NaN or
+  infinite weights.
+
+Standard library and numpy only; every problem raises :class:`CardError` (a ``ValueError``)
+with a message a student can act on. A refusal takes about a millisecond (see
+``bench/hostile_files.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viz.network.layers import INPUT_SHAPE, LabReport, activation_elements, analyse, param_shapes
+from viz.network.layertypes import AFTER_FLATTEN, LAYER_TYPES, TYPES, listed
+
+CARD_KEY = "model_card"
+MAX_HEADER_BYTES = 1_000_000  # a zoo card with its history is about 10 kB
+MAX_LAYERS = 100
+MAX_PARAMS = 5_000_000  # the zoo's largest, seed-original, has 4,155,626
+MAX_MACS = 2_000_000_000  # per 28x28 image; seed-original needs 1.55 G
+# Numbers in every layer's output for one image, together (viz.network.layers.activation_elements):
+# what the server keeps per network and digit (ui/cache.py), 16 MB in float32 at the limit.
+# seed-original makes 1,988,244, seed 254,036.
+MAX_ACTIVATIONS = 4_000_000
+MAX_NAME = 64  # characters of a layer or architecture name
+# (viz.network.layertypes.MAX_WIDTH and MAX_WINDOW bound the channels, features and windows)
+LIMITS = (f"this server takes networks of up to {MAX_PARAMS:,} parameters, "
+          f"{MAX_MACS / 1e9:g} GMAC per image, {MAX_ACTIVATIONS:,} activation values per image "
+          f"across all layers and {MAX_LAYERS} layers")
+
+# safetensors dtype -> numpy dtype (little endian)
+DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
+          "I8": "i1", "U8": "u1", "BOOL": "?"}
+_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class CardError(ValueError):
+    """A file or model card that cannot be used, with a message saying why."""
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """One tensor as the header describes it: dtype, shape and byte range in the data part."""
+
+    dtype: str
+    shape: tuple[int, ...]
+    start: int
+    end: int
+
+
+def show(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters: hostile names can be megabytes long."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _foreign(data: bytes) -> str:
+    if data[:4] == b"PK\x03\x04":
+        return ("it is a zip archive, probably a PyTorch file from torch.save; for safety this "
+                "tool never unpickles files. Re-save the weights with safetensors "
+                "(model.files.checkpoint.save_checkpoint)")
+    if data[:1] == b"\x80":
+        return ("it is a Python pickle; for safety this tool never unpickles files. Re-save the "
+                "weights with safetensors (model.files.checkpoint.save_checkpoint)")
+    return "it is not a safetensors file"
+
+
+# ---------------------------------------------------------------------------------------------
+# The header
+# ---------------------------------------------------------------------------------------------
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _entry(name: str, raw: Any, source: str) -> TensorEntry:
+    if not isinstance(raw, dict):
+        raise CardError(f"{source}: not a valid safetensors file: the entry of tensor "
+                        f"{show(name)} is not an object.")
+    dtype, shape, offsets = raw.get("dtype"), raw.get("shape"), raw.get("data_offsets")
+    if dtype not in DTYPES:
+        raise CardError(f"{source}: tensor {show(name)} has dtype {show(dtype)}; expected one "
+                        f"of {', '.join(DTYPES)}.")
+    if (not isinstance(shape, list) or len(shape) > 8
+            or not all(_is_int(d) and 0 <= d <= 2**40 for d in shape)):
+        raise CardError(f"{source}: tensor {show(name)} has shape {show(shape)}; a shape is a "
+                        f"list of at most 8 sizes, each 0 or more.")
+    if (not isinstance(offsets, list) or len(offsets) != 2
+            or not all(_is_int(o) and o >= 0 for o in offsets)):
+        raise CardError(f"{source}: tensor {show(name)} has data_offsets {show(offsets)}; "
+                        f"expected [start, end].")
+    size = math.prod(shape) * np.dtype(DTYPES[dtype]).itemsize
+    if offsets[1] - offsets[0] != size:
+        raise CardError(f"{source}: tensor {show(name)} of shape {tuple(shape)} needs {size:,} "
+                        f"bytes, but its offsets span {offsets[1] - offsets[0]:,}.")
+    return TensorEntry(dtype, tuple(shape), offsets[0], offsets[1])
+
+
+def read_header(data: bytes, source: str = "checkpoint", *, complete: bool = True
+                ) -> tuple[dict[str, Any], dict[str, TensorEntry]]:
+    """(model card, tensor table) from a safetensors file's bytes, reading the header only.
+
+    ``complete``: ``data`` is the whole file, so every tensor's bytes must lie inside it (with
+    ``False``, ``data`` may end right after the header, e.g. to list runs cheaply). The card is
+    parsed but not validated (see :func:`validate_card`). Raises :class:`CardError`.
+    """
+    if len(data) < 8:
+        raise CardError(f"{source}: not a checkpoint: only {len(data)} bytes.")
+    n = int.from_bytes(data[:8], "little")
+    if n > MAX_HEADER_BYTES:
+        if n < 100_000_000 and data[8:9] == b"{":
+            raise CardError(f"{source}: its header claims {n:,} bytes; checkpoints here have "
+                            f"headers of at most {MAX_HEADER_BYTES:,} bytes.")
+        raise CardError(f"{source}: not a checkpoint: {_foreign(data)}.")
+    if n > len(data) - 8:
+        if data[8:9] == b"{":
+            raise CardError(f"{source}: truncated: the file ends inside its header.")
+        raise CardError(f"{source}: not a checkpoint: {_foreign(data)}.")
+    try:
+        header = json.loads(data[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):  # JSONDecodeError is a ValueError
+        raise CardError(f"{source}: not a checkpoint: {_foreign(data)}.") from None
+    if not isinstance(header, dict):
+        raise CardError(f"{source}: not a checkpoint: {_foreign(data)}.")
+    meta = header.pop("__metadata__", None) or {}
+    table = {name: _entry(name, raw, source) for name, raw in header.items()}
+    ends = sorted((e.start, e.end) for e in table.values())
+    position = 0
+    for start, end in ends:  # safetensors packs tensors back to back, in order
+        if start != position:
+            raise CardError(f"{source}: not a valid safetensors file: its tensors overlap or "
+                            f"leave gaps.")
+        position = end
+    if complete and 8 + n + position > len(data):
+        raise CardError(f"{source}: truncated: {len(data):,} bytes, but its header needs "
+                        f"{8 + n + position:,}. The file was cut short; copy or download it "
+                        f"again.")
+    if not isinstance(meta, dict) or CARD_KEY not in meta:
+        raise CardError(f"{source}: a safetensors file without a model card, so its "
+                        f"architecture is unknown. Save checkpoints with "
+                        f"model.files.checkpoint.save_checkpoint.")
+    text = meta[CARD_KEY]
+    try:
+        card = json.loads(text) if isinstance(text, str) else None
+    except RecursionError:
+        raise CardError(f"{source}: its model card is not valid JSON (nested too deeply)."
+                        ) from None
+    except ValueError as exc:
+        raise CardError(f"{source}: its model card is not valid JSON ({show(exc, 80)}).") from None
+    if not isinstance(card, dict) or "arch" not in card or "layers" not in card:
+        raise CardError(f"{source}: its model card lacks 'arch' or 'layers'.")
+    return card, table
+
+
+def read_header_file(path: str | Path) -> tuple[dict[str, Any], dict[str, TensorEntry]]:
+    """:func:`read_header` of a file, reading only its first ``8 + header length`` bytes."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else 0
+        data = head + (f.read(n) if n <= MAX_HEADER_BYTES else f.read(1))
+    return read_header(data, path.name, complete=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# The card's layer records
+# ---------------------------------------------------------------------------------------------
+
+def _whole(rec: dict[str, Any], key: str, lo: int, hi: int, where: str,
+           default: int | None = None) -> int:
+    value = rec.get(key, default)
+    if value is None and default is None:
+        raise CardError(f"{where}: a {rec['type']} layer needs {key!r}.")
+    if value is None:
+        return default  # type: ignore[return-value]
+    if not _is_int(value):
+        raise CardError(f"{where}: {key} must be a whole number, not {show(value)}.")
+    if not lo <= value <= hi:
+        raise CardError(f"{where}: {key} must be between {lo:,} and {hi:,}, not {value:,}.")
+    return value
+
+
+def _check_record(rec: Any, i: int, seen: set[str]) -> None:
+    if not isinstance(rec, dict):
+        raise CardError(f"layer #{i}: a layer record is an object like "
+                        f'{{"name": "conv1", "type": "conv", ...}}, not {show(rec)}.')
+    name = rec.get("name")
+    if (not isinstance(name, str) or not 0 < len(name) <= MAX_NAME
+            or not _NAME.fullmatch(name)):
+        raise CardError(f"layer #{i}: its name must be 1 to {MAX_NAME} letters, digits, '_' or "
+                        f"'-', not {show(name)}.")
+    if name in seen:
+        raise CardError(f"layer #{i}: two layers are named {name!r}; names must be unique.")
+    seen.add(name)
+    kind = rec.get("type")
+    where = f"layer #{i} ({name})"
+    if kind not in LAYER_TYPES:
+        raise CardError(f"{where}: unknown layer type {show(kind)}; expected one of "
+                        f"{', '.join(LAYER_TYPES)}.")
+    layer_type = TYPES[kind]
+    unknown = sorted(set(rec) - {"name", "type"} - set(layer_type.keys), key=str)
+    if unknown:
+        raise CardError(f"{where}: a {kind} layer has no {show(unknown[0])}.")
+    for option in layer_type.options:
+        key = option.key
+        if option.kind == "bool" and key in rec and not isinstance(rec[key], bool):
+            raise CardError(f"{where}: {key} must be true or false, not {show(rec[key])}.")
+    for option in layer_type.options:
+        if option.kind in ("width", "window"):
+            default = rec.get("kernel") if option.default == "kernel" else option.default
+            _whole(rec, option.key, option.lo, option.hi, where, default)
+        elif option.kind == "fraction":
+            p = rec.get(option.key, option.default)
+            if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+                raise CardError(f"{where}: {option.key} must be a number from 0 to below 1, "
+                                f"not {show(p)}.")
+
+
+def _chain(layers: list[dict[str, Any]], report: LabReport) -> None:
+    """Every layer reads what the one before it makes (channels, or features after flatten)."""
+    shape: tuple[int, ...] = INPUT_SHAPE
+    for i, (rec, out) in enumerate(zip(layers, report.layers), start=1):
+        reads = TYPES[rec["type"]].reads
+        if reads is not None and rec[reads[0]] != shape[0]:
+            raise CardError(f"layer #{i} ({rec['name']}): "
+                            + reads[1].format(n=rec[reads[0]], m=shape[0]))
+        shape = out.shape
+
+
+def check_limits(report: LabReport, what: str = "this network") -> None:
+    """Refuse a network over the server's limits, naming the limits (cards and lab tables)."""
+    over = []
+    if len(report.layers) > MAX_LAYERS:
+        over.append(f"{len(report.layers)} layers")
+    if report.params > MAX_PARAMS:
+        over.append(f"{report.params:,} parameters")
+    if report.macs > MAX_MACS:
+        gmac = report.macs / 1e9
+        over.append(f"{gmac:,.0f} GMAC per image" if gmac >= 10 else f"{gmac:.2f} GMAC per image")
+    values = activation_elements(list(report.layers))
+    if values > MAX_ACTIVATIONS:
+        over.append(f"{values:,} activation values per image")
+    if over:
+        raise CardError(f"{what} is too big: {' and '.join(over)}; {LIMITS}.")
+
+
+def analyse_checked(layers: Any, what: str = "this network") -> LabReport:
+    """:func:`viz.network.layers.analyse` of layer records, after checking their count, form and ranges,
+    and before their sizes are trusted: raises :class:`CardError` naming the problem."""
+    if not isinstance(layers, list) or not layers:
+        raise CardError(f"{what}: 'layers' must be a non-empty list of layer records.")
+    if len(layers) > MAX_LAYERS:
+        raise CardError(f"{what} is too big: {len(layers):,} layers; {LIMITS}.")
+    seen: set[str] = set()
+    flat = False
+    for i, rec in enumerate(layers, start=1):
+        _check_record(rec, i, seen)
+        where, kind = f"layer #{i} ({rec['name']})", rec["type"]
+        if flat and kind not in AFTER_FLATTEN:
+            raise CardError(f"{what}: {where}: after flatten only {listed(AFTER_FLATTEN)} "
+                            f"layers fit, not {kind}.")
+        if TYPES[kind].needs_flatten and not flat:
+            raise CardError(f"{what}: {where}: a {kind} layer needs a flatten before it.")
+        flat = flat or kind == "flatten"
+    try:
+        report = analyse(layers, INPUT_SHAPE)
+    except CardError:
+        raise
+    except ValueError as exc:
+        raise CardError(f"{what}: {exc}") from None
+    _chain(layers, report)
+    check_limits(report, what)
+    return report
+
+
+def expected_tensors(layers: list[dict[str, Any]]) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """{tensor name: (dtype, shape)} that checked layer records imply (as torch names them)."""
+    return {f"{rec['name']}.{part}": ("I64" if part == "num_batches_tracked" else "F32", shape)
+            for rec in layers for part, shape in param_shapes(rec).items()}
+
+
+def _listed(names: list[str]) -> str:
+    shown = ", ".join(show(n).strip("'") for n in names[:6])
+    return shown + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+
+
+def validate_card(card: dict[str, Any], header_tensors: dict[str, TensorEntry],
+                  source: str = "checkpoint") -> LabReport:
+    """Check a card's layer records alone, then against the header's tensors; nothing is read
+    or built. Returns the network's analysis (shapes, parameters, MACs per layer)."""
+    arch = card.get("arch")
+    if (not isinstance(arch, str) or not 0 < len(arch) <= MAX_NAME
+            or not _NAME.fullmatch(arch)):
+        raise CardError(f"{source}: its architecture name must be 1 to {MAX_NAME} letters, "
+                        f"digits, '_' or '-', not {show(arch)}.")
+    try:
+        report = analyse_checked(card.get("layers"), "its network")
+    except CardError as exc:
+        raise CardError(f"{source}: {exc}") from None
+    want = expected_tensors(card["layers"])
+    missing = sorted(set(want) - set(header_tensors))
+    extra = sorted(set(header_tensors) - set(want))
+    problems = []
+    if missing:
+        problems.append("missing " + _listed(missing))
+    if extra:
+        problems.append("unexpected " + _listed(extra))
+    for name, (dtype, shape) in want.items():
+        got = header_tensors.get(name)
+        if got is None:
+            continue
+        if got.shape != shape:
+            problems.append(f"{name} is {got.shape}, the architecture needs {shape}")
+        elif got.dtype != dtype:
+            problems.append(f"{name} is {got.dtype}, the architecture needs {dtype}")
+    if problems:
+        raise CardError(f"{source}: the weights do not fit architecture {arch!r}: "
+                        + "; ".join(problems[:8]) + ".")
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# The tensors
+# ---------------------------------------------------------------------------------------------
+
+def arrays(data: bytes, table: dict[str, TensorEntry], source: str = "checkpoint"
+           ) -> dict[str, np.ndarray]:
+    """The tensors of a checked file as read-only numpy views of ``data``; NaN or infinite
+    weights are refused."""
+    n = int.from_bytes(data[:8], "little")
+    base = 8 + n
+    out = {}
+    for name, e in table.items():
+        a = np.frombuffer(data, dtype=DTYPES[e.dtype], count=math.prod(e.shape),
+                          offset=base + e.start).reshape(e.shape)
+        out[name] = a
+    check_finite(out, source)
+    return out
+
+
+def check_finite(tensors: dict[str, Any], source: str = "checkpoint") -> None:
+    """Refuse NaN or infinite values in any float tensor (numpy arrays or anything
+    ``np.asarray`` reads), naming the tensors."""
+    bad = []
+    for name in sorted(tensors):
+        a = np.asarray(tensors[name])
+        if a.dtype.kind == "f" and a.size:
+            count = int(a.size - np.count_nonzero(np.isfinite(a)))
+            if count:
+                bad.append(f"{name} ({count:,} of {a.size:,})")
+    if bad:
+        raise CardError(f"{source}: NaN or infinite weights in " + ", ".join(bad[:6])
+                        + ". A network with such weights computes nothing useful (its training "
+                          "probably diverged); train it again with a lower learning rate.")
+
+
+def read(data: bytes, source: str = "checkpoint"
+         ) -> tuple[dict[str, Any], dict[str, np.ndarray], LabReport]:
+    """(card, tensors, analysis) of a checkpoint's bytes, every check passed."""
+    card, table = read_header(data, source)
+    report = validate_card(card, table, source)
+    return card, arrays(data, table, source), report

@@ -1,0 +1,349 @@
+"""The layer types: one record per type, which every part of the app reads.
+
+A network is a list of *layer records* (plain dicts such as ``{"name": "conv1", "type":
+"conv", "in": 1, "out": 8, "kernel": 3, "stride": 1, "padding": 1, "bias": False}``, see
+``viz/network/layers.py``). What a record of each ``type`` means lives here, in one :class:`LayerType`:
+
+- ``options``: the keys a record may carry besides ``name`` and ``type``, each with its range
+  and default (:class:`Option`). The checks of a file from a user (``viz/network/card.py``), the lens's
+  check of what the browser runs (``viz/browser/lens.py``), the numpy forward pass and the torch builder
+  read defaults with :meth:`LayerType.value`;
+- ``role``: ``"field"`` (grows the receptive field: ``FIELD_CHANGERS``), ``"keep"`` (changes
+  neither the size nor the channels: ``SHAPE_KEEPERS``) or ``"global"`` (every output reads the
+  whole input). The receptive-field engine ``viz/receptive_field.py`` stays standard library
+  only and reads richer specs (identity, add, concat, ``[h, w]`` pairs); its groups of types are
+  checked against these roles by ``tests/viz/test_layertypes.py``;
+- ``params``: the tensors a record implies, by state-dict suffix; ``out_shape``: the output
+  shape from the input shape (and, for a field changer, the engine's output size); ``macs``;
+- ``reads``: the key that must equal what the layer before makes, with the refusal's words;
+  ``after_flatten`` / ``needs_flatten``: where in a network it fits;
+- ``numpy``: the eval-mode forward op on one image's ``(C, H, W)`` map or vector
+  (``viz/network/npforward.py``); ``torch``: the class name of its torch module, which
+  ``model/zoo.py`` ``BUILDERS`` builds (torch stays in ``model/``);
+- ``prefix``, ``from_row``, ``to_row``: the lab's layer names and its row <-> record mapping
+  (``viz/teaching/lab.py``).
+
+Adding a layer type: one entry here, its torch module in model/zoo.py (if not in the registry),
+its op in ui/components/js/forward.js, and its row in tests/app/test_forward_browser.py.
+``tests/viz/test_layertypes.py`` and ``tests/app/test_forward_browser.py`` fail until all of
+them are there.
+
+numpy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from viz.receptive_field import output_length
+
+LayerRecord = dict[str, Any]
+Shape = tuple[int, ...]
+
+MAX_WIDTH = 1_000_000  # channels, or features of a linear layer (the parameter limit binds first)
+MAX_WINDOW = 128  # kernel, stride, padding, dilation
+BN_EPS = 1e-5  # BatchNorm's epsilon (torch's default)
+NUM_CLASSES = 10  # a network's outputs: one per digit
+KERNEL = "kernel"  # an option's default that is the record's kernel (torch pools' stride)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key a layer record may carry: its kind, range and default.
+
+    ``kind``: ``"width"`` (a whole number from ``lo`` to :data:`MAX_WIDTH`), ``"window"`` (a
+    whole number from ``lo`` to :data:`MAX_WINDOW`), ``"bool"`` or ``"fraction"`` (a number
+    from 0 to below 1). ``default``: ``None`` when the key is required, :data:`KERNEL` when it
+    defaults to the record's kernel.
+    """
+
+    key: str
+    kind: str
+    lo: int = 0
+    default: Any = None
+
+    @property
+    def hi(self) -> int:
+        return MAX_WINDOW if self.kind == "window" else MAX_WIDTH
+
+
+@dataclass
+class RowContext:
+    """What the lab knows while it turns row ``where`` into a record: what the layer before
+    makes (``channels``; ``features`` once flattened, else None), whether BatchNorm follows,
+    ``number(key, default, minimum)`` (a whole-number cell, ``ValueError`` when it is not one)
+    and ``shape()`` (the output shape of the layers so far). ``from_row`` updates
+    ``channels`` / ``features`` to what its layer makes."""
+
+    where: str
+    channels: int
+    features: int | None
+    next_is_bn: bool
+    number: Callable[[str, int, int], int]
+    shape: Callable[[], Shape]
+
+
+NumpyOp = Callable[[np.ndarray, LayerRecord, dict[str, np.ndarray]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """Everything the app knows about one layer type (see the module docstring)."""
+
+    name: str
+    role: str  # "field", "keep" or "global"
+    options: tuple[Option, ...]
+    torch: str  # the torch module's class name (model/zoo.py BUILDERS)
+    numpy: NumpyOp
+    prefix: str  # the lab's layer names: prefix + number
+    from_row: Callable[[dict[str, Any], RowContext], LayerRecord]
+    to_row: Callable[[LayerRecord], dict[str, Any]]
+    params: Callable[[LayerRecord], dict[str, Shape]] = lambda rec: {}
+    out_shape: Callable[[LayerRecord, Shape, tuple[int, int]], Shape] = lambda rec, s, hw: s
+    macs: Callable[[LayerRecord, Shape], int] = lambda rec, out: 0
+    reads: tuple[str, str] | None = None  # (key, refusal with {n} the key's value, {m} made)
+    after_flatten: bool = False  # may follow a flatten
+    needs_flatten: bool = False  # reads a vector: a flatten must come before it
+    label: str = ""  # how messages name the layer ("pooling"); the name when empty
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys a record of this type may carry besides ``name`` and ``type``."""
+        return tuple(o.key for o in self.options)
+
+    @property
+    def noun(self) -> str:
+        return self.label or self.name
+
+    def option(self, key: str) -> Option:
+        for o in self.options:
+            if o.key == key:
+                return o
+        raise KeyError(f"a {self.name} layer has no option {key!r}")
+
+    def value(self, rec: LayerRecord, key: str) -> Any:
+        """``rec[key]``, or the option's default when the record leaves it out."""
+        if rec.get(key) is not None:
+            return rec[key]
+        default = self.option(key).default
+        return rec.get("kernel") if default == KERNEL else default
+
+
+# ---------------------------------------------------------------------------------------------
+# numpy ops (eval mode, one image, float32 out; tests/viz/test_npforward.py against torch)
+# ---------------------------------------------------------------------------------------------
+
+def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, pad: int,
+           dilation: int) -> np.ndarray:
+    """torch's Conv2d of a (C, H, W) map (square kernel, the same padding on every side)."""
+    if pad:
+        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    k = w.shape[-1]
+    span = dilation * (k - 1) + 1
+    win = np.lib.stride_tricks.sliding_window_view(x, (span, span), axis=(1, 2))
+    win = win[:, ::stride, ::stride, ::dilation, ::dilation]  # (C, H', W', k, k)
+    out = np.tensordot(w, win, axes=([1, 2, 3], [0, 3, 4]))  # (O, H', W')
+    if b is not None:
+        out = out + b[:, None, None]
+    return out.astype(np.float32, copy=False)
+
+
+def pool2d(x: np.ndarray, k: int, stride: int, pad: int, mode: str, ceil_mode: bool = False
+           ) -> np.ndarray:
+    """torch's MaxPool2d / AvgPool2d (count_include_pad=True) of a (C, H, W) map.
+
+    In ceil mode the last window may run past the padded input: max pooling ignores the part
+    outside, average pooling divides by the part inside the padded input (as torch does).
+    """
+    c, h, w = x.shape
+    oh = output_length(h, k, stride, pad, pad, ceil_mode)
+    ow = output_length(w, k, stride, pad, pad, ceil_mode)
+    # (C, H, W) -> (C, pad + H + pad + extra, ...): every window lies inside
+    extra_h = max(0, (oh - 1) * stride + k - (h + 2 * pad))
+    extra_w = max(0, (ow - 1) * stride + k - (w + 2 * pad))
+    fill = -np.inf if mode == "max" else 0.0
+    x = np.pad(x, ((0, 0), (pad, pad + extra_h), (pad, pad + extra_w)), constant_values=fill)
+    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(1, 2))
+    win = win[:, ::stride, ::stride][:, :oh, :ow]  # (C, OH, OW, k, k)
+    if mode == "max":
+        return win.max(axis=(3, 4)).astype(np.float32)
+    # the divisor: the window's cells inside the padded input (all k*k unless ceil mode cut it)
+    starts_h, starts_w = np.arange(oh) * stride, np.arange(ow) * stride
+    rows = np.minimum(starts_h + k, h + 2 * pad) - starts_h
+    cols = np.minimum(starts_w + k, w + 2 * pad) - starts_w
+    return (win.sum(axis=(3, 4)) / (rows[:, None] * cols[None, :])).astype(np.float32)
+
+
+def _np_conv(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
+    name, kind = rec["name"], TYPES["conv"]
+    return conv2d(x, t[f"{name}.weight"], t.get(f"{name}.bias"), kind.value(rec, "stride"),
+                  kind.value(rec, "padding"), kind.value(rec, "dilation"))
+
+
+def _np_bn(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
+    name = rec["name"]
+    scale = t[f"{name}.weight"] / np.sqrt(t[f"{name}.running_var"] + BN_EPS)
+    shift = t[f"{name}.bias"] - t[f"{name}.running_mean"] * scale
+    return x * scale[:, None, None] + shift[:, None, None]
+
+
+def _np_pool(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
+    kind = TYPES[rec["type"]]
+    return pool2d(x, rec["kernel"], kind.value(rec, "stride"), kind.value(rec, "padding"),
+                  rec["type"][:3], bool(kind.value(rec, "ceil_mode")))
+
+
+def _np_linear(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
+    name = rec["name"]
+    y = t[f"{name}.weight"] @ x.reshape(-1)
+    return y + t[f"{name}.bias"] if f"{name}.bias" in t else y
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensors, shapes, MACs
+# ---------------------------------------------------------------------------------------------
+
+def _pair(value: Any) -> tuple[int, int]:
+    """An int-or-[h, w] kernel as (h, w)."""
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _conv_params(rec: LayerRecord) -> dict[str, Shape]:
+    kh, kw = _pair(rec["kernel"])
+    shapes: dict[str, Shape] = {"weight": (rec["out"], rec["in"], kh, kw)}
+    if rec.get("bias", True):
+        shapes["bias"] = (rec["out"],)
+    return shapes
+
+
+def _bn_params(rec: LayerRecord) -> dict[str, Shape]:
+    c = rec["channels"]
+    return {"weight": (c,), "bias": (c,), "running_mean": (c,), "running_var": (c,),
+            "num_batches_tracked": ()}
+
+
+def _linear_params(rec: LayerRecord) -> dict[str, Shape]:
+    shapes: dict[str, Shape] = {"weight": (rec["out"], rec["in"])}
+    if rec.get("bias", True):
+        shapes["bias"] = (rec["out"],)
+    return shapes
+
+
+def _conv_macs(rec: LayerRecord, out: Shape) -> int:
+    kh, kw = _pair(rec["kernel"])
+    return rec["in"] * kh * kw * math.prod(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# The lab's rows (type, kernel, stride, padding, dilation, channels) <-> records
+# ---------------------------------------------------------------------------------------------
+
+def _conv_from_row(row: dict[str, Any], ctx: RowContext) -> LayerRecord:
+    out = ctx.number("channels", 8, 1)
+    rec = {"in": ctx.channels, "out": out, "kernel": ctx.number("kernel", 3, 1),
+           "stride": ctx.number("stride", 1, 1), "padding": ctx.number("padding", 0, 0),
+           "dilation": ctx.number("dilation", 1, 1), "bias": not ctx.next_is_bn}
+    ctx.channels = out
+    return rec
+
+
+def _pool_from_row(row: dict[str, Any], ctx: RowContext) -> LayerRecord:
+    k = ctx.number("kernel", 2, 1)
+    rec = {"kernel": k, "stride": ctx.number("stride", k, 1),
+           "padding": ctx.number("padding", 0, 0)}
+    if rec["padding"] * 2 > k:
+        raise ValueError(f"{ctx.where}: pooling padding must be at most half the kernel")
+    return rec
+
+
+def _flatten_from_row(row: dict[str, Any], ctx: RowContext) -> LayerRecord:
+    ctx.features = math.prod(ctx.shape())
+    return {}
+
+
+def _linear_from_row(row: dict[str, Any], ctx: RowContext) -> LayerRecord:
+    if ctx.features is None:
+        raise ValueError(f"{ctx.where}: a linear layer needs a flatten (or gap + flatten) "
+                         f"before it")
+    out = ctx.number("channels", NUM_CLASSES, 1)
+    rec = {"in": ctx.features, "out": out, "bias": True}
+    ctx.features = out
+    return rec
+
+
+def _window_row(rec: LayerRecord) -> dict[str, Any]:
+    return {"kernel": rec["kernel"], "stride": rec.get("stride", rec["kernel"]),
+            "padding": rec.get("padding", 0)}
+
+
+_WINDOW = (Option("kernel", "window", 1), Option("stride", "window", 1, KERNEL),
+           Option("padding", "window", 0, 0))
+_POOL = (*_WINDOW, Option("ceil_mode", "bool", default=False))
+
+
+def _pool_type(name: str, torch_name: str, prefix: str) -> LayerType:
+    return LayerType(
+        name, "field", _POOL, torch_name, _np_pool, prefix, _pool_from_row, _window_row,
+        out_shape=lambda rec, s, hw: (s[0], *hw), label="pooling")
+
+
+LAYER_TYPE_LIST: tuple[LayerType, ...] = (
+    LayerType(
+        "conv", "field",
+        (Option("in", "width", 1), Option("out", "width", 1), Option("kernel", "window", 1),
+         Option("stride", "window", 1, 1), Option("padding", "window", 0, 0),
+         Option("dilation", "window", 1, 1), Option("bias", "bool", default=True)),
+        "Conv2d", _np_conv, "conv", _conv_from_row,
+        lambda rec: {**_window_row(rec), "dilation": rec.get("dilation", 1),
+                     "channels": rec["out"]},
+        params=_conv_params, out_shape=lambda rec, s, hw: (rec["out"], *hw), macs=_conv_macs,
+        reads=("in", "reads {n} channels, but the layer before it makes {m}.")),
+    LayerType(
+        "bn", "keep", (Option("channels", "width", 1),), "BatchNorm2d", _np_bn, "bn",
+        lambda row, ctx: {"channels": ctx.channels}, lambda rec: {}, params=_bn_params,
+        reads=("channels", "normalises {n} channels, but the layer before it makes {m}.")),
+    LayerType(
+        "relu", "keep", (), "ReLU", lambda x, rec, t: np.maximum(x, 0), "relu",
+        lambda row, ctx: {}, lambda rec: {}, after_flatten=True),
+    LayerType(
+        "dropout", "keep", (Option("p", "fraction", default=0.0),), "Dropout",
+        lambda x, rec, t: x, "drop", lambda row, ctx: {"p": 0.05}, lambda rec: {},
+        after_flatten=True),
+    _pool_type("maxpool", "MaxPool2d", "pool"),
+    _pool_type("avgpool", "AvgPool2d", "avgpool"),
+    LayerType(
+        "gap", "global", (), "AdaptiveAvgPool2d",
+        lambda x, rec, t: x.mean(axis=(1, 2), keepdims=True), "gap", lambda row, ctx: {},
+        lambda rec: {}, out_shape=lambda rec, s, hw: (s[0], 1, 1)),
+    LayerType(
+        "flatten", "global", (), "Flatten", lambda x, rec, t: x.reshape(-1), "flatten",
+        _flatten_from_row, lambda rec: {}, out_shape=lambda rec, s, hw: (math.prod(s),)),
+    LayerType(
+        "linear", "global",
+        (Option("in", "width", 1), Option("out", "width", 1),
+         Option("bias", "bool", default=True)),
+        "Linear", _np_linear, "fc", _linear_from_row, lambda rec: {"channels": rec["out"]},
+        params=_linear_params, out_shape=lambda rec, s, hw: (rec["out"],),
+        macs=lambda rec, out: rec["in"] * rec["out"],
+        reads=("in", "reads {n:,} features, but the layer before it makes {m:,}."),
+        after_flatten=True, needs_flatten=True),
+)
+
+TYPES: dict[str, LayerType] = {t.name: t for t in LAYER_TYPE_LIST}
+LAYER_TYPES: tuple[str, ...] = tuple(TYPES)
+FIELD_CHANGERS = tuple(t.name for t in LAYER_TYPE_LIST if t.role == "field")
+SHAPE_KEEPERS = tuple(t.name for t in LAYER_TYPE_LIST if t.role == "keep")
+GLOBAL_TYPES = tuple(t.name for t in LAYER_TYPE_LIST if t.role == "global")
+# what may follow a flatten: the vector readers first ("linear, relu and dropout")
+AFTER_FLATTEN = tuple(sorted((t.name for t in LAYER_TYPE_LIST if t.after_flatten),
+                             key=lambda n: not TYPES[n].needs_flatten))
+
+
+def listed(names: tuple[str, ...]) -> str:
+    """'a, b and c'."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"

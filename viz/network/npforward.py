@@ -1,0 +1,79 @@
+"""A torch-free forward pass of zoo networks, straight from a checkpoint's bytes, in numpy.
+
+Importing torch takes 1.5-2 s on a small machine; a zoo network is a flat list of conv,
+BatchNorm, ReLU, pooling and flatten layers. This module reads a ``.safetensors`` checkpoint
+(tensors and model card) with numpy only and computes every layer's output, so the explorer can
+draw its first feature maps and prediction while torch is still loading in the background. The
+results match ``torch`` in eval mode to float32 precision (see tests/viz/test_npforward.py).
+Each layer type's op is its ``numpy`` entry in ``viz.network.layertypes``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from viz.inputs.preprocess import MEAN, STD
+from viz.network import card as card_reader
+from viz.network.layertypes import BN_EPS, TYPES  # noqa: F401  (BN_EPS: where it was read before)
+from viz.network.layertypes import conv2d as _conv  # noqa: F401  (the numpy kernels, by their old names)
+from viz.network.layertypes import pool2d as _pool  # noqa: F401
+
+
+@dataclass
+class NumpyNet:
+    """A zoo network's layer records, weights (numpy) and model card."""
+
+    arch: str
+    layers: list[dict[str, Any]]
+    tensors: dict[str, np.ndarray]
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def conv_weight(self, layer: str) -> np.ndarray | None:
+        """The kernel (out, in, kh, kw) of conv ``layer``, or None when it is not a conv."""
+        rec = next((r for r in self.layers if r["name"] == layer), None)
+        return self.tensors[f"{layer}.weight"] if rec and rec["type"] == "conv" else None
+
+    @property
+    def params(self) -> int:
+        """Trainable parameters: weights and biases (BatchNorm statistics are not parameters)."""
+        return int(sum(v.size for k, v in self.tensors.items()
+                       if k.endswith((".weight", ".bias"))))
+
+
+def load(path: str | Path) -> NumpyNet:
+    """A :class:`NumpyNet` from a ``.safetensors`` checkpoint file (no torch involved), every
+    check of ``viz.network.card`` passed first."""
+    path = Path(path)
+    card, tensors, _ = card_reader.read(path.read_bytes(), path.name)
+    return NumpyNet(card["arch"], card["layers"], tensors, card)
+
+
+def normalise(image: np.ndarray) -> np.ndarray:
+    """uint8 (28, 28) -> float32 (1, 28, 28), normalised as for training."""
+    return ((np.asarray(image, dtype=np.float32) / 255.0 - MEAN) / STD)[None]
+
+
+def forward(net: NumpyNet, image: np.ndarray) -> OrderedDict[str, np.ndarray]:
+    """Every layer's output (batch dimension dropped) for a uint8 28x28 image, in eval mode."""
+    t = net.tensors
+    x = normalise(image)
+    out: OrderedDict[str, np.ndarray] = OrderedDict()
+    for rec in net.layers:
+        name, kind = rec["name"], rec["type"]
+        layer_type = TYPES.get(kind)
+        if layer_type is None:
+            raise ValueError(f"layer {name!r}: unsupported type {kind!r}")
+        x = layer_type.numpy(x, rec, t).astype(np.float32, copy=False)
+        out[name] = x
+    return out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64).reshape(-1)
+    z = np.exp(z - z.max())
+    return (z / z.sum()).astype(np.float32)

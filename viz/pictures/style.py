@@ -1,0 +1,75 @@
+"""The app's colours, colour scales and overlay levels, each defined once (plain Python).
+
+The plotly figures (``viz/pictures/figures.py`` and its siblings), the PNG pictures (``viz/pictures/raster.py``)
+and the browser panels' payloads read them from here. What cannot import Python mirrors them
+and a test checks each copy: the browser's shared constants (``ui/js/constants.js``), Streamlit's
+theme (``.streamlit/config.toml``: ``primaryColor`` is :data:`BLUE`) and the components' CSS,
+which names them as ``var(--cnn-NAME)`` (:data:`CSS_COLOURS`: ``var(--cnn-blue)``) and gets
+them substituted by :func:`css` when the component is declared (tests/app/test_shared_js.py).
+
+Colour maps are colour-blind safe: cividis for values (activations, images of values), RdBu
+reversed for signed values (blue = negative, white = 0, red = positive); both are plotly's own
+(:data:`SEQUENTIAL`, :data:`DIVERGING`), whose stops :data:`CIVIDIS` and :data:`RDBU_R` copy for
+the pictures drawn without plotly.
+"""
+
+from __future__ import annotations
+
+import re
+
+BLUE = "#3b5b92"  # the app's accent (Streamlit's primaryColor): positive values, chosen buttons
+ORANGE = "#d8862a"  # a picked unit: its outline, its field, the hatching; a highlighted choice
+DARK_ORANGE = "#b35806"  # a wrong prediction; a unit's name in the panels' readouts
+PALE_BLUE = "#c9d3e6"  # the raw loss of every step; the lens's probability bars
+GREY = "#888888"  # reference lines (the image's size, its border in the charts)
+GRID_GREY = "#eeeeee"  # a chart's grid lines
+PAD_GREY = "#ececec"  # the zero padding drawn around the input
+BORDER_GREY = "#969696"  # the input's border in the pictures
+PANEL = "#f6f6f9"  # the background of a readout in the browser panels
+TEXT = "#262730"  # Streamlit's text colour (the panels use the page's own when it has one)
+CAPTION = "#555555"  # the browser panels' captions and labels
+
+SEQUENTIAL = "cividis"  # plotly's name of the scale CIVIDIS copies
+DIVERGING = "RdBu_r"  # plotly's name of the scale RDBU_R copies
+CIVIDIS = ("#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678", "#a59c74",
+           "#c3b369", "#e1cc55", "#fee838")
+RDBU_R = ("#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7",
+          "#f4a582", "#d6604d", "#b2182b", "#67001f")
+YELLOW = CIVIDIS[-1]  # the sensitivity overlay's colour (cividis' brightest)
+
+LEVELS = 1000  # overlay levels sent to the browser per sign: finer than a canvas's 256 colours
+
+
+def rgb(colour: str) -> tuple[int, int, int]:
+    """``"#rrggbb"`` -> ``(r, g, b)``, ints 0..255."""
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", colour):
+        raise ValueError(f"a colour here is written #rrggbb, not {colour!r}")
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
+def rgba(colour: str, alpha: float) -> str:
+    """``"#rrggbb"`` and an opacity -> ``"rgba(r,g,b,alpha)"`` (as plotly writes it)."""
+    r, g, b = rgb(colour)
+    return f"rgba({r},{g},{b},{alpha:g})"
+
+
+# For overlays: the diverging colours, fully transparent at 0 so the digit shows through.
+OVERLAY_DIVERGING = [[0.0, rgba(RDBU_R[0], 1)], [0.25, rgba(RDBU_R[2], 0.85)],
+                     [0.5, rgba(RDBU_R[5], 0)], [0.75, rgba(RDBU_R[8], 0.85)],
+                     [1.0, rgba(RDBU_R[10], 1)]]
+OVERLAY_SEQUENTIAL = [[0.0, "rgba(255,233,69,0)"], [0.15, "rgba(255,233,69,0.35)"],
+                      [1.0, "rgba(255,233,69,1)"]]
+
+CSS_COLOURS = {"blue": BLUE, "orange": ORANGE, "dark-orange": DARK_ORANGE, "pale-blue": PALE_BLUE,
+               "panel": PANEL, "text": TEXT, "caption": CAPTION}  # what a stylesheet may name, as var(--cnn-NAME)
+_CSS_NAME = re.compile(r"var\(--cnn-([a-z-]+)\)")
+
+
+def css(text: str) -> str:
+    """A component's stylesheet with every ``var(--cnn-NAME)`` replaced by the colour ``NAME``
+    here (``var(--cnn-blue)`` -> :data:`BLUE`); an unknown name raises ValueError."""
+    unknown = sorted(set(_CSS_NAME.findall(text)) - set(CSS_COLOURS))
+    if unknown:
+        raise ValueError(f"the stylesheet names colours viz/pictures/style.py does not define: {unknown}; "
+                         f"known: {sorted(CSS_COLOURS)}")
+    return _CSS_NAME.sub(lambda m: CSS_COLOURS[m.group(1)], text)
