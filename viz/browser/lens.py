@@ -1,6 +1,6 @@
 """What the in-browser lens needs about one network, built once per model (torch-free).
 
-The lens (``ui/lens/``) runs the forward pass, draws the feature maps and the receptive fields in
+The lens (``ui/components/lens/``) runs the forward pass, draws the feature maps and the receptive fields in
 the browser. It receives, once per model, a JSON payload made here:
 
 - ``layers``: the network's layer records, each with its output ``shape`` and its

@@ -2,7 +2,7 @@
 
 The plotly figures (``viz/pictures/figures.py`` and its siblings), the PNG pictures (``viz/pictures/raster.py``)
 and the browser panels' payloads read them from here. What cannot import Python mirrors them
-and a test checks each copy: the browser's shared constants (``ui/js/constants.js``), Streamlit's
+and a test checks each copy: the browser's shared constants (``ui/components/js/constants.js``), Streamlit's
 theme (``.streamlit/config.toml``: ``primaryColor`` is :data:`BLUE`) and the components' CSS,
 which names them as ``var(--cnn-NAME)`` (:data:`CSS_COLOURS`: ``var(--cnn-blue)``) and gets
 them substituted by :func:`css` when the component is declared (tests/app/test_shared_js.py).
