@@ -258,7 +258,7 @@ def test_bad_image_uploads(name: str) -> None:
 
 
 def test_huge_image_upload() -> None:
-    from tests.viz.test_preprocess import _png_header_claiming
+    from tests.viz.inputs.test_preprocess import _png_header_claiming
     at = upload(fresh(), "huge.png", _png_header_claiming(60_000, 60_000))
     ok(at)
     assert any("too large" in e.value or "not an image" in e.value for e in at.error)

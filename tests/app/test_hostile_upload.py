@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.model.test_checkpoint import huge_card_file
+from tests.model.files.test_checkpoint import huge_card_file
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
@@ -65,7 +65,7 @@ def test_a_network_over_the_activation_limit_is_refused_before_a_tensor_is_read(
     read or a network is built."""
     import model.zoo
     from model.files.checkpoint import CheckpointError, load_checkpoint_bytes, read_network
-    from tests.viz.test_card import pack, wide
+    from tests.viz.network.test_card import pack, wide
     from viz.network import card
 
     def never(*args, **kwargs):
@@ -85,7 +85,7 @@ def test_a_network_over_the_activation_limit_is_refused_before_a_tensor_is_read(
 
 
 def test_the_upload_over_the_activation_limit_is_dropped_with_the_limits_message() -> None:
-    from tests.viz.test_card import pack, wide
+    from tests.viz.network.test_card import pack, wide
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     _upload(at, "wide.safetensors", pack(wide(5096)))

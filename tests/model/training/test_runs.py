@@ -22,7 +22,7 @@ from model.training.jobs import JobManager, RunsLock, clean_runs_folder, delete_
 from model.zoo import build
 from tests.model.test_train import small_cfg, tiny_data
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 OLD = 2 * 3600  # seconds: older than model.training.jobs.PARTIAL_AGE_S
 
 
