@@ -19,8 +19,8 @@ records every layer, and of a forward and backward pass taking input gradients, 
 ``views``: the app's views on one digit (Occlusion with a 3x3 window and stride 1, Integrated
 Gradients, SmoothGrad), the trust table (Saliency, Integrated Gradients and Occlusion over 10
 digits), the atlas over 500 digits and feature visualisation of (up to) 32 channels of the first
-ReLU (5 steps), with ``--root`` the checkout whose ``model`` package runs (``/work/before`` for the
-code before the batches were bounded). Networks: ``widest`` (the widest network the limits
+ReLU (5 steps), with ``--root`` the checkout whose ``model`` package runs (a checkout of the code
+before the batches were bounded). Networks: ``widest`` (the widest network the limits
 accept, ``bench/server_memory.py``) and the zoo's ``seed``.
 """
 
