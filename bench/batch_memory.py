@@ -36,19 +36,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # (run as a script: bench/ is on the path, not the checkout)
+    sys.path.insert(0, str(ROOT))
+from bench.networks import widest  # noqa: E402
+
 GB = 1_000_000_000
 MB = 1_000_000
 TASKS = ("occlusion", "ig", "smoothgrad", "trust", "atlas", "featvis")
-
-
-def widest() -> list[dict]:
-    """The widest network the limits accept (as ``bench/server_memory.py`` builds it)."""
-    c, h = 2215, 2235
-    return [{"name": "conv1", "type": "conv", "in": 1, "out": c, "kernel": 3, "padding": 2},
-            {"name": "relu1", "type": "relu"}, {"name": "gap", "type": "gap"},
-            {"name": "flatten", "type": "flatten"},
-            {"name": "fc1", "type": "linear", "in": c, "out": h}, {"name": "relu2", "type": "relu"},
-            {"name": "fc2", "type": "linear", "in": h, "out": 10}]
 
 
 # ---------------------------------------------------------------------------------------------

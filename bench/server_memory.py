@@ -55,29 +55,12 @@ from streamlit.proto.Common_pb2 import FileURLs, UploadedFileInfo  # noqa: E402
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
+from bench.networks import append_results, finding2, widest  # noqa: E402
 from bench.server import free_port, stop, wait_http  # noqa: E402
 from bench.st_client import Session  # noqa: E402
 from viz.network.card import expected_tensors  # noqa: E402
 
 UPLOADER = "A .safetensors checkpoint of a zoo architecture"
-
-
-def widest() -> list[dict]:
-    c, h = 2215, 2235
-    return [{"name": "conv1", "type": "conv", "in": 1, "out": c, "kernel": 3, "padding": 2},
-            {"name": "relu1", "type": "relu"}, {"name": "gap", "type": "gap"},
-            {"name": "flatten", "type": "flatten"},
-            {"name": "fc1", "type": "linear", "in": c, "out": h}, {"name": "relu2", "type": "relu"},
-            {"name": "fc2", "type": "linear", "in": h, "out": 10}]
-
-
-def finding2() -> list[dict]:
-    c, h = 980, 1200
-    return [{"name": "conv1", "type": "conv", "in": 1, "out": c, "kernel": 1, "padding": 128},
-            {"name": "relu1", "type": "relu"}, {"name": "gap", "type": "gap"},
-            {"name": "flatten", "type": "flatten"},
-            {"name": "fc1", "type": "linear", "in": c, "out": h}, {"name": "relu2", "type": "relu"},
-            {"name": "fc2", "type": "linear", "in": h, "out": 10}]
 
 
 def seed() -> list[dict]:
@@ -334,13 +317,7 @@ def main() -> None:
     lines = ([f"## {args.label}"] if args.label else []) + table(res)
     print("\n".join(lines))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out.with_suffix(".txt"), "a") as f:
-            f.write("\n".join(lines) + "\n\n")
-        path = args.out.with_suffix(".json")
-        runs = json.loads(path.read_text()) if path.is_file() else []
-        runs.append(res)
-        path.write_text(json.dumps(runs, indent=1) + "\n")
+        append_results(args.out, lines, [res])
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ print(json.dumps({
 
 
 def network(name: str) -> tuple[list[dict], str]:
-    from bench.server_memory import widest
+    from bench.networks import widest
     from model.architectures import ARCHITECTURES
     if name == "widest":
         return widest(), "widest"
@@ -186,12 +186,8 @@ def main() -> None:
             lines += table(res)
     print("\n".join(lines))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out.with_suffix(".txt"), "a") as f:
-            f.write("\n".join(lines) + "\n\n")
-        path = args.out.with_suffix(".json")
-        old = json.loads(path.read_text()) if path.is_file() else []
-        path.write_text(json.dumps(old + runs, indent=1) + "\n")
+        from bench.networks import append_results
+        append_results(args.out, lines, runs)
 
 
 if __name__ == "__main__":
