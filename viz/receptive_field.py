@@ -66,9 +66,9 @@ __all__ = [
 ]
 
 SPATIAL_TYPES = ("conv", "maxpool", "avgpool")
-ELEMENTWISE_TYPES = ("relu", "bn", "dropout", "identity")
+ELEMENTWISE_TYPES = ("relu", "tanh", "sigmoid", "leakyrelu", "bn", "dropout", "identity")
 MERGE_TYPES = ("add", "concat")
-GLOBAL_TYPES = ("flatten", "linear", "gap")
+GLOBAL_TYPES = ("flatten", "linear", "gap", "gmp")
 LAYER_TYPES = SPATIAL_TYPES + ELEMENTWISE_TYPES + MERGE_TYPES + GLOBAL_TYPES
 
 INPUT = "input"  # the name a layer uses to read the network's input

@@ -22,13 +22,13 @@ _ELEMENTWISE: tuple[tuple[type[nn.Module], str], ...] = (
     (nn.Dropout, "dropout"),
     (nn.Dropout2d, "dropout"),
     (nn.Identity, "identity"),
-    (nn.LeakyReLU, "identity"),
+    (nn.LeakyReLU, "leakyrelu"),
     (nn.ReLU6, "identity"),
     (nn.ELU, "identity"),
     (nn.GELU, "identity"),
     (nn.SiLU, "identity"),
-    (nn.Sigmoid, "identity"),
-    (nn.Tanh, "identity"),
+    (nn.Sigmoid, "sigmoid"),
+    (nn.Tanh, "tanh"),
 )
 
 
@@ -61,7 +61,8 @@ def _module_spec(name: str, module: nn.Module) -> dict[str, Any]:
         if not _is_one(module.output_size):
             raise ValueError(f"layer {name!r}: adaptive pooling to {module.output_size} has "
                              "input-dependent windows; only global pooling (output 1) is supported")
-        return {"name": name, "type": "gap"}
+        return {"name": name, "type": "gmp" if isinstance(module, nn.AdaptiveMaxPool2d)
+                else "gap"}
     if isinstance(module, nn.Flatten):
         return {"name": name, "type": "flatten"}
     if isinstance(module, nn.Linear):

@@ -141,6 +141,36 @@ def _linear_cases() -> dict[str, list[dict[str, Any]]]:
     ], hidden=16)}
 
 
+def _activation_cases(kind: str, options: tuple[dict[str, Any], ...] = ({},)
+                      ) -> dict[str, list[dict[str, Any]]]:
+    """An activation after a conv (on maps) and after a hidden linear layer (on a vector), once
+    per set of options (a large weight scale in the conv drives it into saturation)."""
+    cases: dict[str, list[dict[str, Any]]] = {}
+    for i, opts in enumerate(options):
+        tag = "-".join(f"{k}{v}" for k, v in opts.items()) or "default"
+        cases[f"{kind}-{tag}-maps"] = _with_head([
+            _conv("conv1", 1, 3, 3, 1, 1), {"name": "act1", "type": kind, **opts},
+            _conv("conv2", 3, 2, 3, 2, 1), {"name": "act2", "type": kind, **opts}])
+        if i == 0:
+            cases[f"{kind}-{tag}-vector"] = [
+                {"name": "flatten", "type": "flatten"},
+                {"name": "fc1", "type": "linear", "in": 784, "out": 12},
+                {"name": "act1", "type": kind, **opts},
+                {"name": "head", "type": "linear", "in": 12, "out": 10}]
+    return cases
+
+
+def _gmp_cases() -> dict[str, list[dict[str, Any]]]:
+    return {"gmp-conv-head": [
+        _conv("conv1", 1, 4, 3, 1, 1, 1, True),
+        {"name": "relu1", "type": "relu"},
+        {"name": "gmp", "type": "gmp"},
+        _conv("head", 4, 10, 1),
+        {"name": "flatten", "type": "flatten"},
+    ], "gmp-linear-head": _with_head([_conv("conv1", 1, 5, 5, 2, 0, 1, False),
+                                      {"name": "gmp", "type": "gmp"}])}
+
+
 # One row per layer type of viz.network.layertypes: the cases that run its options (BatchNorm, ReLU and
 # dropout also run in every conv case, flatten in nearly every case).
 ROWS: dict[str, Any] = {
@@ -149,12 +179,17 @@ ROWS: dict[str, Any] = {
                                            {"name": "bn1", "type": "bn", "channels": 3}])},
     "relu": lambda: {"relu-alone": _with_head([_conv("conv1", 1, 3, 3, 1, 1),
                                                {"name": "relu1", "type": "relu"}])},
+    "tanh": lambda: _activation_cases("tanh"),
+    "sigmoid": lambda: _activation_cases("sigmoid"),
+    "leakyrelu": lambda: _activation_cases("leakyrelu", ({}, {"negative_slope": 0.2},
+                                                         {"negative_slope": 0.0})),
     "dropout": lambda: {"dropout-alone": _with_head([_conv("conv1", 1, 3, 3, 1, 1),
                                                      {"name": "drop1", "type": "dropout",
                                                       "p": 0.5}])},
     "maxpool": lambda: _pool_cases("maxpool"),
     "avgpool": lambda: _pool_cases("avgpool"),
     "gap": _gap_cases,
+    "gmp": _gmp_cases,
     "flatten": lambda: {"flatten-after-whole-map-conv": [_conv("conv1", 1, 10, 28),
                                                         {"name": "flatten", "type": "flatten"}]},
     "linear": _linear_cases,

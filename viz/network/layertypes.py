@@ -204,6 +204,16 @@ def _np_linear(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.
     return y + t[f"{name}.bias"] if f"{name}.bias" in t else y
 
 
+def _np_sigmoid(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
+    """torch's sigmoid, without overflow for large negative inputs."""
+    return (0.5 + 0.5 * np.tanh(0.5 * x)).astype(np.float32, copy=False)
+
+
+def _np_leakyrelu(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
+    slope = float(TYPES["leakyrelu"].value(rec, "negative_slope"))
+    return np.where(x > 0, x, x * np.float32(slope)).astype(np.float32, copy=False)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tensors, shapes, MACs
 # ---------------------------------------------------------------------------------------------
@@ -276,6 +286,30 @@ def _linear_from_row(row: dict[str, Any], ctx: RowContext) -> LayerRecord:
     return rec
 
 
+def _fraction_cell(row: dict[str, Any], key: str, default: float, where: str) -> float:
+    """A lab row's number from 0 to below 1 (its default when the cell is blank)."""
+    value = row.get(key)
+    if value is None or value == "" or (isinstance(value, float) and value != value):  # NaN
+        return default
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: {key} must be a number from 0 to below 1, not {value!r}"
+                         ) from None
+    if isinstance(value, bool) or not 0 <= number < 1:
+        raise ValueError(f"{where}: {key} must be a number from 0 to below 1, not {value!r}")
+    return number
+
+
+def _leakyrelu_from_row(row: dict[str, Any], ctx: RowContext) -> LayerRecord:
+    default = TYPES["leakyrelu"].option("negative_slope").default
+    return {"negative_slope": _fraction_cell(row, "negative_slope", default, ctx.where)}
+
+
+def _leakyrelu_row(rec: LayerRecord) -> dict[str, Any]:
+    return {"negative_slope": TYPES["leakyrelu"].value(rec, "negative_slope")}
+
+
 def _window_row(rec: LayerRecord) -> dict[str, Any]:
     return {"kernel": rec["kernel"], "stride": rec.get("stride", rec["kernel"]),
             "padding": rec.get("padding", 0)}
@@ -311,6 +345,16 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
         "relu", "keep", (), "ReLU", lambda x, rec, t: np.maximum(x, 0), "relu",
         lambda row, ctx: {}, lambda rec: {}, after_flatten=True),
     LayerType(
+        "tanh", "keep", (), "Tanh", lambda x, rec, t: np.tanh(x), "tanh",
+        lambda row, ctx: {}, lambda rec: {}, after_flatten=True),
+    LayerType(
+        "sigmoid", "keep", (), "Sigmoid", _np_sigmoid, "sigmoid",
+        lambda row, ctx: {}, lambda rec: {}, after_flatten=True),
+    LayerType(
+        "leakyrelu", "keep", (Option("negative_slope", "fraction", default=0.01),),
+        "LeakyReLU", _np_leakyrelu, "leaky", _leakyrelu_from_row, _leakyrelu_row,
+        after_flatten=True),
+    LayerType(
         "dropout", "keep", (Option("p", "fraction", default=0.0),), "Dropout",
         lambda x, rec, t: x, "drop", lambda row, ctx: {"p": 0.05}, lambda rec: {},
         after_flatten=True),
@@ -319,6 +363,10 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
     LayerType(
         "gap", "global", (), "AdaptiveAvgPool2d",
         lambda x, rec, t: x.mean(axis=(1, 2), keepdims=True), "gap", lambda row, ctx: {},
+        lambda rec: {}, out_shape=lambda rec, s, hw: (s[0], 1, 1)),
+    LayerType(
+        "gmp", "global", (), "AdaptiveMaxPool2d",
+        lambda x, rec, t: x.max(axis=(1, 2), keepdims=True), "gmp", lambda row, ctx: {},
         lambda rec: {}, out_shape=lambda rec, s, hw: (s[0], 1, 1)),
     LayerType(
         "flatten", "global", (), "Flatten", lambda x, rec, t: x.reshape(-1), "flatten",

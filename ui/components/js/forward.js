@@ -82,6 +82,14 @@ const LAYER_OPS = {
     for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : 0;
     return y;
   },
+  tanh: (x) => Float32Array.from(x, Math.tanh),
+  sigmoid: (x) => Float32Array.from(x, (u) => 0.5 + 0.5 * Math.tanh(0.5 * u)),
+  leakyrelu: (x, C, H, W, rec) => {
+    const a = rec.negative_slope ?? 0.01; // torch's default
+    const y = new Float32Array(x.length);
+    for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : x[i] * a;
+    return y;
+  },
   dropout: (x) => x, // eval mode: dropout is the identity
   maxpool: (x, C, H, W, rec, w, oshape) => pool(x, C, H, W, rec, oshape[1], oshape[2], true),
   avgpool: (x, C, H, W, rec, w, oshape) => pool(x, C, H, W, rec, oshape[1], oshape[2], false),
@@ -92,6 +100,16 @@ const LAYER_OPS = {
       let s = 0;
       for (let i = c * n, e = i + n; i < e; i++) s += x[i];
       y[c] = s / n;
+    }
+    return y;
+  },
+  gmp: (x, C, H, W) => {
+    const y = new Float32Array(C);
+    const n = H * W;
+    for (let c = 0; c < C; c++) {
+      let m = -Infinity;
+      for (let i = c * n, e = i + n; i < e; i++) if (x[i] > m || Number.isNaN(x[i])) m = x[i];
+      y[c] = m;
     }
     return y;
   },
