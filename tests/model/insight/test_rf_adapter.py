@@ -71,14 +71,17 @@ def test_specs_are_read_from_the_modules():
     model.add_module("c", nn.Conv2d(1, 2, (3, 5), stride=(1, 2), padding=(1, 0), dilation=(2, 1)))
     model.add_module("p", nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True))
     model.add_module("a", nn.AvgPool2d((2, 3), ceil_mode=True))
-    model.add_module("act", nn.LeakyReLU())
+    model.add_module("act", nn.ELU())
+    model.add_module("leaky", nn.LeakyReLU(0.2))
+    model.add_module("gmp", nn.AdaptiveMaxPool2d(1))
     specs = layer_specs(model)
     assert specs[0] == {"name": "c", "type": "conv", "kernel": [3, 5], "stride": [1, 2],
                         "padding": [1, 0], "dilation": [2, 1]}
     assert specs[1] == {"name": "p", "type": "maxpool", "kernel": 3, "stride": 2, "padding": 1,
                         "ceil_mode": True, "dilation": 1}
     assert specs[2]["kernel"] == [2, 3] and specs[2]["stride"] == [2, 3]
-    assert specs[3] == {"name": "act", "type": "identity"}
+    assert specs[3] == {"name": "act", "type": "identity"}  # elementwise, not a zoo type
+    assert specs[4:] == [{"name": "leaky", "type": "leakyrelu"}, {"name": "gmp", "type": "gmp"}]
 
 
 @pytest.mark.parametrize("input_size", [(28, 28), (17, 23), (9, 12)])
