@@ -218,6 +218,98 @@ register(Architecture(
     "(receptive field, parameters, MACs).",
     recipe={**_SGD, "epochs": 15}, trainable=False))
 
+# The course networks: each in its published form (parameter counts asserted in
+# tests/model/test_course_networks.py).
+
+
+def keras_convnet_layers() -> list[LayerRecord]:
+    """The Keras "Simple MNIST convnet" example: 34,826 parameters."""
+    return [
+        {"name": "conv1", "type": "conv", "in": 1, "out": 32, "kernel": 3, "stride": 1,
+         "padding": 0, "bias": True},  # 32x26x26
+        {"name": "relu1", "type": "relu"},
+        {"name": "pool1", "type": "maxpool", "kernel": 2, "stride": 2},  # 32x13x13
+        {"name": "conv2", "type": "conv", "in": 32, "out": 64, "kernel": 3, "stride": 1,
+         "padding": 0, "bias": True},  # 64x11x11
+        {"name": "relu2", "type": "relu"},
+        {"name": "pool2", "type": "maxpool", "kernel": 2, "stride": 2},  # 64x5x5 (floor)
+        {"name": "flatten", "type": "flatten"},  # 1600
+        {"name": "drop", "type": "dropout", "p": 0.5},
+        {"name": "head", "type": "linear", "in": 1600, "out": NUM_CLASSES},
+    ]
+
+
+def pytorch_example_layers() -> list[LayerRecord]:
+    """The PyTorch examples ``mnist/main.py`` network: 1,199,882 parameters."""
+    return [
+        {"name": "conv1", "type": "conv", "in": 1, "out": 32, "kernel": 3, "stride": 1,
+         "padding": 0, "bias": True},  # 32x26x26
+        {"name": "relu1", "type": "relu"},
+        {"name": "conv2", "type": "conv", "in": 32, "out": 64, "kernel": 3, "stride": 1,
+         "padding": 0, "bias": True},  # 64x24x24
+        {"name": "relu2", "type": "relu"},
+        {"name": "pool", "type": "maxpool", "kernel": 2, "stride": 2},  # 64x12x12
+        {"name": "drop1", "type": "dropout", "p": 0.25},
+        {"name": "flatten", "type": "flatten"},  # 9216
+        {"name": "fc1", "type": "linear", "in": 9216, "out": 128},
+        {"name": "relu3", "type": "relu"},
+        {"name": "drop2", "type": "dropout", "p": 0.5},
+        {"name": "head", "type": "linear", "in": 128, "out": NUM_CLASSES},
+    ]
+
+
+MLP_HIDDEN = 256  # the perceptron's hidden units
+
+
+def mlp_layers() -> list[LayerRecord]:
+    """A two-layer perceptron on the 784 pixels: every hidden unit sees the whole image."""
+    return [
+        {"name": "flatten", "type": "flatten"},  # 784
+        {"name": "fc1", "type": "linear", "in": 784, "out": MLP_HIDDEN},
+        {"name": "relu1", "type": "relu"},
+        {"name": "head", "type": "linear", "in": MLP_HIDDEN, "out": NUM_CLASSES},
+    ]
+
+
+def lenet5_layers() -> list[LayerRecord]:
+    """LeNet-5 in its modern form: tanh, 2x2 average pooling, 61,706 parameters."""
+    return [
+        {"name": "conv1", "type": "conv", "in": 1, "out": 6, "kernel": 5, "stride": 1,
+         "padding": 2, "bias": True},  # 6x28x28
+        {"name": "tanh1", "type": "tanh"},
+        {"name": "pool1", "type": "avgpool", "kernel": 2, "stride": 2},  # 6x14x14
+        {"name": "conv2", "type": "conv", "in": 6, "out": 16, "kernel": 5, "stride": 1,
+         "padding": 0, "bias": True},  # 16x10x10
+        {"name": "tanh2", "type": "tanh"},
+        {"name": "pool2", "type": "avgpool", "kernel": 2, "stride": 2},  # 16x5x5
+        {"name": "flatten", "type": "flatten"},  # 400
+        {"name": "fc1", "type": "linear", "in": 400, "out": 120},
+        {"name": "tanh3", "type": "tanh"},
+        {"name": "fc2", "type": "linear", "in": 120, "out": 84},
+        {"name": "tanh4", "type": "tanh"},
+        {"name": "head", "type": "linear", "in": 84, "out": NUM_CLASSES},
+    ]
+
+
+_ADAM = {"optimizer": "adam", "weight_decay": 0.0, "betas": (0.9, 0.999), "batch_size": 128,
+         "rotate_deg": 0.0, "shift_px": 0.0, "seed": 0}
+
+register(Architecture(
+    "keras-convnet", keras_convnet_layers,
+    "The Keras \"Simple MNIST convnet\": two 3x3 conv + max-pool stages, dropout, one dense "
+    "layer (34,826 parameters).",
+    recipe={**_ADAM, "epochs": 6, "max_lr": 0.005}))
+register(Architecture(
+    "pytorch-example", pytorch_example_layers,
+    "The PyTorch examples MNIST network: two 3x3 convs, max-pool, dropout, dense 128 "
+    "(1,199,882 parameters).",
+    recipe={**_ADAM, "epochs": 4, "max_lr": 0.002}))
+register(Architecture(
+    "mlp", mlp_layers,
+    f"A two-layer perceptron, no convolution: 784 pixels -> {MLP_HIDDEN} ReLU units -> 10; "
+    "every hidden unit sees the whole image.",
+    recipe={**_ADAM, "epochs": 10, "max_lr": 0.002}))
+
 DEFAULT = "seed"  # the network the app opens with
 TRAIN_DEFAULT = "compact"  # what the Train page and ``python -m model.train`` start from
 COMPARE = ("seed", "seed-3x3", "seed-original")  # the lab's first comparison
