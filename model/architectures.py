@@ -298,7 +298,7 @@ register(Architecture(
     "keras-convnet", keras_convnet_layers,
     "The Keras \"Simple MNIST convnet\": two 3x3 conv + max-pool stages, dropout, one dense "
     "layer (34,826 parameters).",
-    recipe={**_ADAM, "epochs": 6, "max_lr": 0.005}))
+    recipe={**_ADAM, "epochs": 8, "max_lr": 0.005}))
 register(Architecture(
     "pytorch-example", pytorch_example_layers,
     "The PyTorch examples MNIST network: two 3x3 convs, max-pool, dropout, dense 128 "
@@ -309,6 +309,11 @@ register(Architecture(
     f"A two-layer perceptron, no convolution: 784 pixels -> {MLP_HIDDEN} ReLU units -> 10; "
     "every hidden unit sees the whole image.",
     recipe={**_ADAM, "epochs": 10, "max_lr": 0.002}))
+register(Architecture(
+    "lenet5", lenet5_layers,
+    "LeNet-5 in its modern form: 6 and 16 filters of 5x5 with tanh and 2x2 average pooling, "
+    "then dense 120-84-10 (61,706 parameters).",
+    recipe={**_ADAM, "epochs": 10, "max_lr": 0.003}))
 
 DEFAULT = "seed"  # the network the app opens with
 TRAIN_DEFAULT = "compact"  # what the Train page and ``python -m model.train`` start from
