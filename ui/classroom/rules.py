@@ -1,0 +1,119 @@
+"""A class's codes, secrets and limits, and the checks on everything a student sends.
+
+Streamlit-free. A class code is 6 characters from :data:`ALPHABET` (no 0/O, 1/I/L look-alikes),
+drawn with :mod:`secrets`: 31^6, about 887 million codes, for at most a few live classes, so a
+student cannot find another class by trying codes. The teacher's secret (32 random bytes) never
+leaves the teacher's session and its link; the store keeps only its SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from viz.inputs import urlstate
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0, O, 1, I, L: easy to read aloud and type
+CODE_LENGTH = 6
+MAX_STUDENTS = 60  # students who may join one class
+MAX_GALLERY = 300  # digits one class's gallery keeps
+SEND_GAP_S = 2.0  # one digit per student every 2 s
+EXPIRY_S = 12 * 3600  # a class nobody touched for 12 h is gone
+NICKNAME_CHARS = 20
+PIXELS = 28 * 28  # a gallery digit: 784 values 0..255
+MAX_STATE_CHARS = 400_000  # the teacher's view as JSON (a drawing's PNG is ~10 kB of it)
+FOLLOWING_S = 15.0  # a student seen within this many seconds counts as "here"
+
+
+class ClassError(ValueError):
+    """Something about a class refused, with the words to show."""
+
+
+def new_code() -> str:
+    """A fresh class code (6 characters of :data:`ALPHABET`, from :mod:`secrets`)."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def new_secret() -> str:
+    """The teacher's secret: 32 random bytes, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_hash(secret: str) -> str:
+    """What the store keeps of a secret."""
+    return hashlib.sha256(str(secret).encode("utf-8", "replace")).hexdigest()
+
+
+def same_hash(a: str | None, b: str | None) -> bool:
+    """Constant-time comparison of two secret hashes (None never matches)."""
+    return a is not None and b is not None and hmac.compare_digest(str(a), str(b))
+
+
+def code(text: Any) -> str | None:
+    """A typed or linked class code, normalised (upper case, spaces and dashes dropped), or None
+    when it cannot be one. Bounded before any work: at most 32 characters are looked at."""
+    if not isinstance(text, str) or len(text) > 32:
+        return None
+    cleaned = text.strip().upper().replace(" ", "").replace("-", "")
+    if len(cleaned) != CODE_LENGTH or any(ch not in ALPHABET for ch in cleaned):
+        return None
+    return cleaned
+
+
+def pixels(values: Any) -> bytes:
+    """784 whole values 0..255 (a 28x28 digit: an array or a flat sequence) as 784 bytes;
+    ValueError saying what was wrong otherwise. The size is checked before anything is copied."""
+    if isinstance(values, (bytes, bytearray)):
+        if len(values) != PIXELS:
+            raise ClassError(f"a digit has {PIXELS} pixels, not {len(values)}: draw it again.")
+        return bytes(values)
+    if isinstance(values, np.ndarray):
+        if values.size != PIXELS or values.ndim not in (1, 2) or values.dtype == object:
+            raise ClassError(f"a digit is 28x28 numbers, not an array of shape {values.shape}: "
+                             f"draw it again.")
+        if values.dtype.kind not in "iuf":
+            raise ClassError("a digit's pixels must be numbers 0..255: draw it again.")
+        flat = values.reshape(-1)
+    elif isinstance(values, Sequence) and not isinstance(values, str):
+        if len(values) != PIXELS:
+            raise ClassError(f"a digit has {PIXELS} pixels, not {len(values)}: draw it again.")
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+            raise ClassError("a digit's pixels must be numbers 0..255: draw it again.")
+        flat = np.asarray(values, dtype=np.float64)
+    else:
+        raise ClassError("a digit must be 784 numbers 0..255: draw it again.")
+    if not np.isfinite(flat).all() or (flat < 0).any() or (flat > 255).any() \
+            or (flat != np.round(flat)).any():
+        raise ClassError("a digit's pixels must be whole numbers 0..255: draw it again.")
+    return flat.astype(np.uint8).tobytes()
+
+
+def label(value: Any) -> int:
+    """The digit a student meant: 0..9."""
+    number = urlstate.whole(value, 10)
+    if number is None:
+        raise ClassError(f"say which digit you meant (0 to 9), not {urlstate.shown(value, 8)}.")
+    return number
+
+
+def nickname(value: Any) -> str:
+    """An optional nickname: at most :data:`NICKNAME_CHARS` characters of plain text, on one line
+    ('' when none). It is shown as text, never as markdown or HTML."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ClassError("a nickname is text.")
+    if len(value) > NICKNAME_CHARS:
+        raise ClassError(f"a nickname has at most {NICKNAME_CHARS} characters "
+                         f"(this one has {len(value)}).")
+    return urlstate.cut(value, NICKNAME_CHARS).strip()
+
+
+def digit_array(data: bytes) -> np.ndarray:
+    """A stored digit's 784 bytes as a uint8 28x28 array."""
+    return np.frombuffer(pixels(data), dtype=np.uint8).reshape(28, 28)
