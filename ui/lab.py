@@ -295,15 +295,20 @@ def train_this(layers: list[dict[str, Any]] | None, report: LabReport | None) ->
                              help=None if presenting() else
                              "Passes over the 55,000 training digits.")
     _remember("lab.epochs")
+    from ui.train import mnist_missing
+    missing = mnist_missing()
     est = refusal = None
-    if report is not None:  # the estimate for this server, or why it will not train it
+    if report is not None and missing is None:  # the estimate here, or why it will not train
         est, refusal = common.training_estimate("this table", layers, int(epochs))
     clicked = c2.button("Train this", key="lab.train", type="primary",
                         icon=":material/model_training:", width="stretch",
-                        disabled=report is None or refusal is not None,
+                        disabled=report is None or refusal is not None or missing is not None,
                         help=None if presenting() else
                         "Train this table on the CPU in the background and watch it on the "
                         "Train page.")
+    if missing:
+        st.warning(missing, icon=":material/download:")
+        return
     if report is None:
         st.caption("Fix the table to train it.")
         return

@@ -10,6 +10,8 @@ job once a second in a fragment, so only the progress panel reruns. Session-stat
 from __future__ import annotations
 
 import math
+import os
+import shlex
 import time
 
 import numpy as np
@@ -26,6 +28,25 @@ from viz.pictures import figures, raster
 from viz.teaching import training
 
 SCRUB_HEIGHT = 280  # px, every figure of "Watch it learn"
+
+
+def mnist_missing() -> str | None:
+    """None when the four MNIST files are where training reads them; else the message that says
+    so up front, with the one command that fetches them (Train page and the lab)."""
+    from model.data import mnist_available, resolve_data_dir
+    if mnist_available():
+        return None
+    folder = resolve_data_dir()
+    try:
+        shown = folder.resolve().relative_to(store.PROJECT_ROOT)
+    except ValueError:  # outside the project (MNIST_DIR)
+        shown = folder
+    command = ".venv/bin/python -m model.data" + (
+        f" {shlex.quote(str(folder))}" if os.environ.get("MNIST_DIR") else "")
+    return (f"Training needs the MNIST digits, which are not on this server yet (looked in "
+            f"`{shown}`). Run `{command}` once in the app's folder on a machine with internet: "
+            f"it downloads the four files into `{shown}` and checks them. Then reload this page. "
+            f"Everything else in the app works without them.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,11 +82,17 @@ def train_form() -> None:
         steps = epochs * math.ceil(TRAIN_SIZE / batch)
         if max_steps:
             steps = min(steps, int(max_steps))
-        est, refusal = common.training_estimate(arch, ARCHITECTURES[arch].layers(), int(epochs),
-                                                int(batch), int(max_steps) or None)
+        missing = mnist_missing()
+        est = refusal = None
+        if missing is None:  # no estimate for a run that cannot start
+            est, refusal = common.training_estimate(arch, ARCHITECTURES[arch].layers(),
+                                                    int(epochs), int(batch),
+                                                    int(max_steps) or None)
         took = f" Estimated time: **{est.text()}**." if est else ""
         st.caption(f"{steps:,} steps of {batch} images.{took} The random start and every epoch "
                    f"are saved under runs/; the shipped checkpoints are never touched.")
+        if missing:
+            st.warning(missing, icon=":material/download:")
         if refusal:
             st.warning(refusal)
         job = common.job_manager().current
@@ -75,9 +102,10 @@ def train_form() -> None:
             st.info(RunsLock.busy_message(elsewhere))
         busy = (job is not None and job.running) or elsewhere is not None
         submitted = st.button("Start training", type="primary", width="stretch",
-                              key="train.start", disabled=bool(busy or refusal),
-                              help="One run at a time on this server: wait for the current one "
-                                   "to end." if busy else None)
+                              key="train.start", disabled=bool(busy or refusal or missing),
+                              help="Training needs the MNIST digits: see above." if missing
+                              else "One run at a time on this server: wait for the current "
+                                   "one to end." if busy else None)
     st.caption(f"You are session **{common.session_name()}**.")
     if submitted:
         cfg = TrainConfig(arch=arch, epochs=int(epochs), batch_size=int(batch), max_lr=float(lr),

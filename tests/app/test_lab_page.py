@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model.zoo import ARCHITECTURES, build
+from tests.app.test_train_page import placeholder_mnist
 from tests.torch_oracle import count_macs, count_params
 from ui import lab
 from viz.teaching import lab as viz_lab
@@ -128,7 +129,8 @@ def test_compare_needs_two_and_takes_your_table() -> None:
     assert "Your table is not a valid network yet" in texts(at)
 
 
-def test_start_from_changes_the_table() -> None:
+def test_start_from_changes_the_table(tmp_path, monkeypatch) -> None:
+    placeholder_mnist(tmp_path / "mnist", monkeypatch)  # the estimate is for a run that can start
     at = open_lab()
     at.selectbox(key="lab.start").select("seed-3x3").run()
     ok(at)
@@ -268,14 +270,15 @@ def build_from_layers_params(layers) -> int:
     return count_params(build_from_config("lab", layers))
 
 
-def test_train_this_reports_missing_data(monkeypatch) -> None:
-    import model.data
-    monkeypatch.setattr(model.data, "mnist_available", lambda: False)
+def test_train_this_says_up_front_that_mnist_is_missing(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path))  # an empty folder
     at = open_lab()
-    at.button(key="lab.train").click().run()
-    ok(at)
-    assert "Training needs the four MNIST files" in texts(at)
-    assert at.title[0].value == "Architecture lab"
+    assert at.button(key="lab.train").disabled  # before any click
+    warning = " ".join(w.value for w in at.warning)
+    assert "Training needs the MNIST digits" in warning
+    assert f"`.venv/bin/python -m model.data {tmp_path}`" in warning
+    assert "takes about" not in texts(at) and "would take" not in texts(at)
+    assert metrics(at)["Parameters"] == "43,846"  # the rest of the lab works
 
 
 def test_presenter_mode_hides_help() -> None:
