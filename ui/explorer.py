@@ -35,6 +35,8 @@ from viz.pictures import style
 
 __all__ = ["VIEWS", "Shown", "View", "page", "register"]
 
+BLANK = np.zeros((28, 28), np.uint8)  # the layers' shapes while nothing is drawn yet
+
 for _view in (maps, field, saliency, compare, atlas, confusion, trust):  # the selector's order
     register(_view.VIEW)
 
@@ -79,11 +81,15 @@ def layer_picker(acts) -> str:
 
 
 @st.fragment
-def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
+def explorer(key: ModelRef, image: np.ndarray | None, acts, probs: np.ndarray,
+             label: int | None = None, desc: str = "", drawing: bool = False) -> None:
     """Layer picker, view selector and the chosen view.
 
     A fragment: switching layer or view, or any widget inside a view, reruns only this part, not
-    the sidebar and the prediction above it.
+    the sidebar and the prediction above it. ``drawing``: the sidebar's Draw source with the
+    lens (see :func:`page`): the Feature maps view is the lens with its pad, its input and its
+    live prediction side by side (no header: one prediction); the other views get the header
+    here, and ask for a drawing while there is none (``image`` None).
     """
     rerun_if_opened()
     # One row for the views (and the link), one for the layer.
@@ -110,6 +116,13 @@ def explorer(key: ModelRef, image: np.ndarray, acts, probs: np.ndarray) -> None:
     else:
         with c1:
             layer = layer_picker(acts)
+    if drawing and not own_picker:
+        if image is None:
+            st.info("Draw a digit on the pad of the Feature maps view first: this view "
+                    "explains the digit you draw.")
+            urls.write()
+            return
+        header(image, label, desc, probs)
     try:
         table = field_table(key)
         shown = Shown(key, image, acts, probs, layer, table)
@@ -127,15 +140,15 @@ def page() -> None:
     """The explorer: what the network predicts for the sidebar's input, and why."""
     ctx = context()
     st.title("Inside a convolutional network")
-    if ctx.image is None:
-        if state.input_source() == state.DRAW and maps.runs(ctx.key):
-            st.info("Draw a digit on the pad below: the prediction and the maps follow the pen. "
-                    "When you lift it, your digit becomes the input of every view.")
-            maps.feature_maps(ctx.key, None, state.layer())
-            return
+    # The sidebar's Draw source with the lens: the page has the same layout before and after the
+    # first drawing (no header above the pad that would push it down when the digit arrives);
+    # the lens shows the pad, the input and the live prediction side by side.
+    drawing = state.input_source() == state.DRAW and maps.runs(ctx.key)
+    if ctx.image is None and not drawing:
         st.info("Choose an input in the sidebar: a sample, a test digit, a drawing or an upload.")
         return
-    acts, probs = forward(ctx.key, ctx.image)
+    acts, probs = forward(ctx.key, ctx.image if ctx.image is not None else BLANK)
     urls.apply_after_forward(acts)
-    header(ctx.image, ctx.label, ctx.desc, probs)
-    explorer(ctx.key, ctx.image, acts, probs)
+    if not drawing:
+        header(ctx.image, ctx.label, ctx.desc, probs)
+    explorer(ctx.key, ctx.image, acts, probs, ctx.label, ctx.desc, drawing)

@@ -172,8 +172,9 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
     if source == state.DRAW:
         rgba = state.drawing()
         if rgba is None:
-            st.sidebar.info("Draw a digit on the pad in the Explore page (mouse, pen or finger): "
-                            "the prediction and the feature maps follow the pen.")
+            st.sidebar.info("Draw a digit on the pad of the Explore page (mouse, pen or "
+                            "finger): the prediction and the feature maps follow the pen; when "
+                            "you lift it, your digit is the input of every view.")
             return None, None, ""
         try:
             img = preprocess.canvas_to_mnist(rgba)

@@ -52,10 +52,13 @@ def feature_maps(key: ModelRef, image: np.ndarray | None, layer: str | None) -> 
     With the sidebar's Draw source the pad is open (``image`` None: nothing drawn yet)."""
     try:
         ok, reason = lens.supported(key)
+        big = not ok and lens.too_big(key)
     except Exception as exc:  # noqa: BLE001 - the server's maps still work
-        ok, reason = False, f"{type(exc).__name__}: {exc}"
+        ok, reason, big = False, f"{type(exc).__name__}: {exc}", False
     if not ok:
-        st.info(f"The in-browser lens cannot run this network ({reason}); showing the maps "
+        st.info(f"{reason}: these are its maps, computed on the server for this input (hover "
+                f"for values; pick the layer above)." if big else
+                f"The in-browser lens cannot run this network ({reason}); showing the maps "
                 f"computed on the server instead.")
         return False
     unit = state.picked_unit()
@@ -66,12 +69,15 @@ def feature_maps(key: ModelRef, image: np.ndarray | None, layer: str | None) -> 
                          on_layer=_sync_layer, on_drawing=_use_drawing, on_unit=_use_unit)
     if st.session_state.pop("lens.new_input", False):
         st.rerun(scope="app")  # this view runs in a fragment; the input lives outside it
-    if result.drawing is not None:
-        same = result.live_digit is not None and bool((result.live_digit == result.drawing).all())
-        st.caption(f"Your drawing, remade on the server the same way: "
-                   f"{'the same 28x28 digit' if same else 'a slightly different digit'}"
-                   + (f" (the lens predicted {result.live_prediction})."
-                      if result.live_prediction is not None else "."))
+    if drawing and image is not None:
+        # Below the lens, so the pad does not move when it appears; the prediction is the lens's.
+        same = (result.drawing is not None and result.live_digit is not None
+                and bool((result.live_digit == result.drawing).all()))
+        differs = result.drawing is not None and not same
+        st.caption("Input: your drawing, made MNIST-like on the server from the pad's pixels "
+                   "(cropped, fitted into 20x20, centred by mass)"
+                   + ("; the same 28x28 digit as the lens made while you drew." if same else
+                      "; it differs slightly from the lens's live digit." if differs else "."))
     elif result.error:
         st.caption(f"Drawing: {result.error}")
     if result.unit and image is not None:

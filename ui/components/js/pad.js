@@ -4,13 +4,46 @@
 
 const PAD = 240; // drawing pad pixels (the server's drawing canvas size)
 const BRUSH = 9; // pen radius in pad pixels (an 18-pixel stroke)
+// The pads' pixels by component key, kept for the page's life: Streamlit may mount the
+// component afresh (a new element, e.g. when the drawing becomes the page's input and the page
+// around it changes); the new pad shows the same strokes as the input it made.
+const PADS = (window.__cnnPads = window.__cnnPads || new Map());
 
 class DrawingPad {
-  constructor(canvas) {
+  constructor(canvas, name) {
     this.cv = canvas;
+    this.name = name || "pad";
     this.mask = new Uint8Array(PAD * PAD);
     this.image = null; // ImageData, made by clear()
     this.pen = null; // the pen's last point while it is down
+    const kept = PADS.get(this.name);
+    if (kept) { // the same objects: later strokes keep the store up to date
+      this.mask = kept.mask;
+      this.image = kept.image;
+      this.cv.getContext("2d", { willReadFrequently: true }).putImageData(this.image, 0, 0);
+    }
+    this.describe();
+  }
+
+  // Whether anything is drawn.
+  inked() { return this.mask.some((v) => v > 0); }
+
+  // The pad's text alternative, following what it shows: empty, or where the ink is (and
+  // ``reading``, e.g. the network's prediction, when given).
+  describe(reading) {
+    let label = "Drawing pad: empty. Draw a digit with the mouse, a pen or a finger.";
+    if (this.image && this.inked()) {
+      let y0 = PAD, y1 = -1, x0 = PAD, x1 = -1;
+      for (let i = 0; i < PAD * PAD; i++) {
+        if (!this.mask[i]) continue;
+        const y = (i / PAD) | 0, x = i % PAD;
+        if (y < y0) y0 = y; if (y > y1) y1 = y; if (x < x0) x0 = x; if (x > x1) x1 = x;
+      }
+      label = `Drawing pad, ${PAD}x${PAD}: your digit, ink over rows ${y0} to ${y1}, ` +
+        `columns ${x0} to ${x1}` + (reading ? `; ${reading}` : "") + ".";
+    }
+    this.cv.setAttribute("aria-label", label);
+    return label;
   }
 
   // Follow the pointer: onStroke(ev) after each press or move while the pen is down (Chromium
@@ -48,11 +81,15 @@ class DrawingPad {
     this.image = new ImageData(PAD, PAD);
     this.image.data.fill(255);
     ctx.putImageData(this.image, 0, 0);
+    PADS.set(this.name, { mask: this.mask, image: this.image });
+    this.describe();
   }
 
-  point(ev) {
+  point(ev) { // the drawing area inside the border, at whatever size the page gives it
     const r = this.cv.getBoundingClientRect();
-    return [((ev.clientX - r.left) / r.width) * PAD, ((ev.clientY - r.top) / r.height) * PAD];
+    const w = this.cv.clientWidth || r.width, h = this.cv.clientHeight || r.height;
+    const left = r.left + this.cv.clientLeft, top = r.top + this.cv.clientTop;
+    return [((ev.clientX - left) / w) * PAD, ((ev.clientY - top) / h) * PAD];
   }
 
   stamp(a, b) { // pen discs along the segment a-b: pure black or white pixels, no blending
