@@ -17,7 +17,7 @@ const NETS = (window.__cnnLensNets = window.__cnnLensNets || new Map()); // id -
 const HOOKS = "cnnLens"; // window.cnnLens: the test and timing hooks (timing.js)
 
 class Lens {
-  constructor(root) {
+  constructor(root, key) {
     this.root = root;
     const q = (s) => root.querySelector(s);
     this.el = {
@@ -39,7 +39,7 @@ class Lens {
     this.setters = {};
     this.prev = {};
     this.tiles = null; // grid geometry
-    this.pad = new DrawingPad(this.el.pad); // pad.js
+    this.pad = new DrawingPad(this.el.pad, `lens:${key}`); // pad.js: kept across mounts
     this.wire();
   }
 
@@ -506,6 +506,7 @@ class Lens {
     this.drawAll();
     recordUpdate(HOOKS, t0, start);
     hooks(HOOKS).liveDigit = Array.from(digit);
+    this.pad.describe(`the network reads it as ${this.prediction}`);
   }
 
   sendDrawing() {
