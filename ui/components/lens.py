@@ -154,3 +154,9 @@ def supported(model_key: ModelRef | Hashable) -> tuple[bool, str | None]:
     """Whether the lens runs this model in the browser, and if not, why (for the fallback)."""
     pl = payload(model_key)
     return bool(pl["supported"]), pl["reason"]
+
+
+def too_big(model_key: ModelRef | Hashable) -> bool:
+    """Whether the model is over the lens's size bound (``viz.browser.lens.MAX_WEIGHT_TEXT``,
+    ``MAX_MACS``): then the reason is a sentence of its own and nothing was encoded."""
+    return bool(payload(model_key).get("too_big"))

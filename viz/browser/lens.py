@@ -15,6 +15,9 @@ the browser. It receives, once per model, a JSON payload made here:
 - ``mean``, ``std``, ``bn_eps``: the input normalisation and BatchNorm's epsilon.
 - ``supported`` and ``reason``: whether the lens can run every layer; if not, ``reason`` says
   which layer and why, so the app can fall back to the server's path and tell the user.
+- ``too_big``: the network is over the size bound (:data:`MAX_WEIGHT_TEXT`, :data:`MAX_MACS`):
+  then ``supported`` is False, ``reason`` says so in words and ``weights`` is empty (nothing
+  of it is encoded or sent); ``weight_text`` and ``macs`` give its size either way.
 - ``id``: a digest of layers and weights (the browser keeps each network it has seen under it).
 """
 
@@ -35,6 +38,38 @@ from viz.network.npforward import MEAN, STD, NumpyNet
 # the registry of viz.network.layertypes by tests/app/test_forward_browser.py), with the options each
 # type's entry lists.
 LENS_TYPES = LAYER_TYPES
+
+# What runs live in the browser, bounded (the one place; ``bench/lens_bound.py`` measures them).
+# The weights go to every student's browser once per network as base64 text (4 characters per
+# 3 bytes), and every pen stroke reruns the whole network in plain JavaScript: about 0.1 GMAC/s
+# on this 2-core server under load (the browser's forward.js in V8: seed 5.7M MACs in 64 ms,
+# the PyTorch-examples net 12.0M in 151 ms, seed-original 1,549M in 16 s). Over either bound the
+# lens says so and the explorer draws the server's maps (``ui/views/maps.py``). Every zoo
+# network is within both but ``seed-original`` (22.2 MB of weights, 1,549M MACs).
+MAX_WEIGHT_TEXT = 8_000_000  # characters of base64 weight text sent to one browser (8 MB)
+MAX_MACS = 20_000_000  # multiply-adds per digit, rerun on every pen stroke (about 0.2 s)
+
+
+def weight_text(tensors: dict[str, Any]) -> int:
+    """Characters of base64 text the float weights of ``tensors`` take in the payload."""
+    return sum(4 * ((np.asarray(v).size * 4 + 2) // 3) for v in tensors.values()
+               if np.issubdtype(np.asarray(v).dtype, np.floating))
+
+
+def size_reason(name: str, text: int, macs: int) -> str | None:
+    """Why a network of ``text`` characters of weights and ``macs`` multiply-adds per digit is
+    too big to run live in the browser (in words), or None when it is within both bounds."""
+    over = []
+    if text > MAX_WEIGHT_TEXT:
+        over.append(f"{text / 1e6:,.1f} MB of weights to send to every browser (the lens takes "
+                    f"at most {MAX_WEIGHT_TEXT / 1e6:,.1f} MB)")
+    if macs > MAX_MACS:
+        over.append(f"{macs / 1e6:,.1f} million multiply-adds per digit, redone on every pen "
+                    f"stroke (the lens runs at most {MAX_MACS / 1e6:,.0f} million)")
+    if not over:
+        return None
+    return (f"{name} is too big to run live in your browser: {' and '.join(over)}. The server "
+            f"runs it instead, one digit at a time")
 
 
 def unsupported_reason(layers: list[dict[str, Any]]) -> str | None:
@@ -95,12 +130,22 @@ def payload(net: NumpyNet) -> dict[str, Any]:
             reason = str(exc)
     if reason is not None:
         rows = [dict(rec) for rec in layers]
-    weights = {k: _encode(v) for k, v in sorted(net.tensors.items())
-               if np.issubdtype(np.asarray(v).dtype, np.floating)}
+    text = weight_text(net.tensors)
+    macs = sum(int(r.get("macs", 0)) for r in rows)
+    too_big = reason is None and size_reason(net.arch or "this network", text, macs) is not None
+    if too_big:
+        reason = size_reason(net.arch or "this network", text, macs)
+    weights = {} if too_big else {
+        k: _encode(v) for k, v in sorted(net.tensors.items())
+        if np.issubdtype(np.asarray(v).dtype, np.floating)}
     digest = hashlib.sha256(json.dumps(layers, sort_keys=True).encode())
     for k in sorted(weights):
         digest.update(k.encode())
         digest.update(weights[k]["b64"].encode())
+    if too_big:  # nothing encoded: the raw numbers tell two such networks apart
+        for k, v in sorted(net.tensors.items()):
+            digest.update(k.encode())
+            digest.update(np.ascontiguousarray(v).tobytes())
     return {
         "id": digest.hexdigest()[:16],
         "arch": net.arch,
@@ -110,6 +155,9 @@ def payload(net: NumpyNet) -> dict[str, Any]:
         "bn_eps": BN_EPS,
         "supported": reason is None,
         "reason": reason,
+        "too_big": too_big,
+        "weight_text": text,
+        "macs": macs,
         "layers": rows,
         "weights": weights,
     }
