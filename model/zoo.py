@@ -47,14 +47,15 @@ def _conv(rec: LayerRecord) -> nn.Module:
     t = TYPES["conv"]
     return nn.Conv2d(rec["in"], rec["out"], rec["kernel"], stride=t.value(rec, "stride"),
                      padding=t.value(rec, "padding"), dilation=t.value(rec, "dilation"),
-                     bias=t.value(rec, "bias"))
+                     groups=t.value(rec, "groups"), bias=t.value(rec, "bias"))
 
 
-def _pool(cls: type[nn.Module]) -> Callable[[LayerRecord], nn.Module]:
+def _pool(cls: type[nn.Module], extra: Callable[[LayerRecord], dict] = lambda rec: {}
+          ) -> Callable[[LayerRecord], nn.Module]:
     def make(rec: LayerRecord) -> nn.Module:
         t = TYPES[rec["type"]]
         return cls(rec["kernel"], stride=t.value(rec, "stride"), padding=t.value(rec, "padding"),
-                   ceil_mode=t.value(rec, "ceil_mode"))
+                   ceil_mode=t.value(rec, "ceil_mode"), **extra(rec))
     return make
 
 
@@ -69,7 +70,8 @@ BUILDERS: dict[str, Callable[[LayerRecord], nn.Module]] = {
     "leakyrelu": lambda rec: nn.LeakyReLU(TYPES["leakyrelu"].value(rec, "negative_slope")),
     "dropout": lambda rec: nn.Dropout(TYPES["dropout"].value(rec, "p")),
     "maxpool": _pool(nn.MaxPool2d),
-    "avgpool": _pool(nn.AvgPool2d),
+    "avgpool": _pool(nn.AvgPool2d, lambda rec: {
+        "count_include_pad": TYPES["avgpool"].value(rec, "count_include_pad")}),
     "gap": lambda rec: nn.AdaptiveAvgPool2d(1),
     "gmp": lambda rec: nn.AdaptiveMaxPool2d(1),
     "flatten": lambda rec: nn.Flatten(),

@@ -54,14 +54,18 @@ def forward_script(folder: Path = ROOT / "ui" / "components" / "js") -> str:
 
 
 def _conv(name: str, cin: int, cout: int, k: int, s: int = 1, p: int = 0, d: int = 1,
-          bias: bool = True) -> dict[str, Any]:
-    return {"name": name, "type": "conv", "in": cin, "out": cout, "kernel": k, "stride": s,
-            "padding": p, "dilation": d, "bias": bias}
+          bias: bool = True, groups: int = 1) -> dict[str, Any]:
+    rec = {"name": name, "type": "conv", "in": cin, "out": cout, "kernel": k, "stride": s,
+           "padding": p, "dilation": d, "bias": bias}
+    return rec | ({"groups": groups} if groups != 1 else {})
 
 
-def _pool(name: str, kind: str, k: int, s: int | None, p: int, ceil: bool) -> dict[str, Any]:
+def _pool(name: str, kind: str, k: int, s: int | None, p: int, ceil: bool,
+          include_pad: bool | None = None) -> dict[str, Any]:
     rec: dict[str, Any] = {"name": name, "type": kind, "kernel": k, "padding": p,
                            "ceil_mode": ceil}
+    if include_pad is not None:
+        rec["count_include_pad"] = include_pad
     if s is not None:
         rec["stride"] = s
     return rec
@@ -94,18 +98,36 @@ def _conv_case(k: int, p: int, s: int, d: int, bias: bool) -> list[dict[str, Any
     ])
 
 
-def _pool_case(kind: str, k: int, s: int | None, p: int, ceil: bool) -> list[dict[str, Any]]:
+def _pool_case(kind: str, k: int, s: int | None, p: int, ceil: bool,
+               include_pad: bool | None = None) -> list[dict[str, Any]]:
     return _with_head([
         _conv("conv1", 1, 3, 3, 1, 1),
         {"name": "relu1", "type": "relu"},
-        _pool("pool1", kind, k, s, p, ceil),
+        _pool("pool1", kind, k, s, p, ceil, include_pad),
         _conv("conv2", 3, 4, 3, 2, 1),
         {"name": "bn2", "type": "bn", "channels": 4},
     ])
 
 
+def _grouped_case(groups: int, mult: int, k: int, s: int, p: int, d: int
+                  ) -> list[dict[str, Any]]:
+    """A conv to 6 channels, then a grouped conv (``groups`` groups, ``mult`` outputs per input
+    channel of a group: groups 6 and mult 1 is depthwise), then a pointwise one."""
+    return _with_head([
+        _conv("conv1", 1, 6, 3, 1, 1),
+        {"name": "relu1", "type": "relu"},
+        _conv("conv2", 6, 6 * mult, k, s, p, d, bias=mult == 1, groups=groups),
+        {"name": "bn2", "type": "bn", "channels": 6 * mult},
+        _conv("conv3", 6 * mult, 4, 1, groups=2),
+    ])
+
+
 def _conv_cases() -> dict[str, list[dict[str, Any]]]:
     cases: dict[str, list[dict[str, Any]]] = {}
+    for groups, mult, k, s, p, d in ((2, 1, 3, 1, 1, 1), (3, 2, 3, 2, 1, 1), (6, 1, 3, 1, 1, 1),
+                                     (6, 2, 5, 2, 2, 1), (6, 1, 3, 1, 2, 2)):
+        tag = "depthwise" if groups == 6 else f"groups{groups}"
+        cases[f"conv-{tag}-x{mult}-k{k}-s{s}-p{p}-d{d}"] = _grouped_case(groups, mult, k, s, p, d)
     kernels = itertools.cycle((3, 5, 2))
     for i, (p, s, d) in enumerate(itertools.product((0, 1, 2), (1, 2, 3), (1, 2))):
         k = next(kernels)
@@ -119,6 +141,9 @@ def _pool_cases(kind: str) -> dict[str, list[dict[str, Any]]]:
         if p <= k // 2:  # torch's rule: padding at most half the kernel
             cases[f"{kind}-k{k}-s{s or k}-p{p}-{'ceil' if ceil else 'floor'}"] = _pool_case(
                 kind, k, s, p, ceil)
+            if kind == "avgpool" and p:  # the average of the image's cells only
+                cases[f"{kind}-k{k}-s{s or k}-p{p}-{'ceil' if ceil else 'floor'}-nopad"] = \
+                    _pool_case(kind, k, s, p, ceil, include_pad=False)
     return cases
 
 

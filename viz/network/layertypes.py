@@ -139,26 +139,34 @@ class LayerType:
 # ---------------------------------------------------------------------------------------------
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, stride: int, pad: int,
-           dilation: int) -> np.ndarray:
-    """torch's Conv2d of a (C, H, W) map (square kernel, the same padding on every side)."""
+           dilation: int, groups: int = 1) -> np.ndarray:
+    """torch's Conv2d of a (C, H, W) map (square kernel, the same padding on every side); with
+    ``groups`` > 1 each group of C / groups input channels feeds its own O / groups outputs
+    (``w`` is (O, C / groups, k, k); depthwise: groups == C)."""
     if pad:
         x = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
     k = w.shape[-1]
     span = dilation * (k - 1) + 1
     win = np.lib.stride_tricks.sliding_window_view(x, (span, span), axis=(1, 2))
     win = win[:, ::stride, ::stride, ::dilation, ::dilation]  # (C, H', W', k, k)
-    out = np.tensordot(w, win, axes=([1, 2, 3], [0, 3, 4]))  # (O, H', W')
+    if groups == 1:
+        out = np.tensordot(w, win, axes=([1, 2, 3], [0, 3, 4]))  # (O, H', W')
+    else:
+        cg, og = x.shape[0] // groups, w.shape[0] // groups
+        out = np.concatenate([np.tensordot(w[g * og:(g + 1) * og], win[g * cg:(g + 1) * cg],
+                                           axes=([1, 2, 3], [0, 3, 4])) for g in range(groups)])
     if b is not None:
         out = out + b[:, None, None]
     return out.astype(np.float32, copy=False)
 
 
-def pool2d(x: np.ndarray, k: int, stride: int, pad: int, mode: str, ceil_mode: bool = False
-           ) -> np.ndarray:
-    """torch's MaxPool2d / AvgPool2d (count_include_pad=True) of a (C, H, W) map.
+def pool2d(x: np.ndarray, k: int, stride: int, pad: int, mode: str, ceil_mode: bool = False,
+           count_include_pad: bool = True) -> np.ndarray:
+    """torch's MaxPool2d / AvgPool2d of a (C, H, W) map.
 
     In ceil mode the last window may run past the padded input: max pooling ignores the part
-    outside, average pooling divides by the part inside the padded input (as torch does).
+    outside, average pooling divides by the part inside the padded input (as torch does); with
+    ``count_include_pad`` False it divides by the window's cells inside the image only.
     """
     c, h, w = x.shape
     oh = output_length(h, k, stride, pad, pad, ceil_mode)
@@ -176,13 +184,17 @@ def pool2d(x: np.ndarray, k: int, stride: int, pad: int, mode: str, ceil_mode: b
     starts_h, starts_w = np.arange(oh) * stride, np.arange(ow) * stride
     rows = np.minimum(starts_h + k, h + 2 * pad) - starts_h
     cols = np.minimum(starts_w + k, w + 2 * pad) - starts_w
+    if not count_include_pad:  # the cells inside the image: padded rows pad .. pad + h - 1
+        rows = np.minimum(starts_h + k, pad + h) - np.maximum(starts_h, pad)
+        cols = np.minimum(starts_w + k, pad + w) - np.maximum(starts_w, pad)
     return (win.sum(axis=(3, 4)) / (rows[:, None] * cols[None, :])).astype(np.float32)
 
 
 def _np_conv(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
     name, kind = rec["name"], TYPES["conv"]
     return conv2d(x, t[f"{name}.weight"], t.get(f"{name}.bias"), kind.value(rec, "stride"),
-                  kind.value(rec, "padding"), kind.value(rec, "dilation"))
+                  kind.value(rec, "padding"), kind.value(rec, "dilation"),
+                  _groups(rec))
 
 
 def _np_bn(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
@@ -194,8 +206,9 @@ def _np_bn(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndar
 
 def _np_pool(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
     kind = TYPES[rec["type"]]
+    include = rec["type"] != "avgpool" or bool(kind.value(rec, "count_include_pad"))
     return pool2d(x, rec["kernel"], kind.value(rec, "stride"), kind.value(rec, "padding"),
-                  rec["type"][:3], bool(kind.value(rec, "ceil_mode")))
+                  rec["type"][:3], bool(kind.value(rec, "ceil_mode")), include)
 
 
 def _np_linear(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
@@ -223,9 +236,27 @@ def _pair(value: Any) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
 
+def _groups(rec: LayerRecord) -> int:
+    """A conv's groups (1 unless the record says), refused unless it divides ``in`` and ``out``."""
+    groups = rec.get("groups")
+    if groups is None:
+        return 1
+    if rec["in"] % groups or rec["out"] % groups:
+        raise ValueError(
+            f"layer {rec['name']!r}: groups {groups} must divide both its input channels (in "
+            f"{rec['in']}) and its output channels (out {rec['out']}); each group of in / groups "
+            f"channels feeds out / groups outputs (depthwise: groups = in)")
+    return int(groups)
+
+
+def _conv_shape(rec: LayerRecord, shape: Shape, hw: tuple[int, int]) -> Shape:
+    _groups(rec)  # refused here, where every reader first meets the record's shapes
+    return (rec["out"], *hw)
+
+
 def _conv_params(rec: LayerRecord) -> dict[str, Shape]:
     kh, kw = _pair(rec["kernel"])
-    shapes: dict[str, Shape] = {"weight": (rec["out"], rec["in"], kh, kw)}
+    shapes: dict[str, Shape] = {"weight": (rec["out"], rec["in"] // _groups(rec), kh, kw)}
     if rec.get("bias", True):
         shapes["bias"] = (rec["out"],)
     return shapes
@@ -246,7 +277,7 @@ def _linear_params(rec: LayerRecord) -> dict[str, Shape]:
 
 def _conv_macs(rec: LayerRecord, out: Shape) -> int:
     kh, kw = _pair(rec["kernel"])
-    return rec["in"] * kh * kw * math.prod(out)
+    return rec["in"] // _groups(rec) * kh * kw * math.prod(out)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -258,6 +289,10 @@ def _conv_from_row(row: dict[str, Any], ctx: RowContext) -> LayerRecord:
     rec = {"in": ctx.channels, "out": out, "kernel": ctx.number("kernel", 3, 1),
            "stride": ctx.number("stride", 1, 1), "padding": ctx.number("padding", 0, 0),
            "dilation": ctx.number("dilation", 1, 1), "bias": not ctx.next_is_bn}
+    groups = ctx.number("groups", 1, 1)
+    if groups > 1:  # only a grouped conv's record names its groups
+        rec["groups"] = groups
+        _groups({"name": ctx.where, **rec})
     ctx.channels = out
     return rec
 
@@ -315,14 +350,42 @@ def _window_row(rec: LayerRecord) -> dict[str, Any]:
             "padding": rec.get("padding", 0)}
 
 
+def _conv_row(rec: LayerRecord) -> dict[str, Any]:
+    row = {**_window_row(rec), "dilation": rec.get("dilation", 1), "channels": rec["out"]}
+    if rec.get("groups", 1) != 1:
+        row["groups"] = rec["groups"]
+    return row
+
+
+def _avgpool_from_row(row: dict[str, Any], ctx: RowContext) -> LayerRecord:
+    rec = _pool_from_row(row, ctx)
+    include = row.get("count_include_pad")
+    if include is not None and include == include:  # a blank cell (None, NaN): the default
+        if not isinstance(include, bool):
+            raise ValueError(f"{ctx.where}: count_include_pad must be true or false, not "
+                             f"{include!r}")
+        if not include:  # only a record that leaves the padding out of the average says so
+            rec["count_include_pad"] = False
+    return rec
+
+
+def _avgpool_row(rec: LayerRecord) -> dict[str, Any]:
+    row = _window_row(rec)
+    if rec.get("count_include_pad") is False:
+        row["count_include_pad"] = False
+    return row
+
+
 _WINDOW = (Option("kernel", "window", 1), Option("stride", "window", 1, KERNEL),
            Option("padding", "window", 0, 0))
 _POOL = (*_WINDOW, Option("ceil_mode", "bool", default=False))
 
 
-def _pool_type(name: str, torch_name: str, prefix: str) -> LayerType:
+def _pool_type(name: str, torch_name: str, prefix: str, options: tuple[Option, ...] = _POOL,
+               from_row: Callable[[dict[str, Any], RowContext], LayerRecord] = _pool_from_row,
+               to_row: Callable[[LayerRecord], dict[str, Any]] = _window_row) -> LayerType:
     return LayerType(
-        name, "field", _POOL, torch_name, _np_pool, prefix, _pool_from_row, _window_row,
+        name, "field", options, torch_name, _np_pool, prefix, from_row, to_row,
         out_shape=lambda rec, s, hw: (s[0], *hw), label="pooling")
 
 
@@ -331,11 +394,11 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
         "conv", "field",
         (Option("in", "width", 1), Option("out", "width", 1), Option("kernel", "window", 1),
          Option("stride", "window", 1, 1), Option("padding", "window", 0, 0),
-         Option("dilation", "window", 1, 1), Option("bias", "bool", default=True)),
-        "Conv2d", _np_conv, "conv", _conv_from_row,
-        lambda rec: {**_window_row(rec), "dilation": rec.get("dilation", 1),
-                     "channels": rec["out"]},
-        params=_conv_params, out_shape=lambda rec, s, hw: (rec["out"], *hw), macs=_conv_macs,
+         Option("dilation", "window", 1, 1), Option("bias", "bool", default=True),
+         Option("groups", "width", 1, 1)),
+        "Conv2d", _np_conv, "conv", _conv_from_row, _conv_row,
+        params=_conv_params, out_shape=_conv_shape,
+        macs=_conv_macs,
         reads=("in", "reads {n} channels, but the layer before it makes {m}.")),
     LayerType(
         "bn", "keep", (Option("channels", "width", 1),), "BatchNorm2d", _np_bn, "bn",
@@ -359,7 +422,9 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
         lambda x, rec, t: x, "drop", lambda row, ctx: {"p": 0.05}, lambda rec: {},
         after_flatten=True),
     _pool_type("maxpool", "MaxPool2d", "pool"),
-    _pool_type("avgpool", "AvgPool2d", "avgpool"),
+    _pool_type("avgpool", "AvgPool2d", "avgpool",
+               (*_POOL, Option("count_include_pad", "bool", default=True)),
+               _avgpool_from_row, _avgpool_row),
     LayerType(
         "gap", "global", (), "AdaptiveAvgPool2d",
         lambda x, rec, t: x.mean(axis=(1, 2), keepdims=True), "gap", lambda row, ctx: {},

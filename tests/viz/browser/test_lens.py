@@ -76,7 +76,8 @@ def test_valid_convs_have_no_padding() -> None:
 
 @pytest.mark.parametrize("rec, words", [
     ({"name": "up", "type": "upsample"}, "'upsample'"),
-    ({"name": "c", "type": "conv", "in": 1, "out": 2, "kernel": 3, "groups": 1}, "groups"),
+    ({"name": "c", "type": "conv", "in": 1, "out": 2, "kernel": 3, "padding_mode": "zeros"},
+     "padding_mode"),
     ({"name": "c", "type": "conv", "in": 1, "out": 2, "kernel": [3, 5]}, "kernel [3, 5]"),
     ({"name": "p", "type": "maxpool", "kernel": 2, "padding": "same"}, "padding 'same'"),
 ])

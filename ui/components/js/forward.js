@@ -6,17 +6,19 @@
 function conv(x, C, H, W, rec, wt, bias, OH, OW) {
   const O = rec.out, k = rec.kernel, s = rec.stride || 1, p = rec.padding || 0;
   const d = rec.dilation || 1;
+  const G = rec.groups || 1, Cg = C / G, Og = O / G; // grouped: out o reads group floor(o / Og)
   const out = new Float32Array(O * OH * OW);
   const acc = new Float64Array(OH * OW);
   for (let o = 0; o < O; o++) {
     acc.fill(bias ? bias[o] : 0);
-    for (let c = 0; c < C; c++) {
-      const xc = c * H * W;
+    const c0 = Math.floor(o / Og) * Cg;
+    for (let c = 0; c < Cg; c++) {
+      const xc = (c0 + c) * H * W;
       for (let ky = 0; ky < k; ky++) {
         const dy = ky * d - p; // input row = y * s + dy
         const y0 = Math.max(0, Math.ceil(-dy / s)), y1 = Math.min(OH - 1, Math.floor((H - 1 - dy) / s));
         for (let kx = 0; kx < k; kx++) {
-          const wv = wt[((o * C + c) * k + ky) * k + kx];
+          const wv = wt[((o * Cg + c) * k + ky) * k + kx];
           if (wv === 0) continue;
           const dx = kx * d - p;
           const x0 = Math.max(0, Math.ceil(-dx / s)), x1 = Math.min(OW - 1, Math.floor((W - 1 - dx) / s));
@@ -55,8 +57,9 @@ function pool(x, C, H, W, rec, OH, OW, isMax) {
             if (isMax) { if (u > v || Number.isNaN(u)) v = u; } else v += u;
           }
         }
-        // average pooling counts the padding (torch's count_include_pad=True)
-        out[(c * OH + oy) * OW + ox] = isMax ? v : v / ((he - hs) * (we - ws));
+        // average pooling counts the padding unless count_include_pad is false (torch's rule)
+        const n = rec.count_include_pad === false ? (yb - ya) * (xb - xa) : (he - hs) * (we - ws);
+        out[(c * OH + oy) * OW + ox] = isMax ? v : v / n;
       }
     }
   }
