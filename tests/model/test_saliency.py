@@ -230,3 +230,38 @@ def test_a_network_at_the_limits_gets_one_or_two_images_per_batch() -> None:
     assert features.batch_images(model) == images_per_batch(infos) == 2
     assert features.batch_images(model, backward=True) == 2
     assert features.batch_images(model, backward=True, budget=10_000_000) == 1
+
+
+def _guided_by_hand(model: nn.Module, x: torch.Tensor, target: int) -> np.ndarray:
+    """Guided Backprop written out: the gradient into every activation module clamped at 0."""
+    hooks = [m.register_full_backward_hook(lambda mod, gin, gout: (gin[0].clamp(min=0),))
+             for m in model.modules()
+             if isinstance(m, (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid))]
+    try:
+        x = x.clone().requires_grad_(True)
+        model(x)[0, target].backward()
+    finally:
+        for h in hooks:
+            h.remove()
+    return x.grad[0, 0].numpy()
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid", "leakyrelu"])
+def test_guided_backprop_stops_negative_signals_at_every_activation(act: str) -> None:
+    # a small conv network with each activation type: Guided Backprop must hook it (equal to
+    # the rule written out) and so differ from the plain gradient
+    from model.zoo import build_from_config
+    extra = {"negative_slope": 0.1} if act == "leakyrelu" else {}
+    layers = [{"name": "conv1", "type": "conv", "in": 1, "out": 4, "kernel": 5, "stride": 2},
+              {"name": "act1", "type": act, **extra},
+              {"name": "conv2", "type": "conv", "in": 4, "out": 6, "kernel": 3},
+              {"name": "act2", "type": act, **extra},
+              {"name": "flatten", "type": "flatten"},
+              {"name": "fc", "type": "linear", "in": 6 * 10 * 10, "out": 10}]
+    torch.manual_seed(3)
+    model = build_from_config("case", layers).eval()
+    x = digit()
+    got = saliency.attribute("guided", model, x, target=4)
+    np.testing.assert_allclose(got, _guided_by_hand(model, x, 4), atol=1e-6)
+    plain = saliency.attribute("saliency", model, x, target=4)
+    assert float(np.abs(got - plain).max()) > 1e-3 * float(np.abs(plain).max())
