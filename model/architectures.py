@@ -318,3 +318,59 @@ register(Architecture(
 DEFAULT = "seed"  # the network the app opens with
 TRAIN_DEFAULT = "compact"  # what the Train page and ``python -m model.train`` start from
 COMPARE = ("seed", "seed-3x3", "seed-original")  # the lab's first comparison
+def _residual(i: int, cin: int, cout: int, stride: int, source: str) -> list[LayerRecord]:
+    """A residual block reading ``source``: conv-bn-relu-conv-bn, plus the shortcut (the block's
+    input, or a strided 1x1 conv + bn when the shape changes), added, then relu."""
+    p = f"res{i}_"
+    layers: list[LayerRecord] = [
+        {"name": f"{p}conv1", "type": "conv", "in": cin, "out": cout, "kernel": 3,
+         "stride": stride, "padding": 1, "bias": False, "inputs": [source]},
+        {"name": f"{p}bn1", "type": "bn", "channels": cout},
+        {"name": f"{p}relu1", "type": "relu"},
+        {"name": f"{p}conv2", "type": "conv", "in": cout, "out": cout, "kernel": 3,
+         "stride": 1, "padding": 1, "bias": False},
+        {"name": f"{p}bn2", "type": "bn", "channels": cout},
+    ]
+    shortcut = source
+    if stride != 1 or cin != cout:
+        layers += [
+            {"name": f"{p}proj", "type": "conv", "in": cin, "out": cout, "kernel": 1,
+             "stride": stride, "padding": 0, "bias": False, "inputs": [source]},
+            {"name": f"{p}projbn", "type": "bn", "channels": cout},
+        ]
+        shortcut = f"{p}projbn"
+    layers += [
+        {"name": f"{p}add", "type": "add", "inputs": [f"{p}bn2", shortcut]},
+        {"name": f"{p}relu2", "type": "relu"},
+    ]
+    return layers
+
+
+def resnet_mini_layers() -> list[LayerRecord]:
+    """A small residual network: a 3x3 stem, three residual blocks (16 channels at 28x28; 32 at
+    14x14 through a strided 1x1 projection shortcut; 32 at 14x14), global average pooling and
+    a 10-way linear head."""
+    layers: list[LayerRecord] = [
+        {"name": "conv1", "type": "conv", "in": 1, "out": 16, "kernel": 3, "stride": 1,
+         "padding": 1, "bias": False},  # 16x28x28
+        {"name": "bn1", "type": "bn", "channels": 16},
+        {"name": "relu1", "type": "relu"},
+    ]
+    layers += _residual(1, 16, 16, 1, "relu1")  # 16x28x28, identity shortcut
+    layers += _residual(2, 16, 32, 2, "res1_relu2")  # 32x14x14, projection shortcut
+    layers += _residual(3, 32, 32, 1, "res2_relu2")  # 32x14x14, identity shortcut
+    layers += [
+        {"name": "gap", "type": "gap"},  # 32x1x1
+        {"name": "flatten", "type": "flatten"},  # 32
+        {"name": "head", "type": "linear", "in": 32, "out": NUM_CLASSES},
+    ]
+    return layers
+
+
+register(Architecture(
+    "resnet-mini", resnet_mini_layers,
+    "A small residual network: a stem, three residual blocks (one with a strided 1x1 "
+    "projection shortcut), global average pooling; each add's field is the largest of its "
+    "branches.",
+    recipe={**_SGD, "epochs": 15}, ships=False))
+

@@ -1,33 +1,67 @@
-"""The model zoo in torch: a flat ``nn.Sequential`` built from an architecture's layer records.
+"""The model zoo in torch: an ``nn.Sequential`` built from an architecture's layer records.
 
 The architectures themselves (their layer records, descriptions, recipes) are plain data in
-``model/architectures.py``; every network here is a flat ``nn.Sequential`` whose module names are
-the record names (``conv1``, ``bn1``, ``relu1``, ``pool``, ``head`` ...). Shapes, parameters and
-MACs are computed from the records by ``viz.network.layers`` (tested against these modules). What a
-record of each type holds, and its defaults, is its entry in ``viz.network.layertypes``; :data:`BUILDERS`
-holds the torch module of each type.
+``model/architectures.py``; every network here is an ``nn.Sequential`` whose module names are
+the record names (``conv1``, ``bn1``, ``relu1``, ``pool``, ``head`` ...), so state-dict keys and
+hooks name layers as the records do. Shapes, parameters and MACs are computed from the records by
+``viz.network.layers`` (tested against these modules). What a record of each type holds, and its
+defaults, is its entry in ``viz.network.layertypes``; :data:`BUILDERS` holds the torch module of
+each type.
+
+A *graph* network (a record names its ``inputs``: residual ``add``, channel ``concat``) keeps the
+same flat list of named children; its forward pass walks the records by their inputs, keeping an
+output only until the last layer that reads it (:func:`walk`). Every pass that looks inside a
+network (activations, the atlas, feature visualisation) walks it with :func:`walk`, never by
+iterating the children, so flat and graph networks read the same way.
 """
 
 from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 
 from model.architectures import ARCHITECTURES, get
-from viz.network.layers import INPUT_SHAPE, NUM_CLASSES, LayerRecord
+from viz.network.layers import (
+    INPUT,
+    INPUT_SHAPE,
+    NUM_CLASSES,
+    LayerRecord,
+    check_inputs,
+    input_names,
+    is_graph,
+)
 from viz.network.layertypes import TYPES
 
-__all__ = ["ARCHITECTURES", "BUILDERS", "INPUT_SHAPE", "NUM_CLASSES", "LayerRecord", "ZooNet",
-           "build", "build_from_config", "build_layer"]
+__all__ = ["ARCHITECTURES", "BUILDERS", "INPUT_SHAPE", "NUM_CLASSES", "Add", "Concat",
+           "LayerRecord", "ZooNet", "build", "build_from_config", "build_layer", "graph_inputs",
+           "walk"]
+
+
+class Add(nn.Module):
+    """A residual join: the elementwise sum of its inputs (all of one shape), in order."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Concat(nn.Module):
+    """A channel join: its inputs stacked along the channels (dimension 1), in order."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(xs, dim=1)
 
 
 class ZooNet(nn.Sequential):
-    """A flat ``nn.Sequential`` built from layer records; maps (N, 1, 28, 28) to (N, 10) logits
-    (a 10x1x1 output map is flattened, so gap-ended networks train like flatten-ended ones)."""
+    """An ``nn.Sequential`` built from layer records, children named by the records; maps
+    (N, 1, 28, 28) to (N, 10) logits (a 10x1x1 output map is flattened, so gap-ended networks
+    train like flatten-ended ones). A graph network's forward pass walks its records' inputs."""
 
     def __init__(self, arch: str, layers: list[LayerRecord]):
         super().__init__(OrderedDict((rec["name"], build_layer(rec)) for rec in layers))
@@ -37,10 +71,55 @@ class ZooNet(nn.Sequential):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 10) logits; a network ending in a 10x1x1 map (a gap or a whole-map conv, with
         no flatten) gives them as (N, 10) too, like a flatten-ended one."""
-        out = super().forward(x)
+        if graph_inputs(self) is None:
+            out = super().forward(x)
+        else:
+            out = x
+            for step in walk(self, x):
+                out = step[2]
         if out.dim() == 4 and out.shape[2:] == (1, 1):
             out = out.flatten(1)
         return out
+
+
+def graph_inputs(model: nn.Module) -> dict[str, tuple[str, ...]] | None:
+    """{child name: the names it reads} of a graph network (its ``layer_config`` names
+    ``inputs``), or None for a flat one (each child reads the one before it)."""
+    records = getattr(model, "layer_config", None)
+    if not records or not is_graph(records):
+        return None
+    return {rec["name"]: srcs for rec, srcs in zip(records, input_names(records))}
+
+
+def walk(model: nn.Module, x: torch.Tensor,
+         call: Callable[[str, nn.Module, list[torch.Tensor]], torch.Tensor] | None = None
+         ) -> Iterator[tuple[str, nn.Module, torch.Tensor]]:
+    """``(name, module, output)`` of every top-level layer of ``model`` for input ``x``, in
+    order, without hooks of its own. A flat network feeds each child the one before it; a graph
+    network (:func:`graph_inputs`) feeds each child the outputs its record names, keeping an
+    output only until its last reader. ``call(name, module, inputs)`` replaces ``module(*inputs)``
+    (e.g. a leaky ReLU while searching). Stop iterating to stop the pass."""
+    reads = graph_inputs(model)
+    run = call or (lambda name, module, xs: module(*xs))
+    if reads is None:
+        for name, module in model.named_children():
+            x = run(name, module, [x])
+            yield name, module, x
+        return
+    last: dict[str, int] = {}
+    children = list(model.named_children())
+    for i, (name, _) in enumerate(children):
+        for src in reads.get(name, ()):
+            last[src] = i
+    kept: dict[str, torch.Tensor] = {INPUT: x}
+    for i, (name, module) in enumerate(children):
+        out = run(name, module, [kept[src] for src in reads[name]])
+        for src in reads[name]:
+            if last.get(src) == i:
+                del kept[src]
+        if last.get(name, -1) > i:
+            kept[name] = out
+        yield name, module, out
 
 
 def _conv(rec: LayerRecord) -> nn.Module:
@@ -76,6 +155,8 @@ BUILDERS: dict[str, Callable[[LayerRecord], nn.Module]] = {
     "gmp": lambda rec: nn.AdaptiveMaxPool2d(1),
     "flatten": lambda rec: nn.Flatten(),
     "linear": lambda rec: nn.Linear(rec["in"], rec["out"], bias=TYPES["linear"].value(rec, "bias")),
+    "add": lambda rec: Add(),
+    "concat": lambda rec: Concat(),
 }
 
 
@@ -96,6 +177,8 @@ def build(arch: str) -> ZooNet:
 def build_from_config(arch: str, layers: list[LayerRecord]) -> ZooNet:
     """A network from explicit layer records (e.g. read back from a model card)."""
     try:
+        if is_graph(layers):
+            check_inputs(layers)
         return ZooNet(arch, layers)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"invalid layer config for {arch!r}: {exc}") from exc

@@ -17,15 +17,19 @@ def count_params(model: nn.Module) -> int:
 
 def _walk(model: nn.Module, input_shape: tuple[int, int, int]
           ) -> Iterator[tuple[str, nn.Module, torch.Tensor]]:
-    """(name, module, output) of every top-level layer for a zero input, each in eval mode."""
-    x = torch.zeros(1, *input_shape)
+    """(name, module, output) of every top-level layer for a zero input, each in eval mode
+    (a graph network's layers read what their records' inputs name)."""
+    from model.zoo import walk
+
+    def call(name: str, module: nn.Module, xs: list[torch.Tensor]) -> torch.Tensor:
+        was_training = module.training
+        module.eval()
+        y = module(*xs)
+        module.train(was_training)
+        return y
+
     with torch.no_grad():
-        for name, module in model.named_children():
-            was_training = module.training
-            module.eval()
-            x = module(x)
-            module.train(was_training)
-            yield name, module, x
+        yield from walk(model, torch.zeros(1, *input_shape), call)
 
 
 def layer_shapes(model: nn.Module, input_shape: tuple[int, int, int] = INPUT_SHAPE

@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import nn
 
+from model.zoo import Add, Concat, graph_inputs
 from viz.receptive_field import LayerField, compute
 
 # Elementwise modules: they change values, never which pixels a unit sees.
@@ -67,6 +68,8 @@ def _module_spec(name: str, module: nn.Module) -> dict[str, Any]:
         return {"name": name, "type": "flatten"}
     if isinstance(module, nn.Linear):
         return {"name": name, "type": "linear"}
+    if isinstance(module, (Add, Concat)):
+        return {"name": name, "type": "add" if isinstance(module, Add) else "concat"}
     for cls, kind in _ELEMENTWISE:
         if isinstance(module, cls):
             return {"name": name, "type": kind}
@@ -81,13 +84,21 @@ def layer_specs(model: nn.Module) -> list[dict[str, Any]]:
     """Engine layer specs for ``model``: its leaf modules in registration order, as a chain.
 
     Names are the modules' qualified names (``conv1``, ``bn1`` ... for a zoo ``ZooNet``). A
-    module tree is read as one path: networks whose forward pass branches (residual adds,
-    concatenations) need a hand-written spec with ``inputs``.
+    zoo graph network (residual adds, concatenations) gives each spec the ``inputs`` its layer
+    record names (``model.zoo.graph_inputs``); any other module tree is read as one path, and a
+    join module outside a zoo network is refused (its inputs are unknown).
     """
     specs = [_module_spec(name, module) for name, module in model.named_modules()
              if name and not list(module.children())]
     if not specs:
         raise ValueError(f"{type(model).__name__} has no layers")
+    reads = graph_inputs(model)
+    for spec in specs:
+        if reads is not None and spec["name"] in reads:
+            spec["inputs"] = list(reads[spec["name"]])
+        elif spec["type"] in ("add", "concat"):
+            raise ValueError(f"layer {spec['name']!r}: an {spec['type']} module outside a zoo "
+                             "network: which layers it joins is unknown")
     return specs
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from model.zoo import ARCHITECTURES, build, build_from_config
+from model.zoo import ARCHITECTURES, build, build_from_config, graph_inputs
 from tests.torch_oracle import count_macs, count_params, layer_shapes
 
 
@@ -30,10 +30,18 @@ def test_relu_modules_not_functional():
     """Every conv/linear but the head is followed by an activation module, nn.ReLU or nn.Tanh
     (Captum needs modules)."""
     for arch in ARCHITECTURES:
-        layers = list(build(arch).named_children())
+        model = build(arch)
+        layers = list(model.named_children())
+        reads = graph_inputs(model)
         for i, (name, module) in enumerate(layers):
             if isinstance(module, (nn.Conv2d, nn.Linear)) and name != "head":
-                after = [m for _, m in layers[i + 1:i + 4]]
+                if reads is None:
+                    after = [m for _, m in layers[i + 1:i + 4]]
+                else:  # a graph: the layers reached from this one in three steps
+                    near, after = {name}, []
+                    for _ in range(3):
+                        near = {n for n, srcs in reads.items() if set(srcs) & near}
+                        after += [m for n, m in layers if n in near]
                 assert any(isinstance(m, (nn.ReLU, nn.Tanh)) for m in after), (arch, name)
 
 

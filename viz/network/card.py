@@ -35,7 +35,16 @@ from typing import Any
 
 import numpy as np
 
-from viz.network.layers import INPUT_SHAPE, LabReport, activation_elements, analyse, param_shapes
+from viz.network.layers import (
+    INPUT,
+    INPUT_SHAPE,
+    LabReport,
+    activation_elements,
+    analyse,
+    check_inputs,
+    input_names,
+    param_shapes,
+)
 from viz.network.layertypes import AFTER_FLATTEN, LAYER_TYPES, TYPES, listed
 
 CARD_KEY = "model_card"
@@ -223,7 +232,7 @@ def _check_record(rec: Any, i: int, seen: set[str]) -> None:
         raise CardError(f"{where}: unknown layer type {show(kind)}; expected one of "
                         f"{', '.join(LAYER_TYPES)}.")
     layer_type = TYPES[kind]
-    unknown = sorted(set(rec) - {"name", "type"} - set(layer_type.keys), key=str)
+    unknown = sorted(set(rec) - {"name", "type", "inputs"} - set(layer_type.keys), key=str)
     if unknown:
         raise CardError(f"{where}: a {kind} layer has no {show(unknown[0])}.")
     for option in layer_type.options:
@@ -242,14 +251,21 @@ def _check_record(rec: Any, i: int, seen: set[str]) -> None:
 
 
 def _chain(layers: list[dict[str, Any]], report: LabReport) -> None:
-    """Every layer reads what the one before it makes (channels, or features after flatten)."""
-    shape: tuple[int, ...] = INPUT_SHAPE
-    for i, (rec, out) in enumerate(zip(layers, report.layers), start=1):
+    """Every layer reads what the layer it reads makes (channels, or features after flatten):
+    the one before it, or the one its ``inputs`` name."""
+    made: dict[str, tuple[int, ...]] = {INPUT: INPUT_SHAPE}
+    previous = INPUT
+    for i, (rec, out, srcs) in enumerate(zip(layers, report.layers, input_names(layers)),
+                                         start=1):
         reads = TYPES[rec["type"]].reads
+        shape = made[srcs[0]]
         if reads is not None and rec[reads[0]] != shape[0]:
-            raise CardError(f"layer #{i} ({rec['name']}): "
-                            + reads[1].format(n=rec[reads[0]], m=shape[0]))
-        shape = out.shape
+            message = reads[1].format(n=rec[reads[0]], m=shape[0])
+            if srcs[0] != previous:  # "the layer before it" is the one its inputs name
+                message = message.replace("the layer before it", f"{srcs[0]!r}")
+            raise CardError(f"layer #{i} ({rec['name']}): " + message)
+        made[rec["name"]] = out.shape
+        previous = rec["name"]
 
 
 def check_limits(report: LabReport, what: str = "this network") -> None:
@@ -277,16 +293,22 @@ def analyse_checked(layers: Any, what: str = "this network") -> LabReport:
     if len(layers) > MAX_LAYERS:
         raise CardError(f"{what} is too big: {len(layers):,} layers; {LIMITS}.")
     seen: set[str] = set()
-    flat = False
     for i, rec in enumerate(layers, start=1):
         _check_record(rec, i, seen)
+    try:  # inputs name earlier layers, as many as the type reads
+        check_inputs(layers)
+    except ValueError as exc:
+        raise CardError(f"{what}: {exc}.") from None
+    flat: dict[str, bool] = {INPUT: False}  # the layer's output is a vector (after flatten)
+    for i, (rec, srcs) in enumerate(zip(layers, input_names(layers)), start=1):
         where, kind = f"layer #{i} ({rec['name']})", rec["type"]
-        if flat and kind not in AFTER_FLATTEN:
+        reads_flat = any(flat[s] for s in srcs)
+        if reads_flat and kind not in AFTER_FLATTEN:
             raise CardError(f"{what}: {where}: after flatten only {listed(AFTER_FLATTEN)} "
                             f"layers fit, not {kind}.")
-        if TYPES[kind].needs_flatten and not flat:
+        if TYPES[kind].needs_flatten and not reads_flat:
             raise CardError(f"{what}: {where}: a {kind} layer needs a flatten before it.")
-        flat = flat or kind == "flatten"
+        flat[rec["name"]] = reads_flat or kind == "flatten"
     try:
         report = analyse(layers, INPUT_SHAPE)
     except CardError:

@@ -34,6 +34,7 @@ from typing import Any
 
 from viz.network.layertypes import (
     FIELD_CHANGERS,
+    JOIN_TYPES,
     LAYER_TYPES,
     NUM_CLASSES,
     SHAPE_KEEPERS,
@@ -42,12 +43,14 @@ from viz.network.layertypes import (
 )
 from viz.receptive_field import LayerField, Region, compute
 
-__all__ = ["FIELD_CHANGERS", "INPUT_SHAPE", "LAYER_TYPES", "NUM_CLASSES", "SHAPE_KEEPERS",
-           "TABLE_COLUMNS", "LabReport", "LayerInfo", "LayerRecord", "activation_elements",
-           "analyse", "batches", "count_params", "describe", "find", "images_per_batch",
-           "input_side", "param_shapes", "total_macs", "total_params"]
+__all__ = ["FIELD_CHANGERS", "INPUT", "INPUT_SHAPE", "JOIN_TYPES", "LAYER_TYPES", "NUM_CLASSES",
+           "SHAPE_KEEPERS", "TABLE_COLUMNS", "LabReport", "LayerInfo", "LayerRecord",
+           "activation_elements", "analyse", "batches", "check_inputs", "count_params",
+           "describe", "find", "images_per_batch", "input_names", "input_side", "is_graph",
+           "last_uses", "param_shapes", "total_macs", "total_params"]
 
 INPUT_SHAPE = (1, 28, 28)  # (channels, height, width) of an MNIST digit
+INPUT = "input"  # what a record's ``inputs`` call the image (the engine's name too)
 # The per-layer table's columns (the lab's table and CSV, the explorer's HTML table; the field
 # CSV of viz.teaching.fields names the same columns in words)
 TABLE_COLUMNS = ("layer", "type", "output", "r", "S", "P", "params", "MACs")
@@ -68,6 +71,7 @@ class LayerInfo:
     is_global: bool  # every unit sees the whole input
     field: LayerField  # the engine's result (gives every unit's region)
     kernel: int | None = None  # the layer's own kernel (conv and pooling)
+    inputs: tuple[str, ...] = ()  # the layers it reads ("input": the image), in order
 
     @property
     def size(self) -> int:
@@ -124,17 +128,100 @@ def count_params(rec: LayerRecord) -> int:
     return total
 
 
+# ---------------------------------------------------------------------------------------------
+# Graphs: a record's ``inputs``
+# ---------------------------------------------------------------------------------------------
+
+def is_graph(layers: Sequence[LayerRecord]) -> bool:
+    """True when some record names its ``inputs`` (else each reads the one before it)."""
+    return any(isinstance(rec, dict) and "inputs" in rec for rec in layers)
+
+
+def input_names(layers: Sequence[LayerRecord]) -> list[tuple[str, ...]]:
+    """What each record reads, in order: its ``inputs``, else the record before it (the image,
+    :data:`INPUT`, for the first). Records are taken as checked (:func:`check_inputs`)."""
+    out: list[tuple[str, ...]] = []
+    previous = INPUT
+    for rec in layers:
+        named = rec.get("inputs")
+        out.append(tuple(named) if named is not None else (previous,))
+        previous = rec["name"]
+    return out
+
+
+def last_uses(layers: Sequence[LayerRecord]) -> dict[str, int]:
+    """{name: index of the last record that reads it} (the last record's output: its own
+    index): what a forward pass must keep, and until when."""
+    last: dict[str, int] = {}
+    for i, srcs in enumerate(input_names(layers)):
+        for src in srcs:
+            last[src] = i
+    if layers:
+        last[layers[-1]["name"]] = len(layers) - 1
+    return last
+
+
+def _a(kind: Any) -> str:
+    """'an add', 'a concat'."""
+    return f"{'an' if str(kind)[:1] in 'aeiou' else 'a'} {kind}"
+
+
+def check_inputs(layers: Sequence[LayerRecord]) -> None:
+    """Every record's ``inputs`` name earlier records (or ``"input"``, the image), once each:
+    two or more for a join (add, concat), exactly one for every other type. ``ValueError``
+    naming the layer otherwise (so cycles and forward references cannot happen)."""
+    seen: set[str] = set()
+    for i, rec in enumerate(layers, start=1):
+        name, kind = rec.get("name"), rec.get("type")
+        where = f"layer #{i} ({name})"
+        named = rec.get("inputs")
+        if named is None:
+            if kind in JOIN_TYPES:
+                raise ValueError(f"{where}: {_a(kind)} layer joins two or more layers; list them "
+                                 f'in "inputs", e.g. ["conv2", "relu1"]')
+        else:
+            if (not isinstance(named, (list, tuple)) or not named
+                    or not all(isinstance(n, str) for n in named)):
+                raise ValueError(f'{where}: "inputs" must be a list of layer names (or '
+                                 f'"{INPUT}" for the image), not {str(named)[:40]!r}')
+            if kind in JOIN_TYPES and len(named) < 2:
+                raise ValueError(f"{where}: {_a(kind)} layer joins two or more layers, but its "
+                                 f"inputs name {len(named)}")
+            if kind not in JOIN_TYPES and len(named) != 1:
+                raise ValueError(f"{where}: {_a(kind)} layer reads exactly one layer, but its "
+                                 f"inputs name {len(named)}; join branches with add or concat")
+            if len(set(named)) != len(named):
+                raise ValueError(f"{where}: its inputs name the same layer twice")
+            for src in named:
+                if src != INPUT and src not in seen:
+                    what = ("itself" if src == name else
+                            "a later layer" if any(r.get("name") == src for r in layers)
+                            else "no layer")
+                    raise ValueError(
+                        f"{where}: its inputs name {src[:40]!r}, which is {what}; a layer reads "
+                        f'earlier layers only (or "{INPUT}", the image)')
+        if isinstance(name, str):
+            seen.add(name)
+
+
 def _shapes(layers: list[LayerRecord], fields: list[LayerField],
             input_shape: tuple[int, int, int]) -> list[tuple[int, ...]]:
-    """Output shape of every layer, from its type: spatial sizes from the engine."""
+    """Output shape of every layer, from its type and what it reads: spatial sizes from the
+    engine; a join's from its inputs' shapes."""
     shapes: list[tuple[int, ...]] = []
-    shape: tuple[int, ...] = tuple(input_shape)
-    for rec, fld in zip(layers, fields):
-        hw = shape[1:] if len(shape) == 3 else (1, 1)
-        if fld.output_size is not None and not fld.is_global:
-            hw = fld.output_size
-        shape = tuple(TYPES[rec["type"]].out_shape(rec, shape, hw))  # type: ignore[arg-type]
+    made: dict[str, tuple[int, ...]] = {INPUT: tuple(input_shape)}
+    for rec, fld, srcs in zip(layers, fields, input_names(layers)):
+        kind = TYPES[rec["type"]]
+        if kind.merge is not None:
+            shape = tuple(kind.merge(rec, [made[s] for s in srcs]))
+        else:
+            shape = made[srcs[0]]
+            hw = shape[1:] if len(shape) == 3 else (1, 1)
+            if fld.output_size is not None and not fld.is_global:
+                hw = fld.output_size
+            shape = tuple(kind.out_shape(rec, shape, hw))  # type: ignore[arg-type]
         shapes.append(shape)
+        made[rec["name"]] = shape
     return shapes
 
 
@@ -143,6 +230,8 @@ def describe(layers: list[LayerRecord], input_shape: tuple[int, int, int] = INPU
     """One :class:`LayerInfo` per layer record, in order (raises ``ValueError`` when invalid)."""
     if not layers:
         return []
+    if is_graph(layers):
+        check_inputs(layers)
     fields = compute({"input_size": list(input_shape[1:]), "layers": layers})
     shapes = _shapes(layers, fields, input_shape)
     infos: list[LayerInfo] = []
@@ -155,7 +244,8 @@ def describe(layers: list[LayerRecord], input_shape: tuple[int, int, int] = INPU
             r, stride, padding = int(fld.h.r), fld.h.stride, fld.h.padding
         kernel = _side(rec["kernel"]) if rec["type"] in FIELD_CHANGERS else None
         infos.append(LayerInfo(rec["name"], rec["type"], tuple(shape), r, stride, padding,
-                               count_params(rec), macs, bool(fld.is_global), fld, kernel))
+                               count_params(rec), macs, bool(fld.is_global), fld, kernel,
+                               tuple(fld.inputs)))
     return infos
 
 
@@ -215,12 +305,13 @@ def activation_elements(infos: list[LayerInfo]) -> int:
 
 
 def input_side(infos: list[LayerInfo], name: str, size: int = INPUT_SHAPE[1]) -> int | None:
-    """Side of the map that layer ``name`` reads (None when it reads a vector)."""
-    prev: int | None = size
+    """Side of the map that layer ``name`` reads (its first input's; None when it reads a
+    vector)."""
+    sides: dict[str, int | None] = {INPUT: size}
     for info in infos:
         if info.name == name:
-            return prev
-        prev = info.size if len(info.shape) == 3 else None
+            return sides.get(info.inputs[0] if info.inputs else INPUT, size)
+        sides[info.name] = info.size if len(info.shape) == 3 else None
     raise ValueError(f"no layer named {name!r}")
 
 

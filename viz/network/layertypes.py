@@ -9,8 +9,9 @@ A network is a list of *layer records* (plain dicts such as ``{"name": "conv1", 
   check of what the browser runs (``viz/browser/lens.py``), the numpy forward pass and the torch builder
   read defaults with :meth:`LayerType.value`;
 - ``role``: ``"field"`` (grows the receptive field: ``FIELD_CHANGERS``), ``"keep"`` (changes
-  neither the size nor the channels: ``SHAPE_KEEPERS``) or ``"global"`` (every output reads the
-  whole input). The receptive-field engine ``viz/receptive_field.py`` stays standard library
+  neither the size nor the channels: ``SHAPE_KEEPERS``), ``"global"`` (every output reads the
+  whole input) or ``"join"`` (two or more inputs named by the record's ``inputs``: ``add``,
+  ``concat``; ``JOIN_TYPES``). The receptive-field engine ``viz/receptive_field.py`` stays standard library
   only and reads richer specs (identity, add, concat, ``[h, w]`` pairs); its groups of types are
   checked against these roles by ``tests/viz/test_layertypes.py``;
 - ``params``: the tensors a record implies, by state-dict suffix; ``out_shape``: the output
@@ -96,7 +97,7 @@ class LayerType:
     """Everything the app knows about one layer type (see the module docstring)."""
 
     name: str
-    role: str  # "field", "keep" or "global"
+    role: str  # "field", "keep", "global" or "join"
     options: tuple[Option, ...]
     torch: str  # the torch module's class name (model/zoo.py BUILDERS)
     numpy: NumpyOp
@@ -110,6 +111,10 @@ class LayerType:
     after_flatten: bool = False  # may follow a flatten
     needs_flatten: bool = False  # reads a vector: a flatten must come before it
     label: str = ""  # how messages name the layer ("pooling"); the name when empty
+    # a join (role "join": add, concat): the output shape from its inputs' shapes, in the order
+    # of the record's ``inputs`` (``ValueError`` naming them when they do not fit); its
+    # ``numpy`` op then takes the list of its inputs' arrays
+    merge: Callable[[LayerRecord, list[Shape]], Shape] | None = None
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -225,6 +230,40 @@ def _np_sigmoid(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np
 def _np_leakyrelu(x: np.ndarray, rec: LayerRecord, t: dict[str, np.ndarray]) -> np.ndarray:
     slope = float(TYPES["leakyrelu"].value(rec, "negative_slope"))
     return np.where(x > 0, x, x * np.float32(slope)).astype(np.float32, copy=False)
+
+
+def _np_add(xs: list[np.ndarray]) -> np.ndarray:
+    """The elementwise sum of a join's inputs, in their order (as torch adds them)."""
+    out = xs[0]
+    for x in xs[1:]:
+        out = out + x
+    return out.astype(np.float32, copy=False)
+
+
+def _shown(shape: Shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def _add_shape(rec: LayerRecord, shapes: list[Shape]) -> Shape:
+    names = rec.get("inputs") or []
+    for name, shape in zip(names[1:], shapes[1:]):
+        if shape != shapes[0]:
+            raise ValueError(
+                f"layer {rec['name']!r}: an add sums inputs of the same shape, but {names[0]!r} "
+                f"makes {_shown(shapes[0])} and {name!r} makes {_shown(shape)}; give the "
+                f"branches the same channels and strides (or use concat)")
+    return shapes[0]
+
+
+def _concat_shape(rec: LayerRecord, shapes: list[Shape]) -> Shape:
+    names = rec.get("inputs") or []
+    for name, shape in zip(names[1:], shapes[1:]):
+        if len(shape) != len(shapes[0]) or shape[1:] != shapes[0][1:]:
+            raise ValueError(
+                f"layer {rec['name']!r}: a concat stacks channels of maps of the same height "
+                f"and width, but {names[0]!r} makes {_shown(shapes[0])} and {name!r} makes "
+                f"{_shown(shape)}; give the branches the same strides and padding")
+    return (sum(s[0] for s in shapes), *shapes[0][1:])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -445,6 +484,14 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
         macs=lambda rec, out: rec["in"] * rec["out"],
         reads=("in", "reads {n:,} features, but the layer before it makes {m:,}."),
         after_flatten=True, needs_flatten=True),
+    # joins: two or more inputs, named by the record's "inputs" (see viz/network/layers.py)
+    LayerType(
+        "add", "join", (), "Add", lambda xs, rec, t: _np_add(xs), "add",
+        lambda row, ctx: {}, lambda rec: {}, merge=_add_shape),
+    LayerType(
+        "concat", "join", (), "Concat",
+        lambda xs, rec, t: np.concatenate(xs, axis=0), "cat",
+        lambda row, ctx: {}, lambda rec: {}, merge=_concat_shape),
 )
 
 TYPES: dict[str, LayerType] = {t.name: t for t in LAYER_TYPE_LIST}
@@ -452,6 +499,7 @@ LAYER_TYPES: tuple[str, ...] = tuple(TYPES)
 FIELD_CHANGERS = tuple(t.name for t in LAYER_TYPE_LIST if t.role == "field")
 SHAPE_KEEPERS = tuple(t.name for t in LAYER_TYPE_LIST if t.role == "keep")
 GLOBAL_TYPES = tuple(t.name for t in LAYER_TYPE_LIST if t.role == "global")
+JOIN_TYPES = tuple(t.name for t in LAYER_TYPE_LIST if t.role == "join")  # two or more inputs
 # what may follow a flatten: the vector readers first ("linear, relu and dropout")
 AFTER_FLATTEN = tuple(sorted((t.name for t in LAYER_TYPE_LIST if t.after_flatten),
                              key=lambda n: not TYPES[n].needs_flatten))

@@ -1,11 +1,13 @@
 """A torch-free forward pass of zoo networks, straight from a checkpoint's bytes, in numpy.
 
-Importing torch takes 1.5-2 s on a small machine; a zoo network is a flat list of conv,
-BatchNorm, ReLU, pooling and flatten layers. This module reads a ``.safetensors`` checkpoint
-(tensors and model card) with numpy only and computes every layer's output, so the explorer can
-draw its first feature maps and prediction while torch is still loading in the background. The
-results match ``torch`` in eval mode to float32 precision (see tests/viz/test_npforward.py).
-Each layer type's op is its ``numpy`` entry in ``viz.network.layertypes``.
+Importing torch takes 1.5-2 s on a small machine; a zoo network is a list of conv,
+BatchNorm, ReLU, pooling, flatten, linear and join layers. This module reads a ``.safetensors``
+checkpoint (tensors and model card) with numpy only and computes every layer's output, so the
+explorer can draw its first feature maps and prediction while torch is still loading in the
+background. The results match ``torch`` in eval mode to float32 precision (see
+tests/viz/test_npforward.py). Each layer type's op is its ``numpy`` entry in
+``viz.network.layertypes``; a graph network (records naming their ``inputs``: add, concat) is
+walked by those inputs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 
 from viz.inputs.preprocess import MEAN, STD
 from viz.network import card as card_reader
+from viz.network.layers import INPUT, input_names
 from viz.network.layertypes import BN_EPS, TYPES  # noqa: F401  (BN_EPS: where it was read before)
 from viz.network.layertypes import conv2d as _conv  # noqa: F401  (the numpy kernels, by their old names)
 from viz.network.layertypes import pool2d as _pool  # noqa: F401
@@ -59,17 +62,20 @@ def normalise(image: np.ndarray) -> np.ndarray:
 
 
 def forward(net: NumpyNet, image: np.ndarray) -> OrderedDict[str, np.ndarray]:
-    """Every layer's output (batch dimension dropped) for a uint8 28x28 image, in eval mode."""
+    """Every layer's output (batch dimension dropped) for a uint8 28x28 image, in eval mode.
+    Each layer reads the one before it, or the layers its record's ``inputs`` name (a join
+    reads them all, in order)."""
     t = net.tensors
-    x = normalise(image)
     out: OrderedDict[str, np.ndarray] = OrderedDict()
-    for rec in net.layers:
+    made = {INPUT: normalise(image)}
+    for rec, srcs in zip(net.layers, input_names(net.layers)):
         name, kind = rec["name"], rec["type"]
         layer_type = TYPES.get(kind)
         if layer_type is None:
             raise ValueError(f"layer {name!r}: unsupported type {kind!r}")
-        x = layer_type.numpy(x, rec, t).astype(np.float32, copy=False)
-        out[name] = x
+        xs = [out[s] if s != INPUT else made[INPUT] for s in srcs]
+        x = layer_type.numpy(xs if layer_type.merge is not None else xs[0], rec, t)
+        out[name] = x.astype(np.float32, copy=False)
     return out
 
 
