@@ -31,6 +31,27 @@ def test_atlas_layers_are_the_conv_relu_and_pool_layers() -> None:
     assert names[:2] == ["conv1", "relu1"] and "gap" in names and "bn1" not in names
 
 
+def test_atlas_layers_take_every_activation_and_pooling_type() -> None:
+    from model.zoo import build_from_config
+    layers = [{"name": "conv1", "type": "conv", "in": 1, "out": 4, "kernel": 3, "groups": 1},
+              {"name": "tanh1", "type": "tanh"},
+              {"name": "pool1", "type": "avgpool", "kernel": 2, "padding": 1,
+               "count_include_pad": False},
+              {"name": "conv2", "type": "conv", "in": 4, "out": 4, "kernel": 3, "groups": 4},
+              {"name": "sigmoid1", "type": "sigmoid"},
+              {"name": "leaky1", "type": "leakyrelu", "negative_slope": 0.1},
+              {"name": "gmp", "type": "gmp"},
+              {"name": "flatten", "type": "flatten"},
+              {"name": "fc", "type": "linear", "in": 4, "out": 10}]
+    assert atlas_mod.atlas_layers(build_from_config("case", layers)) == [
+        "conv1", "tanh1", "pool1", "conv2", "sigmoid1", "leaky1", "gmp"]
+    # a dense-only network has no feature maps: no atlas layer
+    mlp = [{"name": "flatten", "type": "flatten"},
+           {"name": "fc1", "type": "linear", "in": 784, "out": 16},
+           {"name": "relu1", "type": "relu"}, {"name": "fc2", "type": "linear", "in": 16, "out": 10}]
+    assert atlas_mod.atlas_layers(build_from_config("mlp-case", mlp)) == []
+
+
 def test_top_digits_match_a_direct_per_image_computation() -> None:
     model, digits = _model(), _digits()
     result = atlas_mod.compute_atlas(model, digits, sha256="abc")
