@@ -3,13 +3,13 @@
 
 const MOUNTED = new WeakMap(); // parent element -> view
 
-// The view of component.parentElement (made with new View(parentElement, key) on first use,
-// key: the component's key in Python), with its setters refreshed, after render(view, data).
+// The view of component.parentElement (made with new View(parentElement) on first use), with
+// its setters refreshed, after render(view, data).
 function mount(component, View, render) {
-  const { data, parentElement, setStateValue, setTriggerValue, key } = component;
+  const { data, parentElement, setStateValue, setTriggerValue } = component;
   let view = MOUNTED.get(parentElement);
   if (!view) {
-    view = new View(parentElement, key);
+    view = new View(parentElement);
     MOUNTED.set(parentElement, view);
   }
   view.setters = { setStateValue, setTriggerValue };
