@@ -1,4 +1,4 @@
-"""The channel atlas: for every conv, ReLU and pooling layer, what excites each channel most.
+"""The channel atlas: for every conv, activation, pooling and join layer, what excites each channel most.
 
 One batched pass over the 10,000 test digits records every atlas layer at once (on a private
 copy of the model, via :func:`model.insight.activations.capture`; the shared model never carries a hook).
@@ -35,25 +35,23 @@ from model.insight.activations import batch_images, capture
 from model.insight.rf_adapter import receptive_field_table
 from model.store import file_sha256  # noqa: F401  (the atlas key; re-exported)
 from model.training.background import Progress
+from model.zoo import Add, Concat, walk
 from viz.network.layers import INPUT_SHAPE
 from viz.teaching import atlasdata
 from viz.teaching.atlasdata import TOP_K, Atlas, LayerAtlas
 
 CACHE_DIR = PROJECT_ROOT / ".cache" / "atlas"
 ATLAS_MODULES = (nn.Conv2d, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.MaxPool2d, nn.AvgPool2d,
-                 nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)  # conv, activation and pooling
+                 nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d,  # conv, activation and pooling
+                 Add, Concat)  # and joins
 BATCH = 250  # digits per pass at most (fewer when their layer outputs pass BATCH_BYTES)
 
 
 def atlas_layers(model: nn.Module) -> list[str]:
     """The conv, ReLU and pooling layers whose output has feature maps (N, C, H, W)."""
-    names, x = [], torch.zeros(1, *INPUT_SHAPE)
-    with torch.no_grad():
-        for name, module in model.named_children():
-            x = module(x)
-            if isinstance(module, ATLAS_MODULES) and x.dim() == 4:
-                names.append(name)
-    return names
+    with torch.no_grad():  # (a graph network walked by its records' inputs)
+        return [name for name, module, y in walk(model, torch.zeros(1, *INPUT_SHAPE))
+                if isinstance(module, ATLAS_MODULES) and y.dim() == 4]
 
 
 def channel_peaks(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
