@@ -2,8 +2,11 @@
 input (feature visualization), one channel or the whole layer.
 
 An atlas and a layer's feature visualizations are long computations: shipped checkpoints carry
-their atlas; otherwise they run in the background (``ui/views/background.py``). Clicking a patch
-opens that test digit with that unit picked (``ui/views/clicks.py``).
+their atlas; otherwise they run in the background (``ui/views/background.py``). A layer's
+feature visualizations cost :func:`featvis_macs`; over ``BACKGROUND_MACS`` (seed-original's
+wide layers: hours of a core) only the shown channel is synthesized, and over it even for one
+channel, none. Clicking a patch opens that test digit with that unit picked
+(``ui/views/clicks.py``).
 Session-state keys: ``atlas.*``.
 """
 
@@ -17,7 +20,16 @@ from ui import state
 from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
-from ui.views.background import Done, mnist, model_digest, poll, show_progress, start, test_images
+from ui.views.background import (
+    BACKGROUND_MACS,
+    Done,
+    mnist,
+    model_digest,
+    poll,
+    show_progress,
+    start,
+    test_images,
+)
 from ui.views.clicks import clicked, misread, notice, open_test_digit
 from viz.network.unit import Unit
 from viz.pictures import atlasfigs
@@ -58,6 +70,33 @@ def featvisstart(key: ModelRef, layer: str):
                  lambda progress: featvis.layer_grid(get_model(key)[0], cache, layer, progress))
 
 
+def featvis_macs(channels: int, macs_to_layer: int) -> int:
+    """Multiply-adds of synthesizing ``channels`` channels of a layer whose input-to-layer pass
+    costs ``macs_to_layer`` per image: every start of every channel, every step a forward and a
+    backward pass (three passes' worth)."""
+    from model.insight.featvis import Settings
+    return int(channels) * Settings.starts * Settings.steps * 3 * int(macs_to_layer)
+
+
+def macs_to(table, layer: str) -> int:
+    """Multiply-adds of one image from the input up to and including ``layer``."""
+    total = 0
+    for info in table:
+        total += int(info.macs)
+        if info.name == layer:
+            return total
+    return total
+
+
+def channelstart(key: ModelRef, layer: str, channel: int):
+    """One channel's feature visualization, in the background (for a layer too costly whole)."""
+    from model.insight import featvis
+    sha, _ = model_digest(key)
+    return start(f"featvis:{sha}:{layer}:{channel}",
+                 lambda progress: featvis.synthesize(get_model(key)[0], layer, [channel],
+                                                     progress=progress))
+
+
 def _patches(atlas, layer: str, channel: int, images: np.ndarray | None, scale: int):
     la = atlas.layer(layer)
     return [atlasfigs.patch_rgb(atlas.image(int(i), images), la.region[channel, k], scale)
@@ -78,8 +117,10 @@ def _on_patch(layer: str, channel: int, chart_key: str) -> None:
     open_test_digit(int(la.index[channel, k]), Unit(layer, channel, y, x))
 
 
-def render_atlas(key: ModelRef, layer: str, channels: int) -> None:
-    """The atlas view: a channel's top-9 patches, its synthesized input, and the layer grid."""
+def render_atlas(key: ModelRef, layer: str, channels: int, layer_macs: int = 0) -> None:
+    """The atlas view: a channel's top-9 patches, its synthesized input, and the layer grid.
+    ``layer_macs``: multiply-adds of one image up to ``layer`` (sizes the feature visualization;
+    0: always the whole layer)."""
     task = atlasstart(key)
     if task.result is None and not task.running and task.error is None:
         st.info("This network has no stored atlas and the MNIST test set is not on this machine "
@@ -115,32 +156,45 @@ def render_atlas(key: ModelRef, layer: str, channels: int) -> None:
             f"test set is {la.dataset_max[c]:.2f}. Click a patch to open that digit with that "
             f"unit picked.")
         notice()
+    whole = featvis_macs(la.channels, layer_macs) <= BACKGROUND_MACS
+    one = featvis_macs(1, layer_macs) <= BACKGROUND_MACS
     with right:
         st.markdown("**Synthesized input**")
-        ftask = featvisstart(key, layer)
-        if show_progress(ftask, f"Feature visualization of {layer}"):
+        if not one:
+            st.caption(f"Not synthesized: {featvis_macs(1, layer_macs) / 1e12:,.1f} trillion "
+                       f"multiply-adds for one channel of {layer}, more than this server "
+                       f"gives one view ({BACKGROUND_MACS / 1e12:,.0f} trillion).")
+            ftask = None
+        else:
+            ftask = featvisstart(key, layer) if whole else channelstart(key, layer, c)
+            what = (f"Feature visualization of {layer}" if whole else
+                    f"Feature visualization of channel {c} of {layer} (the whole layer would "
+                    f"take {featvis_macs(la.channels, layer_macs) / 1e12:,.0f} trillion "
+                    f"multiply-adds)")
+        if ftask is not None and show_progress(ftask, what):
             synth = ftask.result
-            r_syn = synth.regions[c]
+            i = synth.channels.index(c)
+            r_syn = synth.regions[i]
             st.image(atlasfigs.to_png(atlasfigs.patch_rgb(
-                synth.images[c], r_syn, atlasfigs.tile_scale(r, 84))), width=84,
+                synth.images[i], r_syn, atlasfigs.tile_scale(r, 84))), width=84,
                 output_format="PNG")
-            st.image(_png(synth.images[c]), width=112, output_format="PNG")
+            st.image(_png(synth.images[i]), width=112, output_format="PNG")
             st.caption(f"Top: the synthesized input cropped like the patches, to the field of "
-                       f"the unit where it peaks (row {synth.units[c][0]}, col "
-                       f"{synth.units[c][1]}); below, all of it. The 28x28 input that excites "
+                       f"the unit where it peaks (row {synth.units[i][0]}, col "
+                       f"{synth.units[i][1]}); below, all of it. The 28x28 input that excites "
                        f"channel {c} most, by gradient ascent "
                        f"(jitter, total-variation penalty, pixels in 0..255): activation "
-                       f"{synth.values[c]:.2f}, {synth.values[c] / max(la.dataset_max[c], 1e-6):.1f}"
+                       f"{synth.values[i]:.2f}, {synth.values[i] / max(la.dataset_max[c], 1e-6):.1f}"
                        f"x the best test digit." if la.dataset_max[c] > 0 else
                        f"The 28x28 input found by gradient ascent: activation "
-                       f"{synth.values[c]:.2f}; no test digit excites this channel at all.")
-        elif ftask.running:
+                       f"{synth.values[i]:.2f}; no test digit excites this channel at all.")
+        elif ftask is not None and ftask.running:
             poll(ftask)
     if st.toggle("Show the whole layer (every channel's top 9)", key="atlas.grid"):
-        render_layer_grid(key, atlas, layer)
+        render_layer_grid(key, atlas, layer, synthesize=whole)
 
 
-def render_layer_grid(key: ModelRef, atlas, layer: str) -> None:
+def render_layer_grid(key: ModelRef, atlas, layer: str, synthesize: bool = True) -> None:
     la = atlas.layer(layer)
     pages = (la.channels + PAGE - 1) // PAGE
     page = 0
@@ -152,9 +206,10 @@ def render_layer_grid(key: ModelRef, atlas, layer: str) -> None:
     r = int(la.region[0, 0, 1] - la.region[0, 0, 0] + 1)
     scale = atlasfigs.tile_scale(r, 56)
     rows = [_patches(atlas, layer, c, images, scale) for c in range(lo, hi)]
-    ftask = featvisstart(key, layer)
+    ftask = featvisstart(key, layer) if synthesize else None
     synth = None
-    if not ftask.running and ftask.error is None and ftask.result is not None:
+    if (ftask is not None and not ftask.running and ftask.error is None
+            and ftask.result is not None):
         size = rows[0][0].shape[:2]
         res = ftask.result
         synth = [atlasfigs.resize_rgb(atlasfigs.patch_rgb(res.images[c], res.regions[c], scale),
@@ -163,7 +218,9 @@ def render_layer_grid(key: ModelRef, atlas, layer: str) -> None:
          key=f"atlas.grid.{layer}.{page}")
     st.caption(f"Channels {lo}-{hi - 1} of {layer}: each row is one channel's top 9 patches "
                f"({r}x{r} fields)" + (", then its synthesized input, cropped the same way to "
-                                       "the field of its strongest unit." if synth else "."))
+                                       "the field of its strongest unit." if synth else
+                                       " (no synthesized inputs: too costly for every channel "
+                                       "of this layer)." if not synthesize else "."))
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -172,7 +229,7 @@ def _png(image: np.ndarray) -> bytes:
 
 
 def draw(v: Shown) -> None:
-    render_atlas(v.key, v.layer, v.acts[v.layer].shape[0])
+    render_atlas(v.key, v.layer, v.acts[v.layer].shape[0], macs_to(v.table, v.layer))
 
 
 VIEW = View("atlas", "Atlas", draw, "Atlas")

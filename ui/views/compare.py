@@ -13,7 +13,15 @@ from ui.cache import attribution
 from ui.components import saliencymap
 from ui.state import presenting
 from ui.views import Shown, View
-from ui.views.saliency import target_picker, window_defaults
+from ui.views.background import poll, show_progress
+from ui.views.saliency import (
+    inline,
+    map_images,
+    maps_task,
+    network_macs,
+    target_picker,
+    window_defaults,
+)
 
 
 def draw(v: Shown) -> None:
@@ -30,8 +38,27 @@ def draw(v: Shown) -> None:
     if sanity:
         rows["random weights"] = {}
     skipped: set[str] = set()
+    # the maps over the page's budget (seed-original's heavy ones) in one background task
+    macs = network_macs(v.table)
+    heavy = [(k, name != "trained") for name in rows for k in METHODS
+             if not inline(k, macs, window, stride)]
+    if heavy:
+        task = maps_task(key, image, heavy, target, row.name, window, stride)
+        images = sum(map_images(k, window, stride) for k, _ in heavy)
+        if not show_progress(task, f"{len(heavy)} of the maps ({images:,} images through a "
+                                   f"network of {macs / 1e6:,.0f}M multiply-adds each)"):
+            if task.running:
+                poll(task)
+            return
+        done = task.result
     for name in rows:
         for k, m in METHODS.items():
+            if heavy and (k, name != "trained") in done:
+                got = done[(k, name != "trained")]
+                rows[name][m.label] = got if got is not None else np.zeros((28, 28), np.float32)
+                if got is None:
+                    skipped.add(m.label)
+                continue
             try:
                 rows[name][m.label] = attribution(key, image, k, target, row.name, window,
                                                    stride, randomized=name != "trained")

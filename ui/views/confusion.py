@@ -2,7 +2,9 @@
 digits (click one to open it in the explorer).
 
 The predictions are ``model.insight.predictions.labels_and_predictions``: shipped with the checkpoint,
-else computed once per model (with the MNIST test set on this machine).
+else computed once per model (with the MNIST test set on this machine): while the page waits
+when the 10,000 forward passes fit ``ui.views.background.INLINE_MACS``, else in the background
+with progress.
 Session-state keys: ``cm.*``.
 """
 
@@ -16,7 +18,15 @@ from model.store import ModelRef
 from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
-from ui.views.background import mnist, model_digest, test_images
+from ui.views.background import (
+    INLINE_MACS,
+    mnist,
+    model_digest,
+    poll,
+    show_progress,
+    start,
+    test_images,
+)
 from ui.views.clicks import clicked, misread, notice, open_test_digit
 from viz.pictures import atlasfigs
 from viz.teaching import confusion
@@ -31,11 +41,34 @@ def _labels_and_predictions(sha: str, _key: ModelRef,
     return labels_and_predictions(checkpoint, get_model(_key)[0])
 
 
-def _predictions(key: ModelRef) -> tuple[np.ndarray, np.ndarray] | None:
-    """(labels, predictions) over the test set, or None: nothing shipped and no MNIST here."""
+TEST_DIGITS = 10_000  # the MNIST test set
+
+
+def _predict_in_background(sha: str, key: ModelRef):
+    """The test set's predictions computed in the background, 500 digits at a time."""
+    def run(progress):
+        from model.data import load_mnist
+        from model.insight.predictions import compute
+        data = load_mnist(download=False)
+        model, images = get_model(key)[0], data.test_images.numpy()
+        parts = []
+        for s in range(0, len(images), 500):
+            parts.append(compute(model, images[s:s + 500]))
+            done = s + len(parts[-1])
+            progress(done, len(images), f"{done:,} of {len(images):,} digits")
+        return data.test_labels.numpy().astype(np.int64), np.concatenate(parts).astype(np.int64)
+    return start(f"predictions:{sha}", run)
+
+
+def _predictions(key: ModelRef, macs: int = 0):
+    """(labels, predictions) over the test set, or None: nothing shipped and no MNIST here; or
+    the background task computing them (a network whose test pass is over ``INLINE_MACS``)."""
     sha, path = model_digest(key)
-    if not mnist() and (path is None or not predictions_path(path).is_file()):
+    shipped = path is not None and predictions_path(path).is_file()
+    if not mnist() and not shipped:
         return None
+    if not shipped and TEST_DIGITS * macs > INLINE_MACS:
+        return _predict_in_background(sha, key)
     return _labels_and_predictions(sha, key, None if path is None else str(path))
 
 
@@ -60,13 +93,21 @@ def _on_digit(indices: list[int]) -> None:
         misread()
 
 
-def render_confusion(key: ModelRef) -> None:
-    """Confusion matrix on the test set, per-class accuracy, a cell's digits (click to open)."""
-    data = _predictions(key)
+def render_confusion(key: ModelRef, macs: int = 0) -> None:
+    """Confusion matrix on the test set, per-class accuracy, a cell's digits (click to open).
+    ``macs``: the network's multiply-adds per digit (0: classify while the page waits)."""
+    data = _predictions(key, macs)
     if data is None:
         st.info("The confusion matrix needs this network's test predictions: shipped networks "
                 "carry theirs; for others, put the MNIST test set on this machine (MNIST_DIR).")
         return
+    if not isinstance(data, tuple):  # a background task
+        if not show_progress(data, f"Classifying the {TEST_DIGITS:,} test digits "
+                                   f"({macs / 1e6:,.0f}M multiply-adds each)"):
+            if data.running:
+                poll(data)
+            return
+        data = data.result
     labels, preds = data
     notice()
     m = confusion.confusion(labels, preds)
@@ -121,7 +162,7 @@ def _confused_with(m: np.ndarray, t: int) -> str:
 
 
 def draw(v: Shown) -> None:
-    render_confusion(v.key)
+    render_confusion(v.key, sum(int(info.macs) for info in v.table))
 
 
 VIEW = View("confusion", "Confusion", draw, "Confusion", uses_layer=False)

@@ -2,20 +2,30 @@
 (``ui/components/saliencymap.py``). ``target_picker`` and ``window_defaults`` serve the All
 methods view too.
 
+A map whose cost (:func:`map_macs`: the network's multiply-adds per image times the images the
+method runs) is over ``ui.views.background.INLINE_MACS`` (on ``seed-original``: Integrated
+Gradients, SmoothGrad and Occlusion) is computed in the background with progress
+(:func:`maps_task`), so the page never waits on it; the All methods view shares that path.
+
 Session-state keys: ``sal.method`` (``ui.state.METHOD``: a link sets it), ``sal.target``,
 ``sal.window.LAYER``, ``sal.stride.LAYER``, ``sal.map``.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+
 import numpy as np
 import streamlit as st
 
+from model.store import ModelRef
 from ui import state
-from ui.cache import attribution
+from ui.cache import attribution, get_model
 from ui.components import saliencymap
 from ui.state import presenting
 from ui.views import Shown, View
+from ui.views.background import INLINE_MACS, model_digest, poll, show_progress, start
 from viz.network.layers import LayerInfo
 
 
@@ -32,6 +42,76 @@ def window_defaults(row: LayerInfo) -> tuple[int, int]:
     """A sliding window's size and step: the layer's field r and effective stride S."""
     from model.saliency.occlusion import defaults
     return defaults(row.r, row.stride)
+
+
+def network_macs(table: Sequence[LayerInfo]) -> int:
+    """Multiply-adds of one image through the network (the engine's per-layer count)."""
+    return sum(int(info.macs) for info in table)
+
+
+def map_images(method: str, window: int, stride: int) -> int:
+    """Images one map of ``method`` runs through the network for one digit: Occlusion's patch
+    positions (and the digit), Integrated Gradients' steps, SmoothGrad's noisy copies, else the
+    method's ``images_per_digit``."""
+    from model.saliency import METHODS
+    from model.saliency.integrated_gradients import STEPS
+    from model.saliency.smoothgrad import SAMPLES
+    m = METHODS[method]
+    if m.uses_window:
+        w = min(max(int(window), 1), 28)
+        step = min(max(int(stride), 1), w)
+        return ((28 - w) // step + 1) ** 2 + 1
+    return {"ig": STEPS, "smoothgrad": SAMPLES}.get(method, m.images_per_digit)
+
+
+def map_macs(method: str, macs: int, window: int, stride: int) -> int:
+    """Multiply-adds one map costs: its images (:func:`map_images`) times ``macs`` per image,
+    three times over for a method taking gradients (a forward and a twice-as-dear backward)."""
+    from model.saliency import METHODS
+    return map_images(method, window, stride) * int(macs) * (3 if METHODS[method].backward else 1)
+
+
+def inline(method: str, macs: int, window: int, stride: int) -> bool:
+    """Whether a map is cheap enough to compute while the page waits."""
+    return map_macs(method, macs, window, stride) <= INLINE_MACS
+
+
+def maps_task(key: ModelRef, image: np.ndarray, jobs: Sequence[tuple[str, bool]], target: int,
+              layer: str, window: int, stride: int):
+    """The maps ``jobs`` ((method, on the randomized copy)) of one digit, in one background
+    task (``ui.views.background``), shared by every session asking for the same maps. Progress
+    counts the images through the network (a forward hook on a private copy: the shared model
+    never carries one); the result is {(method, randomized): (28, 28) map}."""
+    sha, _ = model_digest(key)
+    pixels = hashlib.sha256(np.ascontiguousarray(image, dtype=np.uint8).tobytes()).hexdigest()
+    names = ",".join(f"{m}{'~' if r else ''}" for m, r in jobs)
+    total = sum(map_images(m, window, stride) for m, _ in jobs)
+
+    def run(progress):
+        from model import saliency
+        from model.insight.activations import as_input, private_copy
+        from ui.cache import _randomized
+        model, _ = get_model(key)
+        seen = [0]
+
+        def count(_module, inputs, _output) -> None:
+            seen[0] += len(inputs[0])
+            progress(min(seen[0], total), total,
+                     f"{min(seen[0], total):,} of {total:,} images through the network")
+
+        out = {}
+        x = as_input(image)
+        for method, randomized in jobs:
+            net = private_copy(_randomized(key, model) if randomized else model)
+            net.register_forward_hook(count)
+            try:
+                out[(method, randomized)] = saliency.attribute(
+                    method, net, x, target, layer=layer, window=window, stride=stride)
+            except ValueError:  # e.g. Grad-CAM on a layer without feature maps
+                out[(method, randomized)] = None
+        return out
+
+    return start(f"maps:{sha}:{pixels[:16]}:{names}:{target}:{layer}:{window}:{stride}", run)
 
 
 def draw(v: Shown) -> None:
@@ -54,7 +134,25 @@ def draw(v: Shown) -> None:
         stride = o2.number_input("Stride (pixels)", 1, 28, stride, key=f"sal.stride.{row.name}",
                                  help=f"Defaults to {row.name}'s effective stride S = "
                                       f"{row.stride}.")
-    attr = attribution(key, image, method, target, row.name, int(window), int(stride))
+    macs = network_macs(v.table)
+    if inline(method, macs, int(window), int(stride)):
+        attr = attribution(key, image, method, target, row.name, int(window), int(stride))
+    else:
+        task = maps_task(key, image, [(method, False)], target, row.name, int(window),
+                         int(stride))
+        cost = map_macs(method, macs, int(window), int(stride))
+        what = (f"{m.label} for class {target} ({map_images(method, int(window), int(stride)):,}"
+                f" images through a network of {macs / 1e6:,.0f}M multiply-adds each: "
+                f"{cost / 1e9:,.0f} billion in all)")
+        if not show_progress(task, what):
+            if task.running:
+                poll(task)
+            st.markdown(f"**{m.label} for class {target}.** {m.explanation}")
+            return
+        attr = task.result[(method, False)]
+        if attr is None:
+            st.info(f"{m.label} needs a layer with feature maps; {row.name} has none.")
+            return
     st.markdown(f"**{m.label} for class {target}.** {m.explanation}")
     if m.uses_layer and not m.uses_window and row.stride is not None:
         st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "

@@ -1,6 +1,12 @@
 """The Trust view: how far to trust each saliency method, by deletion and insertion curves and
 the randomization check, in one sentence per method (computed in the background).
 
+Its cost is :func:`trust_macs` per digit (every method's map on the network and on a randomized
+copy, the deletion and insertion curves, the random-order bar). A network for which 20 digits
+are over ``ui.views.background.BACKGROUND_MACS`` (seed-original: about 0.9 trillion
+multiply-adds per digit) is offered 2 to 20 digits; the largest count within that budget starts
+by itself, more only from a button that says what it costs.
+
 Session-state keys: ``trust.*``.
 """
 
@@ -12,7 +18,7 @@ from model.store import ModelRef
 from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
-from ui.views.background import model_digest, poll, show_progress, start
+from ui.views.background import BACKGROUND_MACS, model_digest, poll, show_progress, start
 from viz.pictures import atlasfigs
 
 
@@ -30,12 +36,44 @@ def truststart(key: ModelRef, n: int = 100):
     return start(f"trust:{sha}:{n}", run)
 
 
-def render_trust(key: ModelRef) -> None:
-    """Deletion and insertion curves, the randomization check and one sentence, per method."""
+def trust_macs(n: int, macs: int) -> int:
+    """Multiply-adds of the trust table over ``n`` digits of a network of ``macs`` per digit:
+    per method its map on the network and on the randomized copy and its two curves, then the
+    random-order curves and the predictions."""
+    from model import trust
     from model.saliency import METHODS
-    n = st.select_slider("Digits", [20, 50, 100], value=100, key="trust.n",
-                         help="A fixed set: the first N test digits (shipped samples without "
-                              "MNIST).")
+    from ui.views.saliency import map_macs
+    window, stride = trust.OCCLUSION
+    curve = 2 * (trust.STEPS + 1) * int(macs)
+    per_digit = sum(2 * map_macs(k, macs, window, stride) + curve for k in METHODS)
+    return int(n) * (per_digit + curve + int(macs))
+
+
+SMALL = (2, 5, 10, 20)  # digits offered for a network too costly for 20 in the background
+
+
+def render_trust(key: ModelRef, macs: int = 0) -> None:
+    """Deletion and insertion curves, the randomization check and one sentence, per method.
+    ``macs``: the network's multiply-adds per digit (0: the usual 20 to 100 digits)."""
+    from model.saliency import METHODS
+    help_ = "A fixed set: the first N test digits (shipped samples without MNIST)."
+    if trust_macs(20, macs) <= BACKGROUND_MACS:
+        n = st.select_slider("Digits", [20, 50, 100], value=100, key="trust.n", help=help_)
+    else:
+        fits = [k for k in SMALL if trust_macs(k, macs) <= BACKGROUND_MACS] or [SMALL[0]]
+        n = st.select_slider("Digits", SMALL, value=fits[-1], key="trust.n.big", help=help_)
+        cost = trust_macs(int(n), macs)
+        sha, _ = model_digest(key)
+        asked = st.session_state.setdefault("trust.asked", set())
+        if (cost > BACKGROUND_MACS and f"{sha}:{n}" not in asked
+                and _task_named(f"trust:{sha}:{int(n)}") is None):
+            st.info(f"This network takes {macs / 1e6:,.0f} million multiply-adds per digit: the "
+                    f"seven methods on {n} digits cost {cost / 1e12:,.1f} trillion, minutes of "
+                    f"this server's CPU shared with the class ({fits[-1]} digits take "
+                    f"{trust_macs(fits[-1], macs) / 1e12:,.1f} trillion).")
+            if not st.button(f"Measure on {n} digits in the background", key="trust.go"):
+                return
+            asked.add(f"{sha}:{n}")
     task = truststart(key, int(n))
     if not show_progress(task, "Measuring the seven methods"):
         if task.running:
@@ -73,8 +111,13 @@ def render_trust(key: ModelRef) -> None:
              key="trust.insertion")
 
 
+def _task_named(key: str):  # reads the background tasks without starting one
+    from model.training.background import TASKS
+    return TASKS.get(key)
+
+
 def draw(v: Shown) -> None:
-    render_trust(v.key)
+    render_trust(v.key, sum(int(info.macs) for info in v.table))
 
 
 VIEW = View("trust", "Trust", draw, "Trust", uses_layer=False)
