@@ -202,6 +202,9 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
         "padding": "Zero padding on each side (blank: 0).",
         "dilation": "Dilation d of a conv: its kernel spans d·(k−1)+1 pixels (blank: 1).",
         "channels": "Output channels of a conv, outputs of a linear layer (blank: 8 / 10).",
+        "groups": "Groups of a conv: its input and output channels split into this many groups, "
+                  "each output reading only its own group (blank: 1; depthwise: as many groups "
+                  "as input channels).",
     }
     config = {"type": st.column_config.SelectboxColumn(
         "type", options=list(ROW_TYPES), required=True, width="small",

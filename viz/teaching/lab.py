@@ -35,7 +35,7 @@ __all__ = ["COLUMNS", "ROW_TYPES", "TABLE_COLUMNS", "LabReport", "analyse", "che
            "layers_to_rows", "report_csv", "rows_to_layers", "table_rows", "table_rows_to_rows"]
 
 ROW_TYPES = LAYER_TYPES
-COLUMNS = ("type", "kernel", "stride", "padding", "dilation", "channels")  # of a lab row
+COLUMNS = ("type", "kernel", "stride", "padding", "dilation", "channels", "groups")  # of a lab row
 
 
 def _int(row: dict[str, Any], key: str, default: int, minimum: int, where: str) -> int:
