@@ -19,12 +19,14 @@ from viz.pictures import figures
 from viz.teaching.lab import (
     COLUMNS,
     ROW_TYPES,
+    TEXT_COLUMNS,
     LabReport,
     analyse,
     area,
     cell,
     check,
     compare_sentence,
+    explain_break,
     growth,
     layers_to_rows,
     millions,
@@ -69,7 +71,7 @@ def start_label(start: str, arch: str) -> str:
 
 MAX_EDIT_ROWS = 200  # rows the editor's table may hold (the lab analyses at most 100)
 MAX_CELL = 1_000_000  # a number cell's magnitude (any real layer is far below)
-MAX_TYPE = 20  # characters of a type cell
+MAX_TEXT = 64  # characters of a name or type cell (a layer name's limit)
 
 
 def _cell_problem(col: Any, value: Any) -> str | None:
@@ -80,10 +82,12 @@ def _cell_problem(col: Any, value: Any) -> str | None:
     value = cell(value)  # blanks (None, NaN, pd.NA) -> None, numpy numbers -> Python's
     if value is None:
         return None
-    if col == "type":
-        if isinstance(value, str) and len(value) <= MAX_TYPE:
+    if col in TEXT_COLUMNS:
+        if isinstance(value, str) and len(value) <= MAX_TEXT:
             return None
-        return f"the type {urlstate.shown(value)} is not one of {', '.join(ROW_TYPES)}"
+        if col == "type":
+            return f"the type {urlstate.shown(value)} is not one of {', '.join(ROW_TYPES)}"
+        return f"the {col} {urlstate.shown(value)} is not a text of at most {MAX_TEXT} characters"
     if col not in COLUMNS:
         return f"there is no column {urlstate.shown(col)}"
     number = value
@@ -147,9 +151,11 @@ def _frame(rows: list[dict[str, Any]]):
     import pandas as pd
     frame = pd.DataFrame([{col: row.get(col) for col in COLUMNS} for row in rows],
                          columns=list(COLUMNS))
-    for col in COLUMNS[1:]:
-        frame[col] = pd.array([cell(v) for v in frame[col]], dtype="Int64")
-    frame["type"] = frame["type"].astype(object)
+    for col in COLUMNS:
+        if col in TEXT_COLUMNS:
+            frame[col] = frame[col].astype(object)
+        else:
+            frame[col] = pd.array([cell(v) for v in frame[col]], dtype="Int64")
     frame.index = pd.RangeIndex(1, len(frame) + 1)  # rows numbered as the messages number them
     return frame
 
@@ -162,7 +168,8 @@ def _table(base: list[dict[str, Any]], version: int, config: dict):
     """The editable table (its edits applied by Streamlit), keyed by ``version``."""
     return st.data_editor(_frame(base), key=f"lab.editor.{version}", num_rows="dynamic",
                           column_config=config, hide_index=False, width="stretch",
-                          height=min(560, 38 + 35 * (len(base) + 1)))
+                          height=min(560, 38 + 35 * (len(base) + 1)),
+                          placeholder="")  # a blank cell shows blank (the default), not "None"
 
 
 def editor() -> tuple[str, list[dict[str, Any]]]:
@@ -172,22 +179,20 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
     _remembered("lab.start", DEFAULT)
     if st.session_state["lab.start"] not in options:
         st.session_state["lab.start"] = DEFAULT
-    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
     arch = context().arch
-    start = c1.selectbox("Start from", options, key="lab.start",
+    start = st.selectbox("Start from", options, key="lab.start",
                          format_func=lambda o: start_label(o, arch),
                          help=None if presenting() else
                          "A zoo architecture, or the network chosen in the sidebar. Changing it "
                          "replaces the table.")
     _remember("lab.start")
-    c2.button("Reset", key="lab.reset", on_click=_bump, width="stretch",
-              help=None if presenting() else "Back to the start architecture's layers.")
     source = (start, context().key if start == SIDEBAR else None)
     version = st.session_state.setdefault("lab.version", 0)
     if st.session_state.get("lab.source") != source:
         # A new start: a fresh editor (a new key) on its layers.
         st.session_state["lab.source"] = source
         st.session_state["lab.base"] = layers_to_rows(start_layers(start))
+        st.session_state["lab.working"] = None  # what "the change that broke it" is against
         version = st.session_state["lab.version"] = version + 1
     elif (f"lab.editor.{version}" not in st.session_state
           and st.session_state.get("lab.edited_for") == version):
@@ -206,7 +211,11 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
                   "each output reading only its own group (blank: 1; depthwise: as many groups "
                   "as input channels).",
     }
-    config = {"type": st.column_config.SelectboxColumn(
+    config = {"name": st.column_config.TextColumn(
+        "name", width="small", max_chars=64,
+        help="The layer's name, as the explorer and a saved checkpoint call it (blank: "
+             "filled in, e.g. conv3)." if help_on else None),
+              "type": st.column_config.SelectboxColumn(
         "type", options=list(ROW_TYPES), required=True, width="small",
         help="Layer type. bn, relu and dropout keep the shape; gap averages each map to 1x1; "
              "flatten turns maps into a vector for linear layers." if help_on else None)}
@@ -237,10 +246,16 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
         rows = frame_rows(_table(base, version, config))
     st.session_state["lab.edited"] = rows
     st.session_state["lab.edited_for"] = version
+    # Below the table: the editor's toolbar (search, download, full screen) floats over
+    # whatever sits just above its top right corner.
+    c1, c2 = st.columns([3, 1], vertical_alignment="top")
+    c2.button("Reset", key="lab.reset", on_click=_bump, width="stretch",
+              help=None if presenting() else "Back to the start architecture's layers.")
     if help_on:
-        st.caption("Edit any cell; add a layer with the + row at the bottom, delete one by "
-                   "ticking its row and pressing the bin. Names, input channels and flatten "
-                   "sizes are filled in; a conv followed by bn has no bias.")
+        c1.caption("Edit any cell; add a layer with the + row at the bottom, delete one by "
+                   "ticking its row and pressing the bin. A blank cell takes its default; a "
+                   "blank name, input channels and flatten sizes are filled in; a conv "
+                   "followed by bn has no bias.")
     edits = rows != base
     name = start_label(start, arch)
     return (f"{name}, edited" if edits else name), rows
@@ -393,10 +408,15 @@ def page() -> None:
         try:
             layers, report = check(rows)
         except ValueError as exc:
-            st.error(f"This network does not work: {str(exc).rstrip('.')}.")
+            # the layer that breaks (with its row), the edit since the last table that worked,
+            # and a change that fixes it when trying finds one
+            good = st.session_state.get("lab.working") or st.session_state.get("lab.base")
+            st.error(f"This network does not work: {explain_break(good or [], rows, str(exc))}.")
         except Exception as exc:  # noqa: BLE001 - never a traceback in front of a class
             st.error(f"This table could not be analysed ({type(exc).__name__}: {exc}). Check "
                      f"its numbers; Reset brings the start architecture back.")
+        else:
+            st.session_state["lab.working"] = rows
         if report is not None:
             with top:
                 headline(report, len(report.layers))

@@ -84,7 +84,10 @@ def test_per_layer_table_and_csv(app: AppTest) -> None:
     tables = [d for d in app.dataframe if d.editing_mode == "read_only"]
     table = tables[0].value
     assert list(table.columns) == ["layer", "type", "output", "r", "S", "P", "params", "MACs"]
-    head = table[table["layer"] == "conv11"].iloc[0]  # the seed's 14x14 head
+    # the layers are named as the architecture (and the explorer) names them
+    assert list(table["layer"])[-4:] == ["conv9", "conv10", "head", "flatten"]
+    assert "pool" in set(table["layer"]) and "pool1" not in set(table["layer"])
+    head = table[table["layer"] == "head"].iloc[0]  # the seed's 14x14 head
     assert (head["output"], head["r"], head["S"]) == ("10x1x1", "54", "2")
     assert head["params"] == 16 * 14 * 14 * 10 + 10
     assert "relu1" not in set(table["layer"])  # bn / relu / dropout hidden by default
@@ -300,3 +303,65 @@ def test_tables_over_the_upload_limits_are_refused_with_their_message() -> None:
                                          f"\\d+ GMAC per image and 4,710,010 activation values "
                                          f"per image; {LIMITS}"):
         lab.check(rows)
+
+
+def test_blank_cells_are_blank_and_reset_sits_below_the_table(app: AppTest) -> None:
+    editor = app.data_editor[0]
+    assert editor.proto.placeholder == ""  # Streamlit's default shows blanks as "None"
+    assert editor.value.loc[2, "kernel"] is pd.NA  # bn1's kernel: a blank, not a value
+    assert list(editor.value["name"])[:5] == ["conv1", "bn1", "relu1", "drop1", "conv2"]
+    # the editor's toolbar floats over what is just above the table: Reset comes after it
+    keys = [k for e in _walk(app.main) if (k := getattr(e, "key", None))]
+    assert keys.index("lab.reset") == keys.index(editor.key) + 1
+
+
+def _walk(node):
+    """Every element under ``node``, in page order."""
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
+
+
+def test_a_broken_edit_names_the_layer_the_change_and_the_fix() -> None:
+    at = open_lab()
+    edit(at, edited={0: {"kernel": 5}})  # conv1's kernel 3 -> 5 shrinks every later map by 2
+    ok(at)
+    message = at.error[0].value
+    assert message.startswith("This network does not work: layer 'head' (row 41): kernel (14 "
+                              "with dilation) is larger than its padded input height (13")
+    assert "It stopped working with your change to row 1 (conv1): kernel 3 → 5." in message
+    assert "Padding 2 on row 1 keeps conv1's output at 28x28 and makes the network work again" \
+        in message
+    assert at.button(key="lab.train").disabled and not at.metric
+    edit(at, edited={0: {"kernel": 5, "padding": 2}})  # the fix it names works
+    ok(at)
+    assert not at.error and metrics(at)["Parameters"] == f"{43_846 + 8 * 16:,}"
+
+
+def test_a_cell_the_row_type_does_not_use_is_refused() -> None:
+    at = open_lab()
+    edit(at, edited={3: {"kernel": 3}})  # a kernel on drop1
+    ok(at)
+    assert at.error[0].value.startswith(
+        "This network does not work: row 4 (drop1): dropout has no kernel (only the name and "
+        "type apply to a dropout row); clear that cell")
+    edit(at, edited={23: {"dilation": 2, "channels": 4}})  # pooling has neither
+    ok(at)
+    assert ("row 24 (pool): maxpool has no dilation or channels (a maxpool row uses kernel, "
+            "stride and padding); clear those cells") in at.error[0].value
+
+
+def test_names_are_kept_edited_and_checked() -> None:
+    at = open_lab()
+    edit(at, edited={40: {"name": "classifier"}})
+    ok(at)
+    table = [d for d in at.dataframe if d.editing_mode == "read_only"][0].value
+    assert "classifier" in set(table["layer"]) and "head" not in set(table["layer"])
+    edit(at, edited={40: {"name": "conv1"}})
+    ok(at)
+    assert "rows 1 and 41 are both named 'conv1'" in at.error[0].value
+    edit(at, added=[{"type": "relu"}])  # a new row without a name gets one no row uses
+    ok(at)
+    at.toggle(key="lab.every").set_value(True).run()
+    table = [d for d in at.dataframe if d.editing_mode == "read_only"][0].value
+    assert not at.error and list(table["layer"])[-3:] == ["head", "flatten", "relu11"]

@@ -14,14 +14,17 @@ parameters and MACs, all by arithmetic: nothing is built or run, so it answers a
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from viz.network.card import LIMITS, MAX_LAYERS, check_limits
+from viz.network.card import LIMITS, MAX_LAYERS, MAX_NAME, check_limits
 from viz.network.layers import (
     FIELD_CHANGERS,
+    INPUT,
     INPUT_SHAPE,
+    JOIN_TYPES,
     LAYER_TYPES,
     TABLE_COLUMNS,
     LabReport,
@@ -35,7 +38,16 @@ __all__ = ["COLUMNS", "ROW_TYPES", "TABLE_COLUMNS", "LabReport", "analyse", "che
            "layers_to_rows", "report_csv", "rows_to_layers", "table_rows", "table_rows_to_rows"]
 
 ROW_TYPES = LAYER_TYPES
-COLUMNS = ("type", "kernel", "stride", "padding", "dilation", "channels", "groups")  # of a lab row
+COLUMNS = ("name", "type", "kernel", "stride", "padding", "dilation", "channels",
+           "groups", "inputs")  # of a row
+TEXT_COLUMNS = ("name", "type", "inputs")  # the other columns hold whole numbers
+# ``inputs``: the layers a row reads, comma-separated names ("input": the image); blank: the row
+# above. An add or concat row joins two or more (``_inputs``)
+MAX_INPUTS_TEXT = 400  # characters of an inputs cell
+# What every row may fill whatever its type; any other filled cell must be one its type reads.
+ROW_IDENTITY = ("name", "type", "inputs")
+_NAME = re.compile(r"[A-Za-z0-9_-]+")  # a layer name (as in an uploaded checkpoint's card)
+RESERVED_NAMES = ("input",)  # what a graph record's inputs call the image
 
 
 def _int(row: dict[str, Any], key: str, default: int, minimum: int, where: str) -> int:
@@ -66,9 +78,16 @@ def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int]
         raise ValueError("the network is empty: add at least one layer")
     _check_row_count(rows)
     layers: list[dict[str, Any]] = []
-    ctx = RowContext("", input_shape[0], None, False, lambda key, default, least: default,
-                     lambda: describe(layers, input_shape)[-1].shape if layers else input_shape)
-    counts: dict[str, int] = {}
+    made: dict[str, tuple[int, int | None]] = {INPUT: (input_shape[0], None)}  # name: (C, F)
+    reads: list[str] = [INPUT]  # what the row being read reads (its inputs, or the row above)
+
+    def shape() -> tuple[int, ...]:  # the output shape of the layer the row reads
+        if reads[0] == INPUT:
+            return input_shape
+        return next(i.shape for i in describe(layers, input_shape) if i.name == reads[0])
+
+    ctx = RowContext("", input_shape[0], None, False, lambda key, default, least: default, shape)
+    names = layer_names(rows)
     for i, row in enumerate(rows, start=1):
         kind = str(row.get("type") or "").strip().lower()
         where = f"row {i} ({kind or 'no type'})"
@@ -79,14 +98,136 @@ def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int]
             raise ValueError(f"row {i}: unknown layer type {row.get('type')!r}; choose one of "
                              f"{', '.join(ROW_TYPES)}")
         layer_type = TYPES[kind]
-        counts[kind] = counts.get(kind, 0) + 1
-        name = f"{layer_type.prefix}{counts[kind]}"
+        name = names[i - 1]
+        named = _inputs(row.get("inputs"), kind, where, made)
+        reads[:] = named or [layers[-1]["name"] if layers else INPUT]
+        ctx.channels, ctx.features = made[reads[0]]
         if ctx.features is not None and kind not in AFTER_FLATTEN:
             raise ValueError(f"{where}: after flatten only {listed(AFTER_FLATTEN)} layers fit")
         ctx.where, ctx.next_is_bn = where, _next_is_bn(rows, i)
-        ctx.number = _cells(row, where)
-        layers.append({"name": name, "type": kind, **layer_type.from_row(row, ctx)})
+        read = _Reads(row)  # which cells the type reads, to refuse the others by name
+        ctx.number = _cells(read, where)
+        rec = {"name": name, "type": kind, **layer_type.from_row(read, ctx)}
+        if named:
+            rec["inputs"] = named
+        if layer_type.merge is not None:  # a join's channels from its inputs' (add: the same)
+            ctx.channels = layer_type.merge(rec, [(made[n][0],) for n in named or ()])[0]
+        layers.append(rec)
+        made[name] = (ctx.channels, ctx.features)
+        _refuse_unread(row, read.keys_read, kind, f"row {i} ({name})")
     return layers
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
+
+
+def _inputs(text: Any, kind: str, where: str, made: dict[str, Any]) -> list[str] | None:
+    """The layer names an inputs cell lists (None when blank: the row above), each the layer
+    of an earlier row or "input" (the image); a join (add, concat) lists two or more, any other
+    row one."""
+    if text is None or (isinstance(text, str) and not text.strip()):
+        if kind in JOIN_TYPES:
+            raise ValueError(f"{where}: {_a(kind)} row joins two or more layers: list them in "
+                             f"its inputs, e.g. conv2, relu1")
+        return None
+    if not isinstance(text, str) or len(text) > MAX_INPUTS_TEXT:
+        raise ValueError(f"{where}: inputs are layer names separated by commas, e.g. conv2, "
+                         f"relu1")
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for n in names:
+        if n not in made:
+            raise ValueError(f"{where}: its inputs name {n[:40]!r}, which is not the layer of a "
+                             f"row above it; name layers of earlier rows, or {INPUT!r} for the "
+                             f"image")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{where}: its inputs name the same layer twice")
+    if kind in JOIN_TYPES and len(names) < 2:
+        raise ValueError(f"{where}: {_a(kind)} row joins two or more layers, but its inputs "
+                         f"name {len(names)}")
+    if kind not in JOIN_TYPES and len(names) != 1:
+        raise ValueError(f"{where}: {_a(kind)} row reads one layer, but its inputs name "
+                         f"{len(names)}; join branches with an add or concat row")
+    return names or None
+
+
+def _name(row: dict[str, Any]) -> str | None:
+    """The row's own layer name (None when blank)."""
+    value = row.get("name")
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def layer_names(rows: list[dict[str, Any]]) -> list[str]:
+    """Each row's layer name: its own (an architecture's, kept), else its type's prefix and the
+    next number no other row uses (``conv1``, ``pool2``); ValueError for a bad or repeated one."""
+    taken = _given_names(rows)
+    counts: dict[str, int] = {}
+    names = []
+    for row in rows:
+        name = _name(row)
+        if name is None:  # a new row: prefix + number, around the names already in the table
+            kind = str(row.get("type") or "").strip().lower()
+            prefix = TYPES[kind].prefix if kind in TYPES else "layer"
+            counts[prefix] = counts.get(prefix, 0) + 1
+            while f"{prefix}{counts[prefix]}" in taken:
+                counts[prefix] += 1
+            name = f"{prefix}{counts[prefix]}"
+        names.append(name)
+    return names
+
+
+def _given_names(rows: list[dict[str, Any]]) -> set[str]:
+    """The names the table gives, checked: letters, digits, '_' or '-', unique, not 'input'."""
+    seen: dict[str, int] = {}
+    for i, row in enumerate(rows, start=1):
+        name = _name(row)
+        if name is None:
+            continue
+        if len(name) > MAX_NAME or not _NAME.fullmatch(name):
+            raise ValueError(f"row {i}: a layer name is 1 to {MAX_NAME} letters, digits, '_' "
+                             f"or '-', not {name[:MAX_NAME]!r}; change it or clear the cell")
+        if name in RESERVED_NAMES:
+            raise ValueError(f"row {i}: {name!r} names the image itself; call the layer "
+                             f"something else")
+        if name in seen:
+            raise ValueError(f"rows {seen[name]} and {i} are both named {name!r}; names must "
+                             f"be unique (rename one, or clear its name for a new one)")
+        seen[name] = i
+    return set(seen)
+
+
+class _Reads(dict):
+    """A row that records which of its cells were read (``get`` and ``[]``)."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        super().__init__(row)
+        self.keys_read: set[str] = set()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.keys_read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: Any) -> Any:
+        self.keys_read.add(key)
+        return super().__getitem__(key)
+
+
+def _refuse_unread(row: dict[str, Any], read: set[str], kind: str, where: str) -> None:
+    """ValueError naming a filled cell that a row of type ``kind`` does not use (a kernel on a
+    dropout row would otherwise be dropped without a word)."""
+    unused = [key for key in COLUMNS if key not in ROW_IDENTITY and key not in read
+              and cell(row.get(key)) is not None]
+    if not unused:
+        return
+    uses = [key for key in COLUMNS if key not in ROW_IDENTITY and key in read]
+    nor = unused[0] if len(unused) == 1 else f"{', '.join(unused[:-1])} or {unused[-1]}"
+    has = (f"a {kind} row uses {listed(tuple(uses))}" if uses else
+           f"only the name and type apply to a {kind} row")
+    raise ValueError(f"{where}: {kind} has no {nor} ({has}); clear "
+                     f"{'that cell' if len(unused) == 1 else 'those cells'}")
 
 
 def _cells(row: dict[str, Any], where: str) -> Callable[[str, int, int], int]:
@@ -98,10 +239,12 @@ def layers_to_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Lab rows for existing layer records (e.g. a zoo architecture), for editing."""
     rows = []
     for rec in layers:
-        row: dict[str, Any] = {"type": rec["type"], "kernel": None, "stride": None,
-                               "padding": None, "dilation": None, "channels": None}
+        row: dict[str, Any] = {col: None for col in COLUMNS}
+        row.update({"name": rec.get("name"), "type": rec["type"]})
         if rec["type"] in TYPES:
             row.update(TYPES[rec["type"]].to_row(rec))
+        if rec.get("inputs"):  # a graph network's layer: the inputs cell names what it reads
+            row["inputs"] = ", ".join(rec["inputs"])
         rows.append(row)
     return rows
 
@@ -249,8 +392,9 @@ def table_rows_to_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for record in records:
         row = {col: cell(record.get(col)) for col in COLUMNS}
-        if isinstance(row["type"], str) and not row["type"].strip():
-            row["type"] = None
+        for col in TEXT_COLUMNS:
+            if isinstance(row[col], str) and not row[col].strip():
+                row[col] = None
         if any(v is not None for v in row.values()):
             rows.append(row)
     return rows
@@ -283,3 +427,117 @@ def millions(n: int) -> str:
 
 def area(rf: tuple[int, int] | None) -> str:
     return "whole image" if rf is None else f"{rf[0]}x{rf[1]}"
+
+
+# ---------------------------------------------------------------------------------------------
+# When an edit breaks the network: which layer, which change, and what fixes it
+# ---------------------------------------------------------------------------------------------
+
+MAX_TRIES = 40  # candidate tables tried for a fix (each one is analysed: a few ms)
+_LAYER_IN_MESSAGE = re.compile(r"layer '([A-Za-z0-9_-]+)'")
+
+
+def _names(rows: list[dict[str, Any]]) -> list[str]:
+    """Each row's layer name as the lab gives it (its own, or type + number); the type or
+    'row N' where the table cannot be read that far."""
+    try:
+        return layer_names(rows)
+    except ValueError:
+        return [_name(row) or str(row.get("type") or f"row {i}")
+                for i, row in enumerate(rows, start=1)]
+
+
+def _works(rows: list[dict[str, Any]]) -> bool:
+    try:
+        check(rows)
+    except ValueError:
+        return False
+    return True
+
+
+def _shown(value: Any) -> str:
+    return "blank" if value is None else str(value)
+
+
+def _keep_size_fix(good: list[dict[str, Any]], rows: list[dict[str, Any]], i: int
+                   ) -> tuple[int, str] | None:
+    """(padding, 'HxW'): the padding of row ``i`` (0-based) that gives it the output size it had
+    in ``good`` and makes the whole table work, or None."""
+    if not _works(good) or rows[i].get("inputs") is not None:
+        return None
+    try:
+        before = describe(rows_to_layers(good))
+        edited = rows_to_layers(rows[: i + 1])[-1]
+    except ValueError:
+        return None
+    if edited["type"] not in FIELD_CHANGERS or len(before[i].shape) != 3:
+        return None
+    side_in = before[i - 1].shape[1] if i else INPUT_SHAPE[1]
+    want = before[i].shape[1:]
+    kind = TYPES[edited["type"]]
+    k, stride = int(edited["kernel"]), int(kind.value(edited, "stride"))
+    span = (int(edited.get("dilation") or 1)) * (k - 1) + 1
+    from viz.receptive_field import output_length
+    for pad in range(0, min(span, 128) + 1):
+        if output_length(side_in, span, stride, pad, pad) == want[0]:
+            trial = [dict(r) for r in rows]
+            trial[i]["padding"] = pad
+            if _works(trial):
+                return pad, "x".join(map(str, want))
+    return None
+
+
+def explain_break(good: list[dict[str, Any]], rows: list[dict[str, Any]], problem: str) -> str:
+    """What to tell a teacher when ``rows`` fails with ``problem`` (the check's message) and
+    ``good`` is the last table that worked: the breaking layer with its row, the edit that broke
+    it and, when one is found by trying (at most ``MAX_TRIES`` tables), the change that fixes
+    it: a padding that keeps the edited layer's size, setting a cell back, or deleting a new
+    row. One paragraph, no trailing full stop."""
+    names = _names(rows)
+    row_of = {name: i for i, name in enumerate(names, start=1)}
+    text = _LAYER_IN_MESSAGE.sub(
+        lambda m: f"layer '{m.group(1)}' (row {row_of[m.group(1)]})"
+        if m.group(1) in row_of else m.group(0), problem.rstrip(". "), count=1)
+    if not good or len(rows) > MAX_LAYERS:
+        return text
+    changes: list[tuple[int, str, Any, Any]] = []  # (row index, key, before, now)
+    added: list[int] = []
+    if len(good) == len(rows):
+        changes = [(i, key, cell(g.get(key)), cell(r.get(key)))
+                   for i, (g, r) in enumerate(zip(good, rows)) for key in COLUMNS
+                   if cell(g.get(key)) != cell(r.get(key))]
+    elif len(rows) == len(good) + 1:  # one row added: which one
+        added = [i for i in range(len(rows)) if rows[:i] + rows[i + 1:] == good]
+    said = []
+    for i, key, old, new in changes[:3]:
+        said.append(f"row {i + 1} ({names[i]}): {key} {_shown(old)} → {_shown(new)}")
+    for i in added[:1]:
+        said.append(f"the new row {i + 1} ({names[i]})")
+    if not said:
+        return text
+    text += f". It stopped working with {'your change to ' if changes else ''}{'; '.join(said)}"
+    fix = None
+    tries = 0
+    rows_changed = sorted({i for i, *_ in changes})
+    for i in rows_changed[:3]:
+        keys = {key for j, key, *_ in changes if j == i}
+        if keys <= {"kernel", "stride", "dilation", "padding"} and keys != {"padding"}:
+            found = _keep_size_fix(good, rows, i)
+            tries += 1
+            if found is not None:
+                fix = (f"padding {found[0]} on row {i + 1} keeps {names[i]}'s output at "
+                       f"{found[1]} and makes the network work again")
+                break
+    if fix is None:
+        for i, key, old, _new in changes:
+            if tries >= MAX_TRIES:
+                break
+            trial = [dict(r) for r in rows]
+            trial[i][key] = old
+            tries += 1
+            if _works(trial):
+                fix = f"setting row {i + 1}'s {key} back to {_shown(old)} makes it work again"
+                break
+    if fix is None and added:
+        fix = f"deleting row {added[0] + 1} makes it work again"
+    return text + (f". {fix[0].upper()}{fix[1:]}" if fix else "")

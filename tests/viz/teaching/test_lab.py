@@ -188,3 +188,70 @@ def test_a_table_over_the_layer_limit_is_refused_before_any_row_is_read():
     # at the limit the rows are read (and this bad one is named)
     with pytest.raises(ValueError, match="row 100: unknown layer type"):
         rows_to_layers([{"type": "relu"}] * (MAX_LAYERS - 1) + [{"type": "no such layer"}])
+
+
+def test_an_architecture_keeps_its_names_and_new_rows_get_free_ones():
+    from viz.teaching.lab import layer_names
+    seed = ARCHITECTURES["seed"].layers()
+    rows = layers_to_rows(seed)
+    assert [rec["name"] for rec in rows_to_layers(rows)] == [rec["name"] for rec in seed]
+    assert analyse(rows_to_layers(rows)) == analyse(seed)
+    assert layer_names([{"type": "conv"}, {"type": "maxpool"}, {"type": "conv", "name": "conv1"},
+                        {"type": "relu", "name": " "}]) == ["conv2", "pool1", "conv1", "relu1"]
+
+
+@pytest.mark.parametrize("rows,message", [
+    ([{"type": "relu", "name": "a.b"}], "row 1: a layer name is 1 to 64 letters"),
+    ([{"type": "relu", "name": "input"}], "'input' names the image itself"),
+    ([{"type": "relu", "name": "x"}, {"type": "relu", "name": "x"}], "rows 1 and 2 are both"),
+    ([{"type": "dropout", "kernel": 3}], r"row 1 \(drop1\): dropout has no kernel \(only the "
+                                         r"name and type apply to a dropout row\); clear that"),
+    ([{"type": "flatten"}, {"type": "linear", "stride": 2}],
+     r"row 2 \(fc1\): linear has no stride \(a linear row uses channels\)"),
+    ([{"type": "maxpool", "dilation": 2, "channels": 3}], "maxpool has no dilation or channels"),
+])
+def test_bad_names_and_cells_a_type_does_not_use(rows, message):
+    with pytest.raises(ValueError, match=message):
+        rows_to_layers(rows)
+
+
+def _seed_rows():
+    return layers_to_rows(ARCHITECTURES["seed"].layers())
+
+
+def _explained(rows):
+    from viz.teaching.lab import check, explain_break
+    with pytest.raises(ValueError) as caught:
+        check(rows)
+    return explain_break(_seed_rows(), rows, str(caught.value))
+
+
+def test_a_break_names_its_layer_the_change_and_the_padding_that_keeps_the_size():
+    rows = _seed_rows()
+    rows[0]["kernel"] = 5
+    text = _explained(rows)
+    assert text == ("layer 'head' (row 41): kernel (14 with dilation) is larger than its padded "
+                    "input height (13 + 0 padding = 13). It stopped working with your change to "
+                    "row 1 (conv1): kernel 3 → 5. Padding 2 on row 1 keeps conv1's output at "
+                    "28x28 and makes the network work again")
+    rows[23]["kernel"] = 3  # and the pool's: the first changed row's fix alone is not enough
+    rows[0]["kernel"] = 3
+    assert "Padding 1 on row 24 keeps pool's output at 14x14" in _explained(rows)
+    rows = _seed_rows()
+    rows[0]["dilation"] = 3
+    assert "Padding 3 on row 1 keeps conv1's output at 28x28" in _explained(rows)
+
+
+def test_a_break_without_a_padding_fix_says_what_to_set_back_or_delete():
+    rows = _seed_rows()
+    rows[0]["stride"] = 2  # no padding brings 28x28 back at stride 2
+    assert _explained(rows).endswith("your change to row 1 (conv1): stride 1 → 2. Setting row "
+                                     "1's stride back to 1 makes it work again")
+    rows = _seed_rows()
+    rows[40]["channels"] = 7
+    assert _explained(rows).endswith("row 41 (head): channels 10 → 7. Setting row 41's channels "
+                                     "back to 10 makes it work again")
+    rows = _seed_rows()
+    rows.insert(5, {"type": "maxpool"})
+    assert _explained(rows).endswith("It stopped working with the new row 6 (pool1). Deleting "
+                                     "row 6 makes it work again")
