@@ -1,4 +1,5 @@
-"""Every explorer view has a URL: ?model=seed&input=sample:17&layer=relu3&view=field&unit=2,14,14.
+"""Every explorer view has a URL: ?model=seed&sample=18&layer=relu3&view=field&unit=2,14,14
+(``sample`` counts from 1, as the sidebar does; see ``viz/inputs/urlstate.py``).
 
 ``apply_before_sidebar`` reads the link once per session (model and input, before the sidebar
 draws its widgets); ``apply_after_forward`` applies layer, view, unit and method once the

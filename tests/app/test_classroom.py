@@ -18,8 +18,9 @@ def open_link(lens: bool = False, **params: str) -> AppTest:
 
 
 def test_link_opens_exact_view() -> None:
-    at = open_link(model="seed", input="sample:17", layer="conv3", view="field", unit="2,5,7")
+    at = open_link(model="seed", sample="18", layer="conv3", view="field", unit="2,5,7")
     assert at.selectbox(key="model.choice").value.target.endswith("checkpoints/seed.safetensors")
+    # the link's number is the one the sidebar shows (and a teacher reads aloud)
     assert at.slider(key="in.sample.any").value == 18
     assert "Input: sample 18 of 200" in texts(at)
     assert at.selectbox(key="layer.name").value == "conv3"
@@ -34,7 +35,7 @@ def test_address_bar_follows_the_view() -> None:
     ok(at)
     params = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
     assert params["model"] == "seed" and params["layer"] == "relu3"
-    assert params["input"] == "sample:0" and params["view"] == "maps"
+    assert params["sample"] == "1" and "input" not in params and params["view"] == "maps"
     at.session_state["view"] = "Saliency"
     at.run()
     params = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
@@ -43,6 +44,14 @@ def test_address_bar_follows_the_view() -> None:
     again = open_link(**params)
     assert again.selectbox(key="layer.name").value == "relu3"
     assert again.session_state["view"] == "Saliency"
+
+
+def test_an_old_link_counting_samples_from_0_opens_the_same_digit() -> None:
+    at = open_link(model="seed", input="sample:17", layer="conv3")
+    assert at.slider(key="in.sample.any").value == 18
+    assert "Input: sample 18 of 200" in texts(at) and not at.warning
+    params = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert params["sample"] == "18" and "input" not in params  # rewritten in the new form
 
 
 def test_bad_link_parts_are_named_and_the_rest_applies() -> None:

@@ -1,7 +1,13 @@
 """Shareable views: the app's state as URL query parameters, read back safely.
 
-A teacher prepares ``?model=seed&layer=conv3&unit=2,14,14&method=saliency&input=sample:17``
-before class; a student opens it and sees that exact view. Reading never fails: a parameter that
+A teacher prepares ``?model=seed&layer=conv3&unit=2,14,14&method=saliency&sample=18`` before
+class; a student opens it and sees that exact view.
+
+Digits: ``sample=N`` counts the shipped samples from 1, as the sidebar does ("sample 18 of
+200", its slider at 18), so the number a teacher reads aloud is the number in the link.
+``input=test:N`` is the MNIST test set's own index (from 0, shown as "test digit #N"). Older
+links wrote ``input=sample:N`` counting from 0; they still open the same digit (``input=sample:17``
+is ``sample=18``), and links are written with ``sample=`` now. Reading never fails: a parameter that
 is unknown, malformed or out of range is dropped and reported in words, and the rest still apply.
 Streamlit-free.
 
@@ -19,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-KEYS = ("model", "layer", "unit", "method", "input", "view")
+KEYS = ("model", "layer", "unit", "method", "input", "sample", "view")
 SHOWN = 40  # characters of a user-supplied value echoed on a page
 MAX_DIGITS = 6  # a number in a link: at most 999,999 (no view needs more)
 _DIGITS = re.compile(r"[0-9]+")
@@ -81,7 +87,7 @@ class ViewState:
     layer: str | None = None
     unit: tuple[int, int, int] | None = None  # (channel, y, x)
     method: str | None = None
-    input: tuple[str, int] | None = None  # ("sample", i) or ("test", i)
+    input: tuple[str, int] | None = None  # ("sample", i) or ("test", i), i from 0
     view: str | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -145,6 +151,16 @@ def parse(params: Mapping[str, str | Sequence[str]], models: Sequence[str],
             state.problems.append(f"input {shown(v)}: there are only {limit} {what}")
         else:
             state.input = (kind, number)
+    if (v := get("sample")) is not None:  # counted from 1, as the sidebar counts
+        number = whole(v)
+        if number is None or not 1 <= number <= n_samples:
+            state.problems.append(f"sample {shown(v)} should be a sample number from 1 to "
+                                  f"{n_samples}")
+        else:
+            if state.input is not None and state.input != ("sample", number - 1):
+                state.problems.append(f"sample={number} and input {shown(get('input'))} name "
+                                      f"two digits; showing sample {number}")
+            state.input = ("sample", number - 1)
     return state
 
 
@@ -159,7 +175,9 @@ def encode(state: ViewState) -> dict[str, str]:
         out["unit"] = ",".join(str(v) for v in state.unit)
     if state.method:
         out["method"] = state.method
-    if state.input is not None:
+    if state.input is not None and state.input[0] == "sample":
+        out["sample"] = str(state.input[1] + 1)  # as the sidebar numbers it
+    elif state.input is not None:
         out["input"] = f"{state.input[0]}:{state.input[1]}"
     if state.view:
         out["view"] = state.view

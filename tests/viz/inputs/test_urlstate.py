@@ -131,7 +131,7 @@ def test_numbers_in_links_are_strict(params):
     assert markdown_outside_code(state.problems[0]) == []
 
 
-@pytest.mark.parametrize("key", ["model", "layer", "method", "view", "input", "unit"])
+@pytest.mark.parametrize("key", ["model", "layer", "method", "view", "input", "sample", "unit"])
 @pytest.mark.parametrize("value", HOSTILE[:7])
 def test_every_echoed_link_value_is_code(key, value):
     state = parse({key: value}, **ARGS)
@@ -139,3 +139,17 @@ def test_every_echoed_link_value_is_code(key, value):
     problem = state.problems[0]
     assert markdown_outside_code(problem) == [], problem
     assert len(problem) < 200
+
+
+def test_samples_count_from_1_and_old_links_keep_their_digit():
+    assert parse({"sample": "18"}, **ARGS).input == ("sample", 17)
+    assert parse({"input": "sample:17"}, **ARGS).input == ("sample", 17)  # an older link
+    assert encode(ViewState(input=("sample", 17))) == {"sample": "18"}
+    assert encode(ViewState(input=("test", 17))) == {"input": "test:17"}
+    assert parse({"sample": "200"}, **ARGS).input == ("sample", 199)
+    for bad in ("0", "201", "-1", "x", "٣"):
+        state = parse({"sample": bad}, **ARGS)
+        assert state.input is None and len(state.problems) == 1
+        assert "should be a sample number from 1 to 200" in state.problems[0]
+    both = parse({"sample": "3", "input": "test:5"}, **ARGS)
+    assert both.input == ("sample", 2) and "showing sample 3" in both.problems[0]
