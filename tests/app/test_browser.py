@@ -107,7 +107,7 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
 
             step = "draw a digit"  # on the lens's pad: it opens with the Draw source
             page.locator(".st-key-in-source").get_by_text("Draw", exact=True).click()
-            _text(page, "Draw a digit on the pad below")
+            _text(page, "Draw a digit on the pad of the Explore page")
             pad = page.locator("[data-testid=lens] canvas.pad")
             pad.wait_for(timeout=60_000)
             wait_idle(page)
@@ -120,7 +120,7 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
                 page.mouse.move(b["x"] + (120 + y / 100) * k, b["y"] + y * k, steps=2)
             page.mouse.up()
             _text(page, "Input: your drawing", timeout=60_000)
-            _text(page, "Prediction")
+            _text(page, "Prediction")  # the lens's, beside the pad
             wait_idle(page)
 
             step = "upload a PNG"

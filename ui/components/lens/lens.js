@@ -16,8 +16,26 @@
 const NETS = (window.__cnnLensNets = window.__cnnLensNets || new Map()); // id -> decoded net
 const HOOKS = "cnnLens"; // window.cnnLens: the test and timing hooks (timing.js)
 
+// Which layers feed REC in a graph network, in words ("" when it reads the layer before it): a
+// join names its branches; its field is the engine's, the largest of its aligned branches.
+function feeds(net, rec) {
+  if (!rec || !rec.inputs) return "";
+  const i = net.layers.indexOf(rec);
+  const names = rec.inputs.map((n) => (n === "input" ? "the input image" : n));
+  if (rec.type === "add") return `adds ${names.join(" + ")} (its field: the largest of theirs, aligned)`;
+  if (rec.type === "concat") {
+    const parts = rec.inputs.map((n) => {
+      const src = net.layers.find((r) => r.name === n);
+      return n === "input" ? "the input image (1)" : `${n} (${src ? src.shape[0] : "?"})`;
+    });
+    return `stacks the channels of ${parts.join(" + ")}`;
+  }
+  const before = i > 0 ? net.layers[i - 1].name : "input";
+  return rec.inputs.length === 1 && rec.inputs[0] === before ? "" : `reads ${names.join(", ")}`;
+}
+
 class Lens {
-  constructor(root, key) {
+  constructor(root) {
     this.root = root;
     const q = (s) => root.querySelector(s);
     this.el = {
@@ -39,7 +57,7 @@ class Lens {
     this.setters = {};
     this.prev = {};
     this.tiles = null; // grid geometry
-    this.pad = new DrawingPad(this.el.pad, `lens:${key}`); // pad.js: kept across mounts
+    this.pad = new DrawingPad(this.el.pad, "lens"); // pad.js: its strokes kept across mounts
     this.wire();
   }
 
@@ -133,7 +151,10 @@ class Lens {
       net.layers.forEach((rec, i) => {
         const o = document.createElement("option");
         o.value = rec.name;
-        o.textContent = `${i + 1}. ${rec.name} · ${rec.shape.join("x")}`;
+        const fed = rec.inputs && rec.join ? ` ← ${rec.inputs.join(" + ")}` : "";
+        // its place in the network said in words ("19. relu5" read as a list number)
+        o.textContent = `${rec.name} · ${rec.shape.join("x")}${fed} · layer ${i + 1} of ` +
+          `${net.layers.length}`;
         e.layer.appendChild(o);
       });
       recompute = true;
@@ -319,7 +340,9 @@ class Lens {
       cv.width = 10; cv.height = 10; cv.style.width = "0px"; cv.style.height = "0px";
       this.el.gridOv.getContext("2d").clearRect(0, 0, 10, 10);
       this.tiles = null;
-      this.el.gridHead.textContent = `${rec.name} (${rec.type}): ${C} numbers · ${rfText}`;
+      const fed = feeds(this.net, rec);
+      this.el.gridHead.textContent = `${rec.name} (${rec.type}): ${C} numbers · ${rfText}` +
+        (fed ? ` · ${fed}` : "");
       return;
     }
     const width = Math.max(300, this.el.wrap.clientWidth || 800);
@@ -350,7 +373,8 @@ class Lens {
     this.el.gridHead.innerHTML = "";
     const b = document.createElement("b");
     b.textContent = `${rec.name}: all ${C} feature maps (${H}x${W})`;
-    this.el.gridHead.append(b, ` · ${rfText} · ` +
+    const fed = feeds(this.net, rec);
+    this.el.gridHead.append(b, ` · ${rfText} · ` + (fed ? `${fed} · ` : "") +
       (this.perMap ? "each map on its own colour scale" : "one shared colour scale"));
   }
 

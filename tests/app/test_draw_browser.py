@@ -1,0 +1,155 @@
+"""The explorer's Draw mode in headless Chromium (the app under ``streamlit run``), one server and
+one browser for the module:
+
+- at 1400 px with the mouse: choose Draw, draw a 7, lift the pen: the stroke stays on the pad,
+  the input (the lens's and the sidebar's) and the prediction follow, the pad does not move when
+  the drawing becomes the page's input, and the pad, the input and the prediction sit side by
+  side; one note and one prediction; the pad keeps its strokes when the view is switched away and
+  back (the lens is mounted afresh);
+- at 390 px with touch events (a phone): the pad takes the width, does not let the page scroll
+  while a finger draws, and keeps the stroke after release.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.server import CHROMIUM, CHROMIUM_ARGS, server, wait_idle
+from tests.app.chromium import require_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+LENS = "[data-testid=lens]"
+PAD = f"{LENS} canvas.pad"
+SEVEN = [(50, 40), (190, 40), (150, 110), (110, 200)]  # pad pixels (240x240)
+INK = """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++; return n; }"""
+
+
+@pytest.fixture(scope="module")
+def app():
+    require_browser()
+    from playwright.sync_api import sync_playwright
+    with server({"CNN_LENS_LENS": "1"}) as url, sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield url.rstrip("/"), b
+        finally:
+            b.close()
+
+
+def _open_draw(browser, url: str, width: int, height: int, touch: bool = False):
+    page = browser.new_page(viewport={"width": width, "height": height}, has_touch=touch,
+                            is_mobile=touch)
+    page.goto(url)
+    page.wait_for_function("() => window.cnnLens && window.cnnLens.prediction !== undefined",
+                           timeout=90_000)
+    wait_idle(page, 60_000)
+    source = page.locator(".st-key-in-source").get_by_text("Draw", exact=True)
+    if touch:  # a phone: the sidebar starts folded away
+        page.locator("[data-testid=stExpandSidebarButton]").click()
+    source.click(timeout=60_000)
+    page.locator(PAD).wait_for(state="visible", timeout=60_000)
+    wait_idle(page, 60_000)
+    if touch:  # fold the sidebar again: the pad is on the page under it
+        page.locator("[data-testid=stSidebarCollapseButton] button").click()
+        page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]')"
+                               ".getBoundingClientRect().right <= 0", timeout=10_000)
+    page.locator(PAD).scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # let the scroll and the sidebar settle before measuring
+    return page
+
+
+def _at(box: dict, p: tuple[float, float]) -> tuple[float, float]:
+    k = box["width"] / 240
+    return box["x"] + p[0] * k, box["y"] + p[1] * k
+
+
+def _settled(page) -> None:
+    """The drawing became the page's input and the app finished running."""
+    page.get_by_text("Input: your drawing").wait_for(timeout=60_000)
+    wait_idle(page, 60_000)
+
+
+def _close(a: dict, b: dict, tol: float = 1.0) -> bool:
+    return all(abs(a[k] - b[k]) <= tol for k in ("x", "y", "width", "height"))
+
+
+def test_mouse_drawing_stays_and_nothing_moves(app) -> None:
+    url, browser = app
+    page = _open_draw(browser, url, 1400, 900)
+    try:
+        pad = page.locator(PAD)
+        assert pad.evaluate(INK) == 0
+        assert pad.get_attribute("aria-label").startswith("Drawing pad: empty")
+        # one note (the sidebar's), one prediction (the lens's): no header above the pad
+        assert page.get_by_text("Draw a digit on the pad").count() == 1
+        before = pad.bounding_box()
+        page.mouse.move(*_at(before, SEVEN[0]))
+        page.mouse.down()
+        for p in SEVEN[1:]:
+            page.mouse.move(*_at(before, p), steps=4)
+        page.mouse.up()
+        live = page.evaluate("() => window.cnnLens.prediction")
+        live_digit = page.evaluate("() => window.cnnLens.liveDigit")
+        _settled(page)
+        page.wait_for_timeout(500)  # any late re-layout would show now
+        after = pad.bounding_box()
+        assert _close(before, after), (before, after)  # the pad did not move
+        assert pad.evaluate(INK) > 1000  # the 7 stays on the pad
+        assert live == 7
+        assert page.evaluate("() => window.cnnLens.prediction") == live
+        # the lens's input is the drawing; the sidebar shows what the network sees
+        pixels = page.evaluate("() => Array.from(window.cnnLens.lens.pixels)")
+        assert pixels == live_digit and sum(pixels) > 0
+        assert page.get_by_text("What the network sees").count() == 1
+        assert page.get_by_text("Input: your drawing").count() == 1
+        assert page.locator(f"{LENS} .pred-digit").inner_text() == "7"
+        assert page.get_by_text("Prediction", exact=True).count() == 1
+        label = pad.get_attribute("aria-label")
+        assert "your digit" in label and "reads it as 7" in label
+        # side by side at 1400 px: pad, input and prediction on one row
+        inp = page.locator(f"{LENS} canvas.input").bounding_box()
+        pred = page.locator(f"{LENS} .pred").bounding_box()
+        assert after["x"] + after["width"] <= inp["x"] <= pred["x"]
+        bottom = after["y"] + after["height"]
+        assert inp["y"] < bottom and pred["y"] < bottom  # beside the pad, not under it
+        # another view and back: the lens is mounted afresh and its pad keeps the 7
+        page.get_by_role("radiogroup").get_by_text("Receptive field", exact=True).click()
+        wait_idle(page, 60_000)
+        page.get_by_role("radiogroup").get_by_text("Feature maps", exact=True).click()
+        page.locator(PAD).wait_for(state="visible", timeout=60_000)
+        wait_idle(page, 60_000)
+        assert page.locator(PAD).evaluate(INK) > 1000
+    finally:
+        page.close()
+
+
+def test_touch_drawing_on_a_phone(app) -> None:
+    url, browser = app
+    page = _open_draw(browser, url, 390, 844, touch=True)
+    try:
+        pad = page.locator(PAD)
+        assert pad.evaluate("c => getComputedStyle(c).touchAction") == "none"
+        before = pad.bounding_box()
+        assert before["width"] >= 0.8 * 390  # a full-width pad for a finger
+        cdp = page.context.new_cdp_session(page)
+
+        def touch(kind: str, p=None) -> None:
+            points = [] if p is None else [{"x": p[0], "y": p[1], "id": 1}]
+            cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+        touch("touchStart", _at(before, SEVEN[0]))
+        for a, b in zip(SEVEN, SEVEN[1:], strict=False):
+            for t in (0.25, 0.5, 0.75, 1.0):
+                touch("touchMove", _at(before, (a[0] + (b[0] - a[0]) * t,
+                                                a[1] + (b[1] - a[1]) * t)))
+        during = pad.bounding_box()
+        touch("touchEnd")
+        assert _close(before, during), (before, during)  # the page did not scroll
+        _settled(page)
+        page.wait_for_timeout(500)
+        assert pad.evaluate(INK) > 1000
+        assert _close(before, pad.bounding_box())
+        assert page.evaluate("() => window.cnnLens.prediction") == 7
+    finally:
+        page.close()
