@@ -73,12 +73,47 @@ def draw(v: Shown) -> None:
                + (f" {', '.join(sorted(skipped))} left blank: {row.name} has no feature maps; "
                   f"pick a conv, ReLU or pooling layer." if skipped else ""))
     if sanity:
-        st.markdown(
-            "**Sanity check (Adebayo et al., 2018).** The bottom row repeats every method on a "
-            "copy of the network whose weights were re-drawn at random. A map that still looks "
-            "like the digit there is explaining the *input*, not the *model*: typically Guided "
-            "Backprop. Maps that turn to noise (Saliency, Grad-CAM, Occlusion) really depend "
-            "on what the network learned.")
+        st.markdown(sanity_markdown(key, rows, skipped))
+
+
+def digit_spearman(rows: dict[str, dict[str, np.ndarray]], skipped: set[str]
+                   ) -> dict[str, float]:
+    """{method label: Spearman of |map| on the trained and the random-weights network} for the
+    maps on the page (the blank ones left out)."""
+    from model.trust import spearman
+    trained, random = rows["trained"], rows["random weights"]
+    return {label: float(spearman(np.abs(trained[label])[None], np.abs(random[label])[None])[0])
+            for label in trained if label not in skipped and label in random}
+
+
+def network_spearman(key) -> tuple[dict[str, float], str] | None:
+    """The Trust view's randomization numbers for this network ({label: Spearman}, over which
+    digits) when it has measured them in this server process, else None (they are computed in
+    the background on request, not shipped)."""
+    from model.saliency import METHODS
+    from model.training.background import TASKS
+    from ui.views.background import model_digest
+    sha, _ = model_digest(key)
+    for n in (100, 50, 20, 10, 5, 2):  # the Trust view's digit counts, the most digits first
+        task = TASKS.get(f"trust:{sha}:{n}")
+        if task is not None and not task.running and task.error is None and task.result:
+            rows = task.result["rows"]
+            return ({METHODS[r.method].label: r.randomization_spearman for r in rows},
+                    task.result["source"])
+    return None
+
+
+def sanity_markdown(key, rows: dict[str, dict[str, np.ndarray]], skipped: set[str]) -> str:
+    """The sanity check's text, computed from the maps on the page and the Trust view's numbers
+    (``viz.teaching.findings``)."""
+    from viz.teaching import findings
+    measured = network_spearman(key)
+    network, scope = measured if measured else (None, "")
+    return ("**Sanity check (Adebayo et al., 2018).** The bottom row repeats every method on a "
+            "copy of the network whose weights were re-drawn at random. "
+            + findings.sanity_text(digit_spearman(rows, skipped), network,
+                                   f"{scope} (the Trust view: Occlusion in 4x4 tiles, "
+                                   f"Grad-CAM on the last ReLU with a map)"))
 
 
 VIEW = View("compare", "All methods", draw, "Comparison")
