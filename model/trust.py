@@ -40,6 +40,7 @@ from model.insight.activations import batch_images, randomized_copy
 from model.saliency import METHODS, attribute_batch
 from model.training.background import Progress
 from viz.network.layers import INPUT_SHAPE
+from viz.teaching.findings import PASS_BELOW
 
 STEPS = 10  # points per curve: 0, 1/10, ..., 10/10 of the pixels
 CHUNK = 10  # digits per attribution call (each call cuts them further to fit the budget)
@@ -219,7 +220,7 @@ def random_order_aucs(model: nn.Module, images: np.ndarray, seed: int = 0,
     return float(auc(deletion).mean()), float(auc(insertion).mean())
 
 
-def verdict(rows: Sequence[MethodTrust], max_spearman: float = 0.5) -> str:
+def verdict(rows: Sequence[MethodTrust], max_spearman: float = PASS_BELOW) -> str:
     """One sentence from the table: which method to trust, in numbers.
 
     A method passes the randomization check when its correlation with the random network's map
