@@ -222,6 +222,12 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
     for col, text in number.items():
         config[col] = st.column_config.NumberColumn(col, step=1, format="%d", width="small",
                                                     help=text if help_on else None)
+    config["inputs"] = st.column_config.TextColumn(  # a graph network's branches and joins
+        "inputs", width="small", max_chars=MAX_TEXT,
+        help="The layers this one reads, by name, separated by commas (input: the image; blank: "
+             "the row above). An add sums two or more layers of one shape, a concat stacks "
+             "their channels; the field of a join is the largest of its branches, aligned."
+        if help_on else None)
     problem = _edit_problem(st.session_state.get(f"lab.editor.{version}"), len(base))
     rows = None
     if problem is None:

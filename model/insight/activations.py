@@ -2,7 +2,8 @@
 
 The app shares one model between all sessions and never mutates it. Two rules make that safe:
 
-- Feature maps come from walking the flat ``nn.Sequential`` layer by layer (:func:`activations`):
+- Feature maps come from walking the network layer by layer (:func:`activations`, by
+  ``model.zoo.walk``: each layer reads the one before it, or what its record's ``inputs`` name):
   no hooks at all.
 - Anything that must register hooks (Captum's layer, neuron and guided methods, or
   :func:`capture`) runs on :func:`private_copy`: a per-call copy of the module tree that shares the
@@ -24,6 +25,7 @@ import torch
 from torch import nn
 
 from model.data import to_float
+from model.zoo import walk
 from viz.network.layers import INPUT_SHAPE
 
 _HOOK_TABLES = (
@@ -79,12 +81,12 @@ def layer_names(model: nn.Module) -> list[str]:
 def activations(model: nn.Module, x: torch.Tensor) -> OrderedDict[str, np.ndarray]:
     """Output of every top-level layer for input ``x`` (1, 1, 28, 28), batch dim dropped.
 
-    Walks the sequential model directly: no hooks, safe to run while others use the model.
+    Walks the model directly (a graph network by its records' inputs): no hooks, safe to run
+    while others use the model.
     """
     out: OrderedDict[str, np.ndarray] = OrderedDict()
-    for name, module in model.named_children():
-        x = module(x)
-        out[name] = x[0].numpy().copy()
+    for name, _, y in walk(model, x):
+        out[name] = y[0].numpy().copy()
     return out
 
 
@@ -95,11 +97,11 @@ def probabilities(model: nn.Module, x: torch.Tensor) -> np.ndarray:
 
 
 def forward_to(model: nn.Module, x: torch.Tensor, layer: str) -> torch.Tensor:
-    """Output of ``layer`` (with grad tracking as the caller decides), no hooks."""
-    for name, module in model.named_children():
-        x = module(x)
+    """Output of ``layer`` (with grad tracking as the caller decides), no hooks; the layers
+    after it are not run."""
+    for name, _, y in walk(model, x):
         if name == layer:
-            return x
+            return y
     raise ValueError(f"no layer named {layer!r}; layers are {', '.join(layer_names(model))}")
 
 
@@ -169,12 +171,8 @@ def layer_sizes(model: nn.Module, like: torch.Tensor | None = None) -> list[int]
     if records and (like is None or tuple(like.shape[1:]) == INPUT_SHAPE):
         return list(_record_sizes(json.dumps(records, sort_keys=True)))
     x = torch.zeros(1, *INPUT_SHAPE) if like is None else torch.zeros_like(like[:1])
-    sizes = []
     with torch.no_grad():
-        for _, module in model.named_children():
-            x = module(x)
-            sizes.append(x[0].numel())
-    return sizes
+        return [y[0].numel() for _, _, y in walk(model, x)]
 
 
 def batch_images(model: nn.Module, *, backward: bool = False, keep: bool = False,

@@ -30,6 +30,7 @@ from model.files.atomic import atomic_path
 from model.insight.activations import batch_images, forward_to, private_copy
 from model.insight.rf_adapter import receptive_field_table
 from model.training.background import Progress
+from model.zoo import walk
 from viz.network.layers import INPUT_SHAPE, batches
 
 CACHE_DIR = PROJECT_ROOT / ".cache" / "featvis"
@@ -73,10 +74,13 @@ def _forward(model: nn.Module, x: torch.Tensor, layer: str, leak: float) -> torc
     """
     if leak <= 0:
         return forward_to(model, x, layer)
-    for name, module in model.named_children():
-        x = F.leaky_relu(x, leak) if isinstance(module, nn.ReLU) else module(x)
+
+    def call(name: str, module: nn.Module, xs: list[torch.Tensor]) -> torch.Tensor:
+        return F.leaky_relu(xs[0], leak) if isinstance(module, nn.ReLU) else module(*xs)
+
+    for name, _, y in walk(model, x, call):
         if name == layer:
-            return x
+            return y
     raise ValueError(f"no layer named {layer!r}")
 
 

@@ -196,6 +196,11 @@ def _gmp_cases() -> dict[str, list[dict[str, Any]]]:
                                       {"name": "gmp", "type": "gmp"}])}
 
 
+def _graph(name: str) -> list[dict[str, Any]]:
+    from tests.graph_networks import GRAPHS
+    return GRAPHS[name]()
+
+
 # One row per layer type of viz.network.layertypes: the cases that run its options (BatchNorm, ReLU and
 # dropout also run in every conv case, flatten in nearly every case).
 ROWS: dict[str, Any] = {
@@ -218,6 +223,10 @@ ROWS: dict[str, Any] = {
     "flatten": lambda: {"flatten-after-whole-map-conv": [_conv("conv1", 1, 10, 28),
                                                         {"name": "flatten", "type": "flatten"}]},
     "linear": _linear_cases,
+    # graph networks (records naming their inputs): residual adds of two and three branches
+    # with a strided projection shortcut (resnet-mini), a three-branch channel concat
+    "add": lambda: {"add-resnet-mini": _graph("resnet-mini"), "add-three-way": _graph("add3")},
+    "concat": lambda: {"concat-three-branches": _graph("concat")},
 }
 
 

@@ -4,7 +4,10 @@ The lens (``ui/components/lens/``) runs the forward pass, draws the feature maps
 the browser. It receives, once per model, a JSON payload made here:
 
 - ``layers``: the network's layer records, each with its output ``shape`` and its
-  receptive-field row from the engine (``viz.receptive_field`` via ``viz.network.layers.describe``):
+  receptive-field row from the engine (``viz.receptive_field`` via ``viz.network.layers.describe``).
+  A graph network's records name their ``inputs`` (else a layer reads the one before it); a
+  join (add, concat) also has ``"join": true`` and reads the list of its inputs' outputs. Its
+  field is the engine's (the largest of its aligned branches):
   ``rf = {"r": [rh, rw], "S": [sh, sw], "P": [ph, pw], "size": [h, w], "global": bool}``.
   Unit ``(y, x)`` of a layer reads input pixels ``y0 = y*S - P .. y1 = y0 + r - 1`` (rows; the
   same with the second number of each pair for columns), inclusive and unclipped: the part
@@ -79,7 +82,7 @@ def unsupported_reason(layers: list[dict[str, Any]]) -> str | None:
         if kind not in LENS_TYPES:
             return (f"layer {name!r} is a {kind!r} layer, which the in-browser lens does not "
                     f"run (it runs {', '.join(LENS_TYPES)})")
-        extra = set(rec) - {"name", "type"} - set(TYPES[kind].keys)
+        extra = set(rec) - {"name", "type", "inputs"} - set(TYPES[kind].keys)
         if extra:
             return (f"{TYPES[kind].noun} layer {name!r} has options the lens does not run: "
                     f"{sorted(extra)}")
@@ -113,8 +116,11 @@ def layer_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The layer records with their output shape and receptive-field row (from the engine)."""
     rows = []
     for rec, info in zip(layers, describe(layers)):
-        rows.append({**rec, "shape": [int(s) for s in info.shape], "macs": int(info.macs),
-                     "rf": rf_row(info)})
+        row = {**rec, "shape": [int(s) for s in info.shape], "macs": int(info.macs),
+               "rf": rf_row(info)}
+        if TYPES[rec["type"]].merge is not None:  # a join reads all its inputs
+            row["join"] = True
+        rows.append(row)
     return rows
 
 

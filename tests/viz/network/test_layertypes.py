@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from model.zoo import BUILDERS, build_from_config, build_layer
+from model.zoo import BUILDERS, build_from_config, build_layer, walk
 from viz import receptive_field as engine
 from viz.browser import lens
 from viz.network import card, layers, npforward
 from viz.network.layertypes import (
     FIELD_CHANGERS,
     GLOBAL_TYPES,
+    JOIN_TYPES,
     LAYER_TYPE_LIST,
     LAYER_TYPES,
     SHAPE_KEEPERS,
@@ -35,6 +36,11 @@ TEMPLATES = (
                {"type": t}, {"type": "linear", "channels": 10}],
     lambda t: [{"type": "conv", "channels": 4}, {"type": "gap"}, {"type": t},
                {"type": "linear", "channels": 10}],
+    # a join of two branches of one map (the second conv reads the image too)
+    lambda t: [{"type": "conv", "channels": 4, "padding": 1},
+               {"type": "conv", "channels": 4, "padding": 1, "inputs": "input"},
+               {"type": t, "inputs": "conv1, conv2"}, {"type": "gap"},
+               {"type": "conv", "kernel": 1, "channels": 10}, {"type": "flatten"}],
 )
 
 
@@ -55,8 +61,10 @@ def network_with(kind: str) -> list[dict[str, Any]]:
 def test_the_groups_are_the_registry() -> None:
     assert LAYER_TYPES == tuple(t.name for t in LAYER_TYPE_LIST) == layers.LAYER_TYPES
     assert lab.ROW_TYPES == lens.LENS_TYPES == LAYER_TYPES
-    assert set(FIELD_CHANGERS) | set(SHAPE_KEEPERS) | set(GLOBAL_TYPES) == set(LAYER_TYPES)
-    assert {t.role for t in LAYER_TYPE_LIST} <= {"field", "keep", "global"}
+    assert set(FIELD_CHANGERS) | set(SHAPE_KEEPERS) | set(GLOBAL_TYPES) | set(JOIN_TYPES) == \
+        set(LAYER_TYPES)
+    assert {t.role for t in LAYER_TYPE_LIST} <= {"field", "keep", "global", "join"}
+    assert all((t.merge is not None) == (t.role == "join") for t in LAYER_TYPE_LIST)
     assert (layers.FIELD_CHANGERS, layers.SHAPE_KEEPERS) == (FIELD_CHANGERS, SHAPE_KEEPERS)
 
 
@@ -67,6 +75,7 @@ def test_the_engine_reads_every_type_as_its_role_says() -> None:
     assert set(engine.SPATIAL_TYPES) == set(FIELD_CHANGERS)
     assert set(SHAPE_KEEPERS) <= set(engine.ELEMENTWISE_TYPES)
     assert set(engine.GLOBAL_TYPES) == set(GLOBAL_TYPES)
+    assert set(engine.MERGE_TYPES) == set(JOIN_TYPES)
 
 
 @pytest.mark.parametrize("kind", FIELD_CHANGERS)
@@ -90,7 +99,7 @@ def test_every_type_has_every_part(kind: str) -> None:
     records = network_with(kind)
     rec = next(r for r in records if r["type"] == kind)
     assert rec["name"].startswith(t.prefix)
-    assert set(rec) - {"name", "type"} <= set(t.keys)
+    assert set(rec) - {"name", "type", "inputs"} <= set(t.keys)
     module = build_layer(rec)
     assert type(module).__name__ == t.torch
     # the lab's row <-> record mapping goes both ways
@@ -119,10 +128,9 @@ def test_numpy_torch_shapes_and_params_agree_per_type(kind: str) -> None:
     ours = npforward.forward(net, image)
     x = torch.from_numpy(npforward.normalise(image))[None]
     infos = layers.describe(records)
-    with torch.no_grad():
-        for (name, module), info in zip(model.named_children(), infos):
-            x = module(x)
-            want = x[0].numpy()
+    with torch.no_grad():  # (a join reads the layers its record's inputs name)
+        for (name, module, y), info in zip(walk(model, x), infos, strict=True):
+            want = y[0].numpy()
             assert ours[name].shape == want.shape == info.shape, name
             scale = max(1.0, float(np.abs(want).max()))
             assert float(np.abs(ours[name] - want).max()) / scale <= 1e-5, name

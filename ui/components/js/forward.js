@@ -1,7 +1,8 @@
 // The network's forward pass on 28x28 pixels, layer by layer, as torch computes it in eval mode
 // (conv with stride, padding and dilation; max / average pooling with padding, stride and
-// ceil_mode; BatchNorm; ReLU; dropout; global average pooling; flatten; linear). Reads a net
-// decoded by decode.js; tests/app/test_forward_browser.py checks it against numpy and torch.
+// ceil_mode; BatchNorm; ReLU; dropout; global average pooling; flatten; linear; the joins add
+// and concat of a graph network, whose records name their inputs). Reads a net decoded by
+// decode.js; tests/app/test_forward_browser.py checks it against numpy and torch.
 
 function conv(x, C, H, W, rec, wt, bias, OH, OW) {
   const O = rec.out, k = rec.kernel, s = rec.stride || 1, p = rec.padding || 0;
@@ -129,22 +130,45 @@ const LAYER_OPS = {
     }
     return y;
   },
+  // joins: x is the list of their inputs' outputs, in the record's order (C, H, W: the first's)
+  add: (xs) => { // summed in order, each step rounded to float32 as torch does
+    const y = Float32Array.from(xs[0]);
+    for (let j = 1; j < xs.length; j++) {
+      const u = xs[j];
+      for (let i = 0; i < y.length; i++) y[i] += u[i];
+    }
+    return y;
+  },
+  concat: (xs) => { // channels stacked: (C, H, W) buffers one after another
+    const y = new Float32Array(xs.reduce((n, u) => n + u.length, 0));
+    let at = 0;
+    for (const u of xs) { y.set(u, at); at += u.length; }
+    return y;
+  },
 };
 
-// Every layer's output for PIXELS (784) pixels (0-255): [{name, shape, data: Float32Array}]
+// Every layer's output for PIXELS (784) pixels (0-255): [{name, shape, data: Float32Array}].
+// A layer reads the one before it, or the layers its record's inputs name ("input": the image).
 function runNet(net, pixels) {
   const x0 = new Float32Array(PIXELS);
   for (let i = 0; i < PIXELS; i++) x0[i] = (pixels[i] / 255 - net.mean) / net.std;
-  let x = x0, shape = [1, SIDE, SIDE];
+  const made = new Map([["input", { shape: [1, SIDE, SIDE], data: x0 }]]);
+  let previous = "input";
   const outs = [];
   for (const rec of net.layers) {
+    const srcs = (rec.inputs || [previous]).map((n) => made.get(n));
+    if (srcs.some((s) => !s)) throw new Error(`layer ${rec.name}: its inputs name a layer not before it`);
+    const shape = srcs[0].shape;
     const [C, H, W] = shape.length === 3 ? shape : [shape[0], 1, 1];
     const oshape = rec.shape;
     const op = Object.hasOwn(LAYER_OPS, rec.type) ? LAYER_OPS[rec.type] : null;
     if (!op) throw new Error(`layer ${rec.name}: the lens cannot run a ${rec.type} layer`);
-    x = op(x, C, H, W, rec, net.w, oshape);
-    shape = oshape;
-    outs.push({ name: rec.name, shape: oshape, data: x });
+    // a join (the payload marks it: viz/browser/lens.py) reads the list of its inputs' outputs
+    const x = op(rec.join ? srcs.map((s) => s.data) : srcs[0].data, C, H, W, rec, net.w, oshape);
+    const out = { name: rec.name, shape: oshape, data: x };
+    made.set(rec.name, out);
+    previous = rec.name;
+    outs.push(out);
   }
   return outs;
 }
