@@ -22,7 +22,7 @@ import ui.explorer  # noqa: F401 - registers the explorer's views before a link 
 from model import store
 from model.architectures import descriptions
 from ui import cache, common, sidebar, state, urls
-from viz.pictures import figures, present
+from viz.pictures import figures, present, screens
 
 
 @st.cache_resource(show_spinner=False)
@@ -74,11 +74,7 @@ if page.url_path == "lab":  # the lab hides the input pickers; keep their values
     sidebar.keep_sidebar_state()
 urls.apply_before_sidebar()
 
-st.markdown(
-    "<style>.block-container{padding-top:3.5rem;padding-bottom:1rem}"
-    "h1{font-size:1.8rem!important;padding-top:0!important;margin-bottom:0!important}"
-    "</style>",
-    unsafe_allow_html=True)
+st.markdown(screens.css(), unsafe_allow_html=True)  # every width, phone to projector
 ctx, about = sidebar.sidebar(with_input=page.url_path != "lab")
 st.sidebar.divider()
 state.start_presenting(_presenting)

@@ -16,7 +16,7 @@ import streamlit as st
 from model import store
 from ui.sidebar import Context, context
 from ui.state import presenting
-from viz.pictures import present
+from viz.pictures import figures, present
 
 __all__ = ["PAGES", "PLOT_CONFIG", "Context", "context", "guard", "job_manager", "plot",
            "presenting", "session_name", "start_training"]
@@ -45,13 +45,15 @@ def guard(what: str, fn: Callable[[], None]) -> None:
         print(traceback.format_exc())
 
 
-def plot(fig, key: str | None = None, **kw):
-    """A plotly chart; its camera button (on hover) saves it as a PNG. Larger text when presenting."""
+def plot(fig, key: str | None = None, alt: str | None = None, **kw):
+    """A plotly chart; its camera button (on hover) saves it as a PNG. Larger text when presenting.
+    ``alt``: what it shows, for a screen reader (default: ``figures.describe``)."""
+    alt = alt or figures.describe(fig)
     if presenting():  # (on a copy: figures may be shared from a cache)
         import plotly.graph_objects as go
         fig = go.Figure(fig)
         present.scale_figure(fig)
-    return st.plotly_chart(fig, width="stretch", config=PLOT_CONFIG, key=key, **kw)
+    return st.plotly_chart(fig, width="stretch", config=PLOT_CONFIG, key=key, alt=alt, **kw)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,7 +45,8 @@ def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -
     pred = int(np.argmax(probs))
     left, mid, right = st.columns([1.0, 2.2, 1.2], vertical_alignment="center")
     with left:
-        st.image(preprocess.to_png(image, 140), width=140, output_format="PNG")
+        st.image(preprocess.to_png(image, 140), width=140, output_format="PNG",
+                 alt=f"The input digit, {desc}, as the network sees it (28x28)")
         st.caption(f"Input: {desc}.")
     with mid:
         st.markdown(htmlviews.probability_bars(probs), unsafe_allow_html=True)

@@ -202,6 +202,7 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
 
 def preview(img: np.ndarray) -> None:
     st.sidebar.image(preprocess.to_png(img, 112), width=112, output_format="PNG",
+                     alt="The uploaded digit as the network sees it (28x28)",
                      caption="What the network sees: 28x28, MNIST-style (cropped, fitted into "
                              "20x20, centred by mass)")
 

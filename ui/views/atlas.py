@@ -177,8 +177,10 @@ def render_atlas(key: ModelRef, layer: str, channels: int, layer_macs: int = 0) 
             r_syn = synth.regions[i]
             st.image(atlasfigs.to_png(atlasfigs.patch_rgb(
                 synth.images[i], r_syn, atlasfigs.tile_scale(r, 84))), width=84,
-                output_format="PNG")
-            st.image(_png(synth.images[i]), width=112, output_format="PNG")
+                output_format="PNG", alt=f"The synthesized input of channel {c} of {layer}, "
+                                         f"cropped to the field of its strongest unit")
+            st.image(_png(synth.images[i]), width=112, output_format="PNG",
+                     alt=f"The whole 28x28 input synthesized to excite channel {c} of {layer}")
             st.caption(f"Top: the synthesized input cropped like the patches, to the field of "
                        f"the unit where it peaks (row {synth.units[i][0]}, col "
                        f"{synth.units[i][1]}); below, all of it. The 28x28 input that excites "

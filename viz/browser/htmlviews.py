@@ -68,7 +68,9 @@ def layer_table(rows: Sequence[LayerInfo], chosen: str | None = None) -> str:
         tds = "".join(f"<td style='text-align:{'right' if h in right else 'left'};"
                       f"padding:2px 8px'>{c}</td>" for h, c in zip(head, cells))
         body.append(f"<tr{style}>{tds}</tr>")
-    return ("<div style='overflow-x:auto'><table style='border-collapse:collapse;width:100%;"
+    # When the window is too narrow the table scrolls inside its box, which a keyboard reaches.
+    return ("<div style='overflow-x:auto' tabindex='0' role='region' aria-label='Layer table'>"
+            "<table style='border-collapse:collapse;width:100%;white-space:nowrap;"
             "font-variant-numeric:tabular-nums'>"
             f"<thead><tr style='border-bottom:2px solid #999'>{th}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody></table></div>")

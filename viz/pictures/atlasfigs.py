@@ -157,23 +157,25 @@ def resize_rgb(tile: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return tile[ys][:, xs]
 
 
-def curves_figure(curves: dict[str, np.ndarray], title: str, height: int = 300) -> go.Figure:
+def curves_figure(curves: dict[str, np.ndarray], title: str, height: int = 420) -> go.Figure:
     """Deletion or insertion curves: target-class probability against the share of pixels."""
     fig = go.Figure()
-    palette = [style.BLUE, style.ORANGE, "#5b9f5b", style.DARK_ORANGE, "#7b5ea7", style.GREY,
-               "#c2185b", "#222222"]
+    palette, markers = style.CATEGORICAL, style.MARKERS  # colour-blind safe, and a marker each
     for k, (name, c) in enumerate(curves.items()):
         xs = np.linspace(0, 1, len(c))
         fig.add_trace(go.Scatter(x=xs, y=c, mode="lines+markers", name=name,
+                                 marker=dict(symbol=markers[k % len(markers)], size=7),
                                  line=dict(color=palette[k % len(palette)],
                                            dash="dot" if name.startswith("random") else None),
                                  hovertemplate=f"{name}: %{{y:.2f}} at %{{x:.0%}}<extra></extra>"))
     fig.update_xaxes(title="share of pixels " + ("removed" if "eletion" in title else "added"),
                      tickformat=".0%", range=[0, 1])
     fig.update_yaxes(title="probability of the class", range=[0, 1.02])
+    # The legend under the chart, in rows: beside it, it covered the curves in a narrow column.
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=height,
                       margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white", font=FONT,
-                      legend=dict(font=dict(size=11)))
+                      legend=dict(font=dict(size=13), orientation="h", yanchor="top", y=-0.22,
+                                  x=0))
     return fig
 
 
@@ -204,7 +206,14 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
     fig.update_xaxes(title="predicted", tickmode="array", tickvals=classes, side="top",
                      constrain="domain")
     fig.update_yaxes(title="true", tickmode="array", tickvals=classes, autorange="reversed",
-                     scaleanchor="x")
+                     scaleanchor="x", constrain="domain")  # the labels stay beside the cells
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
-                      clickmode="event+select", dragmode=False)
+                      clickmode="event+select", dragmode=False, font=FONT)
+    off = m * (1 - np.eye(len(classes), dtype=m.dtype))
+    t, p = (int(v) for v in np.unravel_index(int(np.argmax(off)), off.shape))
+    worst = (f"; the most frequent mistake: {int(off[t, p])} digit(s) of class {t} read as {p}"
+             if off[t, p] else "; no mistakes")
+    fig.update_layout(meta={"alt": f"Confusion matrix of {int(m.sum()):,} test digits, rows the "
+                                   f"true class, columns the prediction: {int(np.trace(m)):,} "
+                                   f"on the diagonal (right){worst}."})
     return fig

@@ -258,3 +258,41 @@ def vector_bars(vec: np.ndarray) -> go.Figure:
     fig.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), font=FONT,
                       plot_bgcolor="white")
     return fig
+
+
+_KINDS = {"heatmap": "picture", "scatter": "chart", "bar": "bar chart", "image": "picture"}
+
+
+def describe(fig: go.Figure, limit: int = 300) -> str:
+    """A figure's text alternative (what a screen reader says for it): the description its
+    builder put in ``layout.meta["alt"]``, else one made from its title, subplot titles, axis
+    titles and line names. At most ``limit`` characters."""
+    meta = fig.layout.meta
+    if isinstance(meta, dict) and meta.get("alt"):
+        return str(meta["alt"])[:limit]
+    kinds = sorted({_KINDS.get(t.type or "scatter", "chart") for t in fig.data
+                    if t.visible is not False and not (t.type == "scatter" and t.mode == "markers"
+                                                       and t.showlegend is False)})
+    parts = [" and ".join(kinds) or "chart"]
+    title = fig.layout.title.text if fig.layout.title else None
+    if title:
+        parts.append(title)
+    notes = [a.text for a in fig.layout.annotations or () if a.text]
+    if notes:
+        parts.append("; ".join(notes[:12]))
+    x = fig.layout.xaxis.title.text if fig.layout.xaxis and fig.layout.xaxis.title else None
+    y = fig.layout.yaxis.title.text if fig.layout.yaxis and fig.layout.yaxis.title else None
+    if x or y:
+        parts.append(" against ".join(t for t in (y, x) if t))
+    names = [t.name for t in fig.data if t.name and t.showlegend is not False]
+    if names:
+        parts.append("lines: " + ", ".join(names[:10]))
+    text = ": ".join(parts[:2]) + ("; " + "; ".join(parts[2:]) if parts[2:] else "")
+    return (text[0].upper() + text[1:])[:limit]
+
+
+def with_alt(fig: go.Figure, text: str) -> go.Figure:
+    """Give ``fig`` its text alternative (read by :func:`describe`); returns ``fig``."""
+    meta = dict(fig.layout.meta) if isinstance(fig.layout.meta, dict) else {}
+    fig.update_layout(meta={**meta, "alt": text})
+    return fig

@@ -10,7 +10,9 @@ them substituted by :func:`css` when the component is declared (tests/app/test_s
 Colour maps are colour-blind safe: cividis for values (activations, images of values), RdBu
 reversed for signed values (blue = negative, white = 0, red = positive); both are plotly's own
 (:data:`SEQUENTIAL`, :data:`DIVERGING`), whose stops :data:`CIVIDIS` and :data:`RDBU_R` copy for
-the pictures drawn without plotly.
+the pictures drawn without plotly. Several lines in one chart take :data:`CATEGORICAL` (Okabe
+and Ito's palette) and :data:`MARKERS`. ``tests/viz/pictures/test_style.py`` checks all three
+under simulated deuteranopia.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ GRID_GREY = "#eeeeee"  # a chart's grid lines
 PAD_GREY = "#ececec"  # the zero padding drawn around the input
 BORDER_GREY = "#969696"  # the input's border in the pictures
 PANEL = "#f6f6f9"  # the background of a readout in the browser panels
-TEXT = "#262730"  # Streamlit's text colour (the panels use the page's own when it has one)
+TEXT = "#111111"  # the page's text colour (.streamlit/config.toml's textColor; the panels use the page's own when it has one)
 CAPTION = "#555555"  # the browser panels' captions and labels
 
 SEQUENTIAL = "cividis"  # plotly's name of the scale CIVIDIS copies
@@ -36,6 +38,12 @@ CIVIDIS = ("#00224e", "#123570", "#3b496c", "#575d6d", "#707173", "#8a8678", "#a
 RDBU_R = ("#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7",
           "#f4a582", "#d6604d", "#b2182b", "#67001f")
 YELLOW = CIVIDIS[-1]  # the sensitivity overlay's colour (cividis' brightest)
+# Lines of several methods in one chart: Okabe and Ito's eight colours, chosen to stay apart for
+# every kind of colour-blindness (tests/viz/pictures/test_style.py simulates deuteranopia); the
+# charts also give each line its own marker.
+CATEGORICAL = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#000000",
+               "#f0e442")
+MARKERS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "triangle-down")
 
 LEVELS = 1000  # overlay levels sent to the browser per sign: finer than a canvas's 256 colours
 

@@ -54,14 +54,14 @@ def _grid_trace(z: np.ndarray, colorscale: str, lim: float | None, fmt: str) -> 
     z = np.asarray(z, dtype=np.float64)
     kw = dict(zmin=-lim, zmax=lim) if lim is not None else {}
     return go.Heatmap(z=z, colorscale=colorscale, showscale=False, texttemplate=fmt,
-                      textfont=dict(size=15), hovertemplate="%{z:.4f}<extra></extra>", **kw)
+                      textfont=dict(size=13), hovertemplate="%{z:.4f}<extra></extra>", **kw)
 
 
 def conv_arithmetic(patch: np.ndarray, kernel: np.ndarray, products: np.ndarray,
                     height: int = 280) -> go.Figure:
     """Patch values, kernel weights and their products, side by side, with the numbers."""
-    fig = make_subplots(1, 3, subplot_titles=("input patch", "× kernel weights", "= products"),
-                        horizontal_spacing=0.05)
+    fig = make_subplots(1, 3, subplot_titles=("input patch", "× kernel", "= products"),
+                        horizontal_spacing=0.08)  # room between the grids on a phone
     lim_k = symmetric_limit(kernel)
     lim_p = symmetric_limit(products)
     fig.add_trace(_grid_trace(patch, "gray", None, "%{z:.2f}"), 1, 1)
@@ -70,6 +70,10 @@ def conv_arithmetic(patch: np.ndarray, kernel: np.ndarray, products: np.ndarray,
     for i in (1, 2, 3):
         _hide_axes(fig, row=1, col=i)
         fig.update_yaxes(scaleanchor=f"x{'' if i == 1 else i}", row=1, col=i)
+    fig.update_annotations(font_size=14)
+    fig.update_layout(meta={"alt": f"The {len(patch)}x{len(patch)} input patch under the "
+                                   f"window, the kernel's weights and their products, which "
+                                   f"sum to {float(np.sum(products)):.4f}."})
     return _clean(fig, height)
 
 
@@ -140,4 +144,51 @@ def relu_pair(pre: np.ndarray, post: np.ndarray, pre_name: str, post_name: str,
     for i in (1, 2):
         _hide_axes(fig, row=1, col=i)
         fig.update_yaxes(scaleanchor=f"x{'' if i == 1 else i}", row=1, col=i)
+    fig.update_layout(meta={"alt": f"One map before the activation ({pre_name}, from "
+                                   f"{float(np.min(pre)):.2f} to {float(np.max(pre)):.2f}) and "
+                                   f"after it ({post_name}, from {float(np.min(post)):.2f} to "
+                                   f"{top:.2f})."})
     return _clean(fig, height)
+
+
+def join_fields(image: np.ndarray, boxes: list[tuple[str, tuple[int, int, int, int], bool]],
+                height: int = 380) -> go.Figure:
+    """The input digit with the field of one unit of a join and of each of its branches.
+
+    ``boxes``: ``(label, (y0, y1, x0, x1), is_join)`` per field, inclusive and unclipped (the
+    engine's regions; the part outside the image is zero padding, drawn grey). Branches are
+    dashed, the join solid orange and thick: aligned fields are concentric squares, and the
+    join's is the largest.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    if img.ndim == 3:
+        img = img[0]
+    n = img.shape[0]
+    lo = min([0] + [b[1][0] for b in boxes] + [b[1][2] for b in boxes])
+    hi = max([n - 1] + [b[1][1] for b in boxes] + [b[1][3] for b in boxes])
+    pad = np.full((hi - lo + 1, hi - lo + 1), np.nan, dtype=np.float32)
+    pad[-lo:-lo + n, -lo:-lo + n] = img
+    coords = np.arange(lo, hi + 1)
+    fig = go.Figure(go.Heatmap(z=pad, x=coords, y=coords, colorscale="gray", showscale=False,
+                               hoverongaps=False,
+                               hovertemplate="pixel (%{y}, %{x})<extra></extra>"))
+    fig.add_shape(type="rect", x0=-0.5, x1=n - 0.5, y0=-0.5, y1=n - 0.5,
+                  line=dict(color=GREY, width=1, dash="dot"))
+    dashes = ("dash", "dot", "dashdot", "longdash")
+    branch = 0
+    for label, (y0, y1, x0, x1), is_join in sorted(boxes, key=lambda b: b[2]):
+        if is_join:
+            line = dict(color=ORANGE, width=5)
+        else:
+            line = dict(color=BLUE, width=3, dash=dashes[branch % len(dashes)])
+            branch += 1
+        fig.add_shape(type="rect", x0=x0 - 0.5, x1=x1 + 0.5, y0=y0 - 0.5, y1=y1 + 0.5,
+                      line=line)
+        # a legend entry per field (shapes have none)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", line=line,
+                                 name=f"{label}: {y1 - y0 + 1}x{x1 - x0 + 1}"))
+    _hide_axes(fig)
+    fig.update_yaxes(scaleanchor="x")
+    fig.update_layout(plot_bgcolor=GRID_GREY, showlegend=True,
+                      legend=dict(orientation="h", y=-0.02, yanchor="top", x=0))
+    return _clean(fig, height, top=10)

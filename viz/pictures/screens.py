@@ -1,0 +1,55 @@
+"""The app's own stylesheet, injected on every page: readable from a phone (390 px) to a
+projector (1920 px) without sideways scrolling, clipped text or cut controls.
+
+Colours come from the theme (``.streamlit/config.toml``, whose ``textColor`` also sets the
+captions' contrast) and from ``viz/pictures/style.py``; presenter mode adds
+``viz/pictures/present.py`` on top. ``tests/app/test_screens_browser.py`` walks every page
+at four widths and checks the result. Streamlit-free.
+"""
+
+from __future__ import annotations
+
+# The narrowest a column holding a control gets before its row wraps onto the next line, and a
+# column holding a table (a layer table's nine columns) or a chart (a confusion matrix whose
+# four-digit counts fit their cells).
+CONTROL_COLUMN_REM = 7.5
+TABLE_COLUMN_REM = 30
+CHART_COLUMN_REM = 22
+TEXT_COLUMN_REM = 16  # a column of text under a heading (the tour's text beside its figure)
+
+# Innermost columns only: an outer column's min-content would be the whole content.
+_INNER = "[data-testid=stColumn]:not(:has([data-testid=stColumn]))"
+
+CSS = f"""
+<style>
+.block-container {{ padding-top: 3.5rem; padding-bottom: 1rem; }}
+h1 {{ font-size: 1.8rem !important; padding-top: 0 !important; margin-bottom: 0 !important; }}
+/* Labels of buttons, toggles and widgets wrap at spaces instead of ending in "..." */
+button [data-testid=stMarkdownContainer] *, label [data-testid=stMarkdownContainer] *,
+[data-testid=stWidgetLabel] [data-testid=stMarkdownContainer] * {{
+  white-space: normal !important; text-overflow: clip !important; overflow: visible !important;
+  overflow-wrap: break-word; }}
+/* A dropdown shows its whole value (on two lines when the column is narrow) */
+[data-baseweb=select] [value], [data-baseweb=select] div:has(> input[role=combobox]) > div {{
+  white-space: normal !important; text-overflow: clip !important; overflow: visible !important; }}
+/* The page links keep one line; the bar leaves room for its "more" button */
+[data-testid=stTopNav] button [data-testid=stMarkdownContainer] * {{ white-space: nowrap !important; }}
+[data-testid=stTopNav] {{ max-width: calc(100% - 1.5rem); }}
+/* A row of columns too narrow for its controls or tables wraps instead of squeezing them */
+{_INNER}:has([data-testid=stWidgetLabel], [data-testid=stPopover]) {{ min-width: min(100%, {CONTROL_COLUMN_REM}rem); }}
+{_INNER}:has([data-testid=stMarkdownContainer] table) {{ min-width: min(100%, {TABLE_COLUMN_REM}rem); }}
+{_INNER}:has([data-testid=stPlotlyChart]) {{ min-width: min(100%, {CHART_COLUMN_REM}rem); }}
+{_INNER}:has([data-testid=stHeading]) {{ min-width: min(100%, {TEXT_COLUMN_REM}rem); }}
+/* Tables that must scroll do it inside themselves, reachable by keyboard */
+[data-testid=stMarkdownContainer] table {{ font-variant-numeric: tabular-nums; }}
+@media (max-width: 640px) {{
+  h1 {{ font-size: 1.45rem !important; }}
+  .block-container {{ padding-left: 0.75rem; padding-right: 0.75rem; }}
+}}
+</style>
+"""
+
+
+def css() -> str:
+    """The stylesheet every page gets (``st.markdown(..., unsafe_allow_html=True)``)."""
+    return CSS
