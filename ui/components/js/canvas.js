@@ -150,3 +150,39 @@ function cellAt(ev, el, h, w) {
   const y = Math.floor(((ev.clientY - box.top) / box.height) * h);
   return x >= 0 && y >= 0 && x < w && y < h ? { y, x } : null;
 }
+
+// ------------------------------------------------------------------------------------------
+// Text alternatives: what a canvas shows, in words, redone whenever it is redrawn
+// ------------------------------------------------------------------------------------------
+
+// The largest (or, with low, the smallest) of n numbers of data from offset off, with its
+// row and column in a map w wide: {i, y, x, v}.
+function extreme(data, n, w, off = 0, low = false) {
+  let best = off;
+  for (let i = off + 1; i < off + n; i++) {
+    if (low ? data[i] < data[best] : data[i] > data[best]) best = i;
+  }
+  const i = best - off;
+  return { i, y: Math.floor(i / w), x: i % w, v: data[best] };
+}
+
+// "Channel 5 of relu5, 28x28; strongest unit row 21, col 12, value 4.42" for channel c of a
+// layer's output data (C x h x w, row-major; off: where the channel starts in data).
+function mapLabel(layer, c, h, w, data, off = c * h * w) {
+  const s = extreme(data, h * w, w, off);
+  return `Channel ${c} of ${layer}, ${h}x${w}; strongest unit row ${s.y}, col ${s.x}, ` +
+    `value ${fmt(s.v)}`;
+}
+
+// "most for at row 7, col 14, against at row 20, col 3" of a signed 28x28 map (or only the
+// largest of an unsigned one): where a picture over the input is strongest.
+function strongestPixels(a, signed) {
+  const at = (p) => `row ${p.y}, col ${p.x}`;
+  const hi = extreme(a, PIXELS, SIDE), lo = extreme(a, PIXELS, SIDE, 0, true);
+  if (hi.v === lo.v) return "the same value everywhere";
+  if (!signed) return `strongest at ${at(hi)}`;
+  const parts = [];
+  if (hi.v > 0) parts.push(`strongest for at ${at(hi)}`);
+  if (lo.v < 0) parts.push(`against at ${at(lo)}`);
+  return parts.join(", ");
+}

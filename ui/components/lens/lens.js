@@ -325,8 +325,13 @@ class Lens {
     }
     this.vectorGeom = { pad, bw, n };
     const rec = this.rec();
-    this.el.focusCap.textContent = `${rec.name}: ${n} numbers (no map left: ` +
-      `${rec.rf && rec.rf.global ? "each sees the whole image" : "one value per channel"})`;
+    // a dense-only network (flatten first) never had a map: say so, not "no map left"
+    const dense = !this.net.layers.some((r) => r.shape && r.shape.length === 3);
+    this.el.focusCap.textContent = dense
+      ? `${rec.name}: ${n} numbers (this network has no maps: it flattens the image first, so ` +
+        `each unit of its first dense layer, and every unit after it, sees the whole image)`
+      : `${rec.name}: ${n} numbers (no map left: ` +
+        `${rec.rf && rec.rf.global ? "each sees the whole image" : "one value per channel"})`;
   }
 
   drawGrid() {
@@ -368,6 +373,10 @@ class Lens {
       ctx.drawImage(s, gx, gy + label, tile, tile);
     }
     this.tiles = { cols, tile, gap, label, C, H, W };
+    const top = extreme(a.data, C * H * W, W); // canvas.js: the grid's text alternative
+    cv.setAttribute("aria-label", `All ${C} feature maps of ${rec.name}, ${H}x${W} each; ` +
+      `strongest: channel ${Math.floor(top.i / (H * W))}, row ${top.y % H}, col ${top.x}, ` +
+      `value ${fmt(top.v)}. Hover a map to see a unit, click to pick it.`);
     const ov = this.el.gridOv;
     if (ov.width !== cw || ov.height !== ch) { ov.width = cw; ov.height = ch; }
     this.el.gridHead.innerHTML = "";
@@ -431,7 +440,9 @@ class Lens {
       html += "sees the whole input (a global layer)";
     }
     el.innerHTML = html;
-    this.el.focus.setAttribute("aria-label", `${rec.name}, ${where}, value ${fmt(value)}. ` +
+    const what = spatial ? `${mapLabel(rec.name, c, H, W, a.data)}; unit row ${y}, col ${x}, ` +
+      `value ${fmt(value)}` : `${rec.name}, ${where}, value ${fmt(value)}`; // canvas.js
+    this.el.focus.setAttribute("aria-label", `${what}. ` +
       "Arrow keys move the unit, Page Up and Page Down change the channel, Enter picks it.");
   }
 

@@ -184,7 +184,7 @@ class SaliencyPanel {
         const blank = d.blank.includes(m);
         cv.setAttribute("role", "img");
         cv.setAttribute("aria-label", blank ? `${m} (${rname}): not available for this layer`
-          : `${m} (${rname})`);
+          : `${m} (${rname}): ${strongestPixels(levels, true)}`); // canvas.js
         this.paint(cv, this.tile((i) => {
           const j = 3 * Math.round(((levels[i] / LEVELS + 1) / 2) * 255);
           return [rd[j], rd[j + 1], rd[j + 2]];

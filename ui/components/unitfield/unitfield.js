@@ -175,8 +175,18 @@ class Panel {
       this.el.pickerCap.textContent = `Channel ${c} of ${d.layer} (${m.h}x${m.w}, ${fmt(lo)} to ` +
         `${fmt(hi)}, bright = strong): hover a unit to see its field, click to pick it.`;
     }
-    this.el.picker.setAttribute("aria-label", `Channel ${c} of ${d.layer}; unit row ${shown.y}, ` +
-      `col ${shown.x}. Arrow keys move the unit, Enter picks it.`);
+    this.el.picker.setAttribute("aria-label", (m ? mapLabel(d.layer, c, m.h, m.w, m.data, 0)
+      : `Channel ${c} of ${d.layer}`) + // canvas.js
+      `; unit row ${shown.y}, col ${shown.x}` + (value === null ? "" : `, value ${fmt(value)}`) +
+      ". Arrow keys move the unit, Enter picks it.");
+    const picked = `channel ${c}, row ${this.current().y}, col ${this.current().x} of ${d.layer}`;
+    this.el.erf.setAttribute("aria-label", this.picked || !d.erf
+      ? `The effective field of the unit at ${picked}: being computed`
+      : `The effective field of the unit at ${picked} on this input (its sensitivity to ` +
+        `each pixel): ${strongestPixels(d.erf, false)}`);
+    this.el.attr.setAttribute("aria-label", this.picked || !d.attr
+      ? `What drives the unit at ${picked}: being computed`
+      : `DeepLift attribution of the unit at ${picked}: ${strongestPixels(d.attr, true)}`);
     this.el.theo.setAttribute("aria-label", rf.global ? "The input; the unit sees all of it" :
       `The input; the unit sees rows ${b[0]} to ${b[1]}, columns ${b[2]} to ${b[3]}`);
   }
