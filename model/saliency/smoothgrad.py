@@ -43,5 +43,5 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor,
 
 
 METHOD = Method("smoothgrad", "SmoothGrad",
-                "Saliency averaged over noisy copies of the input (NoiseTunnel): less speckle, "
-                "same idea.", smoothgrad, own_batches=True)
+                "Saliency averaged over noisy copies of the input (NoiseTunnel): the same idea, "
+                "usually with less speckle.", smoothgrad, own_batches=True)

@@ -14,8 +14,9 @@ MAX_MAPS = 32  # feature maps shown at once
 
 @tour_step('feature-maps', 'Feature maps', needs_input=True,
       text=('A feature map is the output of one filter over the whole image: bright where'
-            " the filter's pattern is present. Early maps respond to edges and strokes, "
-            'deeper ones to larger parts of digits.'),
+            " the filter's pattern is present. In trained networks early maps often respond "
+            'to edges and strokes and deeper ones to larger parts of digits; the maps beside '
+            "show what this network's do for this digit."),
       visual=('All feature maps of the chosen layer for the current input.'))
 def show_feature_maps(ctx, layers, acts) -> None:
     names = spatial(acts)

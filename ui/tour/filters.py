@@ -43,5 +43,6 @@ def show_filters(ctx, layers, acts) -> None:
                  f"({i_hi} of {in_c}): a row is one filter, each tile one of its kernels")
     st.caption(f"{shown}; red = positive weight, blue = negative, one shared scale.")
     if ctx.key.kind == "untrained":
-        st.caption("These are random starting weights: training turns them into edge and "
-                   "stroke detectors.")
+        st.caption("These are random starting weights. Training shapes them: in trained MNIST "
+                   "networks the first layer's filters often look like edge and stroke "
+                   "detectors (compare a trained network's).")
