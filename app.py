@@ -22,6 +22,8 @@ import ui.explorer  # noqa: F401 - registers the explorer's views before a link 
 from model import store
 from model.architectures import descriptions
 from ui import cache, common, sidebar, state, urls
+from ui.classroom import panel as classroom_panel
+from ui.classroom import session as classroom
 from viz.pictures import figures, present, screens
 
 
@@ -67,15 +69,19 @@ PAGES = {
                    url_path="lab"),
     "train": st.Page("ui/pages/train.py", title="Train", icon=":material/model_training:",
                      url_path="train"),
+    "class": st.Page("ui/pages/classroom.py", title="Class", icon=":material/groups:",
+                     url_path="class"),
 }
 common.PAGES.update(PAGES)
 page = st.navigation(list(PAGES.values()), position="top")
 if page.url_path == "lab":  # the lab hides the input pickers; keep their values
     sidebar.keep_sidebar_state()
+classroom.before_sidebar(page.url_path)  # ?class=..., and a following student's catching up
 urls.apply_before_sidebar()
 
 st.markdown(screens.css(), unsafe_allow_html=True)  # every width, phone to projector
 ctx, about = sidebar.sidebar(with_input=page.url_path != "lab")
+classroom_panel.sidebar_section(page.url_path)
 st.sidebar.divider()
 state.start_presenting(_presenting)
 st.sidebar.toggle("Presenter mode", key=state.PRESENT,
@@ -84,7 +90,9 @@ st.sidebar.toggle("Presenter mode", key=state.PRESENT,
 if state.presenting():
     st.markdown(present.css(), unsafe_allow_html=True)
 
+classroom_panel.status_bar(page.url_path)
 page.run()
+classroom.publish({"": "explore"}.get(page.url_path, page.url_path))  # a teacher's new view
 
 # Only now, with the page sent, start importing torch in the background (it would slow the first
 # paint), then fill in the model's description.

@@ -110,6 +110,8 @@ class Session:
         self.page_script_hash = ""
         self.ws = None
         self.cache: dict[str, ForwardMsg] = {}  # hash -> cacheable message, as the browser's
+        self.auto_reruns: dict[str, float] = {}  # fragment id -> seconds (st.fragment(run_every))
+        self.pages: dict[str, str] = {}  # URL path ("" for the default page) -> page script hash
 
     # -- connection --------------------------------------------------------------------------
 
@@ -151,6 +153,13 @@ class Session:
         widget.state = state
         t0 = time.perf_counter()
         return await self._rerun(self._client_state(widget.fragment_id), t0)
+
+    async def tick(self, fragment_id: str) -> Reply:
+        """What the browser's timer does for ``st.fragment(run_every=...)``: rerun the fragment
+        (an auto rerun)."""
+        cs = self._client_state(fragment_id)
+        cs.is_auto_rerun = True
+        return await self._rerun(cs, time.perf_counter())
 
     async def _rerun(self, client_state: ClientState, t0: float) -> Reply:
         msg = BackMsg()
@@ -197,8 +206,12 @@ class Session:
                 if fm.new_session.page_script_hash:
                     self.page_script_hash = fm.new_session.page_script_hash
             elif kind == "navigation":
+                self.pages.update({p.url_pathname: p.page_script_hash
+                                   for p in fm.navigation.app_pages})
                 if fm.navigation.page_script_hash:
                     self.page_script_hash = fm.navigation.page_script_hash
+            elif kind == "auto_rerun":  # the browser reruns this fragment on a timer
+                self.auto_reruns[fm.auto_rerun.fragment_id] = fm.auto_rerun.interval
             elif kind == "page_info_changed":
                 self.query = fm.page_info_changed.query_string
             elif kind == "delta":

@@ -13,6 +13,9 @@ calls a function here, never ``st.session_state`` with that key:
   (``ui/explorer.py`` and its views); the picked unit is a :class:`viz.network.unit.Unit`
   (:func:`pick_unit`, :func:`picked_unit`), kept as its record ``{"layer", "c", "y", "x"}``.
 
+- ``class.*``: the class a session teaches or follows (``ui/classroom/session.py`` lists them);
+  other modules ask :func:`in_class`; following sets the channel with :func:`select_channel`.
+
 Keys only one module touches stay in it (``url.*``, ``lens.*``, ``atlas.*``, ``cm.*``,
 ``trust.*``, ``tour.*``, ``lab.*``, ``train.*``, ``fm.*``, ``cmp.*``): its docstring lists them.
 """
@@ -166,6 +169,11 @@ def pick_unit(unit: Unit) -> None:
     st.session_state[channel_key(unit.layer)] = unit.c
 
 
+def select_channel(layer: str, channel: int) -> None:
+    """Show ``channel`` in ``layer``'s channel picker (before it is drawn)."""
+    st.session_state[channel_key(layer)] = int(channel)
+
+
 def keep_unit(unit: Unit) -> None:
     """Make ``unit`` the explorer's unit, its channel picker left as it is (it shows
     ``unit.c`` already)."""
@@ -188,3 +196,14 @@ def component_unit(key: str) -> Unit | None:
     """The unit last picked in the component ``key`` (the lens, a unit-field panel), checked
     (:meth:`viz.network.unit.Unit.from_browser`), or None."""
     return Unit.from_browser(component_field(key, "unit"))
+
+
+# ---------------------------------------------------------------------------------- the class
+
+CLASS_KEYS = "class."  # ui/classroom/session.py's keys
+
+
+def in_class() -> str | None:
+    """"teacher" or "student" while this session is in a class, else None."""
+    role = st.session_state.get("class.role")
+    return role if role in ("teacher", "student") and st.session_state.get("class.code") else None

@@ -131,9 +131,11 @@ def current() -> dict[str, str]:
 
 def write() -> None:
     """Put the current view in the address bar (only when it changed)."""
-    params = current()
+    from ui.classroom import session as classroom
+    params = {**current(), **classroom.link_params()}  # a student's class code stays
     if params != st.query_params.to_dict():
         st.query_params.from_dict(params)
+    classroom.publish("explore")  # a teacher's view goes to the class
 
 
 def link() -> str:

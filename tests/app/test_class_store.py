@@ -105,6 +105,9 @@ def test_only_the_teacher_changes_the_class(store: Store) -> None:
             store.clear("XYZ789", forged, T0 + 1)
         with pytest.raises(NotTeacher):
             store.end("XYZ789", forged, T0 + 1)
+    assert store.is_teacher("XYZ789", SECRET, T0 + 1)
+    assert not store.is_teacher("XYZ789", rules.secret_hash("guess"), T0 + 1)
+    assert not store.is_teacher("NOPE22", SECRET, T0 + 1)
     info = store.info("XYZ789", T0 + 2)
     assert (info.version, info.state, info.ended) == (0, "{}", False)
 

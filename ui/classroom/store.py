@@ -81,6 +81,10 @@ class Store:
         without the right secret."""
         raise NotImplementedError
 
+    def is_teacher(self, code: str, secret_hash: str, now: float) -> bool:
+        """Whether ``secret_hash`` is the running class ``code``'s teacher's."""
+        raise NotImplementedError
+
     def end(self, code: str, secret_hash: str, now: float) -> None:
         raise NotImplementedError
 
@@ -205,6 +209,10 @@ class SqliteStore(Store):
         if not rules.same_hash(row[0], secret_hash):
             raise NotTeacher()
         return row
+
+    def is_teacher(self, code: str, secret_hash: str, now: float) -> bool:
+        row = self._live(self._db(), code, now)
+        return row is not None and not row[3] and rules.same_hash(row[0], secret_hash)
 
     def publish(self, code: str, secret_hash: str, state: str, now: float) -> int:
         _check(state)
@@ -418,6 +426,11 @@ class RedisStore(Store):
         if values[1] is None:
             return None
         return ClassInfo(code, int(values[1]), values[0].decode("utf-8"), values[2] == b"1")
+
+    def is_teacher(self, code: str, secret_hash: str, now: float) -> bool:
+        secret, ended = self.client.hmget(f"c:{code}", "secret", "ended")
+        return (secret is not None and ended != b"1"
+                and rules.same_hash(secret.decode(), secret_hash))
 
     def publish(self, code: str, secret_hash: str, state: str, now: float) -> int:
         _check(state)

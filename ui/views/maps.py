@@ -25,6 +25,7 @@ from ui.state import presenting
 from ui.views import Shown, View
 from viz.network.unit import Unit
 from viz.pictures import figures
+from viz.teaching import fields
 
 PAGE = 16  # feature maps per page
 
@@ -80,6 +81,9 @@ def feature_maps(key: ModelRef, image: np.ndarray | None, layer: str | None) -> 
                       "; it differs slightly from the lens's live digit." if differs else "."))
     elif result.error:
         st.caption(f"Drawing: {result.error}")
+    if drawing:  # in a class, a student sends the drawing to the teacher's gallery
+        from ui.classroom import panel
+        panel.send_row(key, image)
     if result.unit and image is not None:
         _picked(key, image, result.unit)
     return True
@@ -128,6 +132,8 @@ def _picked(key: ModelRef, image: np.ndarray, unit: Unit) -> None:
 def draw(v: Shown) -> None:
     """The lens (the network run in the browser), or the server's maps when it cannot run."""
     if enabled() and feature_maps(v.key, v.image, v.layer):
+        if dense := fields.dense_only(v.table):
+            st.caption(dense)
         return
     server_maps(v)
 
@@ -138,8 +144,11 @@ def server_maps(v: Shown) -> None:
     if a.ndim == 1 or (a.ndim == 3 and a.shape[1:] == (1, 1)):
         vec = a.reshape(-1)
         plot(figures.vector_bars(vec), key="fm.vector")
-        st.caption(f"{layer} outputs {vec.size} numbers, one per class (no spatial map "
-                   f"left: every unit sees the whole image).")
+        what = f"{layer} outputs {vec.size} numbers"
+        what += ", one per class" if v.table[-1].name == layer else ""
+        dense = fields.dense_only(v.table)
+        st.caption(f"{what}. {dense}" if dense else
+                   f"{what} (no spatial map left: every unit sees the whole image).")
         return
     c = a.shape[0]
     cols = st.columns([1.3, 1.0, 1.0, 1.4])

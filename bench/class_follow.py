@@ -1,0 +1,310 @@
+"""A class following its teacher on one server: followers' delay, idle cost and gallery sends.
+
+    python bench/class_follow.py [--followers 30] [--rounds 2] [--idle 20]
+                                 [--out bench/results/class_follow]
+
+Starts ``streamlit run app.py`` on 127.0.0.1 (a fresh runs folder: the class lives in its SQLite
+file) and drives it with Streamlit's own websocket protocol (``bench/st_client.py``; no browser):
+a teacher opens ``?class=new`` and goes to Explore; N followers open ``?class=CODE`` and, as the
+browser does, rerun their poll fragment on its timer (``st.fragment(run_every=...)``).
+
+- **follow**: the teacher changes the view (Receptive field), the layer, the channel (so the
+  unit), the view again (Saliency) and the method, ``--rounds`` times; for each change and
+  follower, the time from the teacher sending the change to the follower's run that put the
+  teacher's new parameter in its address bar (``page_info_changed``) finishing;
+- **idle**: the server's CPU time (its whole process group, from /proc) over ``--idle`` seconds
+  with every follower polling and nothing changing, per follower per second, beside the same
+  with the teacher alone;
+- **send**: every follower switches to Draw, releases a drawing of a 7 on the pad (the lens's
+  component state, as the browser sends it), says it is a 7 and all press "Send to the class" at
+  the same moment: time from the press to the end of the run that stored it (the digits in the
+  class's SQLite file are counted after).
+
+p50/p95 go to ``OUT.json`` and ``OUT.txt`` with the load average (the machine is shared).
+Bounded: at most 40 followers, 4 rounds, 60 s idle; each request times out after 60 s and the
+whole run after ``--timeout`` seconds; loopback only. Targets (not asserted): follow p95 <= 1 s,
+send p95 <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import re
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import parse_qs
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
+
+from bench.classroom_load import cpu_seconds, load_average, percentile  # noqa: E402
+from bench.server import ROOT, free_port, start_server, stop, wait_http  # noqa: E402
+from bench.st_client import Session, choose, component_state, segment  # noqa: E402
+
+MAX_FOLLOWERS = 40
+MAX_ROUNDS = 4
+MAX_IDLE_S = 60.0
+TARGET_S = 1.0
+CODE = re.compile(r"data-testid='class-code'[^>]*>([A-Z0-9]{6})<")
+
+
+def params(session: Session) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(session.query).items()}
+
+
+class Follower:
+    """One student's tab: polls on the fragment's timer; notes when each change arrived."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.arrived: list[tuple[float, dict[str, str]]] = []  # (perf_counter, params)
+        self.ticks = 0
+        self.errors: list[str] = []
+
+    async def poll(self, stop_at: asyncio.Event) -> None:
+        s = self.session
+        while not stop_at.is_set():
+            fid, every = next(iter(s.auto_reruns.items()), (None, 0.5))
+            await asyncio.sleep(every)
+            if fid is None or stop_at.is_set():
+                continue
+            before = dict(params(s))
+            reply = await s.tick(fid)
+            self.ticks += 1
+            self.errors += reply.errors
+            now = params(s)
+            if now != before:
+                self.arrived.append((time.perf_counter(), now))
+
+
+def png_of_seven() -> str:
+    """The drawing pad's picture of a 7 (240x240 RGBA, dark ink on white) as a data URL."""
+    from PIL import Image, ImageDraw
+    im = Image.new("RGBA", (240, 240), (255, 255, 255, 255))
+    ImageDraw.Draw(im).line([(50, 40), (190, 40), (150, 110), (110, 200)], fill=(0, 0, 0, 255),
+                            width=16)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+async def teacher_change(teacher: Session, kind: str, value: str) -> None:
+    if kind == "view":
+        w = teacher.widget("button_group")
+        reply = await teacher.set(w, segment(w, value))
+    elif kind == "layer":
+        w = teacher.widget("selectbox", "Layer")
+        option = next(o for o in w.options  # "conv2  ·  32x28x28  ·  layer 5 of 42"
+                      if value in o.replace(".", " ").split()[:2])
+        reply = await teacher.set(w, choose(w, option))
+    elif kind == "channel":
+        w = teacher.widget("selectbox", "Channel")
+        reply = await teacher.set(w, choose(w, value))
+    else:
+        w = teacher.widget("radio", "Method")
+        reply = await teacher.set(w, choose(w, value))
+    if reply.errors:
+        raise RuntimeError(f"the teacher's {kind} change failed: {reply.errors[:2]}")
+
+
+async def follow_phase(teacher: Session, followers: list[Follower], rounds: int) -> dict:
+    changes = []
+    for r in range(rounds):
+        layers = ("conv2", "relu3") if r % 2 == 0 else ("relu2", "conv3")
+        changes += [("view", "Receptive field", "view", "field"),
+                    ("layer", layers[0], "layer", layers[0]),
+                    ("channel", str(3 + r), "unit", None),
+                    ("view", "Saliency", "view", "saliency"),
+                    ("method", ["ig", "gradcam", "deeplift", "smoothgrad"][r], "method", None),
+                    ("layer", layers[1], "layer", layers[1])]
+    delays: dict[str, list[float]] = {}
+    missed = 0
+    for kind, value, param, expect in changes:
+        if kind == "method":
+            w = teacher.widget("radio", "Method")
+            value = next(o for o in w.options if o.lower().replace(" ", "").startswith(
+                {"ig": "integrated", "gradcam": "grad-cam", "deeplift": "deeplift",
+                 "smoothgrad": "smoothgrad"}[value]))
+        marks = [len(f.arrived) for f in followers]
+        t0 = time.perf_counter()
+        await teacher_change(teacher, kind, value)
+        want = params(teacher).get(param)
+        if expect is not None and want != expect:
+            raise RuntimeError(f"the teacher's {param} is {want}, not {expect}")
+        deadline = t0 + 15.0
+        got: list[float | None] = [None] * len(followers)
+        while time.perf_counter() < deadline and any(g is None for g in got):
+            for i, f in enumerate(followers):
+                if got[i] is None:
+                    hit = next((t for t, p in f.arrived[marks[i]:] if p.get(param) == want),
+                               None)
+                    if hit is not None:
+                        got[i] = hit - t0
+            await asyncio.sleep(0.02)
+        missed += sum(g is None for g in got)
+        delays.setdefault(kind, []).extend(g for g in got if g is not None)
+        await asyncio.sleep(1.0)
+    every = [d for v in delays.values() for d in v]
+    return {"changes": len(changes), "missed": missed,
+            "all": summary(every),
+            "by kind": {k: summary(v) for k, v in delays.items()}}
+
+
+def summary(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "p50_s": round(percentile(values, 50), 3),
+            "p95_s": round(percentile(values, 95), 3), "max_s": round(max(values), 3)}
+
+
+async def send_phase(port: int, followers: list[Follower], runs: Path, code: str) -> dict:
+    png = png_of_seven()
+
+    async def ready(f: Follower) -> None:
+        s = f.session
+        w = s.widget("radio", "Digit from")
+        await s.set(w, choose(w, "Draw"))
+        view = s.widget("button_group", "View")
+        await s.set(view, segment(view, "Feature maps"))  # the pad is in the lens
+        lens = s.widget("bidi_component")
+        await s.set(lens, component_state(lens, {"drawing": {"png": png}}))
+        meant = s.widget("selectbox", "It is a")
+        await s.set(meant, choose(meant, "7"))
+
+    # Get every follower ready a few at a time (this is not what is measured).
+    for i in range(0, len(followers), 5):
+        await asyncio.gather(*(ready(f) for f in followers[i:i + 5]))
+
+    async def press(f: Follower) -> tuple[float, bool, list[str]]:
+        s = f.session
+        button = s.widget("button", "Send to the class")
+        reply = await s.set(button, WidgetState(id=button.id, trigger_value=True))
+        return reply.seconds, reply.finished and not reply.errors, reply.errors
+
+    results = await asyncio.gather(*(press(f) for f in followers))
+    with sqlite3.connect(runs / "classes.sqlite") as db:
+        stored = db.execute("SELECT COUNT(*) FROM digits WHERE code = ?", (code,)).fetchone()[0]
+    return {"sends": summary([r[0] for r in results]),
+            "confirmed": sum(r[1] for r in results), "stored": stored,
+            "errors": [e for r in results for e in r[2]][:5]}
+
+
+async def idle_cpu(pid: int, seconds: float) -> float:
+    c0, t0 = cpu_seconds(pid), time.perf_counter()
+    await asyncio.sleep(seconds)
+    return (cpu_seconds(pid) - c0) / (time.perf_counter() - t0)
+
+
+async def run_all(port: int, pid: int, n: int, rounds: int, idle: float, runs: Path) -> dict:
+    teacher = Session(port, "class=new")
+    reply = await teacher.open()
+    text = " ".join(reply.texts)
+    match = CODE.search(text)
+    if not match:
+        raise RuntimeError(f"no class code on the teacher's page: {reply.errors[:2]}")
+    code = match.group(1)
+    cs = teacher._client_state()
+    cs.page_script_hash = teacher.pages[""]  # the teacher goes to Explore
+    cs.query_string = ""
+    await teacher._rerun(cs, time.perf_counter())
+    await teacher.set(w := teacher.widget("button_group"), segment(w, "Feature maps"))
+    result: dict = {"code": code}
+    teacher_stop, stop_at = asyncio.Event(), asyncio.Event()
+    # The teacher's status line's timer (stopped before the teacher acts: one socket, one
+    # request at a time).
+    teacher_poll = asyncio.create_task(Follower(teacher).poll(teacher_stop))
+    await asyncio.sleep(10.0)  # the server's start-up work (imports in the background) ends
+    result["idle teacher alone (CPU s/s)"] = round(await idle_cpu(pid, idle), 4)
+
+    followers = []
+    for i in range(0, n, 5):  # join a few at a time (joining is not what is measured)
+        sessions = [Session(port, f"class={code}") for _ in range(min(5, n - i))]
+        await asyncio.gather(*(s.open() for s in sessions))
+        followers += [Follower(s) for s in sessions]
+    pollers = [asyncio.create_task(f.poll(stop_at)) for f in followers]
+    await asyncio.sleep(3.0)
+    per_s = await idle_cpu(pid, idle)
+    result["idle with followers (CPU s/s)"] = round(per_s, 4)
+    result["idle per follower (CPU s/s)"] = round(
+        (per_s - result["idle teacher alone (CPU s/s)"]) / n, 5)
+    teacher_stop.set()
+    await teacher_poll
+    ticks0 = sum(f.ticks for f in followers)
+    result["follow"] = await follow_phase(teacher, followers, rounds)
+    result["polls during follow"] = sum(f.ticks for f in followers) - ticks0
+    stop_at.set()
+    await asyncio.gather(*pollers)
+    result["send"] = await send_phase(port, followers, runs, code)
+    result["poll errors"] = [e for f in followers for e in f.errors][:5]
+    for s in [teacher] + [f.session for f in followers]:
+        await s.close()
+    return result
+
+
+def table(result: dict) -> str:
+    f, s = result["follow"], result["send"]
+    lines = [f"followers: {result['followers']}, load average before/after: "
+             f"{result['load before']} / {result['load after']}",
+             f"{'what':<34}{'n':>5}{'p50 s':>8}{'p95 s':>8}{'max s':>8}"]
+    rows = [("follow: all changes", f["all"])] + [(f"follow: {k}", v)
+                                                 for k, v in f["by kind"].items()]
+    rows.append(("send: 30 at once" if result["followers"] == 30 else "send: all at once",
+                 s["sends"]))
+    for name, v in rows:
+        lines.append(f"{name:<34}{v.get('n', 0):>5}{v.get('p50_s', '-'):>8}"
+                     f"{v.get('p95_s', '-'):>8}{v.get('max_s', '-'):>8}")
+    lines.append(f"missed follows: {f['missed']}; sends finished without error "
+                 f"{s['confirmed']}, digits stored "
+                 f"{s['stored']}")
+    lines.append(f"server CPU idle: teacher alone {result['idle teacher alone (CPU s/s)']} s/s; "
+                 f"with followers {result['idle with followers (CPU s/s)']} s/s; per follower "
+                 f"{result['idle per follower (CPU s/s)']} s/s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--followers", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--idle", type=float, default=20.0)
+    ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "class_follow"))
+    a = ap.parse_args(argv)
+    if not 1 <= a.followers <= MAX_FOLLOWERS or not 1 <= a.rounds <= MAX_ROUNDS \
+            or not 1 <= a.idle <= MAX_IDLE_S:
+        raise SystemExit(f"--followers 1..{MAX_FOLLOWERS}, --rounds 1..{MAX_ROUNDS}, --idle "
+                         f"1..{MAX_IDLE_S:.0f}")
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp)
+        port = free_port()
+        proc = start_server(port, {"CNN_LENS_RUNS_DIR": str(runs)}, log=runs / "server.log")
+        try:
+            wait_http(port)
+            before = load_average()
+            result = asyncio.run(asyncio.wait_for(
+                run_all(port, proc.pid, a.followers, a.rounds, a.idle, runs), a.timeout))
+        finally:
+            stop(proc)
+        result.update(followers=a.followers, rounds=a.rounds, idle_s=a.idle,
+                      cpus=os.cpu_count(), **{"load before": before, "load after":
+                                               load_average()})
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    text = table(result)
+    out.with_suffix(".txt").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

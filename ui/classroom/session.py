@@ -1,0 +1,412 @@
+"""A class in one browser session: start it, join it, follow the teacher, publish the view.
+
+The teacher's session publishes what its explorer (or the tour) shows after every run that
+changed it (:func:`publish`: the link parameters of ``ui/urls.py``, the tour step, the drawing,
+the picked unit and channel); a student's session polls the class (:func:`poll`, a fragment
+rerun every :data:`POLL_S` s, one small read shared by the whole process) and, while following,
+applies a new version at the top of the next run (:func:`before_sidebar`) the way a link is
+applied: the teacher's parameters go into the student's address bar and ``ui/urls.py`` reads
+them. Only a session holding the teacher's secret can publish; the store checks it.
+
+Session-state keys (``class.*``, listed in ``ui/state.py``): ``class.code``, ``class.role``
+("teacher" or "student"), ``class.secret`` (the teacher's), ``class.student`` (a random id),
+``class.follow``, ``class.applied`` (the version shown), ``class.published`` (the JSON last
+published), ``class.page``, ``class.read`` (the ``?class=`` value handled), ``class.notice``,
+``class.teacher_link`` (shown once), ``class.seen``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from model import store as model_store
+from ui import state
+from ui.classroom import rules
+from ui.classroom.store import ClassInfo, Store, open_store
+from viz.inputs import preprocess, urlstate
+from viz.network.unit import Unit
+
+POLL_S = 0.5  # a follower asks for news this often (the teacher's changes show within ~0.5 s)
+SHARED_S = 0.25  # one read of a class serves every session of this process for this long
+SEEN_S = 5.0  # a follower tells the store it is here this often
+MAX_DRAWING_CHARS = 200_000  # the teacher's drawing as base64 PNG (the pad's are ~10 kB)
+FOLLOWED_PAGES = ("explore", "tour")
+
+CODE, ROLE, SECRET, STUDENT = "class.code", "class.role", "class.secret", "class.student"
+FOLLOW, APPLIED, PUBLISHED, PAGE = "class.follow", "class.applied", "class.published", "class.page"
+READ, NOTICE, TEACHER_LINK, SEEN = "class.read", "class.notice", "class.teacher_link", "class.seen"
+
+
+# ---------------------------------------------------------------------------------- the store
+
+@st.cache_resource(show_spinner=False)
+def _store(runs: str, redis_url: str) -> Store:
+    return open_store(Path(runs))
+
+
+def store() -> Store:
+    """This process's class store (SQLite in the runs folder, or Redis)."""
+    import os
+
+    from ui.classroom.store import REDIS_ENV
+    return _store(str(model_store.runs_dir()), os.environ.get(REDIS_ENV, ""))
+
+
+class _Shared:
+    """The latest read of each class, shared by every session of the process for
+    :data:`SHARED_S` s: 30 followers polling cost one read, not 30."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.reads: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    def get(self, what: str, code: str, read) -> Any:
+        now = time.monotonic()
+        with self.lock:
+            hit = self.reads.get((what, code))
+            if hit is not None and now - hit[0] < SHARED_S:
+                return hit[1]
+        value = read()
+        with self.lock:
+            if len(self.reads) > 1000:
+                self.reads.clear()
+            self.reads[(what, code)] = (now, value)
+        return value
+
+    def forget(self, code: str) -> None:
+        with self.lock:
+            for key in [k for k in self.reads if k[1] == code]:
+                del self.reads[key]
+
+
+@st.cache_resource(show_spinner=False)
+def _shared() -> _Shared:
+    return _Shared()
+
+
+def class_info(code: str, fresh: bool = False) -> ClassInfo | None:
+    if fresh:
+        _shared().forget(code)
+    return _shared().get("info", code, lambda: store().info(code, time.time()))
+
+
+def counts(code: str) -> tuple[int, int]:
+    """(joined, following now) of class ``code``."""
+    return _shared().get("counts", code, lambda: store().counts(code, time.time()))
+
+
+# ---------------------------------------------------------------------------------- who am I
+
+def code() -> str | None:
+    return st.session_state.get(CODE)
+
+
+def teaching() -> bool:
+    return st.session_state.get(ROLE) == "teacher" and bool(st.session_state.get(SECRET))
+
+
+def studying() -> bool:
+    return st.session_state.get(ROLE) == "student" and code() is not None
+
+
+def following() -> bool:
+    return studying() and bool(st.session_state.get(FOLLOW, True))
+
+
+def _secret_hash() -> str:
+    return rules.secret_hash(st.session_state.get(SECRET, ""))
+
+
+def _leave() -> None:
+    for key in (CODE, ROLE, SECRET, FOLLOW, APPLIED, PUBLISHED, PAGE, TEACHER_LINK, SEEN):
+        st.session_state.pop(key, None)
+
+
+def _student_id() -> str:
+    return st.session_state.setdefault(STUDENT, secrets.token_hex(8))
+
+
+def start() -> str:
+    """Start a class with this session as its teacher; returns its code."""
+    secret = rules.new_secret()
+    for _ in range(20):
+        new = rules.new_code()
+        if store().create(new, rules.secret_hash(secret), time.time()):
+            break
+    else:  # 20 taken codes in a row: the store is not working
+        raise rules.ClassError("no free class code could be drawn; try again.")
+    _leave()
+    st.session_state.update({CODE: new, ROLE: "teacher", SECRET: secret,
+                             TEACHER_LINK: f"?class={new}&teacher={secret}"})
+    return new
+
+
+def join(text: Any) -> bool:
+    """Join the class with code ``text`` as a student; a message names what was wrong."""
+    wanted = rules.code(text)
+    if wanted is None:
+        st.session_state[NOTICE] = (f"{urlstate.shown(text, 12)} is not a class code: a class "
+                                    f"code is {rules.CODE_LENGTH} letters and digits, like "
+                                    f"K7P3QX.")
+        return False
+    try:
+        store().join(wanted, _student_id(), time.time())
+    except rules.ClassError as exc:
+        st.session_state[NOTICE] = str(exc)[0].upper() + str(exc)[1:]
+        return False
+    _leave()
+    st.session_state.update({CODE: wanted, ROLE: "student", FOLLOW: True, APPLIED: -1})
+    return True
+
+
+def resume_teaching(wanted: str, secret: str) -> bool:
+    """The teacher link: this session drives class ``wanted`` again (after a reload)."""
+    if not isinstance(secret, str) or len(secret) > 100 or not store().is_teacher(
+            wanted, rules.secret_hash(secret), time.time()):
+        st.session_state[NOTICE] = ("That teacher link does not match a running class: start a "
+                                    "new one, or open the class as a student.")
+        return False
+    _leave()
+    st.session_state.update({CODE: wanted, ROLE: "teacher", SECRET: secret})
+    return True
+
+
+def end() -> None:
+    if teaching():
+        store().end(code(), _secret_hash(), time.time())
+        _shared().forget(code())
+    _leave()
+
+
+def leave() -> None:
+    """A student leaves the class (the address bar forgets its code)."""
+    if studying():
+        store().seen(code(), _student_id(), False, time.time())
+        st.session_state[READ] = st.query_params.get("class")
+    _leave()
+
+
+def clear_gallery() -> None:
+    if teaching():
+        store().clear(code(), _secret_hash(), time.time())
+        _shared().forget(code())
+
+
+def set_following(on: bool) -> None:
+    st.session_state[FOLLOW] = bool(on)
+    if on:
+        st.session_state[APPLIED] = -1  # catch up at once
+    _tell_seen(force=True)
+
+
+def _tell_seen(force: bool = False) -> None:
+    now = time.time()
+    if studying() and (force or now - st.session_state.get(SEEN, 0.0) > SEEN_S):
+        st.session_state[SEEN] = now
+        store().seen(code(), _student_id(), following(), now)
+
+
+# ---------------------------------------------------------------------------------- the link
+
+def read_link(page_path: str) -> None:
+    """Once per ``?class=`` value: ``new`` starts a class, a code joins it, a code with
+    ``&teacher=SECRET`` (the teacher link) resumes teaching it."""
+    value = st.query_params.get("class")
+    if value is None or value == st.session_state.get(READ):
+        return
+    st.session_state[READ] = value
+    if value == "new":
+        start()
+        from ui import common
+        st.switch_page(common.PAGES["class"])  # the code, large, and the gallery
+    wanted = rules.code(value)
+    secret = st.query_params.get("teacher")
+    if wanted is not None and secret is not None:
+        resume_teaching(wanted, secret)
+        params = {k: v for k, v in st.query_params.to_dict().items()
+                  if k not in ("class", "teacher")}
+        st.query_params.from_dict(params)  # the secret leaves the address bar (a projector)
+        return
+    if wanted == code() and studying():
+        return
+    if join(value):
+        st.session_state[READ] = wanted
+
+
+def link_params() -> dict[str, str]:
+    """What a student's address bar keeps besides the view: the class code (a reload rejoins)."""
+    return {"class": code()} if studying() else {}
+
+
+# ---------------------------------------------------------------------------------- publishing
+
+def _drawing_text() -> str | None:
+    rgba = state.drawing()
+    if rgba is None or state.input_source() != state.DRAW:
+        return None
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgba, dtype=np.uint8)).save(buf, format="PNG", optimize=False)
+    text = base64.b64encode(buf.getvalue()).decode("ascii")
+    return text if len(text) <= MAX_DRAWING_CHARS else None
+
+
+def view_record(page: str) -> dict[str, Any]:
+    """What the teacher's screen shows, for the followers."""
+    from ui import urls
+    params = {k: v for k, v in urls.current().items() if k != "present"}
+    record: dict[str, Any] = {"page": page, "params": params}
+    if page == "tour":
+        record["concept"] = st.query_params.get("concept")
+    unit = state.picked_unit()
+    record["unit"] = unit.record() if unit is not None else None
+    layer = state.layer()
+    channel = st.session_state.get(state.channel_key(layer)) if layer else None
+    record["channel"] = channel if isinstance(channel, int) else None
+    record["drawing"] = _drawing_text()
+    return record
+
+
+def publish(page: str | None = None) -> None:
+    """The teacher's session: share what it shows now (nothing when nothing changed)."""
+    if not teaching():
+        return
+    if page is not None and page in FOLLOWED_PAGES:
+        st.session_state[PAGE] = page
+    page = st.session_state.get(PAGE, "explore")
+    text = json.dumps(view_record(page), sort_keys=True, separators=(",", ":"))
+    if text == st.session_state.get(PUBLISHED):
+        return
+    try:
+        store().publish(code(), _secret_hash(), text, time.time())
+    except rules.ClassError as exc:  # ended elsewhere, expired, or another teacher link
+        st.session_state[NOTICE] = f"The class could not be updated: {exc}"
+        _leave()
+        return
+    st.session_state[PUBLISHED] = text
+    _shared().forget(code())
+
+
+# ---------------------------------------------------------------------------------- following
+
+def _decode_drawing(text: Any) -> np.ndarray | None:
+    if not isinstance(text, str) or len(text) > MAX_DRAWING_CHARS:
+        return None
+    try:
+        return preprocess.drawing_rgba("data:image/png;base64," + text)
+    except Exception:  # noqa: BLE001 - the store's text: a bad one is skipped
+        return None
+
+
+def before_sidebar(page_path: str) -> None:
+    """At the top of every run, before the sidebar: the ``?class=`` link, and for a following
+    student a newer view of the teacher's, applied as a link would be (switching page when the
+    teacher is on another one)."""
+    read_link(page_path)
+    if not following():
+        return
+    info = class_info(code())
+    if info is None or info.ended:
+        return
+    if info.version <= st.session_state.get(APPLIED, -1):
+        return
+    try:
+        record = json.loads(info.state)
+    except ValueError:
+        record = {}
+    if not isinstance(record, dict) or not record.get("params"):
+        st.session_state[APPLIED] = info.version
+        return
+    page = record.get("page") if record.get("page") in FOLLOWED_PAGES else "explore"
+    here = "tour" if page_path == "tour" else "explore" if page_path == "" else page_path
+    params = {str(k): str(v)[:200] for k, v in dict(record["params"]).items()
+              if k in urlstate.KEYS}
+    if page == "tour" and isinstance(record.get("concept"), str):
+        params = {"concept": record["concept"][:80]}
+    params["class"] = code()
+    if page != here:
+        from ui import common
+        st.switch_page(common.PAGES[page], query_params=params)  # the next run applies it
+    st.session_state[APPLIED] = info.version
+    st.query_params.from_dict(params)
+    st.session_state.pop("url.read", None)  # ui/urls.py reads the teacher's link next
+    rgba = _decode_drawing(record.get("drawing"))
+    if rgba is not None:
+        state.use_drawing(rgba)
+    unit = Unit.from_record(record.get("unit"))
+    if unit is not None:
+        state.pick_unit(unit)
+    elif record.get("channel") is not None and params.get("layer"):
+        number = urlstate.whole(record["channel"])
+        if number is not None:
+            state.select_channel(params["layer"], number)
+
+
+def poll_due() -> bool:
+    """For the poll fragment: whether a following student must rerun the app to catch up."""
+    _tell_seen()
+    if not following():
+        return False
+    info = class_info(code())
+    return info is not None and not info.ended and info.version > st.session_state.get(APPLIED,
+                                                                                       -1)
+
+
+def notice() -> str | None:
+    return st.session_state.pop(NOTICE, None)
+
+
+# ---------------------------------------------------------------------------------- the gallery
+
+def send(ref: Any, image: np.ndarray | None, meant: Any, nickname: Any) -> str:
+    """A student's digit to the gallery, read by the class's network (the teacher's, when it is
+    a shared one; else this session's ``ref``). Returns what to tell the student; ClassError
+    says what was refused."""
+    if not studying():
+        raise rules.ClassError("join a class first.")
+    if image is None:
+        raise rules.ClassError("draw a digit on the pad first.")
+    pixels = rules.pixels(np.asarray(image))
+    label = rules.label(meant)
+    nick = rules.nickname(nickname)
+    from ui import urls
+    from ui.cache import forward
+    info = class_info(code())
+    try:
+        teacher_model = json.loads(info.state).get("params", {}).get("model") if info else None
+    except (ValueError, AttributeError):
+        teacher_model = None
+    net = urls.model_names().get(teacher_model, ref) if isinstance(teacher_model, str) else ref
+    digit = rules.digit_array(pixels)
+    _, probs = forward(net, digit)
+    prediction = int(np.argmax(probs))
+    store().send(code(), _student_id(), pixels, label, prediction, nick, time.time())
+    _shared().forget(code())
+    return (f"Sent: your {label} is in the class gallery (the network read it as a "
+            f"{prediction}).")
+
+
+def gallery() -> list:
+    """The class's gallery (the teacher's screen), one read shared by the process."""
+    return _shared().get("digits", code(), lambda: store().digits(code())) if code() else []
+
+
+def digit_rgba(pixels: bytes) -> np.ndarray:
+    """A gallery digit as the drawing pad's pixels (dark ink on white, 224x224), to make it the
+    input of every screen."""
+    img = rules.digit_array(pixels)
+    ink = np.kron(255 - img, np.ones((8, 8), dtype=np.uint8))
+    rgba = np.empty(ink.shape + (4,), dtype=np.uint8)
+    rgba[..., :3] = ink[..., None]
+    rgba[..., 3] = 255
+    return rgba
