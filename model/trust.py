@@ -144,17 +144,21 @@ def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- the table
 
 
-def gradcam_layer(model: nn.Module) -> str:
-    """The last layer with a spatial map larger than 1x1 (where Grad-CAM is most specific)."""
-    x, last = torch.zeros(1, *INPUT_SHAPE), None
-    with torch.no_grad():
-        for name, module in model.named_children():
-            x = module(x)
-            if x.dim() == 4 and x.shape[-1] > 1 and isinstance(module, nn.ReLU):
-                last = name
-    if last is None:
-        raise ValueError("no ReLU layer with a spatial map for Grad-CAM")
-    return last
+def gradcam_layer(model: nn.Module) -> str | None:
+    """The last activation layer (ReLU, tanh, sigmoid, leaky ReLU) with a spatial map larger
+    than 1x1 (where Grad-CAM is most specific); else the last conv or pooling layer with one;
+    None for a network without feature maps (a dense-only one: Grad-CAM does not apply)."""
+    from model.atlas import ATLAS_MODULES
+    from model.saliency.guided_backprop import GUIDED_ACTIVATIONS
+    from model.zoo import walk
+    last, last_map = None, None
+    with torch.no_grad():  # (a graph network walked by its records' inputs)
+        for name, module, x in walk(model, torch.zeros(1, *INPUT_SHAPE)):
+            if x.dim() == 4 and x.shape[-1] > 1 and isinstance(module, ATLAS_MODULES):
+                last_map = name
+                if isinstance(module, GUIDED_ACTIVATIONS):
+                    last = name
+    return last or last_map
 
 
 def predicted(model: nn.Module, images: np.ndarray, batch_bytes: int | None = None
@@ -191,6 +195,8 @@ def trust_table(model: nn.Module, images: np.ndarray, methods: Sequence[str] = t
     batch = batch_images(model, budget=batch_bytes)
     random_model = randomized_copy(model, seed=seed)
     layer = gradcam_layer(model)
+    if layer is None:  # no feature maps (a dense-only network): Grad-CAM does not apply
+        methods = [m for m in methods if m != "gradcam"]
     score = probability(model)
     rows = []
     for i, method in enumerate(methods):

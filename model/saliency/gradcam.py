@@ -21,7 +21,7 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: int, opts: Options = DEFA
         x, target=target, relu_attributions=True)
     if cam.dim() != 4:
         raise ValueError(f"Grad-CAM needs a layer with feature maps; {layer!r} outputs a vector. "
-                         f"Pick a conv, ReLU or pooling layer.")
+                         f"Pick a conv, activation or pooling layer.")
     up = F.interpolate(cam.detach(), size=x.shape[-2:], mode="nearest")
     return as_map(up)
 

@@ -4,8 +4,8 @@ input (feature visualization), one channel or the whole layer.
 An atlas and a layer's feature visualizations are long computations: shipped checkpoints carry
 their atlas; otherwise they run in the background (``ui/views/background.py``). A layer's
 feature visualizations cost :func:`featvis_macs`; over ``BACKGROUND_MACS`` (seed-original's
-wide layers: hours of a core) only the shown channel is synthesized, and over it even for one
-channel, none. Clicking a patch opens that test digit with that unit picked
+wide layers: hours of a core) only the shown channel is synthesized, on request (a button
+saying what it costs), and over it even for one channel, none. Clicking a patch opens that test digit with that unit picked
 (``ui/views/clicks.py``).
 Session-state keys: ``atlas.*``.
 """
@@ -33,6 +33,7 @@ from ui.views.background import (
 from ui.views.clicks import clicked, misread, notice, open_test_digit
 from viz.network.unit import Unit
 from viz.pictures import atlasfigs
+from viz.teaching import fields
 
 PAGE = 8  # channels per page of the layer grid
 
@@ -88,6 +89,12 @@ def macs_to(table, layer: str) -> int:
     return total
 
 
+def _task_named(name: str):
+    """The background task called ``name`` if one was started (never starts one)."""
+    from model.training.background import TASKS
+    return TASKS.get(name)
+
+
 def channelstart(key: ModelRef, layer: str, channel: int):
     """One channel's feature visualization, in the background (for a layer too costly whole)."""
     from model.insight import featvis
@@ -132,7 +139,7 @@ def render_atlas(key: ModelRef, layer: str, channels: int, layer_macs: int = 0) 
         return
     atlas = task.result
     if layer not in atlas.layers:
-        st.info(f"{layer} is not in the atlas: it covers the conv, ReLU and pooling layers "
+        st.info(f"{layer} is not in the atlas: it covers the conv, activation and pooling layers "
                 f"with feature maps ({', '.join(atlas.layers)}). Pick one of them above.")
         return
     st.session_state["atlas.current"] = atlas
@@ -165,12 +172,21 @@ def render_atlas(key: ModelRef, layer: str, channels: int, layer_macs: int = 0) 
                        f"multiply-adds for one channel of {layer}, more than this server "
                        f"gives one view ({BACKGROUND_MACS / 1e12:,.0f} trillion).")
             ftask = None
-        else:
-            ftask = featvisstart(key, layer) if whole else channelstart(key, layer, c)
-            what = (f"Feature visualization of {layer}" if whole else
-                    f"Feature visualization of channel {c} of {layer} (the whole layer would "
+        elif whole:
+            ftask, what = featvisstart(key, layer), f"Feature visualization of {layer}"
+        else:  # one channel, on request: browsing the layers starts nothing this costly
+            ftask = _task_named(f"featvis:{model_digest(key)[0]}:{layer}:{c}")
+            what = (f"Feature visualization of channel {c} of {layer} (the whole layer would "
                     f"take {featvis_macs(la.channels, layer_macs) / 1e12:,.0f} trillion "
                     f"multiply-adds)")
+            if ftask is None:
+                st.caption(f"Too costly for all {la.channels} channels of {layer} "
+                           f"({featvis_macs(la.channels, layer_macs) / 1e12:,.0f} trillion "
+                           f"multiply-adds); channel {c} alone takes "
+                           f"{featvis_macs(1, layer_macs) / 1e12:,.1f} trillion, about a "
+                           f"minute of the server.")
+                if st.button(f"Synthesize channel {c}", key=f"atlas.synth.{layer}.{c}"):
+                    ftask = channelstart(key, layer, c)
         if ftask is not None and show_progress(ftask, what):
             synth = ftask.result
             i = synth.channels.index(c)
@@ -183,8 +199,8 @@ def render_atlas(key: ModelRef, layer: str, channels: int, layer_macs: int = 0) 
                      alt=f"The whole 28x28 input synthesized to excite channel {c} of {layer}")
             st.caption(f"Top: the synthesized input cropped like the patches, to the field of "
                        f"the unit where it peaks (row {synth.units[i][0]}, col "
-                       f"{synth.units[i][1]}); below, all of it. The 28x28 input that excites "
-                       f"channel {c} most, by gradient ascent "
+                       f"{synth.units[i][1]}); below, all of it. The 28x28 input gradient ascent "
+                       f"found to excite channel {c} "
                        f"(jitter, total-variation penalty, pixels in 0..255): activation "
                        f"{synth.values[i]:.2f}, {synth.values[i] / max(la.dataset_max[c], 1e-6):.1f}"
                        f"x the best test digit." if la.dataset_max[c] > 0 else
@@ -231,6 +247,11 @@ def _png(image: np.ndarray) -> bytes:
 
 
 def draw(v: Shown) -> None:
+    dense = fields.dense_only(v.table)
+    if dense:  # nothing to compute over the test set
+        st.info(f"The atlas shows what excites each channel of a conv, activation or pooling "
+                f"layer. {dense} Saliency shows which pixels a class score depends on.")
+        return
     render_atlas(v.key, v.layer, v.acts[v.layer].shape[0], macs_to(v.table, v.layer))
 
 

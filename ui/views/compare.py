@@ -22,6 +22,7 @@ from ui.views.saliency import (
     target_picker,
     window_defaults,
 )
+from viz.teaching import fields
 
 
 def draw(v: Shown) -> None:
@@ -71,7 +72,9 @@ def draw(v: Shown) -> None:
                f"{' and '.join(m.label for m in METHODS.values() if m.uses_layer)} "
                f"use {row.name} (window {window}, stride {stride})."
                + (f" {', '.join(sorted(skipped))} left blank: {row.name} has no feature maps; "
-                  f"pick a conv, ReLU or pooling layer." if skipped else ""))
+                  + (f"nor has any layer of this network. {dense}" if (dense := fields.dense_only(
+                      v.table)) else "pick a conv, activation or pooling layer.")
+                  if skipped else ""))
     if sanity:
         st.markdown(sanity_markdown(key, rows, skipped))
 

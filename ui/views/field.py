@@ -20,6 +20,7 @@ from ui.state import presenting
 from ui.views import Shown, View
 from viz.browser import htmlviews
 from viz.network.layers import LayerInfo
+from viz.network.layertypes import SHAPE_KEEPERS
 from viz.network.unit import Unit
 from viz.teaching import fields
 
@@ -88,10 +89,10 @@ def draw(v: Shown) -> None:
     st.subheader("How far each layer sees")
     left, right = st.columns([1.25, 1])
     with left:
-        every = st.toggle("Show every layer (BatchNorm, ReLU and dropout do not change the "
-                          "field)", key="rf.every")
+        every = st.toggle("Show every layer (BatchNorm, activations and dropout do not change "
+                          "the field)", key="rf.every")
         shown = [r for r in table if every or r.name == row.name
-                 or r.type not in ("bn", "relu", "dropout")]
+                 or r.type not in SHAPE_KEEPERS]
         st.markdown(htmlviews.layer_table(shown, row.name), unsafe_allow_html=True)
         st.caption("Per layer: receptive field r, effective stride S and effective padding P in "
                    "input pixels (unit i sees pixels i·S − P to i·S − P + r − 1), parameters and "
@@ -103,9 +104,13 @@ def draw(v: Shown) -> None:
                            file_name=f"{arch}-receptive-fields.csv", mime="text/csv",
                            icon=":material/download:", key="rf.csv")
     with right:
-        plot(growth_figure(key, row.name), key="rf.growth")
-        st.caption("The receptive field r grows with depth; pooling doubles the stride S, so "
-                   "each later 3x3 conv adds 2·S pixels.")
+        dense = fields.dense_only(table)
+        if dense:  # no conv or pooling layer: nothing grows
+            st.info(dense)
+        else:
+            plot(growth_figure(key, row.name), key="rf.growth")
+            st.caption("The receptive field r grows with depth; pooling doubles the stride S, "
+                       "so each later 3x3 conv adds 2·S pixels.")
 
 
 VIEW = View("field", "Receptive field", draw, "Receptive field")

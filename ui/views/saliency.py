@@ -27,6 +27,7 @@ from ui.state import presenting
 from ui.views import Shown, View
 from ui.views.background import INLINE_MACS, model_digest, poll, show_progress, start
 from viz.network.layers import LayerInfo
+from viz.teaching import fields
 
 
 def target_picker(probs: np.ndarray, key: str) -> int:
@@ -134,6 +135,12 @@ def draw(v: Shown) -> None:
         stride = o2.number_input("Stride (pixels)", 1, 28, stride, key=f"sal.stride.{row.name}",
                                  help=f"Defaults to {row.name}'s effective stride S = "
                                       f"{row.stride}.")
+    if m.uses_layer and not m.uses_window and len(row.shape) != 3:  # Grad-CAM on a vector
+        dense = fields.dense_only(v.table)
+        st.info(f"{m.label} needs a layer with feature maps; {row.name} has none"
+                + (f", nor has any layer of this network. {dense}" if dense else
+                   ": pick a conv, activation or pooling layer."))
+        return
     macs = network_macs(v.table)
     if inline(method, macs, int(window), int(stride)):
         attr = attribution(key, image, method, target, row.name, int(window), int(stride))
@@ -151,7 +158,9 @@ def draw(v: Shown) -> None:
             return
         attr = task.result[(method, False)]
         if attr is None:
-            st.info(f"{m.label} needs a layer with feature maps; {row.name} has none.")
+            st.info(f"{m.label} needs a layer with feature maps; {row.name} has none"
+                    + (f", nor has any layer of this network. {dense}" if (
+                        dense := fields.dense_only(v.table)) else "."))
             return
     st.markdown(f"**{m.label} for class {target}.** {m.explanation}")
     if m.uses_layer and not m.uses_window and row.stride is not None:

@@ -92,6 +92,9 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
                           "deletion AUC (lower is better)": rand_del,
                           "insertion AUC (higher is better)": rand_ins,
                           "randomization Spearman (near 0 is better)": float("nan")}])
+    gradcam = ("Grad-CAM the last activation with a map" if any(r.method == "gradcam" for r in rows)
+               else "Grad-CAM is left out: this network has no feature maps (it flattens the "
+                    "image first, so every unit of its first dense layer sees the whole image)")
     st.markdown(f"**{res['verdict']}**")
     st.dataframe(df.style.format(precision=3, na_rep="-"), hide_index=True, key="trust.table")
     st.caption(f"On {res['source']}, target = the network's prediction. Deletion: pixels "
@@ -99,7 +102,7 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
                f"a black image in that order; AUC = area under the class probability over the "
                f"share of pixels. Randomization: Spearman rank correlation of |map| on the "
                f"trained network and on a copy with random weights (Adebayo et al. 2018). "
-               f"Occlusion uses 4x4 tiles; Grad-CAM the last ReLU with a map.")
+               f"Occlusion uses 4x4 tiles; {gradcam}.")
     left, right = st.columns(2)
     curves_del = {METHODS[r.method].label: r.deletion_curve for r in rows}
     curves_ins = {METHODS[r.method].label: r.insertion_curve for r in rows}

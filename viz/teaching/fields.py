@@ -76,8 +76,23 @@ def describe(row: LayerInfo, region: Region, erf: np.ndarray | None = None) -> s
         else:
             text += " Its sensitivity is spread over its whole field."
     elif erf is not None:
-        text += " For this input it is insensitive everywhere (its ReLU is off)."
+        text += (" For this input no pixel moves it (the ReLUs on its path are off for this "
+                 "input).")
     return text
+
+
+def dense_only(table: list[LayerInfo]) -> str | None:
+    """For a network without feature maps (it flattens the image first: a multilayer
+    perceptron), the sentence every view says about what its units see; None for a network
+    with feature maps."""
+    if not table or any(len(info.shape) == 3 for info in table):
+        return None
+    first = next((info.name for info in table if info.type == "linear"), table[-1].name)
+    pixels = INPUT_SIZE * INPUT_SIZE
+    return (f"This network has no feature maps: it flattens the {INPUT_SIZE}x{INPUT_SIZE} image "
+            f"into {pixels} numbers first, so every unit of its first dense layer ({first}) "
+            f"sees the whole image (a weight for each of the {pixels} pixels), and so does "
+            f"every unit after it: there is no receptive field to grow.")
 
 
 # The per-layer table's columns (viz.network.layers.TABLE_COLUMNS) in words, and whether the layer sees
