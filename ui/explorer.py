@@ -70,15 +70,27 @@ def _default_layer(acts) -> str:
     return state.layer()
 
 
-def layer_picker(acts) -> str:
+def layer_picker(acts, joins: dict[str, str] | None = None) -> str:
+    """The layer selectbox; ``joins``: {join layer: the layers it joins, in words}."""
     names = list(acts)
     _default_layer(acts)
     shapes = {n: "x".join(str(s) for s in a.shape) for n, a in acts.items()}
+    joins = joins or {}
     name = st.selectbox("Layer", names, key=state.LAYER,
-                        format_func=lambda n: f"{names.index(n) + 1:>2}. {n}  ·  {shapes[n]}",
+                        format_func=lambda n: f"{names.index(n) + 1:>2}. {n}  ·  {shapes[n]}"
+                                              + (f"  ·  {joins[n]}" if n in joins else ""),
                         help="Every layer in order, with its output shape (channels x height x "
                              "width).")
     return name
+
+
+def _joins(key: ModelRef) -> dict[str, str]:
+    """What each join layer (add, concat) of a graph network joins: {name: "res2_bn2 +
+    res2_projbn"}."""
+    from ui.cache import layer_records
+    from viz.network.layers import JOIN_TYPES
+    return {r["name"]: " + ".join(r["inputs"]) for r in layer_records(key)
+            if r.get("type") in JOIN_TYPES and r.get("inputs")}
 
 
 @st.fragment
@@ -116,7 +128,7 @@ def explorer(key: ModelRef, image: np.ndarray | None, acts, probs: np.ndarray,
             c1.caption("Pick the layer, channel and unit in the lens below.")
     else:
         with c1:
-            layer = layer_picker(acts)
+            layer = layer_picker(acts, _joins(key))
     if drawing and not own_picker:
         if image is None:
             st.info("Draw a digit on the pad of the Feature maps view first: this view "

@@ -365,3 +365,26 @@ def test_names_are_kept_edited_and_checked() -> None:
     at.toggle(key="lab.every").set_value(True).run()
     table = [d for d in at.dataframe if d.editing_mode == "read_only"][0].value
     assert not at.error and list(table["layer"])[-3:] == ["head", "flatten", "relu11"]
+
+
+def test_a_residual_network_in_the_lab() -> None:
+    """resnet-mini's joins in the inputs column; an edited inputs cell is read, a bad one named."""
+    at = open_lab()
+    at.selectbox(key="lab.start").select("resnet-mini").run()
+    ok(at)
+    assert metrics(at)["Parameters"] == "38,266" == f"{torch_numbers('resnet-mini')[0]:,}"
+    frame = at.data_editor[0].value
+    names = list(frame["name"])
+    row = names.index("res2_add")
+    assert frame["inputs"].iloc[row] == "res2_bn2, res2_projbn"
+    at.toggle(key="lab.every").set_value(True).run()
+    table = [d for d in at.dataframe if d.editing_mode == "read_only"][0].value
+    add = table[table["layer"] == "res2_add"].iloc[0]
+    assert (add["output"], add["r"], add["S"]) == ("32x14x14", "13", "2")
+    # the first block's shortcut from the stem's conv instead of its relu: still a network
+    edit(at, edited={names.index("res1_add"): {"inputs": "res1_bn2, conv1"}})
+    ok(at)
+    assert not at.error
+    edit(at, edited={names.index("res1_add"): {"inputs": "res1_bn2, res3_add"}})
+    ok(at)
+    assert "its inputs name 'res3_add', which is not the layer of a row above it" in texts(at)

@@ -108,6 +108,20 @@ def test_zoo_gradient_support_equals_clipped_region(arch):
     check_gradients(specs, (28, 28))
 
 
+@pytest.mark.parametrize("graph", ["concat", "add3"])
+def test_graph_network_gradient_support_equals_clipped_region(graph):
+    """Graph records (inputs naming earlier layers: a three-branch concat, a three-way add with a
+    dilated branch) read back from the torch network as engine specs with their inputs; every
+    node's field against the gradients of the linearised copy (resnet-mini: the zoo test)."""
+    from model.zoo import build_from_config
+    from tests.graph_networks import GRAPHS
+    records = GRAPHS[graph]()
+    specs = layer_specs(build_from_config(graph, records))
+    from viz.network.layers import input_names
+    assert [tuple(s["inputs"]) for s in specs] == input_names(records)
+    check_gradients(specs, (28, 28))
+
+
 def test_real_relu_network_support_lies_inside_region():
     """On the real (trained-or-not) network, ReLU and max-pool can only shrink the support."""
     model = build("compact").double().eval()

@@ -255,3 +255,63 @@ def test_a_break_without_a_padding_fix_says_what_to_set_back_or_delete():
     rows.insert(5, {"type": "maxpool"})
     assert _explained(rows).endswith("It stopped working with the new row 6 (pool1). Deleting "
                                      "row 6 makes it work again")
+
+
+# ---------------------------------------------------------------------------------------------
+# Graph networks: the inputs column
+# ---------------------------------------------------------------------------------------------
+
+def test_the_inputs_column_makes_a_graph() -> None:
+    from tests.graph_networks import resnet_mini_layers
+    from viz.teaching import lab
+    from viz.network.layers import describe
+    records = resnet_mini_layers()
+    rows = lab.layers_to_rows(records)
+    assert "inputs" in lab.COLUMNS
+    add = next(r for r in rows if r["name"] == "res2_add")
+    assert add["inputs"] == "res2_bn2, res2_projbn" and rows[0]["inputs"] is None
+    back = lab.rows_to_layers(rows)
+    assert [r.get("inputs") for r in back] == [r.get("inputs") for r in records]
+    layers, report = lab.check(rows)
+    assert report.params == 38_266
+    # the field of a join is the engine's: the largest of its branches
+    table = {r["layer"]: r for r in lab.table_rows(report)}
+    assert (table["res2_add"]["r"], table["res2_add"]["S"], table["res2_add"]["P"]) == \
+        ("13", "2", "6")
+    assert table["res2_projbn"]["r"] == "7"
+    assert [i.r for i in describe(layers)] == [i.r for i in describe(records)]
+
+
+def test_an_inputs_cell_is_checked() -> None:
+    from viz.teaching import lab
+    rows = [{"type": "conv", "channels": 4, "padding": 1},
+            {"type": "conv", "channels": 4, "padding": 1, "inputs": "input"},
+            {"type": "concat", "inputs": " conv1 ,conv2 "},
+            {"type": "conv", "kernel": 28, "channels": 10},  # reads the concat: 8 channels
+            {"type": "flatten"}]
+    layers, report = lab.check(rows)
+    assert layers[2]["inputs"] == ["conv1", "conv2"] and layers[3]["in"] == 8
+    assert layers[1]["inputs"] == ["input"] and layers[1]["in"] == 1
+    assert report.layers[2].shape == (8, 28, 28)
+    add = [dict(r) for r in rows]
+    add[2]["type"] = "add"
+    layers, _ = lab.check(add)
+    assert layers[3]["in"] == 4  # an add keeps the channels
+
+    def refused(change: dict, match: str, where: int = 2) -> None:
+        bad = [dict(r) for r in rows]
+        bad[where].update(change)
+        with pytest.raises(ValueError, match=match):
+            lab.check(bad)
+
+    refused({"inputs": "conv1, conv9"}, r"row 3 \(concat\): its inputs name 'conv9', which is "
+                                        r"not the layer of a row above it")
+    refused({"inputs": "conv1"}, r"a concat row joins two or more layers, but its inputs name 1")
+    refused({"inputs": None}, "a concat row joins two or more layers: list them")
+    refused({"inputs": "conv1, conv1"}, "the same layer twice")
+    refused({"inputs": "conv1, conv2"}, "a flatten row reads one layer, but its inputs name 2",
+            where=4)
+    refused({"inputs": "cat1"}, r"row 2 \(conv\): its inputs name 'cat1'", where=1)
+    refused({"inputs": "x" * 500}, "inputs are layer names separated by commas")
+    refused({"kernel": 3, "stride": 2, "inputs": "input"}, "cannot concat 'conv1' and 'conv2'",
+            where=1)
