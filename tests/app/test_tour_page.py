@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from model.architectures import ARCHITECTURES
 from model.store import ModelRef
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -221,3 +222,51 @@ def test_eight_concepts_then_the_rules_one_record_each():
     needs = {k for k, s in tour.REGISTRY.items() if s.needs_input}
     assert needs == {"convolution", "1x1", "feature-maps", "activation", "receptive-field"}
     assert all(s.text for k, s in tour.REGISTRY.items() if k != "rules")
+
+
+# ---------------------------------------------------------------------- joins (resnet-mini)
+
+NO_EXAMPLE = pytest.mark.skipif("resnet-mini" not in ARCHITECTURES,
+                                reason="the example, resnet-mini, is not registered")
+
+
+@NO_EXAMPLE
+def test_a_chain_network_shows_the_residual_example() -> None:
+    """The receptive-field step explains a join with resnet-mini's records on a chain network."""
+    at = tour({"concept": "receptive-field"})
+    seen = texts(at)
+    assert "Where branches join" in seen and "This network is one chain" in seen
+    assert at.radio(key="tour.rf.join").value == "res2_add"  # through the strided projection
+    assert ("res2_add adds 2 branches that start from res1_relu2 (field 7x7, stride 1): "
+            "res2_bn2 (through res2_conv1, res2_conv2): 13x13; res2_projbn (through res2_proj): "
+            "7x7.") in seen
+    assert "the largest, 13x13 (from res2_bn2)" in seen
+    at.radio(key="tour.rf.join").set_value("res3_add").run()
+    ok(at)
+    assert "res2_relu2 (straight from the fork (an identity shortcut)): 13x13" in texts(at)
+    assert "the largest, 21x21 (from res3_bn2)" in texts(at)
+
+
+@NO_EXAMPLE
+def test_a_residual_network_explains_its_own_join_at_the_picked_layer() -> None:
+    import torch  # noqa: F401
+    from safetensors.torch import save
+
+    from model.zoo import build
+    model = build("resnet-mini")
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    data = save(state, metadata={"model_card": json.dumps(
+        {"arch": "resnet-mini", "layers": model.layer_config})})
+    at = tour({"concept": "receptive-field"})
+    at.session_state["model.upload"] = {"name": "resnet-mini.safetensors", "data": data,
+                                        "digest": hashlib.sha256(data).hexdigest()}
+    at.run()
+    ok(at)
+    assert "This network is one chain" not in texts(at)
+    at.select_slider(key="tour.rf.layer").set_value("res1_add").run()
+    ok(at)
+    seen = texts(at)
+    assert not [r for r in at.radio if r.key == "tour.rf.join"]  # the slider's join it is
+    assert "res1_add adds 2 branches that start from relu1 (field 3x3, stride 1)" in seen
+    assert "the largest, 7x7 (from res1_bn2)" in seen
+    assert "Unit (14, 14) of res1_add" in seen

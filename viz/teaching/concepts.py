@@ -171,14 +171,16 @@ def growth_steps(layers: list[dict]) -> list[GrowthStep]:
     input.
     """
     steps: list[GrowthStep] = []
-    r, s = 1, 1  # the input: one pixel, one pixel apart
+    seen: dict[str, tuple[int, int]] = {"input": (1, 1)}  # the input: one pixel, one apart
     for info in describe(layers):
         if info.is_global:
             break
+        # what the layer reads (in a graph, not always the layer before it)
+        r, s = seen[info.inputs[0]] if info.inputs else (1, 1)
         if info.type in FIELD_CHANGERS:
             steps.append(GrowthStep(info.name, info.type, int(info.kernel or 1), s, r, info.r,
                                     int(info.stride or 1)))
-        r, s = info.r, int(info.stride or 1)
+        seen[info.name] = (info.r, int(info.stride or 1))
     return steps
 
 
