@@ -15,6 +15,7 @@ from model.architectures import ARCHITECTURES, COMPARE, DEFAULT
 from ui import cache, common
 from ui.common import context, plot, presenting
 from viz.inputs import urlstate
+from viz.network.layertypes import SHAPE_KEEPERS
 from viz.pictures import figures
 from viz.teaching.lab import (
     COLUMNS,
@@ -39,7 +40,7 @@ from viz.teaching.lab import (
 
 SIDEBAR = "(sidebar model)"  # the "Start from" option for the sidebar's current network
 YOURS = "your table"
-HIDDEN_TYPES = ("bn", "relu", "dropout")  # they never change the field
+HIDDEN_TYPES = SHAPE_KEEPERS  # BatchNorm, activations, dropout: they never change the field
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,8 +218,9 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
              "filled in, e.g. conv3)." if help_on else None),
               "type": st.column_config.SelectboxColumn(
         "type", options=list(ROW_TYPES), required=True, width="small",
-        help="Layer type. bn, relu and dropout keep the shape; gap averages each map to 1x1; "
-             "flatten turns maps into a vector for linear layers." if help_on else None)}
+        help="Layer type. bn, the activations (relu, tanh, sigmoid, leakyrelu: its slope "
+             "0.01) and dropout keep the shape; gap / gmp average / take the largest of each "
+             "map; flatten turns maps into a vector for linear layers." if help_on else None)}
     for col, text in number.items():
         config[col] = st.column_config.NumberColumn(col, step=1, format="%d", width="small",
                                                     help=text if help_on else None)
@@ -286,7 +288,7 @@ def headline(report: LabReport, rows: int) -> None:
 
 def results(name: str, report: LabReport) -> None:
     import pandas as pd
-    every = st.toggle("Show every layer (bn, relu and dropout do not change the field)",
+    every = st.toggle("Show every layer (bn, activations and dropout do not change the field)",
                       key="lab.every")
     shown = [r for r in table_rows(report) if every or r["type"] not in HIDDEN_TYPES]
     df = pd.DataFrame(shown)

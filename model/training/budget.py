@@ -55,7 +55,7 @@ MEMORY_SAFETY = 1.25  # the memory model against measured peaks (tests/model/tes
 # applies a mask, a conv adds its bias and reorders its output.
 ELEMENT_WEIGHT = {"conv": 2.0, "bn": 2.5, "relu": 1.0, "dropout": 3.0, "maxpool": 1.0,
                   "avgpool": 1.0, "gap": 1.0, "flatten": 1.0, "linear": 1.0}
-POOLS = ("maxpool", "avgpool", "gap")
+POOLS = ("maxpool", "avgpool", "gap", "gmp")
 
 
 def _conv(out: int, k: int = 3, s: int = 1, p: int = 0, name: str = "c") -> dict[str, Any]:
