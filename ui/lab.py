@@ -201,6 +201,12 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
         st.session_state["lab.base"] = st.session_state["lab.edited"]
         version = st.session_state["lab.version"] = version + 1
     base = st.session_state["lab.base"]
+    unseen = [str(r.get("name") or r["type"]) for r in base  # options the table has no column for
+              if r.get("count_include_pad") is False or r.get("negative_slope") not in (None, 0.01)]
+    if unseen:
+        st.warning(f"The table has no column for a leaky ReLU's slope or for average pooling "
+                   f"without the padding: {', '.join(unseen)} take the defaults here (slope 0.01, "
+                   f"padding counted), which can change the network.")
     help_on = not presenting()
     number = {
         "kernel": "Kernel size k (blank: 3 for conv, 2 for pooling).",
