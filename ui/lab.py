@@ -17,6 +17,7 @@ from ui.common import context, plot, presenting
 from viz.inputs import urlstate
 from viz.network.layertypes import SHAPE_KEEPERS
 from viz.pictures import figures
+from viz.teaching import joins
 from viz.teaching.lab import (
     COLUMNS,
     ROW_TYPES,
@@ -314,6 +315,11 @@ def results(name: str, report: LabReport) -> None:
         st.caption(f"How {name} sees more with depth: r after each conv and pooling layer. "
                    f"Pooling multiplies S, and every later kxk conv adds (k−1)·S pixels. The "
                    f"camera button (on hover) saves the figure as a PNG.")
+    found = joins.joins(list(report.layers))  # the joins' fields, the engine's numbers
+    if found:
+        st.markdown("**Where branches join**: a join's field is the largest of its branches, "
+                    "which must be aligned (the same stride, centred on the same pixel).")
+        st.markdown("\n".join(f"- {joins.join_sentence(j)}" for j in found))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -388,3 +388,17 @@ def test_a_residual_network_in_the_lab() -> None:
     edit(at, edited={names.index("res1_add"): {"inputs": "res1_bn2, res3_add"}})
     ok(at)
     assert "its inputs name 'res3_add', which is not the layer of a row above it" in texts(at)
+
+
+def test_the_lab_explains_each_join_with_the_engines_fields() -> None:
+    at = open_lab()
+    at.selectbox(key="lab.start").select("seed").run()
+    assert "Where branches join" not in texts(at)  # one chain: nothing to explain
+    at.selectbox(key="lab.start").select("resnet-mini").run()
+    ok(at)
+    seen = texts(at)
+    assert "Where branches join" in seen
+    assert ("res2_add adds 2 branches that start from res1_relu2 (field 7x7, stride 1): "
+            "res2_bn2 (through res2_conv1, res2_conv2): 13x13; res2_projbn (through res2_proj): "
+            "7x7.") in seen
+    assert "the largest, 21x21 (from res3_bn2)" in seen
