@@ -49,8 +49,12 @@ def _open_draw(browser, url: str, width: int, height: int, touch: bool = False):
     if touch:  # a phone: the sidebar starts folded away
         page.locator("[data-testid=stExpandSidebarButton]").click()
     source.click(timeout=60_000)
-    page.locator(PAD).wait_for(state="visible", timeout=60_000)
     wait_idle(page, 60_000)
+    for _ in range(120):  # until the rerun has replaced the page's elements (one lens left)
+        if page.locator(LENS).count() == 1:
+            break
+        page.wait_for_timeout(500)
+    page.locator(PAD).wait_for(state="visible", timeout=60_000)
     if touch:  # fold the sidebar again: the pad is on the page under it
         page.locator("[data-testid=stSidebarCollapseButton] button").click()
         page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]')"
