@@ -109,8 +109,9 @@ def draw(v: Shown) -> None:
             st.info(dense)
         else:
             plot(growth_figure(key, row.name), key="rf.growth")
-            st.caption("The receptive field r grows with depth; pooling doubles the stride S, "
-                       "so each later 3x3 conv adds 2·S pixels.")
+            st.caption("The receptive field r grows with depth: a k x k layer adds (k − 1)·S "
+                       "pixels (S: the effective stride it works at), and a stride-2 layer (a "
+                       "2x2 pool) doubles S for the layers after it.")
 
 
 VIEW = View("field", "Receptive field", draw, "Receptive field")

@@ -167,7 +167,7 @@ def draw(v: Shown) -> None:
         st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "
                 f"units is {row.stride} input pixel(s) from the next (effective stride S = "
                 f"{row.stride}), so the map is made of {row.stride}x{row.stride} blocks. "
-                f"Pick a later layer for coarser, more class-specific maps.")
+                f"A later layer gives coarser maps, usually more class-specific ones.")
     if m.uses_window:
         st.info(f"A {window}x{window} black patch slides in steps of {stride} pixels; the "
                 f"map shows how much the score of class {target} drops (red = the patch "
