@@ -70,7 +70,7 @@ def test_the_view_says_what_the_trust_numbers_say() -> None:
         at.run()
         text = "\n".join(m.value for m in at.markdown if "Sanity check" in m.value)
         assert ("Over the first 100 test digits (the Trust view: Occlusion in 4x4 tiles, "
-                "Grad-CAM on the last ReLU with a map), Smooth") in text
+                "Grad-CAM on the last activation with a map), Smooth") in text
         assert ("Occlusion stays correlated with the trained map (Spearman 0.77, 0.5 or more)"
                 in text)
         passing = text.split("with a map), ")[1].split("Occlusion stays")[0]

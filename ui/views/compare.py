@@ -116,7 +116,7 @@ def sanity_markdown(key, rows: dict[str, dict[str, np.ndarray]], skipped: set[st
             "copy of the network whose weights were re-drawn at random. "
             + findings.sanity_text(digit_spearman(rows, skipped), network,
                                    f"{scope} (the Trust view: Occlusion in 4x4 tiles, "
-                                   f"Grad-CAM on the last ReLU with a map)"))
+                                   f"Grad-CAM on the last activation with a map)"))
 
 
 VIEW = View("compare", "All methods", draw, "Comparison")
