@@ -86,7 +86,8 @@ def _hover_unit(page, canvas: str, h: int, w: int, y: int, x: int) -> None:
                     box["y"] + (y + 0.5) * box["height"] / h)
 
 
-@pytest.mark.parametrize("spec", [f"untrained:{a}" for a in ZOO] + ["thin:seed-original"])
+@pytest.mark.parametrize("spec", [f"untrained:{a}" for a in ZOO]
+                         + ["thin:seed-original", "untrained:resnet-mini"])
 def test_hovered_field_matches_engine(app, spec: str) -> None:
     arch = spec.split(":")[1]
     page = _open(app, f"model={spec}&sample=5")
@@ -120,6 +121,33 @@ def test_hovered_field_matches_engine(app, spec: str) -> None:
             assert rf == [r.h.start, r.h.end, r.w.start, r.w.end], f"{spec} {name} ({y}, {x})"
             checked += 1
     assert checked >= 60
+
+
+def test_a_join_is_drawn_and_says_what_feeds_it(app) -> None:
+    """resnet-mini's projection add: its 32 maps drawn like any layer's, its branches named, its
+    numbers those of torch."""
+    import torch
+
+    from model.insight.activations import activations, as_input
+    from model.zoo import build
+    page = _open(app, "model=untrained:resnet-mini&sample=3&layer=res2_add")
+    option = page.locator(f"{LENS} select.layer option[value=res2_add]").inner_text()
+    assert "res2_add · 32x14x14 ← res2_bn2 + res2_projbn" in option
+    head = page.locator(f"{LENS} .grid-head").inner_text()
+    assert head.startswith("res2_add: all 32 feature maps (14x14)")
+    assert "receptive field r = 13x13, effective stride S = 2, padding P = 6" in head
+    assert "adds res2_bn2 + res2_projbn (its field: the largest of theirs, aligned)" in head
+    grid = page.locator(f"{LENS} canvas.grid").bounding_box()
+    assert grid["width"] > 200 and grid["height"] > 100
+    page.locator(f"{LENS} select.layer").select_option("res2_proj")
+    assert "reads res1_relu2" in page.locator(f"{LENS} .grid-head").inner_text()
+    torch.manual_seed(0)  # the page's untrained network (tests/app/lens_page.py)
+    model = build("resnet-mini").eval()
+    image = _samples()[3]
+    ours = page.evaluate("p => window.cnnLens.forward(p)", image.reshape(-1).tolist())
+    for name, want in activations(model, as_input(image)).items():
+        got = np.asarray(ours[name]["data"], dtype=np.float32).reshape(want.shape)
+        assert float(np.abs(got - want).max()) <= 1e-4, name
 
 
 def test_keyboard_moves_and_picks(app) -> None:
