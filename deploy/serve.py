@@ -122,6 +122,23 @@ def url(host: str, port: int) -> str:
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
+def announce(address: str, port: int, reachable: list[str], details: str) -> list[str]:
+    """The lines that tell the teacher where the class is. Listening on every address
+    (``0.0.0.0`` or ``::``), the addresses students can open come first, this machine's own
+    (127.0.0.1, which no student can reach) last; on one address, that address."""
+    if address not in ("0.0.0.0", "::"):
+        return [f"CNN lens on {url(address, port)} ({details}); Ctrl+C stops it."]
+    lines = [f"CNN lens is listening on every address of this machine, port {port} ({details}); "
+             f"Ctrl+C stops it."]
+    if reachable:
+        lines.append("students open: " + ", ".join(url(a, port) for a in reachable))
+    else:
+        lines.append("students: no address other than this machine's own was found (check the "
+                     "network connection; `ip addr` lists the addresses)")
+    lines.append(f"on this machine only: {url('127.0.0.1', port)}")
+    return lines
+
+
 def start_app(port: int, env: dict[str, str]) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
            "--server.headless", "true", "--server.port", str(port),
@@ -196,7 +213,8 @@ def main(argv: list[str] | None = None) -> int:
             apps[port] = start_app(port, env)
         for port in ports:
             wait_health(port)
-            print(f"app process {apps[port].pid} on 127.0.0.1:{port}", flush=True)
+            print(f"app process {apps[port].pid} on 127.0.0.1:{port} (behind nginx; "
+                  f"not for students)", flush=True)
         conf = tmp / "nginx.conf"
         nofile = raise_open_files_limit(MAX_WORKER_CONNECTIONS + SPARE_FILES)
         if nofile < MAX_WORKER_CONNECTIONS + SPARE_FILES:
@@ -220,14 +238,10 @@ def main(argv: list[str] | None = None) -> int:
                                  start_new_session=True)
         wait_health(args.port)
         everywhere = args.address in ("0.0.0.0", "::")
-        host = "127.0.0.1" if everywhere else args.address
-        print(f"CNN lens on {url(host, args.port)} ({args.processes} app processes, runs "
-              f"folder {runs}, nginx config {conf}); Ctrl+C stops it.", flush=True)
-        if everywhere:
-            others = reachable_addresses()
-            print("students: " + (", ".join(url(a, args.port) for a in others) if others else
-                                  "no address other than this machine's own (127.0.0.1) "
-                                  "was found"), flush=True)
+        details = (f"{args.processes} app processes, runs folder {runs}, nginx config {conf}")
+        for line in announce(args.address, args.port,
+                             reachable_addresses() if everywhere else [], details):
+            print(line, flush=True)
         while not stopping:
             time.sleep(0.5)
             if proxy.poll() is not None:

@@ -192,8 +192,8 @@ _SGD = {"optimizer": "sgd", "max_lr": 0.1, "weight_decay": 1e-4, "batch_size": 1
 
 register(Architecture(
     "seed", seed_layers,
-    "The seed project's five design rules, sized for a CPU: pad early, widen gradually, "
-    "1x1 cut, max-pool after it, final 14x14 kernel.",
+    "Built by the five design rules of the Concepts tour (pad early, widen gradually, a 1x1 "
+    "cut, max-pool after it, a final 14x14 kernel), sized for a CPU.",
     recipe={**_SGD, "epochs": 15}, ships=True, offer_untrained=True))
 register(Architecture(
     "seed-3x3", seed_3x3_layers,

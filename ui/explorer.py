@@ -77,10 +77,12 @@ def layer_picker(acts, joins: dict[str, str] | None = None) -> str:
     shapes = {n: "x".join(str(s) for s in a.shape) for n, a in acts.items()}
     joins = joins or {}
     name = st.selectbox("Layer", names, key=state.LAYER,
-                        format_func=lambda n: f"{names.index(n) + 1:>2}. {n}  ·  {shapes[n]}"
-                                              + (f"  ·  {joins[n]}" if n in joins else ""),
+                        format_func=lambda n: f"{n}  ·  {shapes[n]}"
+                                              + (f"  ·  {joins[n]}" if n in joins else "")
+                                              + f"  ·  layer {names.index(n) + 1} of "
+                                                f"{len(names)}",
                         help="Every layer in order, with its output shape (channels x height x "
-                             "width).")
+                             "width) and its place in the network.")
     return name
 
 

@@ -66,6 +66,12 @@ def test_opens_on_default_model_and_sample(app: AppTest) -> None:
     assert not app.error
 
 
+def test_the_layer_menu_says_each_layers_place_in_words(app: AppTest) -> None:
+    options = app.selectbox(key="layer.name").options
+    assert options[18] == "relu5  ·  16x28x28  ·  layer 19 of 42"  # not "19. relu5"
+    assert options[0].startswith("conv1  ·  8x28x28  ·  layer 1 of 42")
+
+
 def test_feature_map_widgets(app: AppTest) -> None:
     app.selectbox(key="layer.name").select("conv2").run()
     ok(app)

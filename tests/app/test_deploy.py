@@ -219,3 +219,16 @@ def test_sessions_survive_a_restarted_app_process(deployed) -> None:
         time.sleep(nl.FAIL_TIMEOUT + 1)
         got = nl.session_requests(port, jar, s2)
         assert got["media"] == [200] * len(s2.media) and got["upload"] == [204] * 3, got
+
+
+def test_listening_on_every_address_prints_the_addresses_students_can_open() -> None:
+    from serve import announce
+    lines = announce("0.0.0.0", 8080, ["192.168.1.20", "fd00::2"], "2 app processes")
+    assert lines[0].startswith("CNN lens is listening on every address of this machine, port "
+                               "8080 (2 app processes)")
+    assert lines[1] == "students open: http://192.168.1.20:8080/, http://[fd00::2]:8080/"
+    assert lines[2] == "on this machine only: http://127.0.0.1:8080/"
+    assert "127.0.0.1" not in lines[0] + lines[1]
+    assert "no address other than this machine's own" in announce("::", 80, [], "x")[1]
+    assert announce("10.0.0.5", 8080, [], "x") == [
+        "CNN lens on http://10.0.0.5:8080/ (x); Ctrl+C stops it."]

@@ -88,7 +88,7 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
                         "insertion AUC (higher is better)": r.insertion_auc,
                         "randomization Spearman (near 0 is better)": r.randomization_spearman}
                        for r in rows]
-                      + [{"method": "random pixel order (the bar to beat)",
+                      + [{"method": "random order",  # the bar to beat (caption)
                           "deletion AUC (lower is better)": rand_del,
                           "insertion AUC (higher is better)": rand_ins,
                           "randomization Spearman (near 0 is better)": float("nan")}])
@@ -96,13 +96,17 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
                else "Grad-CAM is left out: this network has no feature maps (it flattens the "
                     "image first, so every unit of its first dense layer sees the whole image)")
     st.markdown(f"**{res['verdict']}**")
-    st.dataframe(df.style.format(precision=3, na_rep="-"), hide_index=True, key="trust.table")
+    st.dataframe(df.style.format(precision=3, na_rep="—"), hide_index=True, key="trust.table",
+                 placeholder="—",  # random order has no map to randomize (not "None")
+                 column_config={"method": st.column_config.TextColumn(width="medium")})
     st.caption(f"On {res['source']}, target = the network's prediction. Deletion: pixels "
                f"blacked out in the order of the map (most positive first); insertion: added to "
                f"a black image in that order; AUC = area under the class probability over the "
                f"share of pixels. Randomization: Spearman rank correlation of |map| on the "
                f"trained network and on a copy with random weights (Adebayo et al. 2018). "
-               f"Occlusion uses 4x4 tiles; {gradcam}.")
+               f"Occlusion uses 4x4 tiles; {gradcam}. The last row, "
+               f"random order, removes and adds pixels in a random order: the bar a method "
+               f"has to beat (it has no map, so no randomization check: —).")
     left, right = st.columns(2)
     curves_del = {METHODS[r.method].label: r.deletion_curve for r in rows}
     curves_ins = {METHODS[r.method].label: r.insertion_curve for r in rows}
