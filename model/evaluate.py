@@ -14,6 +14,7 @@ import torch
 
 from model.data import MNISTError, load_mnist
 from model.files.checkpoint import CheckpointError, load_checkpoint
+from model.insight.activations import batch_images
 from model.train import accuracy
 from viz.network.layers import total_params
 
@@ -23,7 +24,9 @@ def evaluate(path: str, data_dir: str | None = None, download: bool = True) -> d
     torch.set_num_threads(1)  # the same arithmetic as in training's final evaluation
     model, card = load_checkpoint(path)
     data = load_mnist(data_dir, download=download)
-    acc, correct = accuracy(model, data.test_images, data.test_labels)
+    # batches within viz.network.layers.BATCH_BYTES of layer outputs (seed-original: 9 digits)
+    acc, correct = accuracy(model, data.test_images, data.test_labels,
+                            batch_images(model, most=1000))
     return {
         "checkpoint": str(path),
         "arch": card["arch"],

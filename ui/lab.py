@@ -365,6 +365,26 @@ def train_this(layers: list[dict[str, Any]] | None, report: LabReport | None) ->
 # Compare
 # ---------------------------------------------------------------------------------------------
 
+@st.cache_data(show_spinner=False, max_entries=64)
+def _card_accuracy(path: str, mtime: float) -> float | None:
+    from viz.network.card import read_header_file
+    try:
+        value = read_header_file(path)[0].get("test_accuracy")
+    except (OSError, ValueError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def shipped_accuracy(name: str) -> float | None:
+    """The test accuracy on the card of the checkpoint shipped for architecture ``name`` (read
+    from its header), or None: no trained checkpoint ships for it."""
+    from model.store import shipped_checkpoints
+    path = shipped_checkpoints().get(name)
+    if path is None or name not in ARCHITECTURES:
+        return None
+    return _card_accuracy(str(path), path.stat().st_mtime)
+
+
 def compare(mine: LabReport | None) -> None:
     import pandas as pd
     st.subheader("Compare architectures")
@@ -389,7 +409,7 @@ def compare(mine: LabReport | None) -> None:
     if len(reports) < 2:
         st.info("Pick at least two networks to compare.")
         return
-    summaries = [summarise(name, rep) for name, rep in reports.items()]
+    summaries = [summarise(name, rep, shipped_accuracy(name)) for name, rep in reports.items()]
     left, right = st.columns([1, 1.25])
     with left:
         table = pd.DataFrame([s.row() for s in summaries]).set_index("network").T

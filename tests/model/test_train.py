@@ -122,7 +122,9 @@ def test_shipped_checkpoints_load():
 
 @pytest.mark.mnist
 @pytest.mark.slow
-@pytest.mark.parametrize("name", SHIPPED)
+# seed-original's 10,000 digits take about 5 minutes of one core: its card is reproduced from
+# its shipped predictions and a slice re-run (tests/model/test_seed_original.py)
+@pytest.mark.parametrize("name", [n for n in SHIPPED if n != "seed-original"])
 def test_shipped_accuracy_is_reproduced(mnist_dir, name):
     path = shipped_checkpoints()[name]
     r = subprocess.run([sys.executable, "-m", "model.evaluate", str(path), "--data-dir",

@@ -317,16 +317,21 @@ class Summary:
     rf: tuple[int, int] | None
     before_head: tuple[int, ...]
     layers: int  # conv and linear layers
+    accuracy: float | None = None  # test accuracy of its shipped checkpoint's card, if any
 
     def row(self) -> dict[str, Any]:
         return {"network": self.name, "params": self.params, "MACs": self.macs,
                 "final r": _side(self.rf, "all"), "before the head": shape_text(self.before_head),
-                "conv + linear layers": self.layers}
+                "conv + linear layers": self.layers,
+                "test accuracy (shipped)": ("-" if self.accuracy is None
+                                            else f"{self.accuracy:.2%}")}
 
 
-def summarise(name: str, report: LabReport) -> Summary:
+def summarise(name: str, report: LabReport, accuracy: float | None = None) -> Summary:
+    """One network's line; ``accuracy``: its shipped checkpoint's test accuracy (from the
+    card), None when no trained checkpoint ships."""
     return Summary(name, report.params, report.macs, report.final_rf(), before_head(report),
-                   weight_layers(report))
+                   weight_layers(report), accuracy)
 
 
 def _area(rf: tuple[int, int] | None) -> str:
@@ -362,6 +367,9 @@ def compare_sentence(summaries: list[Summary]) -> str:
             macs = f"needs {_times(other.macs, base.macs)} the MACs"
         else:
             macs = f"needs {_times(base.macs, other.macs)} fewer MACs"
+        if other.accuracy is not None and base.accuracy is not None:
+            macs += (f", for {other.accuracy:.2%} test accuracy against {base.accuracy:.2%} "
+                     f"(their shipped checkpoints)")
         clauses.append(f"{other.name} {field} {params} and {macs}")
     return "; ".join(clauses) + "."
 
