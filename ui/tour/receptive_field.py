@@ -22,9 +22,10 @@ EXAMPLE = "resnet-mini"  # the residual network that explains a join when this o
 @tour_step('receptive-field', 'Receptive field', needs_input=True,
       text=('The receptive field of a unit is the patch of the input it can possibly see.'
             ' It grows by (kernel - 1) x (effective stride) at every layer; pooling '
-            'multiplies the stride, so later layers grow faster. Within it, the unit is '
-            'most sensitive near the centre: the effective receptive field is smaller '
-            'than the theoretical one. Where branches join (a residual add), the join sees '
+            'multiplies the stride, so later layers grow faster. Within it, a unit is '
+            'usually most sensitive near the centre (Luo et al. 2016: the effective '
+            'receptive field is smaller than the theoretical one); the sensitivity map '
+            'shows it for this unit and digit. Where branches join (a residual add), the join sees '
             'what its widest branch sees: their fields are aligned, concentric squares.'),
       visual=("The chosen unit's exact region on the input, and its sensitivity map "
               'inside it; where branches join, each branch\'s field of one unit and the '
