@@ -76,6 +76,9 @@ def _teacher_status(page_path: str) -> None:
 def status_bar(page_path: str) -> None:
     """Above the page, in a class: the teacher's or the student's bar (the sidebar is folded
     away on a phone)."""
+    message = session.notice()  # a wrong or expired code, a refused teacher link
+    if message:
+        st.warning(urlstate.plain(message))
     if session.teaching():
         _teacher_status(page_path)
     elif session.studying():
@@ -90,9 +93,6 @@ def sidebar_section(page_path: str) -> None:
     """The sidebar's Class section: start or join a class; in one, its code and a way out."""
     with st.sidebar:
         st.subheader("Class")
-        message = session.notice()
-        if message:
-            st.warning(urlstate.plain(message))
         if session.teaching() or session.studying():
             st.markdown(f"{'Teaching' if session.teaching() else 'In'} class "
                         f"**{session.code()}**")
