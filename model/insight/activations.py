@@ -181,6 +181,9 @@ def batch_images(model: nn.Module, *, backward: bool = False, keep: bool = False
     """Images per batch through ``model`` within ``budget`` bytes of layer outputs
     (default ``viz.network.layers.BATCH_BYTES``); see :func:`viz.network.layers.images_per_batch`. ``like``:
     an input of another shape or type than an MNIST digit (see :func:`layer_sizes`)."""
-    from viz.network.layers import BATCH_BYTES, images_per_batch
-    return images_per_batch(layer_sizes(model, like), BATCH_BYTES if budget is None else budget,
+    from viz.network.layers import BATCH_BYTES, describe, images_per_batch, is_graph
+    records = getattr(model, "layer_config", None)
+    layers = (describe(records) if records and is_graph(records) and like is None
+              else layer_sizes(model, like))  # a graph's records: outputs kept for its joins
+    return images_per_batch(layers, BATCH_BYTES if budget is None else budget,
                             backward=backward, keep=keep, most=most)

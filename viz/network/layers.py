@@ -347,7 +347,8 @@ def images_per_batch(layers: Sequence[LayerInfo] | Sequence[int], budget: int = 
 
     - a forward pass without gradients (the default): :data:`FORWARD_FACTOR` times the largest
       input plus output of one layer (each layer's output is dropped once the next has read
-      it);
+      it; in a graph network, given as :class:`LayerInfo` records, once its last reader has:
+      the outputs a later join still needs count too);
     - ``keep``: the input and every layer's output (a pass that records every layer);
     - ``backward``: :data:`BACKWARD_FACTOR` times that (outputs kept for the backward pass, the
       gradients going back, the attribution method's own copies).
@@ -363,6 +364,8 @@ def images_per_batch(layers: Sequence[LayerInfo] | Sequence[int], budget: int = 
         per_image = INPUT_ELEMENTS + sum(sizes)
         if backward:
             per_image *= BACKWARD_FACTOR
+    elif _branches(layers):
+        per_image = _graph_peak(list(layers)) * FORWARD_FACTOR  # type: ignore[arg-type]
     else:
         per_image, before = INPUT_ELEMENTS, INPUT_ELEMENTS
         for size in sizes:
@@ -371,6 +374,35 @@ def images_per_batch(layers: Sequence[LayerInfo] | Sequence[int], budget: int = 
         per_image *= FORWARD_FACTOR
     n = max(1, budget // (FLOAT_BYTES * per_image))
     return n if most is None else min(n, most)
+
+
+def _branches(layers: Sequence[LayerInfo] | Sequence[int]) -> bool:
+    """Some layer of these :class:`LayerInfo` records reads another than the one before it."""
+    previous = INPUT
+    for layer in layers:
+        if not isinstance(layer, LayerInfo):
+            return False
+        if layer.inputs and layer.inputs != (previous,):
+            return True
+        previous = layer.name
+    return False
+
+
+def _graph_peak(infos: list[LayerInfo]) -> int:
+    """The most output values one image holds at once in a forward pass that keeps each output
+    until its last reader (the input counted as :data:`INPUT`)."""
+    last: dict[str, int] = {}
+    for i, info in enumerate(infos):
+        for src in info.inputs or ((infos[i - 1].name if i else INPUT),):
+            last[src] = i
+    alive = {INPUT: INPUT_ELEMENTS}
+    peak = INPUT_ELEMENTS
+    for i, info in enumerate(infos):
+        peak = max(peak, sum(alive.values()) + info.elements)
+        alive = {n: v for n, v in alive.items() if last.get(n, -1) > i}
+        if last.get(info.name, -1) > i:
+            alive[info.name] = info.elements
+    return peak
 
 
 def batches(total: int, size: int) -> list[slice]:

@@ -155,3 +155,15 @@ def test_flat_networks_are_read_as_before() -> None:
     assert [(i.name, i.shape, i.r, i.stride, i.padding, i.params, i.macs) for i in before] == [
         (i.name, i.shape, i.r, i.stride, i.padding, i.params, i.macs) for i in after]
     assert not layers.is_graph(records) and layers.is_graph(explicit)
+
+
+def test_a_forward_pass_keeps_what_a_join_still_needs() -> None:
+    infos = layers.describe(resnet_mini_layers())
+    # at res1_add three 16x28x28 maps are held: relu1 (the shortcut), res1_bn2 and the sum
+    peak = 3 * 16 * 28 * 28
+    want = layers.BATCH_BYTES // (layers.FLOAT_BYTES * layers.FORWARD_FACTOR * peak)
+    assert layers.images_per_batch(infos) == want
+    assert layers.images_per_batch([i.elements for i in infos]) > want  # a chain holds two
+    from model.architectures import get
+    flat = layers.describe(get("seed").layers())
+    assert layers.images_per_batch(flat) == layers.images_per_batch([i.elements for i in flat])
