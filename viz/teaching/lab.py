@@ -304,6 +304,9 @@ def before_head(report: LabReport, input_shape: tuple[int, int, int] = INPUT_SHA
                default=None)
     if last is None or last == 0:
         return input_shape
+    reads = report.layers[last].inputs  # (a graph network's head may read an earlier layer)
+    if reads and reads[0] != report.layers[last - 1].name:
+        return next((r.shape for r in report.layers if r.name == reads[0]), input_shape)
     return report.layers[last - 1].shape
 
 

@@ -315,3 +315,15 @@ def test_an_inputs_cell_is_checked() -> None:
     refused({"inputs": "x" * 500}, "inputs are layer names separated by commas")
     refused({"kernel": 3, "stride": 2, "inputs": "input"}, "cannot concat 'conv1' and 'conv2'",
             where=1)
+
+
+def test_the_map_before_a_graph_head_is_the_one_it_reads() -> None:
+    from tests.graph_networks import concat_layers
+    from viz.network.layers import analyse
+    from viz.teaching import lab
+    records = concat_layers()
+    at = next(i for i, r in enumerate(records) if r["name"] == "head")
+    records.insert(at, {"name": "drop", "type": "dropout", "p": 0.1, "inputs": ["relu3"]})
+    records[at + 1]["inputs"] = ["gap"]  # the head skips the dropout (a dead branch)
+    assert lab.before_head(analyse(records)) == (12, 1, 1)
+    assert lab.before_head(analyse(concat_layers())) == (12, 1, 1)
