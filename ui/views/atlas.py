@@ -183,8 +183,8 @@ def render_atlas(key: ModelRef, layer: str, channels: int, layer_macs: int = 0) 
                 st.caption(f"Too costly for all {la.channels} channels of {layer} "
                            f"({featvis_macs(la.channels, layer_macs) / 1e12:,.0f} trillion "
                            f"multiply-adds); channel {c} alone takes "
-                           f"{featvis_macs(1, layer_macs) / 1e12:,.1f} trillion, about a "
-                           f"minute of the server.")
+                           f"{featvis_macs(1, layer_macs) / 1e12:,.1f} trillion: one to several "
+                           f"minutes of one core, with the class's load.")
                 if st.button(f"Synthesize channel {c}", key=f"atlas.synth.{layer}.{c}"):
                     ftask = channelstart(key, layer, c)
         if ftask is not None and show_progress(ftask, what):

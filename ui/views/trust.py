@@ -4,8 +4,8 @@ the randomization check, in one sentence per method (computed in the background)
 Its cost is :func:`trust_macs` per digit (every method's map on the network and on a randomized
 copy, the deletion and insertion curves, the random-order bar). A network for which 20 digits
 are over ``ui.views.background.BACKGROUND_MACS`` (seed-original: about 0.9 trillion
-multiply-adds per digit) is offered 2 to 20 digits; the largest count within that budget starts
-by itself, more only from a button that says what it costs.
+multiply-adds per digit) is offered 2 to 20 digits (the largest count within that budget
+first), and the measurement starts only from a button that says what it costs.
 
 Session-state keys: ``trust.*``.
 """
@@ -64,16 +64,13 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
         n = st.select_slider("Digits", SMALL, value=fits[-1], key="trust.n.big", help=help_)
         cost = trust_macs(int(n), macs)
         sha, _ = model_digest(key)
-        asked = st.session_state.setdefault("trust.asked", set())
-        if (cost > BACKGROUND_MACS and f"{sha}:{n}" not in asked
-                and _task_named(f"trust:{sha}:{int(n)}") is None):
+        if _task_named(f"trust:{sha}:{int(n)}") is None:  # started on request only
             st.info(f"This network takes {macs / 1e6:,.0f} million multiply-adds per digit: the "
-                    f"seven methods on {n} digits cost {cost / 1e12:,.1f} trillion, minutes of "
-                    f"this server's CPU shared with the class ({fits[-1]} digits take "
-                    f"{trust_macs(fits[-1], macs) / 1e12:,.1f} trillion).")
+                    f"seven methods on {n} digits cost {cost / 1e12:,.1f} trillion, "
+                    f"{'a minute or more' if cost <= BACKGROUND_MACS else 'many minutes'} "
+                    f"of this server's CPU shared with the class.")
             if not st.button(f"Measure on {n} digits in the background", key="trust.go"):
                 return
-            asked.add(f"{sha}:{n}")
     task = truststart(key, int(n))
     if not show_progress(task, "Measuring the seven methods"):
         if task.running:
