@@ -210,3 +210,15 @@ def test_a_graph_checkpoint_round_trips_with_its_card(resnet, digits, tmp_path) 
         np.testing.assert_allclose(model.eval()(x).numpy(), want.numpy(), atol=1e-6)
     assert list(model.state_dict()) == list(resnet.state_dict())
     assert card["layers"] == resnet_mini_layers()
+
+
+def test_the_effective_field_of_a_join_unit_lies_in_its_field(resnet, digits) -> None:
+    from model.insight.erf import effective_receptive_field
+    x = torch.stack([features.as_input(d)[0] for d in digits[:4]])
+    erf = effective_receptive_field(resnet, "res2_add", (3, 6, 6), x)
+    field = {f.name: f for f in receptive_field_table(resnet)}["res2_add"].region(6, 6)
+    (y0, y1), (x0, x1) = field.h.clipped, field.w.clipped
+    inside = np.zeros((28, 28), bool)
+    inside[y0:y1 + 1, x0:x1 + 1] = True
+    assert (y0, y1, x0, x1) == (6, 18, 6, 18)  # 13x13 around pixel (12, 12): S = 2, P = 6
+    assert erf[~inside].max() == 0 and erf[inside].max() > 0
