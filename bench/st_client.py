@@ -167,6 +167,8 @@ class Session:
         await self.ws.send(msg.SerializeToString())
         reply = Reply()
         run_full = not client_state.fragment_id
+        if run_full:  # a full run announces the page's timed fragments again
+            self.auto_reruns = {}
         seen: dict[str, Widget] = {}
         fragments = {client_state.fragment_id} if client_state.fragment_id else set()
         try:
