@@ -156,9 +156,9 @@ def join_fields(image: np.ndarray, boxes: list[tuple[str, tuple[int, int, int, i
     """The input digit with the field of one unit of a join and of each of its branches.
 
     ``boxes``: ``(label, (y0, y1, x0, x1), is_join)`` per field, inclusive and unclipped (the
-    engine's regions; the part outside the image is zero padding, drawn grey). Branches are
-    dashed, the join solid orange and thick: aligned fields are concentric squares, and the
-    join's is the largest.
+    engine's regions; the part outside the image is zero padding, drawn grey). The join is
+    solid orange and thick, drawn first; the branches dashed blue over it (the widest branch's
+    square lies on the join's): aligned fields are concentric squares, the join's the largest.
     """
     img = np.asarray(image, dtype=np.float32)
     if img.ndim == 3:
@@ -176,7 +176,7 @@ def join_fields(image: np.ndarray, boxes: list[tuple[str, tuple[int, int, int, i
                   line=dict(color=GREY, width=1, dash="dot"))
     dashes = ("dash", "dot", "dashdot", "longdash")
     branch = 0
-    for label, (y0, y1, x0, x1), is_join in sorted(boxes, key=lambda b: b[2]):
+    for label, (y0, y1, x0, x1), is_join in sorted(boxes, key=lambda b: not b[2]):
         if is_join:
             line = dict(color=ORANGE, width=5)
         else:

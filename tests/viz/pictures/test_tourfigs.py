@@ -3,6 +3,7 @@
 import numpy as np
 
 from viz.pictures import tourfigs
+from viz.pictures.style import ORANGE
 
 
 def test_conv_window_outlines_the_kernel_in_padding_coordinates():
@@ -30,3 +31,20 @@ def test_history_and_relu_pair():
     pre = np.array([[-1.0, 2.0], [0.5, -3.0]])
     fig = tourfigs.relu_pair(pre, np.maximum(pre, 0), "bn1", "relu1")
     assert fig.data[1].zmin == 0 and float(np.asarray(fig.data[1].z).min()) == 0
+
+
+def test_join_fields_draws_the_join_under_its_branches_with_their_sizes() -> None:
+    image = np.zeros((28, 28), np.uint8)
+    boxes = [("b (branch)", (8, 20, 8, 20), False), ("s (branch)", (11, 17, 11, 17), False),
+             ("j (join)", (8, 20, 8, 20), True)]
+    fig = tourfigs.join_fields(image, boxes)
+    rects = [s for s in fig.layout.shapes if s.type == "rect"][1:]  # after the image's border
+    assert [(r.x0, r.x1, r.y0, r.y1) for r in rects] == [
+        (7.5, 20.5, 7.5, 20.5), (7.5, 20.5, 7.5, 20.5), (10.5, 17.5, 10.5, 17.5)]
+    assert rects[0].line.color == ORANGE and rects[0].line.width == 5
+    assert rects[1].line.dash == "dash" and rects[2].line.dash == "dot"
+    assert [t.name for t in fig.data[1:]] == ["j (join): 13x13", "b (branch): 13x13",
+                                              "s (branch): 7x7"]
+    # a field running past the image widens the picture into the (grey) padding
+    wide = tourfigs.join_fields(image, [("j", (-3, 9, -3, 9), True)])
+    assert wide.data[0].x[0] == -3 and np.isnan(wide.data[0].z[0][0])
