@@ -67,12 +67,15 @@ class ZooNet(nn.Sequential):
         super().__init__(OrderedDict((rec["name"], build_layer(rec)) for rec in layers))
         self.arch = arch
         self.layer_config = copy.deepcopy(layers)
+        # (a, b): the card's input scaling from an MNIST-normalised input, x * a + b, applied
+        # first (viz.inputs.scaling.from_mnist); None for MNIST's own, as every zoo network
+        self.input_affine: tuple[float, float] | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 10) logits; a network ending in a 10x1x1 map (a gap or a whole-map conv, with
         no flatten) gives them as (N, 10) too, like a flatten-ended one."""
         if graph_inputs(self) is None:
-            out = super().forward(x)
+            out = super().forward(_scaled(self, x))
         else:
             out = x
             for step in walk(self, x):
@@ -80,6 +83,12 @@ class ZooNet(nn.Sequential):
         if out.dim() == 4 and out.shape[2:] == (1, 1):
             out = out.flatten(1)
         return out
+
+
+def _scaled(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """An MNIST-normalised input in the scaling the network was trained with (its card's)."""
+    affine = getattr(model, "input_affine", None)
+    return x if affine is None else x * affine[0] + affine[1]
 
 
 def graph_inputs(model: nn.Module) -> dict[str, tuple[str, ...]] | None:
@@ -100,6 +109,7 @@ def walk(model: nn.Module, x: torch.Tensor,
     output only until its last reader. ``call(name, module, inputs)`` replaces ``module(*inputs)``
     (e.g. a leaky ReLU while searching). Stop iterating to stop the pass."""
     reads = graph_inputs(model)
+    x = _scaled(model, x)
     run = call or (lambda name, module, xs: module(*xs))
     if reads is None:
         for name, module in model.named_children():

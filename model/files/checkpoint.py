@@ -38,6 +38,7 @@ import numpy as np
 from model.architectures import ARCHITECTURES, DEFAULT
 from model.files.atomic import atomic_write
 from model.store import CHECKPOINT_DIR, shipped_checkpoints
+from viz.inputs.scaling import from_mnist, scale_of
 from viz.network import card as card_reader
 from viz.network.npforward import NumpyNet
 
@@ -81,6 +82,10 @@ def read_network(data: bytes, source: str = "checkpoint") -> NumpyNet:
         card, table = card_reader.read_header(data, source)
         card_reader.validate_card(card, table, source)
         _check_zoo_name(card, source)
+        try:  # a scaling the app knows, with finite numbers
+            scale_of(card)
+        except ValueError as exc:
+            raise CheckpointError(f"{source}: {exc}") from None
         tensors = card_reader.arrays(data, table, source)
     except card_reader.CardError as exc:
         raise CheckpointError(str(exc)) from None
@@ -135,6 +140,10 @@ def torch_model(net: NumpyNet, source: str = "checkpoint", *, share: bool = Fals
         model = model_from_card({"arch": net.arch, "layers": net.layers}, source)
     state = {name: _tensor(a, share) for name, a in net.tensors.items()}
     model.load_state_dict(state, strict=True, assign=True)
+    try:  # torch paths feed MNIST-normalised digits; the model turns them into its own scaling
+        model.input_affine = from_mnist(net.card)
+    except ValueError as exc:
+        raise CheckpointError(f"{source}: {exc}") from None
     left = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
     if left:
         raise CheckpointError(f"{source}: no weights for {', '.join(left[:6])}.")

@@ -33,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from viz.inputs.scaling import scale_of
 from viz.network.layers import INPUT_SHAPE, LayerInfo, describe
 from viz.network.layertypes import BN_EPS, LAYER_TYPES, TYPES
-from viz.network.npforward import MEAN, STD, NumpyNet
+from viz.network.npforward import NumpyNet
 
 # The browser runs every layer type (ui/components/js/forward.js; its ops are checked against
 # the registry of viz.network.layertypes by tests/app/test_forward_browser.py), with the options each
@@ -156,8 +157,8 @@ def payload(net: NumpyNet) -> dict[str, Any]:
         "id": digest.hexdigest()[:16],
         "arch": net.arch,
         "input": list(INPUT_SHAPE[1:]),
-        "mean": MEAN,
-        "std": STD,
+        "mean": scale_of(net.card)[0],
+        "std": scale_of(net.card)[1],
         "bn_eps": BN_EPS,
         "supported": reason is None,
         "reason": reason,

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from viz.inputs.preprocess import MEAN, STD
+from viz.inputs.scaling import scale_of
 from viz.network import card as card_reader
 from viz.network.layers import INPUT, input_names
 from viz.network.layertypes import BN_EPS, TYPES  # noqa: F401  (BN_EPS: where it was read before)
@@ -56,9 +57,12 @@ def load(path: str | Path) -> NumpyNet:
     return NumpyNet(card["arch"], card["layers"], tensors, card)
 
 
-def normalise(image: np.ndarray) -> np.ndarray:
-    """uint8 (28, 28) -> float32 (1, 28, 28), normalised as for training."""
-    return ((np.asarray(image, dtype=np.float32) / 255.0 - MEAN) / STD)[None]
+def normalise(image: np.ndarray, card: dict[str, Any] | None = None) -> np.ndarray:
+    """uint8 (28, 28) -> float32 (1, 28, 28), normalised as for training: with the input
+    scaling ``card`` names (``viz.inputs.scaling``), MNIST's mean and std without one."""
+    mean, std = scale_of(card) if card else (MEAN, STD)
+    return ((np.asarray(image, dtype=np.float32) / 255.0 - np.float32(mean))
+            / np.float32(std))[None]
 
 
 def forward(net: NumpyNet, image: np.ndarray) -> OrderedDict[str, np.ndarray]:
@@ -67,7 +71,7 @@ def forward(net: NumpyNet, image: np.ndarray) -> OrderedDict[str, np.ndarray]:
     reads them all, in order)."""
     t = net.tensors
     out: OrderedDict[str, np.ndarray] = OrderedDict()
-    made = {INPUT: normalise(image)}
+    made = {INPUT: normalise(image, net.card)}
     for rec, srcs in zip(net.layers, input_names(net.layers)):
         name, kind = rec["name"], rec["type"]
         layer_type = TYPES.get(kind)

@@ -1,0 +1,187 @@
+"""A network read from another tool's file (ONNX, Keras), and its conversion to a checkpoint.
+
+Every reader (``model/files/onnx_import.py``, ...) turns its file into one
+:class:`ImportedNetwork`: layer records in this project's format (``viz/network/layertypes.py``,
+graphs by their ``inputs``), numpy tensors named as the card expects (``conv1.weight``,
+``bn1.running_var``, ...), the input layout it found, and the network's own input scaling when
+the file holds one (e.g. Keras ``Rescaling``, or Mul/Add on an ONNX graph's input).
+:func:`to_checkpoint` turns it into a checkpoint (safetensors bytes with the card), checked by
+the limits of any upload (``viz.network.card``) before anything large is made, and finds how
+the network wants its pixels scaled (``viz.inputs.scaling``): the convention with the best
+accuracy on the shipped sample digits, unless the caller names one.
+
+Errors are :class:`viz.network.card.CardError` (a ``ValueError``) with a one-line message.
+torch is imported only to measure the accuracies.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from viz.inputs import scaling
+from viz.network import card as card_reader
+from viz.network.layers import INPUT_SHAPE
+
+ARCH = "imported"
+AUTO = "auto"
+CHOICES = (AUTO, *scaling.SCALES)  # what a user may ask for; "inside" is found, not chosen
+# ties go to the network's own scaling, then the zoo's
+PREFERENCE = (scaling.INSIDE, "mnist", "unit", "symmetric", "raw")
+LAYOUTS = ("NCHW", "NHWC", "NHW", "flat")
+
+
+@dataclass
+class ImportedNetwork:
+    """What a reader found in a file.
+
+    ``layers``: layer records (``viz/network/layertypes.py``; ``inputs`` for a graph);
+    ``tensors``: ``{"<layer>.<suffix>": float32 array}`` as ``viz.network.card.expected_tensors``
+    names them (a BatchNorm's ``num_batches_tracked`` may be left out); ``layout``: the file's
+    input, one of :data:`LAYOUTS`; ``inside``: the network's own scaling of 0..255 pixels as
+    ``(mean, std)`` (the network computes ``(x/255 - mean)/std`` before its first layer), which
+    the reader took out of the layers, or None; ``source``: the file's name; ``format``: e.g.
+    ``"onnx"`` or ``"keras"``; ``producer``: the tool that wrote it, when the file says.
+    """
+
+    layers: list[dict[str, Any]]
+    tensors: dict[str, np.ndarray]
+    layout: str
+    source: str
+    format: str
+    inside: tuple[float, float] | None = None
+    producer: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Converted:
+    """A checkpoint made from an :class:`ImportedNetwork`: its bytes, card, analysis, and the
+    accuracy on the shipped samples under each input scaling tried."""
+
+    data: bytes
+    card: dict[str, Any]
+    report: Any  # viz.network.layers.LabReport
+    scale_accuracy: dict[str, float]
+
+
+def _fail(source: str, message: str) -> card_reader.CardError:
+    return card_reader.CardError(f"{source}: {message}")
+
+
+def check(imp: ImportedNetwork) -> Any:
+    """The network's analysis (viz.network.layers.LabReport), after every check of an upload:
+    records, limits (parameters, MACs, layers, activation values), 10 outputs, tensors' names,
+    shapes and values. Raises CardError."""
+    if imp.layout not in LAYOUTS:
+        raise _fail(imp.source, f"unknown input layout {imp.layout!r}.")
+    try:
+        report = card_reader.analyse_checked(imp.layers, "its network")
+    except card_reader.CardError as exc:
+        raise _fail(imp.source, str(exc)) from None
+    want = card_reader.expected_tensors(imp.layers)
+    for name, (_dtype, shape) in want.items():
+        if name.endswith(".num_batches_tracked"):
+            continue
+        got = imp.tensors.get(name)
+        if got is None:
+            raise _fail(imp.source, f"no tensor {name} for its layer.")
+        if tuple(got.shape) != shape:
+            raise _fail(imp.source, f"{name} is {tuple(got.shape)}, its layer needs {shape}.")
+    extra = sorted(set(imp.tensors) - set(want))
+    if extra:
+        raise _fail(imp.source, f"tensors no layer uses: {', '.join(extra[:4])}.")
+    card_reader.check_finite(imp.tensors, imp.source)
+    return report
+
+
+def _state(imp: ImportedNetwork) -> dict[str, np.ndarray]:
+    state = {}
+    for name, (dtype, shape) in card_reader.expected_tensors(imp.layers).items():
+        if dtype == "I64":
+            state[name] = np.zeros(shape, dtype="<i8")
+        else:
+            state[name] = np.ascontiguousarray(imp.tensors[name], dtype="<f4")
+    return state
+
+
+def candidates(inside: tuple[float, float] | None) -> dict[str, tuple[float, float]]:
+    """{scaling name: (mean, std) on 0..255 pixels} to try: the conventions, each followed by the
+    network's own scaling when it has one ("inside" is then raw pixels into the network)."""
+    out = {}
+    if inside is not None:
+        out[scaling.INSIDE] = inside
+    for name, pair in scaling.SCALES.items():
+        if inside is not None and name == "raw":
+            continue  # raw pixels into a network that scales them: that is "inside"
+        out[name] = scaling.compose(pair, inside)
+    return out
+
+
+def accuracies(imp: ImportedNetwork, images: np.ndarray, labels: np.ndarray
+               ) -> dict[str, float]:
+    """Accuracy on ``images`` (uint8 N x 28 x 28) under each scaling of :func:`candidates`."""
+    import torch
+
+    from model.files.checkpoint import torch_model
+    from viz.network.npforward import NumpyNet
+
+    net = NumpyNet(ARCH, imp.layers, _state(imp), {})
+    model = torch_model(net, imp.source)  # no input scaling: fed each convention's numbers
+    u = torch.from_numpy(np.asarray(images, dtype=np.float32) / np.float32(255.0))[:, None]
+    out = {}
+    with torch.no_grad():
+        for name, (mean, std) in candidates(imp.inside).items():
+            pred = model((u - mean) / std).argmax(1).numpy()
+            out[name] = round(float(np.mean(pred == labels)), 4)
+    return out
+
+
+def pick(acc: dict[str, float]) -> str:
+    """The best scaling; ties go by :data:`PREFERENCE`."""
+    return max(acc, key=lambda n: (acc[n], -PREFERENCE.index(n)))
+
+
+def to_checkpoint(imp: ImportedNetwork, scale: str = AUTO,
+                  samples: tuple[np.ndarray, np.ndarray] | None = None) -> Converted:
+    """This project's checkpoint of ``imp``: every check of an upload first (:func:`check`),
+    then the input scaling (``scale``: one of :data:`CHOICES`; ``auto`` picks the best on
+    ``samples``, the shipped digits by default, and ties go by :data:`PREFERENCE`; a network
+    with its own scaling gets ``"inside"`` under ``auto``), then the card (``arch``
+    ``"imported"``, the layer records, parameters, MACs, input scaling and the accuracies) and
+    the safetensors bytes, read back by the checkpoint reader."""
+    from safetensors.numpy import save
+
+    from model.files.checkpoint import CARD_VERSION, read_network
+
+    if scale not in CHOICES:
+        raise _fail(imp.source, f"input scale must be one of {', '.join(CHOICES)}, not "
+                                f"{card_reader.show(scale)}.")
+    report = check(imp)
+    if samples is None:
+        from model.store import load_samples
+        samples = load_samples()
+    acc = accuracies(imp, *samples)
+    name = pick(acc) if scale == AUTO else scale
+    if imp.inside is not None and name == "raw":
+        name = scaling.INSIDE
+    mean, std = candidates(imp.inside)[name]
+    card = {"format": CARD_VERSION, "arch": ARCH, "layers": imp.layers,
+            "params": report.params, "macs": report.macs,
+            **scaling.card_fields(name, mean, std),
+            "scale_accuracy": acc, "scale_chosen": "detected" if scale == AUTO else "given",
+            "source": imp.source, "source_format": imp.format, "input_layout": imp.layout}
+    if imp.producer:
+        card["producer"] = imp.producer[:MAX_TEXT]
+    data = save(_state(imp), metadata={card_reader.CARD_KEY: json.dumps(card)})
+    net = read_network(data, imp.source)  # the reader every upload passes
+    return Converted(data, net.card, report, acc)
+
+
+MAX_TEXT = 200
+
+__all__ = ["ARCH", "AUTO", "CHOICES", "Converted", "ImportedNetwork", "INPUT_SHAPE",
+           "accuracies", "candidates", "check", "pick", "to_checkpoint"]

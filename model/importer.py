@@ -1,0 +1,146 @@
+"""Convert a network from another tool's file into this project's checkpoint; print one JSON line.
+
+    python -m model.importer PATH [--out OUT.safetensors]
+                             [--input-scale auto|unit|mnist|symmetric|raw]
+
+prints ``{"source", "format", "out", "input_scale", "scale_accuracy", "params", "macs",
+"layers": [{"name", "type", "inputs", "output_shape", "rf", "stride", "global"}]}`` (``rf`` and
+``stride`` as ``[h, w]`` from the receptive-field engine, null for a layer whose units see the
+whole input, ``global: true``). A refused file prints ``error: MESSAGE`` on stderr, exit 2.
+Without ``--out`` the checkpoint is written beside PATH as NAME.safetensors (and NAME.json).
+
+Readers, one per file extension, in :data:`READERS`. A reader is
+
+    def read_X(files: Mapping[str, bytes], name: str) -> model.files.imported.ImportedNetwork
+
+``files[name]`` is the uploaded (or given) file; the other entries are files uploaded with it,
+looked up by plain name only (e.g. an ONNX file's ``NAME.onnx.data``: ``name in files``,
+``files[location]``). It raises ``viz.network.card.CardError`` (a ``ValueError``) with a
+one-line message for any file it refuses, before allocating anything large. Adding a format
+is one entry in :data:`READERS`; the sidebar's upload box and this command both read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from model.files.atomic import atomic_write
+from model.files.imported import AUTO, CHOICES, Converted, ImportedNetwork, to_checkpoint
+from model.files.onnx_import import read_onnx
+from viz.network.card import CardError
+from viz.network.layers import input_names
+
+Reader = Callable[[Mapping[str, bytes], str], ImportedNetwork]
+READERS: dict[str, Reader] = {
+    ".onnx": read_onnx,
+}
+MAX_SIDE_FILE_BYTES = 64 * 1024 * 1024  # an external data file (ONNX's weights)
+
+
+def reader_for(name: str) -> Reader | None:
+    """The reader of a file name's extension, or None."""
+    lower = name.lower()
+    return next((r for ext, r in READERS.items() if lower.endswith(ext)), None)
+
+
+def main_file(names: list[str]) -> str | None:
+    """Of files uploaded together, the one a reader reads (the others are its data)."""
+    found = [n for n in names if reader_for(n) is not None]
+    return found[0] if len(found) == 1 else None
+
+
+class Folder(Mapping[str, bytes]):
+    """The file PATH and, on demand, files beside it named by a plain name (bounded in size)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.main = path.read_bytes()
+
+    def _side(self, key: str) -> Path | None:
+        if (not isinstance(key, str) or not key or "/" in key or "\\" in key
+                or key in (".", "..") or "\x00" in key):
+            return None
+        p = self.path.parent / key
+        return p if p.is_file() and not p.is_symlink() else None
+
+    def __contains__(self, key: object) -> bool:
+        return key == self.path.name or self._side(key) is not None  # type: ignore[arg-type]
+
+    def __getitem__(self, key: str) -> bytes:
+        if key == self.path.name:
+            return self.main
+        p = self._side(key)
+        if p is None:
+            raise KeyError(key)
+        if p.stat().st_size > MAX_SIDE_FILE_BYTES:
+            raise CardError(f"{key}: {p.stat().st_size:,} bytes; data files of up to "
+                            f"{MAX_SIDE_FILE_BYTES:,} bytes are read.")
+        return p.read_bytes()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([self.path.name])
+
+    def __len__(self) -> int:
+        return 1
+
+
+def convert(files: Mapping[str, bytes], name: str, scale: str = AUTO) -> Converted:
+    """The checkpoint of ``files[name]`` read by its extension's reader."""
+    reader = reader_for(name)
+    if reader is None:
+        raise CardError(f"{name}: not a format this app imports; it reads "
+                        f"{', '.join(READERS)} files.")
+    return to_checkpoint(reader(files, name), scale)
+
+
+def summary(conv: Converted, out: str | None) -> dict[str, Any]:
+    """The JSON object the command prints."""
+    card = conv.card
+    layers = []
+    for rec, info, srcs in zip(card["layers"], conv.report.layers, input_names(card["layers"])):
+        layers.append({
+            "name": rec["name"], "type": rec["type"], "inputs": list(srcs),
+            "output_shape": list(info.shape),
+            "rf": None if info.is_global else [info.r, info.r],
+            "stride": None if info.is_global or info.stride is None
+            else [info.stride, info.stride],
+            "global": bool(info.is_global)})
+    return {"source": card["source"], "format": card["source_format"], "out": out,
+            "input_scale": card["input_scale"], "scale_accuracy": conv.scale_accuracy,
+            "params": card["params"], "macs": card["macs"], "layers": layers}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model.importer",
+                                description=__doc__.split("\n")[0])
+    p.add_argument("path")
+    p.add_argument("--out", default=None, help="the checkpoint to write (default: beside PATH)")
+    p.add_argument("--input-scale", default=AUTO, choices=CHOICES,
+                   help="how pixels were scaled in training (default: found on the samples)")
+    a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    path = Path(a.path)
+    try:
+        if not path.is_file():
+            raise CardError(f"{path}: no such file.")
+        conv = convert(Folder(path), path.name, a.input_scale)
+    except (CardError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = Path(a.out) if a.out else path.with_name(path.name.split(".")[0] + ".safetensors")
+    out = out.with_suffix(".safetensors")
+    atomic_write(out, conv.data)
+    atomic_write(out.with_suffix(".json"), (json.dumps(conv.card, indent=2) + "\n").encode())
+    print(json.dumps(summary(conv, str(out))))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

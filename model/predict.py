@@ -1,0 +1,68 @@
+"""Class probabilities of a checkpoint for digits in a .npy file; one JSON line per image.
+
+    python -m model.predict CKPT --images FILE.npy
+
+FILE.npy holds uint8 images, N x 28 x 28 (read without pickles). Each line is
+``{"index", "probs", "prediction"}``, with the input scaling of the checkpoint's card applied
+(``viz.inputs.scaling``; MNIST's mean and std for a card that names none). A refused file prints
+``error: MESSAGE`` on stderr, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from model.files.checkpoint import CheckpointError, read_network
+from viz.network.card import CardError
+from viz.network.npforward import forward, softmax
+
+MAX_IMAGES = 100_000
+
+
+def load_images(path: str | Path) -> np.ndarray:
+    """uint8 (N, 28, 28) from a .npy file, its header checked before the data is read."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            shape, _fortran, dtype = read(f)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a .npy file ({exc}).") from None
+    if dtype != np.uint8 or len(shape) != 3 or shape[1:] != (28, 28):
+        raise ValueError(f"{path}: holds {dtype} {shape}; expected uint8 images N x 28 x 28.")
+    if not 0 < shape[0] <= MAX_IMAGES:
+        raise ValueError(f"{path}: {shape[0]:,} images; 1 to {MAX_IMAGES:,} are read.")
+    return np.load(path, allow_pickle=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m model.predict", description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint")
+    p.add_argument("--images", required=True, help="a .npy file of uint8 N x 28 x 28 digits")
+    a = p.parse_args(argv)
+    try:
+        path = Path(a.checkpoint)
+        if not path.is_file():
+            raise CheckpointError(f"{path}: no such checkpoint file.")
+        net = read_network(path.read_bytes(), path.name)
+        images = load_images(a.images)
+    except (CardError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    last = net.layers[-1]["name"]
+    for i, image in enumerate(images):
+        probs = softmax(forward(net, image)[last])
+        print(json.dumps({"index": i, "probs": [round(float(v), 7) for v in probs],
+                          "prediction": int(np.argmax(probs))}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
