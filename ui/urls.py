@@ -9,6 +9,7 @@ shares the view. Parsing and validation are in ``viz/inputs/urlstate.py``. Sessi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import numpy as np
@@ -22,6 +23,10 @@ from viz.inputs import urlstate
 from viz.network.unit import Unit
 
 N_TEST = TEST_SET_SIZE
+# What else follows the address bar, registered by its module (ui/classroom/session.py: a
+# student's class code stays in it; a teacher's view goes to the class after every write).
+KEEP: list[Callable[[], dict[str, str]]] = []
+AFTER_WRITE: list[Callable[[], None]] = []
 
 
 def views() -> dict[str, str]:
@@ -131,11 +136,13 @@ def current() -> dict[str, str]:
 
 def write() -> None:
     """Put the current view in the address bar (only when it changed)."""
-    from ui.classroom import session as classroom
-    params = {**current(), **classroom.link_params()}  # a student's class code stays
+    params = current()
+    for keep in KEEP:
+        params.update(keep())
     if params != st.query_params.to_dict():
         st.query_params.from_dict(params)
-    classroom.publish("explore")  # a teacher's view goes to the class
+    for hook in AFTER_WRITE:
+        hook()
 
 
 def link() -> str:

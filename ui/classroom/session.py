@@ -30,7 +30,7 @@ import numpy as np
 import streamlit as st
 
 from model import store as model_store
-from ui import state
+from ui import state, urls
 from ui.classroom import rules
 from ui.classroom.store import ClassInfo, Store, open_store
 from viz.inputs import preprocess, urlstate
@@ -263,7 +263,6 @@ def _drawing_text() -> str | None:
 
 def view_record(page: str) -> dict[str, Any]:
     """What the teacher's screen shows, for the followers."""
-    from ui import urls
     params = {k: v for k, v in urls.current().items() if k != "present"}
     record: dict[str, Any] = {"page": page, "params": params}
     if page == "tour":
@@ -366,6 +365,16 @@ def notice() -> str | None:
     return st.session_state.pop(NOTICE, None)
 
 
+def _explorer_written() -> None:
+    publish("explore")
+
+
+# A student's address bar keeps the class code; a teacher's explorer publishes after each write.
+if link_params not in urls.KEEP:
+    urls.KEEP.append(link_params)
+    urls.AFTER_WRITE.append(_explorer_written)
+
+
 # ---------------------------------------------------------------------------------- the gallery
 
 def send(ref: Any, image: np.ndarray | None, meant: Any, nickname: Any) -> str:
@@ -379,7 +388,6 @@ def send(ref: Any, image: np.ndarray | None, meant: Any, nickname: Any) -> str:
     pixels = rules.pixels(np.asarray(image))
     label = rules.label(meant)
     nick = rules.nickname(nickname)
-    from ui import urls
     from ui.cache import forward
     info = class_info(code())
     try:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 import pytest
 
 from bench.server import free_port, start_server, stop, wait_http
-from tests.app.test_class_store import redis_server
+from tests.app.classroom.test_store import redis_server
 
 pytestmark = [pytest.mark.slow]
 
