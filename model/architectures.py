@@ -315,9 +315,6 @@ register(Architecture(
     "then dense 120-84-10 (61,706 parameters).",
     recipe={**_ADAM, "epochs": 10, "max_lr": 0.003}))
 
-DEFAULT = "seed"  # the network the app opens with
-TRAIN_DEFAULT = "compact"  # what the Train page and ``python -m model.train`` start from
-COMPARE = ("seed", "seed-3x3", "seed-original")  # the lab's first comparison
 def _residual(i: int, cin: int, cout: int, stride: int, source: str) -> list[LayerRecord]:
     """A residual block reading ``source``: conv-bn-relu-conv-bn, plus the shortcut (the block's
     input, or a strided 1x1 conv + bn when the shape changes), added, then relu."""
@@ -374,3 +371,6 @@ register(Architecture(
     "branches.",
     recipe={**_SGD, "epochs": 15}, ships=False))
 
+DEFAULT = "seed"  # the network the app opens with
+TRAIN_DEFAULT = "compact"  # what the Train page and ``python -m model.train`` start from
+COMPARE = ("seed", "seed-3x3", "seed-original")  # the lab's first comparison
