@@ -1,4 +1,4 @@
-"""The channel atlas: for every conv, activation, pooling and join layer, what excites each channel most.
+"""The channel atlas: for every conv, activation, pooling and join layer, its strongest inputs.
 
 One batched pass over the 10,000 test digits records every atlas layer at once (on a private
 copy of the model, via :func:`model.insight.activations.capture`; the shared model never carries a hook).
