@@ -34,7 +34,7 @@ def probability_bars(probs: np.ndarray, target: int | None = None, height: int =
         cols.append(
             f"<div style='flex:1;display:flex;flex-direction:column;justify-content:flex-end;"
             f"align-items:center;height:100%'>"
-            f"<div style='font-size:0.8em;color:#444;min-height:1.2em'>{text}</div>"
+            f"<div style='font-size:0.85em;color:#444;min-height:1.2em'>{text}</div>"
             f"<div style='width:70%;height:{share * 100:.1f}%;background:{colour};"
             f"border-radius:2px 2px 0 0'></div>"
             f"<div style='font-size:1.05em;border-top:1px solid #999;width:100%;"

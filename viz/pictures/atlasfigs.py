@@ -190,6 +190,7 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
     text = [[str(int(v)) if v else "" for v in row] for row in m]
     fig = go.Figure(go.Heatmap(
         z=np.log10(m + 1.0), x=classes, y=classes, text=text, texttemplate="%{text}",
+        textfont=dict(size=14),  # (unset, plotly shrinks it to fit a cell: 11 px)
         colorscale=style.SEQUENTIAL, showscale=False, xgap=1, ygap=1, hoverinfo="skip"))
     ys, xs = np.meshgrid(classes, classes, indexing="ij")
     fig.add_trace(go.Scatter(

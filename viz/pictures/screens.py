@@ -15,6 +15,7 @@ from __future__ import annotations
 CONTROL_COLUMN_REM = 7.5
 TABLE_COLUMN_REM = 30
 CHART_COLUMN_REM = 22
+LAYER_COLUMN_REM = 19
 TEXT_COLUMN_REM = 16  # a column of text under a heading (the tour's text beside its figure)
 
 # Innermost columns only: an outer column's min-content would be the whole content.
@@ -40,6 +41,8 @@ button [data-testid=stMarkdownContainer] *, label [data-testid=stMarkdownContain
 {_INNER}:has([data-testid=stMarkdownContainer] table) {{ min-width: min(100%, {TABLE_COLUMN_REM}rem); }}
 {_INNER}:has([data-testid=stPlotlyChart]) {{ min-width: min(100%, {CHART_COLUMN_REM}rem); }}
 {_INNER}:has([data-testid=stHeading]) {{ min-width: min(100%, {TEXT_COLUMN_REM}rem); }}
+/* The layer picker's value ("relu5 · 16x28x28 · layer 19 of 42") is an input: it cannot wrap */
+{_INNER}:has(.st-key-layer-name) {{ min-width: min(100%, {LAYER_COLUMN_REM}rem); }}
 /* Tables that must scroll do it inside themselves, reachable by keyboard */
 [data-testid=stMarkdownContainer] table {{ font-variant-numeric: tabular-nums; }}
 @media (max-width: 640px) {{

@@ -1,0 +1,230 @@
+"""Every page and view at a phone's, a half-width laptop's, a laptop's and a projector's width,
+in Chromium: no sideways page scroll, no clipped or cut text, no word broken letter by letter,
+tables whole or scrolling inside themselves, controls whole, and no serious or critical
+accessibility violation found by axe-core (vendored in tests/vendor/axe-core, for the tests
+only). Presenter mode: large text everywhere, and each view's picture starts in the first screen.
+
+One server and one browser for the module; each page is opened once and resized through the
+widths. ``SCREENS_DIR=folder`` also saves a screenshot of each page at each width there.
+``python -m tests.app.test_screens_browser`` prints the counts per page and width.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bench.server import browser, server
+from tests.app.chromium import require_browser
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
+CHECKS = (Path(__file__).parent / "screens.js").read_text()
+WIDTHS = (390, 800, 1400, 1920)
+HEIGHT = 900
+INPUT = "model=seed&input=sample:3"
+VIEWS = ("maps", "field", "saliency", "compare", "atlas", "confusion", "trust")
+STEPS = ("convolution", "filters", "3x3", "1x1", "feature-maps", "activation", "epochs",
+         "receptive-field", "rules")
+# (name, path and query) of every page and view
+PAGES = ([(f"explore-{v}", f"?{INPUT}&view={v}") for v in VIEWS]
+         + [(f"tour-{s}", f"tour?{INPUT}&concept={s}") for s in STEPS]
+         + [("lab", f"lab?{INPUT}"), ("train", f"train?{INPUT}")])
+# The picture of each view, which presenter mode shows in the first screen
+PICTURES = {"maps": "[data-testid=lens] canvas", "field": "[data-testid=unit-field] canvas",
+            "saliency": "[data-testid=saliency-map] canvas",
+            "compare": "[data-testid=saliency-map] canvas",
+            "atlas": "[class*=st-key-atlas-row] .main-svg", "confusion": ".st-key-cm-matrix .main-svg",
+            "trust": ".st-key-trust-table"}  # the view's numbers; its curves follow
+PRESENT_SIZES = ((1920, 1080), (1280, 720), (1400, 900))
+BUSY = ("[data-testid=stStatusWidget], [data-testid=stSpinner], [data-testid=stProgress], "
+        "[data-testid=stSkeleton]")
+AXE_RUN = """async () => {
+  const r = await axe.run(document, {resultTypes: ['violations'],
+                                     rules: {region: {enabled: false}}});
+  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')
+                  + ' :: ' + (n.failureSummary || '').split('\\n').slice(1, 2).join(''))}));
+}"""
+
+
+def settle(page, timeout: float = 180.0) -> None:
+    """Wait until the app has run, nothing computes in the background and the page is still."""
+    deadline = time.monotonic() + timeout
+    quiet, last = 0, None
+    while quiet < 3:
+        if time.monotonic() > deadline:
+            raise TimeoutError("the page kept computing")
+        # busy, and how much the page holds (it is still when neither changes)
+        now = page.evaluate(f"() => [!!document.querySelector({BUSY!r}), "
+                            f"document.querySelectorAll('[data-testid=stMain] *').length]")
+        quiet = 0 if now[0] or now != last else quiet + 1
+        last = now
+        time.sleep(0.4)
+
+
+def open_app(page, url: str, path: str) -> None:
+    page.goto(f"{url}/{path}")
+    page.wait_for_selector("[data-testid=stMainBlockContainer] [data-testid=stElementContainer]",
+                           timeout=120_000)
+    settle(page)
+
+
+def sidebar(page, open_: bool) -> None:
+    """Open or close the sidebar (it exists on every page)."""
+    is_open = page.evaluate("() => document.querySelector('[data-testid=stSidebar]')"
+                            "?.getAttribute('data-collapsed') === 'false'")
+    if is_open == open_:
+        return
+    button = ("[data-testid=stExpandSidebarButton]" if open_
+              else "[data-testid=stSidebarCollapseButton] button")
+    page.locator(button).first.click(force=True)
+    page.wait_for_function("(o) => document.querySelector('[data-testid=stSidebar]')"
+                           "?.getAttribute('data-collapsed') === String(!o)", arg=open_,
+                           timeout=10_000)
+    time.sleep(0.4)
+
+
+def resize(page, width: int, height: int) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    time.sleep(0.5)  # plotly and the components follow the window's size
+    settle(page)
+
+
+def axe(page) -> list[dict]:
+    if not page.evaluate("() => typeof axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    return page.evaluate(AXE_RUN)
+
+
+def shoot(page, name: str) -> None:
+    """A screenshot of the whole page (the main area scrolls, so the window is made tall)."""
+    folder = os.environ.get("SCREENS_DIR")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    size = page.viewport_size
+    tall = page.evaluate("() => Math.max(...[...document.querySelectorAll("
+                         "'[data-testid=stMain], [data-testid=stSidebar][data-collapsed=false] "
+                         "[data-testid=stSidebarContent]')].map((e) => e.scrollHeight))")
+    if tall > size["height"]:
+        page.set_viewport_size({"width": size["width"], "height": min(int(tall) + 20, 6000)})
+        time.sleep(0.6)
+    page.screenshot(path=str(Path(folder) / f"{name}.png"))
+    page.set_viewport_size(size)
+
+
+def walk(app: tuple[str, object]) -> dict[tuple[str, int], dict]:
+    """{(page, width): {"layout": [problems], "axe": [violations]}} over every page and width."""
+    url, page = app
+    found = {}
+    for name, path in PAGES:
+        page.set_viewport_size({"width": WIDTHS[-1], "height": HEIGHT})
+        try:
+            open_app(page, url, path)
+        except Exception as exc:  # noqa: BLE001 - say which page failed, then the others
+            found[(name, 0)] = {"layout": [f"did not open: {exc}".splitlines()[0]], "axe": []}
+            shoot(page, f"{name}-failed")
+            continue
+        for width in sorted(WIDTHS, reverse=True):
+            resize(page, width, HEIGHT)
+            sidebar(page, width > 400)  # a phone opens the page, its sidebar closed
+            found[(name, width)] = {"layout": page.evaluate(CHECKS, {}), "axe": axe(page)}
+            shoot(page, f"{name}-{width}")
+    return found
+
+
+def walk_presenting(app: tuple[str, object]) -> dict[tuple[str, str], list[str]]:
+    """{(page, size): [problems]} in presenter mode: small text, a view's picture below the
+    first screen."""
+    url, page = app
+    found = {}
+    for name, path in PAGES:
+        view = name.removeprefix("explore-")
+        sizes = PRESENT_SIZES if view in PICTURES else PRESENT_SIZES[:2]
+        page.set_viewport_size({"width": sizes[0][0], "height": sizes[0][1]})
+        try:
+            open_app(page, url, path + "&present=1")
+        except Exception as exc:  # noqa: BLE001 - say which page failed, then the others
+            found[(name, "all")] = [f"did not open: {exc}".splitlines()[0]]
+            continue
+        for width, height in sizes:
+            resize(page, width, height)
+            problems = page.evaluate(CHECKS, {"minFont": 18, "minChartFont": 16})
+            if view in PICTURES:
+                box = page.locator(f"{PICTURES[view]} >> visible=true").first.bounding_box(
+                    timeout=10_000)
+                top = None if box is None else box["y"]
+                if top is None or top > height - 120:
+                    problems.append(f"picture below the first screen: {PICTURES[view]} at "
+                                    f"{top} px of {height}")
+            found[(name, f"{width}x{height}")] = problems
+            if (width, height) != (1400, 900):
+                shoot(page, f"present-{name}-{width}x{height}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def app():
+    require_browser()
+    with server() as url, browser(WIDTHS[-1], HEIGHT) as page:
+        yield url.rstrip("/"), page
+
+
+def _report(found: dict, key: str | None) -> str:
+    lines = []
+    for (name, width), got in found.items():
+        items = got if key is None else got[key]
+        for item in items:
+            if isinstance(item, dict):
+                lines.append(f"{name} @ {width}: axe {item['id']} ({item['impact']}) on "
+                             f"{len(item['nodes'])}: {item['nodes'][:3]}")
+            else:
+                lines.append(f"{name} @ {width}: {item}")
+    return "\n".join(lines)
+
+
+def test_every_page_at_every_width(app) -> None:
+    found = walk(app)
+    layout = _report(found, "layout")
+    violations = _report(found, "axe")
+    assert not layout and not violations, f"{layout}\n{violations}"
+
+
+def test_presenter_mode_is_large_and_shows_the_pictures_first(app) -> None:
+    found = walk_presenting(app)
+    problems = _report(found, None)
+    assert not problems, problems
+
+
+def main() -> None:
+    """Print the counts per page and width (layout problems; serious or critical axe nodes by
+    rule) and write them as JSON to the file named by ``$SCREENS_JSON`` when set."""
+    started = time.monotonic()
+    with server() as url, browser(WIDTHS[-1], HEIGHT) as page:
+        found = walk((url.rstrip("/"), page))
+        presenting = walk_presenting((url.rstrip("/"), page))
+    rules: Counter = Counter()
+    print(f"{'page':24} {'width':>5} {'layout':>6} {'axe nodes':>9}  rules")
+    for (name, width), got in found.items():
+        by_rule = {v["id"]: len(v["nodes"]) for v in got["axe"]}
+        rules.update(by_rule)
+        print(f"{name:24} {width:>5} {len(got['layout']):>6} {sum(by_rule.values()):>9}  {by_rule}")
+    print("serious or critical axe nodes by rule:", dict(rules))
+    print("presenter mode problems:", {f"{k[0]} @ {k[1]}": len(v) for k, v in presenting.items()})
+    if os.environ.get("SCREENS_JSON"):
+        Path(os.environ["SCREENS_JSON"]).write_text(json.dumps(
+            {"pages": {f"{k[0]}@{k[1]}": v for k, v in found.items()},
+             "present": {f"{k[0]}@{k[1]}": v for k, v in presenting.items()}}, indent=1))
+    print(f"{time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
