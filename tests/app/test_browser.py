@@ -71,7 +71,7 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
             box = page.locator(".st-key-layer-name input")
             box.click()
             box.fill("conv3")
-            page.get_by_role("option").filter(has_text=". conv3 ").first.click()
+            page.get_by_role("option").filter(has_text=re.compile(r"^\s*conv3\s")).first.click()
             page.locator("[data-testid=unit-field] .unit[data-unit^='conv3,']").wait_for(
                 timeout=90_000)
             wait_idle(page, 90_000)
@@ -108,6 +108,8 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
             step = "draw a digit"  # on the lens's pad: it opens with the Draw source
             page.locator(".st-key-in-source").get_by_text("Draw", exact=True).click()
             _text(page, "Draw a digit on the pad of the Explore page")
+            _text(page, "Draw a digit on the pad of the Feature maps view first")
+            page.locator(".st-key-view").get_by_text("Feature maps", exact=True).click()
             pad = page.locator("[data-testid=lens] canvas.pad")
             pad.wait_for(timeout=60_000)
             wait_idle(page)
