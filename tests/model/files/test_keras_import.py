@@ -1,0 +1,184 @@
+"""The Keras 3 reader: networks saved by Keras itself (tests/model/files/keras_fixtures.py, run
+once in a subprocess with the torch backend) give the class probabilities Keras's own predict
+gives, through this project's checkpoint and numpy forward pass; hostile files get a one-line
+message."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.files import keras_import
+from model.files.imported import to_checkpoint
+from model.store import load_samples
+from viz.network import card as card_reader
+from viz.network.card import CardError
+from viz.network.npforward import NumpyNet, forward
+
+FIXTURES = Path(__file__).with_name("keras_fixtures.py")
+# case -> (input scaling Keras was fed, the layout the reader finds)
+CASES = {"sequential_cnn": ("unit", "NHWC"), "batchnorm": ("unit", "NHWC"),
+         "rescaling": ("raw", "NHW"), "residual": ("unit", "NHWC"), "concat": ("unit", "NHWC"),
+         "depthwise": ("unit", "NHWC"), "mlp_flat": ("unit", "flat"),
+         "mlp_flatten": ("unit", "NHW"), "gap_head": ("unit", "NHWC")}
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of Keras-saved networks, their Keras probabilities and the images."""
+    out = tmp_path_factory.mktemp("keras")
+    images, _ = load_samples()
+    noise = np.random.default_rng(3).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    np.save(out / "images.npy", np.concatenate([images[:40], noise]))
+    env = {**os.environ, "KERAS_BACKEND": "torch"}
+    run = subprocess.run([sys.executable, str(FIXTURES), str(out)], env=env, timeout=600,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out
+
+
+def _probs(data: bytes, images: np.ndarray) -> tuple[np.ndarray, dict]:
+    card, tensors, _ = card_reader.read(data, "converted")
+    net = NumpyNet(card["arch"], card["layers"], tensors, card)
+    out = []
+    for image in images:
+        z = list(forward(net, image).values())[-1].astype(np.float64)
+        e = np.exp(z - z.max())
+        out.append(e / e.sum())
+    return np.array(out), card
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_probabilities_equal_keras(saved: Path, case: str) -> None:
+    feed, layout = CASES[case]
+    imp = keras_import.read((saved / f"{case}.keras").read_bytes(), f"{case}.keras")
+    assert imp.layout == layout and imp.format == "keras" and imp.producer.startswith("Keras 3")
+    converted = to_checkpoint(imp, feed)
+    ours, card = _probs(converted.data, np.load(saved / "images.npy"))
+    keras_probs = np.load(saved / f"{case}.npy")
+    assert np.abs(keras_probs - 0.1).max() > 0.05  # far from uniform: the comparison can fail
+    assert np.abs(ours - keras_probs).max() <= TOLERANCE
+    assert card["input_scale"] == ("inside" if case == "rescaling" else "unit")
+
+
+def test_records(saved: Path) -> None:
+    def layers(case: str) -> dict[str, dict]:
+        imp = keras_import.read((saved / f"{case}.keras").read_bytes(), case)
+        return {rec["name"]: rec for rec in imp.layers}
+
+    res = layers("residual")
+    assert res["join"]["inputs"] == ["stem_relu", "bn"] and res["bn"]["channels"] == 6
+    assert res["pool"] == {"name": "pool", "type": "maxpool", "kernel": 3, "stride": 2,
+                           "padding": 0, "ceil_mode": True}  # Keras pads 0 before, 1 after
+    cat = layers("concat")
+    assert cat["cat"]["inputs"] == ["a", "b_sigmoid"] and "inputs" not in cat["a"]
+    assert cat["b"]["inputs"] == ["input"]
+    assert (cat["grouped"]["groups"], cat["grouped"]["in"]) == (2, 8)
+    dw = layers("depthwise")["dw"]
+    assert (dw["groups"], dw["in"], dw["out"], dw["padding"]) == (4, 4, 8, 1)
+    bn = layers("batchnorm")
+    assert [r["type"] for r in bn.values()][-3:] == ["linear", "tanh", "linear"]  # BN folded
+    assert (bn["avg"]["padding"], bn["avg"]["count_include_pad"]) == (1, False)
+    imp = keras_import.read((saved / "rescaling.keras").read_bytes(), "r")
+    assert imp.inside == pytest.approx((0.5, 0.5))  # x/127.5 - 1 is (x/255 - 0.5)/0.5
+    assert [r["type"] for r in layers("mlp_flat").values()][:2] == ["flatten", "linear"]
+
+
+def test_never_imports_keras() -> None:
+    tree = ast.parse(Path(keras_import.__file__).read_text(encoding="utf-8"))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
+                for a in n.names}
+    imported |= {n.module.split(".")[0] for n in ast.walk(tree)
+                 if isinstance(n, ast.ImportFrom) and n.module}
+    assert "keras" not in imported and "h5py" in imported
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile files
+# ---------------------------------------------------------------------------------------------
+
+def _entries(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, raw in entries.items():
+            z.writestr(name, raw)
+    return buf.getvalue()
+
+
+def _edited(data: bytes, edit) -> bytes:  # type: ignore[no-untyped-def]
+    entries = _entries(data)
+    config = json.loads(entries["config.json"])
+    edit(config["config"]["layers"])
+    entries["config.json"] = json.dumps(config).encode()
+    return _zip(entries)
+
+
+def _bomb() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("config.json", b"{}")
+        with z.open("model.weights.h5", "w", force_zip64=True) as f:
+            chunk = b"\0" * 2**20
+            for _ in range(keras_import.MAX_SIZES["model.weights.h5"] // 2**20 + 8):
+                f.write(chunk)
+    return buf.getvalue()
+
+
+def _set(layers: list, cls: str, key: str, value) -> None:  # type: ignore[no-untyped-def]
+    """Set ``key`` of the config of the first layer of class ``cls``."""
+    next(layer for layer in layers if layer["class_name"] == cls)["config"][key] = value
+
+
+def _set_field(layers: list, cls: str, key: str, value) -> None:  # type: ignore[no-untyped-def]
+    """Set ``key`` of the first layer of class ``cls`` itself."""
+    next(layer for layer in layers if layer["class_name"] == cls)[key] = value
+
+
+HOSTILE = {
+    "lambda": (lambda ok, saved: (saved / "lambda.keras").read_bytes(),
+               "layer 'double' is a Lambda layer"),
+    "custom module": (lambda ok, saved: (saved / "custom.keras").read_bytes(),
+                      "layer 'scale' is"),
+    "unknown class": (lambda ok, saved: _edited(ok, lambda ls: _set_field(
+        ls, "Dropout", "class_name", "GaussianNoise")), "'keras.layers'.'GaussianNoise'"),
+    "custom initializer": (lambda ok, saved: _edited(ok, lambda ls: _set(
+        ls, "Conv2D", "kernel_initializer", {"module": "evil", "class_name": "Init",
+                                             "config": {}})), "custom object 'evil'.'Init'"),
+    "zip bomb": (lambda ok, saved: _bomb(), "model.weights.h5 declares"),
+    "dot-dot entry": (lambda ok, saved: _zip({**_entries(ok), "../evil.txt": b"x"}),
+                      "'../evil.txt' points outside"),
+    "absolute entry": (lambda ok, saved: _zip({**_entries(ok), "/etc/x": b"x"}),
+                       "'/etc/x' points outside"),
+    "truncated": (lambda ok, saved: ok[: len(ok) // 2], "not a Keras 3 file"),
+    "shape disagrees": (lambda ok, saved: _edited(ok, lambda ls: _set(ls, "Conv2D", "filters", 5)),
+                        "weight 0 is 3x3x1x4 in model.weights.h5, its config needs 3x3x1x5"),
+    "three channels": (lambda ok, saved: _edited(ok, lambda ls: _set(
+        ls, "InputLayer", "batch_shape", [None, 32, 32, 3])), "one 28x28 grayscale image"),
+    "asymmetric same": (lambda ok, saved: (saved / "asymmetric.keras").read_bytes(),
+                        "layer 'down': padding='same' here pads 0 before and 1 after"),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE))
+def test_hostile_files_one_line(saved: Path, case: str) -> None:
+    make, words = HOSTILE[case]
+    data = make((saved / "sequential_cnn.keras").read_bytes(), saved)
+    with pytest.raises(CardError) as info:
+        keras_import.read(data, "student.keras")
+    message = str(info.value)
+    assert words in message and "\n" not in message and message.startswith("student.keras: ")
