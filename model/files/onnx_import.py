@@ -932,8 +932,12 @@ def read_onnx(files: Mapping[str, bytes], name: str) -> ImportedNetwork:
         raise _err(source, "its output is in a transposed order.")
     card_reader.check_finite(walker.tensors, source)
     producer = f"{model.producer_name} {model.producer_version}".strip()
+    inside = None
+    if walker.inside is not None:  # x * a + b on 0..255 pixels: (x/255 - m)/s
+        a, b = walker.inside
+        inside = (-b / (255.0 * a), 1.0 / (255.0 * a))
     return ImportedNetwork(walker.records, walker.tensors, layout, source, "onnx",
-                           walker.inside, producer)
+                           inside, producer)
 
 
 __all__ = ["MAX_FILE_BYTES", "MAX_NODES", "OPS", "read_onnx"]
