@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from model.files import keras_import
 from model.files.atomic import atomic_write
 from model.files.imported import AUTO, CHOICES, Converted, ImportedNetwork, to_checkpoint
 from model.files.onnx_import import read_onnx
@@ -38,6 +39,7 @@ from viz.network.layers import input_names
 Reader = Callable[[Mapping[str, bytes], str], ImportedNetwork]
 READERS: dict[str, Reader] = {
     ".onnx": read_onnx,
+    ".keras": keras_import.read_keras,
 }
 MAX_SIDE_FILE_BYTES = 64 * 1024 * 1024  # an external data file (ONNX's weights)
 

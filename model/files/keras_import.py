@@ -42,6 +42,7 @@ import json
 import math
 import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -900,6 +901,12 @@ def read(data: bytes, source: str = "model.keras") -> ImportedNetwork:
                            _producer(meta), notes)
 
 
+def read_keras(files: Mapping[str, bytes], name: str) -> ImportedNetwork:
+    """The importer's reader (``model/importer.py`` READERS): ``files[name]`` is the ``.keras``
+    file; a Keras file needs no other file uploaded with it."""
+    return read(files[name], name)
+
+
 def read_file(path: str) -> ImportedNetwork:
     """:func:`read` of a file, its size checked before it is read."""
     import os
@@ -914,4 +921,4 @@ def read_file(path: str) -> ImportedNetwork:
 
 
 __all__ = ["CLASSES", "EXTENSION", "FORMAT", "MAX_FILE_BYTES", "MAX_SIZES", "read", "read_file",
-           "read_zip"]
+           "read_keras", "read_zip"]
