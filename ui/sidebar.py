@@ -24,12 +24,70 @@ SOURCES = state.SOURCES
 
 
 def _on_model_upload() -> None:
-    up = st.session_state.get("model.uploader")
-    if up is None:
+    ups = st.session_state.get("model.uploader")
+    if not ups:
         return
-    data = up.getvalue()
-    st.session_state[state.UPLOAD] = {"name": up.name, "data": data,
-                                        "digest": hashlib.sha256(data).hexdigest()}
+    ups = ups if isinstance(ups, list) else [ups]
+    from model import importer
+    main = importer.main_file([u.name for u in ups])
+    if main is None and len(ups) == 1:
+        data = ups[0].getvalue()
+        st.session_state[state.UPLOAD] = {"name": ups[0].name, "data": data,
+                                            "digest": hashlib.sha256(data).hexdigest()}
+        return
+    files = {u.name: u.getvalue() for u in ups}
+    _import(files, main, "auto")
+
+
+def _import(files: dict[str, bytes], main: str | None, scale: str) -> None:
+    """Convert an ONNX (or other registered) upload into a checkpoint held as the upload."""
+    from model import importer
+    try:
+        if main is None:
+            raise ValueError(f"upload one network file ({', '.join(importer.READERS)}, or "
+                             f".safetensors) with its data files, not {len(files)} files.")
+        conv = importer.convert(files, main, scale)
+    except ValueError as exc:  # CardError: one line saying why
+        st.session_state["model.error"] = str(exc)
+        st.session_state["model.last_upload"] = None
+        st.session_state.pop(state.UPLOAD, None)
+        return
+    except Exception as exc:  # noqa: BLE001 - a file from a user must never break the session
+        print(traceback.format_exc())
+        st.session_state["model.error"] = (f"{urlstate.cut(main or '?')}: it could not be "
+                                           f"converted ({type(exc).__name__}).")
+        st.session_state.pop(state.UPLOAD, None)
+        return
+    st.session_state[state.UPLOAD] = {
+        "name": main, "data": conv.data, "digest": hashlib.sha256(conv.data).hexdigest(),
+        "imported": {"files": files, "main": main, "accuracy": conv.scale_accuracy,
+                     "scale": conv.card["input_scale"]}}
+
+
+def _on_import_scale() -> None:
+    up = st.session_state.get(state.UPLOAD) or {}
+    imp = up.get("imported")
+    choice = st.session_state.get("model.import_scale")
+    if imp and choice and choice != imp["scale"]:
+        _import(imp["files"], imp["main"], "raw" if choice == "inside" else choice)
+
+
+def _import_scale_picker() -> None:
+    """The imported network's input scaling: found on the samples, with their accuracies."""
+    from viz.inputs.scaling import WORDS
+    imp = (st.session_state.get(state.UPLOAD) or {}).get("imported")
+    if not imp:
+        return
+    acc = imp["accuracy"]
+    st.caption("Input scaling found by the accuracy on the shipped samples: "
+               + ", ".join(f"{k} {v:.0%}" for k, v in acc.items()))
+    names = list(acc)
+    st.session_state["model.import_scale"] = imp["scale"]
+    st.selectbox("Input scaling of the uploaded network", names, key="model.import_scale",
+                 format_func=lambda n: f"{n}: {WORDS[n]} ({acc[n]:.0%})",
+                 on_change=_on_import_scale,
+                 help="How the pixels were scaled when it was trained; change it if the "
+                      "guess is wrong.")
 
 
 def run_label(path: Path) -> str:
@@ -120,10 +178,12 @@ def sidebar_model():
                            "`python -m model.train` to see real features.")
     with st.sidebar.expander("Upload your own checkpoint"):
         st.file_uploader(
-            "A .safetensors checkpoint of a zoo architecture", type=None,
-            key="model.uploader", on_change=_on_model_upload,
-            help="Made with model.files.checkpoint.save_checkpoint (python -m model.train). Pickles "
-                 "and torch.save files are refused for safety.")
+            "A .safetensors checkpoint, or an .onnx network (with its .onnx.data)", type=None,
+            key="model.uploader", on_change=_on_model_upload, accept_multiple_files=True,
+            help="Made with model.files.checkpoint.save_checkpoint (python -m model.train), or "
+                 "torch.onnx.export (both exporters: upload NAME.onnx and NAME.onnx.data "
+                 "together). Pickles and torch.save files are refused for safety.")
+        _import_scale_picker()
     return key, arch, slot
 
 

@@ -45,7 +45,7 @@ def show_convolution(ctx, layers, acts) -> None:
                           help=f"Which of {name}'s {c_total} filters slides over the image.")
     y = cols[1].slider("Output row", 0, h - 1, key="tour.conv.y")
     x = cols[2].slider("Output column", 0, w - 1, key="tour.conv.x")
-    x_norm = npforward.normalise(ctx.image)
+    x_norm = npforward.normalise(ctx.image, cache.numpy_net(ctx.key).card)
     demo = concepts.conv_demo(x_norm, weight, bias, c, y, x, pad, stride)
     net = float(out[c, y, x])
     left, right = st.columns([1, 1], vertical_alignment="center")

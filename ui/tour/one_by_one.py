@@ -30,7 +30,7 @@ def show_1x1(ctx, layers, acts) -> None:
         st.info(f"{name} is a 1x1 conv with stride or padding; this step shows plain ones only.")
         return
     prev = concepts.previous_name(layers, name)
-    inp = acts[prev] if prev else npforward.normalise(ctx.image)
+    inp = acts[prev] if prev else npforward.normalise(ctx.image, cache.numpy_net(ctx.key).card)
     out = acts[name]
     h, w = out.shape[1:]
     keep_int("tour.mix.y", 0, h - 1, h // 2)
