@@ -22,7 +22,9 @@ Keras is NHWC; this project's records are NCHW (``viz/network/layertypes.py``):
   alike (``total = max((ceil(H/s) - 1) s + d (k - 1) + 1 - H, 0)``); an odd total (Keras pads one
   more at the bottom and right) is expressible for pooling only (torch's ceil mode, which ignores
   the window's part past the input as Keras's padding is ignored) and refused for a conv,
-  naming the layer;
+  naming the layer. (Average pooling there follows TensorFlow's and JAX's Keras, which average
+  the cells inside the image; Keras's torch backend pads by copying the edge and averages the
+  copies too, so that one case differs from it);
 - an ``activation`` inside Conv2D / DepthwiseConv2D / Dense becomes its own record;
   ``softmax`` (and ``log_softmax``) is taken only as the network's last step (the app's
   probabilities are the softmax of the logits: the same numbers);
@@ -64,6 +66,9 @@ WEIGHTS = "model.weights.h5"
 MAX_SIZES = {CONFIG: 2_000_000,  # a 100-layer config is about 250 kB
              METADATA: 64_000,
              WEIGHTS: MAX_PARAMS * 4 + 4_000_000}  # float32 weights at the limit, plus HDF5's own
+# numbers read from model.weights.h5 in all (parameters and BatchNorm statistics), checked
+# before each read: the parameter limit itself is checked on the records afterwards
+MAX_READ_ELEMENTS = 2 * MAX_PARAMS
 MAX_KERAS_LAYERS = 2 * MAX_LAYERS  # Keras layers, before each becomes 0 to 2 records
 H5_MAGIC = b"\x89HDF\r\n\x1a\n"
 IMAGE = (28, 28, 1)
@@ -117,6 +122,8 @@ class _Reader:
         self.h5: Any = None
         self.h5_path: dict[str, str] = {}  # Keras layer name -> its group in the weights file
         self.layout = "NHWC"
+        self.read_elements = 0  # numbers read from model.weights.h5 so far
+        self.notes: list[str] = []
 
     def fail(self, message: str) -> CardError:
         return CardError(f"{self.source}: {message}")
@@ -199,10 +206,17 @@ class _Reader:
                 if ds.dtype.kind != "f" or ds.dtype.itemsize not in (2, 4, 8):
                     raise self.fail(f"layer {where}: weight {i} has dtype {ds.dtype}, not a "
                                     f"float.")
+                # counted before the read: a dataset never written reads as its fill value,
+                # as large as its declared shape, from a small file
+                self.read_elements += math.prod(shape)
+                if self.read_elements > MAX_READ_ELEMENTS:
+                    raise self.fail(f"layer {where}: the weights up to it hold over "
+                                    f"{MAX_READ_ELEMENTS:,} numbers; this server takes "
+                                    f"networks of up to {MAX_PARAMS:,} parameters.")
                 if ds.external or ds.is_virtual:
                     raise self.fail(f"layer {where}: weight {i} points to data outside "
                                     f"model.weights.h5.")
-                out.append(np.asarray(ds[()], dtype=np.float64))
+                out.append(np.asarray(ds[()]))
         except CardError:
             raise
         except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
@@ -307,9 +321,12 @@ def _check_allowed(layer: Any, source: str, i: int) -> None:
     if cls in MODEL_CLASSES:
         raise CardError(f"{source}: layer {name} is a model inside the model; build one "
                         f"Sequential or functional model of layers.")
+    registered = layer.get("registered_name")
+    if registered not in (None, cls):
+        raise CardError(f"{source}: layer {name} is a custom class {show(registered)} (its code "
+                        f"is never run here); write it with Keras's built-in layers.")
     if (cls not in CLASSES or not isinstance(module, str)
-            or not (module in LAYER_MODULES or module.startswith("keras.src.layers."))
-            or layer.get("registered_name") not in (None, cls)):
+            or not (module in LAYER_MODULES or module.startswith("keras.src.layers."))):
         raise CardError(f"{source}: layer {name} is {show(module)}.{show(cls)}, which this app "
                         f"does not read (custom or unknown); it reads Keras's "
                         f"{', '.join(CLASSES)}.")
@@ -766,6 +783,9 @@ class _Builder(_Reader):
             rec["ceil_mode"] = True
         if kind == "avgpool" and (pad or ceil):
             rec["count_include_pad"] = False  # Keras averages the cells inside the image
+        if kind == "avgpool" and ceil:
+            self.notes.append(f"{keras_name}: 'same' average pooling padded on one side, read as "
+                              f"TensorFlow's Keras averages it (the cells inside the image)")
         side = output_length(h, k, s, pad, pad, ceil)
         if side < 1:
             raise self.fail(f"layer {where}: its pool is larger than its {h}x{h} input.")
@@ -808,7 +828,8 @@ class _Builder(_Reader):
                 or not isinstance(center, bool) or not isinstance(scale, bool)):
             raise self.fail(f"layer {where}: epsilon {show(eps)} / center / scale are not read.")
         c = v.shape[-1]
-        arrays = self.weights(keras_name, [(c,)] * (2 + center + scale))
+        arrays = [a.astype(np.float64) for a in
+                  self.weights(keras_name, [(c,)] * (2 + center + scale))]
         gamma = arrays.pop(0) if scale else np.ones(c)
         beta = arrays.pop(0) if center else np.zeros(c)
         mean, var = arrays
@@ -894,7 +915,7 @@ def read(data: bytes, source: str = "model.keras") -> ImportedNetwork:
         std = 1.0 / (255.0 * a)
         inside = (-b * std + 0.0, std)  # + 0.0: no -0.0
     tensors = {k: np.asarray(v, dtype=np.float32) for k, v in builder.tensors.items()}
-    notes = [f"converted from Keras's NHWC layout ({builder.layout} input)"]
+    notes = [f"converted from Keras's NHWC layout ({builder.layout} input)", *builder.notes]
     if builder.softmax_at:
         notes.append(f"the final softmax of {builder.softmax_at!r} is the app's probabilities")
     return ImportedNetwork(builder.layers, tensors, builder.layout, source, FORMAT, inside,

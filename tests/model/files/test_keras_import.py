@@ -139,6 +139,26 @@ def _bomb() -> bytes:
     return buf.getvalue()
 
 
+def _unwritten(saved: Path) -> bytes:
+    """mlp_flat with 20,000 hidden units: 15.7 M numbers declared by an HDF5 dataset that was
+    never written (a small file whose reads would fill 63 MB)."""
+    import h5py
+
+    entries = _entries((saved / "mlp_flat.keras").read_bytes())
+    config = json.loads(entries["config.json"])
+    dense = [la for la in config["config"]["layers"] if la["class_name"] == "Dense"]
+    dense[0]["config"]["units"] = 20_000
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        for group, shapes in (("dense", [(784, 20_000), (20_000,)]),
+                              ("dense_1", [(20_000, 10), (10,)])):
+            for i, shape in enumerate(shapes):
+                f.create_dataset(f"layers/{group}/vars/{i}", shape=shape, dtype="f4")
+    entries["config.json"] = json.dumps(config).encode()
+    entries["model.weights.h5"] = buf.getvalue()
+    return _zip(entries)
+
+
 def _set(layers: list, cls: str, key: str, value) -> None:  # type: ignore[no-untyped-def]
     """Set ``key`` of the config of the first layer of class ``cls``."""
     next(layer for layer in layers if layer["class_name"] == cls)["config"][key] = value
@@ -153,7 +173,7 @@ HOSTILE = {
     "lambda": (lambda ok, saved: (saved / "lambda.keras").read_bytes(),
                "layer 'double' is a Lambda layer"),
     "custom module": (lambda ok, saved: (saved / "custom.keras").read_bytes(),
-                      "layer 'scale' is"),
+                      "layer 'scale' is a custom class 'Custom>Scale'"),
     "unknown class": (lambda ok, saved: _edited(ok, lambda ls: _set_field(
         ls, "Dropout", "class_name", "GaussianNoise")), "'keras.layers'.'GaussianNoise'"),
     "custom initializer": (lambda ok, saved: _edited(ok, lambda ls: _set(
@@ -169,6 +189,8 @@ HOSTILE = {
                         "weight 0 is 3x3x1x4 in model.weights.h5, its config needs 3x3x1x5"),
     "three channels": (lambda ok, saved: _edited(ok, lambda ls: _set(
         ls, "InputLayer", "batch_shape", [None, 32, 32, 3])), "one 28x28 grayscale image"),
+    "unwritten dataset": (lambda ok, saved: _unwritten(saved),
+                          "the weights up to it hold over 10,000,000 numbers"),
     "asymmetric same": (lambda ok, saved: (saved / "asymmetric.keras").read_bytes(),
                         "layer 'down': padding='same' here pads 0 before and 1 after"),
 }
