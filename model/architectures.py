@@ -301,22 +301,22 @@ register(Architecture(
     "keras-convnet", keras_convnet_layers,
     "The Keras \"Simple MNIST convnet\": two 3x3 conv + max-pool stages, dropout, one dense "
     "layer (34,826 parameters).",
-    recipe={**_ADAM, "epochs": 8, "max_lr": 0.005}))
+    recipe={**_ADAM, "epochs": 6, "max_lr": 0.005}))
 register(Architecture(
     "pytorch-example", pytorch_example_layers,
     "The PyTorch examples MNIST network: two 3x3 convs, max-pool, dropout, dense 128 "
     "(1,199,882 parameters).",
-    recipe={**_ADAM, "epochs": 4, "max_lr": 0.002}))
+    recipe={**_ADAM, "epochs": 4, "max_lr": 0.002}, ships=True))
 register(Architecture(
     "mlp", mlp_layers,
     f"A two-layer perceptron, no convolution: 784 pixels -> {MLP_HIDDEN} ReLU units -> 10; "
     "every hidden unit sees the whole image.",
-    recipe={**_ADAM, "epochs": 10, "max_lr": 0.002}))
+    recipe={**_ADAM, "epochs": 10, "max_lr": 0.002}, ships=True))
 register(Architecture(
     "lenet5", lenet5_layers,
     "LeNet-5 in its modern form: 6 and 16 filters of 5x5 with tanh and 2x2 average pooling, "
     "then dense 120-84-10 (61,706 parameters).",
-    recipe={**_ADAM, "epochs": 10, "max_lr": 0.003}))
+    recipe={**_ADAM, "epochs": 8, "max_lr": 0.003}))
 
 def _residual(i: int, cin: int, cout: int, stride: int, source: str) -> list[LayerRecord]:
     """A residual block reading ``source``: conv-bn-relu-conv-bn, plus the shortcut (the block's
