@@ -316,7 +316,7 @@ register(Architecture(
     "lenet5", lenet5_layers,
     "LeNet-5 in its modern form: 6 and 16 filters of 5x5 with tanh and 2x2 average pooling, "
     "then dense 120-84-10 (61,706 parameters).",
-    recipe={**_ADAM, "epochs": 8, "max_lr": 0.003}))
+    recipe={**_ADAM, "epochs": 8, "max_lr": 0.003}, ships=True))
 
 def _residual(i: int, cin: int, cout: int, stride: int, source: str) -> list[LayerRecord]:
     """A residual block reading ``source``: conv-bn-relu-conv-bn, plus the shortcut (the block's
