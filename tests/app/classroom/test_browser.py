@@ -118,8 +118,11 @@ def test_a_class_follows_the_teacher(app) -> None:
         teacher.wait_for_function(f"() => location.search !== {before!r}")
         same_view(teacher, student)
         nav(teacher, "Concepts tour")
+        teacher.wait_for_function("() => location.search.includes('concept=')")
+        first = params(teacher)["concept"]
         teacher.get_by_role("button", name="Next →").click()
-        wait_idle(teacher)
+        teacher.wait_for_function(
+            f"() => new URLSearchParams(location.search).get('concept') !== {first!r}")
         step = params(teacher)["concept"]
         student.wait_for_function("() => location.pathname.endsWith('/tour')",
                                   timeout=FOLLOW_MS)
@@ -156,9 +159,12 @@ def test_a_class_follows_the_teacher(app) -> None:
         for x, y in SEVEN[1:]:
             drawer.mouse.move(box["x"] + x * k, box["y"] + y * k, steps=4)
         drawer.mouse.up()
+        drawer.get_by_text("Input: your drawing").first.wait_for()  # the pen lifted: the input
+        wait_idle(drawer)
         send = drawer.get_by_role("button", name="Send to the class")
         send.wait_for(timeout=60_000)
         wait_idle(drawer)
+        drawer.locator(".st-key-class-meant").scroll_into_view_if_needed()
         drawer.locator(".st-key-class-meant").click()
         drawer.get_by_role("option", name="7", exact=True).click()
         drawer.locator(".st-key-class-nick input").fill("<b>Ada</b>")
