@@ -301,7 +301,7 @@ register(Architecture(
     "keras-convnet", keras_convnet_layers,
     "The Keras \"Simple MNIST convnet\": two 3x3 conv + max-pool stages, dropout, one dense "
     "layer (34,826 parameters).",
-    recipe={**_ADAM, "epochs": 6, "max_lr": 0.005}))
+    recipe={**_ADAM, "epochs": 6, "max_lr": 0.005}, ships=True))
 register(Architecture(
     "pytorch-example", pytorch_example_layers,
     "The PyTorch examples MNIST network: two 3x3 convs, max-pool, dropout, dense 128 "
