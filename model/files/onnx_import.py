@@ -36,6 +36,7 @@ from model.files.imported import ImportedNetwork
 from viz.network import card as card_reader
 from viz.network.layers import INPUT, describe
 from viz.network.layertypes import BN_EPS
+from viz.receptive_field import output_length
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # 5,000,000 float32 parameters and their BatchNorm statistics
 MAX_NODES = 2_000
@@ -48,7 +49,7 @@ LAYER_OPS = ("Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "LeakyRelu"
              "Sigmoid", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
              "ReduceMean", "ReduceMax", "Add", "Sub", "Mul", "Div", "Concat", "Flatten",
              "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Dropout", "Identity", "Cast",
-             "Softmax", "LogSoftmax")
+             "Softmax", "LogSoftmax", "Pad")
 SHAPE_OPS = ("Constant", "Shape", "Gather", "Slice", "ConstantOfShape", "Neg", "Sqrt",
              "Reciprocal", "ReduceProd", "Range")
 OPS = frozenset(LAYER_OPS + SHAPE_OPS)
@@ -238,7 +239,8 @@ class Val:
     """A tensor the network computes: ``kind`` "map" ((C, H, W) in ``layout`` NCHW or NHWC),
     "vec" (features; ``perm[i]`` = the record's feature at ONNX position i, or None when the
     same), "img" (the [N, 28, 28] input), "flatin" (the [N, 784] input). ``src``: the record that
-    makes it ("input" for the image); ``pre``: (a, b) of the input scaling applied so far."""
+    makes it ("input" for the image); ``pre``: (a, b) of the input scaling applied so far;
+    ``pad``: (before, after, mode) of a Pad node the next Conv or pooling takes in."""
 
     kind: str
     src: str
@@ -246,13 +248,7 @@ class Val:
     layout: str = "NCHW"
     perm: Any = None
     pre: tuple[float, float] = (1.0, 0.0)
-
-
-class _Dyn:
-    """A value of the shape arithmetic that depends on the input (Shape of a tensor)."""
-
-
-DYN = _Dyn()
+    pad: tuple[int, int, str] | None = None
 
 
 def _attrs(node: Any) -> dict[str, Any]:
@@ -277,6 +273,7 @@ class _Walker:
     def __init__(self, files: Mapping[str, bytes], source: str) -> None:
         self.files, self.source = files, source
         self.budget = [MAX_VALUES]
+        self.batch = 1  # the input's batch size when the file fixes it, else 1
         self.values: dict[str, Any] = {}
         self.records: list[dict[str, Any]] = []
         self.tensors: dict[str, np.ndarray] = {}
@@ -284,7 +281,9 @@ class _Walker:
         self.inside: tuple[float, float] | None = None
         self.names: set[str] = {INPUT}
         self.shapes: dict[str, tuple[int, ...]] = {}
-        self.direct: dict[str, str] = {}  # record -> the ONNX value its node made
+        # record -> the ONNX values equal to its output, each but the last read by one node only
+        # (through Cast, Transpose, Identity and the constants folded into it)
+        self.direct: dict[str, list[str]] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def fail(self, node: Any, message: str) -> card_reader.CardError:
@@ -351,9 +350,16 @@ class _Walker:
 
     def out(self, node: Any, value: Any) -> None:
         self.values[node.output[0]] = value
-        if isinstance(value, Val) and self.records and value.src == self.records[-1]["name"] \
-                and value.src not in self.direct:
-            self.direct[value.src] = node.output[0]
+        if not isinstance(value, Val) or value.src == INPUT:
+            return
+        chain = self.direct.get(value.src)
+        if chain is None:
+            if value.src == self.records[-1]["name"]:
+                self.direct[value.src] = [node.output[0]]
+            return
+        xs = [x for x in node.input if isinstance(self.values.get(x), Val)]
+        if len(xs) == 1 and xs[0] == chain[-1] and self.readers.get(xs[0], 0) == 1:
+            chain.append(node.output[0])
 
     def map_of(self, node: Any, v: Val) -> Val:
         """``v`` as an NCHW map (the image inputs count), or a refusal."""
@@ -386,23 +392,34 @@ class _Walker:
         ins = [self.values.get(x) if x else None for x in node.input]
         if op == "Constant":
             return self.out(node, self.constant(node))
-        if any(v is DYN for v in ins):
-            if op in ("Reshape",) and isinstance(ins[0], Val):
-                return self.reshape(node, ins[0], None)
-            return self.out(node, DYN)  # shape arithmetic of a dynamic flatten
+        if op not in ("Conv", "MaxPool", "AveragePool", "Cast", "Identity") and any(
+                isinstance(v, Val) and v.pad is not None for v in ins):
+            raise self.fail(node, "reads a padded map; a Pad is read only before a Conv or a "
+                                  "pooling layer.")
         if op == "Shape":
             v = ins[0]
-            if isinstance(v, np.ndarray):
-                return self.out(node, np.asarray(v.shape, dtype=np.int64))
-            return self.out(node, DYN)
+            shape = v.shape if isinstance(v, np.ndarray) else self.onnx_shape(v)
+            a = _attrs(node)
+            shape = shape[slice(a.get("start", 0), a.get("end"))]
+            return self.out(node, np.asarray(shape, dtype=np.int64))
         if all(v is None or isinstance(v, np.ndarray) for v in ins) and ins:
-            return self.out(node, self.fold(node, ins))
+            return self.out(node, np.asarray(self.fold(node, ins)))
         handler = getattr(self, f"op_{op}", None)
         if handler is None:
             raise self.fail(node, "is not supported on the network's data.")
         if op in ("Softmax", "LogSoftmax") and not final:
             raise self.fail(node, "a softmax is read only as the network's last step.")
         return handler(node)
+
+    def onnx_shape(self, v: Val) -> tuple[int, ...]:
+        """The ONNX shape of ``v`` (the batch as the input declares it, else 1: the shape
+        arithmetic of Keras's and torch's exports then folds to constants)."""
+        if v.pad is not None:
+            raise _err(self.source, "the shape of a padded map is read; pad inside the Conv "
+                                    "or pooling layer.")
+        if v.kind == "map" and v.layout == "NHWC":
+            return (self.batch, *v.shape[1:], v.shape[0])
+        return (self.batch, *v.shape)
 
     def constant(self, node: Any) -> np.ndarray:
         a = _attrs(node)
@@ -537,6 +554,13 @@ class _Walker:
         stride = self._same(node, a.get("strides", [1, 1]), "strides")
         dil = self._same(node, a.get("dilations", [1, 1]), "dilations")
         pad = self._pads(node, a, k, dil)
+        if v.pad is not None:
+            before, after, mode = v.pad
+            if mode != "zero" or before != after:
+                raise self.fail(node, f"its input is padded {before} before and {after} after "
+                                      f"(mode {mode}); this app's convolutions pad every side "
+                                      f"alike with zeros.")
+            pad += before
         rec: dict[str, Any] = {"name": self.name(node, node.input[1], "conv"), "type": "conv",
                                "in": int(w.shape[1]) * groups, "out": int(w.shape[0]),
                                "kernel": k, "stride": stride, "padding": pad,
@@ -586,10 +610,64 @@ class _Walker:
                                "padding": self._pads(node, a, k, 1)}
         if a.get("ceil_mode", 0):
             rec["ceil_mode"] = True
+        if v.pad is not None:
+            self._pool_pad(node, v, rec)
         if kind == "avgpool" and rec["padding"] and not a.get("count_include_pad", 0):
             rec["count_include_pad"] = False
         name = self.emit(node, rec, [v])
         self.out(node, Val("map", name, self.shapes[name]))
+
+    def _pool_pad(self, node: Any, v: Val, rec: dict[str, Any]) -> None:
+        """A Pad node before the pooling as the record's own padding: zeros before an average
+        pooling (counted in the mean), the edge's copies or -inf before a max pooling (the
+        window holds the edge itself); one-sided (Keras's 'same' with a stride) as ceil mode."""
+        before, after, mode = v.pad or (0, 0, "zero")
+        k, s, size = rec["kernel"], rec["stride"], v.shape[1]
+        ok_mode = mode == "zero" if rec["type"] == "avgpool" else mode in ("edge", "low")
+        want = output_length(size, k, s, before, after)
+        if rec["padding"] or rec.get("ceil_mode") or not ok_mode or 2 * before > k:
+            ok = False
+        elif before == after:
+            ok = True
+        else:
+            ok = rec["type"] == "maxpool" and after > before and \
+                output_length(size, k, s, before, before, True) == want
+            rec["ceil_mode"] = ok
+        if not ok:
+            raise self.fail(node, f"its input is padded {before} before and {after} after "
+                                  f"(mode {mode}), which this app's pooling cannot say.")
+        rec["padding"] = before
+
+    def op_Pad(self, node: Any) -> None:
+        v = self.map_of(node, self.image(node, self.tensor(node)))
+        a = _attrs(node)
+        mode = a.get("mode", "constant")
+        pads = a.get("pads")
+        if pads is None:
+            pads = [int(i) for i in self.const(node, 1).reshape(-1)]
+        value = a.get("value", 0.0)
+        if len(node.input) > 2 and node.input[2]:
+            value = float(self.const(node, 2).reshape(-1)[0])
+        if len(node.input) > 3 and node.input[3]:  # axes: the pads of these axes only
+            axes = [int(i) % 4 for i in self.const(node, 3).reshape(-1)]
+            full = [0] * 8
+            for j, ax in enumerate(axes):
+                full[ax], full[ax + 4] = pads[j], pads[j + len(axes)]
+            pads = full
+        if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or pads[2] != pads[3] \
+                or pads[6] != pads[7] or min(pads) < 0 or max(pads) > 64:
+            raise self.fail(node, f"pads {_show(pads)}; the same padding of height and width "
+                                  f"is read.")
+        if mode == "constant" and value in (0.0, -math.inf):
+            kind = "zero" if value == 0 else "low"
+        elif mode == "edge":
+            kind = "edge"
+        else:
+            raise self.fail(node, f"padding mode {_show(mode)} (value {value:g}) is not read; "
+                                  f"zeros, -inf or the edge are.")
+        if v.pad is not None:
+            raise self.fail(node, "two Pads in a row.")
+        self.out(node, replace(v, pad=(pads[2], pads[6], kind)))
 
     def op_MaxPool(self, node: Any) -> None:
         self.pool(node, "maxpool")
@@ -702,12 +780,12 @@ class _Walker:
     def _last(self, v: Val, node: Any) -> dict[str, Any] | None:
         """The record making ``v`` when this node is the only reader of its output (a bias or
         scale folds into it)."""
-        rec = self.records[-1] if self.records else None
-        if rec is None or rec["name"] != v.src:
+        rec = next((r for r in reversed(self.records) if r["name"] == v.src), None)
+        if rec is None:
             return None
         xs = [x for x in node.input if isinstance(self.values.get(x), Val)]
-        direct = self.direct.get(rec["name"])
-        if len(xs) != 1 or xs[0] != direct or self.readers.get(direct, 0) != 1:
+        chain = self.direct.get(rec["name"]) or [""]
+        if len(xs) != 1 or xs[0] != chain[-1] or self.readers.get(xs[0], 0) != 1:
             return None
         return rec
 
@@ -739,18 +817,32 @@ class _Walker:
             if pre[0] == 0:
                 raise self.fail(node, "an input scaled by zero.")
             return self.out(node, replace(v, pre=pre))
-        if v.kind == "vec":
+        if v.kind == "vec":  # a dense layer's bias, or a BatchNorm after it (Keras)
             rec = self._last(v, node)
-            if (op == "Add" and rec is not None and rec["type"] == "linear" and not rec["bias"]
-                    and c.size in (1, rec["out"]) and v.perm is None):
-                rec["bias"] = True
-                self.tensors[f"{rec['name']}.bias"] = np.broadcast_to(
-                    c.reshape(-1), (rec["out"],)).astype(np.float32)
+            if (rec is not None and rec["type"] == "linear" and v.perm is None
+                    and c.size in (1, rec["out"]) and c.size == math.prod(c.shape)):
+                n, t = rec["out"], self.tensors
+                ch = np.broadcast_to(c.reshape(-1), (n,))
+                bias = t.get(f"{rec['name']}.bias", np.zeros(n, np.float32))
+                if op == "Mul":
+                    t[f"{rec['name']}.weight"] = (t[f"{rec['name']}.weight"]
+                                                  * ch[:, None]).astype(np.float32)
+                    bias = bias * ch
+                else:
+                    bias = bias + ch
+                if rec["bias"] or op == "Add":
+                    rec["bias"] = True
+                    t[f"{rec['name']}.bias"] = np.asarray(bias, np.float32)
                 return self.out(node, v)
             raise self.fail(node, f"{op} of a constant on a vector, other than a dense "
-                                  f"layer's bias.")
+                                  f"layer's bias or scale.")
         ch = self._per_channel(node, v, c)
         rec = self._last(v, node)
+        if rec is not None and rec["type"] == "conv" and node.op_type == "Add" \
+                and not rec["bias"]:
+            rec["bias"] = True  # Keras's export adds a conv's bias after the transpose
+            self.tensors[f"{rec['name']}.bias"] = ch.astype(np.float32)
+            return self.out(node, v)
         if rec is not None and rec["type"] == "bn":
             t = self.tensors
             name = rec["name"]
@@ -838,12 +930,10 @@ class _Walker:
     def op_Reshape(self, node: Any) -> None:
         self.reshape(node, self.tensor(node), self.const(node, 1).astype(np.int64))
 
-    def reshape(self, node: Any, v: Val, shape: np.ndarray | None) -> None:
-        if shape is None:  # computed from Shape: a flatten ([N, -1]) of a map
-            if v.kind == "map":
-                return self.out(node, self.flatten(node, v))
-            raise self.fail(node, "a reshape computed in the graph, other than a flatten.")
+    def reshape(self, node: Any, v: Val, shape: np.ndarray) -> None:
         dims = [int(d) for d in shape.reshape(-1)]
+        if not dims or len(dims) > 1 and dims[0] not in (-1, 0, self.batch):
+            raise self.fail(node, f"a reshape to {dims} that mixes the batch with the data.")
         total = math.prod(v.shape) if v.kind != "img" else _SIDE * _SIDE
         rest = dims[1:]
         if -1 in rest and rest.count(-1) == 1 and total % max(1, -math.prod(rest)) == 0:
@@ -909,6 +999,9 @@ def read_onnx(files: Mapping[str, bytes], name: str) -> ImportedNetwork:
         raise _err(source, f"{len(g.output)} outputs; this app's networks give one set of "
                            f"10 class scores.")
     val, layout = _input_val(inputs[0], source)
+    batch = inputs[0].type.tensor_type.shape.dim[0]
+    walker.batch = max(1, min(int(batch.dim_value), 1 << 16)) if batch.HasField("dim_value") \
+        else 1
     walker.values[inputs[0].name] = val
     output = g.output[0].name
     nodes = _order(list(g.node), set(walker.values), output, source)

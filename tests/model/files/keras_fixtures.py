@@ -6,6 +6,11 @@ test dependency; its import takes seconds and is kept out of the test process): 
 class probabilities ``OUT_DIR/<case>.npy`` for each case of :data:`CASES`, and two files the
 reader must refuse (a Lambda layer, a custom layer class).
 
+With ``--onnx`` it writes instead Keras's own ONNX export (``model.export(path, format="onnx")``,
+the torch backend's exporter) of each case of :data:`ONNX_CASES` as ``OUT_DIR/<case>.onnx``, and
+of a network the ONNX reader must refuse (a 'same' convolution padding one side only); the test
+compares them with onnxruntime (for tests/model/files/test_onnx_import.py).
+
 Each network gets random weights large enough that its probabilities are far from uniform
 (BatchNormalization statistics random too, variances positive), and is fed the pixels as its
 case says: ``unit`` (x/255) or ``raw`` (0..255, for a network with a Rescaling layer).
@@ -158,6 +163,21 @@ def randomise(model: keras.Model, rng: np.random.Generator) -> None:
             layer.set_weights([v.astype(np.float32) for v in values])
 
 
+# Keras's ONNX export: NHWC input, transposes around each layer, BatchNorm as Sub/Mul/Add,
+# 'same' pooling as a Pad node, a Shape/Gather/Concat/Reshape flatten
+ONNX_CASES = ("batchnorm", "residual")
+
+
+def export_onnx(out: str) -> None:
+    rng = np.random.default_rng(1)
+    models = {name: CASES[name][0]() for name in ONNX_CASES}
+    models["asymmetric"] = hostile()["asymmetric"]
+    for name, model in models.items():
+        randomise(model, rng)
+        model.predict(np.zeros((1, 28, 28, 1), np.float32), verbose=0)  # export needs a call
+        model.export(os.path.join(out, f"{name}.onnx"), format="onnx", verbose=False)
+
+
 def main(out: str) -> None:
     images = np.load(os.path.join(out, "images.npy"))
     rng = np.random.default_rng(0)
@@ -176,4 +196,10 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if "--onnx" in sys.argv[2:]:
+        import warnings
+
+        warnings.simplefilter("ignore")  # the exporter's tracing warnings
+        export_onnx(sys.argv[1])
+    else:
+        main(sys.argv[1])

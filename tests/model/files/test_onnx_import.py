@@ -1,10 +1,15 @@
-"""ONNX networks as checkpoints: exported here from torch (TorchScript and dynamo exporters),
-converted, and compared with onnxruntime; hostile files refused in one line; the commands."""
+"""ONNX networks as checkpoints: exported here from torch (TorchScript and dynamo exporters) and
+from Keras (its own exporter, torch backend, in a subprocess), converted, and compared with
+onnxruntime; hostile files refused in one line; the commands."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -212,6 +217,58 @@ def test_probabilities_equal_onnxruntime(exported, net: str, exporter: str) -> N
         assert "leakyrelu" in kinds and "avgpool" in kinds
     if net == "mlp":
         assert kinds[0] == "flatten" and "tanh" in kinds and "sigmoid" in kinds
+
+
+KERAS_FIXTURES = Path(__file__).with_name("keras_fixtures.py")
+
+
+@pytest.fixture(scope="module")
+def keras_exported(tmp_path_factory) -> Path:
+    """Keras's own ONNX export of a Sequential CNN with BatchNorm and of a residual network."""
+    if importlib.util.find_spec("keras") is None:  # not imported here: its backend is torch
+        pytest.skip("keras is not installed")
+    out = tmp_path_factory.mktemp("keras-onnx")
+    run = subprocess.run([sys.executable, str(KERAS_FIXTURES), str(out), "--onnx"],
+                         env={**os.environ, "KERAS_BACKEND": "torch"}, timeout=600,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out
+
+
+@pytest.mark.parametrize("net", ["batchnorm", "residual"])
+def test_keras_export_equals_onnxruntime(keras_exported, net: str) -> None:
+    path = keras_exported / f"{net}.onnx"
+    images, labels = load_samples()
+    imp = read_onnx(_files(path), path.name)
+    conv = to_checkpoint(imp, "unit", (images, labels))
+    assert conv.card["input_layout"] == "NHWC" and conv.card["input_scale"] == "unit"
+    netw = read_network(conv.data)
+    pixels = images[:16]
+    ours = np.stack([npforward.softmax(npforward.forward(netw, im)[netw.layers[-1]["name"]])
+                     for im in pixels])
+    ref = _probs_ort(path, pixels, "unit")
+    assert np.abs(ref - 0.1).max() > 0.05  # far from uniform: the comparison can fail
+    diff = float(np.abs(ours - ref).max())
+    DIFFS[net, "keras"] = diff
+    assert diff < 1e-4
+    kinds = [r["type"] for r in netw.layers]
+    pools = [r for r in netw.layers if r["type"] == "maxpool"]
+    if net == "batchnorm":  # conv, its BatchNorm (Sub/Mul/Add), ..., the dense BatchNorm folded
+        assert kinds == ["conv", "bn", "relu", "conv", "bn", "leakyrelu", "avgpool", "maxpool",
+                         "flatten", "linear", "tanh", "linear"]
+    else:  # the conv biases folded (Keras adds them after the transpose), one bn, the join
+        assert kinds == ["conv", "relu", "conv", "bn", "add", "relu", "maxpool", "conv",
+                         "flatten", "linear"]
+        assert all(r.get("bias") for r in netw.layers if r["type"] == "conv")
+    # 'same' pooling with a stride: Keras pads (0, 1) with a Pad node; here ceil mode
+    assert pools[-1]["padding"] == 0 and pools[-1].get("ceil_mode") is True
+
+
+def test_keras_export_one_sided_conv_padding_refused(keras_exported) -> None:
+    path = keras_exported / "asymmetric.onnx"
+    with pytest.raises(CardError) as info:
+        read_onnx(_files(path), path.name)
+    assert "padded 0 before and 1 after" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_report_table() -> None:
