@@ -10,16 +10,18 @@ at four widths and checks the result. Streamlit-free.
 from __future__ import annotations
 
 # The narrowest a column holding a control gets before its row wraps onto the next line, and a
-# column holding a table (a layer table's nine columns) or a chart (a confusion matrix whose
-# four-digit counts fit their cells).
+# column holding a table (a layer table's nine columns), a chart or a data table (a confusion
+# matrix whose four-digit counts fit their cells).
 CONTROL_COLUMN_REM = 7.5
+BUTTON_COLUMN_REM = 5  # a button's label wraps at spaces, but a word stays whole
 TABLE_COLUMN_REM = 30
 CHART_COLUMN_REM = 22
 LAYER_COLUMN_REM = 19
 TEXT_COLUMN_REM = 16  # a column of text under a heading (the tour's text beside its figure)
 
-# Innermost columns only: an outer column's min-content would be the whole content.
+# Innermost columns, and any column, in selectors that weigh the same (see the CSS).
 _INNER = "[data-testid=stColumn]:not(:has([data-testid=stColumn]))"
+_ANY = "[data-testid=stColumn]:not(:has([data-cnn-none]))"
 
 CSS = f"""
 <style>
@@ -36,13 +38,16 @@ button [data-testid=stMarkdownContainer] *, label [data-testid=stMarkdownContain
 /* The page links keep one line; the bar leaves room for its "more" button */
 [data-testid=stTopNav] button [data-testid=stMarkdownContainer] * {{ white-space: nowrap !important; }}
 [data-testid=stTopNav] {{ max-width: calc(100% - 1.5rem); }}
-/* A row of columns too narrow for its controls or tables wraps instead of squeezing them */
+/* A row of columns too narrow for its controls, tables or charts wraps instead of squeezing
+   them. Controls count in innermost columns only (an outer column's minimum would be its whole
+   content). Every rule weighs the same, so the largest minimum, last, wins. */
+{_INNER}:has([data-testid=stButton], [data-testid=stDownloadButton]) {{ min-width: min(100%, {BUTTON_COLUMN_REM}rem); }}
 {_INNER}:has([data-testid=stWidgetLabel], [data-testid=stPopover]) {{ min-width: min(100%, {CONTROL_COLUMN_REM}rem); }}
-{_INNER}:has([data-testid=stMarkdownContainer] table) {{ min-width: min(100%, {TABLE_COLUMN_REM}rem); }}
-{_INNER}:has([data-testid=stPlotlyChart]) {{ min-width: min(100%, {CHART_COLUMN_REM}rem); }}
 {_INNER}:has([data-testid=stHeading]) {{ min-width: min(100%, {TEXT_COLUMN_REM}rem); }}
-/* The layer picker's value ("relu5 · 16x28x28 · layer 19 of 42") is an input: it cannot wrap */
+/* (the layer picker's value, "relu5 · 16x28x28 · layer 19 of 42", is an input: it cannot wrap) */
 {_INNER}:has(.st-key-layer-name) {{ min-width: min(100%, {LAYER_COLUMN_REM}rem); }}
+{_ANY}:has([data-testid=stPlotlyChart], [data-testid=stDataFrame]) {{ min-width: min(100%, {CHART_COLUMN_REM}rem); }}
+{_ANY}:has([data-testid=stMarkdownContainer] table) {{ min-width: min(100%, {TABLE_COLUMN_REM}rem); }}
 /* Tables that must scroll do it inside themselves, reachable by keyboard */
 [data-testid=stMarkdownContainer] table {{ font-variant-numeric: tabular-nums; }}
 @media (max-width: 640px) {{
