@@ -122,7 +122,7 @@ async def follow_phase(teacher: Session, followers: list[Follower], rounds: int)
         layers = ("conv2", "relu3") if r % 2 == 0 else ("relu2", "conv3")
         changes += [("view", "Receptive field", "view", "field"),
                     ("layer", layers[0], "layer", layers[0]),
-                    ("channel", str(3 + r), "unit", None),
+                    ("channel", "next", "unit", None),
                     ("view", "Saliency", "view", "saliency"),
                     ("method", ["ig", "gradcam", "deeplift", "smoothgrad"][r], "method", None),
                     ("layer", layers[1], "layer", layers[1])]
@@ -134,12 +134,18 @@ async def follow_phase(teacher: Session, followers: list[Follower], rounds: int)
             value = next(o for o in w.options if o.lower().replace(" ", "").startswith(
                 {"ig": "integrated", "gradcam": "grad-cam", "deeplift": "deeplift",
                  "smoothgrad": "smoothgrad"}[value]))
+        if kind == "channel":  # the next channel: always a change
+            w = teacher.widget("selectbox", "Channel")
+            now = w.state.string_value if w.state is not None else w.options[0]
+            value = w.options[(w.options.index(now) + 1) % len(w.options)]
+        before = params(teacher).get(param)
         marks = [len(f.arrived) for f in followers]
         t0 = time.perf_counter()
         await teacher_change(teacher, kind, value)
         want = params(teacher).get(param)
-        if expect is not None and want != expect:
-            raise RuntimeError(f"the teacher's {param} is {want}, not {expect}")
+        if (expect is not None and want != expect) or want == before:
+            raise RuntimeError(f"the teacher's {param} is {want} (was {before}), not "
+                               f"{expect or 'another'}")
         deadline = t0 + 15.0
         got: list[float | None] = [None] * len(followers)
         while time.perf_counter() < deadline and any(g is None for g in got):
