@@ -185,14 +185,13 @@ def page() -> None:
             f"font-family:ui-monospace,monospace'>{code}</div>", unsafe_allow_html=True)
         st.markdown("Open this link, or the app and type the code under **Class**:")
         st.code(link, language=None, wrap_lines=True)
-        joined, here = session.counts(code)
-        st.caption(f"{joined} joined · {here} following now")
     with mid:
         st.image(qr_png(link), width=220, caption="Scan to join")
     with right:
         once = st.session_state.pop(session.TEACHER_LINK, None)
         if once:
-            with st.expander("Your teacher link (shown once)", expanded=True):
+            # Folded: on a projector, the class must not see it (open it on your own screen).
+            with st.expander("Your teacher link (shown once): open it on your own screen"):
                 st.caption("Keep it to drive this class again after a reload. Never show it: "
                            "whoever opens it drives the class.")
                 st.code(_join_link().replace(f"?class={code}", once), language=None,
