@@ -113,7 +113,7 @@ def test_shipped_atlases_are_small_and_carry_their_digits() -> None:
         assert a.sha256 == atlas_mod.file_sha256(path), f"{name}'s atlas is out of date"
         assert set(a.layers) == set(atlas_mod.atlas_layers(load_checkpoint(path)[0]))
         assert set(a.used_indices().tolist()) == set(a.digits)
-    assert total < 2_000_000
+    assert total < 3_000_000  # seed-original's 22 layers of up to 512 channels: 1.1 MB of it
 
 
 def test_shipped_atlas_matches_the_test_set(mnist_dir) -> None:
