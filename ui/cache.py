@@ -294,6 +294,13 @@ def upload_model(digest: str, data: bytes, name: str) -> npforward.NumpyNet:
 
 
 def _upload_entry(ref: ModelRef) -> _Upload:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+    if get_script_run_ctx(suppress_warning=True) is None:
+        # a view's background task (atlas, confusion, trust): no session here; the page that
+        # started it held this upload, loaded under its digest
+        found = _uploads().get(ref.target)
+        if found is not None:
+            return found
     up = state.uploaded()
     if not up or up["digest"] != ref.target:
         raise ValueError("the uploaded checkpoint is no longer available; upload it again")

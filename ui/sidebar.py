@@ -178,11 +178,15 @@ def sidebar_model():
                            "`python -m model.train` to see real features.")
     with st.sidebar.expander("Upload your own checkpoint"):
         st.file_uploader(
-            "A .safetensors checkpoint, or an .onnx network (with its .onnx.data)", type=None,
+            "A .safetensors checkpoint, an .onnx network (with its .onnx.data) or a .keras "
+            "model", type=None,
             key="model.uploader", on_change=_on_model_upload, accept_multiple_files=True,
-            help="Made with model.files.checkpoint.save_checkpoint (python -m model.train), or "
-                 "torch.onnx.export (both exporters: upload NAME.onnx and NAME.onnx.data "
-                 "together). Pickles and torch.save files are refused for safety.")
+            help="A .safetensors checkpoint made here (python -m model.train); an .onnx file "
+                 "from torch.onnx.export (the default exporter writes NAME.onnx and "
+                 "NAME.onnx.data: upload both together) or from Keras's model.export(path, "
+                 "format='onnx'); a .keras file from Keras 3's model.save. It must read one "
+                 "28x28 grayscale digit and give 10 classes. Pickles, torch.save files, Lambda "
+                 "layers and custom Keras classes are refused for safety.")
         _import_scale_picker()
     return key, arch, slot
 

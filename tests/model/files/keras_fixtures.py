@@ -3,8 +3,9 @@
 Run as ``KERAS_BACKEND=torch python tests/model/files/keras_fixtures.py OUT_DIR`` (Keras is a
 test dependency; its import takes seconds and is kept out of the test process): reads
 ``OUT_DIR/images.npy`` (uint8 N x 28 x 28), writes ``OUT_DIR/<case>.keras`` and Keras's own
-class probabilities ``OUT_DIR/<case>.npy`` for each case of :data:`CASES`, and two files the
-reader must refuse (a Lambda layer, a custom layer class).
+class probabilities ``OUT_DIR/<case>.npy`` for each case of :data:`CASES`, and files the reader
+must refuse (a Lambda layer, a custom layer class, a one-sided padding); ``--cases a,b`` writes
+only those.
 
 With ``--onnx`` it writes instead Keras's own ONNX export (``model.export(path, format="onnx")``,
 the torch backend's exporter) of each case of :data:`ONNX_CASES` as ``OUT_DIR/<case>.onnx``, and
@@ -178,10 +179,13 @@ def export_onnx(out: str) -> None:
         model.export(os.path.join(out, f"{name}.onnx"), format="onnx", verbose=False)
 
 
-def main(out: str) -> None:
+def main(out: str, only: set[str] | None = None) -> None:
+    """Every case (or those named in ``only``, hostile ones included)."""
     images = np.load(os.path.join(out, "images.npy"))
     rng = np.random.default_rng(0)
     for name, (build, shape, feed) in CASES.items():
+        if only is not None and name not in only:
+            continue
         model = build()
         randomise(model, rng)
         x = images.astype(np.float32) / (1.0 if feed == "raw" else 255.0)
@@ -192,6 +196,8 @@ def main(out: str) -> None:
         model.save(os.path.join(out, f"{name}.keras"))
         np.save(os.path.join(out, f"{name}.npy"), probs)
     for name, model in hostile().items():
+        if only is not None and name not in only:
+            continue
         model.save(os.path.join(out, f"{name}.keras"))
 
 
@@ -201,5 +207,7 @@ if __name__ == "__main__":
 
         warnings.simplefilter("ignore")  # the exporter's tracing warnings
         export_onnx(sys.argv[1])
+    elif "--cases" in sys.argv[2:]:  # --cases residual,lambda: only these
+        main(sys.argv[1], set(sys.argv[sys.argv.index("--cases") + 1].split(",")))
     else:
         main(sys.argv[1])

@@ -204,3 +204,29 @@ def test_hostile_files_one_line(saved: Path, case: str) -> None:
         keras_import.read(data, "student.keras")
     message = str(info.value)
     assert words in message and "\n" not in message and message.startswith("student.keras: ")
+
+
+def test_importer_command_on_a_keras_file(saved: Path, tmp_path: Path, capsys) -> None:
+    from model import importer
+
+    src = tmp_path / "residual.keras"
+    src.write_bytes((saved / "residual.keras").read_bytes())
+    assert importer.main([str(src), "--input-scale", "unit"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["format"] == "keras" and doc["input_scale"] == "unit"
+    assert doc["out"] == str(tmp_path / "residual.safetensors")
+    assert (tmp_path / "residual.safetensors").is_file()
+    layers = {la["name"]: la for la in doc["layers"]}
+    assert layers["stem"]["rf"] == [3, 3] and layers["stem"]["stride"] == [1, 1]
+    assert layers["stem"]["inputs"] == ["input"] and layers["stem"]["global"] is False
+    assert layers["join"]["type"] == "add" and layers["join"]["inputs"] == ["stem_relu", "bn"]
+    assert layers["join"]["rf"] == [5, 5] and layers["pool"]["stride"] == [2, 2]
+    last = doc["layers"][-1]
+    assert last["type"] == "linear" and last["global"] is True and last["rf"] is None
+    assert last["output_shape"] == [10]
+    bad = tmp_path / "lambda.keras"
+    bad.write_bytes((saved / "lambda.keras").read_bytes())
+    assert importer.main([str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: lambda.keras: ") and "double" in err
+    assert err.count("\n") == 1 and not (tmp_path / "lambda.safetensors").exists()
