@@ -1,0 +1,95 @@
+"""Hostile ONNX files through the .onnx reader: each one's message, time and peak memory.
+
+    .venv/bin/python bench/onnx_hostile.py [--out bench/results/onnx_hostile.txt]
+
+Exports the tests' small CNN (tests/model/files/test_onnx_import.py's ``FlatCNN``) with both
+torch exporters, builds each hostile file of the tests' ``_hostile`` table from them (not ONNX,
+truncated, external data missing or pointing elsewhere, control flow, a custom op domain, an op
+outside the list, a cycle, 100,000 nodes, initializers whose declared size disagrees with their
+data or exceeds the limits, a 3x32x32 input, 5 outputs, NaN weights), then times
+``model.files.onnx_import.read_onnx`` on it (best of 5, after a warm-up call, onnx imported).
+Memory: the peak of Python allocations during the call (tracemalloc) and the growth of the
+process's peak resident size (VmHWM, reset through /proc/self/clear_refs before the call, so
+protobuf's allocations in C count too). Target: a refusal takes at most 50 ms and 50 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.hostile_files import _hwm_kb, _reset_hwm  # noqa: E402
+from model.files.onnx_import import read_onnx  # noqa: E402
+from tests.model.files.test_onnx_import import FlatCNN, _files, _hostile, export  # noqa: E402
+
+
+def _call(files: dict[str, bytes]) -> str:
+    try:
+        read_onnx(files, "a.onnx")
+    except ValueError as exc:
+        return "refused: " + str(exc).removeprefix("a.onnx: ")
+    return "ACCEPTED"
+
+
+def measure(files: dict[str, bytes]) -> tuple[str, float, float, float]:
+    """(verdict, best time in ms, tracemalloc peak in MB, peak RSS growth in MB)."""
+    _call(files)  # warm-up
+    gc.collect()
+    rss = float("nan")
+    if _reset_hwm():
+        before = _hwm_kb()
+        _call(files)
+        rss = (_hwm_kb() - before) / 1024
+    gc.collect()
+    tracemalloc.start()
+    verdict = _call(files)
+    traced = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    times = []
+    for _ in range(5):
+        gc.collect()
+        t = time.perf_counter()
+        _call(files)
+        times.append(time.perf_counter() - t)
+    return verdict, 1000 * min(times), traced / 2**20, rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        model = FlatCNN().eval()
+        exported = {("flat-cnn", e): export(model, (1, 28, 28), Path(tmp) / f"flat-{e}.onnx", e)
+                    for e in ("torchscript", "dynamo")}
+        good = _files(exported["flat-cnn", "dynamo"])
+        good = {"a.onnx": good.pop("flat-dynamo.onnx"), **good}
+        rows = [("a good file (dynamo export + .onnx.data, read in full)",
+                 sum(map(len, good.values())), *measure(good))]
+        for case, (files, _) in _hostile(exported).items():
+            rows.append((case, sum(map(len, files.values())), *measure(files)))
+    lines = [f"{'case':<26} {'bytes':>10} {'ms':>7} {'traced MB':>9} {'RSS MB':>7}  verdict"]
+    for case, size, verdict, ms, traced, rss in rows:
+        lines.append(f"{case[:26]:<26} {size:>10,} {ms:>7.2f} {traced:>9.2f} {rss:>7.1f}  "
+                     f"{verdict}")
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
