@@ -96,20 +96,20 @@
         p = p.parentElement;
       }
     }
-    if (opts && opts.minFont && text) {
-      const size = parseFloat(s.fontSize);
-      if (size < opts.minFont) smallest.push([size, el]);
-    }
   }
-  // 3. words broken letter by letter: a text on more lines than it has words
+  // 3. words broken letter by letter: a text on more lines than it has words; (presenter
+  // mode) text smaller than opts.minFont, measured on the element that holds it
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement;
     const words = n.textContent.trim().split(/\s+/).filter((w) => w.length > 0);
-    if (!el || Math.max(0, ...words.map((w) => w.length)) < 3) continue;
+    if (!el || !words.length) continue;
     if (el.closest('svg, script, style, noscript, [data-testid=stSidebarCollapsed]')) continue;
     if (!sidebarOpen && sidebar && sidebar.contains(el)) continue;
     if (!visible(el)) continue;
+    const size = parseFloat(getComputedStyle(el).fontSize);
+    if (opts && opts.minFont && size < opts.minFont) smallest.push([size, el]);
+    if (Math.max(...words.map((w) => w.length)) < 3) continue;
     const range = document.createRange();
     range.selectNodeContents(n);
     const tops = new Set([...range.getClientRects()].filter((q) => q.width > 0).map((q) => Math.round(q.top)));

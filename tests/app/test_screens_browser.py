@@ -178,7 +178,7 @@ def walk_presenting(app: tuple[str, object]) -> dict[tuple[str, str], list[str]]
                 except Exception:  # noqa: BLE001 - not there at all: reported below
                     box = None
                 top = None if box is None else box["y"]
-                if top is None or top > height - 120:
+                if top is None or top > height - 100:  # 100 px of it in the first screen
                     problems.append(f"picture below the first screen: {PICTURES[view]} at "
                                     f"{top} px of {height}")
             found[(name, f"{width}x{height}")] = problems

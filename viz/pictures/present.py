@@ -24,7 +24,8 @@ h3 { font-size: 1.6rem !important; }
 [data-testid="stSelectbox"] input, [data-testid="stMultiSelect"] input,
 [data-testid="stTextInput"] input, [data-testid="stNumberInputField"],
 [data-testid="stSelectbox"] [role="combobox"] { font-size: 1.1rem !important; }
-button [data-testid="stMarkdownContainer"] *, [data-testid="stPopover"] button * {
+button [data-testid="stMarkdownContainer"] *, [data-testid="stPopover"] button *,
+[data-testid="stMultiSelectTagsContainer"] span, [data-testid="stMarkdownContainer"] code {
   font-size: 1rem !important; }
 /* The pictures in the first screen: no page title (the page links say where we are), less
    room above the page */
@@ -66,8 +67,8 @@ def scale_figure(fig: Any) -> Any:
     fig.update_layout(font_size=_scaled(base, 12), font_color="#000")
     if fig.layout.title.text:
         fig.update_layout(title_font_size=_scaled(fig.layout.title.font.size or base, 14))
-    if fig.layout.legend.font.size:
-        fig.update_layout(legend_font_size=_scaled(fig.layout.legend.font.size, 12))
+    # (always: Streamlit's chart theme sets its own legend size where the figure sets none)
+    fig.update_layout(legend_font_size=_scaled(fig.layout.legend.font.size or base, 12))
     for ann in fig.layout.annotations or ():
         ann.font.size = _scaled(ann.font.size or base, 12)
     for trace in fig.data:

@@ -12,12 +12,13 @@ from __future__ import annotations
 # The narrowest a column holding a control gets before its row wraps onto the next line, and a
 # column holding a table (a layer table's nine columns), a chart or a data table (a confusion
 # matrix whose four-digit counts fit their cells).
-CONTROL_COLUMN_REM = 7.5
+CONTROL_COLUMN_REM = 8.5
 BUTTON_COLUMN_REM = 5  # a button's label wraps at spaces, but a word stays whole
 TABLE_COLUMN_REM = 30
 CHART_COLUMN_REM = 22
 LAYER_COLUMN_REM = 19
-TEXT_COLUMN_REM = 16  # a column of text under a heading (the tour's text beside its figure)
+NUMBER_COLUMN_REM = 10  # a number input: its value and its - and + buttons
+TEXT_COLUMN_REM = 16  # text under a heading (the tour's text beside its figure), a message
 
 # Innermost columns, and any column, in selectors that weigh the same (see the CSS).
 _INNER = "[data-testid=stColumn]:not(:has([data-testid=stColumn]))"
@@ -43,7 +44,8 @@ button [data-testid=stMarkdownContainer] *, label [data-testid=stMarkdownContain
    content). Every rule weighs the same, so the largest minimum, last, wins. */
 {_INNER}:has([data-testid=stButton], [data-testid=stDownloadButton]) {{ min-width: min(100%, {BUTTON_COLUMN_REM}rem); }}
 {_INNER}:has([data-testid=stWidgetLabel], [data-testid=stPopover]) {{ min-width: min(100%, {CONTROL_COLUMN_REM}rem); }}
-{_INNER}:has([data-testid=stHeading]) {{ min-width: min(100%, {TEXT_COLUMN_REM}rem); }}
+{_INNER}:has([data-testid=stNumberInput]) {{ min-width: min(100%, {NUMBER_COLUMN_REM}rem); }}
+{_INNER}:has([data-testid=stHeading], [data-testid=stAlert]) {{ min-width: min(100%, {TEXT_COLUMN_REM}rem); }}
 /* (the layer picker's value, "relu5 · 16x28x28 · layer 19 of 42", is an input: it cannot wrap) */
 {_INNER}:has(.st-key-layer-name) {{ min-width: min(100%, {LAYER_COLUMN_REM}rem); }}
 {_ANY}:has([data-testid=stPlotlyChart], [data-testid=stDataFrame]) {{ min-width: min(100%, {CHART_COLUMN_REM}rem); }}
