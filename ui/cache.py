@@ -473,6 +473,47 @@ def attribution(ref: ModelRef, image: np.ndarray, method: str, target: int, laye
                               window=window, stride=stride)
 
 
+def attributions(ref: ModelRef, image: np.ndarray, jobs: list[tuple[str, bool]], target: int,
+                 layer: str, window: int, stride: int) -> dict[tuple[str, bool], np.ndarray | None]:
+    """Several :func:`attribution` maps of one digit, ``jobs`` = [(method, randomized)], on two
+    threads: the page's and one helper (torch releases the GIL while it computes, so the two
+    use both cores of the server). The All methods view's two rows (the trained network and the
+    randomized copy) take about the same time, so each thread takes one. The maps are exactly
+    :func:`attribution`'s (the same calls, and its cache); a method that does not apply to
+    ``layer`` (Grad-CAM on a vector) gives None."""
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    def run(part: list[tuple[str, bool]], out: dict) -> None:
+        for method, randomized in part:
+            try:
+                out[(method, randomized)] = attribution(ref, image, method, target, layer,
+                                                        window, stride, randomized=randomized)
+            except ValueError:  # e.g. Grad-CAM on a layer without feature maps
+                out[(method, randomized)] = None
+
+    mine = [j for j in jobs if not j[1]]
+    other = [j for j in jobs if j[1]]
+    if not mine or not other:  # one row: every other job
+        mine, other = jobs[::2], jobs[1::2]
+    done: dict[tuple[str, bool], np.ndarray | None] = {}
+    theirs: dict[tuple[str, bool], np.ndarray | None] = {}
+    helper = None
+    if other:
+        helper = threading.Thread(target=run, args=(other, theirs), name="attributions",
+                                  daemon=True)
+        add_script_run_ctx(helper, get_script_run_ctx())
+        helper.start()
+    try:
+        run(mine, done)
+    finally:
+        if helper is not None:
+            helper.join()
+    missing = [j for j in other if j not in theirs]  # the helper failed: compute them here
+    run(missing, theirs)
+    done.update(theirs)
+    return {j: done[j] for j in jobs}
+
+
 @st.cache_data(show_spinner=False, max_entries=1024)
 def unit_maps(ref: ModelRef, image: np.ndarray, layer: str, unit: tuple[int, int, int]):
     """(effective field, DeepLift attribution) of one unit for one input."""

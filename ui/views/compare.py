@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ui.cache import attribution
+from ui.cache import attributions
 from ui.components import saliencymap
 from ui.state import presenting
 from ui.views import Shown, View
@@ -52,19 +52,18 @@ def draw(v: Shown) -> None:
                 poll(task)
             return
         done = task.result
+    else:
+        done = {}
+    # the page's maps, the two rows on two threads (ui.cache.attributions)
+    maps = attributions(key, image, [(k, name != "trained") for name in rows for k in METHODS
+                                     if (k, name != "trained") not in done],
+                        target, row.name, window, stride)
     for name in rows:
         for k, m in METHODS.items():
-            if heavy and (k, name != "trained") in done:
-                got = done[(k, name != "trained")]
-                rows[name][m.label] = got if got is not None else np.zeros((28, 28), np.float32)
-                if got is None:
-                    skipped.add(m.label)
-                continue
-            try:
-                rows[name][m.label] = attribution(key, image, k, target, row.name, window,
-                                                   stride, randomized=name != "trained")
-            except ValueError:  # e.g. Grad-CAM on a layer without feature maps
-                rows[name][m.label] = np.zeros((28, 28), np.float32)
+            job = (k, name != "trained")
+            got = done[job] if job in done else maps[job]
+            rows[name][m.label] = got if got is not None else np.zeros((28, 28), np.float32)
+            if got is None:  # e.g. Grad-CAM on a layer without feature maps
                 skipped.add(m.label)
     saliencymap.render_grid(image, rows, blank=skipped, key="cmp.grid", large=presenting())
     st.caption(f"All methods for class {target} on one shared diverging scale (each map divided "

@@ -1,0 +1,338 @@
+"""A class told "now explore on your own": N sessions open links to the costly views at once.
+
+    python bench/classroom_views.py [--sessions 30] [--root DIR] [--profile] [--follow 0]
+                                    [--out bench/results/classroom_views]
+
+Starts ``streamlit run app.py`` of the checkout ``--root`` (default: this one) on 127.0.0.1 and
+drives it with N clients that speak Streamlit's own websocket protocol (``bench/st_client.py``;
+no browser). The N sessions open, at the same moment, N different links to the views that
+compute on the server: Saliency with each method (Saliency, Integrated Gradients, SmoothGrad,
+Guided Backprop, DeepLift, Occlusion, Grad-CAM), All methods (with its sanity row), Atlas and
+Trust, in turn (``?model=M&input=sample:K&layer=L&view=V&method=X``; models ``seed``,
+``compact``, ``seed-3x3``, ``fast`` in turn, every digit used once, so no cache helps). Each is
+timed from connecting to its run's ``script_finished``: the page with its picture (a view that
+computes in the background, Trust the first time a network is asked, shows its progress
+instead; ``--follow S`` then keeps each such session polling as the browser does, at most S
+seconds, and times the final picture too).
+
+A warm-up first opens each kind of link once, one after another (imports, model loading, the
+test set), then Trust of every model at once, followed to its table (the network-wide results a
+running class server holds); its digits are never used later (``--warmup views`` leaves Trust
+out, ``none`` measures a cold process). ``--profile`` samples the server with py-spy during the N opens
+(``bench/classroom_load.py``'s profiler and summary). Results go to ``OUT.json`` and ``OUT.txt``.
+
+Bounded: at most 40 sessions, each request times out after ``--request-timeout`` seconds, the
+run after ``--timeout``; loopback only. Target (not asserted): p95 <= 2 s for 30 sessions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.classroom_load import (  # noqa: E402
+    MODELS,
+    Profiler,
+    _uptime,
+    cpu_seconds,
+    layer_shapes,
+    load_average,
+    percentile,
+    summarise,
+)
+from bench.server import ROOT, free_port, stop, wait_http  # noqa: E402
+from bench.st_client import Session  # noqa: E402
+
+MAX_SESSIONS = 40
+# (view, method) of each session in turn: every saliency method, then the three other views.
+SALIENCY = ("saliency", "ig", "smoothgrad", "guided", "deeplift", "occlusion", "gradcam")
+KINDS = [("saliency", m) for m in SALIENCY] + [("compare", None), ("atlas", None),
+                                               ("trust", None)]
+WARMUP_DIGITS = range(190, 200)  # never used by the phase
+TARGET_S = 2.0
+
+
+class ViewSession(Session):
+    """A session that also notes the kinds of elements it received (to check the picture)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.elements: list[str] = []
+
+    def _delta(self, delta, reply, seen, fragments) -> None:
+        if delta.WhichOneof("type") == "new_element":
+            kind = delta.new_element.WhichOneof("type")
+            name = (delta.new_element.bidi_component.component_name
+                    if kind == "bidi_component" else "")
+            self.elements.append(f"{kind}:{name}" if name else str(kind))
+        super()._delta(delta, reply, seen, fragments)
+
+
+@dataclass
+class Plan:
+    model: str
+    digit: int
+    layer: str
+    view: str
+    method: str | None
+
+    @property
+    def kind(self) -> str:
+        return self.method if self.view == "saliency" else self.view
+
+    def link(self) -> str:
+        return (f"model={self.model}&input=sample:{self.digit}&layer={self.layer}"
+                f"&view={self.view}" + (f"&method={self.method}" if self.method else ""))
+
+
+def plan(i: int, digit: int, shapes) -> Plan:
+    model = MODELS[i % len(MODELS)]
+    layers = [k for k in shapes[model] if k.startswith(("conv", "relu"))]
+    view, method = KINDS[i % len(KINDS)]
+    return Plan(model, digit, layers[(i // len(MODELS)) % len(layers)], view, method)
+
+
+@dataclass
+class Result:
+    session: int
+    kind: str
+    link: str
+    seconds: float
+    finished: bool
+    picture: bool  # the view's picture was delivered (not a progress bar)
+    background: bool  # the page waits for a background task (progress shown)
+    complete_s: float | None  # with --follow: time to the picture after background work
+    bytes: int
+    errors: list[str] = field(default_factory=list)
+
+
+PICTURES = {"saliency": ("bidi_component:",), "compare": ("bidi_component:",),
+            "atlas": ("plotly_chart",), "trust": ("dataframe", "plotly_chart")}
+
+
+def _has_picture(view: str, elements: list[str]) -> bool:
+    """The view's picture is among the elements (the saliency component, a chart, a table)."""
+    return any(e.startswith(w) and (w != "bidi_component:" or "saliency" in e)
+               for e in elements for w in PICTURES[view])
+
+
+async def open_one(i: int, p: Plan, port: int, request_timeout: float, follow: float) -> Result:
+    s = ViewSession(port, p.link(), request_timeout)
+    t0 = time.perf_counter()
+    try:
+        reply = await s.open()
+        seconds = reply.seconds
+        picture = _has_picture(p.view, s.elements)
+        background = bool(s.auto_reruns) and not picture
+        complete = seconds if picture else None
+        deadline = t0 + follow
+        while background and follow > 0 and time.perf_counter() < deadline:
+            await asyncio.sleep(1.0)  # the poller's run_every
+            s.elements = []
+            for frag in list(s.auto_reruns):
+                await s.tick(frag)
+            if _has_picture(p.view, s.elements):
+                complete = time.perf_counter() - t0
+                break
+        return Result(i, p.kind, p.link(), seconds, reply.finished, picture, background,
+                      complete, reply.bytes, reply.errors)
+    except Exception as exc:  # noqa: BLE001 - a failed request is a result
+        return Result(i, p.kind, p.link(), float("nan"), False, False, False, None, 0,
+                      [f"{type(exc).__name__}: {exc}"])
+    finally:
+        await s.close()
+
+
+def start_server(root: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "streamlit", "run", str(root / "app.py"),
+           "--server.headless", "true", "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
+    full = {**os.environ, "PYTHONPATH": str(root), **env}
+    return subprocess.Popen(cmd, cwd=root, env=full, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def summary(results: list[Result]) -> dict:
+    ok = [r.seconds for r in results if r.finished]
+    out = {"all": {"count": len(results), "finished": len(ok),
+                   "pictures": sum(r.picture for r in results),
+                   "background": sum(r.background for r in results),
+                   "errors": sum(bool(r.errors) for r in results),
+                   "p50_s": percentile(ok, 50), "p95_s": percentile(ok, 95),
+                   "max_s": max(ok) if ok else float("nan")}}
+    done = [r.complete_s for r in results if r.complete_s is not None]
+    if any(r.background for r in results):
+        out["all"]["complete_p95_s"] = percentile(done, 95) if done else float("nan")
+    for kind in dict.fromkeys(r.kind for r in results):
+        rs = [r.seconds for r in results if r.kind == kind and r.finished]
+        out[kind] = {"count": sum(r.kind == kind for r in results),
+                     "p50_s": percentile(rs, 50), "max_s": max(rs) if rs else float("nan")}
+    return out
+
+
+async def run_all(port: int, plans: list[Plan], warm: list[Plan], request_timeout: float,
+                  follow: float, profiler: Profiler | None, pid: int, result: dict,
+                  warm_follow: float) -> None:
+    # One view after another (imports, model loading, the test set), then the network-wide
+    # results a running class server already holds (Trust's table per network) at once,
+    # followed to the end, so that the phase measures the sessions, not a cold process.
+    t0 = time.perf_counter()
+    alone = [p for p in warm if p.view != "trust"]
+    for i, p in enumerate(alone):
+        result["warmup"].append(asdict(await open_one(i, p, port, request_timeout, 0)))
+    together = [p for p in warm if p.view == "trust"]
+    rs = await asyncio.gather(*(open_one(i, p, port, request_timeout, warm_follow)
+                                for i, p in enumerate(together)))
+    result["warmup"] += [asdict(r) for r in rs]
+    result["warmup_s"] = time.perf_counter() - t0
+    load0, cpu0, t0 = load_average(), cpu_seconds(pid), time.perf_counter()
+    if profiler:
+        profiler.start("link open")
+    rs = await asyncio.gather(*(open_one(i, p, port, request_timeout, follow)
+                                for i, p in enumerate(plans)))
+    if profiler:
+        profiler.stop()
+    result["phase"] = {"n": len(plans), "load_before": load0, "load_after": load_average(),
+                       "server_cpu_s": cpu_seconds(pid) - cpu0,
+                       "wall_s": time.perf_counter() - t0, "stats": summary(rs),
+                       "requests": [asdict(r) for r in rs]}
+
+
+def _commit(root: Path) -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
+def run(n: int, root: Path, profile: Path | None, follow: float, timeout: float,
+        request_timeout: float, env: dict[str, str], warmup: str = "all",
+        warm_follow: float = 600.0) -> dict:
+    if not 1 <= n <= MAX_SESSIONS:
+        raise ValueError(f"sessions must be 1..{MAX_SESSIONS}, got {n}")
+    if not 0 < timeout <= 3600 or not 0 < request_timeout <= 600 or not 0 <= follow <= 600 \
+            or warmup not in ("all", "views", "none"):
+        raise ValueError("timeouts: run at most 3600 s, a request 600 s, --follow 0..600 s")
+    shapes = layer_shapes()
+    plans = [plan(i, i, shapes) for i in range(n)]
+    warm = []
+    if warmup != "none":  # every kind once, then Trust of every model (digits never used later)
+        warm = [plan(i, WARMUP_DIGITS[i % len(WARMUP_DIGITS)], shapes)
+                for i in range(len(KINDS)) if KINDS[i][0] != "trust"]
+        if warmup == "all":
+            warm += [Plan(m, WARMUP_DIGITS[0], next(iter(shapes[m])), "trust", None)
+                     for m in MODELS]
+    result: dict = {"meta": {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+                             "root": str(root), "commit": _commit(root),
+                             "cpus": os.cpu_count(), "python": platform.python_version(),
+                             "server_env": env, "warmup": warmup,
+                             "uptime_before": _uptime()},
+                    "warmup": [], "phase": None}
+    port = free_port()
+    server = start_server(root, port, env)
+    tmp = Path(tempfile.mkdtemp(prefix="classroom-views-"))
+    profiler = Profiler(server.pid, tmp) if profile else None
+    try:
+        wait_http(port, timeout=120)
+        try:
+            asyncio.run(asyncio.wait_for(run_all(port, plans, warm, request_timeout, follow,
+                                                 profiler, server.pid, result, warm_follow),
+                                         timeout))
+            result["meta"]["timed_out"] = False
+        except (asyncio.TimeoutError, TimeoutError):
+            result["meta"]["timed_out"] = True
+    finally:
+        if profiler:
+            profiler.stop()
+        stop(server)
+        result["meta"]["uptime_after"] = _uptime()
+    if profiler and profile and result["phase"]:
+        ph = result["phase"]
+        parts = [f"Server profile (py-spy, {profiler.rate} Hz) during {n} view opens; commit "
+                 f"{result['meta']['commit']} ({root}); {result['meta']['uptime_before']}",
+                 f"Server CPU in that phase: {ph['server_cpu_s']:.1f} s in {ph['wall_s']:.1f} s"
+                 " wall.", ""]
+        for (_, mode), path in profiler.files.items():
+            parts += [f"== {'GIL held' if mode == 'gil' else 'running'} ==",
+                      summarise(path, n, profiler.rate) if path.exists() else "(no data)", ""]
+        profile.write_text("\n".join(parts))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return result
+
+
+def table(result: dict) -> str:
+    m, ph = result["meta"], result["phase"]
+    lines = [f"{m['date']} · {m['root']} at {m['commit']} · {m['cpus']} CPUs"
+             + (f" · server env {m['server_env']}" if m["server_env"] else ""),
+             f"uptime before: {m['uptime_before']}", f"uptime after:  {m['uptime_after']}",
+             f"warm-up: {m['warmup']}, {len(result['warmup'])} opens in "
+             f"{result.get('warmup_s', 0):.0f} s"]
+    if not ph:
+        return "\n".join(lines + ["(no phase: timed out)"])
+    s = ph["stats"]["all"]
+    lines += ["", f"N={ph['n']} sessions open view links at once: p50 {s['p50_s']:.2f} s, "
+                  f"p95 {s['p95_s']:.2f} s, max {s['max_s']:.2f} s; {s['finished']} finished, "
+                  f"{s['pictures']} with their picture, {s['background']} showing background "
+                  f"progress, {s['errors']} with errors"
+                  + (f"; final picture p95 {s['complete_p95_s']:.2f} s" if "complete_p95_s" in s
+                     else ""),
+              f"load average (1 min) {ph['load_before'][0]:.2f} -> {ph['load_after'][0]:.2f}; "
+              f"server CPU {ph['server_cpu_s']:.1f} s in {ph['wall_s']:.1f} s wall",
+              "", f"{'kind':<12} {'count':>5} {'p50 s':>7} {'max s':>7}"]
+    for kind, k in ph["stats"].items():
+        if kind != "all":
+            lines.append(f"{kind:<12} {k['count']:>5} {k['p50_s']:7.2f} {k['max_s']:7.2f}")
+    errors = sorted({e for r in ph["requests"] for e in r["errors"]})
+    if errors:
+        lines += ["", f"errors: {'; '.join(errors[:5])}"]
+    lines.append(f"Target (not asserted): p95 <= {TARGET_S:.0f} s "
+                 f"({'met' if s['p95_s'] <= TARGET_S else 'not met'}).")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=30)
+    ap.add_argument("--root", type=Path, default=ROOT, help="the app checkout to serve")
+    ap.add_argument("--profile", action="store_true", help="sample the server with py-spy")
+    ap.add_argument("--follow", type=float, default=0.0,
+                    help="seconds a session showing background progress keeps polling")
+    ap.add_argument("--warmup", choices=("all", "views", "none"), default="all",
+                    help="all: every view once, then Trust of every model to the end (what a "
+                         "running class server holds); views: without Trust; none: cold")
+    ap.add_argument("--timeout", type=float, default=1200.0)
+    ap.add_argument("--request-timeout", type=float, default=120.0)
+    ap.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "classroom_views")
+    args = ap.parse_args(argv)
+    env = dict(kv.split("=", 1) for kv in args.env if "=" in kv)
+    if len(env) != len(args.env):
+        ap.error("--env takes KEY=VALUE pairs")
+    out = args.out.with_suffix("") if args.out.suffix in (".json", ".txt") else args.out
+    profile = out.parent / f"{out.name}_profile.txt" if args.profile else None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result = run(args.sessions, args.root.resolve(), profile, args.follow, args.timeout,
+                 args.request_timeout, env, args.warmup)
+    text = table(result)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str) + "\n")
+    out.with_suffix(".txt").write_text(text + "\n")
+    print(text)
+    return 0 if not result["meta"].get("timed_out") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
