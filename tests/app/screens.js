@@ -30,7 +30,8 @@
     if (r.width < 3 || r.height < 3) return false;  // nothing, or text for screen readers only
     const s = getComputedStyle(el);
     if (s.visibility === 'hidden' || s.display === 'none' || Number(s.opacity) === 0) return false;
-    if (el.closest('[aria-hidden=true], [data-testid=stSidebarCollapsed], .modebar-container')) return false;
+    // (not aria-hidden: Streamlit hides a widget's visible label from screen readers)
+    if (el.closest('[data-testid=stSidebarCollapsed], .modebar-container')) return false;
     return true;
   };
   const ownText = (el) => {

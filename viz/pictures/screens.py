@@ -44,8 +44,9 @@ button [data-testid=stMarkdownContainer] *, label [data-testid=stMarkdownContain
    content). Every rule weighs the same, so the largest minimum, last, wins. */
 {_INNER}:has([data-testid=stButton], [data-testid=stDownloadButton]) {{ min-width: min(100%, {BUTTON_COLUMN_REM}rem); }}
 {_INNER}:has([data-testid=stWidgetLabel], [data-testid=stPopover]) {{ min-width: min(100%, {CONTROL_COLUMN_REM}rem); }}
-{_INNER}:has([data-testid=stNumberInput]) {{ min-width: min(100%, {NUMBER_COLUMN_REM}rem); }}
-{_INNER}:has([data-testid=stHeading], [data-testid=stAlert]) {{ min-width: min(100%, {TEXT_COLUMN_REM}rem); }}
+{_ANY}:has([data-testid=stNumberInput]) {{ min-width: min(100%, {NUMBER_COLUMN_REM}rem); }}
+{_INNER}:has([data-testid=stHeading]) {{ min-width: min(100%, {TEXT_COLUMN_REM}rem); }}
+{_ANY}:has([data-testid=stAlert]) {{ min-width: min(100%, {TEXT_COLUMN_REM}rem); }}
 /* (the layer picker's value, "relu5 · 16x28x28 · layer 19 of 42", is an input: it cannot wrap) */
 {_INNER}:has(.st-key-layer-name) {{ min-width: min(100%, {LAYER_COLUMN_REM}rem); }}
 {_ANY}:has([data-testid=stPlotlyChart], [data-testid=stDataFrame]) {{ min-width: min(100%, {CHART_COLUMN_REM}rem); }}
