@@ -13,7 +13,10 @@ from torch import nn
 from model.saliency.base import BLACK, DEFAULTS, Method, Options, as_map, images_per_batch
 
 MAX_WINDOW = 14
-MOST_PATCHES = 1024  # patch positions per forward pass when the network is small
+# Patch positions per forward pass when the network is small. 256, not more: the layer outputs
+# of a smaller batch stay in the CPU's caches, a third faster on seed and seed-3x3 (3x3
+# windows, 676 positions) for the same maps (bench/results/classroom_views_findings.md).
+MOST_PATCHES = 256
 
 
 def occlusion(model: nn.Module, x: torch.Tensor, target: int, opts: Options = DEFAULTS
