@@ -193,6 +193,11 @@ def _import_torch_side() -> None:
     torch.set_num_threads(1)  # 2 threads are barely faster here and sometimes stall
     import captum.attr  # noqa: F401  (another 1-3 s; needed by every view but the first)
 
+    # torch.optim imports torch._dynamo (and sympy) on its first optimizer: about 0.8 s of CPU
+    # holding the GIL. Here, not in the first feature visualization a class's atlas starts, which
+    # stalled every session's page for that long (bench/results/classroom_views_findings.md).
+    import torch._dynamo  # noqa: F401
+
     import model.files.checkpoint  # noqa: F401
     import model.insight.erf  # noqa: F401
     import model.saliency  # noqa: F401
