@@ -34,6 +34,7 @@ import base64
 import io
 import json
 import os
+import random
 import re
 import sqlite3
 import sys
@@ -67,23 +68,42 @@ class Follower:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.arrived: list[tuple[float, dict[str, str]]] = []  # (perf_counter, params)
+        self.started: list[float] = []  # when the tick that brought each arrival was sent
         self.ticks = 0
         self.errors: list[str] = []
 
-    async def poll(self, stop_at: asyncio.Event) -> None:
+    async def poll(self, stop_at: asyncio.Event, phase: float = 0.0) -> None:
+        """The browser's timers: one ``setInterval`` per timed fragment, from when it first
+        appeared (a fixed schedule that a full run does not restart: ``phase`` of 10 s in). A
+        tick that falls due while another request runs is sent when that one ends (the
+        server queues it), several missed ones of a timer as one (the server folds them)."""
         s = self.session
+        t0 = time.perf_counter() - phase * 10.0
+        next_due: dict[str, float] = {}
         while not stop_at.is_set():
-            fid, every = next(iter(s.auto_reruns.items()), (None, 0.5))
-            await asyncio.sleep(every)
-            if fid is None or stop_at.is_set():
+            timers = dict(s.auto_reruns)
+            if not timers:
+                await asyncio.sleep(0.5)
                 continue
+            now = time.perf_counter()
+            for fid, every in timers.items():  # a new timer starts on its schedule
+                next_due.setdefault(fid, now + every - (now - t0) % every)
+            fid = min(timers, key=lambda f: next_due[f])
+            await asyncio.sleep(max(0.0, next_due[fid] - time.perf_counter()))
+            if stop_at.is_set():
+                break
+            now = time.perf_counter()
+            every = timers[fid]
+            next_due[fid] = now + every - (now - t0) % every  # the next on the schedule
             before = dict(params(s))
+            sent = time.perf_counter()
             reply = await s.tick(fid)
             self.ticks += 1
             self.errors += reply.errors
             now = params(s)
             if now != before:
                 self.arrived.append((time.perf_counter(), now))
+                self.started.append(sent)
 
 
 def png_of_seven() -> str:
@@ -116,7 +136,8 @@ async def teacher_change(teacher: Session, kind: str, value: str) -> None:
         raise RuntimeError(f"the teacher's {kind} change failed: {reply.errors[:2]}")
 
 
-async def follow_phase(teacher: Session, followers: list[Follower], rounds: int) -> dict:
+async def follow_phase(teacher: Session, followers: list[Follower], rounds: int,
+                       folder: Path, code: str) -> dict:
     changes = []
     for r in range(rounds):
         layers = ("conv2", "relu3") if r % 2 == 0 else ("relu2", "conv3")
@@ -127,6 +148,10 @@ async def follow_phase(teacher: Session, followers: list[Follower], rounds: int)
                     ("method", ["ig", "gradcam", "deeplift", "smoothgrad"][r], "method", None),
                     ("layer", layers[1], "layer", layers[1])]
     delays: dict[str, list[float]] = {}
+    teacher_runs: list[float] = []
+    publishes: list[float] = []
+    waits: list[float] = []
+    runs: list[float] = []
     missed = 0
     for kind, value, param, expect in changes:
         if kind == "method":
@@ -142,6 +167,13 @@ async def follow_phase(teacher: Session, followers: list[Follower], rounds: int)
         marks = [len(f.arrived) for f in followers]
         t0 = time.perf_counter()
         await teacher_change(teacher, kind, value)
+        done = time.perf_counter()  # the teacher's run (which published) has finished
+        teacher_runs.append(done - t0)
+        with sqlite3.connect(folder / "classes.sqlite") as db:  # when it published (wall clock)
+            touched = db.execute("SELECT touched FROM classes WHERE code = ?",
+                                 (code,)).fetchone()[0]
+        published = done - (time.time() - touched)
+        publishes.append(published - t0)
         want = params(teacher).get(param)
         if (expect is not None and want != expect) or want == before:
             raise RuntimeError(f"the teacher's {param} is {want} (was {before}), not "
@@ -151,10 +183,14 @@ async def follow_phase(teacher: Session, followers: list[Follower], rounds: int)
         while time.perf_counter() < deadline and any(g is None for g in got):
             for i, f in enumerate(followers):
                 if got[i] is None:
-                    hit = next((t for t, p in f.arrived[marks[i]:] if p.get(param) == want),
-                               None)
+                    hit = next((j for j, (_, p) in enumerate(f.arrived[marks[i]:], marks[i])
+                                if p.get(param) == want), None)
                     if hit is not None:
-                        got[i] = hit - t0
+                        got[i] = f.arrived[hit][0] - t0
+                        # the follower's tick that brought it: sent how long after the teacher's
+                        # run finished (the poll's wait), and how long it took (its run)
+                        waits.append(f.started[hit] - published)
+                        runs.append(f.arrived[hit][0] - f.started[hit])
             await asyncio.sleep(0.02)
         missed += sum(g is None for g in got)
         delays.setdefault(kind, []).extend(g for g in got if g is not None)
@@ -162,7 +198,11 @@ async def follow_phase(teacher: Session, followers: list[Follower], rounds: int)
     every = [d for v in delays.values() for d in v]
     return {"changes": len(changes), "missed": missed,
             "all": summary(every),
-            "by kind": {k: summary(v) for k, v in delays.items()}}
+            "by kind": {k: summary(v) for k, v in delays.items()},
+            "parts": {"teacher's run": summary(teacher_runs),
+                      "teacher's publish": summary(publishes),
+                      "poll wait (after the publish)": summary(waits),
+                      "follower's run": summary(runs)}}
 
 
 def summary(values: list[float]) -> dict:
@@ -236,7 +276,8 @@ async def run_all(port: int, pid: int, n: int, rounds: int, idle: float, runs: P
         sessions = [Session(port, f"class={code}") for _ in range(min(5, n - i))]
         await asyncio.gather(*(s.open() for s in sessions))
         followers += [Follower(s) for s in sessions]
-    pollers = [asyncio.create_task(f.poll(stop_at)) for f in followers]
+    phases = random.Random(20).random  # the students' tabs opened at different moments
+    pollers = [asyncio.create_task(f.poll(stop_at, phases())) for f in followers]
     await asyncio.sleep(3.0)
     per_s = await idle_cpu(pid, idle)
     result["idle with followers (CPU s/s)"] = round(per_s, 4)
@@ -245,10 +286,17 @@ async def run_all(port: int, pid: int, n: int, rounds: int, idle: float, runs: P
     teacher_stop.set()
     await teacher_poll
     ticks0 = sum(f.ticks for f in followers)
-    result["follow"] = await follow_phase(teacher, followers, rounds)
+    c0, own0, t0 = cpu_seconds(pid), time.process_time(), time.perf_counter()
+    result["follow"] = await follow_phase(teacher, followers, rounds, runs, code)
+    wall = time.perf_counter() - t0
+    result["follow CPU (s/s)"] = {"server": round((cpu_seconds(pid) - c0) / wall, 3),
+                                  "this client": round((time.process_time() - own0) / wall, 3)}
     result["polls during follow"] = sum(f.ticks for f in followers) - ticks0
     stop_at.set()
     await asyncio.gather(*pollers)
+    with sqlite3.connect(runs / "classes.sqlite") as db:  # the teacher's publishes so far
+        result["versions published"] = db.execute("SELECT version FROM classes WHERE code = ?",
+                                                  (code,)).fetchone()[0]
     result["send"] = await send_phase(port, followers, runs, code)
     result["poll errors"] = [e for f in followers for e in f.errors][:5]
     for s in [teacher] + [f.session for f in followers]:
@@ -263,14 +311,19 @@ def table(result: dict) -> str:
              f"{'what':<34}{'n':>5}{'p50 s':>8}{'p95 s':>8}{'max s':>8}"]
     rows = [("follow: all changes", f["all"])] + [(f"follow: {k}", v)
                                                  for k, v in f["by kind"].items()]
+    rows += [(f"  part: {k}", v) for k, v in f.get("parts", {}).items()]
     rows.append(("send: 30 at once" if result["followers"] == 30 else "send: all at once",
                  s["sends"]))
     for name, v in rows:
         lines.append(f"{name:<34}{v.get('n', 0):>5}{v.get('p50_s', '-'):>8}"
                      f"{v.get('p95_s', '-'):>8}{v.get('max_s', '-'):>8}")
+    lines.append(f"changes: {f['changes']}; versions the teacher published (from the start): "
+                 f"{result.get('versions published')}")
     lines.append(f"missed follows: {f['missed']}; sends finished without error "
                  f"{s['confirmed']}, digits stored "
                  f"{s['stored']}")
+    if "follow CPU (s/s)" in result:
+        lines.append(f"CPU while following (s/s): {result['follow CPU (s/s)']}")
     lines.append(f"server CPU idle: teacher alone {result['idle teacher alone (CPU s/s)']} s/s; "
                  f"with followers {result['idle with followers (CPU s/s)']} s/s; per follower "
                  f"{result['idle per follower (CPU s/s)']} s/s")
