@@ -10,8 +10,7 @@ Each computation runs in a child process of its own (one torch thread, address s
 the child loads the network, warms the task up on a cheap call, resets its peak resident size
 (``/proc/self/clear_refs``), runs the task once and reports its time and its peak (``VmHWM``)
 above the resident size before it. Each row also gives the computation's multiply-adds as the
-views count them (``ui.views.saliency.map_macs``, ``ui.views.atlas.featvis_macs``,
-``ui.views.trust.trust_macs``) and where it runs now: ``inline`` (the page waits, within
+views count them (``model.training.costs``: ``map_macs``, ``featvis_macs``, ``trust_macs``) and where it runs now: ``inline`` (the page waits, within
 ``INLINE_MACS``), ``background`` (progress bar), ``on request`` (a button saying what it costs)
 or ``shipped`` (read from ``checkpoints/``). Before this work every one of them ran where the
 page waited, except the atlas, feature visualization and trust (background, started at once).
@@ -142,10 +141,14 @@ def measure(task: str, cap_gb: float) -> dict:
 def where(task: str) -> tuple[str, str, int]:
     """(before, now, multiply-adds) of a task as the views count them."""
     from model.architectures import get
-    from ui.views.atlas import featvis_macs, macs_to
-    from ui.views.background import BACKGROUND_MACS, INLINE_MACS
-    from ui.views.saliency import map_macs
-    from ui.views.trust import trust_macs
+    from model.training.costs import (
+        BACKGROUND_MACS,
+        INLINE_MACS,
+        featvis_macs,
+        macs_to,
+        map_macs,
+        trust_macs,
+    )
     from viz.network.layers import describe
     table = describe(get("seed-original").layers())
     macs = sum(int(i.macs) for i in table)

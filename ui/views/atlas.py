@@ -16,12 +16,12 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
+from model.training.costs import BACKGROUND_MACS, featvis_macs, macs_to
 from ui import state
 from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
 from ui.views.background import (
-    BACKGROUND_MACS,
     Done,
     mnist,
     model_digest,
@@ -69,24 +69,6 @@ def featvisstart(key: ModelRef, layer: str):
         return Done(featvis.layer_grid(get_model(key)[0], cache, layer))
     return start(f"featvis:{sha}:{layer}",
                  lambda progress: featvis.layer_grid(get_model(key)[0], cache, layer, progress))
-
-
-def featvis_macs(channels: int, macs_to_layer: int) -> int:
-    """Multiply-adds of synthesizing ``channels`` channels of a layer whose input-to-layer pass
-    costs ``macs_to_layer`` per image: every start of every channel, every step a forward and a
-    backward pass (three passes' worth)."""
-    from model.insight.featvis import Settings
-    return int(channels) * Settings.starts * Settings.steps * 3 * int(macs_to_layer)
-
-
-def macs_to(table, layer: str) -> int:
-    """Multiply-adds of one image from the input up to and including ``layer``."""
-    total = 0
-    for info in table:
-        total += int(info.macs)
-        if info.name == layer:
-            return total
-    return total
 
 
 def _task_named(name: str):

@@ -14,15 +14,6 @@ from model import store
 from model.store import ModelRef
 from ui.cache import test_set
 
-# The work a view may do, in multiply-adds (the one place; ``bench/seed_original_views.py``
-# measures them: one torch thread does about 20-50 GMAC/s of forward and backward passes here,
-# less under a class's load). Up to INLINE_MACS a view computes while the page waits (about half
-# a second: every zoo network's maps but seed-original's heavy ones); above it, in the background
-# with progress. Above BACKGROUND_MACS (a minute or two of one core) a view computes less, or
-# asks before it starts.
-INLINE_MACS = 20_000_000_000
-BACKGROUND_MACS = 3_000_000_000_000
-
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def _file_sha(path: str, mtime: float) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from model.training.costs import map_images
 from ui.cache import attributions
 from ui.components import saliencymap
 from ui.state import presenting
@@ -16,7 +17,6 @@ from ui.views import Shown, View
 from ui.views.background import poll, show_progress
 from ui.views.saliency import (
     inline,
-    map_images,
     maps_task,
     network_macs,
     target_picker,

@@ -3,7 +3,7 @@ digits (click one to open it in the explorer).
 
 The predictions are ``model.insight.predictions.labels_and_predictions``: shipped with the checkpoint,
 else computed once per model (with the MNIST test set on this machine): while the page waits
-when the 10,000 forward passes fit ``ui.views.background.INLINE_MACS``, else in the background
+when the 10,000 forward passes fit ``model.training.costs.INLINE_MACS``, else in the background
 with progress.
 Session-state keys: ``cm.*``.
 """
@@ -15,11 +15,11 @@ import streamlit as st
 
 from model.files.shipped import predictions_path
 from model.store import ModelRef
+from model.training.costs import INLINE_MACS
 from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
 from ui.views.background import (
-    INLINE_MACS,
     mnist,
     model_digest,
     poll,

@@ -3,7 +3,7 @@
 methods view too.
 
 A map whose cost (:func:`map_macs`: the network's multiply-adds per image times the images the
-method runs) is over ``ui.views.background.INLINE_MACS`` (on ``seed-original``: Integrated
+method runs) is over ``model.training.costs.INLINE_MACS`` (on ``seed-original``: Integrated
 Gradients, SmoothGrad and Occlusion) is computed in the background with progress
 (:func:`maps_task`), so the page never waits on it; the All methods view shares that path.
 
@@ -20,12 +20,13 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
+from model.training.costs import INLINE_MACS, map_images, map_macs
 from ui import state
 from ui.cache import attribution, get_model
 from ui.components import saliencymap
 from ui.state import presenting
 from ui.views import Shown, View
-from ui.views.background import INLINE_MACS, model_digest, poll, show_progress, start
+from ui.views.background import model_digest, poll, show_progress, start
 from viz.network.layers import LayerInfo
 from viz.teaching import fields
 
@@ -48,28 +49,6 @@ def window_defaults(row: LayerInfo) -> tuple[int, int]:
 def network_macs(table: Sequence[LayerInfo]) -> int:
     """Multiply-adds of one image through the network (the engine's per-layer count)."""
     return sum(int(info.macs) for info in table)
-
-
-def map_images(method: str, window: int, stride: int) -> int:
-    """Images one map of ``method`` runs through the network for one digit: Occlusion's patch
-    positions (and the digit), Integrated Gradients' steps, SmoothGrad's noisy copies, else the
-    method's ``images_per_digit``."""
-    from model.saliency import METHODS
-    from model.saliency.integrated_gradients import STEPS
-    from model.saliency.smoothgrad import SAMPLES
-    m = METHODS[method]
-    if m.uses_window:
-        w = min(max(int(window), 1), 28)
-        step = min(max(int(stride), 1), w)
-        return ((28 - w) // step + 1) ** 2 + 1
-    return {"ig": STEPS, "smoothgrad": SAMPLES}.get(method, m.images_per_digit)
-
-
-def map_macs(method: str, macs: int, window: int, stride: int) -> int:
-    """Multiply-adds one map costs: its images (:func:`map_images`) times ``macs`` per image,
-    three times over for a method taking gradients (a forward and a twice-as-dear backward)."""
-    from model.saliency import METHODS
-    return map_images(method, window, stride) * int(macs) * (3 if METHODS[method].backward else 1)
 
 
 def inline(method: str, macs: int, window: int, stride: int) -> bool:

@@ -3,7 +3,7 @@ the randomization check, in one sentence per method (computed in the background)
 
 Its cost is :func:`trust_macs` per digit (every method's map on the network and on a randomized
 copy, the deletion and insertion curves, the random-order bar). A network for which 20 digits
-are over ``ui.views.background.BACKGROUND_MACS`` (seed-original: about 0.9 trillion
+are over ``model.training.costs.BACKGROUND_MACS`` (seed-original: about 0.9 trillion
 multiply-adds per digit) is offered 2 to 20 digits (the largest count within that budget
 first), and the measurement starts only from a button that says what it costs.
 
@@ -15,10 +15,11 @@ from __future__ import annotations
 import streamlit as st
 
 from model.store import ModelRef
+from model.training.costs import BACKGROUND_MACS, trust_macs
 from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
-from ui.views.background import BACKGROUND_MACS, model_digest, poll, show_progress, start
+from ui.views.background import model_digest, poll, show_progress, start
 from viz.pictures import atlasfigs
 
 
@@ -34,19 +35,6 @@ def truststart(key: ModelRef, n: int = 100):
                 "source": source, "verdict": trust.verdict(rows)}
 
     return start(f"trust:{sha}:{n}", run)
-
-
-def trust_macs(n: int, macs: int) -> int:
-    """Multiply-adds of the trust table over ``n`` digits of a network of ``macs`` per digit:
-    per method its map on the network and on the randomized copy and its two curves, then the
-    random-order curves and the predictions."""
-    from model import trust
-    from model.saliency import METHODS
-    from ui.views.saliency import map_macs
-    window, stride = trust.OCCLUSION
-    curve = 2 * (trust.STEPS + 1) * int(macs)
-    per_digit = sum(2 * map_macs(k, macs, window, stride) + curve for k in METHODS)
-    return int(n) * (per_digit + curve + int(macs))
 
 
 SMALL = (2, 5, 10, 20)  # digits offered for a network too costly for 20 in the background
