@@ -2,7 +2,7 @@
 
     python bench/lens_latency.py --runs 30 [--json bench/results/lens_latency.json]
 
-Against ``streamlit run tests/app/lens_page.py`` (the lens alone) on 127.0.0.1, for ``seed``:
+Against ``streamlit run tests/app/browser/lens_page.py`` (the lens alone) on 127.0.0.1, for ``seed``:
 
 - hover: the pointer moves to another unit -> the unit outlined and its field drawn on the input;
 - stroke: a pen move on the drawing pad -> the 28x28 input remade, the prediction and the visible
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     results: dict = {"model": args.model, "browser": "headless Chromium (Debian), 1280x800"}
     with browser(1280, 800) as page:
-        with server(script="tests/app/lens_page.py") as url:
+        with server(script="tests/app/browser/lens_page.py") as url:
             _open(page, f"{url}?model={args.model}&sample=3")
             if "hover" not in args.skip:
                 results["hover"] = summary("hover", hover(page, args.runs))

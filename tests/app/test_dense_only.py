@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.chromium import open_page, page_app
+from tests.app.browser.chromium import open_page, page_app
 from tests.app.test_app import fresh, ok, texts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,13 +132,13 @@ SPEC = "untrained:mlp"  # the zoo's mlp, seeded random weights
 
 
 @pytest.fixture(scope="module")
-def page():  # the lens page in Chromium (tests/app/lens_page.py)
+def page():  # the lens page in Chromium (tests/app/browser/lens_page.py)
     from model.zoo import ARCHITECTURES
     if "mlp" not in ARCHITECTURES:
         pytest.skip("the zoo has no mlp architecture")
     assert ARCHITECTURES["mlp"].layers()[0]["type"] == "flatten"
     errors: list[str] = []
-    with page_app("tests/app/lens_page.py") as app:
+    with page_app("tests/app/browser/lens_page.py") as app:
         app[1].on("pageerror", lambda exc: errors.append(str(exc)))
         yield open_page(app, f"model={SPEC}&sample=4",
                         "window.cnnLens && window.cnnLens.prediction !== undefined"), errors

@@ -39,7 +39,7 @@ from viz.network.layertypes import BN_EPS, LAYER_TYPES, TYPES
 from viz.network.npforward import NumpyNet
 
 # The browser runs every layer type (ui/components/js/forward.js; its ops are checked against
-# the registry of viz.network.layertypes by tests/app/test_forward_browser.py), with the options each
+# the registry of viz.network.layertypes by tests/app/browser/test_forward_browser.py), with the options each
 # type's entry lists.
 LENS_TYPES = LAYER_TYPES
 

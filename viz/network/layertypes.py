@@ -25,8 +25,8 @@ A network is a list of *layer records* (plain dicts such as ``{"name": "conv1", 
   (``viz/teaching/lab.py``).
 
 Adding a layer type: one entry here, its torch module in model/zoo.py (if not in the registry),
-its op in ui/components/js/forward.js, and its row in tests/app/test_forward_browser.py.
-``tests/viz/test_layertypes.py`` and ``tests/app/test_forward_browser.py`` fail until all of
+its op in ui/components/js/forward.js, and its row in tests/app/browser/test_forward_browser.py.
+``tests/viz/test_layertypes.py`` and ``tests/app/browser/test_forward_browser.py`` fail until all of
 them are there.
 
 numpy and the standard library only.

@@ -3,7 +3,7 @@ projector (1920 px) without sideways scrolling, clipped text or cut controls.
 
 Colours come from the theme (``.streamlit/config.toml``, whose ``textColor`` also sets the
 captions' contrast) and from ``viz/pictures/style.py``; presenter mode adds
-``viz/pictures/present.py`` on top. ``tests/app/test_screens_browser.py`` walks every page
+``viz/pictures/present.py`` on top. ``tests/app/browser/test_screens_browser.py`` walks every page
 at four widths and checks the result. Streamlit-free.
 """
 

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from bench.server import CHROMIUM, CHROMIUM_ARGS, server, wait_idle
-from tests.app.chromium import require_browser
+from tests.app.browser.chromium import require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

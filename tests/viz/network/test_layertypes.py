@@ -1,7 +1,7 @@
 """The registry of layer types (viz.network.layertypes): every type has every part, and every reader
 agrees with it (the card checks, the lab, the lens, the numpy forward pass, the torch builder, the
 receptive-field engine). The browser's op of each type is checked in
-tests/app/test_forward_browser.py."""
+tests/app/browser/test_forward_browser.py."""
 
 from __future__ import annotations
 

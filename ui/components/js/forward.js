@@ -2,7 +2,7 @@
 // (conv with stride, padding and dilation; max / average pooling with padding, stride and
 // ceil_mode; BatchNorm; ReLU; dropout; global average pooling; flatten; linear; the joins add
 // and concat of a graph network, whose records name their inputs). Reads a net decoded by
-// decode.js; tests/app/test_forward_browser.py checks it against numpy and torch.
+// decode.js; tests/app/browser/test_forward_browser.py checks it against numpy and torch.
 
 function conv(x, C, H, W, rec, wt, bias, OH, OW) {
   const O = rec.out, k = rec.kernel, s = rec.stride || 1, p = rec.padding || 0;
@@ -67,7 +67,7 @@ function pool(x, C, H, W, rec, OH, OW, isMax) {
   return out;
 }
 
-// One op per layer type (the types of viz/network/layertypes.py; tests/app/test_forward_browser.py checks
+// One op per layer type (the types of viz/network/layertypes.py; tests/app/browser/test_forward_browser.py checks
 // that the keys are that registry's types): (x, C, H, W, rec, w, oshape) -> the layer's output.
 const LAYER_OPS = {
   conv: (x, C, H, W, rec, w, oshape) =>

@@ -1,4 +1,4 @@
-// What a reader of the page would see broken, measured in the browser (tests/app/test_screens_browser.py):
+// What a reader of the page would see broken, measured in the browser (tests/app/browser/test_screens_browser.py):
 // a page wider than the window, text clipped or cut, words wrapped letter by letter, controls
 // cut, and (presenter mode) text too small. Returns a list of short problem descriptions.
 (opts) => {

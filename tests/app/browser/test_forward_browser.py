@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.app.chromium import require_browser
+from tests.app.browser.chromium import require_browser
 
 pytestmark = [pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TOL = 1e-5  # of the largest |value| of the layer's output (or absolute, below 1)
 FORWARD_MODULES = ("constants", "decode", "forward")  # what the lens's forward pass needs
 

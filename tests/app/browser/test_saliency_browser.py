@@ -1,4 +1,4 @@
-"""The saliency panel in headless Chromium (tests/app/saliency_page.py under ``streamlit run``):
+"""The saliency panel in headless Chromium (tests/app/browser/saliency_page.py under ``streamlit run``):
 its colours, scale and readout are the server's numbers."""
 
 from __future__ import annotations
@@ -8,18 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.app.chromium import open_page, page_app
-from tests.app.saliency_page import saliency_map
+from tests.app.browser.chromium import open_page, page_app
+from tests.app.browser.saliency_page import saliency_map
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PANEL = "[data-testid=saliency-map]"
 
 
 @pytest.fixture(scope="module")
 def app():
-    with page_app("tests/app/saliency_page.py") as app:
+    with page_app("tests/app/browser/saliency_page.py") as app:
         yield app
 
 

@@ -1,4 +1,4 @@
-"""The unit-field panel in headless Chromium (tests/app/unitfield_page.py under ``streamlit run``).
+"""The unit-field panel in headless Chromium (tests/app/browser/unitfield_page.py under ``streamlit run``).
 
 - the hovered unit's ``data-unit`` and ``data-rf`` equal the receptive-field engine's bounds for
   random units over every layer of every zoo network (valid convs included);
@@ -14,17 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.app.chromium import open_page, page_app
+from tests.app.browser.chromium import open_page, page_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ZOO = ["seed", "seed-3x3", "compact", "fast"]
 
 
 @pytest.fixture(scope="module")
 def app():
-    with page_app("tests/app/unitfield_page.py") as app:
+    with page_app("tests/app/browser/unitfield_page.py") as app:
         yield app
 
 

@@ -1,6 +1,6 @@
 """A page with only unit-field panels, for the browser tests.
 
-    streamlit run tests/app/unitfield_page.py -- then open ?arch=seed&sample=3
+    streamlit run tests/app/browser/unitfield_page.py -- then open ?arch=seed&sample=3
 
 One panel per layer of the zoo architecture ``arch`` (geometry from the receptive-field engine,
 no weights needed), each on unit (0, 0, 0) with a seeded random map, effective field and
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from model.architectures import get  # noqa: E402

@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 
 from bench.server import CHROMIUM, CHROMIUM_ARGS, server, wait_idle
-from tests.app.chromium import require_browser
+from tests.app.browser.chromium import require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

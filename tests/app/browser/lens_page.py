@@ -1,6 +1,6 @@
 """A page with only the lens, for the browser tests and the lens benchmark.
 
-    streamlit run tests/app/lens_page.py -- then open ?model=seed&sample=3[&draw=1][&large=1]
+    streamlit run tests/app/browser/lens_page.py -- then open ?model=seed&sample=3[&draw=1][&large=1]
 
 ``model``: a shipped checkpoint name, ``untrained:ARCH`` (a seeded random zoo network) or
 ``thin:ARCH`` (the architecture with one channel per conv, for geometry only). Below the lens it
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from ui.components import lens  # noqa: E402

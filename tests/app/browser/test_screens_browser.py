@@ -6,7 +6,7 @@ only). Presenter mode: large text everywhere, and each view's picture starts in 
 
 One server and one browser for the module; each page is opened once and resized through the
 widths. ``SCREENS_DIR=folder`` also saves a screenshot of each page at each width there.
-``python -m tests.app.test_screens_browser`` prints the counts per page and width.
+``python -m tests.app.browser.test_screens_browser`` prints the counts per page and width.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from bench.server import browser, server
-from tests.app.chromium import require_browser
+from tests.app.browser.chromium import require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 AXE = ROOT / "tests" / "vendor" / "axe-core" / "axe.min.js"
 CHECKS = (Path(__file__).parent / "screens.js").read_text()
 WIDTHS = (390, 800, 1400, 1920)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from bench.server import browser, server, wait_idle
-from tests.app.chromium import require_browser
+from tests.app.browser.chromium import require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
 
 def _settle(page) -> None:

@@ -1,6 +1,6 @@
 """A page with only the saliency panel, for the browser tests.
 
-    streamlit run tests/app/saliency_page.py -- then open ?sample=3 (&grid=1: the grid)
+    streamlit run tests/app/browser/saliency_page.py -- then open ?sample=3 (&grid=1: the grid)
 
 The panel shows a seeded random signed map (normal, plus a few extreme pixels beyond the scale)
 over a shipped sample; ``saliency_map(sample)`` makes the same map for the tests.
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 
 from ui.components import saliencymap  # noqa: E402

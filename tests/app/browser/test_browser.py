@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from bench.server import browser, server, wait_idle
-from tests.app.chromium import require_browser
+from tests.app.browser.chromium import require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
 
 def assert_clean_log(log: Path) -> None:

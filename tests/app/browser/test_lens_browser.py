@@ -1,4 +1,4 @@
-"""The in-browser lens in headless Chromium (tests/app/lens_page.py under ``streamlit run``).
+"""The in-browser lens in headless Chromium (tests/app/browser/lens_page.py under ``streamlit run``).
 
 - every layer of the browser's forward pass matches torch (max abs 1e-4) for every shipped
   checkpoint on shipped samples;
@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from bench.server import server
-from tests.app.chromium import open_page, page_app
+from tests.app.browser.chromium import open_page, page_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHECKPOINTS = sorted((ROOT / "checkpoints").glob("*.safetensors"))
 ZOO = ["seed", "seed-3x3", "compact", "fast"]
 LENS = "[data-testid=lens]"
@@ -30,7 +30,7 @@ LENS = "[data-testid=lens]"
 
 @pytest.fixture(scope="module")
 def app():
-    with page_app("tests/app/lens_page.py") as app:
+    with page_app("tests/app/browser/lens_page.py") as app:
         yield app
 
 
@@ -141,7 +141,7 @@ def test_a_join_is_drawn_and_says_what_feeds_it(app) -> None:
     assert grid["width"] > 200 and grid["height"] > 100
     page.locator(f"{LENS} select.layer").select_option("res2_proj")
     assert "reads res1_relu2" in page.locator(f"{LENS} .grid-head").inner_text()
-    torch.manual_seed(0)  # the page's untrained network (tests/app/lens_page.py)
+    torch.manual_seed(0)  # the page's untrained network (tests/app/browser/lens_page.py)
     model = build("resnet-mini").eval()
     image = _samples()[3]
     ours = page.evaluate("p => window.cnnLens.forward(p)", image.reshape(-1).tolist())
