@@ -12,14 +12,15 @@ Trust, in turn (``?model=M&input=sample:K&layer=L&view=V&method=X``; models ``se
 ``compact``, ``seed-3x3``, ``fast`` in turn, every digit used once, so no cache helps). Each is
 timed from connecting to its run's ``script_finished``: the page with its picture (a view that
 computes in the background, Trust the first time a network is asked, shows its progress
-instead; ``--follow S`` then keeps each such session polling as the browser does, at most S
-seconds, and times the final picture too).
+instead; ``--follow S`` then opens such a link again every second, at most S seconds, and
+times the final picture too).
 
 A warm-up first opens each kind of link once, one after another (imports, model loading, the
-test set), then Trust of every model at once, followed to its table (the network-wide results a
-running class server holds); its digits are never used later (``--warmup views`` leaves Trust
-out, ``none`` measures a cold process). ``--profile`` samples the server with py-spy during the N opens
-(``bench/classroom_load.py``'s profiler and summary). Results go to ``OUT.json`` and ``OUT.txt``.
+test set), then Trust of each model the phase opens it on, at once, followed to its table
+(the network-wide results a running class server holds); its digits are never used later
+(``--warmup views`` leaves Trust out, ``none`` measures a cold process). ``--profile`` samples
+the server with py-spy during the N opens (``bench/classroom_load.py``'s profiler and
+summary). Results go to ``OUT.json`` and ``OUT.txt``.
 
 Bounded: at most 40 sessions, each request times out after ``--request-timeout`` seconds, the
 run after ``--timeout``; loopback only. Target (not asserted): p95 <= 2 s for 30 sessions.
@@ -139,11 +140,13 @@ async def open_one(i: int, p: Plan, port: int, request_timeout: float, follow: f
         complete = seconds if picture else None
         deadline = t0 + follow
         while background and follow > 0 and time.perf_counter() < deadline:
-            await asyncio.sleep(1.0)  # the poller's run_every
-            s.elements = []
-            for frag in list(s.auto_reruns):
-                await s.tick(frag)
-            if _has_picture(p.view, s.elements):
+            await asyncio.sleep(1.0)  # the poller's period; then the page as it is now
+            again = ViewSession(port, p.link(), request_timeout)
+            try:
+                await again.open()
+            finally:
+                await again.close()
+            if _has_picture(p.view, again.elements):
                 complete = time.perf_counter() - t0
                 break
         return Result(i, p.kind, p.link(), seconds, reply.finished, picture, background,
@@ -230,12 +233,12 @@ def run(n: int, root: Path, profile: Path | None, follow: float, timeout: float,
     shapes = layer_shapes()
     plans = [plan(i, i, shapes) for i in range(n)]
     warm = []
-    if warmup != "none":  # every kind once, then Trust of every model (digits never used later)
+    if warmup != "none":  # every kind once, then Trust (digits never used later)
         warm = [plan(i, WARMUP_DIGITS[i % len(WARMUP_DIGITS)], shapes)
                 for i in range(len(KINDS)) if KINDS[i][0] != "trust"]
         if warmup == "all":
             warm += [Plan(m, WARMUP_DIGITS[0], next(iter(shapes[m])), "trust", None)
-                     for m in MODELS]
+                     for m in dict.fromkeys(p.model for p in plans if p.view == "trust")]
     result: dict = {"meta": {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                              "root": str(root), "commit": _commit(root),
                              "cpus": os.cpu_count(), "python": platform.python_version(),
