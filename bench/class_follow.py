@@ -1,6 +1,6 @@
 """A class following its teacher on one server: followers' delay, idle cost and gallery sends.
 
-    python bench/class_follow.py [--followers 30] [--rounds 2] [--idle 20]
+    python bench/class_follow.py [--followers 30] [--rounds 2] [--idle 20] [--processes 1]
                                  [--out bench/results/class_follow]
 
 Starts ``streamlit run app.py`` on 127.0.0.1 (a fresh runs folder: the class lives in its SQLite
@@ -19,6 +19,10 @@ browser does, rerun their poll fragment on its timer (``st.fragment(run_every=..
   component state, as the browser sends it), says it is a 7 and all press "Send to the class" at
   the same moment: time from the press to the end of the run that stored it (the digits in the
   class's SQLite file are counted after).
+
+With ``--processes 2`` two app processes share the class through its SQLite file (as behind
+``deploy/``'s proxy, one per core): the teacher on the first, the followers on both in turn; the
+CPU figures add both up.
 
 p50/p95 go to ``OUT.json`` and ``OUT.txt`` with the load average (the machine is shared).
 Bounded: at most 40 followers, 4 rounds, 60 s idle; each request times out after 60 s and the
@@ -244,13 +248,19 @@ async def send_phase(port: int, followers: list[Follower], runs: Path, code: str
             "errors": [e for r in results for e in r[2]][:5]}
 
 
-async def idle_cpu(pid: int, seconds: float) -> float:
-    c0, t0 = cpu_seconds(pid), time.perf_counter()
+def cpu_of(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
+async def idle_cpu(pids: list[int], seconds: float) -> float:
+    c0, t0 = cpu_of(pids), time.perf_counter()
     await asyncio.sleep(seconds)
-    return (cpu_seconds(pid) - c0) / (time.perf_counter() - t0)
+    return (cpu_of(pids) - c0) / (time.perf_counter() - t0)
 
 
-async def run_all(port: int, pid: int, n: int, rounds: int, idle: float, runs: Path) -> dict:
+async def run_all(ports: list[int], pids: list[int], n: int, rounds: int, idle: float,
+                  runs: Path) -> dict:
+    port = ports[0]  # the teacher's app process; followers take the processes in turn
     teacher = Session(port, "class=new")
     reply = await teacher.open()
     text = " ".join(reply.texts)
@@ -269,27 +279,28 @@ async def run_all(port: int, pid: int, n: int, rounds: int, idle: float, runs: P
     # request at a time).
     teacher_poll = asyncio.create_task(Follower(teacher).poll(teacher_stop))
     await asyncio.sleep(10.0)  # the server's start-up work (imports in the background) ends
-    result["idle teacher alone (CPU s/s)"] = round(await idle_cpu(pid, idle), 4)
+    result["idle teacher alone (CPU s/s)"] = round(await idle_cpu(pids, idle), 4)
 
     followers = []
     for i in range(0, n, 5):  # join a few at a time (joining is not what is measured)
-        sessions = [Session(port, f"class={code}") for _ in range(min(5, n - i))]
+        sessions = [Session(ports[(i + j) % len(ports)], f"class={code}")
+                    for j in range(min(5, n - i))]
         await asyncio.gather(*(s.open() for s in sessions))
         followers += [Follower(s) for s in sessions]
     phases = random.Random(20).random  # the students' tabs opened at different moments
     pollers = [asyncio.create_task(f.poll(stop_at, phases())) for f in followers]
     await asyncio.sleep(3.0)
-    per_s = await idle_cpu(pid, idle)
+    per_s = await idle_cpu(pids, idle)
     result["idle with followers (CPU s/s)"] = round(per_s, 4)
     result["idle per follower (CPU s/s)"] = round(
         (per_s - result["idle teacher alone (CPU s/s)"]) / n, 5)
     teacher_stop.set()
     await teacher_poll
     ticks0 = sum(f.ticks for f in followers)
-    c0, own0, t0 = cpu_seconds(pid), time.process_time(), time.perf_counter()
+    c0, own0, t0 = cpu_of(pids), time.process_time(), time.perf_counter()
     result["follow"] = await follow_phase(teacher, followers, rounds, runs, code)
     wall = time.perf_counter() - t0
-    result["follow CPU (s/s)"] = {"server": round((cpu_seconds(pid) - c0) / wall, 3),
+    result["follow CPU (s/s)"] = {"server": round((cpu_of(pids) - c0) / wall, 3),
                                   "this client": round((time.process_time() - own0) / wall, 3)}
     result["polls during follow"] = sum(f.ticks for f in followers) - ticks0
     stop_at.set()
@@ -306,7 +317,8 @@ async def run_all(port: int, pid: int, n: int, rounds: int, idle: float, runs: P
 
 def table(result: dict) -> str:
     f, s = result["follow"], result["send"]
-    lines = [f"followers: {result['followers']}, load average before/after: "
+    lines = [f"followers: {result['followers']}, app processes: {result.get('processes', 1)}, "
+             f"load average before/after: "
              f"{result['load before']} / {result['load after']}",
              f"{'what':<34}{'n':>5}{'p50 s':>8}{'p95 s':>8}{'max s':>8}"]
     rows = [("follow: all changes", f["all"])] + [(f"follow: {k}", v)
@@ -336,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--idle", type=float, default=20.0)
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--processes", type=int, default=1, choices=(1, 2),
+                    help="app processes sharing the class (its SQLite file), as behind deploy/")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "class_follow"))
     a = ap.parse_args(argv)
     if not 1 <= a.followers <= MAX_FOLLOWERS or not 1 <= a.rounds <= MAX_ROUNDS \
@@ -344,16 +358,21 @@ def main(argv: list[str] | None = None) -> int:
                          f"1..{MAX_IDLE_S:.0f}")
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp)
-        port = free_port()
-        proc = start_server(port, {"CNN_LENS_RUNS_DIR": str(runs)}, log=runs / "server.log")
+        ports = [free_port() for _ in range(a.processes)]
+        procs = [start_server(port, {"CNN_LENS_RUNS_DIR": str(runs)},  # one class database
+                              log=runs / f"server{i}.log") for i, port in enumerate(ports)]
         try:
-            wait_http(port)
+            for port in ports:
+                wait_http(port)
             before = load_average()
             result = asyncio.run(asyncio.wait_for(
-                run_all(port, proc.pid, a.followers, a.rounds, a.idle, runs), a.timeout))
+                run_all(ports, [p.pid for p in procs], a.followers, a.rounds, a.idle, runs),
+                a.timeout))
         finally:
-            stop(proc)
-        result.update(followers=a.followers, rounds=a.rounds, idle_s=a.idle,
+            for proc in procs:
+                stop(proc)
+        result.update(followers=a.followers, processes=a.processes, rounds=a.rounds,
+                      idle_s=a.idle,
                       cpus=os.cpu_count(), **{"load before": before, "load after":
                                                load_average()})
     out = Path(a.out)

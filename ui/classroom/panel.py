@@ -38,19 +38,10 @@ def _follow(on: bool) -> None:
     session.set_following(on)
 
 
-@st.fragment(run_every=session.NEWS_S)
-def _news() -> None:
-    """A following student's ear for the teacher: draws nothing (a tick sends no element, so a
-    fast timer costs little), asks the process's shared read of the class for a newer version,
-    and reruns the whole app to show it."""
-    if session.poll_due():
-        st.rerun(scope="app")
-
-
 @st.fragment(run_every=session.POLL_S)
 def _student_status() -> None:
-    """A student's bar: following or not (and the switch), how many follow. Its poll catches up
-    too (e.g. after "Follow again"): a newer view of the teacher's reruns the whole app."""
+    """A student's bar: following or not (and the switch), how many follow. Its poll: a newer
+    view of the teacher's reruns the whole app."""
     if session.poll_due():
         st.rerun(scope="app")
     info = session.class_info(session.code())
@@ -92,9 +83,6 @@ def status_bar(page_path: str) -> None:
         _teacher_status(page_path)
     elif session.studying():
         _student_status()
-        if session.following():
-            with st.sidebar:  # nothing drawn; the sidebar keeps the page's layout as it was
-                _news()
 
 
 def _leave() -> None:

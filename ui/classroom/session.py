@@ -2,10 +2,8 @@
 
 The teacher's session publishes what its explorer (or the tour) shows after every run that
 changed it (:func:`publish`: the link parameters of ``ui/urls.py``, the tour step, the drawing,
-the picked unit and channel); a student's session polls the class (:func:`poll_due`, a
-fragment that draws nothing rerun every :data:`NEWS_S` s, one small read shared by the whole
-process: a publish in this process is seen at once, another process's within :data:`SHARED_S`
-s) and, while following,
+the picked unit and channel); a student's session polls the class (:func:`poll`, a fragment
+rerun every :data:`POLL_S` s, one small read shared by the whole process) and, while following,
 applies a new version at the top of the next run (:func:`before_sidebar`) the way a link is
 applied: the teacher's parameters go into the student's address bar and ``ui/urls.py`` reads
 them. Only a session holding the teacher's secret can publish; the store checks it.
@@ -38,9 +36,8 @@ from ui.classroom.store import ClassInfo, Store, open_store
 from viz.inputs import preprocess, urlstate
 from viz.network.unit import Unit
 
-NEWS_S = 0.2  # a follower asks for news this often (a check drawing nothing; see ui/classroom/panel.py)
-POLL_S = 2.0  # a student's status bar (following or not, the counts) refreshes this often
-SHARED_S = 0.1  # one read of a class serves every session of this process for this long
+POLL_S = 0.5  # a follower asks for news this often (the teacher's changes show within ~0.5 s)
+SHARED_S = 0.25  # one read of a class serves every session of this process for this long
 SEEN_S = 5.0  # a follower tells the store it is here this often
 MAX_DRAWING_CHARS = 200_000  # the teacher's drawing as base64 PNG (the pad's are ~10 kB)
 FOLLOWED_PAGES = ("explore", "tour")
