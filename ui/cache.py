@@ -298,9 +298,14 @@ def upload_model(digest: str, data: bytes, name: str) -> npforward.NumpyNet:
     return _uploaded(digest, data, name).net
 
 
-def _upload_entry(ref: ModelRef) -> _Upload:
+def _in_page_run() -> bool:
+    """Whether this thread runs a session's page (else a view's background task)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
-    if get_script_run_ctx(suppress_warning=True) is None:
+    return get_script_run_ctx(suppress_warning=True) is not None
+
+
+def _upload_entry(ref: ModelRef) -> _Upload:
+    if not _in_page_run():
         # a view's background task (atlas, confusion, trust): no session here; the page that
         # started it held this upload, loaded under its digest
         found = _uploads().get(ref.target)

@@ -248,7 +248,10 @@ def softmax_of(model, image: np.ndarray) -> np.ndarray:
     return probabilities(model, as_input(image))
 
 
-def test_an_upload_the_session_no_longer_holds_is_refused(uploaded) -> None:
+def test_an_upload_the_session_no_longer_holds_is_refused(uploaded, monkeypatch) -> None:
+    """In a page run, only the session's own upload is used (a forged digest of another
+    session's upload is refused); a view's background task, which has no session, finds the
+    upload its page held under its digest."""
     import streamlit as st
     ref, data = uploaded
     cache.upload_model(ref.target, data, "mine.safetensors")
@@ -257,10 +260,13 @@ def test_an_upload_the_session_no_longer_holds_is_refused(uploaded) -> None:
     held = st.session_state["model.upload"]
     del st.session_state["model.upload"]
     try:
+        monkeypatch.setattr(cache, "_in_page_run", lambda: True)
         for call in (lambda: cache.forward(ref, images[0]), lambda: cache.numpy_net(ref),
                      lambda: cache.get_model(ref)):
             with pytest.raises(ValueError, match="no longer available; upload it again"):
                 call()
+        monkeypatch.setattr(cache, "_in_page_run", lambda: False)
+        assert cache.numpy_net(ref) is cache.upload_model(ref.target, data, "mine.safetensors")
     finally:
         st.session_state["model.upload"] = held
 

@@ -23,7 +23,17 @@ from tests.app.browser.chromium import open_page, page_app
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[3]
-CHECKPOINTS = sorted((ROOT / "checkpoints").glob("*.safetensors"))
+
+
+def _live(path: Path) -> bool:
+    """Whether the lens runs this shipped network in the browser (within its size bound)."""
+    from viz.browser.lens import size_reason, weight_text
+    from viz.network.npforward import load
+    net = load(path)
+    return size_reason(net.arch, weight_text(net.tensors), int(net.card["macs"])) is None
+
+
+CHECKPOINTS = sorted(p for p in (ROOT / "checkpoints").glob("*.safetensors") if _live(p))
 ZOO = ["seed", "seed-3x3", "compact", "fast"]
 LENS = "[data-testid=lens]"
 

@@ -16,24 +16,6 @@
 const NETS = (window.__cnnLensNets = window.__cnnLensNets || new Map()); // id -> decoded net
 const HOOKS = "cnnLens"; // window.cnnLens: the test and timing hooks (timing.js)
 
-// Which layers feed REC in a graph network, in words ("" when it reads the layer before it): a
-// join names its branches; its field is the engine's, the largest of its aligned branches.
-function feeds(net, rec) {
-  if (!rec || !rec.inputs) return "";
-  const i = net.layers.indexOf(rec);
-  const names = rec.inputs.map((n) => (n === "input" ? "the input image" : n));
-  if (rec.type === "add") return `adds ${names.join(" + ")} (its field: the largest of theirs, aligned)`;
-  if (rec.type === "concat") {
-    const parts = rec.inputs.map((n) => {
-      const src = net.layers.find((r) => r.name === n);
-      return n === "input" ? "the input image (1)" : `${n} (${src ? src.shape[0] : "?"})`;
-    });
-    return `stacks the channels of ${parts.join(" + ")}`;
-  }
-  const before = i > 0 ? net.layers[i - 1].name : "input";
-  return rec.inputs.length === 1 && rec.inputs[0] === before ? "" : `reads ${names.join(", ")}`;
-}
-
 class Lens {
   constructor(root) {
     this.root = root;
