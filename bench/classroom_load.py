@@ -176,7 +176,7 @@ async def interact(session: Session, i: int, p: Plan, budget: Budget, think: flo
             if kind == "layer change":
                 w = session.widget("selectbox", "Layer")
                 option = next(o for o in w.options
-                              if o.split(". ", 1)[1].split(" ")[0] == p.layer2)
+                              if o.split()[0] == p.layer2)
                 reply = await session.set(w, choose(w, option))
                 ok = f"layer={p.layer2}" in session.query
             elif kind == "unit pick":
