@@ -263,8 +263,8 @@ def test_a_break_without_a_padding_fix_says_what_to_set_back_or_delete():
 
 def test_the_inputs_column_makes_a_graph() -> None:
     from tests.graph_networks import resnet_mini_layers
-    from viz.teaching import lab
     from viz.network.layers import describe
+    from viz.teaching import lab
     records = resnet_mini_layers()
     rows = lab.layers_to_rows(records)
     assert "inputs" in lab.COLUMNS
