@@ -174,27 +174,36 @@ def _call(load, data: bytes) -> str:
     return "ACCEPTED"
 
 
-def measure(data: bytes, load) -> tuple[str, float, float, float]:
-    """(verdict, best time in ms, tracemalloc peak in MB, peak RSS growth in MB), measured in
-    a process that has made only the warm-up call: the RSS growth of the first call first."""
+def measure_call(call: Callable[[], str], warm: bool = False) -> tuple[str, float, float, float]:
+    """(verdict, best time in ms, tracemalloc peak in MB, peak RSS growth in MB) of ``call``
+    (which reads one file and returns its verdict): the RSS growth of its first call (after one
+    warm-up call when ``warm``), then its traced peak, then the best of five timed calls."""
+    if warm:
+        call()
     gc.collect()
     rss = float("nan")
     if _reset_hwm():
         before = _hwm_kb()
-        verdict = _call(load, data)
+        call()
         rss = (_hwm_kb() - before) / 1024
     gc.collect()
     tracemalloc.start()
-    verdict = _call(load, data)
+    verdict = call()
     traced = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     times = []
     for _ in range(5):
         gc.collect()
         t = time.perf_counter()
-        _call(load, data)
+        call()
         times.append(time.perf_counter() - t)
     return verdict, 1000 * min(times), traced / 2**20, rss
+
+
+def measure(data: bytes, load) -> tuple[str, float, float, float]:
+    """:func:`measure_call` of reading ``data`` with ``load``, in a process that has made only
+    the warm-up call: the RSS growth of the first call first."""
+    return measure_call(lambda: _call(load, data))
 
 
 GOOD = "a good checkpoint (checkpoints/seed.safetensors)"

@@ -13,13 +13,10 @@ HDF5's and zlib's allocations in C count too). Target: a refusal takes at most 5
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import subprocess
 import sys
 import tempfile
-import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.hostile_files import _hwm_kb, _reset_hwm  # noqa: E402
+from bench.hostile_files import measure_call  # noqa: E402
 from model.files import keras_import  # noqa: E402
 from model.store import load_samples  # noqa: E402
 from tests.model.files.test_keras_import import FIXTURES, HOSTILE  # noqa: E402
@@ -43,26 +40,9 @@ def _call(data: bytes) -> str:
 
 
 def measure(data: bytes) -> tuple[str, float, float, float]:
-    """(verdict, best time in ms, tracemalloc peak in MB, peak RSS growth in MB)."""
-    _call(data)  # warm-up: h5py's first file
-    gc.collect()
-    rss = float("nan")
-    if _reset_hwm():
-        before = _hwm_kb()
-        _call(data)
-        rss = (_hwm_kb() - before) / 1024
-    gc.collect()
-    tracemalloc.start()
-    verdict = _call(data)
-    traced = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    times = []
-    for _ in range(5):
-        gc.collect()
-        t = time.perf_counter()
-        _call(data)
-        times.append(time.perf_counter() - t)
-    return verdict, 1000 * min(times), traced / 2**20, rss
+    """(verdict, best time in ms, tracemalloc peak in MB, peak RSS growth in MB), after a
+    warm-up call."""
+    return measure_call(lambda: _call(data), warm=True)
 
 
 def main() -> None:

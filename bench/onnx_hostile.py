@@ -16,18 +16,15 @@ protobuf's allocations in C count too). Target: a refusal takes at most 50 ms an
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import tempfile
-import time
-import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.hostile_files import _hwm_kb, _reset_hwm  # noqa: E402
+from bench.hostile_files import measure_call  # noqa: E402
 from model.files.onnx_import import read_onnx  # noqa: E402
 from tests.model.files.test_onnx_import import FlatCNN, _files, _hostile, export  # noqa: E402
 
@@ -41,26 +38,9 @@ def _call(files: dict[str, bytes]) -> str:
 
 
 def measure(files: dict[str, bytes]) -> tuple[str, float, float, float]:
-    """(verdict, best time in ms, tracemalloc peak in MB, peak RSS growth in MB)."""
-    _call(files)  # warm-up
-    gc.collect()
-    rss = float("nan")
-    if _reset_hwm():
-        before = _hwm_kb()
-        _call(files)
-        rss = (_hwm_kb() - before) / 1024
-    gc.collect()
-    tracemalloc.start()
-    verdict = _call(files)
-    traced = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    times = []
-    for _ in range(5):
-        gc.collect()
-        t = time.perf_counter()
-        _call(files)
-        times.append(time.perf_counter() - t)
-    return verdict, 1000 * min(times), traced / 2**20, rss
+    """(verdict, best time in ms, tracemalloc peak in MB, peak RSS growth in MB), after a
+    warm-up call."""
+    return measure_call(lambda: _call(files), warm=True)
 
 
 def main() -> None:
