@@ -182,6 +182,15 @@ class SqliteStore(Store):
             return None
         return row
 
+    def _open(self, db: sqlite3.Connection, code: str, now: float) -> tuple:
+        """The class's row when a student may join it or send to it (live, not ended)."""
+        row = self._live(db, code, now)
+        if row is None:
+            raise _unknown(code)
+        if row[3]:
+            raise ClassError(f"class {code} has ended.")
+        return row
+
     def _forget(self, db: sqlite3.Connection, now: float) -> None:
         old = [r[0] for r in db.execute("SELECT code FROM classes WHERE touched < ?",
                                         (now - rules.EXPIRY_S,))]
@@ -231,11 +240,7 @@ class SqliteStore(Store):
 
     def join(self, code: str, student: str, now: float) -> int:
         with self._tx() as db:
-            row = self._live(db, code, now)
-            if row is None:
-                raise _unknown(code)
-            if row[3]:
-                raise ClassError(f"class {code} has ended.")
+            self._open(db, code, now)
             known = db.execute("SELECT 1 FROM students WHERE code = ? AND student = ?",
                                (code, student)).fetchone()
             count = db.execute("SELECT COUNT(*) FROM students WHERE code = ?",
@@ -265,11 +270,7 @@ class SqliteStore(Store):
         label, prediction = rules.label(label), rules.label(prediction)
         nickname = rules.nickname(nickname)
         with self._tx() as db:
-            row = self._live(db, code, now)
-            if row is None:
-                raise _unknown(code)
-            if row[3]:
-                raise ClassError(f"class {code} has ended.")
+            self._open(db, code, now)
             who = db.execute("SELECT sent FROM students WHERE code = ? AND student = ?",
                              (code, student)).fetchone()
             if who is None:
