@@ -51,54 +51,58 @@ st.set_page_config(page_title="CNN lens: inside an MNIST network", page_icon="ðŸ
                    layout="wide",
                    initial_sidebar_state="collapsed" if _presenting else "auto")
 
-_warmup = None
-if "torch" not in sys.modules:
-    # First run in this server process: an invisible chart lets the browser fetch and start its
-    # chart library while the model loads.
-    _warmup = st.sidebar.empty()
-    _warmup.plotly_chart(figures.warmup(), config=common.PLOT_CONFIG, key="warmup")
+# A page computes in one of a few slots (ui/cache.py: page_slot): when a whole class opens
+# costly pages at once, they are drawn a few at a time in the order they came, each sent as soon
+# as it is done, instead of all 30 sharing the cores and arriving together at the end.
+with cache.page_slot():
+    _warmup = None
+    if "torch" not in sys.modules:
+        # First run in this server process: an invisible chart lets the browser fetch and start its
+        # chart library while the model loads.
+        _warmup = st.sidebar.empty()
+        _warmup.plotly_chart(figures.warmup(), config=common.PLOT_CONFIG, key="warmup")
 
-# Each page is a short file in ui/pages/ that draws it with a module of ui/ (ui/explorer.py,
-# ui/tour/, ui/lab.py, ui/train.py).
-PAGES = {
-    "explore": st.Page("ui/pages/explorer.py", title="Explore", icon=":material/search:",
-                       default=True),
-    "tour": st.Page("ui/pages/tour.py", title="Concepts tour", icon=":material/school:",
-                    url_path="tour"),
-    "lab": st.Page("ui/pages/lab.py", title="Architecture lab", icon=":material/account_tree:",
-                   url_path="lab"),
-    "train": st.Page("ui/pages/train.py", title="Train", icon=":material/model_training:",
-                     url_path="train"),
-    "class": st.Page("ui/pages/classroom.py", title="Class", icon=":material/groups:",
-                     url_path="class"),
-}
-common.PAGES.update(PAGES)
-page = st.navigation(list(PAGES.values()), position="top")
-if page.url_path == "lab":  # the lab hides the input pickers; keep their values
-    sidebar.keep_sidebar_state()
-classroom.before_sidebar(page.url_path)  # ?class=..., and a following student's catching up
-urls.apply_before_sidebar()
+    # Each page is a short file in ui/pages/ that draws it with a module of ui/ (ui/explorer.py,
+    # ui/tour/, ui/lab.py, ui/train.py).
+    PAGES = {
+        "explore": st.Page("ui/pages/explorer.py", title="Explore", icon=":material/search:",
+                           default=True),
+        "tour": st.Page("ui/pages/tour.py", title="Concepts tour", icon=":material/school:",
+                        url_path="tour"),
+        "lab": st.Page("ui/pages/lab.py", title="Architecture lab", icon=":material/account_tree:",
+                       url_path="lab"),
+        "train": st.Page("ui/pages/train.py", title="Train", icon=":material/model_training:",
+                         url_path="train"),
+        "class": st.Page("ui/pages/classroom.py", title="Class", icon=":material/groups:",
+                         url_path="class"),
+    }
+    common.PAGES.update(PAGES)
+    page = st.navigation(list(PAGES.values()), position="top")
+    if page.url_path == "lab":  # the lab hides the input pickers; keep their values
+        sidebar.keep_sidebar_state()
+    classroom.before_sidebar(page.url_path)  # ?class=..., and a following student's catching up
+    urls.apply_before_sidebar()
 
-st.markdown(screens.css(), unsafe_allow_html=True)  # every width, phone to projector
-ctx, about = sidebar.sidebar(with_input=page.url_path != "lab")
-classroom_panel.sidebar_section(page.url_path)
-st.sidebar.divider()
-state.start_presenting(_presenting)
-st.sidebar.toggle("Presenter mode", key=state.PRESENT,
-                  help="Large type, high contrast and no toolbars, for a projector. "
-                       "Add ?present=1 to a link to open it this way.")
-if state.presenting():
-    st.markdown(present.css(), unsafe_allow_html=True)
+    st.markdown(screens.css(), unsafe_allow_html=True)  # every width, phone to projector
+    ctx, about = sidebar.sidebar(with_input=page.url_path != "lab")
+    classroom_panel.sidebar_section(page.url_path)
+    st.sidebar.divider()
+    state.start_presenting(_presenting)
+    st.sidebar.toggle("Presenter mode", key=state.PRESENT,
+                      help="Large type, high contrast and no toolbars, for a projector. "
+                           "Add ?present=1 to a link to open it this way.")
+    if state.presenting():
+        st.markdown(present.css(), unsafe_allow_html=True)
 
-classroom_panel.status_bar(page.url_path)
-page.run()
-classroom.publish({"": "explore"}.get(page.url_path, page.url_path))  # a teacher's new view
+    classroom_panel.status_bar(page.url_path)
+    page.run()
+    classroom.publish({"": "explore"}.get(page.url_path, page.url_path))  # a teacher's new view
 
-# Only now, with the page sent, start importing torch in the background (it would slow the first
-# paint), then fill in the model's description.
-cache.preload()
-_clean_up_after_a_crash(str(store.runs_dir()))
-about.caption(descriptions().get(ctx.arch, ""))
-cache.freeze_after_run()
-if _warmup is not None:
-    _warmup.empty()
+    # Only now, with the page sent, start importing torch in the background (it would slow the first
+    # paint), then fill in the model's description.
+    cache.preload()
+    _clean_up_after_a_crash(str(store.runs_dir()))
+    about.caption(descriptions().get(ctx.arch, ""))
+    cache.freeze_after_run()
+    if _warmup is not None:
+        _warmup.empty()

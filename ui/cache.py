@@ -46,11 +46,13 @@ accept.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -211,6 +213,72 @@ def _import_torch_side() -> None:
     gc.freeze()
 
 
+def slots_from_env(value: str | None, cores: int) -> int:
+    """How many page runs may compute at once: ``CNN_LENS_PAGE_SLOTS`` when it is a whole number
+    from 1 to 64, else one per core (30 costly pages at once on 2 cores: p95 1.38 s with 2 slots,
+    1.53 s with 3, bench/classroom_views.py)."""
+    try:
+        n = int(value or "")
+    except ValueError:
+        n = 0
+    return n if 1 <= n <= 64 else max(1, cores)
+
+
+PAGE_SLOTS = slots_from_env(os.environ.get("CNN_LENS_PAGE_SLOTS"), os.cpu_count() or 1)
+_slot_depth = threading.local()
+
+
+@st.cache_resource(show_spinner=False)
+def _page_slots(n: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(n)
+
+
+@contextlib.contextmanager
+def page_slot() -> Iterator[None]:
+    """Hold one of the process's ``PAGE_SLOTS`` while a page (or a fragment of one) runs.
+
+    Every session's script runs in a thread of one process, and the thread that sends every
+    message to every browser (the server's event loop) needs the GIL as they do. When a class
+    opened 30 costly pages at once, 30 threads took turns with it, so no page's first message
+    left the server before all of them were nearly done (all 30 finished together, at the total
+    work divided by the cores). With a few slots the pages compute a few at a time, roughly in the
+    order they came, the rest wait without the GIL, and each page is sent as soon as it is drawn
+    (bench/results/classroom_views_findings.md). Re-entrant in one thread: a fragment drawn
+    inside a page run holds its page's slot.
+    """
+    depth = getattr(_slot_depth, "n", 0)
+    if depth:
+        _slot_depth.n = depth + 1
+        try:
+            yield
+        finally:
+            _slot_depth.n = depth
+        return
+    slots = _page_slots(PAGE_SLOTS)
+    slots.acquire()
+    _slot_depth.n = 1
+    try:
+        yield
+    finally:
+        _slot_depth.n = 0
+        slots.release()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def in_page_slot(fn: F) -> F:
+    """``fn`` runs holding a page slot (:func:`page_slot`): for a fragment that computes, whose
+    own reruns (a click inside it) do not pass through ``app.py``."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with page_slot():
+            return fn(*args, **kwargs)
+    return wrapper  # type: ignore[return-value]
+
+
 _FROZEN_AFTER_RUN = threading.Event()
 
 
@@ -234,9 +302,23 @@ def preload() -> threading.Thread:
     need autograd import it when used (Python's import lock makes them wait for the background
     import instead of starting a second one).
     """
+    one_blas_thread()
     thread = threading.Thread(target=_import_torch_side, name="preload-torch", daemon=True)
     thread.start()
     return thread
+
+
+def one_blas_thread() -> None:
+    """Let numpy's BLAS (OpenBLAS, for the numpy forward pass) compute on the calling thread.
+
+    By default OpenBLAS keeps a worker per core and, after every call, lets it spin waiting for
+    the next one: on a 2-core server that was about 70 ms of a core per page (55 ms of the 100 a
+    cheap Saliency page cost), taken from the other sessions while a class opens its pages
+    (bench/results/classroom_views_findings.md). The app's matrices are small; one thread per
+    session is the parallelism that pays. torch is limited the same way in the preload.
+    """
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(limits=1, user_api="blas")  # process-wide until changed (no ``with``)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import streamlit as st
 
 from model.store import ModelRef
 from ui import state, urls
-from ui.cache import field_table, forward
+from ui.cache import field_table, forward, in_page_slot
 from ui.common import context, guard
 from ui.state import presenting
 from ui.views import (
@@ -96,6 +96,7 @@ def _joins(key: ModelRef) -> dict[str, str]:
 
 
 @st.fragment
+@in_page_slot
 def explorer(key: ModelRef, image: np.ndarray | None, acts, probs: np.ndarray,
              label: int | None = None, desc: str = "", drawing: bool = False) -> None:
     """Layer picker, view selector and the chosen view.

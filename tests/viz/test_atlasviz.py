@@ -66,6 +66,29 @@ def test_grid_has_one_clickable_marker_and_label_per_tile() -> None:
         atlasfigs.grid([[np.zeros((8, 8, 3)), np.zeros((9, 9, 3))]], [["a", "b"]])
 
 
+def test_grid_picture_is_a_png_of_the_tiles_in_their_cells() -> None:
+    import base64
+    import io
+
+    from PIL import Image
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 200
+    tiles = [[np.zeros((8, 8, 3), np.uint8), red], [np.full((8, 8, 3), 255, np.uint8), red]]
+    fig = atlasfigs.grid(tiles, [["a", "b"], ["c", "d"]], gap=6, label_height=18)
+    uri = fig.data[0].source
+    assert uri.startswith("data:image/png;base64,") and fig.data[0].z is None
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+    cell_h, cell_w = 8 + 18 + 6, 8 + 6
+    assert png.shape == (2 * cell_h, 2 * cell_w, 3)
+    assert png[0:8, 0:8].tolist() == tiles[0][0].tolist()
+    assert png[0:8, cell_w:cell_w + 8].tolist() == red.tolist()
+    assert png[cell_h:cell_h + 8, 0:8].tolist() == tiles[1][0].tolist()
+    assert png[8:cell_h].tolist() == np.full((cell_h - 8, 2 * cell_w, 3), 255).tolist()  # gaps
+    # the markers a click lands on sit at the tiles' centres
+    assert list(fig.data[1].x) == [4, cell_w + 4, 4, cell_w + 4]
+    assert list(fig.data[1].y) == [4, 4, cell_h + 4, cell_h + 4]
+
+
 def test_confusion_counts_cells_and_per_class_accuracy() -> None:
     labels = np.array([4, 4, 4, 9, 9, 1])
     preds = np.array([4, 9, 9, 9, 4, 1])

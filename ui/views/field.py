@@ -13,7 +13,7 @@ import streamlit as st
 
 from model.store import ModelRef
 from ui import state, urls
-from ui.cache import growth_figure, unit_maps
+from ui.cache import growth_figure, in_page_slot, unit_maps
 from ui.common import context, guard, plot
 from ui.components import unitfield
 from ui.state import presenting
@@ -34,6 +34,7 @@ def _on_pick() -> None:
 
 
 @st.fragment
+@in_page_slot
 def unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
     """Pick a unit; see its theoretical field, effective field and attribution. Reruns alone.
 

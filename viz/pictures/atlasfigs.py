@@ -3,7 +3,7 @@
 A patch is the unit's field in input pixels, unclipped: where the field runs past the image the
 pixels are zero padding, drawn hatched (grey with orange stripes), so a border unit's patch shows
 how much of what it "sees" is not the digit. All patches of one layer have the same size (its
-field r). A grid is one image (fast to send and draw) with the activation under every patch and
+field r). A grid is one PNG image (fast to send and draw) with the activation under every patch and
 an invisible scatter on top, whose ``customdata`` is ``[row, column]``, so a click reaches
 Python. The confusion matrix's figure (:func:`confusion_figure`) is drawn the same way. Torch-free.
 """
@@ -56,6 +56,12 @@ def to_png(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def png_uri(rgb: np.ndarray) -> str:
+    """An RGB picture as a ``data:image/png;base64`` URI (a plotly Image's ``source``)."""
+    import base64
+    return "data:image/png;base64," + base64.b64encode(to_png(rgb.clip(0, 255))).decode("ascii")
+
+
 def tile_scale(r: int, target: int = 84) -> int:
     """Upscaling so a field of r pixels is drawn about ``target`` screen pixels wide."""
     return max(1, int(round(target / max(int(r), 1))))
@@ -92,7 +98,9 @@ def grid(tiles: Sequence[Sequence[np.ndarray]], labels: Sequence[Sequence[str]],
             texts.append(hover[i][j] if hover else labels[i][j])
             notes.append(dict(x=left + tw / 2, y=top + th + 2, text=labels[i][j],
                               showarrow=False, yanchor="top", font=dict(size=11)))
-    fig = go.Figure(go.Image(z=canvas.astype(np.uint8), hoverinfo="skip"))
+    # The canvas goes as a PNG: as numbers it was about 1 MB a page (the Atlas page's nine rows),
+    # as PNG tens of kB, cheaper to build, to send and to draw.
+    fig = go.Figure(go.Image(source=png_uri(canvas), hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", customdata=cd, text=texts,
                              marker=dict(size=max(8, min(th, 60)), symbol="square",
                                          color="rgba(0,0,0,0)"),
