@@ -65,6 +65,22 @@ def code(text: Any) -> str | None:
     return cleaned
 
 
+SEAT_CHARS = 16  # a student's seat: 16 hex digits, kept in the address bar
+
+
+def new_seat() -> str:
+    """A student's seat in a class (8 random bytes as hex): who counts once toward
+    :data:`MAX_STUDENTS` and whose sends are spaced :data:`SEND_GAP_S` apart."""
+    return secrets.token_hex(SEAT_CHARS // 2)
+
+
+def seat(text: Any) -> str | None:
+    """A seat from a link (16 hex digits, lower case), or None when it cannot be one."""
+    if not isinstance(text, str) or len(text) != SEAT_CHARS:
+        return None
+    return text if all(ch in "0123456789abcdef" for ch in text) else None
+
+
 def pixels(values: Any) -> bytes:
     """784 whole values 0..255 (a 28x28 digit: an array or a flat sequence) as 784 bytes;
     ValueError saying what was wrong otherwise. The size is checked before anything is copied."""

@@ -9,9 +9,9 @@ applied: the teacher's parameters go into the student's address bar and ``ui/url
 them. Only a session holding the teacher's secret can publish; the store checks it.
 
 Session-state keys (``class.*``, listed in ``ui/state.py``): ``class.code``, ``class.role``
-("teacher" or "student"), ``class.secret`` (the teacher's), ``class.student`` (a random id),
-``class.follow``, ``class.applied`` (the version shown), ``class.published`` (the JSON last
-published), ``class.page``, ``class.read`` (the ``?class=`` value handled), ``class.notice``,
+("teacher" or "student"), ``class.secret`` (the teacher's), ``class.student`` (the student's seat,
+also in its address bar), ``class.follow``, ``class.applied`` (the version shown),
+``class.published`` (the JSON last published), ``class.page``, ``class.read`` (the ``?class=`` value handled), ``class.notice``,
 ``class.teacher_link`` (shown once), ``class.seen``.
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import secrets
 import threading
 import time
 from pathlib import Path
@@ -133,7 +132,7 @@ def _leave() -> None:
 
 
 def _student_id() -> str:
-    return st.session_state.setdefault(STUDENT, secrets.token_hex(8))
+    return st.session_state.setdefault(STUDENT, rules.new_seat())
 
 
 def start() -> str:
@@ -239,13 +238,17 @@ def read_link(page_path: str) -> None:
         return
     if wanted == code() and studying():
         return
+    seat = rules.seat(st.query_params.get("seat"))
+    if seat is not None:  # a reload (or a shared link): the seat it had, counted once
+        st.session_state[STUDENT] = seat
     if join(value):
         st.session_state[READ] = wanted
 
 
 def link_params() -> dict[str, str]:
-    """What a student's address bar keeps besides the view: the class code (a reload rejoins)."""
-    return {"class": code()} if studying() else {}
+    """What a student's address bar keeps besides the view: the class code and the student's
+    seat (a reload rejoins in the same seat, so it does not count again toward the limit)."""
+    return {"class": code(), "seat": _student_id()} if studying() else {}
 
 
 # ---------------------------------------------------------------------------------- publishing

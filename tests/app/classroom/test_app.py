@@ -137,3 +137,26 @@ def test_a_student_cannot_publish_or_end_the_class(runs) -> None:
                            (code,)).fetchone()
     assert after == before
     assert json.loads(after[0])["params"].get("layer") != "conv1"
+
+
+def test_a_reloading_student_keeps_its_seat_and_counts_once(runs) -> None:
+    _, code, _ = start_class()
+    student = open_app(**{"class": code})
+    seat = student.query_params["seat"]
+    seat = seat[0] if isinstance(seat, list) else seat
+    assert rules.seat(seat) == seat and student.query_params["class"] in (code, [code])
+    # A reload opens the address bar's link in a new session: the same seat, counted once.
+    params = {k: v[0] if isinstance(v, list) else v for k, v in student.query_params.items()}
+    again = open_app(**params)
+    assert again.session_state["class.role"] == "student"
+    assert again.session_state["class.student"] == seat
+    other = open_app(**{"class": code})  # another student: another seat
+    assert other.session_state["class.student"] != seat
+    with sqlite3.connect(runs / "classes.sqlite") as db:
+        joined = db.execute("SELECT COUNT(*) FROM students WHERE code = ?", (code,)).fetchone()
+    assert joined == (2,)
+    # A seat that cannot be one is ignored (a fresh seat is drawn), never stored as given.
+    odd = open_app(**{"class": code, "seat": "'; DROP TABLE students; --"})
+    assert rules.seat(odd.session_state["class.student"]) is not None
+    assert rules.seat("ABCDEF0123456789") is None and rules.seat("0" * 17) is None
+

@@ -10,6 +10,7 @@ import pytest
 
 from bench.server import CHROMIUM, CHROMIUM_ARGS, server, wait_idle
 from tests.app.browser.chromium import require_browser
+from ui.classroom import rules
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -43,13 +44,14 @@ def wait_param(page, key: str, value: str | None) -> None:
 
 
 def same_view(teacher, student) -> None:
-    """Until the student's address bar carries the teacher's link parameters (and the code)."""
+    """Until the student's address bar carries the teacher's link parameters (the code and its
+    own seat besides)."""
     teacher.wait_for_function("() => location.search.includes('view=')")  # the explorer's
     want = {k: v for k, v in params(teacher).items() if k != "present"}
     for key, value in want.items():
         wait_param(student, key, value)
     got = params(student)
-    assert got.pop("class") and got == want
+    assert got.pop("class") and rules.seat(got.pop("seat")) and got == want
 
 
 def view(page, title: str) -> None:
