@@ -11,8 +11,8 @@ them. Only a session holding the teacher's secret can publish; the store checks 
 Session-state keys (``class.*``, listed in ``ui/state.py``): ``class.code``, ``class.role``
 ("teacher" or "student"), ``class.secret`` (the teacher's), ``class.student`` (the student's seat,
 also in its address bar), ``class.follow``, ``class.applied`` (the version shown),
-``class.published`` (the JSON last published), ``class.page``, ``class.read`` (the ``?class=`` value handled), ``class.notice``,
-``class.teacher_link`` (shown once), ``class.seen``.
+``class.published`` (the JSON last published), ``class.page``, ``class.read`` (the ``?class=``
+value handled), ``class.notice``, ``class.teacher_link`` (shown once), ``class.seen``.
 """
 
 from __future__ import annotations
