@@ -147,7 +147,7 @@ def render_atlas(key: ModelRef, layer: str, channels: int, layer_macs: int = 0) 
         notice()
     whole = featvis_macs(la.channels, layer_macs) <= BACKGROUND_MACS
     one = featvis_macs(1, layer_macs) <= BACKGROUND_MACS
-    with right:
+    with right, st.container(key="side-atlas-synth"):  # under the chart when the page is narrow
         st.markdown("**Synthesized input**")
         if not one:
             st.caption(f"Not synthesized: {featvis_macs(1, layer_macs) / 1e12:,.1f} trillion "

@@ -19,6 +19,9 @@ CHART_COLUMN_REM = 22
 LAYER_COLUMN_REM = 19
 NUMBER_COLUMN_REM = 10  # a number input: its value and its - and + buttons
 TEXT_COLUMN_REM = 16  # text under a heading (the tour's text beside its figure), a message
+# A side panel beside a chart (a container keyed "side-...": the atlas's synthesized input and
+# its caption); narrower, the row wraps and the panel goes under the chart.
+SIDE_COLUMN_REM = 12
 
 # Innermost columns, and any column, in selectors that weigh the same (see the CSS).
 _INNER = "[data-testid=stColumn]:not(:has([data-testid=stColumn]))"
@@ -47,6 +50,7 @@ button [data-testid=stMarkdownContainer] *, label [data-testid=stMarkdownContain
 {_ANY}:has([data-testid=stNumberInput]) {{ min-width: min(100%, {NUMBER_COLUMN_REM}rem); }}
 {_INNER}:has([data-testid=stHeading]) {{ min-width: min(100%, {TEXT_COLUMN_REM}rem); }}
 {_ANY}:has([data-testid=stAlert]) {{ min-width: min(100%, {TEXT_COLUMN_REM}rem); }}
+{_ANY}:has([class*=st-key-side-]) {{ min-width: min(100%, {SIDE_COLUMN_REM}rem); }}
 /* (the layer picker's value, "relu5 · 16x28x28 · layer 19 of 42", is an input: it cannot wrap) */
 {_INNER}:has(.st-key-layer-name) {{ min-width: min(100%, {LAYER_COLUMN_REM}rem); }}
 {_ANY}:has([data-testid=stPlotlyChart], [data-testid=stDataFrame]) {{ min-width: min(100%, {CHART_COLUMN_REM}rem); }}
