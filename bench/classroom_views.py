@@ -10,10 +10,10 @@ compute on the server: Saliency with each method (Saliency, Integrated Gradients
 Guided Backprop, DeepLift, Occlusion, Grad-CAM), All methods (with its sanity row), Atlas and
 Trust, in turn (``?model=M&input=sample:K&layer=L&view=V&method=X``; models ``seed``,
 ``compact``, ``seed-3x3``, ``fast`` in turn, every digit used once, so no cache helps). Each is
-timed from connecting to its run's ``script_finished``: the page with its picture (a view that
-computes in the background, Trust the first time a network is asked, shows its progress
-instead; ``--follow S`` then opens such a link again every second, at most S seconds, and
-times the final picture too).
+timed from connecting to its run's ``script_finished`` (and to the first element it receives,
+when the page starts drawing): the page with its picture (a view that computes in the
+background, Trust the first time a network is asked, shows its progress instead; ``--follow S``
+then opens such a link again every second, at most S seconds, and times the final picture too).
 
 A warm-up first opens each kind of link once, one after another (imports, model loading, the
 test set), then Trust of each model the phase opens it on, at once, followed to its table
@@ -71,9 +71,12 @@ class ViewSession(Session):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.elements: list[str] = []
+        self.first_element: float | None = None  # perf_counter of the page's first element
 
     def _delta(self, delta, reply, seen, fragments) -> None:
         if delta.WhichOneof("type") == "new_element":
+            if self.first_element is None:
+                self.first_element = time.perf_counter()
             kind = delta.new_element.WhichOneof("type")
             name = (delta.new_element.bidi_component.component_name
                     if kind == "bidi_component" else "")
@@ -116,6 +119,7 @@ class Result:
     background: bool  # the page waits for a background task (progress shown)
     complete_s: float | None  # with --follow: time to the picture after background work
     bytes: int
+    first_s: float | None = None  # time to the page's first element (it starts drawing)
     errors: list[str] = field(default_factory=list)
 
 
@@ -149,8 +153,9 @@ async def open_one(i: int, p: Plan, port: int, request_timeout: float, follow: f
             if _has_picture(p.view, again.elements):
                 complete = time.perf_counter() - t0
                 break
+        first = None if s.first_element is None else s.first_element - t0
         return Result(i, p.kind, p.link(), seconds, reply.finished, picture, background,
-                      complete, reply.bytes, reply.errors)
+                      complete, reply.bytes, reply.errors, first)
     except Exception as exc:  # noqa: BLE001 - a failed request is a result
         return Result(i, p.kind, p.link(), float("nan"), False, False, False, None, 0,
                       [f"{type(exc).__name__}: {exc}"])
@@ -176,6 +181,9 @@ def summary(results: list[Result]) -> dict:
                    "errors": sum(bool(r.errors) for r in results),
                    "p50_s": percentile(ok, 50), "p95_s": percentile(ok, 95),
                    "max_s": max(ok) if ok else float("nan")}}
+    first = [r.first_s for r in results if r.first_s is not None]
+    out["all"]["first_p50_s"] = percentile(first, 50) if first else float("nan")
+    out["all"]["first_p95_s"] = percentile(first, 95) if first else float("nan")
     done = [r.complete_s for r in results if r.complete_s is not None]
     if any(r.background for r in results):
         out["all"]["complete_p95_s"] = percentile(done, 95) if done else float("nan")
@@ -293,6 +301,9 @@ def table(result: dict) -> str:
                   f"progress, {s['errors']} with errors"
                   + (f"; final picture p95 {s['complete_p95_s']:.2f} s" if "complete_p95_s" in s
                      else ""),
+              f"first element on the page (it starts drawing): p50 "
+              f"{s.get('first_p50_s', float('nan')):.2f} s, p95 "
+              f"{s.get('first_p95_s', float('nan')):.2f} s",
               f"load average (1 min) {ph['load_before'][0]:.2f} -> {ph['load_after'][0]:.2f}; "
               f"server CPU {ph['server_cpu_s']:.1f} s in {ph['wall_s']:.1f} s wall",
               "", f"{'kind':<12} {'count':>5} {'p50 s':>7} {'max s':>7}"]
