@@ -64,11 +64,15 @@ def _open_draw(browser, url: str, width: int, height: int, touch: bool = False):
         page.locator("[data-testid=stExpandSidebarButton]").click()
     source.click(timeout=60_000)
     wait_idle(page, 60_000)
-    for _ in range(120):  # until the rerun has replaced the page's elements (one lens left)
-        if page.locator(LENS).count() == 1:
+    # Until the rerun has replaced the page's elements: one lens, its pad shown (on a loaded
+    # machine a later rerun can still hold the old lens, hidden, beside the new one for a while).
+    # (The lens lives in a shadow root: Playwright's locators see into it, querySelector not.)
+    pads = page.locator(PAD)
+    for _ in range(240):
+        if pads.count() == 1 and pads.first.is_visible():
             break
         page.wait_for_timeout(500)
-    page.locator(PAD).wait_for(state="visible", timeout=60_000)
+    pads.wait_for(state="visible", timeout=10_000)
     if touch:  # fold the sidebar again: the pad is on the page under it
         page.locator("[data-testid=stSidebarCollapseButton] button").click()
         page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]')"
