@@ -119,8 +119,8 @@ class Result:
     background: bool  # the page waits for a background task (progress shown)
     complete_s: float | None  # with --follow: time to the picture after background work
     bytes: int
-    first_s: float | None = None  # time to the page's first element (it starts drawing)
     errors: list[str] = field(default_factory=list)
+    first_s: float | None = None  # time to the page's first element (it starts drawing)
 
 
 PICTURES = {"saliency": ("bidi_component:",), "compare": ("bidi_component:",),
