@@ -225,6 +225,9 @@ def slots_from_env(value: str | None, cores: int) -> int:
 
 
 PAGE_SLOTS = slots_from_env(os.environ.get("CNN_LENS_PAGE_SLOTS"), os.cpu_count() or 1)
+# The longest a page waits for a slot before it runs anyway, sharing the cores as before: a page
+# that took a slot and never gave it back (nothing known does) slows the class, never stops it.
+SLOT_WAIT_S = 20.0
 _slot_depth = threading.local()
 
 
@@ -244,7 +247,7 @@ def page_slot() -> Iterator[None]:
     work divided by the cores). With a few slots the pages compute a few at a time, roughly in the
     order they came, the rest wait without the GIL, and each page is sent as soon as it is drawn
     (bench/results/classroom_views_findings.md). Re-entrant in one thread: a fragment drawn
-    inside a page run holds its page's slot.
+    inside a page run holds its page's slot. A page that waited ``SLOT_WAIT_S`` runs anyway.
     """
     depth = getattr(_slot_depth, "n", 0)
     if depth:
@@ -255,13 +258,14 @@ def page_slot() -> Iterator[None]:
             _slot_depth.n = depth
         return
     slots = _page_slots(PAGE_SLOTS)
-    slots.acquire()
+    held = slots.acquire(timeout=SLOT_WAIT_S)
     _slot_depth.n = 1
     try:
         yield
     finally:
         _slot_depth.n = 0
-        slots.release()
+        if held:
+            slots.release()
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -101,3 +101,26 @@ def test_a_page_that_fails_gives_its_slot_back() -> None:
             raise RuntimeError("a page's error")
     assert cache._page_slots(cache.PAGE_SLOTS).acquire(timeout=1)
     cache._page_slots(cache.PAGE_SLOTS).release()
+
+
+def test_a_page_never_waits_forever_for_a_slot(monkeypatch) -> None:
+    import time
+
+    from ui import cache
+    monkeypatch.setattr(cache, "SLOT_WAIT_S", 0.3)
+    slots = cache._page_slots(cache.PAGE_SLOTS)
+    taken = [slots.acquire(timeout=1) for _ in range(cache.PAGE_SLOTS)]  # every slot stuck
+    assert all(taken)
+    try:
+        t0 = time.perf_counter()
+        with cache.page_slot():  # waits its 0.3 s, then runs without one
+            waited = time.perf_counter() - t0
+        assert 0.25 <= waited < 5
+    finally:
+        for _ in taken:
+            slots.release()
+    # nothing was released that was not held: all slots free, none over
+    assert [slots.acquire(timeout=0) for _ in range(cache.PAGE_SLOTS)] == [True] * cache.PAGE_SLOTS
+    assert not slots.acquire(timeout=0)
+    for _ in range(cache.PAGE_SLOTS):
+        slots.release()
