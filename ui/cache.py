@@ -321,8 +321,11 @@ def one_blas_thread() -> None:
     (bench/results/classroom_views_findings.md). The app's matrices are small; one thread per
     session is the parallelism that pays. torch is limited the same way in the preload.
     """
-    from threadpoolctl import threadpool_limits
-    threadpool_limits(limits=1, user_api="blas")  # process-wide until changed (no ``with``)
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(limits=1, user_api="blas")  # process-wide until changed (no ``with``)
+    except Exception as exc:  # noqa: BLE001 - a speed setting: the app works without it
+        print(f"numpy's BLAS threads were left as they are: {type(exc).__name__}: {exc}")
 
 
 # ---------------------------------------------------------------------------------------------
