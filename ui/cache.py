@@ -229,6 +229,16 @@ PAGE_SLOTS = slots_from_env(os.environ.get("CNN_LENS_PAGE_SLOTS"), os.cpu_count(
 # that took a slot and never gave it back (nothing known does) slows the class, never stops it.
 SLOT_WAIT_S = 20.0
 _slot_depth = threading.local()
+# Sessions that never queue for a slot (each a predicate on the running session): the teacher's,
+# whose screen is on the projector (registered by ui/classroom/session.py).
+UNQUEUED: list[Callable[[], bool]] = []
+
+
+def _unqueued() -> bool:
+    try:
+        return any(check() for check in UNQUEUED)
+    except Exception:  # noqa: BLE001 - a predicate that fails queues like any page
+        return False
 
 
 @st.cache_resource(show_spinner=False)
@@ -237,7 +247,7 @@ def _page_slots(n: int) -> threading.BoundedSemaphore:
 
 
 @contextlib.contextmanager
-def page_slot() -> Iterator[None]:
+def page_slot(queue: bool | None = None) -> Iterator[None]:
     """Hold one of the process's ``PAGE_SLOTS`` while a page (or a fragment of one) runs.
 
     Every session's script runs in a thread of one process, and the thread that sends every
@@ -248,8 +258,15 @@ def page_slot() -> Iterator[None]:
     order they came, the rest wait without the GIL, and each page is sent as soon as it is drawn
     (bench/results/classroom_views_findings.md). Re-entrant in one thread: a fragment drawn
     inside a page run holds its page's slot. A page that waited ``SLOT_WAIT_S`` runs anyway.
+    ``queue`` False: run at once without a slot (default: unless an :data:`UNQUEUED` predicate
+    says this session skips the queue, as a teacher's does).
     """
     depth = getattr(_slot_depth, "n", 0)
+    if queue is None and not depth:
+        queue = not _unqueued()
+    if queue is False and not depth:
+        yield
+        return
     if depth:
         _slot_depth.n = depth + 1
         try:

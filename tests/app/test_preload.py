@@ -124,3 +124,34 @@ def test_a_page_never_waits_forever_for_a_slot(monkeypatch) -> None:
     assert not slots.acquire(timeout=0)
     for _ in range(cache.PAGE_SLOTS):
         slots.release()
+
+
+def test_a_teachers_page_does_not_queue_behind_the_class(monkeypatch) -> None:
+    import time
+
+    from ui import cache
+    monkeypatch.setattr(cache, "UNQUEUED", [lambda: True])
+    slots = cache._page_slots(cache.PAGE_SLOTS)
+    taken = [slots.acquire(timeout=1) for _ in range(cache.PAGE_SLOTS)]  # the class's pages
+    try:
+        t0 = time.perf_counter()
+        with cache.page_slot():  # the teacher's: at once, without a slot
+            waited = time.perf_counter() - t0
+        assert waited < 0.1
+        monkeypatch.setattr(cache, "UNQUEUED", [lambda: 1 / 0])  # a failing check queues
+        monkeypatch.setattr(cache, "SLOT_WAIT_S", 0.2)
+        t0 = time.perf_counter()
+        with cache.page_slot():
+            assert time.perf_counter() - t0 >= 0.15
+    finally:
+        for _ in taken:
+            slots.release()
+    assert [slots.acquire(timeout=0) for _ in range(cache.PAGE_SLOTS)] == [True] * cache.PAGE_SLOTS
+    for _ in range(cache.PAGE_SLOTS):
+        slots.release()
+
+
+def test_the_teacher_is_the_session_that_skips_the_queue() -> None:
+    from ui import cache
+    from ui.classroom import session
+    assert session.teaching in cache.UNQUEUED

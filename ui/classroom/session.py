@@ -29,7 +29,7 @@ import numpy as np
 import streamlit as st
 
 from model import store as model_store
-from ui import state, urls
+from ui import cache, state, urls
 from ui.classroom import rules
 from ui.classroom.store import ClassInfo, Store, open_store
 from viz.inputs import preprocess, urlstate
@@ -372,10 +372,14 @@ def _explorer_written() -> None:
     publish("explore")
 
 
-# A student's address bar keeps the class code; a teacher's explorer publishes after each write.
+# A student's address bar keeps the class code; a teacher's explorer publishes after each write;
+# a teacher's pages never queue behind the class's for a page slot (the projector's screen and
+# every follower wait on them).
 if link_params not in urls.KEEP:
     urls.KEEP.append(link_params)
     urls.AFTER_WRITE.append(_explorer_written)
+if teaching not in cache.UNQUEUED:
+    cache.UNQUEUED.append(teaching)
 
 
 # ---------------------------------------------------------------------------------- the gallery
