@@ -1,7 +1,7 @@
 """A class told "now explore on your own": N sessions open links to the costly views at once.
 
     python bench/classroom_views.py [--sessions 30] [--root DIR] [--profile] [--follow 0]
-                                    [--out bench/results/classroom_views]
+                                    [--teacher] [--out bench/results/classroom_views]
 
 Starts ``streamlit run app.py`` of the checkout ``--root`` (default: this one) on 127.0.0.1 and
 drives it with N clients that speak Streamlit's own websocket protocol (``bench/st_client.py``;
@@ -14,6 +14,10 @@ timed from connecting to its run's ``script_finished`` (and to the first element
 when the page starts drawing): the page with its picture (a view that computes in the
 background, Trust the first time a network is asked, shows its progress instead; ``--follow S``
 then opens such a link again every second, at most S seconds, and times the final picture too).
+
+With ``--teacher`` a teacher starts a class before the phase and, 0.15 s after the N opens
+start, picks another layer in its Saliency view: its time to the page updated is reported too
+(the projector's screen and every follower wait on it).
 
 A warm-up first opens each kind of link once, one after another (imports, model loading, the
 test set), then Trust of each model the phase opens it on, at once, followed to its table
@@ -54,7 +58,7 @@ from bench.classroom_load import (  # noqa: E402
     summarise,
 )
 from bench.server import ROOT, free_port, stop, wait_http  # noqa: E402
-from bench.st_client import Session  # noqa: E402
+from bench.st_client import Session, choose, segment  # noqa: E402
 
 MAX_SESSIONS = 40
 # (view, method) of each session in turn: every saliency method, then the three other views.
@@ -63,6 +67,7 @@ KINDS = [("saliency", m) for m in SALIENCY] + [("compare", None), ("atlas", None
                                                ("trust", None)]
 WARMUP_DIGITS = range(190, 200)  # never used by the phase
 TARGET_S = 2.0
+TEACHER_DELAY_S = 0.15  # with --teacher: the teacher's click, this long after the opens start
 
 
 class ViewSession(Session):
@@ -194,9 +199,33 @@ def summary(results: list[Result]) -> dict:
     return out
 
 
+async def start_teaching(port: int, request_timeout: float) -> Session:
+    """A teacher: starts a class (``?class=new``), goes to Explore and its Saliency view."""
+    teacher = Session(port, "class=new", request_timeout)
+    await teacher.open()
+    cs = teacher._client_state()
+    cs.page_script_hash = teacher.pages[""]
+    cs.query_string = ""
+    await teacher._rerun(cs, time.perf_counter())
+    view = teacher.widget("button_group")
+    await teacher.set(view, segment(view, "Saliency"))
+    return teacher
+
+
+async def teacher_change(teacher: Session, delay: float) -> dict:
+    """After ``delay`` s, the teacher picks the next layer: the time to its page updated."""
+    await asyncio.sleep(delay)
+    layer = teacher.widget("selectbox", "Layer")
+    now = layer.state.string_value if layer.state is not None else ""
+    options = layer.options
+    nxt = options[(options.index(now) + 1) % len(options)] if now in options else options[0]
+    reply = await teacher.set(layer, choose(layer, nxt))
+    return {"seconds": reply.seconds, "finished": reply.finished, "errors": reply.errors}
+
+
 async def run_all(port: int, plans: list[Plan], warm: list[Plan], request_timeout: float,
                   follow: float, profiler: Profiler | None, pid: int, result: dict,
-                  warm_follow: float) -> None:
+                  warm_follow: float, teacher: bool = False) -> None:
     # One view after another (imports, model loading, the test set), then the network-wide
     # results a running class server already holds (Trust's table per network) at once,
     # followed to the end, so that the phase measures the sessions, not a cold process.
@@ -209,11 +238,17 @@ async def run_all(port: int, plans: list[Plan], warm: list[Plan], request_timeou
                                 for i, p in enumerate(together)))
     result["warmup"] += [asdict(r) for r in rs]
     result["warmup_s"] = time.perf_counter() - t0
+    teaching = await start_teaching(port, request_timeout) if teacher else None
     load0, cpu0, t0 = load_average(), cpu_seconds(pid), time.perf_counter()
     if profiler:
         profiler.start("link open")
+    change = (asyncio.ensure_future(teacher_change(teaching, TEACHER_DELAY_S))
+              if teaching is not None else None)
     rs = await asyncio.gather(*(open_one(i, p, port, request_timeout, follow)
                                 for i, p in enumerate(plans)))
+    if change is not None:
+        result["teacher"] = await change
+        await teaching.close()
     if profiler:
         profiler.stop()
     result["phase"] = {"n": len(plans), "load_before": load0, "load_after": load_average(),
@@ -232,7 +267,7 @@ def _commit(root: Path) -> str:
 
 def run(n: int, root: Path, profile: Path | None, follow: float, timeout: float,
         request_timeout: float, env: dict[str, str], warmup: str = "all",
-        warm_follow: float = 600.0) -> dict:
+        warm_follow: float = 600.0, teacher: bool = False) -> dict:
     if not 1 <= n <= MAX_SESSIONS:
         raise ValueError(f"sessions must be 1..{MAX_SESSIONS}, got {n}")
     if not 0 < timeout <= 3600 or not 0 < request_timeout <= 600 or not 0 <= follow <= 600 \
@@ -261,8 +296,8 @@ def run(n: int, root: Path, profile: Path | None, follow: float, timeout: float,
         wait_http(port, timeout=120)
         try:
             asyncio.run(asyncio.wait_for(run_all(port, plans, warm, request_timeout, follow,
-                                                 profiler, server.pid, result, warm_follow),
-                                         timeout))
+                                                 profiler, server.pid, result, warm_follow,
+                                                 teacher), timeout))
             result["meta"]["timed_out"] = False
         except (asyncio.TimeoutError, TimeoutError):
             result["meta"]["timed_out"] = True
@@ -304,6 +339,10 @@ def table(result: dict) -> str:
               f"first element on the page (it starts drawing): p50 "
               f"{s.get('first_p50_s', float('nan')):.2f} s, p95 "
               f"{s.get('first_p95_s', float('nan')):.2f} s",
+              *([f"the teacher's layer change, {TEACHER_DELAY_S} s after the opens started: "
+                 f"{result['teacher']['seconds']:.2f} s"
+                 + ("" if result["teacher"]["finished"] else " (not finished)")]
+                if result.get("teacher") else []),
               f"load average (1 min) {ph['load_before'][0]:.2f} -> {ph['load_after'][0]:.2f}; "
               f"server CPU {ph['server_cpu_s']:.1f} s in {ph['wall_s']:.1f} s wall",
               "", f"{'kind':<12} {'count':>5} {'p50 s':>7} {'max s':>7}"]
@@ -328,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", choices=("all", "views", "none"), default="all",
                     help="all: every view once, then Trust of every model to the end (what a "
                          "running class server holds); views: without Trust; none: cold")
+    ap.add_argument("--teacher", action="store_true",
+                    help="a teacher (who started a class) changes the layer while they open")
     ap.add_argument("--timeout", type=float, default=1200.0)
     ap.add_argument("--request-timeout", type=float, default=120.0)
     ap.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE")
@@ -340,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = out.parent / f"{out.name}_profile.txt" if args.profile else None
     out.parent.mkdir(parents=True, exist_ok=True)
     result = run(args.sessions, args.root.resolve(), profile, args.follow, args.timeout,
-                 args.request_timeout, env, args.warmup)
+                 args.request_timeout, env, args.warmup, teacher=args.teacher)
     text = table(result)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str) + "\n")
     out.with_suffix(".txt").write_text(text + "\n")
