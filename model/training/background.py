@@ -16,6 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 Progress = Callable[[int, int, str], None]
+# A background task's thread runs at this OS niceness (Linux: per thread): the pages the class is
+# waiting for get the cores first, the long computations the rest.
+NICENESS = 10
+
+
+def lower_priority() -> None:
+    """Lower the calling thread's CPU priority by :data:`NICENESS` (where the OS allows)."""
+    import contextlib
+    import os
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed: as it is
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, min(19, os.getpriority(os.PRIO_PROCESS, me)
+                                                + NICENESS))
 
 
 @dataclass
@@ -75,6 +88,7 @@ class Tasks:
                 task.message = message
 
         def run() -> None:
+            lower_priority()
             try:
                 task.result = fn(progress)
             except Exception as exc:  # noqa: BLE001 - reported to the page, never raised there
