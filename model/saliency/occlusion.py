@@ -55,37 +55,38 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor,
     n_img, _, h, w = x.shape
     window = int(min(max(opts.window, 1), w))
     stride = int(min(max(opts.stride, 1), window))
-    ys, xs = starts(h, min(window, h), stride), starts(w, window, stride)
+    ys = np.array(starts(h, min(window, h), stride))
+    xs = np.array(starts(w, window, stride))
     # every patch position is one image: as many per pass as the budget allows
     per_eval = max(1, min(MOST_PATCHES, images_per_batch(model, opts, backward=False)))
     base = torch.tensor(BLACK, dtype=x.dtype)
+    # Which pixels each window hides: (positions, H) rows and (positions, W) columns.
+    py, px = np.repeat(ys, len(xs)), np.tile(xs, len(ys))  # (P,) window corners, row-major
+    rows = torch.from_numpy((np.arange(h)[None] >= py[:, None])
+                            & (np.arange(h)[None] < py[:, None] + window))
+    cols = torch.from_numpy((np.arange(w)[None] >= px[:, None])
+                            & (np.arange(w)[None] < px[:, None] + window))
+    cover = (rows[:, :, None] & cols[:, None, :]).sum(0).to(torch.float64)  # windows per pixel
     maps = torch.zeros_like(x)
-    cover = torch.zeros((h, w), dtype=x.dtype)  # how many windows cover each pixel
-    for y0 in ys:
-        for x0 in xs:
-            cover[y0:y0 + window, x0:x0 + window] += 1
     with torch.no_grad():
         for i in range(n_img):
             xi = x[i:i + 1]
-            # windows that hide some ink: a box sum of the pixels that differ from the baseline
-            ink = ((xi[0] - base).abs() > SAME).any(0).to(torch.float64)  # (H, W)
-            box = torch.nn.functional.pad(ink.cumsum(0).cumsum(1), (1, 0, 1, 0))
-            todo = [(y0, x0) for y0 in ys for x0 in xs
-                    if box[min(y0 + window, h), min(x0 + window, w)] - box[y0, min(x0 + window, w)]
-                    - box[min(y0 + window, h), x0] + box[y0, x0] > 0]
-            if not todo:
+            # the windows that hide some ink: a box sum over the pixels off the baseline
+            ink = ((xi[0] - base).abs() > SAME).any(0).numpy().astype(np.int64)  # (H, W)
+            box = np.pad(ink.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+            y1, x1 = np.minimum(py + window, h), np.minimum(px + window, w)
+            todo = np.flatnonzero(box[y1, x1] - box[py, x1] - box[y1, px] + box[py, px] > 0)
+            if len(todo) == 0:
                 continue
             t = _target(target, i)
             score = model(xi)[0, t]
             total = torch.zeros((h, w), dtype=torch.float64)
             for k in range(0, len(todo), per_eval):
-                part = todo[k:k + per_eval]
-                batch = xi.repeat(len(part), 1, 1, 1)
-                for j, (y0, x0) in enumerate(part):
-                    batch[j, :, y0:y0 + window, x0:x0 + window] = base
+                part = torch.from_numpy(todo[k:k + per_eval])
+                hidden = rows[part][:, :, None] & cols[part][:, None, :]  # (p, H, W)
+                batch = torch.where(hidden[:, None], base, xi)  # (p, C, H, W)
                 drops = (score - model(batch)[:, t]).to(torch.float64)
-                for j, (y0, x0) in enumerate(part):
-                    total[y0:y0 + window, x0:x0 + window] += drops[j]
+                total += (drops[:, None, None] * hidden).sum(0)
             maps[i] = (total / cover).to(x.dtype)
     return as_map(maps)
 
