@@ -1,4 +1,6 @@
 """Saliency maps with Captum behind one small API: ``attribute(method, model, x, target, ...)``.
+(Occlusion is computed in ``occlusion.py`` itself, tested against Captum's: it skips the windows
+that hide no ink.)
 
 Every method returns a signed (28, 28) numpy map in input pixels (positive: evidence for the
 target class). Each method is one file here holding its function and its :class:`Method` record;
