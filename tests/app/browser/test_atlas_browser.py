@@ -20,6 +20,20 @@ def _settle(page) -> None:
     wait_idle(page, 120_000)
 
 
+def _click_until(page, point, condition: str, tries: int = 3) -> None:
+    """Click ``point`` until ``condition`` holds (as a person clicks again when a click lands
+    while the chart is being redrawn); at most ``tries`` clicks, 30 s each."""
+    for attempt in range(tries):
+        point.click(force=True)
+        try:
+            page.wait_for_function(condition, timeout=30_000)
+            return
+        except Exception:
+            if attempt == tries - 1:
+                raise
+            _settle(page)
+
+
 def test_clicks_open_test_digits(mnist_dir) -> None:
     require_browser()
     with server({"MNIST_DIR": str(mnist_dir)}) as url, browser(1400, 1700) as page:
@@ -27,10 +41,8 @@ def test_clicks_open_test_digits(mnist_dir) -> None:
             page.goto(url + "?model=fast&input=sample:3&layer=relu1&view=atlas")
             page.wait_for_selector(".st-key-atlas-row-relu1-0 .main-svg", timeout=90_000)
             _settle(page)
-            page.locator(".st-key-atlas-row-relu1-0 .scatterlayer .point").nth(1).click(
-                force=True)
-            page.wait_for_function("() => location.search.includes('input=test%3A2451')",
-                                   timeout=60_000)
+            _click_until(page, page.locator(".st-key-atlas-row-relu1-0 .scatterlayer .point")
+                         .nth(1), "() => location.search.includes('input=test%3A2451')")
             assert "unit=0%2C8%2C9" in page.url and "view=field" in page.url
 
             page.goto(url + "?model=seed&input=sample:3&view=confusion")
@@ -39,9 +51,8 @@ def test_clicks_open_test_digits(mnist_dir) -> None:
             page.locator(".st-key-cm-matrix .scatterlayer .point").nth(49).click(force=True)
             page.get_by_text("True 4, predicted 9: 3 digit(s)").wait_for(timeout=60_000)
             _settle(page)
-            page.locator(".st-key-cm-digits .scatterlayer .point").nth(0).click(force=True)
-            page.wait_for_function("() => location.search.includes('input=test%3A2130')",
-                                   timeout=60_000)
+            _click_until(page, page.locator(".st-key-cm-digits .scatterlayer .point").nth(0),
+                         "() => location.search.includes('input=test%3A2130')")
         except Exception:
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "atlas-clicks.png"), full_page=True)
