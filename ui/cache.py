@@ -262,25 +262,14 @@ def page_slot(queue: bool | None = None) -> Iterator[None]:
     says this session skips the queue, as a teacher's does).
     """
     depth = getattr(_slot_depth, "n", 0)
-    if queue is None and not depth:
-        queue = not _unqueued()
-    if queue is False and not depth:
-        yield
-        return
-    if depth:
-        _slot_depth.n = depth + 1
-        try:
-            yield
-        finally:
-            _slot_depth.n = depth
-        return
+    wait = depth == 0 and (queue if queue is not None else not _unqueued())
     slots = _page_slots(PAGE_SLOTS)
-    held = slots.acquire(timeout=SLOT_WAIT_S)
-    _slot_depth.n = 1
+    held = slots.acquire(timeout=SLOT_WAIT_S) if wait else False
+    _slot_depth.n = depth + 1
     try:
         yield
     finally:
-        _slot_depth.n = 0
+        _slot_depth.n = depth
         if held:
             slots.release()
 
