@@ -258,21 +258,27 @@ async def idle_cpu(pids: list[int], seconds: float) -> float:
     return (cpu_of(pids) - c0) / (time.perf_counter() - t0)
 
 
-async def run_all(ports: list[int], pids: list[int], n: int, rounds: int, idle: float,
-                  runs: Path) -> dict:
-    port = ports[0]  # the teacher's app process; followers take the processes in turn
-    teacher = Session(port, "class=new")
+async def start_teaching(port: int, view: str, request_timeout: float = 60.0
+                         ) -> tuple[Session, str]:
+    """A teacher: starts a class (``?class=new``), goes to Explore and its ``view``; returns the
+    session and the class code."""
+    teacher = Session(port, "class=new", request_timeout)
     reply = await teacher.open()
-    text = " ".join(reply.texts)
-    match = CODE.search(text)
+    match = CODE.search(" ".join(reply.texts))
     if not match:
         raise RuntimeError(f"no class code on the teacher's page: {reply.errors[:2]}")
-    code = match.group(1)
     cs = teacher._client_state()
     cs.page_script_hash = teacher.pages[""]  # the teacher goes to Explore
     cs.query_string = ""
     await teacher._rerun(cs, time.perf_counter())
-    await teacher.set(w := teacher.widget("button_group"), segment(w, "Feature maps"))
+    await teacher.set(w := teacher.widget("button_group"), segment(w, view))
+    return teacher, match.group(1)
+
+
+async def run_all(ports: list[int], pids: list[int], n: int, rounds: int, idle: float,
+                  runs: Path) -> dict:
+    port = ports[0]  # the teacher's app process; followers take the processes in turn
+    teacher, code = await start_teaching(port, "Feature maps")
     result: dict = {"code": code}
     teacher_stop, stop_at = asyncio.Event(), asyncio.Event()
     # The teacher's status line's timer (stopped before the teacher acts: one socket, one

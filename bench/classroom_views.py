@@ -47,6 +47,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.class_follow import start_teaching  # noqa: E402
 from bench.classroom_load import (  # noqa: E402
     MODELS,
     Profiler,
@@ -58,7 +59,7 @@ from bench.classroom_load import (  # noqa: E402
     summarise,
 )
 from bench.server import ROOT, free_port, stop, wait_http  # noqa: E402
-from bench.st_client import Session, choose, segment  # noqa: E402
+from bench.st_client import Session, choose  # noqa: E402
 
 MAX_SESSIONS = 40
 # (view, method) of each session in turn: every saliency method, then the three other views.
@@ -199,19 +200,6 @@ def summary(results: list[Result]) -> dict:
     return out
 
 
-async def start_teaching(port: int, request_timeout: float) -> Session:
-    """A teacher: starts a class (``?class=new``), goes to Explore and its Saliency view."""
-    teacher = Session(port, "class=new", request_timeout)
-    await teacher.open()
-    cs = teacher._client_state()
-    cs.page_script_hash = teacher.pages[""]
-    cs.query_string = ""
-    await teacher._rerun(cs, time.perf_counter())
-    view = teacher.widget("button_group")
-    await teacher.set(view, segment(view, "Saliency"))
-    return teacher
-
-
 async def teacher_change(teacher: Session, delay: float) -> dict:
     """After ``delay`` s, the teacher picks the next layer: the time to its page updated."""
     await asyncio.sleep(delay)
@@ -238,7 +226,7 @@ async def run_all(port: int, plans: list[Plan], warm: list[Plan], request_timeou
                                 for i, p in enumerate(together)))
     result["warmup"] += [asdict(r) for r in rs]
     result["warmup_s"] = time.perf_counter() - t0
-    teaching = await start_teaching(port, request_timeout) if teacher else None
+    teaching = (await start_teaching(port, "Saliency", request_timeout))[0] if teacher else None
     load0, cpu0, t0 = load_average(), cpu_seconds(pid), time.perf_counter()
     if profiler:
         profiler.start("link open")
