@@ -3,13 +3,27 @@ test page served and opened in one browser per module."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from bench.server import CHROMIUM, browser, server
+
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
+
+
+@contextmanager
+def screenshot_on_failure(page, name: Callable[[], str]) -> Iterator[None]:
+    """When the block fails, keep a full-page screenshot as ``test-artifacts/NAME.png`` (``name``
+    is called then: it can name the step the test had reached)."""
+    try:
+        yield
+    except Exception:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{name()}.png"), full_page=True)
+        raise
 
 
 def require_browser() -> None:

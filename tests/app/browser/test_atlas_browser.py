@@ -4,15 +4,13 @@ in the explorer (the address bar names it)."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from bench.server import browser, server, wait_idle
-from tests.app.browser.chromium import require_browser
+from tests.app.browser.chromium import require_browser, screenshot_on_failure
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
 
 def _settle(page) -> None:
@@ -36,24 +34,20 @@ def _click_until(page, point, condition: str, tries: int = 3) -> None:
 
 def test_clicks_open_test_digits(mnist_dir) -> None:
     require_browser()
-    with server({"MNIST_DIR": str(mnist_dir)}) as url, browser(1400, 1700) as page:
-        try:
-            page.goto(url + "?model=fast&input=sample:3&layer=relu1&view=atlas")
-            page.wait_for_selector(".st-key-atlas-row-relu1-0 .main-svg", timeout=90_000)
-            _settle(page)
-            _click_until(page, page.locator(".st-key-atlas-row-relu1-0 .scatterlayer .point")
-                         .nth(1), "() => location.search.includes('input=test%3A2451')")
-            assert "unit=0%2C8%2C9" in page.url and "view=field" in page.url
+    with server({"MNIST_DIR": str(mnist_dir)}) as url, browser(1400, 1700) as page, screenshot_on_failure(
+            page, lambda: "atlas-clicks"):
+        page.goto(url + "?model=fast&input=sample:3&layer=relu1&view=atlas")
+        page.wait_for_selector(".st-key-atlas-row-relu1-0 .main-svg", timeout=90_000)
+        _settle(page)
+        _click_until(page, page.locator(".st-key-atlas-row-relu1-0 .scatterlayer .point")
+                     .nth(1), "() => location.search.includes('input=test%3A2451')")
+        assert "unit=0%2C8%2C9" in page.url and "view=field" in page.url
 
-            page.goto(url + "?model=seed&input=sample:3&view=confusion")
-            page.wait_for_selector(".st-key-cm-matrix .main-svg", timeout=90_000)
-            _settle(page)
-            page.locator(".st-key-cm-matrix .scatterlayer .point").nth(49).click(force=True)
-            page.get_by_text("True 4, predicted 9: 3 digit(s)").wait_for(timeout=60_000)
-            _settle(page)
-            _click_until(page, page.locator(".st-key-cm-digits .scatterlayer .point").nth(0),
-                         "() => location.search.includes('input=test%3A2130')")
-        except Exception:
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "atlas-clicks.png"), full_page=True)
-            raise
+        page.goto(url + "?model=seed&input=sample:3&view=confusion")
+        page.wait_for_selector(".st-key-cm-matrix .main-svg", timeout=90_000)
+        _settle(page)
+        page.locator(".st-key-cm-matrix .scatterlayer .point").nth(49).click(force=True)
+        page.get_by_text("True 4, predicted 9: 3 digit(s)").wait_for(timeout=60_000)
+        _settle(page)
+        _click_until(page, page.locator(".st-key-cm-digits .scatterlayer .point").nth(0),
+                     "() => location.search.includes('input=test%3A2130')")
