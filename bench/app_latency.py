@@ -2,17 +2,9 @@
 
     python bench/app_latency.py --runs 10 [--json results.json]
 
-Measures, against ``streamlit run app.py``:
+What it measures, step by step: docs/benchmarks.md.
 
-- cold start: process start -> the first feature maps drawn (a fresh server per run);
-- field hover: the pointer on a unit of the Receptive field view's map -> its field drawn on the
-  input (in the browser, timed by the panel from the input event);
-- unit pick: click on a unit there -> its effective field and attribution from the server drawn;
-- layer switch: choose another layer -> its feature maps drawn;
-- saliency: choose a method -> its map drawn, for every method (a new input per run, so nothing
-  is cached).
-
-Targets (issue): cold start <= 4 s, field hover <= 16 ms, unit pick <= 250 ms, layer switch
+Targets: cold start <= 4 s, field hover <= 16 ms, unit pick <= 250 ms, layer switch
 <= 400 ms, saliency <= 500 ms per method.
 """
 

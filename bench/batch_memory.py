@@ -5,23 +5,7 @@
         [--tasks occlusion ig smoothgrad trust atlas featvis] [--repeat 3] [--cap-gb 4]
         [--json PATH]
 
-Every measurement runs in a child process of its own whose address space is capped by
-``RLIMIT_AS`` (``--cap-gb``, 4 GB by default), so a run can never take more than that of a shared
-machine: a pass that needs more fails there with an allocation error, which is reported. One
-torch thread. The child builds the network (random weights, ``torch.manual_seed(0)``), warms the
-task up on a small input, then resets its peak resident size (``/proc/self/clear_refs``) and
-reports the peak (``VmHWM``) above the resident size just before the task, and the task's time.
-
-``factor``: bytes per image of a plain forward pass (no gradients), of a forward pass that
-records every layer, and of a forward and backward pass taking input gradients, against
-``viz.network.layers.images_per_batch``'s arithmetic (the measured ratio checks ``BACKWARD_FACTOR``).
-
-``views``: the app's views on one digit (Occlusion with a 3x3 window and stride 1, Integrated
-Gradients, SmoothGrad), the trust table (Saliency, Integrated Gradients and Occlusion over 10
-digits), the atlas over 500 digits and feature visualisation of (up to) 32 channels of the first
-ReLU (5 steps), with ``--root`` the checkout whose ``model`` package runs (a checkout of the code
-before the batches were bounded). Networks: ``widest`` (the widest network the limits
-accept, ``bench/server_memory.py``) and the zoo's ``seed``.
+What it measures, step by step: docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -3,31 +3,7 @@
     python bench/class_follow.py [--followers 30] [--rounds 2] [--idle 20] [--processes 1]
                                  [--out bench/results/class_follow]
 
-Starts ``streamlit run app.py`` on 127.0.0.1 (a fresh runs folder: the class lives in its SQLite
-file) and drives it with Streamlit's own websocket protocol (``bench/st_client.py``; no browser):
-a teacher opens ``?class=new`` and goes to Explore; N followers open ``?class=CODE`` and, as the
-browser does, rerun their poll fragment on its timer (``st.fragment(run_every=...)``).
-
-- **follow**: the teacher changes the view (Receptive field), the layer, the channel (so the
-  unit), the view again (Saliency) and the method, ``--rounds`` times; for each change and
-  follower, the time from the teacher sending the change to the follower's run that put the
-  teacher's new parameter in its address bar (``page_info_changed``) finishing;
-- **idle**: the server's CPU time (its whole process group, from /proc) over ``--idle`` seconds
-  with every follower polling and nothing changing, per follower per second, beside the same
-  with the teacher alone;
-- **send**: every follower switches to Draw, releases a drawing of a 7 on the pad (the lens's
-  component state, as the browser sends it), says it is a 7 and all press "Send to the class" at
-  the same moment: time from the press to the end of the run that stored it (the digits in the
-  class's SQLite file are counted after).
-
-With ``--processes 2`` two app processes share the class through its SQLite file (as behind
-``deploy/``'s proxy, one per core): the teacher on the first, the followers on both in turn; the
-CPU figures add both up.
-
-p50/p95 go to ``OUT.json`` and ``OUT.txt`` with the load average (the machine is shared).
-Bounded: at most 40 followers, 4 rounds, 60 s idle; each request times out after 60 s and the
-whole run after ``--timeout`` seconds; loopback only. Targets (not asserted): follow p95 <= 1 s,
-send p95 <= 1 s.
+What it measures, step by step: docs/benchmarks.md.
 """
 
 from __future__ import annotations

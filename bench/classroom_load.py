@@ -3,27 +3,7 @@
     python bench/classroom_load.py [--sessions 1 10 30] [--think 1.0] [--profile]
                                    [--out bench/results/classroom_load]
 
-Starts ``streamlit run app.py`` on 127.0.0.1 and drives it with N clients that speak Streamlit's
-own websocket protocol (``bench/st_client.py``; no browser). For each N:
-
-- **link open**: N sessions open different shared links at the same moment
-  (``?model=M&input=sample:K&layer=L&view=field&unit=C,Y,X``, varying model, digit, layer and
-  unit), each timed from connecting to its run's ``script_finished``;
-- then, with all N sessions open, each performs, after a random pause of up to ``--think``
-  seconds before each: **layer change** (the Layer box), **unit pick** (a click on the unit
-  picker, the browser-drawn unit-field panel), **view change** (to Saliency) and **method change** (another saliency method), each
-  timed from sending the widget change to ``script_finished``.
-
-Every digit is used once in the whole run, so nothing comes from a cache another phase filled;
-before the phases, one session per model warms the server up (imports, model loading; reported
-apart). p50 and p95 per request kind and N go to ``OUT.json`` and ``OUT.txt``, with the load
-average (the machine is shared, so numbers are noisy) and the server's CPU time per phase.
-``--profile`` samples the server with py-spy during the largest N (link opens and interactions
-apart) and writes where its time goes beside OUT, ``_load`` replaced by ``_profile``
-(``bench/results/classroom_profile.txt`` for the default OUT).
-
-Bounded: at most 40 sessions per phase and 400 requests in all, each request times out after
-``--request-timeout`` seconds and the whole run after ``--timeout`` seconds; loopback only.
+What it measures, step by step: docs/benchmarks.md.
 
 Targets (not asserted): 30 simultaneous link opens p95 <= 2 s; interactions with 30
 active sessions p95 <= 1 s.

@@ -2,25 +2,9 @@
 
     python bench/lens_latency.py --runs 30 [--json bench/results/lens_latency.json]
 
-Against ``streamlit run tests/app/browser/lens_page.py`` (the lens alone) on 127.0.0.1, for ``seed``:
+What it measures, step by step: docs/benchmarks.md.
 
-- hover: the pointer moves to another unit -> the unit outlined and its field drawn on the input;
-- stroke: a pen move on the drawing pad -> the 28x28 input remade, the prediction and the visible
-  maps updated (the full forward pass of ``seed``, 5.68M MACs);
-- layer switch: another layer chosen in the lens -> all its maps and its field drawn;
-- channel switch: Page Down on the map -> the next channel drawn with the unit's field;
-- cold start: ``streamlit run app.py`` started -> the explorer's first maps drawn: the lens's
-  canvases (the default) or the server's plotly mosaic (``CNN_LENS_LENS=0``), each with a
-  fresh server per run, one after the other in the same sitting.
-
-Each event is timed three ways: ``update`` (the lens's own ``window.cnnLens.lastUpdateMs``: from
-the input event's time stamp to its canvases drawn), ``frame`` (from the event to the next
-animation frame, when the browser shows the result), ``work`` (the lens's own part: from its
-handler starting to the canvases drawn, without the time the event waited for the browser) and
-``wall`` (from this script sending the event over the DevTools protocol to that frame: includes
-Playwright's round trip).
-
-Targets (issue): hover <= 16 ms (one frame), stroke <= 50 ms, layer or channel switch <= 50 ms,
+Targets: hover <= 16 ms (one frame), stroke <= 50 ms, layer or channel switch <= 50 ms,
 cold start no slower than today.
 """
 

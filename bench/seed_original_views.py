@@ -4,16 +4,7 @@ every computation a view runs, and whether the page waits for it (before) or not
     .venv/bin/python bench/seed_original_views.py [--tasks ...] [--cap-gb 4]
         [--json bench/results/seed_original_views.json]
 
-Each computation runs in a child process of its own (one torch thread, address space capped by
-``RLIMIT_AS``), on the trained ``checkpoints/seed-original.safetensors`` and sample digit 0
-(target class 3), at the explorer's default layer (``relu5``: Occlusion's window 11, stride 1):
-the child loads the network, warms the task up on a cheap call, resets its peak resident size
-(``/proc/self/clear_refs``), runs the task once and reports its time and its peak (``VmHWM``)
-above the resident size before it. Each row also gives the computation's multiply-adds as the
-views count them (``model.training.costs``: ``map_macs``, ``featvis_macs``, ``trust_macs``) and where it runs now: ``inline`` (the page waits, within
-``INLINE_MACS``), ``background`` (progress bar), ``on request`` (a button saying what it costs)
-or ``shipped`` (read from ``checkpoints/``). Before this work every one of them ran where the
-page waited, except the atlas, feature visualization and trust (background, started at once).
+What it measures, step by step: docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -3,26 +3,7 @@
     .venv/bin/python bench/server_memory.py [--root DIR] [--network widest|finding2|seed]
         [--digits 20] [--cap-gb 4] [--out bench/results/server_memory]
 
-Starts the app (``streamlit run app.py`` of ``--root``, this checkout by default) with its
-address space capped by ``RLIMIT_AS`` (``--as-gb``) and a watchdog that kills it when its
-resident size passes ``--cap-gb``, so a run can never take more than that of a shared machine.
-One session, driven without a browser (``bench/st_client.py``), uploads a checkpoint through the
-real upload protocol (file URL request, HTTP PUT, the uploader's widget state), then views
-``--digits`` different sample digits on the explorer page. After each request it records the
-request's time and the server's resident size (VmRSS, once the request is done and again 1 s
-later, the larger).
-
-Networks (random weights, built here):
-
-- ``seed``: the default network's architecture (43,846 parameters, 254,036 activation values).
-- ``widest``: the widest network ``viz.network.card``'s limits accept: a 3x3 conv of 2,215 channels on
-  a 30x30 map (padding 2) and its ReLU, gap, then linear 2,215 -> 2,235 -> 10: 3,995,910
-  activation values per image (limit 4,000,000) and 4,997,270 parameters (limit 5,000,000).
-- ``finding2``: the network of the review's finding 2 (accepted before the activation limit):
-  a 1x1 conv of 980 channels padded by 128 (284x284 maps) and its ReLU, gap, linear 980 ->
-  1,200 -> 10: 1.19 M parameters, 80 MMAC, 158 M activation values (632 MB) per image.
-
-The target: memory flat over 20 digits of the widest network (growth from digit 5 to 20).
+What it measures, step by step: docs/benchmarks.md.
 """
 
 from __future__ import annotations

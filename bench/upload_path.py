@@ -4,22 +4,7 @@ forward passes per digit, through ``ui/cache.py`` outside Streamlit (bare mode).
     .venv/bin/python bench/upload_path.py [--root DIR] [--network seed|widest|seed-original]
         [--no-torch-first] [--out bench/results/upload_path]
 
-Each network runs in a fresh process of ``--root`` (this checkout by default; another checkout,
-e.g. a worktree of an older commit, to compare). Torch is imported first, as the app's
-background import has done by the time a student uploads (``--no-torch-first``: not). Then, as
-the app does for an upload: the sidebar's check (``cache.upload_model``) and facts
-(``cache.model_facts``), the first digit's forward pass (``cache.forward``), the field table
-and the lens payload (the explorer's default view); then a second digit; then one view that
-needs gradients (``cache.unit_maps``, effective field and DeepLift of one unit).
-
-Peak memory is the process's peak resident size (VmHWM, reset through /proc/self/clear_refs
-before the upload) minus its resident size before the upload. A torch forward pass is counted
-each time the network's first layer runs on a (N, 1, 28, 28) input.
-
-Networks (random weights, built here): ``seed`` (the default network's architecture, 1.0 MB of
-layer outputs per digit), ``widest`` (``bench/server_memory.py``: 4,997,270 parameters and
-3,995,910 activation values, the limits are 5,000,000 and 4,000,000) and ``seed-original``
-(4,155,626 parameters, 1.55 GMAC per digit: the zoo's largest convolutions).
+What it measures, step by step: docs/benchmarks.md.
 """
 
 from __future__ import annotations

@@ -1,24 +1,8 @@
 """The architectures: every network the app knows, one record each, in one registry.
 
-Torch-free (the sidebar, links and the lab read it before torch is imported); ``model/zoo.py``
-builds the torch modules from the same records. A layer record is a plain dict such as
-``{"name": "conv1", "type": "conv", "in": 1, "out": 8, "kernel": 3, "padding": 1}`` (see
-``viz/network/layers.py``); names are stable, human names for the layer picker, hooks and the
-receptive-field table.
-
-An :class:`Architecture` holds its name, its layer builder, a description, the training recipe
-that made its shipped checkpoint (``python -m model.train`` options), whether a trained
-checkpoint ships in ``checkpoints/NAME.safetensors`` and whether the Train page offers it. Adding
-a network is one :func:`register` call here (plus its test); the sidebar, the Train page, the
-lab, the link names and the checkpoint code all read :data:`ARCHITECTURES`.
-
-Architectures (input 1x28x28, output 10 logits):
-
-- ``seed``: the seed project's five rules, sized for a 2-core CPU.
-- ``seed-3x3``: ``seed`` with its 14x14 head replaced by stacked small convs of the same field.
-- ``compact``: best accuracy per parameter, under 8k parameters, global-average-pooling head.
-- ``fast``: the quickest to train to 99.2% (two conv/pool stages, dense head, 215k parameters).
-- ``seed-original``: the original 4,155,626-parameter network (trained on a GPU; ships).
+Torch-free, so the sidebar, links and the lab read it before torch is imported; ``model/zoo.py``
+builds the torch modules from the same layer records. Adding a network is one :func:`register`
+call here (plus its test): every picker and table reads :data:`ARCHITECTURES`.
 """
 
 from __future__ import annotations

@@ -1,19 +1,9 @@
 """The channel atlas: for every conv, activation, pooling and join layer, its strongest inputs.
 
-One batched pass over the 10,000 test digits records every atlas layer at once (on a private
-copy of the model, via :func:`model.insight.activations.capture`; the shared model never carries a hook).
-Per image and channel the activation is the channel's strongest unit (maximum over positions);
-the ``k`` largest per channel are kept with their unit and its receptive field from the engine
-(``model.insight.rf_adapter``). The record is :class:`viz.teaching.atlasdata.Atlas`.
-
-Where an atlas comes from (:func:`get_atlas`): the cache ``.cache/atlas/<sha256>.npz`` (keyed by
-the checkpoint's content hash, written atomically), else the shipped ``checkpoints/NAME.atlas.npz``
-(compact: with the digits it shows, so it works without MNIST), else computed from MNIST.
-
-``python -m model.atlas CKPT --layer L [--channels C ...] [--data-dir D]`` prints one JSON object
-per channel: ``layer``, ``channel``, ``top`` (``index``, ``value``, ``unit``, ``region``),
-``synthesized_value`` (the activation for the feature visualization of ``model.insight.featvis``) and
-``dataset_max``.
+One batched pass over the test digits records every atlas layer at once, on a private copy of the
+model. :func:`get_atlas` reads the content-keyed cache, else the shipped atlas, else computes it
+from MNIST. ``python -m model.atlas CKPT --layer L [--channels C ...]`` prints one JSON object per
+channel.
 """
 
 from __future__ import annotations

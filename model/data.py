@@ -1,19 +1,9 @@
 """MNIST: find, download, verify and read the four official IDX files into in-memory tensors.
 
-Where the files are looked for, in order: an explicit ``data_dir`` argument, the ``MNIST_DIR``
-environment variable, then the git-ignored cache folder ``.cache/mnist`` in the project. Each file
-may be gzipped (``*.gz``) or raw. Every file's *decompressed* content is checked against the
-official md5 before use. Missing files are downloaded (when allowed) from the mirrors torchvision
-uses, verified, and written atomically (temp file, then rename), so an interrupted or corrupt
-download never leaves a half-written file behind.
-
-Every failure raises :class:`MNISTError` naming the file, what is wrong and what to do.
-
-The split every run uses lives here too: :data:`VALIDATION_SIZE` of the :data:`TRAIN_SET_SIZE`
-training images are held out (seeded, :meth:`MNIST.split`), the rest trained on; the training
-time budget (``model/training/budget.py``) counts with the same numbers. Importing this module does not
-import torch (only reading the files into tensors does), so the budget can use them while torch
-is still loading.
+Looked for in ``data_dir``, then ``MNIST_DIR``, then ``.cache/mnist``; each file's decompressed
+content is checked against the official md5, and a download is written atomically. Every failure
+is an :class:`MNISTError` that names the file and what to do. The seeded validation split lives
+here too; importing this module does not import torch.
 """
 
 from __future__ import annotations

@@ -1,19 +1,8 @@
 """Where models and digits live on disk, and the typed reference the app passes around.
 
-Torch-free, so the sidebar can list and describe models while torch is still loading:
-
-- ``checkpoints/``: the shipped checkpoints (one per architecture that ``ships``) and the sample
-  digits (``samples.npz``), read-only;
-- the runs folder (``runs/``, or ``$CNN_LENS_RUNS_DIR``): training runs made on this server, each
-  ``runs/<id>/`` with ``epoch-NN.safetensors`` snapshots and ``final.safetensors``;
-- ``.cache/``: what is computed once per checkpoint (atlases, feature visualizations) and MNIST.
-
-:func:`write_problem` says what to do when one of these cannot be written; :func:`delete_run`
-deletes one run folder, and nothing else.
-
-A :class:`ModelRef` names one network the app can show: a checkpoint file, an upload (by its
-sha256, private to one session) or an architecture with random weights. It is frozen and
-hashable, so caches key on it directly.
+Torch-free, so the sidebar can list models while torch loads: the shipped ``checkpoints/``, the
+runs folder (``$CNN_LENS_RUNS_DIR``) and ``.cache/``. A :class:`ModelRef` (a checkpoint, a
+session's upload or an untrained architecture) is frozen and hashable, so caches key on it.
 """
 
 from __future__ import annotations

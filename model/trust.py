@@ -1,26 +1,9 @@
 """How far to trust a saliency map, in numbers: deletion, insertion and the randomization check.
 
-- **Deletion** (Petsiuk et al. 2018): pixels are set to black in order of attribution (most
-  positive first), ``n/steps`` at a time; the target class's probability is recorded after each
-  step. A faithful map makes it fall fast: a *small* area under the curve (AUC, over the share of
-  pixels removed, 0..1).
-- **Insertion**: the reverse, from a black image, adding the pixels in the same order: a faithful
-  map makes the probability rise fast, a *large* AUC.
-- **Randomization check** (Adebayo et al. 2018): the Spearman rank correlation between the map of
-  the trained network and the map of a copy whose weights were all re-drawn at random
-  (``model.insight.activations.randomized_copy``), on absolute values. A map that explains the model must
-  change when the model is destroyed: a correlation near 0. Near 1, the map explains the input.
-
-The target class is the trained network's prediction for each digit. Digits: the first ``n`` of
-the official test set, or (with no MNIST on the machine) ``n`` of the shipped samples.
-
-The two protocols are written here rather than taken from Quantus: Quantus 0.6 installs from
-PyPI, but pulls in OpenCV, scikit-image, scikit-learn and SciPy (about 420 MB) for roughly 150
-lines of arithmetic, and its randomization metric re-explains every digit once per layer
-(cascading), far beyond the one-minute budget for 100 digits and 7 methods on two cores.
-
-``python -m model.trust CKPT [--n 100] [--data-dir D]`` prints one JSON object per method:
-``method``, ``deletion_auc``, ``insertion_auc``, ``randomization_spearman``.
+Deletion and insertion curves (Petsiuk et al. 2018) and the Spearman correlation between the
+maps of the trained network and of a randomized copy (Adebayo et al. 2018), written here rather
+than taken from Quantus (far heavier, and too slow for the budget). ``python -m model.trust CKPT
+[--n 100]`` prints one JSON object per method.
 """
 
 from __future__ import annotations

@@ -1,23 +1,9 @@
 """Background training for a shared server: one job at a time, progress, stop, per-epoch snapshots.
 
-The app keeps one :class:`JobManager` per server process (``st.cache_resource``). A job trains in
-a daemon thread with :func:`model.train.train`; the initial weights and every epoch are written at
-once as checkpoints (``runs/<job id>/epoch-NN.safetensors``, epoch 00 = before training), so a
-closed browser tab or a stopped job loses nothing already trained. The final model is saved as ``runs/<job id>/final.safetensors`` with its full
-model card. Shipped checkpoints are never written.
-
-One job per runs folder, across processes: a job holds an exclusive ``fcntl.flock`` on
-``<runs>/.training.lock`` (which also says who holds it), so several app processes sharing
-``CNN_LENS_RUNS_DIR`` never train at once; the kernel drops the lock of a process that dies, even
-by ``kill -9``, so a crashed server never blocks the folder. A second request while a job runs
-gets :class:`JobBusy`, which says who started the running job and when. Every run passes the
-training budget first (``model.training.budget``): a run estimated over the server's time or memory limit,
-or a network over the upload limits, gets :class:`model.training.budget.OverBudget`.
-
-Stop is honoured within a step or an evaluation batch: the training loop, the validation pass and
-the final test pass all ask the job. A run still going when the time limit plus its slack
-(``model.training.budget.deadline_seconds``) has passed on the clock stops itself the same way: it keeps
-every saved epoch, saves the model so far, and says so (:attr:`Job.message`).
+A job trains in a daemon thread and saves its random start and every epoch at once, so a closed
+tab loses nothing. One job per runs folder across processes: an ``fcntl.flock`` that the kernel
+drops if the process dies. Every run passes the training budget first; stop is honoured within a
+step, and a run far past its time limit stops itself, keeping what it saved.
 """
 
 from __future__ import annotations

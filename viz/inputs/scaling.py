@@ -1,18 +1,8 @@
 """How a network wants its pixels: the input-scaling conventions, and a card's.
 
-A network sees ``(pixel / 255 - mean) / std`` for each uint8 pixel. The conventions students meet:
-
-- ``mnist``: MNIST's mean and std (``(x/255 - 0.1307) / 0.3081``), the zoo's and the default for
-  every checkpoint whose card says nothing;
-- ``unit``: ``x / 255`` (mean 0, std 1);
-- ``symmetric``: ``x / 127.5 - 1`` (mean 0.5, std 0.5);
-- ``raw``: the pixel values themselves, 0..255 (mean 0, std 1/255);
-- ``inside``: the network scales its input itself (e.g. Keras ``Rescaling``, or Mul/Add on the
-  input of an ONNX graph); the importer moves that step into the card's numbers.
-
-A card stores its convention's name as ``input_scale`` and the numbers as ``input_mean`` and
-``input_std`` (:func:`scale_of` reads them; every normaliser of the app asks it). Standard library
-and numpy only.
+A network sees ``(pixel / 255 - mean) / std``; the conventions (``mnist``, ``unit``,
+``symmetric``, ``raw``, ``inside``) are named here once, and :func:`scale_of` reads a card's, so
+every normaliser of the app agrees. Standard library and numpy only.
 """
 
 from __future__ import annotations

@@ -1,20 +1,9 @@
 """Shareable views: the app's state as URL query parameters, read back safely.
 
-A teacher prepares ``?model=seed&layer=conv3&unit=2,14,14&method=saliency&sample=18`` before
-class; a student opens it and sees that exact view.
-
-Digits: ``sample=N`` counts the shipped samples from 1, as the sidebar does ("sample 18 of
-200", its slider at 18), so the number a teacher reads aloud is the number in the link.
-``input=test:N`` is the MNIST test set's own index (from 0, shown as "test digit #N"). Older
-links wrote ``input=sample:N`` counting from 0; they still open the same digit (``input=sample:17``
-is ``sample=18``), and links are written with ``sample=`` now. Reading never fails: a parameter that
-is unknown, malformed or out of range is dropped and reported in words, and the rest still apply.
+A teacher prepares a link; a student opens that exact view. Reading never fails: a parameter that
+is unknown, malformed or out of range is dropped and reported in words. Every value from a link
+is hostile, so it is shown through :func:`shown` (cut short, set as code, never as markdown).
 Streamlit-free.
-
-A link is written by anyone and opened by a whole class, so every value from it (or any other
-user-supplied name) is echoed through :func:`shown`: cut short and set as code, never as markdown
-(no link, image or formatting can ride in it). :func:`plain` escapes a whole message that embeds
-such values; :func:`whole` reads a number from a link or the browser strictly.
 """
 
 from __future__ import annotations

@@ -1,18 +1,8 @@
 """The app's colours, colour scales and overlay levels, each defined once (plain Python).
 
-The plotly figures (``viz/pictures/figures.py`` and its siblings), the PNG pictures (``viz/pictures/raster.py``)
-and the browser panels' payloads read them from here. What cannot import Python mirrors them
-and a test checks each copy: the browser's shared constants (``ui/components/js/constants.js``), Streamlit's
-theme (``.streamlit/config.toml``: ``primaryColor`` is :data:`BLUE`) and the components' CSS,
-which names them as ``var(--cnn-NAME)`` (:data:`CSS_COLOURS`: ``var(--cnn-blue)``) and gets
-them substituted by :func:`css` when the component is declared (tests/app/test_shared_js.py).
-
-Colour maps are colour-blind safe: cividis for values (activations, images of values), RdBu
-reversed for signed values (blue = negative, white = 0, red = positive); both are plotly's own
-(:data:`SEQUENTIAL`, :data:`DIVERGING`), whose stops :data:`CIVIDIS` and :data:`RDBU_R` copy for
-the pictures drawn without plotly. Several lines in one chart take :data:`CATEGORICAL` (Okabe
-and Ito's palette) and :data:`MARKERS`. ``tests/viz/pictures/test_style.py`` checks all three
-under simulated deuteranopia.
+The figures, PNG pictures and browser panels read them here; the copies that cannot import
+Python (the components' JavaScript and CSS, Streamlit's theme) are checked against them by tests.
+The colour maps (cividis, RdBu reversed, Okabe and Ito's lines) are colour-blind safe.
 """
 
 from __future__ import annotations

@@ -1,18 +1,8 @@
 """The channel atlas as data: per channel, the test digits that excite it most (numpy only).
 
-A channel's activation for an input is its strongest unit's value (the maximum over positions).
-For every conv, ReLU and pooling layer and every channel, an atlas keeps the ``k`` test digits
-with the largest activation (``index``: position in the official test set, ordered by value),
-the unit where each peaks (``unit``: row, column), that unit's receptive field (``region``:
-inclusive input-pixel bounds ``y0, y1, x0, x1`` before clipping, from the receptive-field
-engine) and the channel's largest activation over the whole test set (``dataset_max``).
-
-It is computed by ``model.atlas``; this module only holds and (de)serialises it, so the app can
-read a shipped atlas without torch. The on-disk form is one ``.npz`` (no pickles): per layer
-``L/index`` (uint16), ``L/value`` (float16 when compact, float32 in the cache), ``L/unit``
-(uint8), ``L/region`` (int16), ``L/max``; ``layers`` (the names, in order), ``sha256`` (of the
-checkpoint's bytes) and, when shipped, the digits used (``digit_index`` uint16, ``digits``
-uint8 28x28, deduplicated) so the patches can be drawn with no MNIST on the machine.
+Per layer and channel: the ``k`` strongest test digits, the unit where each peaks, that unit's
+receptive field and the channel's largest activation. Computed by ``model.atlas``; held and
+(de)serialised here as one ``.npz`` (no pickles), so a shipped atlas is read without torch.
 """
 
 from __future__ import annotations
