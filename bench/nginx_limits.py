@@ -1,6 +1,6 @@
-"""The class deployment (deploy/serve.py: nginx in front of N app processes) under two faults.
+"""The class deployment (deploy/serve.py: nginx in front of N app processes) under three faults.
 
-    .venv/bin/python bench/nginx_limits.py [--root DIR] [--sockets 600]
+    .venv/bin/python bench/nginx_limits.py [--root DIR] [--sockets 600] [--skip class ...]
 
 1. Connection exhaustion: one client opens many idle websockets (``/_stcore/stream``, each held
    by nginx as two connections: client and upstream) with one route cookie, then with no
@@ -13,9 +13,15 @@
    would, with the cookies it holds. Prints their status codes. Then the process holding a
    session is killed, and the browser reconnects (as Streamlit's client does): the statuses
    of the new session's image and upload.
+3. A class behind one school address (NAT, here 127.0.0.5) and an attacker behind it: the
+   attacker holds idle websockets with made-up ids and without a cookie, tries to mint 1000
+   ids (20 s at most) and holds a websocket on each it got; then 60 students join within 30 s,
+   each loading the page (again after a busy page's Retry-After, 90 s at most) and opening 4
+   tabs (idle websockets with its cookie). Prints what the attacker held and how many
+   students were served.
 
 ``--root`` picks the checkout whose deploy/ runs (e.g. the code before a change). Loopback
-only: every socket goes to 127.0.0.1. Also the toolkit of tests/app/test_deploy.py.
+only: every socket goes to 127.0.0.0/8. Also the toolkit of tests/app/test_deploy.py.
 """
 
 from __future__ import annotations
@@ -141,14 +147,34 @@ def request(port: int, method: str, path: str, jar: dict[str, str] | None = None
         conn.close()
 
 
-def route_cookie_for(port: int, backend: int, tries: int = 200) -> dict[str, str]:
+def visit(port: int, path: str, jar: dict[str, str], source: str | None = None,
+          redirects: int = 3) -> Response:
+    """A browser's request: redirects (the minter's 307 that hands out a browser id) are
+    followed with the cookies they set, at most ``redirects``."""
+    r = request(port, "GET", path, jar, source=source)
+    while r.status in (301, 302, 303, 307, 308) and redirects > 0:
+        r = request(port, "GET", r.headers.get("location", "/"), jar, source=source)
+        redirects -= 1
+    return r
+
+
+def route_cookie_for(port: int, backend: int, tries: int = 20,
+                     source: str | None = None) -> dict[str, str]:
     """A jar whose route cookie nginx gives to the app process on port ``backend``: the cookie
     of a first visit that this process answered."""
     for _ in range(tries):
-        r = request(port, "GET", "/_stcore/health")
+        jar: dict[str, str] = {}
+        r = visit(port, "/", jar, source)
         if r.headers.get("x-cnn-lens-backend", "").endswith(f":{backend}"):
-            return {"cnnlens_route": r.cookies["cnnlens_route"]}
+            return {"cnnlens_route": jar["cnnlens_route"]}
     raise AssertionError(f"no first visit reached port {backend}")
+
+
+def new_browser(port: int, source: str | None = None) -> dict[str, str]:
+    """The cookie jar of a browser after its first page (empty: no id was given)."""
+    jar: dict[str, str] = {}
+    visit(port, "/", jar, source)
+    return {k: v for k, v in jar.items() if k == "cnnlens_route"}
 
 
 def health(port: int) -> bool:
@@ -167,11 +193,13 @@ def wait_health(port: int, timeout: float = 90.0) -> None:
 # 1. Idle websockets
 # ---------------------------------------------------------------------------------------------
 
-def open_websocket(port: int, cookie: str | None, timeout: float = 5.0) -> tuple[int,
-                                                                                 socket.socket]:
+def open_websocket(port: int, cookie: str | None, timeout: float = 5.0,
+                   source: str | None = None) -> tuple[int, socket.socket]:
     """A websocket handshake on ``/_stcore/stream``, left open and idle. Returns the status
-    (101: held; 0: reset, refused or no answer) and the socket (the caller closes it)."""
-    s = socket.create_connection((HOST, port), timeout=timeout)
+    (101: held; 0: reset, refused or no answer) and the socket (the caller closes it).
+    ``source``: the client's own address (see ``request``)."""
+    s = socket.create_connection((HOST, port), timeout=timeout,
+                                 source_address=(source, 0) if source else None)
     key = base64.b64encode(os.urandom(16)).decode()
     lines = ["GET /_stcore/stream HTTP/1.1", f"Host: {HOST}:{port}", "Upgrade: websocket",
              "Connection: Upgrade", f"Sec-WebSocket-Key: {key}",
@@ -181,7 +209,7 @@ def open_websocket(port: int, cookie: str | None, timeout: float = 5.0) -> tuple
     try:
         s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         head = b""
-        while b"\r\n" not in head:
+        while b"\r\n\r\n" not in head:  # the whole head: what follows are frames
             chunk = s.recv(1024)
             if not chunk:
                 break
@@ -193,7 +221,8 @@ def open_websocket(port: int, cookie: str | None, timeout: float = 5.0) -> tuple
 
 
 def hold_websockets(port: int, cookies: Iterator[str | None], count: int,
-                    stop_after_refusals: int = 20) -> tuple[dict[int, int], list[socket.socket]]:
+                    stop_after_refusals: int = 20, source: str | None = None
+                    ) -> tuple[dict[int, int], list[socket.socket]]:
     """Open up to ``count`` idle websockets (cookie from ``cookies``, one each) and keep the
     ones nginx held. Stops early after ``stop_after_refusals`` refusals in a row (capped).
     Returns {status: how many} and the open sockets."""
@@ -202,7 +231,7 @@ def hold_websockets(port: int, cookies: Iterator[str | None], count: int,
     refused_in_a_row = 0
     for _ in range(count):
         try:
-            status, s = open_websocket(port, next(cookies))
+            status, s = open_websocket(port, next(cookies), source=source)
         except OSError:
             status, s = 0, None
         statuses[status] = statuses.get(status, 0) + 1
@@ -216,6 +245,73 @@ def hold_websockets(port: int, cookies: Iterator[str | None], count: int,
             if refused_in_a_row >= stop_after_refusals:
                 break
     return statuses, held
+
+
+class Keepalive:
+    """Answers the server's websocket pings on held idle sockets, as a live tab (or an attacker
+    who wants to keep them) does: Streamlit drops a websocket that leaves pings unanswered."""
+
+    def __init__(self) -> None:
+        self._socks: dict[socket.socket, bytearray] = {}
+        self._lock, self._stop = threading.Lock(), threading.Event()
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self._thread.start()
+
+    def add(self, sockets: list[socket.socket]) -> None:
+        with self._lock:
+            for s in sockets:
+                self._socks[s] = bytearray()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _main(self) -> None:
+        import select
+        while not self._stop.is_set():
+            with self._lock:
+                socks = list(self._socks)
+            if not socks:
+                time.sleep(0.2)
+                continue
+            for i in range(0, len(socks), 500):  # select() takes at most 1024 descriptors
+                try:
+                    ready = select.select(socks[i:i + 500], [], [], 0.2)[0]
+                except (OSError, ValueError):
+                    ready = []
+                for s in ready:
+                    self._read(s)
+
+    def _read(self, s: socket.socket) -> None:
+        try:
+            data = s.recv(65536)
+        except OSError:
+            data = b""
+        with self._lock:
+            if not data:
+                self._socks.pop(s, None)
+                return
+            buf = self._socks[s]
+        buf += data
+        while len(buf) >= 2:  # server frames: not masked
+            opcode, n, at = buf[0] & 0x0F, buf[1] & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                n, at = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                n, at = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < at + n:
+                return
+            payload = bytes(buf[at:at + n])
+            del buf[:at + n]
+            if opcode == 0x9 and n <= 125:  # ping: a masked pong with its payload
+                mask = os.urandom(4)
+                with contextlib.suppress(OSError):
+                    s.sendall(bytes([0x8A, 0x80 | n]) + mask +
+                              bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
 
 
 def close_all(sockets: list[socket.socket]) -> None:
@@ -248,7 +344,7 @@ class Session:
         """As a browser: load the page (cookies into the jar), ask for /_stcore/health (the XSRF
         cookie), open the websocket (its cookies too; ``existing``: the session id to reconnect
         to, as Streamlit's client sends after a dropped connection), run the script once."""
-        page = request(self.port, "GET", "/", self.jar)
+        page = visit(self.port, "/", self.jar)
         if page.status != 200:
             raise RuntimeError(f"the page answered {page.status}")
         self.backend = page.headers.get("x-cnn-lens-backend", "")
@@ -362,27 +458,184 @@ def kill_app(app_port: int) -> None:
 def measure_connections(dep: Deployment, sockets: int) -> None:
     port = dep.port
     print(f"== 1. idle websockets (up to {sockets} each), then another client asks for the page")
-    one = request(port, "GET", "/_stcore/health").cookies.get("cnnlens_route", "")
-    other_jar = {"cnnlens_route": request(port, "GET", "/_stcore/health").cookies.get(
-        "cnnlens_route", "")}
+    one = new_browser(port).get("cnnlens_route", "")
+    other_jar = new_browser(port)
     variants = {
         "one cookie": iter(lambda: one, object()),
         "no cookie": iter(lambda: None, object()),
-        "a new cookie each": (request(port, "GET", "/_stcore/health").cookies.get(
-            "cnnlens_route", uuid.uuid4().hex) for _ in iter(int, 1)),
+        "a new cookie each": (new_browser(port).get("cnnlens_route", uuid.uuid4().hex)
+                              for _ in iter(int, 1)),
     }
     for name, cookies in variants.items():
         t0 = time.monotonic()
         statuses, held = hold_websockets(port, cookies, sockets)
-        other = request(port, "GET", "/", dict(other_jar))
-        fresh = request(port, "GET", "/")
-        elsewhere = request(port, "GET", "/", source=OTHER_ADDRESS)
+        other = visit(port, "/", dict(other_jar))
+        fresh = visit(port, "/", {})
+        elsewhere = visit(port, "/", {}, source=OTHER_ADDRESS)
         print(f"   {name:18s}: held {len(held):4d} websockets, statuses {statuses}; the same "
               f"address: another browser's page {other.status or 'reset'}, a first visit "
               f"{fresh.status or 'reset'}; a first visit from {OTHER_ADDRESS}: "
               f"{elsewhere.status or 'reset'} ({time.monotonic() - t0:.1f} s)", flush=True)
         close_all(held)
         time.sleep(2)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. A class behind one school address (NAT) and an attacker behind the same address
+# ---------------------------------------------------------------------------------------------
+
+CLASS_ADDRESS = "127.0.0.5"  # the school's address (loopback)
+
+
+def made_up_cookies(processes: int = 2) -> Iterator[str]:
+    """Route cookies a client invents: the unsigned form, and the signed form with a made-up
+    signature."""
+    i = 0
+    while True:
+        sig = "" if i % 2 else "." + base64.urlsafe_b64encode(os.urandom(16)).decode()[:22]
+        yield f"{os.urandom(16).hex()}{sig}.{i % processes}"
+        i += 1
+
+
+@dataclass
+class Attacker:
+    """What one client behind the class's address holds: idle websockets with made-up ids and
+    without a cookie, ids it minted (each holding ``per_id`` idle websockets)."""
+
+    made_up: dict[int, int] = field(default_factory=dict)
+    cookieless: dict[int, int] = field(default_factory=dict)
+    mint_statuses: dict[int, int] = field(default_factory=dict)
+    minted: list[str] = field(default_factory=list)
+    on_minted: dict[int, int] = field(default_factory=dict)
+    held: list[socket.socket] = field(default_factory=list)
+    keepalive: Keepalive = field(default_factory=Keepalive)
+
+    def close(self) -> None:
+        self.keepalive.close()
+        close_all(self.held)
+
+
+def attack(port: int, source: str, sockets: int = 600, mint_tries: int = 1000,
+           mint_seconds: float = 20.0, per_id: int = 1) -> Attacker:
+    """Hold up to ``sockets`` idle websockets with made-up ids and as many without a cookie,
+    try to mint ``mint_tries`` ids (within ``mint_seconds``), then hold ``per_id`` idle
+    websockets on each id minted; the server's pings are answered, so that they stay open.
+    The caller closes what is held."""
+    a = Attacker()
+    a.made_up, held = hold_websockets(port, made_up_cookies(), sockets, source=source)
+    a.held += held
+    a.keepalive.add(held)
+    a.cookieless, held = hold_websockets(port, iter(lambda: None, object()), sockets,
+                                         source=source)
+    a.held += held
+    a.keepalive.add(held)
+    deadline = time.monotonic() + mint_seconds
+    for _ in range(mint_tries):
+        if time.monotonic() > deadline:
+            break
+        r = request(port, "GET", "/", source=source)
+        a.mint_statuses[r.status] = a.mint_statuses.get(r.status, 0) + 1
+        if "cnnlens_route" in r.cookies:
+            a.minted.append(r.cookies["cnnlens_route"])
+    for cookie in a.minted:
+        statuses, held = hold_websockets(port, iter(lambda c=cookie: c, object()), per_id,
+                                         source=source)
+        a.held += held
+        a.keepalive.add(held)
+        for k, v in statuses.items():
+            a.on_minted[k] = a.on_minted.get(k, 0) + v
+    return a
+
+
+@dataclass
+class Student:
+    """A student's browser behind the class's address: its page and ``tabs`` websockets."""
+
+    page: int = 0
+    tabs: list[int] = field(default_factory=list)
+    tries: int = 0
+    joined_s: float = 0.0
+    held: list[socket.socket] = field(default_factory=list)
+
+    def served(self, tabs: int) -> bool:
+        return self.page == 200 and self.tabs == [101] * tabs
+
+
+def join(port: int, source: str, tabs: int, deadline: float) -> Student:
+    """A student opens the app and ``tabs`` tabs of it (idle websockets with the browser's
+    cookie); a page answered 429 is loaded again after its Retry-After (as the busy page does by
+    itself), until ``deadline``."""
+    st, t0 = Student(), time.monotonic()
+    jar: dict[str, str] = {}
+    while True:
+        st.tries += 1
+        r = visit(port, "/", jar, source)
+        st.page = r.status
+        if r.status == 200 or r.status != 429 or time.monotonic() > deadline:
+            break
+        time.sleep(float(r.headers.get("retry-after", "3") or 3))
+    if st.page == 200:
+        for _ in range(tabs):
+            status, s = open_websocket(port, jar.get("cnnlens_route"), source=source)
+            st.tabs.append(status)
+            if status == 101:
+                st.held.append(s)
+            else:
+                s.close()
+    st.joined_s = time.monotonic() - t0
+    return st
+
+
+def class_behind_one_address(port: int, students: int = 60, tabs: int = 4,
+                             within_s: float = 30.0, source: str = CLASS_ADDRESS,
+                             patience_s: float = 90.0) -> list[Student]:
+    """``students`` join from ``source``, spread evenly over ``within_s`` seconds, each with
+    ``tabs`` tabs; each retries a busy page until ``patience_s`` after it started. The caller
+    closes their sockets."""
+    out: list[Student | None] = [None] * students
+
+    def one(i: int) -> None:
+        time.sleep(i * within_s / students)
+        out[i] = join(port, source, tabs, time.monotonic() + patience_s)
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(students)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(within_s + patience_s + 60)
+    return [s or Student() for s in out]
+
+
+def measure_class(dep: Deployment, students: int = 60, tabs: int = 4) -> None:
+    port = dep.port
+    print(f"== 3. a class of {students} ({tabs} tabs each) behind one address ({CLASS_ADDRESS})"
+          f" after an attacker behind the same address", flush=True)
+    t0 = time.monotonic()
+    a = attack(port, CLASS_ADDRESS)
+    print(f"   attacker: made-up ids {a.made_up}; no cookie {a.cookieless}; minting "
+          f"{a.mint_statuses} ({len(a.minted)} ids); a websocket on each minted id "
+          f"{a.on_minted}; holds {len(a.held)} websockets ({time.monotonic() - t0:.1f} s)",
+          flush=True)
+    t0 = time.monotonic()
+    try:
+        got = class_behind_one_address(port, students, tabs)
+        try:
+            served = sum(s.served(tabs) for s in got)
+            pages: dict[int, int] = {}
+            for s in got:
+                pages[s.page] = pages.get(s.page, 0) + 1
+            sockets = sum(len(s.held) for s in got)
+            slowest = max(s.joined_s for s in got)
+            print(f"   students served (page 200 and {tabs} websockets): {served}/{students}; "
+                  f"pages {pages}; websockets held {sockets}; tries {sum(s.tries for s in got)}"
+                  f"; slowest join {slowest:.1f} s ({time.monotonic() - t0:.1f} s in all)",
+                  flush=True)
+        finally:
+            for s in got:
+                close_all(s.held)
+    finally:
+        a.close()
+    time.sleep(2)
 
 
 def measure_restart(dep: Deployment) -> None:
@@ -401,7 +654,7 @@ def measure_restart(dep: Deployment) -> None:
         time.sleep(FAIL_TIMEOUT + 1)  # nginx tries a failed process again after fail_timeout
         print(f"   after the restart: {session_requests(port, jar, s)}", flush=True)
 
-    print("== 3. the process holding a session is killed; the browser reconnects")
+    print("== 2b. the process holding a session is killed; the browser reconnects")
     jar = route_cookie_for(port, b_port)
     with Session(port, jar) as s:
         before = session_requests(port, jar, s)
@@ -418,14 +671,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to serve")
     parser.add_argument("--sockets", type=int, default=600, help="websockets per variant")
-    parser.add_argument("--skip", choices=["connections", "restart"], action="append",
-                        default=[])
+    parser.add_argument("--skip", choices=["connections", "class", "restart"],
+                        action="append", default=[])
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp, deployment(Path(tmp) / "runs",
                                                           root=args.root.resolve()) as dep:
         print(f"deploy/serve.py of {args.root} on port {dep.port}, apps {dep.apps}", flush=True)
         if "connections" not in args.skip:
             measure_connections(dep, args.sockets)
+        if "class" not in args.skip:
+            measure_class(dep)
         if "restart" not in args.skip:
             measure_restart(dep)
     return 0

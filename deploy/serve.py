@@ -8,7 +8,12 @@ answers, writes ``deploy/nginx.conf.template`` filled in to a temp folder and ru
 foreground from there (no root needed, no /etc edits). Every process shares one runs folder
 (``--runs``, else ``$CNN_LENS_RUNS_DIR``, else ``runs/``), so a run trained through any of
 them appears in every model list, and the lock in it lets one job train at a time. An app
-process that dies is restarted. Ctrl+C (or SIGTERM) stops everything and removes the temp
+process that dies is restarted.
+
+Browser ids: a secret made for this deployment (a file of the temp folder, mode 0600, named
+to the app processes by ``$CNN_LENS_BROWSER_ID_SECRET_FILE``) signs the ids that the minter
+(deploy/minter.py, a thread of this process) hands to new browsers; nginx and the app
+(model/classroom/browser_id.py) honour only ids it signed. Ctrl+C (or SIGTERM) stops everything and removes the temp
 folder.
 """
 
@@ -30,6 +35,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = Path(__file__).resolve().parent / "nginx.conf.template"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from deploy.minter import start_minter  # noqa: E402
+from model.classroom.browser_id import SECRET_FILE_ENV, SECRET_PATTERN, new_secret  # noqa: E402
 
 
 def free_port() -> int:
@@ -64,11 +74,15 @@ def raise_open_files_limit(want: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def nginx_config(app_ports: list[int], listen: str, tmp: Path, nofile: int) -> str:
+def nginx_config(app_ports: list[int], listen: str, tmp: Path, nofile: int, secret: str,
+                 mint_port: int) -> str:
     """deploy/nginx.conf.template filled in: one upstream per app process (the others its
-    backups, for a failover), one for a first visit, the route-cookie maps, the capacity."""
+    backups, for a failover), one for a first visit, the minter's, the route-cookie maps, the
+    browser-id secret, the capacity."""
     if not app_ports:
         raise ValueError("at least one app process port is needed")
+    if not SECRET_PATTERN.fullmatch(secret):
+        raise ValueError("the browser-id secret must be 64 hex digits")
     if nofile < 2 * SPARE_FILES:
         raise ValueError(f"an open-files limit of {nofile} is too low for nginx; raise it "
                          f"(ulimit -n) to at least {4 * SPARE_FILES}")
@@ -77,23 +91,32 @@ def nginx_config(app_ports: list[int], listen: str, tmp: Path, nofile: int) -> s
         return (f"        server 127.0.0.1:{port} max_fails=1 fail_timeout={FAIL_TIMEOUT_S}s"
                 f"{' backup' if backup else ''};")
 
-    blocks = ["    upstream cnnlens_any {  # a first visit: the process with fewest connections",
+    blocks = ["    upstream cnnlens_mint {  # new browsers: deploy/minter.py",
+              f"        server 127.0.0.1:{mint_port};", "    }",
+              "    upstream cnnlens_any {  # a first visit: the process with fewest connections",
               "        least_conn;", *(server(p) for p in app_ports), "    }"]
     for k, port in enumerate(app_ports):
         blocks += [f"    upstream cnnlens_{k} {{", server(port),
                    *(server(p, backup=True) for p in app_ports if p != port), "    }"]
-    routes = "\n".join(f'        "~^[0-9a-f]{{32}}\\.{k}$" cnnlens_{k};'
-                       for k in range(len(app_ports)))
+    signed = r"~^1\|[0-9a-f]{32}\.[A-Za-z0-9_-]{22}\."  # a signed id, then the process
+    routes = "\n".join(f'        "{signed}{k}$" cnnlens_{k};' for k in range(len(app_ports)))
     served = "\n".join(f'        "~(^|\\s)127\\.0\\.0\\.1:{p}$" {k};'
                        for k, p in enumerate(app_ports))
     worker_connections = min(MAX_WORKER_CONNECTIONS, nofile - SPARE_FILES)
     fields = {"@UPSTREAMS@": "\n".join(blocks), "@ROUTES@": routes, "@SERVED@": served,
               "@WORKER_CONNECTIONS@": str(worker_connections), "@NOFILE@": str(nofile),
-              "@LISTEN@": listen, "@TMP@": str(tmp)}
+              "@LISTEN@": listen, "@TMP@": str(tmp), "@SECRET@": secret}
     text = TEMPLATE.read_text()
     for key, value in fields.items():
         text = text.replace(key, value)
     return text
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a new file only this user can read (mode 0600 from its creation)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
 
 
 def reachable_addresses() -> list[str]:
@@ -192,11 +215,18 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = Path(args.runs).resolve()
     runs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "CNN_LENS_RUNS_DIR": str(runs),
-           # one secret for all: any process accepts the session cookies the others set
-           "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
     tmp = Path(tempfile.mkdtemp(prefix="cnn-lens-nginx-"))
     tmp.chmod(0o755)  # nginx's workers may run as another user when started by root
+    # The browser-id secret of this deployment: nginx's configuration (also 0600, read by
+    # nginx's master alone), the minter and the app processes (through the file) share it.
+    secret = new_secret()
+    secret_file = tmp / "browser_id.secret"
+    write_private(secret_file, secret + "\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "CNN_LENS_RUNS_DIR": str(runs),
+           SECRET_FILE_ENV: str(secret_file),
+           # one secret for all: any process accepts the session cookies the others set
+           "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
+    minter, mint_port = start_minter(secret)
     ports = [free_port() for _ in range(args.processes)]
     apps: dict[int, subprocess.Popen] = {}
     proxy: subprocess.Popen | None = None
@@ -224,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         listen = (f"[{args.address}]:{args.port}" if ":" in args.address
                   else f"{args.address}:{args.port}")
         try:
-            conf.write_text(nginx_config(ports, listen, tmp, nofile))
+            write_private(conf, nginx_config(ports, listen, tmp, nofile, secret, mint_port))
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -259,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             stop(proxy, signal.SIGQUIT)
         for proc in apps.values():
             stop(proc)
+        minter.shutdown()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -1,11 +1,14 @@
 """deploy/serve.py: nginx and two app processes on 127.0.0.1, sticky sessions, one runs folder.
 
 A run trained into the shared runs folder (by the project's own job manager, as an app process
-would) appears in the model list of both app processes, reached through the proxy. One client
-holding many idle websockets meets its limit and others still get the page; a session opened
+would) appears in the model list of both app processes, reached through the proxy. Browser ids
+are signed: a made-up one is not honoured, an attacker's idle sockets behind a class's address
+hold nothing the class needs, new ids are rate-limited, and the per-address limit admits a class
+of 60 with 4 tabs each. One browser holding many idle websockets meets its limit; a session opened
 while its process was down keeps its images and uploads once the process is back, and a session
 whose process died goes on in another process. Every socket goes to 127.0.0.1 (another client
-address is 127.0.0.2, also loopback); the deployment is started once for the module.
+address is 127.0.0.2, also loopback; tests that mint many ids use an address of their own, as
+new ids are counted per address); the deployment is started once for the module.
 """
 
 from __future__ import annotations
@@ -76,12 +79,18 @@ def _model_options(url: str, cookie: str) -> list[str]:
 def test_two_processes_behind_nginx_share_the_runs_folder(deployed) -> None:
     url, apps, runs, _ = deployed
     assert len(apps) == 2
-    status, headers, body = _get(url + "/_stcore/health")
-    assert status == 200 and body == "ok"
-    # the first visit's route: the browser's id and the process that answered
-    assert re.match(r"cnnlens_route=[0-9a-f]{32}\.[01]; Path=/", headers["set-cookie"])
-    status, _, page = _get(url + "/")
-    assert status == 200 and '<div id="root">' in page
+    status, headers, body = _get(url + "/_stcore/health")  # a monitor: no cookie given
+    assert status == 200 and body == "ok" and "cnnlens_route" not in headers.get(
+        "set-cookie", "")
+    # A first visit: a signed id (307 back to the page), then the process that answered.
+    port = int(url.rsplit(":", 1)[1])
+    first = nl.request(port, "GET", "/")
+    assert first.status == 307 and first.headers["location"] == "/", first
+    assert re.fullmatch(r"[0-9a-f]{32}\.[A-Za-z0-9_-]{22}", first.cookies["cnnlens_route"])
+    jar = dict(first.cookies)
+    page = nl.request(port, "GET", "/", jar)
+    assert page.status == 200 and b'<div id="root">' in page.body
+    assert jar["cnnlens_route"] in (f"{first.cookies['cnnlens_route']}.{k}" for k in (0, 1))
 
     # Sticky: one cookie, one process; different cookies spread over both.
     a, b = _cookie_for(url, apps[0]), _cookie_for(url, apps[1])
@@ -127,7 +136,7 @@ def _have_browser() -> bool:
 # One client cannot take the connections; a restarted process keeps the sessions working
 # ---------------------------------------------------------------------------------------------
 
-PER_BROWSER, PER_COOKIELESS_ADDRESS, PER_ADDRESS = 24, 32, 300  # deploy/nginx.conf.template
+PER_BROWSER, PER_ADDRESS, MINT_BURST = 24, 640, 90  # deploy/nginx.conf.template
 
 
 def _repeat(value):
@@ -135,51 +144,114 @@ def _repeat(value):
         yield value
 
 
-def test_one_client_holding_idle_websockets_meets_its_limit(deployed) -> None:
-    url, _, _, dep = deployed
-    port = dep.port
-    mine = nl.request(port, "GET", "/_stcore/health").cookies["cnnlens_route"]
-    theirs = {"cnnlens_route": nl.request(port, "GET", "/_stcore/health").cookies[
-        "cnnlens_route"]}
-    assert mine != theirs["cnnlens_route"]
+def _deployment_secret(dep) -> str:
+    """The browser-id secret the app processes were given (the file their environment names)."""
+    from model.classroom.browser_id import SECRET_FILE_ENV, read_secret
+    pid = next(iter(dep.apps.values()))
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    path = next(e.split(b"=", 1)[1].decode() for e in environ
+                if e.startswith(SECRET_FILE_ENV.encode() + b"="))
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    secret = read_secret(path)
+    assert secret is not None
+    return secret
 
-    # One browser (one cookie): 24 websockets held, then 429; nginx is not exhausted.
-    statuses, held = nl.hold_websockets(port, _repeat(mine), 3 * PER_BROWSER)
+
+def test_a_signed_id_is_honoured_and_a_forged_one_is_not(deployed) -> None:
+    from model.classroom.browser_id import browser_id
+    _, _, _, dep = deployed
+    port, source = dep.port, "127.0.0.6"
+    minted = nl.request(port, "GET", "/", source=source).cookies["cnnlens_route"]
+    browser, sig = minted.split(".")
+    # nginx and the app agree: the app, with the deployment's secret, reads the same id
+    secret = _deployment_secret(dep)
+    assert browser_id(minted, secret) == browser and browser_id(f"{minted}.1", secret) == browser
+
+    # Signed: served, and the cookie keeps the id (with the process that answered).
+    jar = {"cnnlens_route": minted}
+    assert nl.request(port, "GET", "/", jar, source=source).status == 200
+    assert jar["cnnlens_route"].rsplit(".", 1)[0] == minted
+
+    # Forged (the old unsigned form, a made-up signature, another id with a real signature):
+    # a new browser, given a new id; never served under the claimed one.
+    other = ("0" if browser[0] != "0" else "1") + browser[1:]
+    for forged in (f"{browser}.0", f"{browser}.{'A' * 22}.0", f"{other}.{sig}.0"):
+        assert browser_id(forged, secret) is None
+        r = nl.request(port, "GET", "/", {"cnnlens_route": forged}, source=source)
+        assert r.status == 307, (forged, r.status)
+        fresh = r.cookies["cnnlens_route"].split(".")[0]
+        assert fresh not in (browser, other) and browser_id(r.cookies["cnnlens_route"], secret)
+        status, s = nl.open_websocket(port, forged, source=source)
+        s.close()
+        assert status == 403, (forged, status)
+
+    # The per-browser limit holds for a signed id: 24 websockets, then 429; the browser next to
+    # it (same address) still gets the page.
+    statuses, held = nl.hold_websockets(port, _repeat(minted), 3 * PER_BROWSER, source=source)
     try:
-        assert len(held) == PER_BROWSER and statuses[101] == PER_BROWSER, statuses
-        assert statuses.get(429, 0) >= 20 and set(statuses) == {101, 429}, statuses
-        page = nl.request(port, "GET", "/", dict(theirs))  # another student, same address
+        assert len(held) == PER_BROWSER and set(statuses) == {101, 429}, statuses
+        page = nl.visit(port, "/", {}, source=source)
         assert page.status == 200 and b'<div id="root">' in page.body
-        assert nl.request(port, "GET", "/").status == 200  # a first visit
     finally:
         nl.close_all(held)
 
-    # No cookie at all: 32 per address, then 429; a browser with its cookie still gets in.
-    statuses, held = nl.hold_websockets(port, _repeat(None), 2 * PER_COOKIELESS_ADDRESS)
-    try:
-        assert len(held) == PER_COOKIELESS_ADDRESS and set(statuses) == {101, 429}, statuses
-        assert nl.request(port, "GET", "/", dict(theirs)).status == 200
-        assert nl.request(port, "GET", "/", source=nl.OTHER_ADDRESS).status == 200
-    finally:
-        nl.close_all(held)
 
-    # A new made-up cookie on every websocket: 300 per address, then 429; that address is
-    # full (the price of a per-address cap), another address gets the page.
-    made_up = (f"{os.urandom(16).hex()}.{i % 2}" for i in range(10 * PER_ADDRESS))
-    statuses, held = nl.hold_websockets(port, made_up, PER_ADDRESS + 40)
+def test_an_attackers_idle_sockets_do_not_lock_out_real_cookies(deployed) -> None:
+    _, _, _, dep = deployed
+    port, source = dep.port, "127.0.0.7"
+    students = [nl.new_browser(port, source) for _ in range(3)]
+    assert all(s for s in students)
+    # Made-up ids and no cookie: 10 times what once filled the address; nothing is held.
+    made_up, held_a = nl.hold_websockets(port, nl.made_up_cookies(), 10 * 32, source=source)
+    cookieless, held_b = nl.hold_websockets(port, _repeat(None), 10 * 32, source=source)
     try:
-        assert len(held) == PER_ADDRESS and set(statuses) == {101, 429}, statuses
-        assert nl.request(port, "GET", "/", dict(theirs)).status == 429
-        page = nl.request(port, "GET", "/", source=nl.OTHER_ADDRESS)
-        assert page.status == 200 and b'<div id="root">' in page.body
+        assert not held_a and set(made_up) == {403}, made_up
+        assert not held_b and set(cookieless) == {403}, cookieless
+        for jar in students:  # real cookies: page and websocket
+            assert nl.request(port, "GET", "/", dict(jar), source=source).status == 200
+            status, s = nl.open_websocket(port, jar["cnnlens_route"], source=source)
+            s.close()
+            assert status == 101
+        assert nl.visit(port, "/", {}, source=source).status == 200  # a new browser too
     finally:
-        nl.close_all(held)
+        nl.close_all(held_a + held_b)
+
+
+def test_minting_new_ids_is_rate_limited(deployed) -> None:
+    _, _, _, dep = deployed
+    port, source = dep.port, "127.0.0.8"
+    t0 = time.monotonic()
+    answers = [nl.request(port, "GET", "/", source=source) for _ in range(MINT_BURST + 110)]
+    elapsed = time.monotonic() - t0
+    minted = {r.cookies["cnnlens_route"] for r in answers if r.status == 307}
+    refused = [r for r in answers if r.status == 429]
+    # the burst, plus 1 a second while it ran (and one for the leaky bucket's rounding)
+    assert MINT_BURST <= len(minted) <= MINT_BURST + elapsed + 2, (len(minted), elapsed)
+    assert len(minted) + len(refused) == len(answers)
+    busy = refused[0]
+    assert busy.headers["retry-after"] == "3" and b'http-equiv="refresh"' in busy.body
+    assert not any("cnnlens_route" in r.cookies for r in refused)
+    # a browser with an id is not affected by its address's minting
+    jar = {"cnnlens_route": next(iter(minted))}
+    assert nl.request(port, "GET", "/", jar, source=source).status == 200
+
+
+def test_the_per_address_limit_admits_a_class_of_60_with_4_tabs(deployed) -> None:
+    _, _, _, dep = deployed
+    got = nl.class_behind_one_address(dep.port, students=60, tabs=4, within_s=5.0,
+                                      source="127.0.0.9", patience_s=30.0)
+    try:
+        assert [s.page for s in got] == [200] * 60
+        assert sum(s.served(4) for s in got) == 60, [s.tabs for s in got]
+        assert sum(len(s.held) for s in got) == 240 < PER_ADDRESS
+    finally:
+        for s in got:
+            nl.close_all(s.held)
 
 
 def test_uploads_are_rate_limited_per_browser(deployed) -> None:
     _, _, _, dep = deployed
-    jar = {"cnnlens_route": nl.request(dep.port, "GET", "/_stcore/health").cookies[
-        "cnnlens_route"]}
+    jar = nl.new_browser(dep.port)
     # An unknown session: Streamlit answers 400 (or 403 without the XSRF cookie); nginx 429 once
     # the burst (10 beyond the first) is spent.
     statuses = [nl.upload(dep.port, dict(jar), "no-such-session").status for _ in range(30)]
