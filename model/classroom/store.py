@@ -267,15 +267,16 @@ class Guarded(Store):
                 self.queued.pop(0)
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if self.queued and not self._flush():
-            return self._failed(name, args)
+        if self.queued and not self._flush() and name not in _READS:
+            return self._failed(name, args)  # (reads may still work: a full disk, a lock)
         try:
             value = getattr(self.backend, name)(*args, **kwargs)
         except self.backend.FAULTS as exc:
             self._fault(exc)
             return self._failed(name, args)
         with self.lock:
-            self.down_since, self.reason = None, ""
+            if name not in _READS or not self.queued:
+                self.down_since, self.reason = None, ""
             if name in _READS:
                 if len(self.last) > 2000:
                     self.last.clear()
