@@ -85,20 +85,27 @@ def _down() -> float | None:
     return getattr(s, "down_since", None)
 
 
-@st.fragment(run_every=NOTICE_POLL_S)
-def store_notice() -> None:
-    """In a class: a plain line while its store does not answer."""
-    if not (session.teaching() or session.studying()):
-        return
-    if session.studying():
-        session.class_info(session.code())  # a read: tells whether the store answers again
-    since = _down()
-    if since is None:
-        return
+def _notice_line(since: float) -> None:
     who_is = "Your changes are kept and shared" if session.teaching() else "Your screen follows"
     st.warning(f"The class's records cannot be reached (for {time.time() - since:.0f} s): the "
                f"server's store is busy or down. {who_is} again as soon as it is back; nothing "
                f"to do meanwhile.", icon=":material/cloud_off:")
+
+
+@st.fragment(run_every=NOTICE_POLL_S)
+def _notice_while_down() -> None:
+    """Polls only while the store is down, so the line goes when it is back."""
+    session.class_info(session.code())  # a read: tells whether the store answers again
+    since = _down()
+    if since is not None:
+        _notice_line(since)
+
+
+def store_notice() -> None:
+    """In a class: a plain line while its store does not answer (no timer otherwise: the
+    pages already poll the class, and a run that finds the store down starts one)."""
+    if (session.teaching() or session.studying()) and _down() is not None:
+        _notice_while_down()
 
 
 # ---------------------------------------------------------------------------------- the teacher
