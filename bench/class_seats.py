@@ -34,7 +34,7 @@ async def seats_phase(root: Path) -> dict:
     srv.ROOT = root  # the checkout under test
     port = srv.free_port()
     runs = Path(tempfile.mkdtemp(prefix="class_seats_"))
-    proc = srv.start_server(port, {"CNN_LENS_RUNS": str(runs)}, log=runs / "server.log")
+    proc = srv.start_server(port, {"CNN_LENS_RUNS_DIR": str(runs)}, log=runs / "server.log")
     try:
         srv.wait_http(port, 180)
         teacher, code = await start_teaching(port, "Feature maps", 120)
