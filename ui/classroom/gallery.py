@@ -16,8 +16,8 @@ from typing import Any
 
 import streamlit as st
 
-from ui.classroom import rules
-from ui.classroom.store import Digit
+from model.classroom import rules
+from model.classroom.store import Digit
 from viz.inputs import preprocess, urlstate
 from viz.pictures import style
 

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from ui.classroom import gallery, rules, session
+from model.classroom import rules
+from ui.classroom import gallery, seats, session
 from viz.inputs import urlstate
 from viz.pictures import style
 
@@ -79,6 +80,7 @@ def status_bar(page_path: str) -> None:
     message = session.notice()  # a wrong or expired code, a refused teacher link
     if message:
         st.warning(urlstate.plain(message))
+    seats.store_notice()  # a plain line while the class's store does not answer
     if session.teaching():
         _teacher_status(page_path)
     elif session.studying():
@@ -201,6 +203,7 @@ def page() -> None:
         if b1.button("Clear the gallery", key="class.clear", width="stretch"):
             session.clear_gallery()
         b2.button("End the class", key="class.end", on_click=_end, width="stretch")
+        seats.teacher_controls()
     if not hide:
         _gallery()
 

@@ -30,8 +30,8 @@ import streamlit as st
 
 from model import store as model_store
 from ui import cache, state, urls
-from ui.classroom import rules
-from ui.classroom.store import ClassInfo, Store, open_store
+from model.classroom import rules
+from model.classroom.store import ClassInfo, Store, open_store
 from viz.inputs import preprocess, urlstate
 from viz.network.unit import Unit
 
@@ -57,7 +57,7 @@ def store() -> Store:
     """This process's class store (SQLite in the runs folder, or Redis)."""
     import os
 
-    from ui.classroom.store import REDIS_ENV
+    from model.classroom.store import REDIS_ENV
     return _store(str(model_store.runs_dir()), os.environ.get(REDIS_ENV, ""))
 
 

@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.app.test_app import APP, ok
-from ui.classroom import rules
+from model.classroom import rules
 
 
 @pytest.fixture(autouse=True)

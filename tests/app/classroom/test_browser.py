@@ -10,7 +10,7 @@ import pytest
 
 from bench.server import CHROMIUM, CHROMIUM_ARGS, server, wait_idle
 from tests.app.browser.chromium import require_browser
-from ui.classroom import rules
+from model.classroom import rules
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

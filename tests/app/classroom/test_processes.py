@@ -16,7 +16,7 @@ import pytest
 
 from bench.server import free_port, start_server, stop, wait_http
 from tests.app.classroom.test_store import redis_server
-from ui.classroom import rules
+from model.classroom import rules
 
 pytestmark = [pytest.mark.slow]
 

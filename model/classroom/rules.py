@@ -28,6 +28,16 @@ NICKNAME_CHARS = 20
 PIXELS = 28 * 28  # a gallery digit: 784 values 0..255
 MAX_STATE_CHARS = 400_000  # the teacher's view as JSON (a drawing's PNG is ~10 kB of it)
 FOLLOWING_S = 15.0  # a student seen within this many seconds counts as "here"
+# Seats belong to someone: a seat counts toward MAX_STUDENTS only while its page reports in (a
+# student's page tells the store every ~5 s), so a seat whose browser left is free again within
+# SEAT_FRESH_S. Rate limits are token buckets (burst, seconds per new token), per class.
+SEAT_FRESH_S = 30.0
+NEW_SEATS_PER_ADDRESS = (30, 1.0)  # a school behind one address: 60 seats in ~30 s
+NEW_SEATS_PER_BROWSER = (3, 20.0)  # a browser (or tab) needs one seat; a reload keeps it
+SENDS_PER_SEAT = (5, 6.0)  # besides SEND_GAP_S: at most ~10 digits a minute per seat
+SENDS_PER_BROWSER = (8, 4.0)  # a browser holding several seats sends no faster
+SHOWN_PER_SEAT = 3  # the gallery keeps each seat's 3 newest digits
+MAX_SEATS_KEPT = 100  # seat records (fresh or not) a class keeps; the stalest go first
 
 
 class ClassError(ValueError):
