@@ -34,6 +34,11 @@ Keras is NHWC; this project's records are NCHW (``viz/network/layertypes.py``):
   network's own input scaling ``(mean, std)`` with ``std = 1/(255 scale)``,
   ``mean = -offset std``, which the checkpoint's card then carries.
 
+The reader's modules, by job: :mod:`model.files.keras_zip` (the zip),
+:mod:`model.files.keras_config` (the class allowlist and the graph),
+:mod:`model.files.keras_weights` (model.weights.h5, bounded before each read, one
+:class:`model.files.budget.Budget` per file) and :mod:`model.files.keras_layers` (the records).
+
 Every problem raises :class:`viz.network.card.CardError` with a one-line message.
 """
 
@@ -73,12 +78,20 @@ def _producer(meta: Any) -> str:
     return f"Keras {version}" if isinstance(version, str) and len(version) < 40 else "Keras"
 
 
-def read(data: bytes, source: str = "model.keras") -> ImportedNetwork:
-    """The network of a Keras 3 ``.keras`` file's bytes (see the module docstring); raises
-    :class:`CardError` with a one-line message naming the problem."""
+def read(data: bytes, source: str = "model.keras", max_bytes: int = MAX_FILE_BYTES
+         ) -> ImportedNetwork:
+    """The network of a Keras 3 ``.keras`` file's bytes (see the module docstring).
+
+    Args:
+        data: the file's bytes.
+        source: its name, for messages.
+        max_bytes: the largest file read (default: the upload box's limit).
+    Raises:
+        CardError: with a one-line message naming the problem.
+    """
     import h5py
 
-    entries = read_zip(data, source)
+    entries = read_zip(data, source, max_bytes)
     config = read_json(entries[CONFIG], CONFIG, source)
     meta = read_json(entries[METADATA], METADATA, source) if METADATA in entries else None
     if isinstance(meta, dict) and isinstance(meta.get("keras_version"), str) and not \
@@ -124,10 +137,11 @@ def read(data: bytes, source: str = "model.keras") -> ImportedNetwork:
                            _producer(meta), notes)
 
 
-def read_keras(files: Mapping[str, bytes], name: str) -> ImportedNetwork:
+def read_keras(files: Mapping[str, bytes], name: str, max_bytes: int = MAX_FILE_BYTES
+               ) -> ImportedNetwork:
     """The importer's reader (``model/importer.py`` READERS): ``files[name]`` is the ``.keras``
     file; a Keras file needs no other file uploaded with it."""
-    return read(files[name], name)
+    return read(files[name], name, max_bytes)
 
 
 def read_file(path: str) -> ImportedNetwork:

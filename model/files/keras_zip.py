@@ -34,12 +34,12 @@ def _bad_entry(name: str) -> bool:
             or "\0" in name)
 
 
-def read_zip(data: bytes, source: str) -> dict[str, bytes]:
+def read_zip(data: bytes, source: str, max_bytes: int = MAX_FILE_BYTES) -> dict[str, bytes]:
     """The three entries of a ``.keras`` zip ({name: bytes}; metadata.json may be missing),
     every check on the zip's directory done before any entry is decompressed."""
-    if len(data) > MAX_FILE_BYTES:
+    if len(data) > max_bytes:
         raise CardError(f"{source}: {len(data):,} bytes; a Keras file here is at most "
-                        f"{MAX_FILE_BYTES // 2**20} MB.")
+                        f"{max_bytes // 2**20} MB.")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
