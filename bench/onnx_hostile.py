@@ -5,7 +5,9 @@
 Exports the tests' small CNN (tests/model/files/test_onnx_import.py's ``FlatCNN``) with both
 torch exporters, builds each hostile file of the tests' ``_hostile`` table from them (not ONNX,
 truncated, external data missing or pointing elsewhere, control flow, a custom op domain, an op
-outside the list, a cycle, 100,000 nodes, initializers whose declared size disagrees with their
+outside the list, a cycle, 100,000 nodes, 3,000 one-number initializers, constants folded past
+the file's budget (tests/model/files/test_onnx_bounds.py: a Gather of 500 zero indices, a
+Concat of one constant 500 times, Tile, Expand, ConstantOfShape, Range, a broadcast Add), initializers whose declared size disagrees with their
 data or exceeds the limits, a 3x32x32 input, 5 outputs, NaN weights), then times
 ``model.files.onnx_import.read_onnx`` on it (best of 5, after a warm-up call, onnx imported).
 Memory: the peak of Python allocations during the call (tracemalloc) and the growth of the
@@ -26,6 +28,7 @@ if str(ROOT) not in sys.path:
 
 from bench.hostile_files import measure_call  # noqa: E402
 from model.files.onnx_import import read_onnx  # noqa: E402
+from tests.model.files.test_onnx_bounds import FILES, HOSTILE, folded  # noqa: E402
 from tests.model.files.test_onnx_import import FlatCNN, _files, _hostile, export  # noqa: E402
 
 
@@ -61,6 +64,13 @@ def main() -> None:
                  sum(map(len, good.values())), *measure(good))]
         for case, (files, _) in _hostile(exported).items():
             rows.append((case, sum(map(len, files.values())), *measure(files)))
+        for case, (chain, inits, _) in HOSTILE.items():  # constants folded past the budget
+            files = {"a.onnx": folded(chain, inits)}
+            rows.append((case, len(files["a.onnx"]), *measure(files)))
+        for case, (make, kwargs, _) in FILES.items():  # refused before parsing
+            if not kwargs:
+                files = {"a.onnx": make()}
+                rows.append((case, len(files["a.onnx"]), *measure(files)))
     lines = [f"{'case':<26} {'bytes':>10} {'ms':>7} {'traced MB':>9} {'RSS MB':>7}  verdict"]
     for case, size, verdict, ms, traced, rss in rows:
         lines.append(f"{case[:26]:<26} {size:>10,} {ms:>7.2f} {traced:>9.2f} {rss:>7.1f}  "

@@ -1,13 +1,15 @@
 """Convert a network from another tool's file into this project's checkpoint; print one JSON line.
 
     python -m model.importer PATH [--out OUT.safetensors]
-                             [--input-scale auto|unit|mnist|symmetric|raw]
+                             [--input-scale auto|unit|mnist|symmetric|raw] [--max-bytes N]
 
 prints ``{"source", "format", "out", "input_scale", "scale_accuracy", "params", "macs",
 "layers": [{"name", "type", "inputs", "output_shape", "rf", "stride", "global"}]}`` (``rf`` and
 ``stride`` as ``[h, w]`` from the receptive-field engine, null for a layer whose units see the
 whole input, ``global: true``). A refused file prints ``error: MESSAGE`` on stderr, exit 2.
 Without ``--out`` the checkpoint is written beside PATH as NAME.safetensors (and NAME.json).
+PATH is read only when it is within the upload box's byte limit (what the app takes), unless
+``--max-bytes`` raises it on purpose.
 
 Readers, one per file extension, in :data:`READERS`. A reader is
 
@@ -31,12 +33,13 @@ from typing import Any
 
 from model.files import keras_import
 from model.files.atomic import atomic_write
+from model.files.budget import UPLOAD_BYTES
 from model.files.imported import AUTO, CHOICES, Converted, ImportedNetwork, to_checkpoint
 from model.files.onnx_import import read_onnx
 from viz.network.card import CardError
 from viz.network.layers import input_names
 
-Reader = Callable[[Mapping[str, bytes], str], ImportedNetwork]
+Reader = Callable[..., ImportedNetwork]  # (files, name, max_bytes=...) -> ImportedNetwork
 READERS: dict[str, Reader] = {
     ".onnx": read_onnx,
     ".keras": keras_import.read_keras,
@@ -59,8 +62,12 @@ def main_file(names: list[str]) -> str | None:
 class Folder(Mapping[str, bytes]):
     """The file PATH and, on demand, files beside it named by a plain name (bounded in size)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_bytes: int = UPLOAD_BYTES) -> None:
         self.path = path
+        size = path.stat().st_size
+        if size > max_bytes:  # refused before a byte is read
+            raise CardError(f"{path.name}: {size:,} bytes; the app takes files of up to "
+                            f"{max_bytes:,} bytes (raise it on purpose with --max-bytes).")
         self.main = path.read_bytes()
 
     def _side(self, key: str) -> Path | None:
@@ -91,13 +98,23 @@ class Folder(Mapping[str, bytes]):
         return 1
 
 
-def convert(files: Mapping[str, bytes], name: str, scale: str = AUTO) -> Converted:
-    """The checkpoint of ``files[name]`` read by its extension's reader."""
+def convert(files: Mapping[str, bytes], name: str, scale: str = AUTO,
+            max_bytes: int = UPLOAD_BYTES) -> Converted:
+    """The checkpoint of ``files[name]`` read by its extension's reader.
+
+    Args:
+        files: the file and those uploaded with it.
+        name: the network file's name in ``files``.
+        scale: the input scaling (one of :data:`model.files.imported.CHOICES`).
+        max_bytes: the largest network file read (default: the upload box's limit).
+    Returns:
+        The checkpoint. Raises CardError with a one-line message.
+    """
     reader = reader_for(name)
     if reader is None:
         raise CardError(f"{name}: not a format this app imports; it reads "
                         f"{', '.join(READERS)} files.")
-    return to_checkpoint(reader(files, name), scale)
+    return to_checkpoint(reader(files, name, max_bytes=max_bytes), scale)
 
 
 def summary(conv: Converted, out: str | None) -> dict[str, Any]:
@@ -124,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="the checkpoint to write (default: beside PATH)")
     p.add_argument("--input-scale", default=AUTO, choices=CHOICES,
                    help="how pixels were scaled in training (default: found on the samples)")
+    p.add_argument("--max-bytes", type=int, default=UPLOAD_BYTES,
+                   help=f"the largest file read (default {UPLOAD_BYTES:,}: the upload box's)")
     a = p.parse_args(argv)
     import torch
 
@@ -132,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not path.is_file():
             raise CardError(f"{path}: no such file.")
-        conv = convert(Folder(path), path.name, a.input_scale)
+        conv = convert(Folder(path, a.max_bytes), path.name, a.input_scale, a.max_bytes)
     except (CardError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

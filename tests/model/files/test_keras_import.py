@@ -128,6 +128,31 @@ def _edited(data: bytes, edit) -> bytes:  # type: ignore[no-untyped-def]
     return _zip(entries)
 
 
+def _restored(ok: bytes, **create) -> bytes:  # type: ignore[no-untyped-def]
+    """The file ``ok`` with its last Dense layer's bias (10 numbers) written again with h5py's
+    ``create_dataset`` options ``create`` (chunks, maxshape, a filter); the rest copied."""
+    import h5py
+
+    entries = _entries(ok)
+    src = h5py.File(io.BytesIO(entries["model.weights.h5"]), "r")
+    biases = []
+    src.visititems(lambda n, o: biases.append(n) if isinstance(o, h5py.Dataset)
+                   and o.shape == (10,) else None)
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as dst:
+        for key in src:
+            src.copy(src[key], dst, name=key)
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+        path = biases[-1]
+        value = src[path][()]
+        del dst[path]
+        dst.create_dataset(path, data=value, **create)
+    src.close()
+    entries["model.weights.h5"] = buf.getvalue()
+    return _zip(entries)
+
+
 def _bomb() -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
@@ -191,6 +216,15 @@ HOSTILE = {
         ls, "InputLayer", "batch_shape", [None, 32, 32, 3])), "one 28x28 grayscale image"),
     "unwritten dataset": (lambda ok, saved: _unwritten(saved),
                           "the weights up to it hold over 10,000,000 numbers"),
+    "bias in one chunk of 1M numbers": (
+        lambda ok, saved: _restored(ok, chunks=(1 << 20,), maxshape=(None,), compression="gzip"),
+        "resizable"),
+    "bias in a chunk larger than it": (
+        lambda ok, saved: _restored(ok, chunks=(1 << 20,), maxshape=(1 << 20,)),
+        "resizable"),
+    "filter outside the list": (
+        lambda ok, saved: _restored(ok, chunks=(10,), scaleoffset=4),
+        "HDF5 filter 6; this server reads gzip, shuffle, fletcher32, lzf"),
     "asymmetric same": (lambda ok, saved: (saved / "asymmetric.keras").read_bytes(),
                         "layer 'down': padding='same' here pads 0 before and 1 after"),
 }
@@ -204,6 +238,8 @@ def test_hostile_files_one_line(saved: Path, case: str) -> None:
         keras_import.read(data, "student.keras")
     message = str(info.value)
     assert words in message and "\n" not in message and message.startswith("student.keras: ")
+    if "HDF5" in words or "resizable" in words:  # says what to do
+        assert 'model.save("name.keras")' in message
 
 
 def test_importer_command_on_a_keras_file(saved: Path, tmp_path: Path, capsys) -> None:
