@@ -8,7 +8,7 @@ import pytest
 from model.classroom import rules
 from model.classroom.rules import ClassError
 from model.classroom.store import NotTeacher, Store
-from tests.app.classroom.test_store import DIGIT, SECRET, T0, store  # noqa: F401 - the fixture
+from tests.app.classroom.test_store import DIGIT, SECRET, T0
 
 CODE = "SEA234"
 FRESH = rules.SEAT_FRESH_S
@@ -203,3 +203,43 @@ def test_hostile_browser_and_address_keys(store: Store, browser: str, address: s
     assert store.send(CODE, "d" * 16, DIGIT, 1, 1, "", T0, browser=browser) > 0
     assert [x.seat for x in store.seats(CODE, SECRET, T0)] == ["d" * 16, "e" * 16] or \
         sorted(x.seat for x in store.seats(CODE, SECRET, T0)) == ["d" * 16, "e" * 16]
+
+
+class _Request:
+    """What ``st.context`` tells of one request: its cookies, headers and address."""
+
+    def __init__(self, cookie: str | None, ip: str | None, forwarded: str = "") -> None:
+        self.cookies = {} if cookie is None else {"cnnlens_route": cookie}
+        self.headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+        self.ip_address = ip
+
+
+def test_a_browser_is_its_signed_cookie_and_never_a_made_up_one(tmp_path, monkeypatch) -> None:
+    from model.classroom import browser_id
+    from ui.classroom.seats import browser_key
+
+    secret = browser_id.new_secret()
+    path = tmp_path / "browser_id.secret"
+    path.write_text(secret)
+    monkeypatch.setenv(browser_id.SECRET_FILE_ENV, str(path))
+    signed = browser_id.mint(secret)
+    assert browser_key(_Request(signed, "127.0.0.1")) == "c:" + browser_id.browser_id(signed)
+    made_up = signed[:-2] + ("AA" if not signed.endswith("AA") else "BB")
+    for cookie in (made_up, "0" * 32 + ".x", "x" * 100_000, None):
+        assert not browser_key(_Request(cookie, "127.0.0.1")).startswith("c:")
+    monkeypatch.delenv(browser_id.SECRET_FILE_ENV)  # plain `streamlit run`: no deployment secret
+    assert not browser_key(_Request(signed, "127.0.0.1")).startswith("c:")
+
+
+@pytest.mark.parametrize(("ip", "forwarded", "want"), [
+    ("10.1.2.3", "", "10.1.2.3"),  # straight to the app
+    ("10.1.2.3", "6.6.6.6", "10.1.2.3"),  # not behind our proxy: a header is the browser's word
+    ("127.0.0.1", "6.6.6.6, 10.9.8.7", "10.9.8.7"),  # behind the proxy: the entry it added
+    ("::1", "10.9.8.7", "10.9.8.7"),
+    ("127.0.0.1", "", "127.0.0.1"),
+    (None, "", "local"),
+])
+def test_an_address_behind_the_proxy_is_the_one_the_proxy_saw(ip, forwarded, want) -> None:
+    from ui.classroom.seats import address_key
+
+    assert address_key(_Request(None, ip, forwarded)) == want
