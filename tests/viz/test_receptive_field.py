@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import viz.network.layertypes  # noqa: F401  (hands the engine the app's layer types and roles)
-from viz.receptive_field import compute, format_table, layer_types, to_records, units_seeing, use_roles
+from viz.receptive_field import (
+    compute,
+    format_table,
+    layer_types,
+    to_records,
+    units_seeing,
+    use_roles,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -162,8 +162,9 @@ def test_the_file_readers_tables_agree_with_the_entries() -> None:
     assert read_ops - ONNX_STRUCTURE <= now, "ONNX handlers of no entry"
     assert set(keras_import.CLASSES) - KERAS_STRUCTURE == {
         c for t in LAYER_TYPE_LIST if t.name not in NOT_YET_READ for c in t.keras}
-    assert keras_import.ACTIVATIONS == {t.keras_activation: t.name for t in LAYER_TYPE_LIST
-                                        if t.keras_activation and t.name not in NOT_YET_READ}
+    activations = {t.keras_activation: t.name for t in LAYER_TYPE_LIST
+                   if t.keras_activation and t.name not in NOT_YET_READ}
+    assert activations == keras_import.ACTIVATIONS
 
 
 @pytest.mark.parametrize("kind", FIELD_CHANGERS)
