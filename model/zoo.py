@@ -5,8 +5,8 @@ The architectures themselves (their layer records, descriptions, recipes) are pl
 the record names (``conv1``, ``bn1``, ``relu1``, ``pool``, ``head`` ...), so state-dict keys and
 hooks name layers as the records do. Shapes, parameters and MACs are computed from the records by
 ``viz.network.layers`` (tested against these modules). What a record of each type holds, and its
-defaults, is its entry in ``viz.network.layertypes``; :data:`BUILDERS` holds the torch module of
-each type.
+defaults, is its entry in ``viz.network.layertypes``, which also names its torch class and
+arguments; :data:`BUILDERS` builds them.
 
 A *graph* network (a record names its ``inputs``: residual ``add``, channel ``concat``) keeps the
 same flat list of named children; its forward pass walks the records by their inputs, keeping an
@@ -36,9 +36,9 @@ from viz.network.layers import (
 )
 from viz.network.layertypes import TYPES
 
-__all__ = ["ARCHITECTURES", "BUILDERS", "INPUT_SHAPE", "NUM_CLASSES", "Add", "Concat",
-           "LayerRecord", "ZooNet", "build", "build_from_config", "build_layer", "graph_inputs",
-           "walk"]
+__all__ = ["ARCHITECTURES", "BUILDERS", "INPUT_SHAPE", "NUM_CLASSES", "OWN_MODULES", "Add",
+           "Concat", "LayerRecord", "ZooNet", "build", "build_from_config", "build_layer",
+           "graph_inputs", "module_class", "walk"]
 
 
 class Add(nn.Module):
@@ -132,42 +132,28 @@ def walk(model: nn.Module, x: torch.Tensor,
         yield name, module, out
 
 
-def _conv(rec: LayerRecord) -> nn.Module:
-    t = TYPES["conv"]
-    return nn.Conv2d(rec["in"], rec["out"], rec["kernel"], stride=t.value(rec, "stride"),
-                     padding=t.value(rec, "padding"), dilation=t.value(rec, "dilation"),
-                     groups=t.value(rec, "groups"), bias=t.value(rec, "bias"))
+# zoo's own modules, which torch.nn does not have (an entry's ``torch`` names one of these or
+# a class of torch.nn)
+OWN_MODULES: dict[str, type[nn.Module]] = {"Add": Add, "Concat": Concat}
 
 
-def _pool(cls: type[nn.Module], extra: Callable[[LayerRecord], dict] = lambda rec: {}
-          ) -> Callable[[LayerRecord], nn.Module]:
-    def make(rec: LayerRecord) -> nn.Module:
-        t = TYPES[rec["type"]]
-        return cls(rec["kernel"], stride=t.value(rec, "stride"), padding=t.value(rec, "padding"),
-                   ceil_mode=t.value(rec, "ceil_mode"), **extra(rec))
-    return make
+def module_class(kind: str) -> type[nn.Module]:
+    """The torch class of layer type ``kind``: its entry's ``torch`` name, in torch.nn or here."""
+    name = TYPES[kind].torch
+    cls = OWN_MODULES.get(name) or getattr(nn, name, None)
+    if cls is None:
+        raise ValueError(f"layer type {kind!r}: no torch module {name!r} in torch.nn or the zoo")
+    return cls
 
 
-# The torch module of every layer type of viz.network.layertypes (its ``torch`` names the class;
-# tests/viz/test_layertypes.py checks both), built from a record with the registry's defaults.
-BUILDERS: dict[str, Callable[[LayerRecord], nn.Module]] = {
-    "conv": _conv,
-    "bn": lambda rec: nn.BatchNorm2d(rec["channels"]),
-    "relu": lambda rec: nn.ReLU(),
-    "tanh": lambda rec: nn.Tanh(),
-    "sigmoid": lambda rec: nn.Sigmoid(),
-    "leakyrelu": lambda rec: nn.LeakyReLU(TYPES["leakyrelu"].value(rec, "negative_slope")),
-    "dropout": lambda rec: nn.Dropout(TYPES["dropout"].value(rec, "p")),
-    "maxpool": _pool(nn.MaxPool2d),
-    "avgpool": _pool(nn.AvgPool2d, lambda rec: {
-        "count_include_pad": TYPES["avgpool"].value(rec, "count_include_pad")}),
-    "gap": lambda rec: nn.AdaptiveAvgPool2d(1),
-    "gmp": lambda rec: nn.AdaptiveMaxPool2d(1),
-    "flatten": lambda rec: nn.Flatten(),
-    "linear": lambda rec: nn.Linear(rec["in"], rec["out"], bias=TYPES["linear"].value(rec, "bias")),
-    "add": lambda rec: Add(),
-    "concat": lambda rec: Concat(),
-}
+def _builder(kind: str) -> Callable[[LayerRecord], nn.Module]:
+    cls, args = module_class(kind), TYPES[kind].torch_args
+    return lambda rec: cls(**args(rec))
+
+
+# The torch module of every layer type: its entry's class, built with its entry's arguments
+# (the registry's defaults filled in).
+BUILDERS: dict[str, Callable[[LayerRecord], nn.Module]] = {kind: _builder(kind) for kind in TYPES}
 
 
 def build_layer(rec: LayerRecord) -> nn.Module:

@@ -13,23 +13,19 @@ from typing import Any
 
 from torch import nn
 
-from model.zoo import Add, Concat, graph_inputs
+from model.zoo import Add, Concat, graph_inputs, module_class
+from viz.network.layertypes import LAYER_TYPE_LIST
 from viz.receptive_field import LayerField, compute
 
-# Elementwise modules: they change values, never which pixels a unit sees.
+# Elementwise modules: they change values, never which pixels a unit sees. The app's own are the
+# torch class of every "keep" entry of the layer types; the others torch has are read as identity.
 _ELEMENTWISE: tuple[tuple[type[nn.Module], str], ...] = (
-    (nn.ReLU, "relu"),
-    (nn.BatchNorm2d, "bn"),
-    (nn.Dropout, "dropout"),
+    *((module_class(t.name), t.name) for t in LAYER_TYPE_LIST if t.role == "keep"),
     (nn.Dropout2d, "dropout"),
     (nn.Identity, "identity"),
-    (nn.LeakyReLU, "leakyrelu"),
     (nn.ReLU6, "identity"),
-    (nn.ELU, "identity"),
     (nn.GELU, "identity"),
     (nn.SiLU, "identity"),
-    (nn.Sigmoid, "sigmoid"),
-    (nn.Tanh, "tanh"),
 )
 
 

@@ -6,9 +6,9 @@ gives every layer's output size, MACs and kernel), so nothing is built. A traini
 
     ``overhead + conv MACs * a + linear MACs * b + elements * c + windows * d`` seconds,
 
-where *elements* are the numbers each layer reads and writes (weighted by layer type: BatchNorm
-and dropout do more per number than ReLU), and *windows* are the kernel positions a conv or a
-pooling layer visits (a 15x15 stride-1 max-pool visits 225 inputs per output, at no MAC). The
+where *elements* are the numbers each layer reads and writes (weighted by its type's ``cost``:
+BatchNorm and dropout do more per number than ReLU), and *windows* are the kernel positions a
+conv or a pooling layer visits (a 15x15 stride-1 max-pool visits 225 inputs per output, at no MAC). The
 five coefficients are this server's: a few timed training steps of five small networks, each
 dominated by one term (about two seconds), fitted once per server and cached in the runs folder
 (``.throughput.json``; a file without the five fields, or from another machine, is measured again).
@@ -40,6 +40,7 @@ from model.data import TEST_SET_SIZE, TRAIN_SIZE, VALIDATION_SIZE
 from model.files.atomic import atomic_write
 from viz.network.card import analyse_checked
 from viz.network.layers import INPUT_ELEMENTS, INPUT_SHAPE, LayerInfo
+from viz.network.layertypes import LAYER_TYPE_LIST
 
 MAX_MINUTES_ENV = "CNN_LENS_MAX_TRAIN_MINUTES"
 DEFAULT_MAX_MINUTES = 15.0
@@ -49,12 +50,10 @@ DEFAULT_MAX_MEMORY_MB = 1024.0
 # estimate is checked against measured steps to within 3x; the slack covers a busy server).
 DEADLINE_SLACK = 1.5
 CACHE_NAME = ".throughput.json"
-MEMORY_SAFETY = 1.25  # the memory model against measured peaks (tests/model/test_budget.py)
-# Per layer type, how many numbers' worth of work one output number costs (ReLU = 1; measured
-# forward + backward, one thread): BatchNorm normalises and keeps statistics, dropout draws and
-# applies a mask, a conv adds its bias and reorders its output.
-ELEMENT_WEIGHT = {"conv": 2.0, "bn": 2.5, "relu": 1.0, "dropout": 3.0, "maxpool": 1.0,
-                  "avgpool": 1.0, "gap": 1.0, "flatten": 1.0, "linear": 1.0}
+MEMORY_SAFETY = 1.25  # the memory model against measured peaks (tests/model/training/test_budget.py)
+# Per layer type, how many numbers' worth of work one output number costs: its entry's ``cost``
+# (ReLU = 1), required of every entry, so no type is counted by a guess.
+ELEMENT_WEIGHT: dict[str, float] = {t.name: t.cost for t in LAYER_TYPE_LIST}
 POOLS = ("maxpool", "avgpool", "gap", "gmp")
 
 
@@ -150,7 +149,7 @@ def cost(infos: list[LayerInfo] | tuple[LayerInfo, ...]) -> Cost:
             linear += info.macs
         elif info.type in ("maxpool", "avgpool"):
             windows += out * (info.kernel or 1) ** 2
-        elements += ELEMENT_WEIGHT.get(info.type, 1.0) * out
+        elements += ELEMENT_WEIGHT[info.type] * out
         if info.type in POOLS:
             elements += prev  # reads its whole input
         kept += 4 * out + (8 * out if info.type == "maxpool" else 0) + (

@@ -11,7 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from viz.receptive_field import LAYER_TYPES, compute, format_table, to_records, units_seeing
+import viz.network.layertypes  # noqa: F401  (hands the engine the app's layer types and roles)
+from viz.receptive_field import (
+    compute,
+    format_table,
+    layer_types,
+    to_records,
+    units_seeing,
+    use_roles,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -335,8 +343,27 @@ def test_unit_outside_the_output_is_rejected():
 
 
 def test_all_documented_types_are_known():
-    assert set(LAYER_TYPES) >= {"conv", "maxpool", "avgpool", "relu", "bn", "dropout", "add",
-                                "concat", "flatten", "linear", "gap"}
+    assert set(layer_types()) >= {"conv", "maxpool", "avgpool", "relu", "bn", "dropout", "add",
+                                  "concat", "flatten", "linear", "gap", "identity", "prelu", "elu"}
+
+
+def test_the_engine_alone_knows_only_its_own_rules():
+    """Without the app's table the engine reads its own types and refuses the others by name."""
+    code = ("import viz.receptive_field as rf\n"
+            "try:\n    rf.compute([{'name': 'r', 'type': 'relu'}], 8)\n"
+            "except ValueError as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60,
+                         capture_output=True, text=True).stdout
+    assert "unknown layer type 'relu'; use one of conv, maxpool, avgpool, add, concat, " \
+        "identity" in out
+
+
+def test_roles_the_engine_has_no_rule_for_are_refused():
+    with pytest.raises(ValueError, match="no field rule for it"):
+        use_roles({"lppool": "field"})
+    with pytest.raises(ValueError, match="role 'spatial' is not one of"):
+        use_roles({"relu": "spatial"})
+    assert "lppool" not in layer_types()
 
 
 # ----------------------------------------------------------------------------- regions
@@ -563,7 +590,7 @@ def test_cli_reads_a_model_card():
 def test_a_chain_of_global_layers_is_walked_once(monkeypatch) -> None:
     """Every global layer's region is the input's full support, found once per network: a chain
     of n linear layers costs about n backward steps, not n squared (2,000 rows took 7.5 s)."""
-    import viz.receptive_field as engine
+    import viz.receptive_field.regions as engine
 
     calls = 0
     read_by = engine._read_by
@@ -578,7 +605,7 @@ def test_a_chain_of_global_layers_is_walked_once(monkeypatch) -> None:
     layers = [{"name": "conv", "type": "conv", "kernel": 3, "padding": 1},
               {"name": "flatten", "type": "flatten"}]
     layers += [{"name": f"fc{i}", "type": "linear"} for i in range(n)]
-    fields = engine.compute({"input_size": [28, 28], "layers": layers})
+    fields = compute({"input_size": [28, 28], "layers": layers})
     regions = [f.region(0, 0) for f in fields[1:]]
     assert all((r.h.clipped, r.w.clipped) == ((0, 27), (0, 27)) for r in regions)
     assert calls <= 4 * (n + 2)  # two axes, a few steps per layer (was about n * n)

@@ -1,11 +1,11 @@
 """A torch-free forward pass of zoo networks, straight from a checkpoint's bytes, in numpy.
 
 Importing torch takes 1.5-2 s on a small machine; a zoo network is a list of conv,
-BatchNorm, ReLU, pooling, flatten, linear and join layers. This module reads a ``.safetensors``
+BatchNorm, activation, pooling, flatten, linear and join layers. This module reads a ``.safetensors``
 checkpoint (tensors and model card) with numpy only and computes every layer's output, so the
 explorer can draw its first feature maps and prediction while torch is still loading in the
 background. The results match ``torch`` in eval mode to float32 precision (see
-tests/viz/test_npforward.py). Each layer type's op is its ``numpy`` entry in
+tests/viz/network/test_npforward.py). Each layer type's op is its ``numpy`` entry in
 ``viz.network.layertypes``; a graph network (records naming their ``inputs``: add, concat) is
 walked by those inputs.
 """

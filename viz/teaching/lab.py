@@ -8,7 +8,8 @@ in ``viz.network.layertypes``); :func:`analyse` (``viz.network.layers.analyse``)
 shape, receptive field, effective stride and padding (from the receptive-field engine),
 parameters and MACs, all by arithmetic: nothing is built or run, so it answers at once;
 :func:`check` adds the upload limits of ``viz.network.card``. Every invalid network raises
-``ValueError`` with a message saying what to change.
+``ValueError`` with a message saying what to change. The report's tables and comparisons are
+``viz.teaching.lab_report``'s, the explanation of a broken edit ``viz.teaching.lab_fix``'s.
 """
 
 from __future__ import annotations
@@ -16,26 +17,26 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from viz.network.card import LIMITS, MAX_LAYERS, MAX_NAME, check_limits
 from viz.network.layers import (
-    FIELD_CHANGERS,
     INPUT,
     INPUT_SHAPE,
     JOIN_TYPES,
     LAYER_TYPES,
     TABLE_COLUMNS,
     LabReport,
-    LayerInfo,
     analyse,
     describe,
 )
 from viz.network.layertypes import AFTER_FLATTEN, TYPES, RowContext, listed
 
-__all__ = ["COLUMNS", "ROW_TYPES", "TABLE_COLUMNS", "LabReport", "analyse", "check",
-           "layers_to_rows", "report_csv", "rows_to_layers", "table_rows", "table_rows_to_rows"]
+__all__ = ["COLUMNS", "MAX_TRIES", "ROW_TYPES", "TABLE_COLUMNS", "TEXT_COLUMNS", "LabReport",
+           "Summary", "analyse", "area", "before_head", "cell", "check", "compare_sentence",
+           "explain_break", "growth", "layers_to_rows", "millions", "report_csv",
+           "rows_to_layers", "shape_text", "summarise", "table_rows", "table_rows_to_rows",
+           "weight_layers"]
 
 ROW_TYPES = LAYER_TYPES
 COLUMNS = ("name", "type", "kernel", "stride", "padding", "dilation", "channels",
@@ -250,134 +251,6 @@ def layers_to_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Tables, CSV and comparison (for the lab page; plain data, no Streamlit)
-# ---------------------------------------------------------------------------------------------
-
-def _side(pair: tuple[int, int] | int | None, missing: str) -> str:
-    """'54' for a square (54, 54) or 54, '54x40' otherwise, ``missing`` for a global layer."""
-    if pair is None:
-        return missing
-    if isinstance(pair, int):
-        return str(pair)
-    return str(pair[0]) if pair[0] == pair[1] else f"{pair[0]}x{pair[1]}"
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    """'16x14x14' (channels x height x width), or '10' for a vector."""
-    return "x".join(str(d) for d in shape)
-
-
-def table_rows(report: LabReport) -> list[dict[str, Any]]:
-    """One row per layer: name, type, output CxHxW, receptive field r, effective stride S,
-    effective padding P (in input pixels; 'all' / '-' for a layer that sees the whole input),
-    parameters and MACs."""
-    return [{"layer": r.name, "type": r.type, "output": shape_text(r.shape),
-             "r": _side(r.rf, "all"), "S": _side(r.stride, "-"), "P": _side(r.padding, "-"),
-             "params": r.params, "MACs": r.macs} for r in report.layers]
-
-
-def report_csv(report: LabReport) -> str:
-    """The per-layer table as CSV text (header row, one line per layer, '\\n' line ends)."""
-    import csv
-    import io
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=TABLE_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(table_rows(report))
-    return buf.getvalue()
-
-
-def growth(report: LabReport, every: bool = False) -> list[LayerInfo]:
-    """The layers after which r and S are drawn: convs and pools (``every``: every spatial one)."""
-    return [r for r in report.layers if not r.is_global and (every or r.type in FIELD_CHANGERS)]
-
-
-def weight_layers(report: LabReport) -> int:
-    """How many conv and linear layers the network has (its depth as usually counted)."""
-    return sum(1 for r in report.layers if r.type in ("conv", "linear"))
-
-
-def before_head(report: LabReport, input_shape: tuple[int, int, int] = INPUT_SHAPE
-                ) -> tuple[int, ...]:
-    """The shape the head (the last conv or linear layer) reads: the map the decision uses."""
-    last = max((i for i, r in enumerate(report.layers) if r.type in ("conv", "linear")),
-               default=None)
-    if last is None or last == 0:
-        return input_shape
-    reads = report.layers[last].inputs  # (a graph network's head may read an earlier layer)
-    if reads and reads[0] != report.layers[last - 1].name:
-        return next((r.shape for r in report.layers if r.name == reads[0]), input_shape)
-    return report.layers[last - 1].shape
-
-
-@dataclass(frozen=True)
-class Summary:
-    """One network's line in the comparison."""
-
-    name: str
-    params: int
-    macs: int
-    rf: tuple[int, int] | None
-    before_head: tuple[int, ...]
-    layers: int  # conv and linear layers
-    accuracy: float | None = None  # test accuracy of its shipped checkpoint's card, if any
-
-    def row(self) -> dict[str, Any]:
-        return {"network": self.name, "params": self.params, "MACs": self.macs,
-                "final r": _side(self.rf, "all"), "before the head": shape_text(self.before_head),
-                "conv + linear layers": self.layers,
-                "test accuracy (shipped)": ("-" if self.accuracy is None
-                                            else f"{self.accuracy:.2%}")}
-
-
-def summarise(name: str, report: LabReport, accuracy: float | None = None) -> Summary:
-    """One network's line; ``accuracy``: its shipped checkpoint's test accuracy (from the
-    card), None when no trained checkpoint ships."""
-    return Summary(name, report.params, report.macs, report.final_rf(), before_head(report),
-                   weight_layers(report), accuracy)
-
-
-def _area(rf: tuple[int, int] | None) -> str:
-    return "whole-image" if rf is None else f"{rf[0]}x{rf[1]}"
-
-
-def _times(a: int, b: int) -> str:
-    """How many times ``a`` is ``b``: '7.3x', '153x'."""
-    ratio = a / b if b else float("inf")
-    return f"{ratio:.1f}x" if ratio < 10 else f"{ratio:,.0f}x"
-
-
-def compare_sentence(summaries: list[Summary]) -> str:
-    """What the numbers say, one clause per network measured against the first one."""
-    if len(summaries) < 2:
-        return ""
-    base = summaries[0]
-    clauses = []
-    for other in summaries[1:]:
-        if other.rf == base.rf:
-            field = f"reaches the same {_area(other.rf)} field as {base.name}"
-        else:
-            field = f"reaches a {_area(other.rf)} field (against {_area(base.rf)} for {base.name})"
-        diff = other.params - base.params
-        if diff < 0:
-            params = f"with {-diff:,} fewer parameters ({other.params:,} against {base.params:,})"
-        elif diff > 0:
-            params = (f"with {diff:,} more parameters ({_times(other.params, base.params)} "
-                      f"{base.name}'s)")
-        else:
-            params = "with as many parameters"
-        if other.macs >= base.macs:
-            macs = f"needs {_times(other.macs, base.macs)} the MACs"
-        else:
-            macs = f"needs {_times(base.macs, other.macs)} fewer MACs"
-        if other.accuracy is not None and base.accuracy is not None:
-            macs += (f", for {other.accuracy:.2%} test accuracy against {base.accuracy:.2%} "
-                     f"(their shipped checkpoints)")
-        clauses.append(f"{other.name} {field} {params} and {macs}")
-    return "; ".join(clauses) + "."
-
-
-# ---------------------------------------------------------------------------------------------
 # The editor's cells, and short numbers
 # ---------------------------------------------------------------------------------------------
 
@@ -440,115 +313,16 @@ def area(rf: tuple[int, int] | None) -> str:
     return "whole image" if rf is None else f"{rf[0]}x{rf[1]}"
 
 
-# ---------------------------------------------------------------------------------------------
-# When an edit breaks the network: which layer, which change, and what fixes it
-# ---------------------------------------------------------------------------------------------
-
-MAX_TRIES = 40  # candidate tables tried for a fix (each one is analysed: a few ms)
-_LAYER_IN_MESSAGE = re.compile(r"layer '([A-Za-z0-9_-]+)'")
-
-
-def _names(rows: list[dict[str, Any]]) -> list[str]:
-    """Each row's layer name as the lab gives it (its own, or type + number); the type or
-    'row N' where the table cannot be read that far."""
-    try:
-        return layer_names(rows)
-    except ValueError:
-        return [_name(row) or str(row.get("type") or f"row {i}")
-                for i, row in enumerate(rows, start=1)]
-
-
-def _works(rows: list[dict[str, Any]]) -> bool:
-    try:
-        check(rows)
-    except ValueError:
-        return False
-    return True
-
-
-def _shown(value: Any) -> str:
-    return "blank" if value is None else str(value)
-
-
-def _keep_size_fix(good: list[dict[str, Any]], rows: list[dict[str, Any]], i: int
-                   ) -> tuple[int, str] | None:
-    """(padding, 'HxW'): the padding of row ``i`` (0-based) that gives it the output size it had
-    in ``good`` and makes the whole table work, or None."""
-    if not _works(good) or rows[i].get("inputs") is not None:
-        return None
-    try:
-        before = describe(rows_to_layers(good))
-        edited = rows_to_layers(rows[: i + 1])[-1]
-    except ValueError:
-        return None
-    if edited["type"] not in FIELD_CHANGERS or len(before[i].shape) != 3:
-        return None
-    side_in = before[i - 1].shape[1] if i else INPUT_SHAPE[1]
-    want = before[i].shape[1:]
-    kind = TYPES[edited["type"]]
-    k, stride = int(edited["kernel"]), int(kind.value(edited, "stride"))
-    span = (int(edited.get("dilation") or 1)) * (k - 1) + 1
-    from viz.receptive_field import output_length
-    for pad in range(0, min(span, 128) + 1):
-        if output_length(side_in, span, stride, pad, pad) == want[0]:
-            trial = [dict(r) for r in rows]
-            trial[i]["padding"] = pad
-            if _works(trial):
-                return pad, "x".join(map(str, want))
-    return None
-
-
-def explain_break(good: list[dict[str, Any]], rows: list[dict[str, Any]], problem: str) -> str:
-    """What to tell a teacher when ``rows`` fails with ``problem`` (the check's message) and
-    ``good`` is the last table that worked: the breaking layer with its row, the edit that broke
-    it and, when one is found by trying (at most ``MAX_TRIES`` tables), the change that fixes
-    it: a padding that keeps the edited layer's size, setting a cell back, or deleting a new
-    row. One paragraph, no trailing full stop."""
-    names = _names(rows)
-    row_of = {name: i for i, name in enumerate(names, start=1)}
-    text = _LAYER_IN_MESSAGE.sub(
-        lambda m: f"layer '{m.group(1)}' (row {row_of[m.group(1)]})"
-        if m.group(1) in row_of else m.group(0), problem.rstrip(". "), count=1)
-    if not good or len(rows) > MAX_LAYERS:
-        return text
-    changes: list[tuple[int, str, Any, Any]] = []  # (row index, key, before, now)
-    added: list[int] = []
-    if len(good) == len(rows):
-        changes = [(i, key, cell(g.get(key)), cell(r.get(key)))
-                   for i, (g, r) in enumerate(zip(good, rows)) for key in COLUMNS
-                   if cell(g.get(key)) != cell(r.get(key))]
-    elif len(rows) == len(good) + 1:  # one row added: which one
-        added = [i for i in range(len(rows)) if rows[:i] + rows[i + 1:] == good]
-    said = []
-    for i, key, old, new in changes[:3]:
-        said.append(f"row {i + 1} ({names[i]}): {key} {_shown(old)} → {_shown(new)}")
-    for i in added[:1]:
-        said.append(f"the new row {i + 1} ({names[i]})")
-    if not said:
-        return text
-    text += f". It stopped working with {'your change to ' if changes else ''}{'; '.join(said)}"
-    fix = None
-    tries = 0
-    rows_changed = sorted({i for i, *_ in changes})
-    for i in rows_changed[:3]:
-        keys = {key for j, key, *_ in changes if j == i}
-        if keys <= {"kernel", "stride", "dilation", "padding"} and keys != {"padding"}:
-            found = _keep_size_fix(good, rows, i)
-            tries += 1
-            if found is not None:
-                fix = (f"padding {found[0]} on row {i + 1} keeps {names[i]}'s output at "
-                       f"{found[1]} and makes the network work again")
-                break
-    if fix is None:
-        for i, key, old, _new in changes:
-            if tries >= MAX_TRIES:
-                break
-            trial = [dict(r) for r in rows]
-            trial[i][key] = old
-            tries += 1
-            if _works(trial):
-                fix = f"setting row {i + 1}'s {key} back to {_shown(old)} makes it work again"
-                break
-    if fix is None and added:
-        fix = f"deleting row {added[0] + 1} makes it work again"
-    return text + (f". {fix[0].upper()}{fix[1:]}" if fix else "")
+# the lab's tables and summaries, and its explanations of a broken edit, by their old names here
+from viz.teaching.lab_fix import MAX_TRIES, explain_break  # noqa: E402
+from viz.teaching.lab_report import (  # noqa: E402
+    Summary,
+    before_head,
+    compare_sentence,
+    growth,
+    report_csv,
+    shape_text,
+    summarise,
+    table_rows,
+    weight_layers,
+)

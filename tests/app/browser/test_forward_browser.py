@@ -2,7 +2,8 @@
 
 Small networks with random weights (and random BatchNorm statistics), one per option: conv with
 every padding, stride and dilation; max and average pooling with every kernel, stride, padding
-and ceil_mode; BatchNorm, ReLU, dropout, global average pooling, flatten, linear. Each runs on a
+and ceil_mode; BatchNorm, the activations (PReLU shared and per channel), dropout, global
+pooling, flatten, linear, the joins. Each runs on a
 real digit and on random pixels through ``viz.network.npforward.forward``, torch (``model.zoo``) and the
 lens's own decoding and forward modules (ui/components/js/, loaded alone in a blank page and fed the lens
 payload of ``viz.browser.lens.payload``); every layer's output must agree within 1e-5 of the map's scale.
@@ -185,6 +186,21 @@ def _activation_cases(kind: str, options: tuple[dict[str, Any], ...] = ({},)
     return cases
 
 
+def _prelu_cases() -> dict[str, list[dict[str, Any]]]:
+    """PReLU with one shared slope and one per channel, on maps and on a vector (slopes drawn
+    of both signs by :func:`_model`)."""
+    cases = _activation_cases("prelu")  # one shared slope: torch's default
+    cases["prelu-per-channel-maps"] = _with_head([
+        _conv("conv1", 1, 3, 3, 1, 1), {"name": "act1", "type": "prelu", "num_parameters": 3},
+        _conv("conv2", 3, 2, 3, 2, 1), {"name": "act2", "type": "prelu", "num_parameters": 2}])
+    cases["prelu-per-feature-vector"] = [
+        {"name": "flatten", "type": "flatten"},
+        {"name": "fc1", "type": "linear", "in": 784, "out": 12},
+        {"name": "act1", "type": "prelu", "num_parameters": 12},
+        {"name": "head", "type": "linear", "in": 12, "out": 10}]
+    return cases
+
+
 def _gmp_cases() -> dict[str, list[dict[str, Any]]]:
     return {"gmp-conv-head": [
         _conv("conv1", 1, 4, 3, 1, 1, 1, True),
@@ -213,6 +229,8 @@ ROWS: dict[str, Any] = {
     "sigmoid": lambda: _activation_cases("sigmoid"),
     "leakyrelu": lambda: _activation_cases("leakyrelu", ({}, {"negative_slope": 0.2},
                                                          {"negative_slope": 0.0})),
+    "prelu": lambda: _prelu_cases(),
+    "elu": lambda: _activation_cases("elu"),
     "dropout": lambda: {"dropout-alone": _with_head([_conv("conv1", 1, 3, 3, 1, 1),
                                                      {"name": "drop1", "type": "dropout",
                                                       "p": 0.5}])},
@@ -257,6 +275,8 @@ def _model(layers: list[dict[str, Any]], seed: int):
                 m.bias.uniform_(-0.5, 0.5)
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
+            if isinstance(m, torch.nn.PReLU):
+                m.weight.uniform_(-0.5, 0.8)
     return model
 
 
@@ -321,5 +341,8 @@ def test_every_layer_type_has_a_row_that_runs_it() -> None:
 
 
 def test_the_browser_runs_every_layer_type(page) -> None:
-    from viz.network.layertypes import LAYER_TYPES
-    assert sorted(page.evaluate("() => window.forwardTypes")) == sorted(LAYER_TYPES)
+    from viz.network.layertypes import LAYER_TYPE_LIST
+    ops = set(page.evaluate("() => window.forwardTypes"))
+    missing = {t.name: t.browser for t in LAYER_TYPE_LIST if t.browser not in ops}
+    assert not missing, f"entries whose browser op forward.js lacks: {missing}"
+    assert ops == {t.browser for t in LAYER_TYPE_LIST}, "ops of no entry"

@@ -71,7 +71,7 @@ def test_specs_are_read_from_the_modules():
     model.add_module("c", nn.Conv2d(1, 2, (3, 5), stride=(1, 2), padding=(1, 0), dilation=(2, 1)))
     model.add_module("p", nn.MaxPool2d(3, stride=2, padding=1, ceil_mode=True))
     model.add_module("a", nn.AvgPool2d((2, 3), ceil_mode=True))
-    model.add_module("act", nn.ELU())
+    model.add_module("act", nn.GELU())
     model.add_module("leaky", nn.LeakyReLU(0.2))
     model.add_module("gmp", nn.AdaptiveMaxPool2d(1))
     specs = layer_specs(model)
@@ -81,6 +81,8 @@ def test_specs_are_read_from_the_modules():
                         "ceil_mode": True, "dilation": 1}
     assert specs[2]["kernel"] == [2, 3] and specs[2]["stride"] == [2, 3]
     assert specs[3] == {"name": "act", "type": "identity"}  # elementwise, not a zoo type
+    elu = layer_specs(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ELU(), nn.PReLU(2)))
+    assert [s["type"] for s in elu[1:]] == ["elu", "prelu"]  # zoo types: read as themselves
     assert specs[4:] == [{"name": "leaky", "type": "leakyrelu"}, {"name": "gmp", "type": "gmp"}]
 
 

@@ -1,7 +1,8 @@
 // The network's forward pass on 28x28 pixels, layer by layer, as torch computes it in eval mode
 // (conv with stride, padding and dilation; max / average pooling with padding, stride and
-// ceil_mode; BatchNorm; ReLU; dropout; global average pooling; flatten; linear; the joins add
-// and concat of a graph network, whose records name their inputs). Reads a net decoded by
+// ceil_mode; BatchNorm; ReLU, tanh, sigmoid, leaky ReLU, PReLU, ELU; dropout; global average
+// and max pooling; flatten; linear; the joins add and concat of a graph network, whose records
+// name their inputs). Reads a net decoded by
 // decode.js; tests/app/browser/test_forward_browser.py checks it against numpy and torch.
 
 function conv(x, C, H, W, rec, wt, bias, OH, OW) {
@@ -67,8 +68,8 @@ function pool(x, C, H, W, rec, OH, OW, isMax) {
   return out;
 }
 
-// One op per layer type (the types of viz/network/layertypes.py; tests/app/browser/test_forward_browser.py checks
-// that the keys are that registry's types): (x, C, H, W, rec, w, oshape) -> the layer's output.
+// One op per layer type, named by its entry's browser op (viz/network/layertypes.py; the browser's
+// forward test checks that every entry's op is here): (x, C, H, W, rec, w, oshape) -> the layer's output.
 const LAYER_OPS = {
   conv: (x, C, H, W, rec, w, oshape) =>
     conv(x, C, H, W, rec, w[rec.name + ".weight"], w[rec.name + ".bias"], oshape[1], oshape[2]),
@@ -94,6 +95,17 @@ const LAYER_OPS = {
     for (let i = 0; i < x.length; i++) y[i] = x[i] > 0 ? x[i] : x[i] * a;
     return y;
   },
+  prelu: (x, C, H, W, rec, w) => { // a learned slope below zero: one shared, or one per channel
+    const a = w[rec.name + ".weight"];
+    const y = new Float32Array(x.length);
+    const n = a.length > 1 ? H * W : x.length; // a vector's channels are its features (H = W = 1)
+    for (let i = 0; i < x.length; i++) {
+      const u = x[i];
+      y[i] = u >= 0 ? u : u * a[a.length > 1 ? Math.floor(i / n) : 0];
+    }
+    return y;
+  },
+  elu: (x) => Float32Array.from(x, (u) => (u > 0 ? u : Math.expm1(u))), // alpha 1 (torch's default)
   dropout: (x) => x, // eval mode: dropout is the identity
   maxpool: (x, C, H, W, rec, w, oshape) => pool(x, C, H, W, rec, oshape[1], oshape[2], true),
   avgpool: (x, C, H, W, rec, w, oshape) => pool(x, C, H, W, rec, oshape[1], oshape[2], false),
