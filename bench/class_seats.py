@@ -39,7 +39,7 @@ async def seats_phase(root: Path) -> dict:
         srv.wait_http(port, 180)
         teacher, code = await start_teaching(port, "Feature maps", 120)
         t0, refused = time.perf_counter(), 0
-        for i in range(0, 60, 10):
+        for _ in range(6):  # 60 join links, 10 at a time
             batch = [Session(port, f"class={code}", 120) for _ in range(10)]
             replies = await asyncio.gather(*(s.open() for s in batch))
             refused += sum("full" in " ".join(r.texts + r.warnings) or
@@ -59,7 +59,8 @@ async def seats_phase(root: Path) -> dict:
                 await asyncio.sleep(5)
         real_s = time.perf_counter() - t1
         await teacher.close()
-        rss = int(open(f"/proc/{proc.pid}/status").read().split("VmHWM:")[1].split()[0])
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        rss = int(status.split("VmHWM:")[1].split()[0])
         return {"script_60_joins_s": round(script_s, 2), "script_refused": refused,
                 "real_student_seated": seated, "real_student_after_s": round(real_s, 1),
                 "tries": tries, "server_peak_rss_mb": round(rss / 1024, 1)}

@@ -14,9 +14,23 @@ from typing import Any
 
 from model.classroom import rules
 from model.classroom.rules import ClassError
-from model.classroom.store import (ENDED, GAP, LOCKED, NEW_SEAT_SOON, SEND_SOON, ClassInfo,
-                                   Digit, NotTeacher, Seat, Store, bound_key, check_state, full,
-                                   not_seated, unknown)
+from model.classroom.store import (
+    ENDED,
+    GAP,
+    LOCKED,
+    NEW_SEAT_SOON,
+    SEND_SOON,
+    ClassInfo,
+    Digit,
+    NotTeacher,
+    Seat,
+    Store,
+    bound_key,
+    check_state,
+    full,
+    not_seated,
+    unknown,
+)
 
 _LIB = """
 local function touch(code, ttl)

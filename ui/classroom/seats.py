@@ -31,23 +31,18 @@ MSG = "class.ctl_msg"
 
 
 def browser_key(context: Any = None) -> str:
-    """This browser, for the limits: its ``cnnlens_route`` cookie (checked by
-    ``model.classroom.browser_id`` where that is present), else the Streamlit session."""
+    """This browser, for the limits: its ``cnnlens_route`` cookie when the deployment's
+    signature on it checks out (a made-up id is never trusted), else the Streamlit session."""
+    from model.classroom.browser_id import browser_id
+
     context = st.context if context is None else context
-    raw = None
     try:
         raw = context.cookies.get(COOKIE)
     except Exception:  # noqa: BLE001 - no request (tests, background): no cookie
         raw = None
-    if isinstance(raw, str) and 0 < len(raw) <= 256:
-        try:
-            from model.classroom import browser_id
-            verify = getattr(browser_id, "verify", None)
-        except ImportError:
-            verify = None
-        checked = verify(raw) if verify is not None else raw
-        if isinstance(checked, str) and checked:
-            return "c:" + checked[:100]
+    checked = browser_id(raw) if isinstance(raw, str) else None
+    if checked:
+        return "c:" + checked
     from streamlit.runtime.scriptrunner import get_script_run_ctx
     ctx = get_script_run_ctx()
     return "s:" + ctx.session_id if ctx is not None else ""
@@ -63,10 +58,11 @@ def address_key(context: Any = None) -> str:
         forwarded = context.headers.get("X-Forwarded-For") or ""
     except Exception:  # noqa: BLE001 - no request
         return ""
-    if ip:
-        return str(ip)[:64]
-    last = forwarded[-200:].split(",")[-1].strip()
-    return last[:64] if last else "local"
+    ip = str(ip or "")[:64]
+    last = str(forwarded)[-200:].split(",")[-1].strip()[:64]
+    if last and (not ip or ip.startswith("127.") or ip == "::1"):
+        return last
+    return ip or "local"
 
 
 def who() -> tuple[str, str]:

@@ -29,9 +29,9 @@ import numpy as np
 import streamlit as st
 
 from model import store as model_store
-from ui import cache, state, urls
 from model.classroom import rules
 from model.classroom.store import ClassInfo, Store, open_store
+from ui import cache, state, urls
 from viz.inputs import preprocess, urlstate
 from viz.network.unit import Unit
 

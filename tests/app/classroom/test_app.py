@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_app import APP, ok
 from model.classroom import rules
+from tests.app.test_app import APP, ok
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from bench.server import CHROMIUM, CHROMIUM_ARGS, server, wait_idle
-from tests.app.browser.chromium import require_browser
 from model.classroom import rules
+from tests.app.browser.chromium import require_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs
 import pytest
 
 from bench.server import free_port, start_server, stop, wait_http
-from tests.app.classroom.test_store import redis_server
 from model.classroom import rules
+from tests.app.classroom.test_store import redis_server
 
 pytestmark = [pytest.mark.slow]
 
