@@ -1,5 +1,5 @@
-"""The All methods view's maps on two threads (``ui.cache.attributions``) are exactly the maps
-each method gives alone, on the trained network and on its randomized copy."""
+"""The All methods view's maps on two threads (``ui.cache.attributions``) are the maps
+each method gives alone (to float rounding), on the trained network and on its randomized copy."""
 
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def _alone(image: np.ndarray, method: str, target: int, layer: str, randomized: 
         return None
 
 
+def _close(got: np.ndarray, want: np.ndarray, what: object) -> None:
+    """The same map: batches of another size may sum in another order (last bits only)."""
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * float(np.abs(want).max()),
+                               err_msg=str(what))
+
+
 @pytest.mark.parametrize("layer", ["relu2", "flatten"])
 def test_both_rows_on_two_threads_equal_each_map_alone(digits, layer) -> None:
     images, labels = digits
@@ -43,7 +49,7 @@ def test_both_rows_on_two_threads_equal_each_map_alone(digits, layer) -> None:
             if want is None:  # Grad-CAM on a dense layer: blank, as alone
                 assert method == "gradcam" and got[(method, randomized)] is None
             else:
-                assert np.array_equal(got[(method, randomized)], want), (method, randomized)
+                _close(got[(method, randomized)], want, (method, randomized))
         trained, rand = got[("saliency", False)], got[("saliency", True)]
         assert not np.array_equal(trained, rand)  # the two rows are different networks
 
@@ -53,5 +59,5 @@ def test_one_row_is_shared_between_the_threads_too(digits) -> None:
     jobs = [(k, False) for k in ("saliency", "ig", "occlusion")]
     got = cache.attributions(SEED, images[0], jobs, int(labels[0]), "relu2", 5, 2)
     for method, _ in jobs:
-        assert np.array_equal(got[(method, False)],
-                              _alone(images[0], method, int(labels[0]), "relu2", False))
+        _close(got[(method, False)], _alone(images[0], method, int(labels[0]), "relu2", False),
+               method)

@@ -226,7 +226,8 @@ def test_smoothgrad_is_captums_noise_tunnel_and_leaves_the_global_generator_alon
     got = saliency.attribute_batch("smoothgrad", model, x, torch.tensor([1, 2, 3]),
                                    batch_bytes=SMALL)
     assert torch.equal(torch.rand(4), before)  # the global stream is where it was
-    np.testing.assert_array_equal(got, want[:, 0].numpy())
+    want = want[:, 0].numpy()  # the same noise and sums; another CPU may round the last bits
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * float(np.abs(want).max()))
 
 
 def test_a_network_at_the_limits_gets_one_or_two_images_per_batch() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.budget_accuracy import SPREAD
 from model.training import budget
 from model.zoo import ARCHITECTURES
 from viz.network.layers import describe
@@ -31,23 +32,6 @@ def pool(k: int, s: int | None = None, p: int = 0, kind: str = "maxpool") -> dic
 
 
 RELU, BN, GAP, FLAT = {"type": "relu"}, {"type": "bn"}, {"type": "gap"}, {"type": "flatten"}
-
-# A spread of tables, each heavy in a different kind of work (scaled to a few ms per step).
-SPREAD = {
-    "pool stack": rows_to_layers([conv(4, 1), *[pool(15, 1, 7)] * 3, pool(28), conv(10, 1),
-                                  FLAT]),
-    "plain 64": rows_to_layers([conv(64, 3, 1, 1), RELU, conv(64, 3, 1, 1), RELU, pool(2),
-                                conv(64, 3, 1, 1), RELU, pool(2), FLAT,
-                                {"type": "linear", "channels": 10}]),
-    "wide 1x1": rows_to_layers([conv(200, 1), RELU, pool(28), conv(10, 1), FLAT]),
-    "seed": ARCHITECTURES["seed"].layers(),
-    "compact": ARCHITECTURES["compact"].layers(),
-    "mlp": rows_to_layers([FLAT, {"type": "linear", "channels": 1000}, RELU,
-                           {"type": "linear", "channels": 1000}, RELU,
-                           {"type": "linear", "channels": 10}]),
-    "gap-ended": rows_to_layers([conv(16, 3, 1, 1), BN, RELU, conv(16, 3, 1, 1), RELU, pool(2),
-                                 conv(10, 3), GAP]),
-}
 
 # Finding 1 (scaled to 2,000 channels, under the upload limits' activation count): 24k
 # parameters, 3M MACs, but over a gigabyte of activations per batch.
@@ -206,19 +190,6 @@ def test_an_old_cache_file_without_todays_fields_is_stale(tmp_path, monkeypatch)
     assert budget.throughput(tmp_path) == TP and calls == [1, 1]
 
 
-@pytest.mark.slow
-def test_the_estimate_is_within_3x_of_measured_training_steps() -> None:
-    """Calibrate on this machine, then time real training steps (batch 128) of tables the
-    calibration never saw, each heavy in a different kind of work."""
-    tp = budget.measure()
-    assert tp.valid() and tp.host == platform.node()
-    ratios = {}
-    for name, layers in SPREAD.items():
-        measured = budget._time_steps(layers, batch=128, steps=2)
-        ratios[name] = tp.seconds_per_image(budget.cost(describe(layers))) / measured
-    assert all(1 / 3 <= r <= 3 for r in ratios.values()), ratios
-
-
 _PEAK = """
 import sys
 import torch, torch.nn.functional as F
@@ -262,11 +233,10 @@ def test_the_memory_estimate_is_within_3x_of_a_measured_peak(name) -> None:
 
 
 @pytest.mark.slow
-def test_measuring_gives_a_plausible_speed() -> None:
+def test_measuring_gives_valid_rates_for_this_host() -> None:
+    """How fast is the machine's business (bench/budget_accuracy.py); here only that it fits."""
     tp = budget.measure()
-    assert 1e-13 < tp.conv_s < 1e-8 and 1e-13 < tp.linear_s < 1e-8
-    assert 1e-12 < tp.element_s < 1e-7 and 1e-12 < tp.window_s < 1e-7
-    assert 0 <= tp.overhead_s < 1e-2 and tp.host == platform.node()
+    assert tp.valid() and tp.host == platform.node()
 
 
 def test_the_split_it_counts_is_the_one_training_uses_and_needs_no_torch() -> None:
