@@ -4,8 +4,8 @@ tables whole or scrolling inside themselves, controls whole, and no serious or c
 accessibility violation found by axe-core (vendored in tests/vendor/axe-core, for the tests
 only). Presenter mode: large text everywhere, and each view's picture starts in the first screen.
 
-One server and one browser for the module; each page is opened once and resized through the
-widths. ``SCREENS_DIR=folder`` also saves a screenshot of each page at each width there.
+One server and one browser for the module (in each parallel worker that runs a group of its
+pages); each page is opened once and resized through the widths. ``SCREENS_DIR=folder`` also saves a screenshot of each page at each width there.
 ``python -m tests.app.browser.test_screens_browser`` prints the counts per page and width.
 """
 
@@ -45,6 +45,11 @@ PAGES = ([(f"explore-{v}", f"?{INPUT}&view={v}", None if i == 0 else
              ".st-key-tour-next button") for i, s in enumerate(STEPS)]
          + [("lab", f"lab?{INPUT}", None), ("train", f"train?{INPUT}", None)])
 # The picture of each view, which presenter mode shows in the first screen
+# The pages in groups that each start at an address (the tests of each group can run in parallel
+# workers, each with its own server and browser)
+GROUPS = {"explore": [p for p in PAGES if p[0].startswith("explore-")],
+          "tour": [p for p in PAGES if p[0].startswith("tour-")],
+          "lab-train": [p for p in PAGES if p[0] in ("lab", "train")]}
 PICTURES = {"maps": "[data-testid=lens] canvas", "field": "[data-testid=unit-field] canvas",
             "saliency": "[data-testid=saliency-map] canvas",
             "compare": "[data-testid=saliency-map] canvas",
@@ -134,11 +139,12 @@ def shoot(page, name: str) -> None:
     page.set_viewport_size(size)
 
 
-def walk(app: tuple[str, object]) -> dict[tuple[str, int], dict]:
-    """{(page, width): {"layout": [problems], "axe": [violations]}} over every page and width."""
+def walk(app: tuple[str, object], pages=PAGES) -> dict[tuple[str, int], dict]:
+    """{(page, width): {"layout": [problems], "axe": [violations]}} over ``pages`` and every
+    width."""
     url, page = app
     found = {}
-    for name, path, click in PAGES:
+    for name, path, click in pages:
         page.set_viewport_size({"width": WIDTHS[-1], "height": HEIGHT})
         try:
             open_app(page, url, path, click)
@@ -154,12 +160,12 @@ def walk(app: tuple[str, object]) -> dict[tuple[str, int], dict]:
     return found
 
 
-def walk_presenting(app: tuple[str, object]) -> dict[tuple[str, str], list[str]]:
-    """{(page, size): [problems]} in presenter mode: small text, a view's picture below the
-    first screen."""
+def walk_presenting(app: tuple[str, object], pages=PAGES) -> dict[tuple[str, str], list[str]]:
+    """{(page, size): [problems]} over ``pages`` in presenter mode: small text, a view's picture
+    below the first screen."""
     url, page = app
     found = {}
-    for name, path, click in PAGES:
+    for name, path, click in pages:
         view = name.removeprefix("explore-")
         sizes = PRESENT_SIZES if view in PICTURES else PRESENT_SIZES[:2]
         page.set_viewport_size({"width": sizes[0][0], "height": sizes[0][1]})
@@ -207,15 +213,17 @@ def _report(found: dict, key: str | None) -> str:
     return "\n".join(lines)
 
 
-def test_every_page_at_every_width(app) -> None:
-    found = walk(app)
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_page_at_every_width(app, group: str) -> None:
+    found = walk(app, GROUPS[group])
     layout = _report(found, "layout")
     violations = _report(found, "axe")
     assert not layout and not violations, f"{layout}\n{violations}"
 
 
-def test_presenter_mode_is_large_and_shows_the_pictures_first(app) -> None:
-    found = walk_presenting(app)
+@pytest.mark.parametrize("group", GROUPS)
+def test_presenter_mode_is_large_and_shows_the_pictures_first(app, group: str) -> None:
+    found = walk_presenting(app, GROUPS[group])
     problems = _report(found, None)
     assert not problems, problems
 
