@@ -24,7 +24,7 @@ SCALES: dict[str, tuple[float, float]] = {
 NAMES = (*SCALES, INSIDE)
 WORDS = {
     "unit": "x/255 (0 to 1)",
-    "mnist": "(x/255 - 0.1307)/0.3081 (MNIST's mean and std)",
+    "mnist": f"(x/255 - {MEAN})/{STD} (MNIST's mean and std)",
     "symmetric": "x/127.5 - 1 (-1 to 1)",
     "raw": "x (0 to 255, unscaled)",
     INSIDE: "inside the network (it scales 0-255 pixels itself)",
