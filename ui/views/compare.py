@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from model.training.costs import map_images
+from ui import checked
 from ui.cache import attributions
 from ui.components import saliencymap
 from ui.state import presenting
@@ -32,6 +33,7 @@ def draw(v: Shown) -> None:
     with c1:
         target = target_picker(probs, "cmp.target")
     with c2:
+        checked.check("cmp.sanity", checked.SWITCH, "The Sanity check switch")
         sanity = st.toggle("Sanity check: add a row with randomised weights", key="cmp.sanity",
                            value=True)
     window, stride = window_defaults(row)

@@ -21,7 +21,7 @@ import streamlit as st
 
 from model.store import ModelRef
 from model.training.costs import INLINE_MACS, map_images, map_macs
-from ui import state
+from ui import checked, state
 from ui.cache import attribution, get_model
 from ui.components import saliencymap
 from ui.state import presenting
@@ -34,6 +34,7 @@ from viz.teaching import fields
 def target_picker(probs: np.ndarray, key: str) -> int:
     pred = int(np.argmax(probs))
     options = ["predicted"] + list(range(10))
+    checked.check(key, checked.one_of(options), "The Target class picker")
     choice = st.selectbox("Target class", options, key=key,
                           format_func=lambda o: f"predicted ({pred})" if o == "predicted" else
                           f"{o} ({probs[o]:.0%})")
@@ -100,6 +101,7 @@ def draw(v: Shown) -> None:
     from model.saliency import METHODS
     key, image, probs, row = v.key, v.image, v.probs, v.row
     c1, c2 = st.columns([3.2, 1])
+    checked.check(state.METHOD, checked.one_of(list(METHODS)), "The Method choice")
     method = c1.radio("Method", list(METHODS), format_func=lambda k: METHODS[k].label,
                       horizontal=True, key=state.METHOD)
     with c2:
@@ -108,6 +110,8 @@ def draw(v: Shown) -> None:
     m = METHODS[method]
     if m.uses_window:
         o1, o2, _ = st.columns([1, 1, 2])
+        checked.check(f"sal.window.{row.name}", checked.whole(1, 28), "The Window box")
+        checked.check(f"sal.stride.{row.name}", checked.whole(1, 28), "The Stride box")
         window = o1.number_input("Window (pixels)", 1, 28, window, key=f"sal.window.{row.name}",
                                  help=f"Defaults to {row.name}'s receptive field r = {row.r} "
                                       f"(at most 14).")

@@ -16,6 +16,7 @@ import streamlit as st
 
 from model.store import ModelRef
 from model.training.costs import BACKGROUND_MACS, trust_macs
+from ui import checked
 from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
@@ -46,9 +47,11 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
     from model.saliency import METHODS
     help_ = "A fixed set: the first N test digits (shipped samples without MNIST)."
     if trust_macs(20, macs) <= BACKGROUND_MACS:
+        checked.check("trust.n", checked.one_of([20, 50, 100]), "The Digits slider")
         n = st.select_slider("Digits", [20, 50, 100], value=100, key="trust.n", help=help_)
     else:
         fits = [k for k in SMALL if trust_macs(k, macs) <= BACKGROUND_MACS] or [SMALL[0]]
+        checked.check("trust.n.big", checked.one_of(SMALL), "The Digits slider")
         n = st.select_slider("Digits", SMALL, value=fits[-1], key="trust.n.big", help=help_)
         cost = trust_macs(int(n), macs)
         sha, _ = model_digest(key)
