@@ -9,6 +9,7 @@ wrong and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -70,10 +71,8 @@ def check(key: str, kind: Kind, what: str, where: Any = None) -> str | None:
         value, fine = "(unreadable)", False
     if fine:
         return None
-    try:
+    with contextlib.suppress(Exception):  # (already gone)
         del st.session_state[key]
-    except Exception:  # noqa: BLE001 - already gone
-        pass
     message = (f"{what} got {shown(value)} from your browser, which is not {kind.words}: it is "
                f"back at its default. Set it again if you had changed it.")
     (where or st).caption(message)

@@ -337,6 +337,12 @@ def _erf(key: str, image, acts, layer: str) -> None:
     erf, _ = unit_maps(key, image, layer, (c, y, x))
     st.image(raster.field_picture(image, region, overlay=erf), width="stretch",
              output_format="PNG", alt=f"Effective field of the centre unit of {layer}")
+    if erf is None or not np.any(np.abs(erf) > 0):  # an inactive unit: no pixel moves it
+        st.caption(f"The centre unit ({c}, {y}, {x}) of {layer} is inactive on this digit (its "
+                   f"output is {float(a[c, y, x]):.2g}), so no pixel changes it and there is no "
+                   f"effective field to show, only its {row.r}x{row.r} theoretical field (box). "
+                   f"Try another digit, a later snapshot or another layer.")
+        return
     st.caption(f"Where the centre unit ({c}, {y}, {x}) of {layer} looks: its {row.r}x{row.r} "
                f"theoretical field (box) and its sensitivity |d unit / d pixel| (yellow).")
 

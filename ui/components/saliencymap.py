@@ -10,7 +10,6 @@ grid (the All methods view). The component's files are
 from __future__ import annotations
 
 import numpy as np
-
 import streamlit as st
 
 from ui import components

@@ -118,7 +118,7 @@ def draw(v: Shown) -> None:
         stride = o2.number_input("Stride (pixels)", 1, 28, stride, key=f"sal.stride.{row.name}",
                                  help=f"Defaults to {row.name}'s effective stride S = "
                                       f"{row.stride}.")
-    if m.uses_layer and not m.uses_window and len(row.shape) != 3:  # Grad-CAM on a vector
+    if m.feature_maps and len(row.shape) != 3:  # Grad-CAM on a vector
         dense = fields.dense_only(v.table)
         st.info(f"{m.label} needs a layer with feature maps; {row.name} has none"
                 + (f", nor has any layer of this network. {dense}" if dense else
@@ -146,7 +146,7 @@ def draw(v: Shown) -> None:
                         dense := fields.dense_only(v.table)) else "."))
             return
     st.markdown(f"**{m.label} for class {target}.** {m.explanation}")
-    if m.uses_layer and not m.uses_window and row.stride is not None:
+    if m.feature_maps and row.stride is not None:
         st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "
                 f"units is {row.stride} input pixel(s) from the next (effective stride S = "
                 f"{row.stride}), so the map is made of {row.stride}x{row.stride} blocks. "
@@ -159,4 +159,12 @@ def draw(v: Shown) -> None:
                        large=presenting())
 
 
-VIEW = View("saliency", "Saliency", draw, "Saliency")
+def needs_layer() -> bool:
+    """Whether the chosen method reads a layer (Grad-CAM's maps, Occlusion's window): the
+    others explain the input alone, so the page hides the layer picker for them."""
+    from model.saliency import METHODS
+    m = METHODS.get(state.method()) if isinstance(state.method(), str) else None
+    return (m or next(iter(METHODS.values()))).uses_layer
+
+
+VIEW = View("saliency", "Saliency", draw, "Saliency", needs_layer=needs_layer)
