@@ -85,11 +85,13 @@ def _import_scale_picker() -> None:
                + ", ".join(f"{k} {v:.0%}" for k, v in acc.items()))
     names = list(acc)
     st.session_state["model.import_scale"] = imp["scale"]
+    # short choices (a sidebar's expander is narrow): the formulas are listed under the picker
     st.selectbox("Input scaling of the uploaded network", names, key="model.import_scale",
-                 format_func=lambda n: f"{n}: {WORDS[n]} ({acc[n]:.0%})",
+                 format_func=lambda n: f"{n} ({acc[n]:.0%})",
                  on_change=_on_import_scale,
                  help="How the pixels were scaled when it was trained; change it if the "
                       "guess is wrong.")
+    st.caption(" · ".join(f"{n}: {WORDS[n]}" for n in names))
 
 
 def run_label(path: Path) -> str:
