@@ -179,7 +179,7 @@ def trust_table(model: nn.Module, images: np.ndarray, methods: Sequence[str] = t
     random_model = randomized_copy(model, seed=seed)
     layer = gradcam_layer(model)
     if layer is None:  # no feature maps (a dense-only network): Grad-CAM does not apply
-        methods = [m for m in methods if m != "gradcam"]
+        methods = [m for m in methods if not METHODS[m].feature_maps]
     score = probability(model)
     rows = []
     for i, method in enumerate(methods):
@@ -225,7 +225,7 @@ def verdict(rows: Sequence[MethodTrust], max_spearman: float = PASS_BELOW) -> st
     parts = []
     if passing:
         best = max(passing, key=lambda r: r.insertion_auc - r.deletion_auc)
-        others = "" if len(passing) == 1 else f" of the {len(passing)} that pass it"
+        others = "" if len(passing) == 1 else f", of the {len(passing)} methods that pass,"
         parts.append(
             f"Trust {label[best.method]} most here: its map changes when the weights are "
             f"randomized (Spearman {best.randomization_spearman:.2f} < {max_spearman}) and"

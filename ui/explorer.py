@@ -122,7 +122,7 @@ def explorer(key: ModelRef, image: np.ndarray | None, acts, probs: np.ndarray,
                                      label_visibility="collapsed")
     view = VIEWS.get(title or titles[0], VIEWS[titles[0]])
     own_picker = view.uses_layer and view.picks_layer is not None and view.picks_layer(key)
-    if not view.uses_layer or own_picker:
+    if not view.uses_layer or own_picker or (view.needs_layer and not view.needs_layer()):
         # The whole-network views need no layer; the lens picks it in the browser (instant) and
         # sets layer.name. Keep the hidden picker's value for the other views.
         layer = _default_layer(acts)

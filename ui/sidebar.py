@@ -17,10 +17,11 @@ import streamlit as st
 from model import store
 from model.architectures import ARCHITECTURES, DEFAULT
 from model.store import ModelRef
-from ui import cache, state
+from ui import cache, checked, state
 from viz.inputs import preprocess, urlstate
 
 SOURCES = state.SOURCES
+DIGITS = ["any"] + list(range(10))  # the digit filters' choices
 
 
 def _on_model_upload() -> None:
@@ -68,7 +69,8 @@ def _on_import_scale() -> None:
     up = st.session_state.get(state.UPLOAD) or {}
     imp = up.get("imported")
     choice = st.session_state.get("model.import_scale")
-    if imp and choice and choice != imp["scale"]:
+    from viz.inputs.scaling import WORDS
+    if imp and isinstance(choice, str) and choice in WORDS and choice != imp["scale"]:
         _import(imp["files"], imp["main"], "raw" if choice == "inside" else choice)
 
 
@@ -83,11 +85,13 @@ def _import_scale_picker() -> None:
                + ", ".join(f"{k} {v:.0%}" for k, v in acc.items()))
     names = list(acc)
     st.session_state["model.import_scale"] = imp["scale"]
+    # short choices (a sidebar's expander is narrow): the formulas are listed under the picker
     st.selectbox("Input scaling of the uploaded network", names, key="model.import_scale",
-                 format_func=lambda n: f"{n}: {WORDS[n]} ({acc[n]:.0%})",
+                 format_func=lambda n: f"{n} ({acc[n]:.0%})",
                  on_change=_on_import_scale,
                  help="How the pixels were scaled when it was trained; change it if the "
                       "guess is wrong.")
+    st.caption(" · ".join(f"{n}: {WORDS[n]}" for n in names))
 
 
 def run_label(path: Path) -> str:
@@ -152,7 +156,11 @@ def sidebar_model():
             st.session_state["model.error"] = error
             st.session_state.pop(state.UPLOAD, None)
             options.pop(ModelRef.upload(up["digest"]), None)
-    if state.chosen_model() not in options:
+    try:  # (a forged value may not even be hashable)
+        known = state.chosen_model() in options
+    except TypeError:
+        known = False
+    if not known:
         state.select_model(next(iter(options)))
     key = st.sidebar.selectbox("Network", list(options), format_func=options.get,
                                key=state.MODEL)
@@ -201,11 +209,15 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
     """(uint8 28x28 image or None, true label or None, description)."""
     st.sidebar.header("Input")
     state.set_input_ref(None)  # ("sample", i) or ("test", i): what a link can name
+    checked.check(state.SOURCE, checked.one_of(SOURCES), "The Digit from choice", st.sidebar)
     source = st.sidebar.radio("Digit from", SOURCES, horizontal=True, key=state.SOURCE)
     if source == state.SAMPLES:
         images, labels = cache.samples()
-        digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key=state.DIGIT)
+        checked.check(state.DIGIT, checked.one_of(DIGITS), "The Digit filter", st.sidebar)
+        digit = st.sidebar.selectbox("Digit", DIGITS, key=state.DIGIT)
         idx = np.arange(len(labels)) if digit == "any" else np.flatnonzero(labels == digit)
+        checked.check(state.sample_key(digit), checked.whole(1, len(idx)), "The Sample slider",
+                      st.sidebar)
         # No default value: a link may have set the slider's state (value None = its minimum).
         i = st.sidebar.slider("Sample", 1, len(idx), key=state.sample_key(digit)) - 1
         j = int(idx[i])
@@ -219,7 +231,9 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
             images, labels = cache.samples()
             return images[0], int(labels[0]), f"sample 1 of {len(labels)} (label {labels[0]})"
         images, labels = cache.test_set()
-        digit = st.sidebar.selectbox("Digit", ["any"] + list(range(10)), key=state.TEST_DIGIT)
+        checked.check(state.TEST_DIGIT, checked.one_of(DIGITS), "The Digit filter", st.sidebar)
+        digit = st.sidebar.selectbox("Digit", DIGITS, key=state.TEST_DIGIT)
+        checked.check(state.WRONG, checked.SWITCH, "The Misclassified only box", st.sidebar)
         wrong = st.sidebar.checkbox("Misclassified only", key=state.WRONG)
         mask = np.ones(len(labels), bool) if digit == "any" else labels == digit
         if wrong:
@@ -228,6 +242,8 @@ def sidebar_input(key: ModelRef) -> tuple[np.ndarray | None, int | None, str]:
         if len(idx) == 0:
             st.sidebar.info("No test digit matches: this model gets all of them right.")
             return None, None, ""
+        checked.check(state.test_key(digit, wrong), checked.whole(1, len(idx)),
+                      "The Test digit slider", st.sidebar)
         i = st.sidebar.slider(f"Test digit ({len(idx):,} match)", 1, len(idx),
                               key=state.test_key(digit, wrong)) - 1
         j = int(idx[i])

@@ -21,7 +21,7 @@ from model import store
 from model.architectures import ARCHITECTURES, TRAIN_DEFAULT
 from model.data import TRAIN_SIZE
 from model.store import ModelRef
-from ui import cache, common, state
+from ui import cache, checked, common, state
 from ui.cache import forward, unit_maps
 from ui.common import context, guard, plot
 from viz.pictures import figures, raster
@@ -65,6 +65,15 @@ def train_form() -> None:
                                  "train it from there.")
         st.caption(ARCHITECTURES[arch].description)
         c1, c2 = st.columns(2)
+        for k, kind, what in [("train.epochs", checked.whole(1, 30), "The Epochs box"),
+                              ("train.max_steps", checked.whole(0, 100_000),
+                               "The Stop after steps box"),
+                              ("train.batch", checked.one_of([64, 128, 256]), "The Batch size"),
+                              ("train.lr", checked.number(0.001, 1.0),
+                               "The Peak learning rate box"),
+                              ("train.augment", checked.SWITCH, "The Augment switch"),
+                              ("train.seed", checked.whole(0, 10_000), "The Random seed box")]:
+            checked.check(k, kind, what)
         epochs = c1.number_input("Epochs", 1, 30, 3, key="train.epochs",
                                  help="One epoch = one pass over the 55,000 training images.")
         max_steps = c2.number_input(
@@ -257,7 +266,7 @@ def scrub() -> None:
     if st.session_state.get("train.run") not in ids:
         st.session_state["train.run"] = job.id if job is not None and job.id in ids else ids[0]
     by_id = {r.id: r for r in runs}
-    c1, c2, c3 = st.columns([1.3, 1.7, 1])
+    c1, c2, c3 = st.columns([2.2, 1.5, 1])  # the run's label ("compact, 24 Nov 15:30 ...") whole
     run = by_id[c1.selectbox("Run", ids, key="train.run", format_func=lambda i: by_id[i].label())]
     with c1:
         _delete_button(run)
@@ -267,6 +276,7 @@ def scrub() -> None:
         c2.caption(f"Only {snap.label()} is saved so far.")
     else:
         labels = [s.label() for s in snaps]
+        checked.check(f"train.epoch.{run.id}", checked.one_of(labels), "The Epoch slider")
         chosen = c2.select_slider("Epoch", labels, value=labels[-1], key=f"train.epoch.{run.id}")
         snap = snaps[labels.index(chosen)]
     ctx = context()
@@ -327,6 +337,12 @@ def _erf(key: str, image, acts, layer: str) -> None:
     erf, _ = unit_maps(key, image, layer, (c, y, x))
     st.image(raster.field_picture(image, region, overlay=erf), width="stretch",
              output_format="PNG", alt=f"Effective field of the centre unit of {layer}")
+    if erf is None or not np.any(np.abs(erf) > 0):  # an inactive unit: no pixel moves it
+        st.caption(f"The centre unit ({c}, {y}, {x}) of {layer} is inactive on this digit (its "
+                   f"output is {float(a[c, y, x]):.2g}), so no pixel changes it and there is no "
+                   f"effective field to show, only its {row.r}x{row.r} theoretical field (box). "
+                   f"Try another digit, a later snapshot or another layer.")
+        return
     st.caption(f"Where the centre unit ({c}, {y}, {x}) of {layer} looks: its {row.r}x{row.r} "
                f"theoretical field (box) and its sensitivity |d unit / d pixel| (yellow).")
 

@@ -99,7 +99,10 @@ def apply_after_forward(acts: dict[str, np.ndarray]) -> None:
             where = layer or state.layer()
             shape = acts[where].shape if where in acts else ()
             c, y, x = link.unit
-            if len(shape) == 3 and c < shape[0] and y < shape[1] and x < shape[2]:
+            if where not in acts:  # the link's layer was not in this model: no layer to hold it
+                problems.append(f"unit {c},{y},{x} was not used: it needs a layer of this model "
+                                f"(pick one from the Layer list, then a unit)")
+            elif len(shape) == 3 and c < shape[0] and y < shape[1] and x < shape[2]:
                 state.pick_unit(Unit.at(where, link.unit))
                 view = view or views()["field"]
             else:

@@ -45,6 +45,7 @@ class Method:
     fn: AttributeFn
     uses_layer: bool = False  # reads the chosen layer (its feature maps, or its r and S)
     uses_window: bool = False  # has a sliding window (size and stride) to set
+    feature_maps: bool = False  # needs the layer's feature maps (Grad-CAM): none on a vector
     backward: bool = True  # takes gradients (else forward passes only): sizes its batches
     own_batches: bool = False  # cuts any number of digits into batches itself
     images_per_digit: int = 1  # images one digit costs in a pass (DeepLift: it and its baseline)

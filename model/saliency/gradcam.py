@@ -29,4 +29,4 @@ def gradcam(model: nn.Module, x: torch.Tensor, target: int, opts: Options = DEFA
 METHOD = Method("gradcam", "Grad-CAM",
                 "Feature maps of the chosen layer weighted by their average gradient, ReLU'd and "
                 "upsampled: blocky by exactly the layer's effective stride S.", gradcam,
-                uses_layer=True)
+                uses_layer=True, feature_maps=True)

@@ -431,3 +431,112 @@ def test_forged_lab_edits_get_a_message(state, message, monkeypatch) -> None:
     at.run()  # and the next run is clean
     ok(at)
     assert not at.error
+
+
+# ---------------------------------------------------------------------------------------------
+# Widgets' values (any value for any widget): dropped with a message, the widget at its default
+# ---------------------------------------------------------------------------------------------
+
+WIDGETS = [  # (id, link, widget key, forged value, what the message names)
+    ("sample-string", {}, "in.sample.any", "abc", "The Sample slider got `abc`"),
+    ("sample-nan", {}, "in.sample.any", float("nan"), "The Sample slider got `nan`"),
+    ("sample-huge", {}, "in.sample.any", 10 ** 12, "a whole number from 1 to 200"),
+    ("sample-list", {}, "in.sample.any", [1], "The Sample slider got `[1]`"),
+    ("digit-none", {}, "in.digit", None, "The Digit filter got `None`"),
+    ("source-list", {}, "in.source", ["Draw"], "The Digit from choice got `['Draw']`"),
+    ("window-nan", {"view": "saliency", "method": "occlusion"}, "sal.window.relu5",
+     float("nan"), "The Window box got `nan` from your browser, which is not a whole number from 1 to 28"),
+    ("window-string", {"view": "saliency", "method": "occlusion"}, "sal.window.relu5", "abc",
+     "The Window box got `abc`"),
+    ("stride-none", {"view": "saliency", "method": "occlusion"}, "sal.stride.relu5", None,
+     "The Stride box got `None`"),
+    ("method-none", {"view": "saliency"}, "sal.method", None, "The Method choice got `None`"),
+    ("target-none", {"view": "saliency"}, "sal.target", None, "The Target class picker got"),
+    ("sanity-string", {"view": "compare"}, "cmp.sanity", "abc", "The Sanity check switch got"),
+    ("every-nan", {"view": "field"}, "rf.every", float("nan"), "The Show every layer switch"),
+    ("atlas-grid-list", {"view": "atlas"}, "atlas.grid", [1], "The whole-layer switch got"),
+    ("trust-n-none", {"view": "trust"}, "trust.n", None, "The Digits slider got `None`"),
+    ("fm-page-nan", {"view": "maps", "layer": "relu1"}, "fm.page", float("nan"),
+     "The Page box got `nan`"),
+    ("fm-cmap-image", {"view": "maps"}, "fm.cmap", IMAGE, "The Colours choice got `![x]"),
+]
+
+
+@pytest.mark.parametrize("query,key,value,message", [w[1:] for w in WIDGETS],
+                         ids=[w[0] for w in WIDGETS])
+def test_forged_widget_values_get_a_message(query, key, value, message) -> None:
+    at = app(query, **{key: value})
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    captions = [c.value for c in at.caption if "from your browser" in c.value]
+    assert len(captions) == 1 and message in captions[0], captions
+    assert "back at its default" in captions[0]
+    assert markdown_outside_code(captions[0]) == []
+    no_injected_markdown(at)
+
+
+# ---------------------------------------------------------------------------------------------
+# Component states as the websocket carries them (JSON text), forged below the session state
+# ---------------------------------------------------------------------------------------------
+
+def _component_id(at: AppTest, key: str) -> str:
+    return next(n.proto.id for n in at._tree if getattr(n, "type", None) == "bidi_component"
+                and n.proto.id.endswith(f"-{key}"))
+
+
+WIRE = [  # (id, the component's state or event list as JSON text, why it was ignored)
+    ("state-not-json", "state", "{not json", "it is not JSON"),
+    ("state-deep-100k", "state", "[" * 100_000 + "]" * 100_000, "nests more than 64 levels"),
+    ("state-unit-deep", "state", '{"unit": ' + "{\"a\": " * 100_000 + "1" + "}" * 100_001,
+     "nests more than 64 levels"),
+    ("state-too-long", "state", '{"unit": "' + "x" * 8_000_001 + '"}', "8,000,0"),
+    ("event-deep-100k", "event", "[" * 100_000 + "]" * 100_000, "nests more than 64 levels"),
+]
+
+
+@pytest.mark.parametrize("field,text,why", [w[1:] for w in WIRE], ids=[w[0] for w in WIRE])
+def test_forged_unit_field_wire_states_get_a_message(field, text, why) -> None:
+    from streamlit.components.v2.bidi_component.main import _make_trigger_id
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    at = app({"view": "field"})
+    ok(at)
+    wid = _component_id(at, "rf.panel")
+    states = at._tree.get_widget_states()
+    if field == "state":
+        states.widgets.append(WidgetState(id=wid, json_value=text))
+    else:
+        states.widgets.append(WidgetState(id=_make_trigger_id(wid, "events"),
+                                          json_trigger_value=text))
+    at._run(states)  # as a browser's message carries them (AppTest's public API cannot)
+    ok(at)
+    assert not at.error, [e.value for e in at.error]
+    notes = [c.value for c in at.caption if "for the unit panel could not be read" in c.value]
+    assert len(notes) == 1 and why in notes[0], notes
+    assert any(m.value.startswith("**Unit (") for m in at.markdown)  # the panel still works
+    at.run()  # and the next run is clean, with no message left over
+    ok(at)
+    assert not any("could not be read" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("text,why", [
+    ("[]", None), ('{"unit": {"layer": "relu5", "c": 1}}', None), ("1" * 10, None),
+    ("[" * 65 + "]" * 65, "nests more than 64 levels deep"),
+    ('["' + "[" * 1000 + '"]', None),  # brackets inside a string do not nest
+    ("{bad", "it is not JSON"), (None, "it is not text (NoneType)"),
+], ids=["empty-list", "unit", "number", "65-deep", "brackets-in-string", "not-json", "none"])
+def test_wire_json_is_bounded_before_parsing(text, why) -> None:
+    from viz.inputs import wirejson
+    value, problem = wirejson.loads(text)
+    assert problem == why if why is None else why in problem
+    if why is None:
+        import json
+        assert value == json.loads(text)
+
+
+def test_an_unknown_layer_does_not_leave_its_unit_outside_none() -> None:
+    at = app({"layer": "nope", "unit": "99,99,99"})
+    ok(at)
+    warning = at.warning[0].value
+    assert "outside None" not in warning
+    assert "unit 99,99,99 was not used: it needs a layer of this model" in warning

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from ui.components import wire
 from viz.pictures import style
+
+wire.install()  # before any browser's state is read: every JSON state bounded before parsing
 
 UI = Path(__file__).resolve().parent  # ui/components: a folder per component, and js/
 SHARED = UI / "js"  # the browser code the components share, one job per file

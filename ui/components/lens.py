@@ -21,6 +21,7 @@ import streamlit as st
 
 from model.store import ModelRef
 from ui import cache, components, state
+from ui.components import wire
 from viz.browser import lens as vlens
 from viz.inputs import preprocess
 from viz.network import npforward
@@ -122,6 +123,8 @@ def render(model_key: ModelRef | Hashable, image: np.ndarray | None, *, layer: s
         on_drawing_change=on_drawing or (lambda: None), on_need_net_change=_forget_sent,
         on_layer_change=on_layer or (lambda: None))
     sent.add(pl["id"])
+    if (notice := wire.notice(key, "the lens")) is not None:
+        st.caption(notice)
     picked = result.get("unit") if hasattr(result, "get") else getattr(result, "unit", None)
     drawing_value = (result.get("drawing") if hasattr(result, "get")
                      else getattr(result, "drawing", None))

@@ -10,9 +10,16 @@ grid (the All methods view). The component's files are
 from __future__ import annotations
 
 import numpy as np
+import streamlit as st
 
 from ui import components
+from ui.components import wire
 from viz.browser import saliencypanel
+
+
+def _notice(key: str) -> None:
+    if (notice := wire.notice(key, "the saliency panel")) is not None:
+        st.caption(notice)
 
 
 def render(image: np.ndarray, attr: np.ndarray, label: str, *, key: str,
@@ -21,6 +28,7 @@ def render(image: np.ndarray, attr: np.ndarray, label: str, *, key: str,
     data = saliencypanel.payload(image, attr, label)
     data.update(opacity=float(opacity), large=bool(large))
     components.component("saliencymap")(key=key, data=data)
+    _notice(key)
 
 
 def render_grid(image: np.ndarray, rows: dict[str, dict[str, np.ndarray]], *, key: str,
@@ -30,3 +38,4 @@ def render_grid(image: np.ndarray, rows: dict[str, dict[str, np.ndarray]], *, ke
     data = saliencypanel.grid_payload(image, rows, blank)
     data["large"] = bool(large)
     components.component("saliencymap")(key=key, data=data)
+    _notice(key)

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import streamlit as st
 
 from ui import components
+from ui.components import wire
 from viz.browser import fieldpanel
 from viz.network.layers import LayerInfo
 from viz.network.unit import Unit
@@ -33,4 +35,6 @@ def render(image: np.ndarray, row: LayerInfo, unit: Unit, *,
     data["large"] = bool(large)
     components.component("unitfield")(key=key, data=data,
                                       on_unit_change=on_pick or (lambda: None))
+    if (notice := wire.notice(key, "the unit panel")) is not None:
+        st.caption(notice)
 

@@ -52,6 +52,8 @@ class View:
     uses_layer: bool = True  # shows the layer picker (the whole-network views do not)
     # Has a layer picker of its own for this model (then the page's is hidden; it follows).
     picks_layer: Callable[[ModelRef], bool] | None = None
+    # Whether the view reads the layer now (the Saliency view: only for a method that does).
+    needs_layer: Callable[[], bool] | None = None
 
 
 VIEWS: dict[str, View] = {}  # by title, in the order of the view selector

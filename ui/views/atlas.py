@@ -17,7 +17,7 @@ import streamlit as st
 
 from model.store import ModelRef
 from model.training.costs import BACKGROUND_MACS, featvis_macs, macs_to
-from ui import state
+from ui import checked, state
 from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
@@ -130,6 +130,8 @@ def render_atlas(key: ModelRef, layer: str, channels: int, layer_macs: int = 0) 
     default = unit.c if unit is not None and unit.layer == layer else 0
     left, right = st.columns([3.2, 1])
     with left:
+        checked.check(f"atlas.channel.{layer}", checked.one_of(range(la.channels)),
+                      "The Channel picker")
         c = st.selectbox("Channel", list(range(la.channels)), index=min(max(default, 0), la.channels - 1),
                          key=f"atlas.channel.{layer}")
         images = test_images()
@@ -190,6 +192,7 @@ def render_atlas(key: ModelRef, layer: str, channels: int, layer_macs: int = 0) 
                        f"{synth.values[i]:.2f}; no test digit excites this channel at all.")
         elif ftask is not None and ftask.running:
             poll(ftask)
+    checked.check("atlas.grid", checked.SWITCH, "The whole-layer switch")
     if st.toggle("Show the whole layer (every channel's top 9)", key="atlas.grid"):
         render_layer_grid(key, atlas, layer, synthesize=whole)
 
@@ -199,6 +202,7 @@ def render_layer_grid(key: ModelRef, atlas, layer: str, synthesize: bool = True)
     pages = (la.channels + PAGE - 1) // PAGE
     page = 0
     if pages > 1:
+        checked.check(f"atlas.page.{layer}", checked.whole(1, pages), "The Channels page box")
         page = st.number_input(f"Channels page (of {pages})", 1, pages, 1,
                                key=f"atlas.page.{layer}") - 1
     lo, hi = page * PAGE, min(la.channels, (page + 1) * PAGE)

@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from model.training.costs import map_images
+from ui import checked
 from ui.cache import attributions
 from ui.components import saliencymap
 from ui.state import presenting
@@ -32,6 +33,7 @@ def draw(v: Shown) -> None:
     with c1:
         target = target_picker(probs, "cmp.target")
     with c2:
+        checked.check("cmp.sanity", checked.SWITCH, "The Sanity check switch")
         sanity = st.toggle("Sanity check: add a row with randomised weights", key="cmp.sanity",
                            value=True)
     window, stride = window_defaults(row)
@@ -75,7 +77,7 @@ def draw(v: Shown) -> None:
                       v.table)) else "pick a conv, activation or pooling layer.")
                   if skipped else ""))
     if sanity:
-        st.markdown(sanity_markdown(key, rows, skipped))
+        st.markdown(sanity_markdown(key, rows, skipped, row.name, window, stride))
 
 
 def digit_spearman(rows: dict[str, dict[str, np.ndarray]], skipped: set[str]
@@ -105,17 +107,27 @@ def network_spearman(key) -> tuple[dict[str, float], str] | None:
     return None
 
 
-def sanity_markdown(key, rows: dict[str, dict[str, np.ndarray]], skipped: set[str]) -> str:
+def sanity_markdown(key, rows: dict[str, dict[str, np.ndarray]], skipped: set[str],
+                    layer: str = "", window: int = 0, stride: int = 0) -> str:
     """The sanity check's text, computed from the maps on the page and the Trust view's numbers
-    (``viz.teaching.findings``)."""
+    (``viz.teaching.findings``). Each verdict names its Occlusion window (the page's, from
+    ``layer``; the Trust view's fixed tiles): a different window can give a different verdict."""
+    from model.trust import OCCLUSION
     from viz.teaching import findings
     measured = network_spearman(key)
     network, scope = measured if measured else (None, "")
+    tw, ts = OCCLUSION
+    here = f" (Occlusion: {window}x{window} window, stride {stride}, from {layer})" if window else ""
+    differs = ("" if not window or (window, stride) == (tw, ts) else
+               f"Occlusion's two verdicts use different windows ({window}x{window} at {layer} "
+               f"here, {tw}x{tw} tiles in the Trust view), so they can disagree; its Trust "
+               f"numbers are for the tiles.")
     return ("**Sanity check (Adebayo et al., 2018).** The bottom row repeats every method on a "
             "copy of the network whose weights were re-drawn at random. "
             + findings.sanity_text(digit_spearman(rows, skipped), network,
-                                   f"{scope} (the Trust view: Occlusion in 4x4 tiles, "
-                                   f"Grad-CAM on the last activation with a map)"))
+                                   f"{scope} (the Trust view: Occlusion in {tw}x{tw} tiles, "
+                                   f"Grad-CAM on the last activation with a map)",
+                                   digit_scope=here, differs=differs))
 
 
 VIEW = View("compare", "All methods", draw, "Comparison")

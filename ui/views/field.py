@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import state, urls
+from ui import checked, state, urls
 from ui.cache import growth_figure, in_page_slot, unit_maps
 from ui.common import context, guard, plot
 from ui.components import unitfield
@@ -90,6 +90,7 @@ def draw(v: Shown) -> None:
     st.subheader("How far each layer sees")
     left, right = st.columns([1.25, 1])
     with left:
+        checked.check("rf.every", checked.SWITCH, "The Show every layer switch")
         every = st.toggle("Show every layer (BatchNorm, activations and dropout do not change "
                           "the field)", key="rf.every")
         shown = [r for r in table if every or r.name == row.name

@@ -17,7 +17,7 @@ import numpy as np
 import streamlit as st
 
 from model.store import ModelRef
-from ui import state
+from ui import checked, state
 from ui.cache import conv_weight, field_table, unit_maps
 from ui.common import plot
 from ui.components import lens, unitfield
@@ -28,6 +28,7 @@ from viz.pictures import figures
 from viz.teaching import fields
 
 PAGE = 16  # feature maps per page
+CMAPS = ["cividis", "viridis", "gray"]  # the Colours choices
 
 
 def enabled() -> bool:
@@ -152,14 +153,18 @@ def server_maps(v: Shown) -> None:
         return
     c = a.shape[0]
     cols = st.columns([1.3, 1.0, 1.0, 1.4])
+    pages = (c + PAGE - 1) // PAGE
+    checked.check("fm.scale", checked.one_of(["per map", "shared"]), "The Colour scale choice")
+    checked.check("fm.page", checked.whole(1, max(pages, 1)), "The Page box")
+    checked.check("fm.cmap", checked.one_of(CMAPS), "The Colours choice")
+    checked.check("fm.filters", checked.SWITCH, "The filters switch")
     scale = cols[0].radio("Colour scale", ["per map", "shared"], horizontal=True, key="fm.scale",
                           help="Per map: each map stretched to its own range (compare shapes). "
                                "Shared: one range for all (compare strengths).")
-    pages = (c + PAGE - 1) // PAGE
     page = 0
     if pages > 1:
         page = cols[2].number_input(f"Page (of {pages})", 1, pages, 1, key="fm.page") - 1
-    cmap = cols[1].selectbox("Colours", ["cividis", "viridis", "gray"], key="fm.cmap",
+    cmap = cols[1].selectbox("Colours", CMAPS, key="fm.cmap",
                              help="cividis and viridis are readable with colour-blindness and "
                                   "in black and white.")
     weight = conv_weight(key, layer)

@@ -21,7 +21,7 @@ import streamlit as st
 
 from model.store import ModelRef
 from model.training.costs import INLINE_MACS, map_images, map_macs
-from ui import state
+from ui import checked, state
 from ui.cache import attribution, get_model
 from ui.components import saliencymap
 from ui.state import presenting
@@ -34,6 +34,7 @@ from viz.teaching import fields
 def target_picker(probs: np.ndarray, key: str) -> int:
     pred = int(np.argmax(probs))
     options = ["predicted"] + list(range(10))
+    checked.check(key, checked.one_of(options), "The Target class picker")
     choice = st.selectbox("Target class", options, key=key,
                           format_func=lambda o: f"predicted ({pred})" if o == "predicted" else
                           f"{o} ({probs[o]:.0%})")
@@ -100,6 +101,7 @@ def draw(v: Shown) -> None:
     from model.saliency import METHODS
     key, image, probs, row = v.key, v.image, v.probs, v.row
     c1, c2 = st.columns([3.2, 1])
+    checked.check(state.METHOD, checked.one_of(list(METHODS)), "The Method choice")
     method = c1.radio("Method", list(METHODS), format_func=lambda k: METHODS[k].label,
                       horizontal=True, key=state.METHOD)
     with c2:
@@ -108,13 +110,15 @@ def draw(v: Shown) -> None:
     m = METHODS[method]
     if m.uses_window:
         o1, o2, _ = st.columns([1, 1, 2])
+        checked.check(f"sal.window.{row.name}", checked.whole(1, 28), "The Window box")
+        checked.check(f"sal.stride.{row.name}", checked.whole(1, 28), "The Stride box")
         window = o1.number_input("Window (pixels)", 1, 28, window, key=f"sal.window.{row.name}",
                                  help=f"Defaults to {row.name}'s receptive field r = {row.r} "
                                       f"(at most 14).")
         stride = o2.number_input("Stride (pixels)", 1, 28, stride, key=f"sal.stride.{row.name}",
                                  help=f"Defaults to {row.name}'s effective stride S = "
                                       f"{row.stride}.")
-    if m.uses_layer and not m.uses_window and len(row.shape) != 3:  # Grad-CAM on a vector
+    if m.feature_maps and len(row.shape) != 3:  # Grad-CAM on a vector
         dense = fields.dense_only(v.table)
         st.info(f"{m.label} needs a layer with feature maps; {row.name} has none"
                 + (f", nor has any layer of this network. {dense}" if dense else
@@ -142,7 +146,7 @@ def draw(v: Shown) -> None:
                         dense := fields.dense_only(v.table)) else "."))
             return
     st.markdown(f"**{m.label} for class {target}.** {m.explanation}")
-    if m.uses_layer and not m.uses_window and row.stride is not None:
+    if m.feature_maps and row.stride is not None:
         st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "
                 f"units is {row.stride} input pixel(s) from the next (effective stride S = "
                 f"{row.stride}), so the map is made of {row.stride}x{row.stride} blocks. "
@@ -155,4 +159,12 @@ def draw(v: Shown) -> None:
                        large=presenting())
 
 
-VIEW = View("saliency", "Saliency", draw, "Saliency")
+def needs_layer() -> bool:
+    """Whether the chosen method reads a layer (Grad-CAM's maps, Occlusion's window): the
+    others explain the input alone, so the page hides the layer picker for them."""
+    from model.saliency import METHODS
+    m = METHODS.get(state.method()) if isinstance(state.method(), str) else None
+    return (m or next(iter(METHODS.values()))).uses_layer
+
+
+VIEW = View("saliency", "Saliency", draw, "Saliency", needs_layer=needs_layer)

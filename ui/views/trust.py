@@ -16,6 +16,7 @@ import streamlit as st
 
 from model.store import ModelRef
 from model.training.costs import BACKGROUND_MACS, trust_macs
+from ui import checked
 from ui.cache import get_model
 from ui.common import plot
 from ui.views import Shown, View
@@ -44,11 +45,14 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
     """Deletion and insertion curves, the randomization check and one sentence, per method.
     ``macs``: the network's multiply-adds per digit (0: the usual 20 to 100 digits)."""
     from model.saliency import METHODS
+    from model.trust import OCCLUSION
     help_ = "A fixed set: the first N test digits (shipped samples without MNIST)."
     if trust_macs(20, macs) <= BACKGROUND_MACS:
+        checked.check("trust.n", checked.one_of([20, 50, 100]), "The Digits slider")
         n = st.select_slider("Digits", [20, 50, 100], value=100, key="trust.n", help=help_)
     else:
         fits = [k for k in SMALL if trust_macs(k, macs) <= BACKGROUND_MACS] or [SMALL[0]]
+        checked.check("trust.n.big", checked.one_of(SMALL), "The Digits slider")
         n = st.select_slider("Digits", SMALL, value=fits[-1], key="trust.n.big", help=help_)
         cost = trust_macs(int(n), macs)
         sha, _ = model_digest(key)
@@ -77,7 +81,7 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
                           "deletion AUC (lower is better)": rand_del,
                           "insertion AUC (higher is better)": rand_ins,
                           "randomization Spearman (near 0 is better)": float("nan")}])
-    gradcam = ("Grad-CAM the last activation with a map" if any(r.method == "gradcam" for r in rows)
+    gradcam = ("Grad-CAM the last activation with a map" if any(METHODS[r.method].feature_maps for r in rows)
                else "Grad-CAM is left out: this network has no feature maps (it flattens the "
                     "image first, so every unit of its first dense layer sees the whole image)")
     st.markdown(f"**{res['verdict']}**")
@@ -89,7 +93,8 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
                f"a black image in that order; AUC = area under the class probability over the "
                f"share of pixels. Randomization: Spearman rank correlation of |map| on the "
                f"trained network and on a copy with random weights (Adebayo et al. 2018). "
-               f"Occlusion uses 4x4 tiles; {gradcam}. The last row, "
+               f"Occlusion uses {OCCLUSION[0]}x{OCCLUSION[0]} tiles (the All methods view uses "
+               f"the chosen layer's window); {gradcam}. The last row, "
                f"random order, removes and adds pixels in a random order: the bar a method "
                f"has to beat (it has no map, so no randomization check: —).")
     left, right = st.columns(2)

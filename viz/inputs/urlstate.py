@@ -133,11 +133,17 @@ def parse(params: Mapping[str, str | Sequence[str]], models: Sequence[str],
         kind, _, index = v.partition(":")
         limit = {"sample": n_samples, "test": n_test}.get(kind)
         number = whole(index)
-        if limit is None or number is None:
-            state.problems.append(f"input {shown(v)} should be sample:N or test:N")
-        elif number >= limit:
-            what = "sample digits" if kind == "sample" else "test images available"
-            state.problems.append(f"input {shown(v)}: there are only {limit} {what}")
+        if limit is None:
+            state.problems.append(f"input {shown(v)} should be sample:N or test:N (N counts "
+                                  f"from 0)")
+        elif limit == 0:
+            what = "sample digits" if kind == "sample" else "MNIST test set"
+            state.problems.append(f"input {shown(v)}: this server has no {what}")
+        elif number is None or number >= limit:
+            what = "sample digits" if kind == "sample" else "test digits"
+            state.problems.append(f"input {shown(v)} should be sample:N or test:N with N a "
+                                  f"whole number from 0 to {limit - 1:,} (there are "
+                                  f"{limit:,} {what})")
         else:
             state.input = (kind, number)
     if (v := get("sample")) is not None:  # counted from 1, as the sidebar counts

@@ -82,16 +82,18 @@ def randomization_finding(spearman: Mapping[str, float], scope: str,
 
 
 def sanity_text(digit: Mapping[str, float], network: Mapping[str, float] | None = None,
-                network_scope: str = "", bar: float = PASS_BELOW) -> str:
+                network_scope: str = "", bar: float = PASS_BELOW, digit_scope: str = "",
+                differs: str = "") -> str:
     """The All methods view's sanity-check text: the finding on the digit shown (from the maps
     on the page), then the network's over the Trust view's digits when they were measured
     (``network``, ``network_scope`` e.g. "the first 100 test digits"), else how to get them and
-    the general rule, hedged."""
-    text = randomization_finding(digit, "On this digit", bar)
+    the general rule, hedged. ``digit_scope``: the page's settings (" (Occlusion: 11x11
+    window ...)"); ``differs``: a sentence on how they differ from the network's, shown with it."""
+    text = randomization_finding(digit, f"On this digit{digit_scope}", bar)
     if network:
         text += (" " + randomization_finding(network, f"Over {network_scope or 'many digits'}",
                                              bar)
-                 + " One digit can differ from the average.")
+                 + " One digit can differ from the average." + (f" {differs}" if differs else ""))
     else:
         text += (" The Trust view measures the same check over many digits (in the background)"
                  "; once it has, its numbers for this network appear here. " + GENERAL_RULE)

@@ -26,9 +26,12 @@ def test_lists_take_the_last_value():
     ({"unit": "a,b,c"}, "channel,row,column"),
     ({"unit": "-1,2,3"}, "channel,row,column"),
     ({"method": "magic"}, "method `magic` is unknown"),
-    ({"input": "sample:200"}, "only 200 sample digits"),
+    ({"input": "sample:200"}, "N a whole number from 0 to 199 (there are 200 sample digits)"),
+    ({"input": "test:9999999"}, "from 0 to 9,999 (there are 10,000 test digits)"),
+    ({"input": "test:" + "9" * 400}, "from 0 to 9,999 (there are 10,000 test digits)"),
     ({"input": "photo:1"}, "sample:N or test:N"),
     ({"input": "test:x"}, "sample:N or test:N"),
+    ({"input": "sample:x"}, "from 0 to 199"),
     ({"view": "nope"}, "view `nope` is unknown"),
 ])
 def test_bad_values_are_dropped_with_a_reason(params, message):
