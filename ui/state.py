@@ -120,6 +120,28 @@ def drawing() -> np.ndarray | None:
     return st.session_state.get(DRAWING)
 
 
+def input_signature() -> tuple:
+    """What the sidebar's input is now, as the widgets' values (unset ones as their defaults) and
+    a drawing's digest: two equal signatures, the same input. A class tells a student's own
+    input from the one the teacher's screen gave it this way."""
+    ss = st.session_state
+    source = ss.get(SOURCE) or SAMPLES
+    if source == SAMPLES:
+        digit = ss.get(DIGIT, "any")
+        return source, digit, ss.get(sample_key(digit)) or 1
+    if source == TEST_SET:
+        digit, wrong = ss.get(TEST_DIGIT, "any"), bool(ss.get(WRONG, False))
+        return source, digit, wrong, ss.get(test_key(digit, wrong)) or 1
+    if source == DRAW:
+        rgba = drawing()
+        if rgba is None:
+            return (source, None)
+        import hashlib
+        return source, hashlib.sha1(np.ascontiguousarray(rgba).tobytes()).hexdigest()
+    up = ss.get("in.upload")
+    return source, (up.get("name"), len(up.get("data") or b"")) if isinstance(up, dict) else None
+
+
 def set_input_ref(ref: tuple[str, int] | None) -> None:
     """What a link can name of this run's input: ("sample", i), ("test", i) or None."""
     st.session_state[INPUT_REF] = ref
