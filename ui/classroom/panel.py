@@ -28,17 +28,19 @@ TEACHER_POLL_S = 1.0  # the teacher's screen refreshes its counts and gallery th
 # allows, else below (a flex row that wraps: nothing overlaps).
 CSS = """
 <style>
-.cl-head { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0.75rem 2.5rem; }
+.cl-head { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0.75rem 2.5rem;
+           margin-bottom: 1.5rem; }
 .cl-main { flex: 1 1 22rem; min-width: 0; container-type: inline-size; }
 .cl-label { font-size: 1.2rem; color: var(--cnn-caption); }
-.cl-code { font-size: clamp(2.4rem, 18.5cqi, 9rem); font-weight: 800; letter-spacing: 0.12em;
+.cl-code { font-size: clamp(2.4rem, 20cqi, 9rem); font-weight: 800; letter-spacing: 0.12em;
            line-height: 1.05; white-space: nowrap; color: var(--cnn-blue);
            font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
 .cl-join { margin: 0.6rem 0 0.3rem 0; }
 .cl-link { font-family: ui-monospace, monospace; font-size: 1.05rem; overflow-wrap: anywhere;
            background: var(--cnn-panel); border-radius: 0.4rem; padding: 0.45rem 0.7rem; }
 .cl-qr { flex: 0 0 auto; margin: 0; text-align: center; color: var(--cnn-caption); }
-.cl-qr img { width: clamp(160px, 17vw, 260px); height: auto; display: block;
+.cl-qr img { width: clamp(160px, 17vw, 260px); max-width: none; height: auto;
+             aspect-ratio: 1 / 1; object-fit: contain; display: block;
              image-rendering: pixelated; }
 .cl-present .cl-qr img { width: clamp(200px, 22vw, 380px); }
 </style>
