@@ -174,9 +174,8 @@ def join(text: Any) -> bool:
         st.session_state[NOTICE] = str(exc)[0].upper() + str(exc)[1:]
         return False
     _leave()
-    # Joining takes the teacher's screen, input included (until the student makes its own).
-    st.session_state.update({CODE: wanted, ROLE: "student", FOLLOW: True, APPLIED: -1,
-                             GIVEN: state.input_signature()})
+    # Joining takes the teacher's screen, input included, unless the student has a drawing.
+    st.session_state.update({CODE: wanted, ROLE: "student", FOLLOW: True, APPLIED: -1})
     return True
 
 
@@ -223,8 +222,12 @@ def set_following(on: bool) -> None:
 def own_input() -> bool:
     """Whether a student's input is its own (drawn or picked since the teacher's screen last
     gave one): the teacher's changes then leave it as it is."""
+    if not studying():
+        return False
     given = st.session_state.get(GIVEN)
-    return studying() and given is not None and state.input_signature() != given
+    if given is None:  # nothing given yet: a drawing made before joining stays
+        return state.input_source() == state.DRAW and state.drawing() is not None
+    return state.input_signature() != given
 
 
 def take_teachers() -> None:
@@ -387,7 +390,8 @@ def before_sidebar(page_path: str) -> None:
         params = {"concept": record["concept"][:80]}
     params.update(_own_params())
     if page != here:
-        from ui import common
+        from ui import common, sidebar
+        sidebar.keep_sidebar_state()  # this run draws no sidebar: keep its digit for the next
         st.switch_page(common.PAGES[page], query_params=params)  # the next run applies it
     st.session_state[APPLIED] = info.version
     st.session_state.pop(TAKE, None)
@@ -398,7 +402,7 @@ def before_sidebar(page_path: str) -> None:
     if rgba is not None:
         state.use_drawing(rgba)
     if not mine:
-        st.session_state[GIVEN] = state.input_signature()  # what the teacher's screen gave
+        st.session_state[GIVEN] = state.input_signature(linked=True)  # what the teacher gave
     unit = Unit.from_record(record.get("unit"))
     if unit is not None:
         state.pick_unit(unit)

@@ -119,3 +119,18 @@ def test_a_new_class_in_presenter_mode_stays_in_it() -> None:
     teacher.toggle(key="present.on").set_value(False).run()
     ok(teacher)
     assert "present" not in params(teacher)
+
+
+def test_following_the_teacher_to_the_tour_and_back_keeps_the_teachers_digit() -> None:
+    teacher, code = teacher_exploring()
+    student = open_app(**{"class": code})
+    change(teacher, student, **{"in.sample.any": 61})
+    teacher.switch_page("ui/pages/tour.py").run()
+    student.run()  # switches page
+    student.run()
+    assert student.slider(key="in.sample.any").value == 61  # the tour explains the same digit
+    teacher.switch_page("ui/pages/explorer.py").run()
+    student.run()
+    student.run()
+    got = params(student)
+    assert got["sample"] == "61" and got["class"] == code and "seat" in got
