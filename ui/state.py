@@ -120,6 +120,31 @@ def drawing() -> np.ndarray | None:
     return st.session_state.get(DRAWING)
 
 
+def input_signature(linked: bool = False) -> tuple:
+    """What the input is: the sample or test digit the sidebar showed last run, a drawing's
+    digest, an upload's name and size. Two equal signatures, the same input; a class tells a
+    student's own input from the one the teacher's screen gave it this way. ``linked``: right
+    after a link set the sidebar's widgets (before they are drawn), the digit they will show."""
+    ss = st.session_state
+    source = ss.get(SOURCE) or SAMPLES
+    if source == DRAW:
+        rgba = drawing()
+        if rgba is None:
+            return (source, None)
+        import hashlib
+        return source, hashlib.sha1(np.ascontiguousarray(rgba).tobytes()).hexdigest()
+    if source == UPLOAD_SOURCE:
+        up = ss.get("in.upload")
+        return source, (up.get("name"), len(up.get("data") or b"")) if isinstance(up, dict) \
+            else None
+    ref = input_ref()
+    if linked and source == SAMPLES and ss.get(DIGIT) == "any":
+        ref = ("sample", int(ss.get(sample_key("any")) or 1) - 1)
+    elif linked and source == TEST_SET and ss.get(TEST_DIGIT) == "any" and not ss.get(WRONG):
+        ref = ("test", int(ss.get(test_key("any", False)) or 1) - 1)
+    return "ref", ref
+
+
 def set_input_ref(ref: tuple[str, int] | None) -> None:
     """What a link can name of this run's input: ("sample", i), ("test", i) or None."""
     st.session_state[INPUT_REF] = ref

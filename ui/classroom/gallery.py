@@ -50,7 +50,7 @@ export default function (component) {
   if (!data.groups.length) {
     const p = document.createElement('div');
     p.className = 'cg-empty';
-    p.textContent = 'No digit yet: students draw one, say which digit it is, and press "Send to the class".';
+    p.textContent = 'Students draw a digit, say which it is, and press "Send to the class": it appears here.';
     root.append(p);
   }
   for (const g of data.groups) {
@@ -120,9 +120,9 @@ def payload(digits: list[Digit]) -> dict[str, Any]:
 
 
 def summary(digits: list[Digit]) -> str:
-    """"The network read 27 of 31 correctly." (or that none came yet)."""
+    """"The network read 27 of 31 correctly." (or that the gallery is empty)."""
     if not digits:
-        return "No digit sent yet."
+        return "The gallery is empty."
     right = sum(d.label == d.prediction for d in digits)
     return f"The network read {right} of {len(digits)} correctly."
 

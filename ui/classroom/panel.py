@@ -10,6 +10,8 @@ Session-state keys (besides ``ui/classroom/session.py``'s): ``class.join`` (the 
 
 from __future__ import annotations
 
+import base64
+import html
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,29 @@ from viz.inputs import urlstate
 from viz.pictures import style
 
 TEACHER_POLL_S = 1.0  # the teacher's screen refreshes its counts and gallery this often
+
+# The Class page's head: the code on one line at every width (its size follows the width of its
+# box: container units), the join link beside it, and the QR code beside them where the width
+# allows, else below (a flex row that wraps: nothing overlaps).
+CSS = """
+<style>
+.cl-head { display: flex; flex-wrap: wrap; align-items: flex-start; gap: 0.75rem 2.5rem;
+           margin-bottom: 1.5rem; }
+.cl-main { flex: 1 1 22rem; min-width: 0; container-type: inline-size; }
+.cl-label { font-size: 1.2rem; color: var(--cnn-caption); }
+.cl-code { font-size: clamp(2.4rem, 20cqi, 9rem); font-weight: 800; letter-spacing: 0.12em;
+           line-height: 1.05; white-space: nowrap; color: var(--cnn-blue);
+           font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
+.cl-join { margin: 0.6rem 0 0.3rem 0; }
+.cl-link { font-family: ui-monospace, monospace; font-size: 1.05rem; overflow-wrap: anywhere;
+           background: var(--cnn-panel); border-radius: 0.4rem; padding: 0.45rem 0.7rem; }
+.cl-qr { flex: 0 0 auto; margin: 0; text-align: center; color: var(--cnn-caption); }
+.cl-qr img { width: clamp(160px, 17vw, 260px); max-width: none; height: auto;
+             aspect-ratio: 1 / 1; object-fit: contain; display: block;
+             image-rendering: pixelated; }
+.cl-present .cl-qr img { width: clamp(200px, 22vw, 380px); }
+</style>
+"""
 
 
 def _page(name: str):
@@ -51,6 +76,7 @@ def _student_status() -> None:
         return
     joined, here = session.counts(session.code())
     text, switch = st.columns([3, 1], vertical_alignment="center")
+    _follow_rule()
     if session.following():
         text.markdown(f":material/groups: **Following your teacher** · class {session.code()} "
                       f"· {here} of {joined} following")
@@ -74,6 +100,37 @@ def _teacher_status(page_path: str) -> None:
         link.page_link(_page("class"), label="Code and gallery", icon=":material/qr_code:")
 
 
+def _follow_rule() -> None:
+    """One line under the student's bar: what follows the teacher and what stays the
+    student's (the digit), and a way back to the teacher's digit."""
+    if not session.following():
+        st.caption("Your clicks stay on your screen. \"Follow again\": the view follows your "
+                   "teacher, and a digit you drew or picked stays yours.")
+        return
+    if not session.own_input():
+        st.caption("Your teacher picks the page, network, view, layer and unit, and the digit "
+                   "until you draw or pick your own: then it stays yours.")
+        return
+    rule, back = st.columns([3, 1], vertical_alignment="center")
+    rule.caption(":material/draw: Your teacher picks the page, network, view, layer and unit; "
+                 "the digit on your screen is yours and stays.")
+    back.button("Show the teacher's digit", key="class.take", on_click=session.take_teachers,
+                width="stretch", help="Your own digit is replaced by the one on your "
+                                      "teacher's screen (and follows it again).")
+
+
+def _send_slot() -> None:
+    """A student's "Send to the class" row, under the bar on every page (following or not):
+    the drawing, if the input is one."""
+    from ui import common, state
+    try:
+        ctx = common.context()
+    except RuntimeError:
+        return
+    image = ctx.image if state.input_source() == state.DRAW else None
+    send_row(ctx.key, image)
+
+
 def status_bar(page_path: str) -> None:
     """Above the page, in a class: the teacher's or the student's bar (the sidebar is folded
     away on a phone)."""
@@ -85,6 +142,7 @@ def status_bar(page_path: str) -> None:
         _teacher_status(page_path)
     elif session.studying():
         _student_status()
+        _send_slot()
 
 
 def _leave() -> None:
@@ -102,7 +160,8 @@ def sidebar_section(page_path: str) -> None:
                       key="class.leave", on_click=_leave, width="stretch")
             return
         left, right = st.columns([1.3, 1], vertical_alignment="bottom")
-        left.text_input("Class code", key="class.join", max_chars=12, placeholder="K7P3QX",
+        left.text_input("Class code", key="class.join", max_chars=12,
+                        placeholder=f"{rules.CODE_LENGTH}-letter code",
                         help="The code your teacher shows, to follow their screen.")
         right.button("Join", key="class.join_btn", on_click=_join, width="stretch")
         if st.button("Start a class", key="class.start", width="stretch",
@@ -118,6 +177,15 @@ def _join_link() -> str:
     base = url[: -len("class")] if url.endswith("/class") else url
     base = base if base.endswith("/") else base + "/"
     return f"{base}?class={session.code()}"
+
+
+def only_this_machine(link: str) -> bool:
+    """Whether ``link`` names this machine only (localhost, 127.x, ::1): no student can open it."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(link).hostname or "").lower()
+    return host in ("localhost", "::1", "0.0.0.0") or host.startswith("127.") \
+        or host.endswith(".localhost")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -178,32 +246,40 @@ def page() -> None:
         return
     code = session.code()
     link = _join_link()
-    left, mid, right = st.columns([1.6, 1.0, 1.6], vertical_alignment="top")
-    with left:
-        st.markdown(
-            f"<div style='font-size:1.2rem;color:{style.CAPTION}'>Class code</div>"
-            f"<div data-testid='class-code' style='font-size:7rem;font-weight:800;"
-            f"letter-spacing:0.12em;line-height:1;color:{style.BLUE};"
-            f"font-family:ui-monospace,monospace'>{code}</div>", unsafe_allow_html=True)
-        st.markdown("Open this link, or the app and type the code under **Class**:")
-        st.code(link, language=None, wrap_lines=True)
-    with mid:
-        st.image(qr_png(link), width=220, caption="Scan to join")
-    with right:
-        once = st.session_state.pop(session.TEACHER_LINK, None)
-        if once:
-            # Folded: on a projector, the class must not see it (open it on your own screen).
-            with st.expander("Your teacher link (shown once): open it on your own screen"):
-                st.caption("Keep it to drive this class again after a reload. Never show it: "
-                           "whoever opens it drives the class.")
-                st.code(_join_link().replace(f"?class={code}", once), language=None,
-                        wrap_lines=True)
+    session.keep_present()  # a reload of the projector's page stays in presenter mode
+    from ui import state
+    qr = base64.b64encode(qr_png(link)).decode("ascii")
+    st.markdown(
+        style.css(CSS) +
+        f"<div class='cl-head{' cl-present' if state.presenting() else ''}'>"
+        f"<div class='cl-main'><div class='cl-label'>Class code</div>"
+        f"<div data-testid='class-code' class='cl-code'>{code}</div>"
+        f"<div class='cl-join'>Open this link, or the app and type the code under "
+        f"<b>Class</b>:</div><div class='cl-link' data-testid='class-link'>"
+        f"{html.escape(link)}</div></div>"
+        f"<figure class='cl-qr' data-testid='class-qr'><img src='data:image/png;base64,{qr}' "
+        f"alt='QR code of the join link'><figcaption>Scan to join</figcaption></figure></div>",
+        unsafe_allow_html=True)
+    if only_this_machine(link):
+        st.warning("This link names this computer only: students cannot open it. Open the app "
+                   "by this computer's network address (as `streamlit run` prints under "
+                   "Network URL) and start the class there, or give students that address "
+                   "and the code.")
+    once = st.session_state.pop(session.TEACHER_LINK, None)
+    if once:
+        # Folded: on a projector, the class must not see it (open it on your own screen).
+        with st.expander("Your teacher link (shown once): open it on your own screen"):
+            st.caption("Keep it to drive this class again after a reload. Never show it: "
+                       "whoever opens it drives the class.")
+            st.code(_join_link().replace(f"?class={code}", once), language=None,
+                    wrap_lines=True)
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium",
+                      key="class-controls"):
         hide = st.toggle("Hide the gallery", key="class.hidden")
-        b1, b2 = st.columns(2)
-        if b1.button("Clear the gallery", key="class.clear", width="stretch"):
+        if st.button("Clear the gallery", key="class.clear"):
             session.clear_gallery()
-        b2.button("End the class", key="class.end", on_click=_end, width="stretch")
-        seats.teacher_controls()
+        st.button("End the class", key="class.end", on_click=_end)
+    seats.teacher_controls()
     if not hide:
         _gallery()
 
@@ -221,8 +297,13 @@ def _send(ref: Any, image: np.ndarray | None) -> None:
 
 
 def send_row(ref: Any, image: np.ndarray | None) -> None:
-    """Beside a student's drawing pad: which digit it is, a nickname, "Send to the class"."""
+    """Under a student's bar: which digit it is, a nickname, "Send to the class" (with no
+    drawing, how to make one)."""
     if not session.studying():
+        return
+    if image is None and "class.sent" not in st.session_state:
+        st.caption(":material/draw: To send a digit to the class: **Digit from: Draw** in the "
+                   "sidebar, then draw it on the pad of the Feature maps view.")
         return
     a, b, c = st.columns([1, 1.2, 1.2], vertical_alignment="bottom")
     a.selectbox("It is a", list(range(10)), index=None, key="class.meant",

@@ -12,7 +12,14 @@ Session-state keys (``class.*``, listed in ``ui/state.py``): ``class.code``, ``c
 ("teacher" or "student"), ``class.secret`` (the teacher's), ``class.student`` (the student's seat,
 also in its address bar), ``class.follow``, ``class.applied`` (the version shown),
 ``class.published`` (the JSON last published), ``class.page``, ``class.read`` (the ``?class=``
-value handled), ``class.notice``, ``class.teacher_link`` (shown once), ``class.seen``.
+value handled), ``class.notice``, ``class.teacher_link`` (shown once), ``class.seen``,
+``class.given`` (the input the teacher's screen last gave a student, as
+:func:`ui.state.input_signature`), ``class.take`` (take the teacher's input at the next view).
+
+What a follower takes and what stays its own: the teacher's page, network, view, layer, unit,
+channel and method always follow; the input (a sample, a test digit, a drawing) follows only
+while it is still the one the teacher's screen gave: once the student draws or picks a digit,
+it stays until the student changes it again or asks for the teacher's (:func:`take_teachers`).
 """
 
 from __future__ import annotations
@@ -44,6 +51,8 @@ FOLLOWED_PAGES = ("explore", "tour")
 CODE, ROLE, SECRET, STUDENT = "class.code", "class.role", "class.secret", "class.student"
 FOLLOW, APPLIED, PUBLISHED, PAGE = "class.follow", "class.applied", "class.published", "class.page"
 READ, NOTICE, TEACHER_LINK, SEEN = "class.read", "class.notice", "class.teacher_link", "class.seen"
+GIVEN, TAKE = "class.given", "class.take"
+INPUT_PARAMS = ("input", "sample")  # the link parameters that name the input
 
 
 # ---------------------------------------------------------------------------------- the store
@@ -127,7 +136,8 @@ def _secret_hash() -> str:
 
 
 def _leave() -> None:
-    for key in (CODE, ROLE, SECRET, FOLLOW, APPLIED, PUBLISHED, PAGE, TEACHER_LINK, SEEN):
+    for key in (CODE, ROLE, SECRET, FOLLOW, APPLIED, PUBLISHED, PAGE, TEACHER_LINK, SEEN, GIVEN,
+                TAKE):
         st.session_state.pop(key, None)
 
 
@@ -155,8 +165,8 @@ def join(text: Any) -> bool:
     wanted = rules.code(text)
     if wanted is None:
         st.session_state[NOTICE] = (f"{urlstate.shown(text, 12)} is not a class code: a class "
-                                    f"code is {rules.CODE_LENGTH} letters and digits, like "
-                                    f"K7P3QX.")
+                                    f"code is {rules.CODE_LENGTH} letters and digits, as your "
+                                    f"teacher's screen shows it.")
         return False
     try:
         store().join(wanted, _student_id(), time.time())
@@ -164,6 +174,7 @@ def join(text: Any) -> bool:
         st.session_state[NOTICE] = str(exc)[0].upper() + str(exc)[1:]
         return False
     _leave()
+    # Joining takes the teacher's screen, input included, unless the student has a drawing.
     st.session_state.update({CODE: wanted, ROLE: "student", FOLLOW: True, APPLIED: -1})
     return True
 
@@ -208,6 +219,23 @@ def set_following(on: bool) -> None:
     _tell_seen(force=True)
 
 
+def own_input() -> bool:
+    """Whether a student's input is its own (drawn or picked since the teacher's screen last
+    gave one): the teacher's changes then leave it as it is."""
+    if not studying():
+        return False
+    given = st.session_state.get(GIVEN)
+    if given is None:  # nothing given yet: a drawing made before joining stays
+        return state.input_source() == state.DRAW and state.drawing() is not None
+    return state.input_signature() != given
+
+
+def take_teachers() -> None:
+    """A student asks for the teacher's input again (its own is replaced at the next run)."""
+    st.session_state[TAKE] = True
+    st.session_state[APPLIED] = -1
+
+
 def _tell_seen(force: bool = False) -> None:
     now = time.time()
     if studying() and (force or now - st.session_state.get(SEEN, 0.0) > SEEN_S):
@@ -225,9 +253,13 @@ def read_link(page_path: str) -> None:
         return
     st.session_state[READ] = value
     if value == "new":
+        present = st.query_params.get("present") == "1"
         start()
+        if present:  # ?class=new&present=1: the projector's Class page, in presenter mode
+            state.start_presenting(True)
         from ui import common
-        st.switch_page(common.PAGES["class"])  # the code, large, and the gallery
+        st.switch_page(common.PAGES["class"],  # the code, large, and the gallery
+                       query_params={"present": "1"} if present else None)
     wanted = rules.code(value)
     secret = st.query_params.get("teacher")
     if wanted is not None and secret is not None:
@@ -249,6 +281,26 @@ def link_params() -> dict[str, str]:
     """What a student's address bar keeps besides the view: the class code and the student's
     seat (a reload rejoins in the same seat, so it does not count again toward the limit)."""
     return {"class": code(), "seat": _student_id()} if studying() else {}
+
+
+def _own_params() -> dict[str, str]:
+    """What stays in a student's address bar when the teacher's view replaces it: the class,
+    the seat and the student's own presenter mode."""
+    params = link_params()
+    if state.presenting() or st.query_params.get("present") == "1":
+        params["present"] = "1"
+    return params
+
+
+def keep_present() -> None:
+    """A page that writes no view link (the Class page) keeps presenter mode in the address
+    bar, so a reload of the projector's page stays in it."""
+    wanted = "1" if state.presenting() else None
+    if st.query_params.get("present") != wanted:
+        if wanted:
+            st.query_params["present"] = wanted
+        else:
+            del st.query_params["present"]
 
 
 # ---------------------------------------------------------------------------------- publishing
@@ -331,20 +383,26 @@ def before_sidebar(page_path: str) -> None:
         return
     page = record.get("page") if record.get("page") in FOLLOWED_PAGES else "explore"
     here = "tour" if page_path == "tour" else "explore" if page_path == "" else page_path
+    mine = own_input() and not st.session_state.get(TAKE)
     params = {str(k): str(v)[:200] for k, v in dict(record["params"]).items()
-              if k in urlstate.KEYS}
+              if k in urlstate.KEYS and not (mine and k in INPUT_PARAMS)}
     if page == "tour" and isinstance(record.get("concept"), str):
         params = {"concept": record["concept"][:80]}
-    params["class"] = code()
+    params.update(_own_params())
     if page != here:
-        from ui import common
+        from ui import common, sidebar
+        sidebar.keep_sidebar_state()  # this run draws no sidebar: keep its digit for the next
         st.switch_page(common.PAGES[page], query_params=params)  # the next run applies it
     st.session_state[APPLIED] = info.version
+    st.session_state.pop(TAKE, None)
     st.query_params.from_dict(params)
-    st.session_state.pop("url.read", None)  # ui/urls.py reads the teacher's link next
-    rgba = _decode_drawing(record.get("drawing"))
+    st.session_state.pop("url.read", None)
+    urls.apply_before_sidebar()  # the teacher's network and (unless the student's own) input
+    rgba = None if mine else _decode_drawing(record.get("drawing"))
     if rgba is not None:
         state.use_drawing(rgba)
+    if not mine:
+        st.session_state[GIVEN] = state.input_signature(linked=True)  # what the teacher gave
     unit = Unit.from_record(record.get("unit"))
     if unit is not None:
         state.pick_unit(unit)

@@ -82,9 +82,6 @@ def feature_maps(key: ModelRef, image: np.ndarray | None, layer: str | None) -> 
                       "; it differs slightly from the lens's live digit." if differs else "."))
     elif result.error:
         st.caption(f"Drawing: {result.error}")
-    if drawing:  # in a class, a student sends the drawing to the teacher's gallery
-        from ui.classroom import panel
-        panel.send_row(key, image)
     if result.unit and image is not None:
         _picked(key, image, result.unit)
     return True

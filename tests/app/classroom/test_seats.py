@@ -243,3 +243,18 @@ def test_an_address_behind_the_proxy_is_the_one_the_proxy_saw(ip, forwarded, wan
     from ui.classroom.seats import address_key
 
     assert address_key(_Request(None, ip, forwarded)) == want
+
+
+@pytest.mark.parametrize(("link", "local"), [
+    ("http://localhost:8501/?class=ABC234", True),
+    ("http://127.0.0.1:8501/?class=ABC234", True),
+    ("http://[::1]:8501/?class=ABC234", True),
+    ("http://app.localhost/?class=ABC234", True),
+    ("http://192.168.1.20:8501/?class=ABC234", False),
+    ("https://lens.school.example/?class=ABC234", False),
+    ("", False),
+])
+def test_a_join_link_only_this_machine_can_open_is_named(link: str, local: bool) -> None:
+    from ui.classroom.panel import only_this_machine
+
+    assert only_this_machine(link) is local
