@@ -1,27 +1,11 @@
-"""The class deployment (deploy/serve.py: nginx in front of N app processes) under three faults.
+"""The class deployment (nginx in front of N app processes) under three faults, on loopback only.
 
     .venv/bin/python bench/nginx_limits.py [--root DIR] [--sockets 600] [--skip class ...]
 
-1. Connection exhaustion: one client opens many idle websockets (``/_stcore/stream``, each held
-   by nginx as two connections: client and upstream) with one route cookie, then with no
-   cookie, then with a new cookie on each; after each, another client (its own cookie) asks
-   for the page. Prints how many websockets were held and what the other client got.
-2. A restarted app process: the process a browser's route cookie names is killed; during the
-   outage the browser opens a session (page, websocket, a script run that shows an image);
-   once deploy/serve.py has restarted the process, the session's image (``/media/...``) and a
-   file upload (``/_stcore/upload_file/...``) are requested through nginx, as the browser
-   would, with the cookies it holds. Prints their status codes. Then the process holding a
-   session is killed, and the browser reconnects (as Streamlit's client does): the statuses
-   of the new session's image and upload.
-3. A class behind one school address (NAT, here 127.0.0.5) and an attacker behind it: the
-   attacker holds idle websockets with made-up ids and without a cookie, tries to mint 1000
-   ids (20 s at most) and holds a websocket on each it got; then 60 students join within 30 s,
-   each loading the page (again after a busy page's Retry-After, 90 s at most) and opening 4
-   tabs (idle websockets with its cookie). Prints what the attacker held and how many
-   students were served.
-
-``--root`` picks the checkout whose deploy/ runs (e.g. the code before a change). Loopback
-only: every socket goes to 127.0.0.0/8. Also the toolkit of tests/app/test_deploy.py.
+One client exhausting connections, an app process restarted under a browser's sessions, and a
+class of 60 behind one NAT address with an attacker among them: each prints what was held and
+who was served (how each is measured: docs/benchmarks.md). ``--root`` picks the checkout whose
+deploy/ runs, to compare before and after a change. Also the toolkit of the deploy tests.
 """
 
 from __future__ import annotations

@@ -1,20 +1,12 @@
 """Serve CNN lens to a class: N app processes behind one nginx address, with sticky sessions.
 
     .venv/bin/python deploy/serve.py N PORT [--address 0.0.0.0] [--runs DIR]
-    bash deploy/serve.sh N PORT            # the same
 
-Starts N ``streamlit run app.py`` processes on free ports of 127.0.0.1, waits until each
-answers, writes ``deploy/nginx.conf.template`` filled in to a temp folder and runs nginx in the
-foreground from there (no root needed, no /etc edits). Every process shares one runs folder
-(``--runs``, else ``$CNN_LENS_RUNS_DIR``, else ``runs/``), so a run trained through any of
-them appears in every model list, and the lock in it lets one job train at a time. An app
-process that dies is restarted.
-
-Browser ids: a secret made for this deployment (a file of the temp folder, mode 0600, named
-to the app processes by ``$CNN_LENS_BROWSER_ID_SECRET_FILE``) signs the ids that the minter
-(deploy/minter.py, a thread of this process) hands to new browsers; nginx and the app
-(model/classroom/browser_id.py) honour only ids it signed. Ctrl+C (or SIGTERM) stops everything and removes the temp
-folder.
+Starts the app processes on 127.0.0.1 (restarting any that dies), fills in the nginx template
+and runs nginx in the foreground from a temp folder, so no root and no system files are needed.
+The processes share one runs folder (runs and the training lock); a secret made per deployment
+signs the browser ids that the minter hands out, so per-browser limits hold behind one school
+address. Ctrl+C stops everything. See docs/deploy.md.
 """
 
 from __future__ import annotations

@@ -1,18 +1,9 @@
 """The model zoo in torch: an ``nn.Sequential`` built from an architecture's layer records.
 
-The architectures themselves (their layer records, descriptions, recipes) are plain data in
-``model/architectures.py``; every network here is an ``nn.Sequential`` whose module names are
-the record names (``conv1``, ``bn1``, ``relu1``, ``pool``, ``head`` ...), so state-dict keys and
-hooks name layers as the records do. Shapes, parameters and MACs are computed from the records by
-``viz.network.layers`` (tested against these modules). What a record of each type holds, and its
-defaults, is its entry in ``viz.network.layertypes``, which also names its torch class and
-arguments; :data:`BUILDERS` builds them.
-
-A *graph* network (a record names its ``inputs``: residual ``add``, channel ``concat``) keeps the
-same flat list of named children; its forward pass walks the records by their inputs, keeping an
-output only until the last layer that reads it (:func:`walk`). Every pass that looks inside a
-network (activations, the atlas, feature visualisation) walks it with :func:`walk`, never by
-iterating the children, so flat and graph networks read the same way.
+Module names are the record names (``conv1``, ``bn1`` ...), so state-dict keys and hooks name
+layers as the records do; :data:`BUILDERS` holds one builder per layer type. A graph network
+(records naming their ``inputs``) keeps the same flat children, and every pass that looks inside
+a network goes through :func:`walk`, so flat and graph networks read the same way.
 """
 
 from __future__ import annotations

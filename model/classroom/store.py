@@ -1,21 +1,10 @@
 """Where a class lives while it runs: one small interface, two backends, one guard.
 
-- :class:`~model.classroom.sqlite_store.SqliteStore` (the default): ``classes.sqlite`` in the
-  runs folder, in WAL mode, so every app process on one machine shares the classes;
-- :class:`~model.classroom.redis_store.RedisStore`: with ``CNN_LENS_REDIS_URL`` set
-  (``redis://host:6379/0``), for app processes on several machines behind one proxy.
-
-Both keep, per class: the teacher's secret's hash, the teacher's view (JSON) and its version,
-the seats (a random id per student session, never a name; its browser and when it last reported
-in), the gallery (784 bytes, the digit meant, the network's reading, a nickname, the seat, and
-whether the teacher approved it) and the rate limits' buckets. Every limit of
-:mod:`model.classroom.rules` is enforced in the store, atomically (one SQLite transaction, one
-Redis script), so two processes cannot together pass one; a class untouched for 12 h is gone.
-
-:func:`open_store` wraps the backend in :class:`Guarded`: when the store fails (a locked, deleted
-or read-only file, a full disk, Redis down) readers get the last answer they had, the teacher's
-changes wait and are written when the store is back, and the rest get :class:`StoreDown`, a
-:class:`ClassError` whose words say so. Streamlit-free.
+SQLite (``classes.sqlite`` in the runs folder: the app processes of one machine) by default, or
+Redis with ``CNN_LENS_REDIS_URL`` (several machines). Every limit of :mod:`model.classroom.rules`
+is enforced inside the store, atomically, so two processes cannot together pass one.
+:func:`open_store` wraps the backend in :class:`Guarded`, so a store that fails slows a class
+down instead of breaking its pages (what each side sees: docs/classroom.md). Streamlit-free.
 """
 
 from __future__ import annotations

@@ -1,16 +1,10 @@
 """Feature visualization: the 28x28 input that excites a channel most (activation maximization).
 
-The input is parameterised in pixel space, ``p = 255 * z`` with ``z`` projected back into [0, 1]
-after every step (so every pixel stays in [0, 255], like a real digit, and can reach both ends), then normalised with MNIST's mean and std as the network expects.
-Gradient ascent (Adam) on ``z`` maximises the channel's activation (its strongest unit, the
-maximum over positions) with the usual regularisers: a random jitter (the image is shifted by up
-to ``jitter`` pixels each step, so the result does not rely on one exact alignment) and a
-total-variation penalty (neighbouring pixels alike: strokes, not speckle). The last steps run
-without jitter or penalty (a pure ascent to the nearest maximum), and the reported value is the activation of the final, un-jittered image.
-
-Channels are optimised together in batches (row ``c`` maximises channel ``c``; as many rows at a
-time as ``viz.network.layers.BATCH_BYTES`` of layer outputs allow, every row with the same jitter), on a
-private copy of the model; nothing is written to the shared model (only input gradients).
+Projected gradient ascent in pixel space (pixels stay in [0, 255], like a real digit) with
+jitter, a total-variation penalty, a smooth maximum and a leaky ReLU while searching, then a
+polish of the strongest unit on the real network; the method in words is in docs/app.md.
+Channels run together in batches within ``viz.network.layers.BATCH_BYTES`` on a private copy,
+so the shared model is never written.
 """
 
 from __future__ import annotations

@@ -1,22 +1,11 @@
 """Saliency maps with Captum behind one small API: ``attribute(method, model, x, target, ...)``.
-(Occlusion is computed in ``occlusion.py`` itself, tested against Captum's: it skips the windows
-that hide no ink.)
 
 Every method returns a signed (28, 28) numpy map in input pixels (positive: evidence for the
-target class). Each method is one file here holding its function and its :class:`Method` record;
-:data:`METHODS` is the one registry the explorer, links, the comparison and the Train page read.
-Adding a method is one file plus one line below (or :func:`register` at run time).
-
-Methods that register hooks (Guided Backprop, DeepLift, Grad-CAM, the neuron attribution) run on
-:func:`model.insight.activations.private_copy`, so the shared model never carries a hook and concurrent
-sessions never see each other's. Gradients are taken with ``torch.autograd.grad`` (Captum's
-way), so parameter ``.grad`` is never touched either.
-
-Memory: a method that runs many images per digit (Occlusion's patch positions, Integrated
-Gradients' steps, SmoothGrad's noisy copies) cuts them into batches whose layer outputs fit
-``viz.network.layers.BATCH_BYTES`` for the network at hand (``batch_bytes`` overrides it), and
-:func:`attribute_batch` cuts its digits the same way, so an uploaded network at the limits costs
-a batch's budget, not hundreds of images' layer outputs at once.
+target class). Each method is one file here with its :class:`Method` record, and :data:`METHODS`
+is the one registry every page reads: adding a method is one file plus one line below (or
+:func:`register`). Methods that hook the model run on a private copy, and many-image methods cut
+their work into batches within ``viz.network.layers.BATCH_BYTES``, so sessions neither see each
+other's hooks nor run an uploaded network's every image at once.
 """
 
 from __future__ import annotations

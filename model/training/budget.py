@@ -1,27 +1,11 @@
 """A training budget: how long a run would take on this server, how much memory a batch needs,
 and the limits the server sets.
 
-Before a run starts its time and memory are estimated from the layer records alone (``viz.network.layers``
-gives every layer's output size, MACs and kernel), so nothing is built. A training image costs
-
-    ``overhead + conv MACs * a + linear MACs * b + elements * c + windows * d`` seconds,
-
-where *elements* are the numbers each layer reads and writes (weighted by its type's ``cost``:
-BatchNorm and dropout do more per number than ReLU), and *windows* are the kernel positions a
-conv or a pooling layer visits (a 15x15 stride-1 max-pool visits 225 inputs per output, at no MAC). The
-five coefficients are this server's: a few timed training steps of five small networks, each
-dominated by one term (about two seconds), fitted once per server and cached in the runs folder
-(``.throughput.json``; a file without the five fields, or from another machine, is measured again).
-
-A batch's memory is the outputs every layer keeps for the backward pass (and max-pool's indices,
-dropout's masks), the gradients of the widest two layers, and the weights with their gradients
-and optimiser state, times :data:`MEMORY_SAFETY`.
-
-:func:`check` refuses a run over ``$CNN_LENS_MAX_TRAIN_MINUTES`` (default 15) minutes, a batch
-over ``$CNN_LENS_MAX_TRAIN_MEMORY_MB`` (default 1,024 MB), or a network over the upload limits
-(``viz.network.card``), with a message naming the limit, the estimate and what to change.
-``model.training.jobs.JobManager.start`` calls it, so no page can bypass it; the job also stops a run that
-goes over the time limit on the clock (:func:`deadline_seconds`).
+Both are estimated from the layer records alone (nothing is built), with per-image cost
+coefficients measured once per server and cached in the runs folder. :func:`check` refuses a run
+over the time or memory limit or the upload limits, with a message naming the limit, the
+estimate and what to change; the job manager calls it, so no page can bypass it. The cost model
+in words: docs/models.md.
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
 """The explorer's views, one file each, and their registry.
 
-A view is one :class:`View` record: its name in links (``?view=field``), its title, and the
-function that draws it from a :class:`Shown` (the model, the input, every layer's output, the
-chosen layer). ``ui/explorer.py`` registers them in the order of its view selector;
-``ui/urls.py`` reads :data:`VIEWS` to name them in links.
-
-- ``maps.py``: Feature maps (the in-browser lens, or the server's maps when it cannot run);
-- ``field.py``: Receptive field (a unit's theoretical and effective field, the layer table);
-- ``saliency.py``: Saliency (one method); ``compare.py``: All methods (and the sanity check);
-- ``atlas.py``, ``confusion.py``, ``trust.py``: the whole-network views; their long
-  computations run in the background (``background.py``) and their clicks open a test digit
-  (``clicks.py``).
+A view is one :class:`View` record (its name in links, its title, and the function that draws
+it from a :class:`Shown`); :data:`VIEWS` is what the selector and the links read, so adding a
+view is one file here registered in the explorer. The list of views: docs/layout.md.
 """
 
 from __future__ import annotations

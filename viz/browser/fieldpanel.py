@@ -1,23 +1,9 @@
-"""What the unit-field panel (``ui/components/unitfield/``) draws, as a small JSON-able dict (torch-free).
+"""What the unit-field panel draws, as a small JSON-able dict (torch-free).
 
-The panel is the Receptive field view's picker and pictures, drawn by the browser: one channel's
-feature map to hover and pick units on, and three pictures of the input for the picked unit (its
-theoretical field, its effective field, its attribution). Hovering a unit redraws the theoretical
-field in the same frame, with no round trip; a pick goes to Python for the effective field and the
-attribution, which need the real network.
-
-The server sends, per pick, about 3,000 small numbers:
-
-- ``image``: the 28x28 input, 784 ints 0-255, row-major.
-- ``rf``: the layer's receptive-field row from the engine, in the lens's format
-  (:func:`viz.browser.lens.rf_row`: ``r``, ``S``, ``P`` and ``size`` as [rows, cols] pairs, null for a
-  global layer). Unit ``(y, x)`` reads input rows ``y*S - P .. y*S - P + r - 1`` and the same
-  columns with ``x``, inclusive and unclipped.
-- ``map``: the picked channel's map, ``{"h", "w", "data"}`` (floats, 4 significant digits), or
-  None (a layer without a spatial map, or a panel that is not a picker).
-- ``erf`` and ``attr``: the picked unit's effective field and attribution as
-  :func:`viz.pictures.raster.overlay_levels` makes them for the PNG pictures (0..1 and -1..1), sent as
-  ints 0..LEVELS and -LEVELS..LEVELS (:data:`viz.pictures.style.LEVELS`, 1000).
+The panel is the Receptive field view's picker: one channel's map to hover and pick units on,
+and the picked unit's theoretical field, effective field and attribution. Hovering is drawn in
+the browser from the engine's r, S and P; only a pick comes back to Python. About 3,000 small
+numbers per pick; the payload's keys are listed in docs/lens.md.
 """
 
 from __future__ import annotations

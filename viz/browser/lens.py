@@ -1,27 +1,10 @@
 """What the in-browser lens needs about one network, built once per model (torch-free).
 
-The lens (``ui/components/lens/``) runs the forward pass, draws the feature maps and the receptive fields in
-the browser. It receives, once per model, a JSON payload made here:
-
-- ``layers``: the network's layer records, each with its output ``shape`` and its
-  receptive-field row from the engine (``viz.receptive_field`` via ``viz.network.layers.describe``).
-  A graph network's records name their ``inputs`` (else a layer reads the one before it); a
-  join (add, concat) also has ``"join": true`` and reads the list of its inputs' outputs. Its
-  field is the engine's (the largest of its aligned branches):
-  ``rf = {"r": [rh, rw], "S": [sh, sw], "P": [ph, pw], "size": [h, w], "global": bool}``.
-  Unit ``(y, x)`` of a layer reads input pixels ``y0 = y*S - P .. y1 = y0 + r - 1`` (rows; the
-  same with the second number of each pair for columns), inclusive and unclipped: the part
-  outside ``0..27`` is zero padding. Global layers (flatten, linear, global pooling and after)
-  have ``r = S = P = null``: each unit sees the whole input.
-- ``weights``: every float tensor as ``{"shape": [...], "b64": base64 of float32
-  little-endian}`` (a compact 4 bytes per number; 1.2 MB of text for ``fast``'s 215k weights).
-- ``mean``, ``std``, ``bn_eps``: the input normalisation and BatchNorm's epsilon.
-- ``supported`` and ``reason``: whether the lens can run every layer; if not, ``reason`` says
-  which layer and why, so the app can fall back to the server's path and tell the user.
-- ``too_big``: the network is over the size bound (:data:`MAX_WEIGHT_TEXT`, :data:`MAX_MACS`):
-  then ``supported`` is False, ``reason`` says so in words and ``weights`` is empty (nothing
-  of it is encoded or sent); ``weight_text`` and ``macs`` give its size either way.
-- ``id``: a digest of layers and weights (the browser keeps each network it has seen under it).
+The lens runs the forward pass and draws the feature maps and receptive fields in the browser,
+so it needs the layer records with their shapes and engine fields, the weights as base64
+float32, and whether it can run them at all (:func:`unsupported_reason`; a network over
+:data:`MAX_WEIGHT_TEXT` or :data:`MAX_MACS` is refused before anything is encoded). The
+payload's keys are listed in docs/lens.md.
 """
 
 from __future__ import annotations

@@ -1,23 +1,9 @@
-"""What the saliency panel (``ui/components/saliencymap/``) draws, as a small JSON-able dict (torch-free).
+"""What the saliency panel draws, as a small JSON-able dict (torch-free).
 
-The panel draws one attribution map twice, in the browser: over the input (grey ink on white
-paper; the overlay fully transparent at 0, so the digit shows through, at an opacity the viewer
-sets with a slider that needs no round trip) and alone, both on one diverging scale centred at 0
-(RdBu reversed: red = evidence for the class, blue = against), with the colour bar and the value
-of the pixel under the pointer.
-
-- ``image``: the 28x28 input, 784 ints 0-255, row-major.
-- ``attr``: the map, 784 floats (4 significant digits), row-major.
-- ``lim``: the scale's limit, :func:`viz.pictures.figures.symmetric_limit` of the map (the 99.5th
-  percentile of |value|): the colours run from ``-lim`` to ``+lim`` and clip beyond.
-- ``overlay``: the overlay's colour scale, ``[[t, r, g, b, alpha], ...]`` from
-  :data:`viz.pictures.style.OVERLAY_DIVERGING` (the plotly charts' scale: its one source).
-- ``label``: what the map is (e.g. "Integrated Gradients for class 3"), for captions and the
-  screen-reader text.
-
-The "All methods" view sends :func:`grid_payload` instead: every method's map for the trained
-network (and for a copy with random weights), each divided by its own largest |value| (methods
-have different units), all drawn on one scale -1..1.
+The panel draws one attribution map over the input and alone, on one diverging scale centred at
+0, and answers the opacity slider and the pointer's value in the browser. :func:`grid_payload`
+is the "All methods" view's grid (each map as a share of its own largest |value|). The payload's
+keys are listed in docs/lens.md.
 """
 
 from __future__ import annotations

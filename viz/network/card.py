@@ -1,27 +1,11 @@
 """The one reader of a checkpoint's header, and the checks a file from a user passes first.
 
-A checkpoint is a safetensors file: 8 bytes of header length (little endian), a JSON header
-naming every tensor (dtype, shape, byte offsets) with the model card as a JSON string in
-``__metadata__["model_card"]``, then the raw tensor bytes. Every file from a user is hostile
-until checked, so the checks here run on the header alone, before any tensor is read or any
-network is built:
-
-- :func:`read_header`: the length is bounded, the header is UTF-8 JSON of the expected form,
-  every tensor entry has a known dtype, a shape of non-negative ints and offsets that match its
-  size and lie inside the file.
-- :func:`validate_card`: the card's layer records (types, names, whole numbers in range,
-  channels chained from layer to layer), the tensors each record implies against the header's
-  names, shapes and dtypes, and the server's limits (:data:`MAX_PARAMS`, :data:`MAX_MACS`,
-  :data:`MAX_LAYERS`, :data:`MAX_ACTIVATIONS`), which the message names. The keys each layer
-  type may carry, their ranges and defaults come from its entry in ``viz.network.layertypes``; shapes,
-  parameters and MACs from :func:`viz.network.layers.analyse`. The lab (``viz.teaching.lab.check``) refuses a
-  table over the limits with the same message (:func:`check_limits`).
-- :func:`arrays` then reads the tensors (sizes now known to be small) and refuses NaN or
-  infinite weights.
-
-Standard library and numpy only; every problem raises :class:`CardError` (a ``ValueError``)
-with a message a student can act on. A refusal takes about a millisecond (see
-``bench/hostile_files.py``).
+Every file from a user is hostile until checked, so :func:`read_header` and
+:func:`validate_card` run on the safetensors header alone, before any tensor is read or any
+network built: the header's form, the model card's layer records against the header's tensors,
+and the server's limits. :func:`arrays` then reads the (now known small) tensors and refuses
+NaN or infinite weights. Every problem raises :class:`CardError` with a message a student can
+act on; the checks are listed in docs/deploy.md.
 """
 
 from __future__ import annotations

@@ -1,29 +1,10 @@
 """Per-layer facts of a network from its layer records alone: shape, field, parameters, MACs.
 
-A *layer record* is the zoo's plain dict, e.g. ``{"name": "conv1", "type": "conv", "in": 1,
-"out": 8, "kernel": 3, "stride": 1, "padding": 1, "bias": False}``. The same records build the
-torch network (``model/zoo.py``), are stored in every checkpoint's model card, drive the numpy
-forward pass and are what the lab edits, so every number about a network is computed here, once,
-by arithmetic: nothing is built or run. ``tests/model/test_layers_torch.py`` checks the shapes,
-parameters and MACs against real torch modules, and the receptive fields against gradients.
-What each layer type implies (its tensors, output shape, MACs) comes from its entry in
-``viz.network.layertypes``.
-
-:func:`describe` gives one :class:`LayerInfo` per layer (the one per-layer type the app uses):
-
-- ``shape``: output ``(C, H, W)``, or ``(features,)`` after flatten;
-- ``r``, ``stride``, ``padding``: receptive-field size, effective stride ``S`` and effective
-  padding ``P`` in input pixels, from ``viz.receptive_field.compute`` (square inputs: one number
-  per axis; a unit ``i`` sees input pixels ``i*S - P .. i*S - P + r - 1``). For a global layer
-  (global pooling, flatten, linear) ``is_global`` is true, ``stride``/``padding`` are ``None``
-  and ``r`` is the side of the whole input it sees (padding hull included);
-- ``params``: trainable parameters (BatchNorm's running statistics are buffers, not parameters);
-- ``macs``: multiply-accumulates per image (conv and linear layers; others count 0).
-
-:func:`analyse` is :func:`describe` of a whole network that must end in one output per digit,
-with its totals (a :class:`LabReport`): what the lab shows and the card checks read.
-
-Standard library and ``viz.network.layertypes`` only (nothing is built or run).
+The same records build the torch network, sit in every model card, drive the numpy forward
+pass and are what the lab edits, so every number about a network is computed here, once, by
+arithmetic: nothing is built or run. :func:`describe` gives one :class:`LayerInfo` per layer;
+:func:`analyse` checks a whole network and totals it (a :class:`LabReport`). Standard library
+and ``viz.network.layertypes`` only.
 """
 
 from __future__ import annotations

@@ -1,18 +1,10 @@
 """One unit of a network: a layer's channel ``c`` at row ``y``, column ``x``.
 
-Every place that passes a unit passes a :class:`Unit`; this module reads it from each form it
-arrives in and writes each form a unit leaves in:
-
-- a link's ``unit=C,Y,X`` (:meth:`Unit.from_link`, :attr:`Unit.link`; the layer is the link's
-  ``layer=``), and the page's test hook ``data-unit="LAYER,C,Y,X"`` (:meth:`Unit.from_text`);
-- a browser component's ``unit`` ``{"layer", "c", "y", "x"}`` (:meth:`Unit.from_browser`:
-  checked, the browser's to send);
-- the session's record ``{"layer", "c", "y", "x"}`` (:meth:`Unit.from_record`,
-  :meth:`Unit.record`);
-- the caches' ``(c, y, x)`` (:attr:`Unit.cyx`, :meth:`Unit.at`).
-
-Whether a unit is inside its layer is for the caller, who knows the layer's shape
-(``viz.teaching.fields.clamp_unit``). Streamlit- and torch-free.
+Every place that passes a unit passes a :class:`Unit`, read from and written to each form it
+travels in (a link's ``unit=C,Y,X``, a test hook's ``LAYER,C,Y,X``, a browser component's or
+the session's ``{"layer", "c", "y", "x"}``, the caches' ``(c, y, x)``), so there is one parser
+per form. Whether a unit lies inside its layer is for the caller, who knows the layer's shape.
+Streamlit- and torch-free.
 """
 
 from __future__ import annotations
