@@ -5,4 +5,5 @@ import sys
 import viz.network.layertypes  # noqa: F401  (hands the engine the app's layer types)
 from viz.receptive_field.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
