@@ -55,7 +55,7 @@ def _imports() -> None:
     import model.train  # noqa: F401 - the confusion and trust views
 
 
-def _wait_for_runtime(limit_s: float = 60.0) -> None:
+def _wait_for_runtime(limit_s: float = 15.0) -> None:
     """Streamlit's caches are those of the running server: wait until it exists (the
     launcher's warm-up starts before it)."""
     from streamlit import runtime
