@@ -27,18 +27,18 @@ NICE = 5  # the warm-up thread's niceness: a page a student opened meanwhile goe
 _lock = threading.Lock()
 _thread: list[threading.Thread] = []
 # Modules run as scripts or only at start: never imported by the warm-up.
-SKIP = ("ui.pages", "ui.launch", "ui.warm")
+SKIP = ("ui.pages", "ui.launch", "ui.warm", "model.make_samples", "model.make_shipped")
 WARM_DIGIT = 199  # a sample digit the warm-up computes (any digit works; its results are small)
 
 
-def ui_modules() -> list[str]:
-    """Every module of ``ui`` a page run imports (not the page scripts), sorted.
+def modules(package: str = "ui") -> list[str]:
+    """Every module of ``package`` a page run may import (not the page scripts), sorted.
 
     Returns:
         Dotted module names.
     """
-    import ui
-    found = [m.name for m in pkgutil.walk_packages(ui.__path__, "ui.")]
+    root = importlib.import_module(package)
+    found = [m.name for m in pkgutil.walk_packages(root.__path__, f"{package}.")]
     return sorted(n for n in found if not n.startswith(SKIP))
 
 
@@ -46,13 +46,12 @@ def _imports() -> None:
     import pandas  # noqa: F401 - before plotly (see app.py)
     import plotly.graph_objects  # noqa: F401
     import pyarrow  # noqa: F401 - every table and chart's data
-    for name in ui_modules():
+    for name in modules("ui"):
         importlib.import_module(name)
     from ui import cache
     cache.preload().join()  # torch, Captum and the model modules (model.process)
-    import model.atlas  # noqa: F401 - the atlas view's background task
-    import model.insight.featvis  # noqa: F401
-    import model.train  # noqa: F401 - the confusion and trust views
+    for name in modules("viz") + modules("model"):  # what the views import when first used
+        importlib.import_module(name)
 
 
 def _wait_for_runtime(limit_s: float = 15.0) -> None:
@@ -97,11 +96,23 @@ def _methods() -> None:
 
 
 def _charts() -> None:
-    """The chart library's first figure (plotly loads its validators on first use)."""
+    """The chart library's first figures: plotly imports a class and its validators the first
+    time a kind of trace or layout part is used."""
+    import plotly.graph_objects as go
     import plotly.io as pio
 
     from viz.pictures import figures
-    pio.to_json(figures.digit(np.zeros((28, 28), np.uint8), overlay=np.ones((28, 28))))
+    z = np.ones((28, 28))
+    pio.to_json(figures.digit(np.zeros((28, 28), np.uint8), overlay=z))
+    fig = go.Figure([go.Heatmap(z=z, colorbar=dict(title=dict(text="v"))),
+                     go.Scatter(x=[0], y=[0], mode="markers+text", text=["a"]),
+                     go.Bar(x=["a"], y=[1], marker=dict(color="#111111")),
+                     go.Image(z=np.zeros((2, 2, 3), np.uint8))])
+    fig.add_annotation(x=0, y=0, text="a", font=dict(size=12))
+    fig.add_shape(type="rect", x0=0, x1=1, y0=0, y1=1, line=dict(width=1))
+    fig.update_layout(title=dict(text="a"), legend=dict(orientation="h"),
+                      hoverlabel=dict(font=dict(size=12)))
+    pio.to_json(fig)
 
 
 STEPS: list[tuple[str, Callable[[], None]]] = [

@@ -163,12 +163,15 @@ def test_the_teacher_is_the_session_that_skips_the_queue() -> None:
 
 def test_the_warm_up_imports_every_ui_module_but_the_page_scripts() -> None:
     from ui import warm
-    names = warm.ui_modules()
+    names = warm.modules("ui")
     assert "ui.cache" in names and "ui.views.atlas" in names and "ui.classroom.session" in names
     assert not [n for n in names if n.startswith(("ui.pages", "ui.launch", "ui.warm"))]
     files = {str(p.relative_to(ROOT).with_suffix("")).replace("/", ".").removesuffix(".__init__")
              for p in (ROOT / "ui").rglob("*.py")}
     assert set(names) == {n for n in files if n != "ui" and not n.startswith(warm.SKIP)}
+    model = warm.modules("model")
+    assert "model.atlas" in model and "model.cache.lru" in model
+    assert "model.make_shipped" not in model  # a script, not for a page
 
 
 def test_a_failing_warm_up_step_is_logged_and_the_rest_still_run(monkeypatch) -> None:
