@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import numpy as np
 import streamlit as st
 
-from model import process, store
+from model import store
+from model.cache import process
 from model.cache.budget import (
     FORWARD_BYTES,
     RANDOMIZED_BYTES,
@@ -113,7 +114,7 @@ def freeze_after_run() -> None:
 def preload() -> threading.Thread:
     """Import torch in the background, once per server process (3-5 s here): the first page is
     computed in numpy meanwhile; a view that needs autograd waits on Python's import lock
-    (model.process.import_torch_side)."""
+    (model.cache.process.import_torch_side)."""
     process.one_blas_thread()
     thread = threading.Thread(target=process.import_torch_side, name="preload-torch",
                               daemon=True)

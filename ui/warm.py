@@ -49,7 +49,7 @@ def _imports() -> None:
     for name in modules("ui"):
         importlib.import_module(name)
     from ui import cache
-    cache.preload().join()  # torch, Captum and the model modules (model.process)
+    cache.preload().join()  # torch, Captum and the model modules (model.cache.process)
     for name in modules("viz") + modules("model"):  # what the views import when first used
         importlib.import_module(name)
 

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import sys
-from model.process import import_torch_side
+from model.cache.process import import_torch_side
 import_torch_side()
 import torch
 before = set(sys.modules)
@@ -35,7 +35,7 @@ BLAS = """
 from threadpoolctl import threadpool_info
 import numpy
 before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-from model.process import one_blas_thread
+from model.cache.process import one_blas_thread
 one_blas_thread()
 after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 print(before, after)
@@ -51,7 +51,7 @@ def test_numpy_computes_on_the_calling_thread_after_the_preload() -> None:
 
 
 def test_page_slots_come_from_the_environment_or_the_cores() -> None:
-    from model.process import slots_from_env
+    from model.cache.process import slots_from_env
     assert slots_from_env(None, 2) == 2 and slots_from_env("", 8) == 8
     assert slots_from_env("3", 2) == 3 and slots_from_env("64", 2) == 64
     for bad in ("0", "-1", "65", "two", "1.5"):
