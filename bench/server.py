@@ -35,7 +35,7 @@ START_MODES = ("launcher", "streamlit")
 
 
 def server_command(port: int, root: Path = ROOT, script: str = "app.py",
-                   start: str = "launcher") -> list[str]:
+                   start: str = "streamlit") -> list[str]:
     """The command that serves ``root/script`` on 127.0.0.1:``port``.
 
     Args:
@@ -55,7 +55,7 @@ def server_command(port: int, root: Path = ROOT, script: str = "app.py",
 
 
 def start_server(port: int, env: dict[str, str] | None = None, log: Path | None = None,
-                 script: str = "app.py", root: Path = ROOT, start: str = "launcher"
+                 script: str = "app.py", root: Path = ROOT, start: str = "streamlit"
                  ) -> subprocess.Popen:
     """:func:`server_command` in its own process group (kill with :func:`stop`); its stdout
     and stderr go to ``log`` when given."""

@@ -246,7 +246,8 @@ def test_a_launched_server_reports_ready_only_when_warm(tmp_path) -> None:
 
     from bench.server import free_port, start_server, stop
     port, log = free_port(), tmp_path / "server.log"
-    proc = start_server(port, {"CNN_LENS_RUNS_DIR": str(tmp_path / "runs")}, log=log)
+    proc = start_server(port, {"CNN_LENS_RUNS_DIR": str(tmp_path / "runs")}, log=log,
+                        start="launcher")
     seen: list[int] = []
     try:
         deadline = time.monotonic() + 300

@@ -33,13 +33,13 @@ def test_the_server_starts_warm_with_the_launcher_or_plain_with_streamlit() -> N
     import pytest
 
     from bench.server import ROOT, server_command
-    launcher = server_command(8501)
+    launcher = server_command(8501, start="launcher")
     assert launcher[:3] == [sys.executable, "-m", "ui.launch"]
     assert launcher[launcher.index("--server.port") + 1] == "8501"
-    plain = server_command(8502, Path("/srv/app"), start="streamlit")
+    plain = server_command(8502, Path("/srv/app"))
     assert plain[:5] == [sys.executable, "-m", "streamlit", "run", "/srv/app/app.py"]
-    assert plain[5:] == server_command(8502)[3:]  # the same options
-    other = server_command(8503, script="tests/app/other.py")  # the launcher serves app.py only
+    assert plain[5:] == server_command(8502, start="launcher")[3:]  # the same options
+    other = server_command(8503, script="tests/app/other.py", start="launcher")  # app.py only
     assert other[3:5] == ["run", str(ROOT / "tests/app/other.py")]
     with pytest.raises(ValueError, match="start is one of launcher, streamlit"):
         server_command(8504, start="uvicorn")
