@@ -21,7 +21,7 @@ import streamlit as st
 import ui.explorer  # noqa: F401 - registers the explorer's views before a link names one
 from model import store
 from model.architectures import descriptions
-from ui import cache, common, sidebar, state, urls
+from ui import cache, common, sidebar, state, urls, warm
 from ui.classroom import panel as classroom_panel
 from ui.classroom import session as classroom
 from viz.pictures import figures, present, screens
@@ -98,9 +98,10 @@ with cache.page_slot():
     page.run()
     classroom.publish({"": "explore"}.get(page.url_path, page.url_path))  # a teacher's new view
 
-    # Only now, with the page sent, start importing torch in the background (it would slow the first
-    # paint), then fill in the model's description.
-    cache.preload()
+    # Only now, with the page sent, warm the process in the background (ui/warm.py: torch, the
+    # pages' modules, the shipped models; it would slow the first paint). A server started with
+    # ``python -m ui.launch`` did so before it reported ready: this finds it done.
+    warm.start()
     _clean_up_after_a_crash(str(store.runs_dir()))
     about.caption(descriptions().get(ctx.arch, ""))
     cache.freeze_after_run()

@@ -1,9 +1,12 @@
 """A class told "now explore on your own": N sessions open links to the costly views at once.
 
     python bench/classroom_views.py [--sessions 30] [--root DIR] [--profile] [--follow 0]
-                                    [--teacher] [--out bench/results/classroom_views]
+                                    [--teacher] [--start launcher|streamlit] [--after S]
+                                    [--out bench/results/classroom_views]
 
-Starts ``streamlit run app.py`` of the checkout ``--root`` (default: this one) on 127.0.0.1 and
+Starts the app of the checkout ``--root`` (default: this one) on 127.0.0.1 (``--start``:
+``launcher``, ``python -m ui.launch``, which warms the app before its health check answers, the
+default where the checkout has one; ``streamlit``, plain ``streamlit run app.py``) and
 drives it with N clients that speak Streamlit's own websocket protocol (``bench/st_client.py``;
 no browser). The N sessions open, at the same moment, N different links to the views that
 compute on the server: Saliency with each method (Saliency, Integrated Gradients, SmoothGrad,
@@ -22,7 +25,10 @@ start, picks another layer in its Saliency view: its time to the page updated is
 A warm-up first opens each kind of link once, one after another (imports, model loading, the
 test set), then Trust of each model the phase opens it on, at once, followed to its table
 (the network-wide results a running class server holds); its digits are never used later
-(``--warmup views`` leaves Trust out, ``none`` measures a cold process). ``--profile`` samples
+(``--warmup views`` leaves Trust out, ``none`` measures a fresh process). ``--after S`` is the
+first minute of a class: no warm-up visit; once the health check answers, the N open at once,
+S seconds after the server was started (or at once, when health answered later).
+``--profile`` samples
 the server with py-spy during the N opens (``bench/classroom_load.py``'s profiler and
 summary). Results go to ``OUT.json`` and ``OUT.txt``.
 
@@ -58,7 +64,7 @@ from bench.classroom_load import (  # noqa: E402
     percentile,
     summarise,
 )
-from bench.server import ROOT, free_port, stop, wait_http  # noqa: E402
+from bench.server import ROOT, START_MODES, free_port, start_server, stop, wait_http  # noqa: E402
 from bench.st_client import Session, choose  # noqa: E402
 
 MAX_SESSIONS = 40
@@ -169,16 +175,6 @@ async def open_one(i: int, p: Plan, port: int, request_timeout: float, follow: f
         await s.close()
 
 
-def start_server(root: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(root / "app.py"),
-           "--server.headless", "true", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
-    full = {**os.environ, "PYTHONPATH": str(root), **env}
-    return subprocess.Popen(cmd, cwd=root, env=full, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-
-
 def summary(results: list[Result]) -> dict:
     ok = [r.seconds for r in results if r.finished]
     out = {"all": {"count": len(results), "finished": len(ok),
@@ -255,12 +251,17 @@ def _commit(root: Path) -> str:
 
 def run(n: int, root: Path, profile: Path | None, follow: float, timeout: float,
         request_timeout: float, env: dict[str, str], warmup: str = "all",
-        warm_follow: float = 600.0, teacher: bool = False) -> dict:
+        warm_follow: float = 600.0, teacher: bool = False, start: str = "launcher",
+        after: float | None = None) -> dict:
     if not 1 <= n <= MAX_SESSIONS:
         raise ValueError(f"sessions must be 1..{MAX_SESSIONS}, got {n}")
     if not 0 < timeout <= 3600 or not 0 < request_timeout <= 600 or not 0 <= follow <= 600 \
             or warmup not in ("all", "views", "none"):
         raise ValueError("timeouts: run at most 3600 s, a request 600 s, --follow 0..600 s")
+    if after is not None and not 0 <= after <= 600:
+        raise ValueError(f"--after is 0..600 seconds, not {after}")
+    if after is not None:
+        warmup = "none"
     shapes = layer_shapes()
     plans = [plan(i, i, shapes) for i in range(n)]
     warm = []
@@ -273,15 +274,21 @@ def run(n: int, root: Path, profile: Path | None, follow: float, timeout: float,
     result: dict = {"meta": {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                              "root": str(root), "commit": _commit(root),
                              "cpus": os.cpu_count(), "python": platform.python_version(),
-                             "server_env": env, "warmup": warmup,
+                             "server_env": env, "warmup": warmup, "start": start,
+                             "after_s": after,
                              "uptime_before": _uptime()},
                     "warmup": [], "phase": None}
     port = free_port()
-    server = start_server(root, port, env)
+    started = time.perf_counter()
+    server = start_server(port, env, root=root, start=start)
     tmp = Path(tempfile.mkdtemp(prefix="classroom-views-"))
     profiler = Profiler(server.pid, tmp) if profile else None
     try:
-        wait_http(port, timeout=120)
+        wait_http(port, timeout=300)
+        result["meta"]["health_s"] = time.perf_counter() - started  # start to health 200
+        if after is not None:
+            time.sleep(max(0.0, after - (time.perf_counter() - started)))
+            result["meta"]["opened_s"] = time.perf_counter() - started
         try:
             asyncio.run(asyncio.wait_for(run_all(port, plans, warm, request_timeout, follow,
                                                  profiler, server.pid, result, warm_follow,
@@ -313,6 +320,10 @@ def table(result: dict) -> str:
     lines = [f"{m['date']} · {m['root']} at {m['commit']} · {m['cpus']} CPUs"
              + (f" · server env {m['server_env']}" if m["server_env"] else ""),
              f"uptime before: {m['uptime_before']}", f"uptime after:  {m['uptime_after']}",
+             f"server: {m.get('start', 'streamlit')}, health answered {m.get('health_s', 0):.1f} s"
+             " after the start"
+             + (f"; the sessions opened {m['opened_s']:.1f} s after the start"
+                if m.get("opened_s") is not None else ""),
              f"warm-up: {m['warmup']}, {len(result['warmup'])} opens in "
              f"{result.get('warmup_s', 0):.0f} s"]
     if not ph:
@@ -357,6 +368,12 @@ def main(argv: list[str] | None = None) -> int:
                          "running class server holds); views: without Trust; none: cold")
     ap.add_argument("--teacher", action="store_true",
                     help="a teacher (who started a class) changes the layer while they open")
+    ap.add_argument("--start", choices=("auto", *START_MODES), default="auto",
+                    help="launcher: python -m ui.launch (warm before ready); streamlit: plain "
+                         "streamlit run app.py; auto: the launcher where the checkout has one")
+    ap.add_argument("--after", type=float, default=None, metavar="S",
+                    help="a fresh server, no warm-up visit: the sessions open S s after its "
+                         "start, once its health check answers (the first minute of a class)")
     ap.add_argument("--timeout", type=float, default=1200.0)
     ap.add_argument("--request-timeout", type=float, default=120.0)
     ap.add_argument("--env", nargs="*", default=[], metavar="KEY=VALUE")
@@ -368,8 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.with_suffix("") if args.out.suffix in (".json", ".txt") else args.out
     profile = out.parent / f"{out.name}_profile.txt" if args.profile else None
     out.parent.mkdir(parents=True, exist_ok=True)
-    result = run(args.sessions, args.root.resolve(), profile, args.follow, args.timeout,
-                 args.request_timeout, env, args.warmup, teacher=args.teacher)
+    root = args.root.resolve()
+    start = args.start if args.start != "auto" else (
+        "launcher" if (root / "ui" / "launch.py").exists() else "streamlit")
+    result = run(args.sessions, root, profile, args.follow, args.timeout,
+                 args.request_timeout, env, args.warmup, teacher=args.teacher, start=start,
+                 after=args.after)
     text = table(result)
     out.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str) + "\n")
     out.with_suffix(".txt").write_text(text + "\n")

@@ -1,6 +1,8 @@
-"""Start the explorer with ``streamlit run`` and drive it with headless Debian Chromium.
+"""Start the explorer (``streamlit run app.py``, or the launcher that warms the app before it
+reports ready: ``python -m ui.launch``) and drive it with headless Debian Chromium.
 
-Shared by the latency benchmark (``bench/app_latency.py``) and the browser test.
+Shared by the benchmarks (``bench/app_latency.py``, ``bench/classroom_views.py``) and the browser
+test.
 """
 
 from __future__ import annotations
@@ -29,18 +31,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+START_MODES = ("launcher", "streamlit")
+
+
+def server_command(port: int, root: Path = ROOT, script: str = "app.py",
+                   start: str = "streamlit") -> list[str]:
+    """The command that serves ``root/script`` on 127.0.0.1:``port``.
+
+    Args:
+        start: ``launcher`` (``python -m ui.launch``: warms the app, then answers health) or
+            ``streamlit`` (plain ``streamlit run``); the launcher only serves ``app.py``.
+    Returns:
+        The argument list, to run with ``root`` as the working folder.
+    """
+    if start not in START_MODES:
+        raise ValueError(f"start is one of {', '.join(START_MODES)}, not {start!r}")
+    options = ["--server.headless", "true", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+               "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
+    if start == "launcher" and script == "app.py":
+        return [sys.executable, "-m", "ui.launch", *options]
+    return [sys.executable, "-m", "streamlit", "run", str(root / script), *options]
+
+
 def start_server(port: int, env: dict[str, str] | None = None, log: Path | None = None,
-                 script: str = "app.py") -> subprocess.Popen:
-    """``streamlit run SCRIPT`` on ``port`` in its own process group (kill with :func:`stop`);
-    its stdout and stderr go to ``log`` when given."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / script),
-           "--server.headless", "true", "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
-    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+                 script: str = "app.py", root: Path = ROOT, start: str = "streamlit"
+                 ) -> subprocess.Popen:
+    """:func:`server_command` in its own process group (kill with :func:`stop`); its stdout
+    and stderr go to ``log`` when given."""
+    cmd = server_command(port, root, script, start)
+    full_env = {**os.environ, "PYTHONPATH": str(root), **(env or {})}
     out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     try:
-        return subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=out, stderr=out,
+        return subprocess.Popen(cmd, cwd=root, env=full_env, stdout=out, stderr=out,
                                 start_new_session=True)
     finally:
         if log is not None:
@@ -48,6 +71,7 @@ def start_server(port: int, env: dict[str, str] | None = None, log: Path | None 
 
 
 def wait_http(port: int, timeout: float = 60.0) -> None:
+    """Until the server's health check answers 200 (the launcher's once the app is warm)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -155,7 +155,7 @@ def announce(address: str, port: int, reachable: list[str], details: str) -> lis
 
 
 def start_app(port: int, env: dict[str, str]) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+    cmd = [sys.executable, "-m", "ui.launch",  # streamlit run app.py, warm before ready
            "--server.headless", "true", "--server.port", str(port),
            "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none", "--global.developmentMode", "false"]

@@ -1,230 +1,43 @@
 """Thin ``st.cache_*`` wrappers around the Streamlit-free code in ``model/`` and ``viz/``.
 
-One model per checkpoint is cached with ``st.cache_resource`` and shared by every session; it is
-never mutated and never carries a hook (hook-registering methods run on private copies, see
-``model/insight/activations.py``). Every function takes a :class:`model.store.ModelRef`.
-
-Numpy first, torch when gradients are needed. Shipped and trained checkpoints and uploads are read
-into a :class:`viz.network.npforward.NumpyNet` (``viz.network.card``'s checks; the arrays are read-only views of
-the file's bytes): the prediction, the feature maps and the in-browser lens's payload come from it,
-one numpy forward pass per digit, so the first page is drawn while torch is still loading and an
-upload is checked and shown without building a torch network. The torch model of such a network
-(:func:`get_model`) is built from the NumpyNet only when a view needs gradients (saliency,
-effective fields, atlas, confusion, trust), sharing its arrays (``model.files.checkpoint.torch_model``).
-Untrained zoo networks are made in torch (random weights) and exported to numpy for the lens.
-
-Memory budget. Whatever a user uploads, the caches together stay within about 650 MB beyond the
-app itself, because every network passes ``viz.network.card``'s limits first (5,000,000 parameters,
-4,000,000 activation values per image: at most 20 MB of weights and 16 MB of layer outputs per
-digit, in float32) and the caches that grow with networks or digits are bounded by bytes, not
-by entries (:class:`ByteLRU`, least recently used first out):
-
-- :func:`forward` (every layer's output and the class probabilities of one digit), in two
-  pools. Checkpoint files (shipped and trained here), whose digits a whole class views:
-  :data:`FORWARD_BYTES`, 300 MB. A seed digit takes 1.0 MB, so the 200 samples of the default
-  network that a class of 30 shares stay cached, with about 100 digits of other networks.
-  Uploads and untrained networks (an upload is seen by its own session only):
-  :data:`UPLOAD_FORWARD_BYTES`, 68 MB: the last 4 digits of an upload at the limits (16 MB
-  each), 65 of a seed-sized one; a digit that has left it is computed again (a seed-sized
-  network in milliseconds), so an upload cannot push the class's digits out.
-- Uploaded networks (numpy views of the uploaded bytes; the torch model built for the gradient
-  views shares the same memory): :data:`UPLOAD_BYTES`, 200 MB: 10 networks at the parameter
-  limit, hundreds of small ones. An evicted upload is read again from the bytes its session
-  holds.
-- Randomized copies for the sanity check: :data:`RANDOMIZED_BYTES`, 64 MB (3 at the limit).
-- Small results, bounded by entries: attribution and unit maps (28x28 maps, 1,024 entries each:
-  about 3 and 6 MB), test-set predictions (80 kB per network, 32 networks), field tables and
-  figures (per network, tens of kB). Shipped checkpoints and untrained zoo networks are a fixed,
-  small set.
-
-Passes over many images are batched so that one batch's layer outputs stay within
-:data:`BATCH_BYTES` (64 MB, ``viz.network.layers``): classifying the 10,000 test digits with
-seed-original holds 9 of them at a time instead of 1,000 (1.6 GB). ``bench/server_memory.py``
-measures the server's memory while a session views 20 digits of the widest network the limits
-accept.
+One model per checkpoint, shared by every session and never mutated (hooks go on private
+copies); every function takes a :class:`model.store.ModelRef`. Numpy first: the prediction, the
+feature maps and the lens come from a NumpyNet; the torch model is built from it only when a view
+needs gradients. The caches that grow with networks or digits are bounded by bytes
+(``model.cache``; docs/caching.md has the memory budget). Also here: the page slots.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
 import os
 import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 import streamlit as st
 
 from model import store
+from model.cache import process
+from model.cache.budget import (
+    FORWARD_BYTES,
+    RANDOMIZED_BYTES,
+    UPLOAD_BYTES,
+    UPLOAD_FORWARD_BYTES,
+    batch_size,
+    model_bytes,
+)
+from model.cache.lru import ByteLRU, array_bytes, image_key
+from model.cache.uploads import Upload, read_upload
 from model.store import ModelRef
 from ui import state
 from viz.network import npforward
-from viz.network.layers import BATCH_BYTES, LayerInfo, images_per_batch, total_params
+from viz.network.layers import LayerInfo, total_params
 from viz.teaching import fields
 
-MB = 1_000_000
-FORWARD_BYTES = 300 * MB
-UPLOAD_FORWARD_BYTES = 68 * MB
-UPLOAD_BYTES = 200 * MB
-RANDOMIZED_BYTES = 64 * MB
-PREDICT_BATCH = 1000  # test digits per batch when the layer outputs are small
-
-V = TypeVar("V")
-
-
-class ByteLRU(Generic[V]):
-    """A thread-safe map that keeps its values' total size within ``budget`` bytes, dropping
-    the least recently used first.
-
-    ``size(value)`` says what a value costs. A value larger than the whole budget is handed
-    out but never kept. :meth:`get_or_compute` computes a missing value once, however many
-    threads ask for it at the same time (as ``st.cache_resource`` does).
-    """
-
-    def __init__(self, budget: int, size: Callable[[V], int]) -> None:
-        if not isinstance(budget, int) or budget < 1:
-            raise ValueError(f"a cache budget is a number of bytes, 1 or more, not {budget!r}")
-        self.budget = budget
-        self._size = size
-        self._items: OrderedDict[Hashable, tuple[V, int]] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self._computing: dict[Hashable, list] = {}  # key -> [lock, threads using it]
-        self.hits = self.misses = self.evictions = 0
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held now (the sum of ``size`` over the values kept)."""
-        return self._bytes
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __contains__(self, key: Hashable) -> bool:
-        return key in self._items
-
-    def keys(self) -> list[Hashable]:
-        """The keys kept, least recently used first."""
-        with self._lock:
-            return list(self._items)
-
-    def get(self, key: Hashable, default: Any = None) -> Any:
-        with self._lock:
-            return self._hit(key, default)
-
-    def _hit(self, key: Hashable, default: Any) -> Any:
-        item = self._items.get(key)
-        if item is None:
-            return default
-        self._items.move_to_end(key)
-        self.hits += 1
-        return item[0]
-
-    def put(self, key: Hashable, value: V) -> None:
-        """Keep ``value`` (the most recently used), dropping the oldest until within budget."""
-        n = int(self._size(value))
-        if n < 0:
-            raise ValueError(f"a cached value cannot take {n} bytes")
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= old[1]
-            if n > self.budget:
-                return
-            self._items[key] = (value, n)
-            self._bytes += n
-            while self._bytes > self.budget:
-                _, (_, dropped) = self._items.popitem(last=False)
-                self._bytes -= dropped
-                self.evictions += 1
-
-    def get_or_compute(self, key: Hashable, compute: Callable[[], V]) -> V:
-        """The value of ``key``, computed (once, whoever else asks meanwhile) when missing.
-        An exception from ``compute`` is raised and nothing is kept."""
-        missing = object()
-        with self._lock:
-            value = self._hit(key, missing)
-            if value is not missing:
-                return value
-            slot = self._computing.setdefault(key, [threading.Lock(), 0])
-            slot[1] += 1
-        try:
-            with slot[0]:
-                with self._lock:
-                    value = self._hit(key, missing)
-                    if value is not missing:
-                        return value
-                    self.misses += 1
-                value = compute()
-                self.put(key, value)
-                return value
-        finally:
-            with self._lock:
-                slot[1] -= 1
-                if not slot[1]:
-                    self._computing.pop(key, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-
-def array_bytes(value: Any) -> int:
-    """Bytes of the numpy arrays in ``value`` (arrays, or dicts, lists and tuples of them)."""
-    if isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, dict):
-        return sum(array_bytes(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return sum(array_bytes(v) for v in value)
-    return 0
-
-
-def image_key(image: np.ndarray) -> tuple[tuple[int, ...], str, str]:
-    """A digit's cache key: its shape, dtype and a digest of its pixels."""
-    a = np.ascontiguousarray(image)
-    return a.shape, a.dtype.str, hashlib.blake2b(a.tobytes(), digest_size=16).hexdigest()
-
-
-def _import_torch_side() -> None:
-    import torch
-    torch.set_num_threads(1)  # 2 threads are barely faster here and sometimes stall
-    import captum.attr  # noqa: F401  (another 1-3 s; needed by every view but the first)
-
-    # torch.optim imports torch._dynamo (and sympy) on its first optimizer: about 0.8 s of CPU
-    # holding the GIL. Here, not in the first feature visualization a class's atlas starts, which
-    # stalled every session's page for that long (bench/results/classroom_views_findings.md).
-    import torch._dynamo  # noqa: F401
-
-    import model.files.checkpoint  # noqa: F401
-    import model.insight.erf  # noqa: F401
-    import model.saliency  # noqa: F401
-
-    # Streamlit runs a full garbage collection after every script run. With torch and Captum
-    # loaded the server holds ~350k long-lived objects and each collection took ~0.4 s
-    # holding the GIL, queueing every other session (bench/results/classroom_findings.md).
-    # Freezing what exists now moves it out of the collector's sight: later collections only
-    # scan what the sessions create.
-    gc.collect()
-    gc.freeze()
-
-
-def slots_from_env(value: str | None, cores: int) -> int:
-    """How many page runs may compute at once: ``CNN_LENS_PAGE_SLOTS`` when it is a whole number
-    from 1 to 64, else one per core (30 costly pages at once on 2 cores: p95 1.38 s with 2 slots,
-    1.53 s with 3, bench/classroom_views.py)."""
-    try:
-        n = int(value or "")
-    except ValueError:
-        n = 0
-    return n if 1 <= n <= 64 else max(1, cores)
-
-
-PAGE_SLOTS = slots_from_env(os.environ.get("CNN_LENS_PAGE_SLOTS"), os.cpu_count() or 1)
+PAGE_SLOTS = process.slots_from_env(os.environ.get("CNN_LENS_PAGE_SLOTS"), os.cpu_count() or 1)
 # The longest a page waits for a slot before it runs anyway, sharing the cores as before: a page
 # that took a slot and never gave it back (nothing known does) slows the class, never stops it.
 SLOT_WAIT_S = 20.0
@@ -250,16 +63,10 @@ def _page_slots(n: int) -> threading.BoundedSemaphore:
 def page_slot(queue: bool | None = None) -> Iterator[None]:
     """Hold one of the process's ``PAGE_SLOTS`` while a page (or a fragment of one) runs.
 
-    Every session's script runs in a thread of one process, and the thread that sends every
-    message to every browser (the server's event loop) needs the GIL as they do. When a class
-    opened 30 costly pages at once, 30 threads took turns with it, so no page's first message
-    left the server before all of them were nearly done (all 30 finished together, at the total
-    work divided by the cores). With a few slots the pages compute a few at a time, roughly in the
-    order they came, the rest wait without the GIL, and each page is sent as soon as it is drawn
-    (bench/results/classroom_views_findings.md). Re-entrant in one thread: a fragment drawn
-    inside a page run holds its page's slot. A page that waited ``SLOT_WAIT_S`` runs anyway.
-    ``queue`` False: run at once without a slot (default: unless an :data:`UNQUEUED` predicate
-    says this session skips the queue, as a teacher's does).
+    A class's costly pages then compute a few at a time, in the order they came, each sent as
+    soon as it is drawn, instead of all sharing the GIL with the thread that sends them
+    (docs/caching.md). Re-entrant in one thread; a page that waited ``SLOT_WAIT_S`` runs anyway.
+    ``queue`` False: no slot (default: unless an :data:`UNQUEUED` predicate says so).
     """
     depth = getattr(_slot_depth, "n", 0)
     wait = depth == 0 and (queue if queue is not None else not _unqueued())
@@ -305,33 +112,14 @@ def freeze_after_run() -> None:
 
 @st.cache_resource(show_spinner=False)
 def preload() -> threading.Thread:
-    """Import torch in the background, once per server process.
-
-    Importing torch and Captum takes 3-5 s here. The first page (prediction and feature maps of
-    a shipped checkpoint) is computed in numpy, so it is drawn while torch loads; the views that
-    need autograd import it when used (Python's import lock makes them wait for the background
-    import instead of starting a second one).
-    """
-    one_blas_thread()
-    thread = threading.Thread(target=_import_torch_side, name="preload-torch", daemon=True)
+    """Import torch in the background, once per server process (3-5 s here): the first page is
+    computed in numpy meanwhile; a view that needs autograd waits on Python's import lock
+    (model.cache.process.import_torch_side)."""
+    process.one_blas_thread()
+    thread = threading.Thread(target=process.import_torch_side, name="preload-torch",
+                              daemon=True)
     thread.start()
     return thread
-
-
-def one_blas_thread() -> None:
-    """Let numpy's BLAS (OpenBLAS, for the numpy forward pass) compute on the calling thread.
-
-    By default OpenBLAS keeps a worker per core and, after every call, lets it spin waiting for
-    the next one: on a 2-core server that was about 70 ms of a core per page (55 ms of the 100 a
-    cheap Saliency page cost), taken from the other sessions while a class opens its pages
-    (bench/results/classroom_views_findings.md). The app's matrices are small; one thread per
-    session is the parallelism that pays. torch is limited the same way in the preload.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(limits=1, user_api="blas")  # process-wide until changed (no ``with``)
-    except Exception as exc:  # noqa: BLE001 - a speed setting: the app works without it
-        print(f"numpy's BLAS threads were left as they are: {type(exc).__name__}: {exc}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -351,33 +139,13 @@ def _torch_checkpoint(path: str):
     return torch_model(net, path, share=True), net.card
 
 
-class _Upload:
-    """An uploaded network: its checked NumpyNet (views of the uploaded bytes) and, once a view
-    needs gradients, its torch model (built once, sharing the NumpyNet's arrays)."""
-
-    def __init__(self, net: npforward.NumpyNet, name: str) -> None:
-        self.net, self.name = net, name
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    def model(self):
-        with self._lock:
-            if self._model is None:
-                from model.files.checkpoint import torch_model
-                self._model = torch_model(self.net, self.name, share=True)
-            return self._model
-
-
 @st.cache_resource(show_spinner=False)
-def _uploads() -> ByteLRU[_Upload]:
-    return ByteLRU(UPLOAD_BYTES, lambda up: array_bytes(up.net.tensors))
+def _uploads() -> ByteLRU[Upload]:
+    return ByteLRU(UPLOAD_BYTES, lambda up: up.nbytes)
 
 
-def _uploaded(digest: str, data: bytes, name: str) -> _Upload:
-    def load() -> _Upload:
-        from model.files.checkpoint import read_network
-        return _Upload(read_network(data, name), name)
-    return _uploads().get_or_compute(digest, load)
+def _uploaded(digest: str, data: bytes, name: str) -> Upload:
+    return _uploads().get_or_compute(digest, lambda: read_upload(data, name))
 
 
 @st.cache_resource(show_spinner=False)
@@ -399,7 +167,7 @@ def _in_page_run() -> bool:
     return get_script_run_ctx(suppress_warning=True) is not None
 
 
-def _upload_entry(ref: ModelRef) -> _Upload:
+def _upload_entry(ref: ModelRef) -> Upload:
     if not _in_page_run():
         # a view's background task (atlas, confusion, trust): no session here; the page that
         # started it held this upload, loaded under its digest
@@ -465,9 +233,7 @@ def conv_bias(ref: ModelRef, layer: str) -> np.ndarray | None:
 
 @st.cache_resource(show_spinner=False)
 def _randomized_models() -> ByteLRU:
-    def size(model) -> int:
-        return sum(t.numel() * t.element_size() for t in model.state_dict().values())
-    return ByteLRU(RANDOMIZED_BYTES, size)
+    return ByteLRU(RANDOMIZED_BYTES, model_bytes)
 
 
 def _randomized(ref: ModelRef, model):
@@ -490,13 +256,6 @@ def test_set():
     from model.data import load_mnist
     data = load_mnist(download=False)
     return data.test_images.numpy(), data.test_labels.numpy()
-
-
-def batch_size(infos: list[LayerInfo], budget: int = BATCH_BYTES, most: int = PREDICT_BATCH
-               ) -> int:
-    """Images per batch of a forward pass without gradients within ``budget`` bytes
-    (:func:`viz.network.layers.images_per_batch`, the one rule every batched view follows)."""
-    return images_per_batch(infos, budget, most=most)
 
 
 @st.cache_data(show_spinner="Classifying the 10,000 test digits (once per model) ...",

@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.cache import budget
+from model.cache.budget import batch_size
+from model.cache.lru import ByteLRU, array_bytes
 from ui import cache
-from ui.cache import ByteLRU, array_bytes, batch_size
 from viz.teaching.lab import analyse, rows_to_layers
 
 
@@ -91,9 +93,9 @@ def test_the_forward_budget_holds_the_classroom_case_and_bounds_the_worst() -> N
     seed_digit = 4 * (activation_elements(list(analyse(ARCHITECTURES["seed"].layers()).layers))
                       + 10)
     assert seed_digit == 1_016_184
-    assert cache.FORWARD_BYTES // seed_digit >= 200 + 90  # the 200 samples, and room besides
-    assert cache.FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 18  # digits at the limit
-    assert cache.UPLOAD_FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 4  # an upload's
+    assert budget.FORWARD_BYTES // seed_digit >= 200 + 90  # the 200 samples, and room besides
+    assert budget.FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 18  # digits at the limit
+    assert budget.UPLOAD_FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 4  # an upload's
 
 
 def test_batches_keep_a_layer_input_and_output_within_the_budget() -> None:

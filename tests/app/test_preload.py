@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import sys
-from ui.cache import _import_torch_side
-_import_torch_side()
+from model.cache.process import import_torch_side
+import_torch_side()
 import torch
 before = set(sys.modules)
 torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=0.1)
@@ -35,7 +35,7 @@ BLAS = """
 from threadpoolctl import threadpool_info
 import numpy
 before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
-from ui.cache import one_blas_thread
+from model.cache.process import one_blas_thread
 one_blas_thread()
 after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
 print(before, after)
@@ -51,7 +51,7 @@ def test_numpy_computes_on_the_calling_thread_after_the_preload() -> None:
 
 
 def test_page_slots_come_from_the_environment_or_the_cores() -> None:
-    from ui.cache import slots_from_env
+    from model.cache.process import slots_from_env
     assert slots_from_env(None, 2) == 2 and slots_from_env("", 8) == 8
     assert slots_from_env("3", 2) == 3 and slots_from_env("64", 2) == 64
     for bad in ("0", "-1", "65", "two", "1.5"):
@@ -155,3 +155,113 @@ def test_the_teacher_is_the_session_that_skips_the_queue() -> None:
     from ui import cache
     from ui.classroom import session
     assert session.teaching in cache.UNQUEUED
+
+
+# ---------------------------------------------------------------------------------------------
+# The warm-up before the first visitor (ui/warm.py) and the launcher's health check (ui/launch.py)
+# ---------------------------------------------------------------------------------------------
+
+def test_the_warm_up_imports_every_ui_module_but_the_page_scripts() -> None:
+    from ui import warm
+    names = warm.modules("ui")
+    assert "ui.cache" in names and "ui.views.atlas" in names and "ui.classroom.session" in names
+    assert not [n for n in names if n.startswith(("ui.pages", "ui.launch", "ui.warm"))]
+    files = {str(p.relative_to(ROOT).with_suffix("")).replace("/", ".").removesuffix(".__init__")
+             for p in (ROOT / "ui").rglob("*.py")}
+    assert set(names) == {n for n in files if n != "ui" and not n.startswith(warm.SKIP)}
+    model = warm.modules("model")
+    assert "model.atlas" in model and "model.cache.lru" in model
+    assert "model.make_shipped" not in model  # a script, not for a page
+
+
+def test_a_failing_warm_up_step_is_logged_and_the_rest_still_run(monkeypatch) -> None:
+    from ui import warm
+    ran: list[str] = []
+
+    def broken() -> None:
+        raise OSError("no such file")
+
+    monkeypatch.setattr(warm, "STEPS", [("first", lambda: ran.append("first")),
+                                        ("broken", broken), ("last", lambda: ran.append("last"))])
+    lines: list[str] = []
+    took = warm.warm(lines.append)
+    assert ran == ["first", "last"] and sorted(took) == ["first", "last"]
+    assert lines[0] == "warm-up: broken failed (OSError: no such file); continuing"
+    assert lines[-1].startswith("warm-up done in ")
+
+
+WARM = """
+import sys
+from model.store import ModelRef, shipped_checkpoints
+from ui import cache, warm
+took = warm.warm(lambda line: None)
+refs = [ModelRef.checkpoint(p) for p in shipped_checkpoints().values()]
+kept = {key[0] for key in cache._forward_results().keys()}
+print(sorted(took), all(r in kept for r in refs), {"torch", "captum", "ui.views.atlas",
+      "plotly.graph_objects", "model.atlas"} <= set(sys.modules), cache.preload().is_alive())
+"""
+
+
+@pytest.mark.slow
+def test_the_warm_up_loads_the_torch_side_and_every_shipped_checkpoint() -> None:
+    env = {"PYTHONPATH": str(ROOT), "PATH": "", "HOME": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", WARM], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-2] == \
+        "['charts', 'imports', 'methods', 'models', 'runtime'] True True False"
+
+
+GATE = """
+import asyncio, threading, time
+from streamlit.runtime.runtime import Runtime, RuntimeState
+from ui.launch import gate_health
+ready = threading.Event()
+print(gate_health(ready, limit_s=600))
+class Server:
+    _state = RuntimeState.NO_SESSIONS_CONNECTED
+def check():
+    return asyncio.run(Runtime.is_ready_for_browser_connection.fget(Server()))
+print(check())
+ready.set()
+print(check())
+Server._state = RuntimeState.STOPPING
+print(check())
+"""
+
+
+def test_the_launchers_health_check_waits_for_the_warm_up() -> None:
+    out = subprocess.run([sys.executable, "-c", GATE], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split("\n")[-5:-1] == [
+        "True", "(False, 'warming up')", "(True, 'ok')", "(False, 'unavailable')"]
+
+
+@pytest.mark.slow
+def test_a_launched_server_reports_ready_only_when_warm(tmp_path) -> None:
+    import time
+    import urllib.error
+    import urllib.request
+
+    from bench.server import free_port, start_server, stop
+    port, log = free_port(), tmp_path / "server.log"
+    proc = start_server(port, {"CNN_LENS_RUNS_DIR": str(tmp_path / "runs")}, log=log,
+                        start="launcher")
+    seen: list[int] = []
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and 200 not in seen:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                            timeout=2) as r:
+                    seen.append(r.status)
+                    warm_logged = "warm-up done" in log.read_text()
+            except urllib.error.HTTPError as exc:
+                seen.append(exc.code)
+            except OSError:
+                time.sleep(0.1)
+    finally:
+        stop(proc)
+    assert seen and seen[-1] == 200 and set(seen) <= {200, 503}
+    assert warm_logged, log.read_text()[-2000:]
