@@ -73,7 +73,7 @@ def gallery_phase(root: Path) -> dict:
     for name in [m for m in sys.modules if m.split(".")[0] in ("ui", "model", "viz")]:
         del sys.modules[name]
     try:
-        store_mod = importlib.import_module("model.classroom.store")
+        store_mod = importlib.import_module("model.classroom.backends")
         rules = importlib.import_module("model.classroom.rules")
     except ImportError:  # before: the store lived under ui/
         store_mod = importlib.import_module("ui.classroom.store")

@@ -28,7 +28,6 @@ from viz.teaching.lab import (
     cell,
     check,
     compare_sentence,
-    explain_break,
     growth,
     layers_to_rows,
     millions,
@@ -38,6 +37,7 @@ from viz.teaching.lab import (
     table_rows_to_rows,
     weight_layers,
 )
+from viz.teaching.lab_fix import explain_break
 
 SIDEBAR = "(sidebar model)"  # the "Start from" option for the sidebar's current network
 YOURS = "your table"

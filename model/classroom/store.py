@@ -9,12 +9,10 @@ down instead of breaking its pages (what each side sees: docs/classroom.md). Str
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from model.classroom import rules
@@ -353,16 +351,6 @@ class Guarded(Store):
 
     def close(self) -> None:
         self.backend.close()
-
-
-def open_store(runs: Path) -> Guarded:
-    """Redis when ``CNN_LENS_REDIS_URL`` is set, else SQLite in the runs folder ``runs``."""
-    url = os.environ.get(REDIS_ENV, "").strip()
-    if url:
-        from model.classroom.redis_store import RedisStore
-        return Guarded(RedisStore(url))
-    from model.classroom.sqlite_store import SqliteStore
-    return Guarded(SqliteStore(Path(runs) / DB_NAME))
 
 
 def now() -> float:

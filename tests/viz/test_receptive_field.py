@@ -590,7 +590,7 @@ def test_cli_reads_a_model_card():
 def test_a_chain_of_global_layers_is_walked_once(monkeypatch) -> None:
     """Every global layer's region is the input's full support, found once per network: a chain
     of n linear layers costs about n backward steps, not n squared (2,000 rows took 7.5 s)."""
-    import viz.receptive_field.regions as engine
+    import viz.receptive_field.results as engine
 
     calls = 0
     read_by = engine._read_by

@@ -37,7 +37,8 @@ import streamlit as st
 
 from model import store as model_store
 from model.classroom import rules
-from model.classroom.store import ClassInfo, Store, open_store
+from model.classroom.backends import open_store
+from model.classroom.store import ClassInfo, Store
 from ui import cache, state, urls
 from viz.inputs import preprocess, urlstate
 from viz.network.unit import Unit

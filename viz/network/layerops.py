@@ -9,14 +9,13 @@ numpy and the standard library only.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from viz.receptive_field import output_length
-
-if TYPE_CHECKING:
-    from viz.network.layertypes import LayerType, RowContext
 
 LayerRecord = dict[str, Any]
 Shape = tuple[int, ...]
@@ -24,10 +23,29 @@ NUM_CLASSES = 10  # a network's outputs: one per digit
 BN_EPS = 1e-5  # BatchNorm's epsilon (torch's default)
 
 
-def _entry(name: str) -> LayerType:
-    """The entry of layer type ``name`` (read at call time: the entries name these helpers)."""
-    from viz.network.layertypes import TYPES
-    return TYPES[name]
+# name -> its LayerType entry, filled by viz.network.layertypes (whose entries name these helpers)
+ENTRIES: dict[str, Any] = {}
+
+
+def _entry(name: str) -> Any:
+    """The entry of layer type ``name`` (a ``viz.network.layertypes.LayerType``)."""
+    return ENTRIES[name]
+
+
+@dataclass
+class RowContext:
+    """What the lab knows while it turns row ``where`` into a record: what the layer before
+    makes (``channels``; ``features`` once flattened, else None), whether BatchNorm follows,
+    ``number(key, default, minimum)`` (a whole-number cell, ``ValueError`` when it is not one)
+    and ``shape()`` (the output shape of the layers so far). ``from_row`` updates
+    ``channels`` / ``features`` to what its layer makes."""
+
+    where: str
+    channels: int
+    features: int | None
+    next_is_bn: bool
+    number: Callable[[str, int, int], int]
+    shape: Callable[[], Shape]
 
 
 # ---------------------------------------------------------------------------------------------

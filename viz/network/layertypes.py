@@ -30,7 +30,15 @@ import numpy as np
 
 from viz import receptive_field
 from viz.network import layerops as ops
-from viz.network.layerops import BN_EPS, NUM_CLASSES, LayerRecord, Shape, conv2d, pool2d
+from viz.network.layerops import (
+    BN_EPS,
+    NUM_CLASSES,
+    LayerRecord,
+    RowContext,
+    Shape,
+    conv2d,
+    pool2d,
+)
 
 __all__ = ["AFTER_FLATTEN", "BN_EPS", "FIELD_CHANGERS", "GLOBAL_TYPES", "GUIDED_RULES",
            "JOIN_TYPES", "LAYER_TYPES", "LAYER_TYPE_LIST", "MAX_WIDTH", "MAX_WINDOW",
@@ -63,22 +71,6 @@ class Option:
     @property
     def hi(self) -> int:
         return MAX_WINDOW if self.kind == "window" else MAX_WIDTH
-
-
-@dataclass
-class RowContext:
-    """What the lab knows while it turns row ``where`` into a record: what the layer before
-    makes (``channels``; ``features`` once flattened, else None), whether BatchNorm follows,
-    ``number(key, default, minimum)`` (a whole-number cell, ``ValueError`` when it is not one)
-    and ``shape()`` (the output shape of the layers so far). ``from_row`` updates
-    ``channels`` / ``features`` to what its layer makes."""
-
-    where: str
-    channels: int
-    features: int | None
-    next_is_bn: bool
-    number: Callable[[str, int, int], int]
-    shape: Callable[[], Shape]
 
 
 NumpyOp = Callable[[np.ndarray, LayerRecord, dict[str, np.ndarray]], np.ndarray]
@@ -267,6 +259,7 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
 )
 
 TYPES: dict[str, LayerType] = {t.name: t for t in LAYER_TYPE_LIST}
+ops.ENTRIES.update(TYPES)  # the helpers read their options' defaults from the entries
 LAYER_TYPES: tuple[str, ...] = tuple(TYPES)
 FIELD_CHANGERS = tuple(t.name for t in LAYER_TYPE_LIST if t.role == "field")
 SHAPE_KEEPERS = tuple(t.name for t in LAYER_TYPE_LIST if t.role == "keep")

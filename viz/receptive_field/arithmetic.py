@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from viz.receptive_field.parsing import _err, _input_size, _parse_layer, _topological_order
-from viz.receptive_field.results import INPUT, AxisField, LayerField, Pair, _Network, _Op
+from viz.receptive_field.results import INPUT, AxisField, LayerField, Pair, _field, _Network, _Op
 
 MODEL_CARD_INPUT = (28, 28)  # a model card's input size when it names none (MNIST)
 
@@ -99,15 +99,6 @@ def _global_hull(net: _Network, src: LayerField) -> tuple[Pair, Pair] | None:
         assert a.size is not None
         spans.append((-a.padding, (a.size - 1) * a.stride - a.padding + a.r - 1))
     return (spans[0], spans[1])
-
-
-def _field(net: _Network, name: str) -> LayerField:
-    """The field of a layer (or of the input), computed from its inputs' fields."""
-    if name == INPUT:
-        n = net.input_size or (None, None)
-        return LayerField(INPUT, INPUT, (), AxisField(1, 1, 0, n[0]), AxisField(1, 1, 0, n[1]),
-                          False, net.input_size, net)
-    return net.fields[name]
 
 
 def _compute_one(net: _Network, op: _Op) -> LayerField:

@@ -224,9 +224,99 @@ class LayerField:
         n = None if self.input_size is None else self.input_size[axis]
         if n is None:
             return AxisRegion(start, end, None, None, None, start + (end - start) / 2)
-        from viz.receptive_field.regions import _clipped_span  # (regions reads these results)
-
         clipped = _clipped_span(self._net, self.name, axis, u, u)
         before = max(0, min(end, -1) - start + 1)
         after = max(0, end - max(start, n) + 1)
         return AxisRegion(start, end, clipped, before, after, start + (end - start) / 2)
+
+
+# ------------------------------------------------- which input pixels units read, clipped
+
+def _field(net: _Network, name: str) -> LayerField:
+    """The field of a layer (or of the input), computed from its inputs' fields."""
+    if name == INPUT:
+        n = net.input_size or (None, None)
+        return LayerField(INPUT, INPUT, (), AxisField(1, 1, 0, n[0]), AxisField(1, 1, 0, n[1]),
+                          False, net.input_size, net)
+    return net.fields[name]
+
+
+def _union(spans: Spans) -> Spans:
+    """Sort and merge overlapping or touching intervals."""
+    merged: Spans = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1] + 1:
+            if b > merged[-1][1]:
+                merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _read_by(op: _Op, axis: int, spans: Spans, n_src: int) -> Spans:
+    """The input positions (clipped to ``0..n_src-1``) that units ``spans`` of ``op`` read."""
+    if op.role == "global":
+        out = [(0, n_src - 1)]
+    elif op.role != "field":
+        out = list(spans)
+    else:
+        s, p = op.stride[axis], op.pad_before[axis]
+        k, d = op.taps[axis], op.dilation[axis]
+        out = []
+        for lo, hi in spans:
+            if s == 1:  # each tap shifts the whole run of units
+                out += [(lo - p + t * d, hi - p + t * d) for t in range(k)]
+            elif d == 1 and k >= s:  # windows overlap or touch: one run
+                out.append((lo * s - p, hi * s - p + k - 1))
+            elif d == 1:
+                out += [(u * s - p, u * s - p + k - 1) for u in range(lo, hi + 1)]
+            else:
+                out += [(u * s - p + t * d,) * 2 for u in range(lo, hi + 1) for t in range(k)]
+    clipped = [(max(a, 0), min(b, n_src - 1)) for a, b in out]
+    return _union([(a, b) for a, b in clipped if a <= b])
+
+
+def _support(net: _Network, name: str, axis: int, lo: int, hi: int) -> Spans:
+    """The input pixels, along ``axis``, that units ``lo..hi`` of layer ``name`` read.
+
+    Walks back through the layers (reverse topological order), mapping sets of units (as
+    interval lists) to the positions of the layer below that their kernel taps land on, clipped
+    to that layer's real extent at every step. So rows dropped by a floor-mode stride, windows
+    that see only padding, and the holes left by dilation or by strides larger than the field are
+    all excluded exactly. (For a gap-free network the result is one interval.)
+    """
+    assert net.input_size is not None
+    pending: dict[str, Spans] = {name: [(lo, hi)]}
+    # Whenever the walk's whole state is "every unit of one layer", what follows is that layer's
+    # full support, the same for every walk that reaches it (global layers all do): computed
+    # once per network, so a chain of n global layers costs n steps, not n squared.
+    full_states: list[tuple[str, int]] = []
+    for layer in reversed(net.order[: net.order.index(name) + 1]):
+        if layer not in pending:
+            continue
+        spans = pending.pop(layer)
+        size = _field(net, layer).output_size
+        if not pending and size is not None and spans == [(0, size[axis] - 1)]:
+            key = (layer, axis)
+            if key in net.full_support:
+                result = net.full_support[key]
+                break
+            full_states.append(key)
+        op = net.ops[layer]
+        for src in op.inputs:
+            n = _field(net, src).output_size
+            assert n is not None
+            read = _read_by(op, axis, spans, n[axis])
+            if read:
+                pending[src] = _union(pending.get(src, []) + read)
+    else:
+        result = pending.get(INPUT, [])
+    for key in full_states:
+        net.full_support[key] = result
+    return list(result)
+
+
+def _clipped_span(net: _Network, name: str, axis: int, lo: int, hi: int) -> Pair | None:
+    """First and last image pixel actually read by units ``lo..hi`` (``None``: only padding)."""
+    spans = _support(net, name, axis, lo, hi)
+    return (spans[0][0], spans[-1][1]) if spans else None

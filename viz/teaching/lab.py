@@ -32,9 +32,9 @@ from viz.network.layers import (
 )
 from viz.network.layertypes import AFTER_FLATTEN, TYPES, RowContext, listed
 
-__all__ = ["COLUMNS", "MAX_TRIES", "ROW_TYPES", "TABLE_COLUMNS", "TEXT_COLUMNS", "LabReport",
+__all__ = ["COLUMNS", "ROW_TYPES", "TABLE_COLUMNS", "TEXT_COLUMNS", "LabReport",
            "Summary", "analyse", "area", "before_head", "cell", "check", "compare_sentence",
-           "explain_break", "growth", "layers_to_rows", "millions", "report_csv",
+           "growth", "layers_to_rows", "millions", "report_csv",
            "rows_to_layers", "shape_text", "summarise", "table_rows", "table_rows_to_rows",
            "weight_layers"]
 
@@ -313,8 +313,7 @@ def area(rf: tuple[int, int] | None) -> str:
     return "whole image" if rf is None else f"{rf[0]}x{rf[1]}"
 
 
-# the lab's tables and summaries, and its explanations of a broken edit, by their old names here
-from viz.teaching.lab_fix import MAX_TRIES, explain_break  # noqa: E402
+# the lab's tables and summaries, by their old names here (a broken edit's explanation: lab_fix)
 from viz.teaching.lab_report import (  # noqa: E402
     Summary,
     before_head,

@@ -220,7 +220,8 @@ def _seed_rows():
 
 
 def _explained(rows):
-    from viz.teaching.lab import check, explain_break
+    from viz.teaching.lab import check
+    from viz.teaching.lab_fix import explain_break
     with pytest.raises(ValueError) as caught:
         check(rows)
     return explain_break(_seed_rows(), rows, str(caught.value))
