@@ -260,3 +260,57 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+CAP_BYTES = 3_000_000_000  # the address-space cap of each case's process (prlimit --as)
+
+
+def capped(root: Path, kind: str, path: Path, timeout: float = 300) -> dict:
+    """Run ``bench/hostile_case.py`` on ``path`` with ``root``'s reader in a fresh process
+    capped at :data:`CAP_BYTES` of address space: its JSON line (``peak_mb``: the whole
+    process's peak resident size, imports included), or the verdict "killed"."""
+    import os
+    import subprocess
+
+    cmd = ["prlimit", f"--as={CAP_BYTES}", sys.executable,
+           str(ROOT / "bench" / "hostile_case.py"), str(root), kind, str(path)]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "OMP_NUM_THREADS": "1"}
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root,
+                            env=env)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    lines = [line for line in out.decode(errors="replace").splitlines() if line.startswith("{")]
+    if proc.returncode == 0 and lines:
+        doc = json.loads(lines[-1])
+    else:
+        tail = err.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        doc = {"verdict": f"killed (exit {proc.returncode}: {tail[0][:80]})",
+               "ms": float("nan"), "rss_mb": float("nan"), "peak_mb": float("nan")}
+    doc["wall_s"] = time.perf_counter() - t
+    return doc
+
+
+HEADER = ("Each case in a fresh process capped at {cap:,} bytes of address space "
+          "(prlimit --as); ms: the reader's call; peak MB: the process's peak resident size "
+          "(imports included); +MB: its growth during the call.\nCommand: {cmd}\n\n")
+
+
+def table(rows: list, names: list[str]) -> str:
+    """The before/after table of ``rows`` ((case, bytes, {tree: capped() result}))."""
+    head = f"{'case':<40} {'bytes':>11}"
+    for name in names:
+        head += f" | {name + ' ms':>10} {'peak MB':>8} {'+MB':>7}"
+    lines = [head]
+    verdicts = []
+    for case, size, results in rows:
+        line = f"{case[:40]:<40} {size:>11,}"
+        for name in names:
+            r = results[name]
+            line += f" | {r['ms']:>10.1f} {r['peak_mb']:>8.1f} {r['rss_mb']:>7.1f}"
+            verdicts.append(f"  {case[:40]} [{name}]: {r['verdict'][:160]}")
+        lines.append(line)
+    return "\n".join(lines) + "\n\nVerdicts:\n" + "\n".join(verdicts)

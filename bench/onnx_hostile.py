@@ -1,18 +1,16 @@
-"""Hostile ONNX files through the .onnx reader: each one's message, time and peak memory.
+"""Hostile ONNX files through the .onnx reader, before and after: each one's verdict, time and peak memory.
 
-    .venv/bin/python bench/onnx_hostile.py [--out bench/results/onnx_hostile.txt]
+    .venv/bin/python bench/onnx_hostile.py [--before OLD_CHECKOUT] [--out bench/results/onnx_hostile.txt]
 
-Exports the tests' small CNN (tests/model/files/test_onnx_import.py's ``FlatCNN``) with both
-torch exporters, builds each hostile file of the tests' ``_hostile`` table from them (not ONNX,
-truncated, external data missing or pointing elsewhere, control flow, a custom op domain, an op
-outside the list, a cycle, 100,000 nodes, 3,000 one-number initializers, constants folded past
-the file's budget (tests/model/files/test_onnx_bounds.py: a Gather of 500 zero indices, a
-Concat of one constant 500 times, Tile, Expand, ConstantOfShape, Range, a broadcast Add), initializers whose declared size disagrees with their
-data or exceeds the limits, a 3x32x32 input, 5 outputs, NaN weights), then times
-``model.files.onnx_import.read_onnx`` on it (best of 5, after a warm-up call, onnx imported).
-Memory: the peak of Python allocations during the call (tracemalloc) and the growth of the
-process's peak resident size (VmHWM, reset through /proc/self/clear_refs before the call, so
-protobuf's allocations in C count too). Target: a refusal takes at most 50 ms and 50 MB.
+Builds each hostile file of the tests' tables (tests/model/files/test_onnx_import.py's
+``_hostile``, tests/model/files/test_onnx_bounds.py's ``HOSTILE`` and ``FILES``), plus a Gather
+of 500 zero indices and a Concat of one constant 500 times on a 1e6-float constant, and a 50 MB
+file of 3,000,000 one-float initializers read by the command line (``python -m model.importer
+PATH``). Each case runs in a fresh process capped at 3 GB of address space
+(``bench/hostile_case.py`` under ``prlimit --as``), with this tree's reader and, with
+``--before``, an older checkout's: a reader that runs out of memory reports "killed" or
+MemoryError. Time: the one call; memory: the process's peak resident size (imports included)
+and its growth during the call. Target: a refusal takes at most 50 ms and 50 MB more.
 """
 
 from __future__ import annotations
@@ -26,59 +24,94 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.hostile_files import measure_call  # noqa: E402
-from model.files.onnx_import import read_onnx  # noqa: E402
-from tests.model.files.test_onnx_bounds import FILES, HOSTILE, folded  # noqa: E402
-from tests.model.files.test_onnx_import import FlatCNN, _files, _hostile, export  # noqa: E402
+import numpy as np  # noqa: E402
+
+from bench.hostile_files import CAP_BYTES, HEADER, capped, table  # noqa: E402
+from tests.model.files.test_onnx_bounds import FILES, HOSTILE, N, _const, folded  # noqa: E402
+from tests.model.files.test_onnx_import import (  # noqa: E402
+    FlatCNN,
+    _files,
+    _hostile,
+    export,
+    tiny,
+)
 
 
-def _call(files: dict[str, bytes]) -> str:
-    try:
-        read_onnx(files, "a.onnx")
-    except ValueError as exc:
-        return "refused: " + str(exc).removeprefix("a.onnx: ")
-    return "ACCEPTED"
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
 
 
-def measure(files: dict[str, bytes]) -> tuple[str, float, float, float]:
-    """(verdict, best time in ms, tracemalloc peak in MB, peak RSS growth in MB), after a
-    warm-up call."""
-    return measure_call(lambda: _call(files), warm=True)
+def many_initializers(count: int = 3_000_000) -> bytes:
+    """The tiny network with ``count`` one-float initializers (about 17 bytes each), written
+    on the protobuf wire format directly (the onnx package takes minutes for millions)."""
+    import onnx
+
+    model = onnx.load_from_string(tiny())
+    graph = bytearray(model.graph.SerializeToString())
+    for k in range(count):
+        name = f"i{k}".encode()
+        t = b"\x08\x01\x10\x01\x42" + _varint(len(name)) + name + b"\x4a\x04\0\0\0\0"
+        graph += b"\x2a" + _varint(len(t)) + t
+    model.ClearField("graph")
+    return model.SerializeToString() + b"\x3a" + _varint(len(graph)) + bytes(graph)
+
+
+def cases(tmp: Path) -> list[tuple[str, str, Path]]:
+    """(case, reader kind, file) of every hostile case, written under ``tmp``."""
+    import torch
+
+    torch.manual_seed(0)
+    model = FlatCNN().eval()
+    exported = {("flat-cnn", e): export(model, (1, 28, 28), tmp / f"flat-{e}.onnx", e)
+                for e in ("torchscript", "dynamo")}
+    files: list[tuple[str, bytes]] = []
+    good = _files(exported["flat-cnn", "torchscript"])
+    files.append(("a good file (torchscript export)", good.popitem()[1]))
+    for case, (fs, _) in _hostile(exported).items():
+        if len(fs) == 1:
+            files.append((case, next(iter(fs.values()))))
+    for case, (chain, inits, _) in HOSTILE.items():
+        files.append((case, folded(chain, inits)))
+    big = np.zeros(1_000_000, np.float32)
+    files.append(("gather 500 zero indices of 1e6 floats", folded(
+        [N("Gather", ["big", "idx"], ["c"])],
+        [_const("big", big.reshape(1, -1)), _const("idx", np.zeros(500, np.int64))])))
+    files.append(("concat 1e6 floats 500 times", folded(
+        [N("Concat", ["big"] * 500, ["c"], axis=0)], [_const("big", big)])))
+    for case, (make, kwargs, _) in FILES.items():
+        if not kwargs:
+            files.append((case, make()))
+    out = []
+    for i, (case, data) in enumerate(files):
+        path = tmp / f"case{i}.onnx"
+        path.write_bytes(data)
+        out.append((case, "onnx", path))
+    path = tmp / "many.onnx"
+    path.write_bytes(many_initializers())
+    out.append(("CLI: 3M one-float initializers", "cli", path))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--before", type=Path, default=None,
+                        help="an older checkout whose reader runs each case too")
     args = parser.parse_args()
-    import torch
-
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
+    roots = {"after": ROOT, **({"before": args.before} if args.before else {})}
     with tempfile.TemporaryDirectory() as tmp:
-        model = FlatCNN().eval()
-        exported = {("flat-cnn", e): export(model, (1, 28, 28), Path(tmp) / f"flat-{e}.onnx", e)
-                    for e in ("torchscript", "dynamo")}
-        good = _files(exported["flat-cnn", "dynamo"])
-        good = {"a.onnx": good.pop("flat-dynamo.onnx"), **good}
-        rows = [("a good file (dynamo export + .onnx.data, read in full)",
-                 sum(map(len, good.values())), *measure(good))]
-        for case, (files, _) in _hostile(exported).items():
-            rows.append((case, sum(map(len, files.values())), *measure(files)))
-        for case, (chain, inits, _) in HOSTILE.items():  # constants folded past the budget
-            files = {"a.onnx": folded(chain, inits)}
-            rows.append((case, len(files["a.onnx"]), *measure(files)))
-        for case, (make, kwargs, _) in FILES.items():  # refused before parsing
-            if not kwargs:
-                files = {"a.onnx": make()}
-                rows.append((case, len(files["a.onnx"]), *measure(files)))
-    lines = [f"{'case':<26} {'bytes':>10} {'ms':>7} {'traced MB':>9} {'RSS MB':>7}  verdict"]
-    for case, size, verdict, ms, traced, rss in rows:
-        lines.append(f"{case[:26]:<26} {size:>10,} {ms:>7.2f} {traced:>9.2f} {rss:>7.1f}  "
-                     f"{verdict}")
-    text = "\n".join(lines)
-    print(text)
+        rows = [(case, path.stat().st_size, {name: capped(root, kind, path)
+                                             for name, root in roots.items()})
+                for case, kind, path in cases(Path(tmp))]
+    print(table(rows, list(roots)))
     if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+        args.out.write_text(HEADER.format(cap=CAP_BYTES, cmd=" ".join(sys.argv))
+                            + table(rows, list(roots)) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

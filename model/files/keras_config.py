@@ -1,23 +1,46 @@
-"""A Keras config read as data: the allowlist of layer classes (:data:`CLASSES`, one record
-each; a ``Lambda``, a custom object or any class outside it is refused naming the layer) and the
-graph of layers (each after those it reads; shared layers and cycles refused)."""
+"""A Keras config read as data: the allowlist of layer classes (:data:`TABLE`, one record
+each, the layer types' classes taken from their entries; a ``Lambda``, a custom object or any
+class outside it is refused naming the layer) and the graph of layers (each after those it reads; shared layers and cycles refused)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from viz.network.card import MAX_LAYERS, CardError, show
+from viz.network.layertypes import LAYER_TYPE_LIST
 
 MAX_KERAS_LAYERS = 2 * MAX_LAYERS  # Keras layers, before each becomes 0 to 2 records
 LAYER_MODULES = ("keras.layers",)  # and modules under keras.src.layers.
 MODEL_CLASSES = {"Sequential": ("keras", "keras.models", "keras.src.models.sequential"),
                  "Functional": ("keras", "keras.models", "keras.src.models.functional"),
                  "Model": ("keras", "keras.models", "keras.src.models.model")}
-CLASSES = ("InputLayer", "Conv2D", "DepthwiseConv2D", "Dense", "MaxPooling2D",
-           "AveragePooling2D", "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten",
-           "Reshape", "Dropout", "BatchNormalization", "Activation", "ReLU", "LeakyReLU", "Add",
-           "Concatenate", "Rescaling")
+
+
+@dataclass(frozen=True)
+class KerasClass:
+    """One Keras layer class read: the layer type it becomes (``kind``, from the type's entry
+    in :mod:`viz.network.layertypes`; None for the reader's own classes, which shape the
+    network: its input, a reshape, an activation layer, the input's scaling), and the builder's
+    handler of it (``handler``: the type's name, or the class's own; see
+    :data:`model.files.keras_layers.HANDLERS`). ``joins``: it reads two or more tensors."""
+
+    name: str
+    kind: str | None
+    handler: str
+    joins: bool = False
+
+
+# the reader's own classes, then the classes of the layer types (their entries' ``keras``)
+OWN = ("InputLayer", "Reshape", "Activation", "Rescaling")
+TABLE: dict[str, KerasClass] = {
+    **{c: KerasClass(c, None, c) for c in OWN},
+    **{c: KerasClass(c, t.name, t.name, t.role == "join") for t in LAYER_TYPE_LIST
+       for c in t.keras}}
+CLASSES = tuple(TABLE)
+# Keras activation names (an ``activation=`` or an Activation layer) -> the layer type
+ACTIVATIONS = {t.keras_activation: t.name for t in LAYER_TYPE_LIST if t.keras_activation}
 # nested objects whose class is read as data only (never built): dtype policies, and the
 # training-time initializers, regularizers and constraints of Keras's own modules
 DATA_MODULES = ("keras.initializers", "keras.regularizers", "keras.constraints")

@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 
 from model.files.imported import ImportedNetwork
-from model.files.keras_config import CLASSES, graph, layer_name
+from model.files.keras_config import ACTIVATIONS, CLASSES, graph, layer_name
 from model.files.keras_layers import Builder
 from model.files.keras_weights import shown
 from model.files.keras_zip import (
@@ -157,5 +157,5 @@ def read_file(path: str) -> ImportedNetwork:
         return read(f.read(), name)
 
 
-__all__ = ["CLASSES", "EXTENSION", "FORMAT", "MAX_FILE_BYTES", "MAX_SIZES", "read", "read_file",
+__all__ = ["ACTIVATIONS", "CLASSES", "EXTENSION", "FORMAT", "MAX_FILE_BYTES", "MAX_SIZES", "read", "read_file",
            "read_keras", "read_zip"]

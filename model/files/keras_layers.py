@@ -1,24 +1,24 @@
 """Keras layers as this project's layer records (NHWC to NCHW; see :mod:`model.files.keras_import`):
-the builder walks the config's layers in order, each one through its class's handler."""
+the builder walks the config's layers in order, each one through its class's handler: the class
+table (:data:`model.files.keras_config.TABLE`, the layer types' classes from their entries) names
+it, :data:`HANDLERS` holds it (one per layer type, one per class of the reader's own)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from model.files.keras_config import input_shape, layer_name
-from model.files.keras_weights import Value, WeightsReader, shown
+from model.files.keras_activations import Activations
+from model.files.keras_config import ACTIVATIONS, TABLE, input_shape, layer_name
+from model.files.keras_weights import Value, shown
 from viz.network.card import show
 from viz.network.layers import INPUT
 from viz.network.layertypes import BN_EPS
 from viz.receptive_field import output_length
-
-IMAGE = (28, 28, 1)
-ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "leaky_relu": "leakyrelu"}
-FINAL = ("softmax", "log_softmax")  # taken at the end only: the app's softmax of the logits
-KERAS_LEAKY_SLOPE = 0.2  # keras.activations.leaky_relu's default negative_slope
 
 
 def _same_padding(size: int, k: int, s: int, d: int) -> tuple[int, int]:
@@ -27,21 +27,12 @@ def _same_padding(size: int, k: int, s: int, d: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
-class Builder(WeightsReader):
+class Builder(Activations):
     def __init__(self, source: str) -> None:
         super().__init__(source)
         self.values: dict[str, Value] = {}
         self.softmax_at: str | None = None
         self.is_activation_layer = False
-
-    def as_map(self, v: Value, where: str) -> Value:
-        if v.image and v.shape != IMAGE:
-            raise self.fail(f"layer {where} reads the image as {shown(v.shape)}; add "
-                            f"Reshape((28, 28, 1)) before it (channels last).")
-        if len(v.shape) != 3:
-            raise self.fail(f"layer {where} reads a {shown(v.shape)} tensor; it needs a "
-                            f"height x width x channels map.")
-        return v
 
     def as_vector(self, v: Value, where: str, keras_name: str) -> Value:
         if v.image:  # the first record: flatten the image (any of its shapes is 784 numbers)
@@ -51,23 +42,6 @@ class Builder(WeightsReader):
             raise self.fail(f"layer {where} reads a {shown(v.shape)} map; add Flatten() or "
                             f"GlobalAveragePooling2D() before it.")
         return v
-
-    def activation(self, act: Any, v: Value, keras_name: str, where: str, last: bool) -> Value:
-        if act in (None, "linear"):
-            return v
-        if act in FINAL:
-            if not last:
-                raise self.fail(f"layer {where}: {act} is read only as the network's last step.")
-            self.softmax_at = keras_name
-            return v
-        if act not in ACTIVATIONS:
-            raise self.fail(f"layer {where}: activation {show(act)} is not one this app draws "
-                            f"({', '.join([*ACTIVATIONS, 'linear', *FINAL])}).")
-        kind = ACTIVATIONS[act]
-        opts = {"negative_slope": KERAS_LEAKY_SLOPE} if kind == "leakyrelu" else {}
-        suffix = "" if self.is_activation_layer else f"_{act}"
-        return Value(self.emit(f"{keras_name}{suffix}", kind, [v.src], **opts), v.shape,
-                     order=v.order)
 
     def padding(self, layer: dict[str, Any], where: str, size: int, k: int, s: int, d: int,
                 pool: bool) -> tuple[int, bool]:
@@ -96,64 +70,42 @@ class Builder(WeightsReader):
 
     def layer(self, layer: dict[str, Any], srcs: list[Value], last: bool) -> Value:
         cls, keras_name = layer["class_name"], layer_name(layer)
-        where = show(keras_name)
-        self.is_activation_layer = cls in ("Activation", "ReLU", "LeakyReLU")
-        if cls == "InputLayer":
-            return self.input_layer(layer)
-        if cls in ("Add", "Concatenate"):
-            return self.join(layer, srcs, where, keras_name)
-        if len(srcs) != 1:
-            raise self.fail(f"layer {where} reads {len(srcs)} tensors; only Add and Concatenate "
-                            f"join branches.")
-        v = srcs[0]
-        if cls == "Rescaling":
-            return self.rescaling(layer, v, where)
-        if cls == "Reshape":
-            return self.reshape(layer, v, where, keras_name)
-        if cls == "Flatten":
-            self.channels_last(layer, where)
-            if v.image:
-                return self.as_vector(v, where, keras_name)
-            if len(v.shape) == 1:
-                return v
-            h, w, c = v.shape
-            order = (h, w, c) if c > 1 and h * w > 1 else None
-            return Value(self.emit(keras_name, "flatten", [v.src]), (h * w * c,), order=order)
-        if cls == "Dropout":
-            rate = self.opt(layer, "rate", 0.0)
-            if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-                raise self.fail(f"layer {where}: rate must be from 0 to below 1, not "
-                                f"{show(rate)}.")
-            if v.image:
-                v = self.as_map(v, where)
-            return Value(self.emit(keras_name, "dropout", [v.src], p=float(rate)), v.shape,
-                         order=v.order)
-        if cls == "Activation":
-            return self.activation(self.opt(layer, "activation"), self.settled(v, where),
-                                   keras_name, where, last)
-        if cls in ("ReLU", "LeakyReLU"):
-            return self.relu(layer, self.settled(v, where), keras_name, where)
-        if cls == "Dense":
-            return self.dense(layer, v, where, keras_name, last)
-        if cls in ("Conv2D", "DepthwiseConv2D"):
-            return self.conv(layer, self.as_map(v, where), where, keras_name, last)
-        if cls in ("MaxPooling2D", "AveragePooling2D"):
-            return self.pool(layer, self.as_map(v, where), where, keras_name)
-        if cls in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
-            self.channels_last(layer, where)
-            v = self.as_map(v, where)
-            kind = "gap" if cls == "GlobalAveragePooling2D" else "gmp"
-            src = self.emit(keras_name, kind, [v.src])
-            if self.opt(layer, "keepdims", False):
-                return Value(src, (1, 1, v.shape[2]))
-            return Value(self.emit(f"{keras_name}_flatten", "flatten", [src]), (v.shape[2],))
-        if cls == "BatchNormalization":
-            return self.batchnorm(layer, v, where, keras_name)
-        raise self.fail(f"layer {where}: {cls} is not read.")  # pragma: no cover (allowlist)
+        spec = TABLE[cls]
+        call = Call(layer, srcs, srcs[0] if srcs else None, show(keras_name), keras_name, last,
+                    spec.kind)
+        self.is_activation_layer = cls == "Activation" or spec.kind in ACTIVATIONS.values()
+        if not spec.joins and cls != "InputLayer" and len(srcs) != 1:
+            raise self.fail(f"layer {call.where} reads {len(srcs)} tensors; only Add and "
+                            f"Concatenate join branches.")
+        return HANDLERS[spec.handler](self, call)
 
-    def settled(self, v: Value, where: str) -> Value:
-        """An elementwise layer on the image itself reads it as a map."""
-        return self.as_map(v, where) if v.image else v
+    def flatten(self, c: Call) -> Value:
+        layer, v, where, keras_name = c.layer, c.v, c.where, c.name
+        self.channels_last(layer, where)
+        if v.image:
+            return self.as_vector(v, where, keras_name)
+        if len(v.shape) == 1:
+            return v
+        h, w, ch = v.shape
+        order = (h, w, ch) if ch > 1 and h * w > 1 else None
+        return Value(self.emit(keras_name, "flatten", [v.src]), (h * w * ch,), order=order)
+
+    def dropout(self, c: Call) -> Value:
+        rate = self.opt(c.layer, "rate", 0.0)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise self.fail(f"layer {c.where}: rate must be from 0 to below 1, not "
+                            f"{show(rate)}.")
+        v = self.as_map(c.v, c.where) if c.v.image else c.v
+        return Value(self.emit(c.name, "dropout", [v.src], p=float(rate)), v.shape,
+                     order=v.order)
+
+    def global_pool(self, c: Call) -> Value:
+        self.channels_last(c.layer, c.where)
+        v = self.as_map(c.v, c.where)
+        src = self.emit(c.name, c.kind, [v.src])
+        if self.opt(c.layer, "keepdims", False):
+            return Value(src, (1, 1, v.shape[2]))
+        return Value(self.emit(f"{c.name}_flatten", "flatten", [src]), (v.shape[2],))
 
     def input_layer(self, layer: dict[str, Any]) -> Value:
         shape = input_shape(layer)
@@ -207,20 +159,6 @@ class Builder(WeightsReader):
         raise self.fail(f"layer {where}: reshaping {shown(v.shape)} to {shown(target_t)} is "
                         f"not one of this app's layers (only a flatten, or the image to "
                         f"(28, 28, 1)).")
-
-    def relu(self, layer: dict[str, Any], v: Value, keras_name: str, where: str) -> Value:
-        slope = self.opt(layer, "negative_slope", self.opt(layer, "alpha", 0.0 if
-                         layer["class_name"] == "ReLU" else 0.3))
-        extra = (self.opt(layer, "max_value"), self.opt(layer, "threshold", 0.0) or 0.0)
-        if (isinstance(slope, bool) or not isinstance(slope, (int, float))
-                or not 0 <= slope < 1 or extra != (None, 0.0)):
-            raise self.fail(f"layer {where}: a ReLU with negative_slope {show(slope)}, max_value "
-                            f"{show(extra[0])} and threshold {show(extra[1])} is not read (a "
-                            f"plain or leaky ReLU, slope from 0 to below 1).")
-        if slope == 0:
-            return Value(self.emit(keras_name, "relu", [v.src]), v.shape, order=v.order)
-        return Value(self.emit(keras_name, "leakyrelu", [v.src], negative_slope=float(slope)),
-                     v.shape, order=v.order)
 
     def join(self, layer: dict[str, Any], srcs: list[Value], where: str, keras_name: str
              ) -> Value:
@@ -395,3 +333,44 @@ class Builder(WeightsReader):
         return v
 
 
+@dataclass(frozen=True)
+class Call:
+    """One Keras layer being read: its config, the tensors it reads (``v``: the first, None for
+    the input layer), its name (``where``: shown in messages), whether it is the network's last
+    layer, and the layer type its class is read as (None: a class of the reader's own)."""
+
+    layer: dict[str, Any]
+    srcs: list[Value]
+    v: Any
+    where: str
+    name: str
+    last: bool
+    kind: str | None
+
+
+# the handler of each layer type's classes, then of the reader's own classes
+HANDLERS: dict[str, Callable[[Builder, Call], Value]] = {
+    "conv": lambda b, c: b.conv(c.layer, b.as_map(c.v, c.where), c.where, c.name, c.last),
+    "bn": lambda b, c: b.batchnorm(c.layer, c.v, c.where, c.name),
+    "relu": lambda b, c: b.relu(c.layer, b.settled(c.v, c.where), c.name, c.where),
+    "leakyrelu": lambda b, c: b.relu(c.layer, b.settled(c.v, c.where), c.name, c.where),
+    "prelu": Builder.prelu,
+    "elu": Builder.elu,
+    "dropout": Builder.dropout,
+    "maxpool": lambda b, c: b.pool(c.layer, b.as_map(c.v, c.where), c.where, c.name),
+    "avgpool": lambda b, c: b.pool(c.layer, b.as_map(c.v, c.where), c.where, c.name),
+    "gap": Builder.global_pool,
+    "gmp": Builder.global_pool,
+    "flatten": Builder.flatten,
+    "linear": lambda b, c: b.dense(c.layer, c.v, c.where, c.name, c.last),
+    "add": lambda b, c: b.join(c.layer, c.srcs, c.where, c.name),
+    "concat": lambda b, c: b.join(c.layer, c.srcs, c.where, c.name),
+    "InputLayer": lambda b, c: b.input_layer(c.layer),
+    "Reshape": lambda b, c: b.reshape(c.layer, c.v, c.where, c.name),
+    "Activation": lambda b, c: b.activation(b.opt(c.layer, "activation"),
+                                            b.settled(c.v, c.where), c.name, c.where, c.last),
+    "Rescaling": lambda b, c: b.rescaling(c.layer, c.v, c.where),
+}
+_MISSING = {s.handler for s in TABLE.values()} - set(HANDLERS)
+if _MISSING:  # pragma: no cover (an entry's Keras class with no handler)
+    raise RuntimeError(f"Keras classes of no handler: {sorted(_MISSING)}")

@@ -12,7 +12,8 @@ Then the graph is walked in order. Constant subgraphs are folded (Constant, Shap
 Gather, Concat, Reshape, ...); the shape arithmetic of a dynamic flatten (Shape, Gather, Concat
 into a Reshape) is recognised; every other node becomes a layer record or folds into one:
 Conv; Gemm, or MatMul and the Add of its bias; BatchNormalization (its epsilon folded into the
-variance), or per-channel Mul/Add (Keras's BatchNorm); Relu, LeakyRelu, Tanh, Sigmoid; MaxPool,
+variance), or per-channel Mul/Add (Keras's BatchNorm); Relu, LeakyRelu, PRelu (one slope, or one per
+channel), Elu (alpha 1), Tanh, Sigmoid; MaxPool,
 AveragePool, GlobalAveragePool, GlobalMaxPool (and ReduceMean/ReduceMax over the map); Add and
 Concat (joins); Flatten, or Reshape/Squeeze to a vector, with the NHWC order of a transposed map
 folded into the next dense layer's weights; Transpose (the map's layout); Dropout, Identity,

@@ -1,5 +1,6 @@
-"""The ONNX ops that become layer records: activations, Conv, pooling and Pad, BatchNorm,
-Gemm/MatMul (dense), and Add/Sub/Mul/Div (a join, a bias or scale folded into the layer before,
+"""The ONNX ops that become layer records, one handler per layer type (see
+:data:`model.files.onnx_ops.TYPE_HANDLERS`): activations (PRelu's slopes, Elu's alpha), Conv,
+pooling and Pad, BatchNorm, Gemm/MatMul (dense), and Add/Sub/Mul/Div (a join, a bias or scale folded into the layer before,
 or the input's own scaling). A mixin of the walker (:mod:`model.files.onnx_walk`), which holds
 the values, the records and their tensors; :class:`Val` is what a value of the network's data
 is while the graph is walked.
@@ -59,30 +60,78 @@ class LayerOps:
             raise self.fail(node, "casts the network's data to a non-float type.")
         self.passthrough(node)
 
-    def activation(self, node: Any, kind: str, extra: dict[str, Any] | None = None) -> None:
+    def activation(self, node: Any, kind: str, extra: dict[str, Any] | None = None,
+                   tensors: dict[str, np.ndarray] | None = None) -> None:
         v = self.tensor(node)
         if v.kind in ("img", "flatin"):
             raise self.fail(node, "an activation straight on the input is not supported.")
         rec = {"name": self.name(node, node.name or kind, kind), "type": kind, **(extra or {})}
-        self.out(node, replace(v, src=self.emit(node, rec, [v])))
+        self.out(node, replace(v, src=self.emit(node, rec, [v], tensors)))
 
-    def op_Relu(self, node: Any) -> None:
-        self.activation(node, "relu")
+    def plain(self, node: Any, kind: str) -> None:
+        """An op of a type of no options and no weights (ReLU, Tanh, Sigmoid): its record."""
+        self.activation(node, kind)
 
-    def op_Tanh(self, node: Any) -> None:
-        self.activation(node, "tanh")
-
-    def op_Sigmoid(self, node: Any) -> None:
-        self.activation(node, "sigmoid")
-
-    def op_LeakyRelu(self, node: Any) -> None:
+    def leakyrelu(self, node: Any, kind: str) -> None:
         alpha = float(attrs(node).get("alpha", 0.01))
         if not 0 <= alpha < 1:
             raise self.fail(node, f"a leaky ReLU slope of {alpha:g}; this app takes 0 to "
                                   f"below 1.")
-        self.activation(node, "leakyrelu", {"negative_slope": alpha})
+        self.activation(node, kind, {"negative_slope": alpha})
 
-    def op_Conv(self, node: Any) -> None:
+    def elu(self, node: Any, kind: str) -> None:
+        alpha = float(attrs(node).get("alpha", 1.0))
+        if alpha != 1.0:
+            raise self.fail(node, f"an ELU with alpha {alpha:g}; this app's ELU has alpha 1 "
+                                  f"(torch's and Keras's default): train it with nn.ELU() "
+                                  f"(alpha=1.0) and export it again.")
+        self.activation(node, kind)
+
+    def prelu(self, node: Any, kind: str) -> None:
+        """PRelu: one slope shared by all channels (one number: [1], [] or all ones), or one
+        per channel of an NCHW map ([C, 1, 1], any leading ones), of an NHWC map or a vector
+        ([C]); ONNX broadcasts the slope from the last axis, so [C] on an NCHW map would be
+        one slope per column."""
+        v = self.tensor(node)
+        if v.kind in ("img", "flatin"):
+            raise self.fail(node, "an activation straight on the input is not supported.")
+        slope = self.const(node, 1)
+        shape = tuple(int(d) for d in slope.shape)
+        n = v.shape[0]
+        per = shape
+        while len(per) > 1 and per[0] == 1:
+            per = per[1:]
+        nchw = v.kind == "map" and v.layout == "NCHW"
+        if slope.size == 1:
+            count = 1
+        elif per == ((n, 1, 1) if nchw else (n,)):
+            count = n
+        else:
+            want = f"[{n}, 1, 1]" if nchw else f"[{n}]"
+            raise self.fail(node, f"a slope of shape {list(shape)} on "
+                                  f"{'a map' if v.kind == 'map' else 'a vector'} of {n} "
+                                  f"{'channels' if v.kind == 'map' else 'features'}; this app "
+                                  f"reads one slope shared by all ([1]) or one per "
+                                  f"{'channel' if v.kind == 'map' else 'feature'} ({want}): "
+                                  f"export nn.PReLU() or nn.PReLU({n}).")
+        weight = np.asarray(slope, dtype=np.float32).reshape(-1)
+        if count > 1 and v.kind == "vec" and v.perm is not None:  # ONNX order -> the record's
+            ours = np.empty_like(weight)
+            ours[v.perm] = weight
+            weight = ours
+        self.activation(node, kind, {"num_parameters": count}, {"weight": weight})
+
+    def global_op(self, node: Any, kind: str) -> None:
+        """GlobalAveragePool / GlobalMaxPool, or a ReduceMean / ReduceMax over the map."""
+        if node.op_type.startswith("Reduce"):
+            return self.reduce(node, kind)
+        return self.global_pool(node, kind)
+
+    def linear(self, node: Any, kind: str) -> None:
+        """Gemm, or a MatMul (its bias an Add after it)."""
+        return self._gemm(node) if node.op_type == "Gemm" else self._matmul(node)
+
+    def conv(self, node: Any, kind: str) -> None:
         a = attrs(node)
         v = self.map_of(node, self.image(node, self.tensor(node)))
         w = self.const(node, 1)
@@ -210,12 +259,6 @@ class LayerOps:
             raise self.fail(node, "two Pads in a row.")
         self.out(node, replace(v, pad=(pads[2], pads[6], kind)))
 
-    def op_MaxPool(self, node: Any) -> None:
-        self.pool(node, "maxpool")
-
-    def op_AveragePool(self, node: Any) -> None:
-        self.pool(node, "avgpool")
-
     def global_pool(self, node: Any, kind: str, keep: bool = True) -> None:
         v = self.image(node, self.tensor(node))
         if v.kind != "map":
@@ -224,12 +267,6 @@ class LayerOps:
         name = self.emit(node, rec, [replace(v, layout="NCHW")])
         out = Val("map", name, (v.shape[0], 1, 1))
         self.out(node, out if keep else self.flatten(node, out))
-
-    def op_GlobalAveragePool(self, node: Any) -> None:
-        self.global_pool(node, "gap")
-
-    def op_GlobalMaxPool(self, node: Any) -> None:
-        self.global_pool(node, "gmp")
 
     def reduce(self, node: Any, kind: str) -> None:
         a = attrs(node)
@@ -242,13 +279,7 @@ class LayerOps:
             raise self.fail(node, "a reduction other than over the whole map.")
         self.global_pool(node, kind, bool(a.get("keepdims", 1)))
 
-    def op_ReduceMean(self, node: Any) -> None:
-        self.reduce(node, "gap")
-
-    def op_ReduceMax(self, node: Any) -> None:
-        self.reduce(node, "gmp")
-
-    def op_BatchNormalization(self, node: Any) -> None:
+    def batchnorm(self, node: Any, kind: str) -> None:
         a = attrs(node)
         v = self.map_of(node, self.tensor(node))
         if a.get("training_mode", 0) or (len(node.output) > 1 and any(node.output[1:])):
@@ -276,7 +307,7 @@ class LayerOps:
             raise self.fail(node, "reads the [N, 28, 28] input without a channel axis.")
         return v
 
-    def op_Gemm(self, node: Any) -> None:
+    def _gemm(self, node: Any) -> None:
         a = attrs(node)
         if a.get("transA", 0):
             raise self.fail(node, "a transposed input.")
@@ -292,7 +323,7 @@ class LayerOps:
             bias = np.broadcast_to(c.reshape(-1), (w.shape[0],)) * np.float32(a.get("beta", 1.0))
         self.dense(node, w, bias)
 
-    def op_MatMul(self, node: Any) -> None:
+    def _matmul(self, node: Any) -> None:
         w = self.const(node, 1).astype(np.float32)
         if w.ndim != 2:
             raise self.fail(node, f"weights of shape {tuple(w.shape)}.")
@@ -330,13 +361,13 @@ class LayerOps:
             return None
         return rec
 
-    def arith(self, node: Any) -> None:
+    def arith(self, node: Any, kind: str = "add") -> None:
         op = node.op_type
         first, second = (self.values.get(x) for x in node.input[:2])
         if isinstance(first, Val) and isinstance(second, Val):
             if op != "Add":
                 raise self.fail(node, f"{op} of two computed tensors; only Add joins them.")
-            return self.join(node, "add", [first, second])
+            return self.join(node, kind, [first, second])
         if isinstance(first, np.ndarray) and op in ("Add", "Mul"):
             first, second = second, first
         if not isinstance(first, Val) or not isinstance(second, np.ndarray):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from model.files.budget import MAX_DIMS, UPLOAD_BYTES, Budget, shape_size
-from model.files.onnx_ops import CONTROL, LAYER_OPS, OPS
+from model.files.onnx_ops import CONTROL, OPS, TYPED
 from model.files.onnx_wire import WireError, count_graph
 from viz.network import card as card_reader
 
@@ -108,8 +108,8 @@ def check_structure(model: Any, source: str) -> None:
                                f"are not supported; a CNN needs none.")
         if node.op_type not in OPS:
             raise err(source, f"{where}: op {show(node.op_type)} is not supported; this "
-                               f"app reads {', '.join(LAYER_OPS[:17])} and the shape "
-                               f"arithmetic of a flatten.")
+                               f"app reads {', '.join(TYPED)}, Sub, Mul, Div and the "
+                               f"shape arithmetic of a flatten.")
 
 
 def _plain_name(location: str) -> bool:

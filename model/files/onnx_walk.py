@@ -170,7 +170,7 @@ class Walker(LayerOps):
             raise self.fail(node, "is not supported on the network's data.")
         if op in ("Softmax", "LogSoftmax") and not final:
             raise self.fail(node, "a softmax is read only as the network's last step.")
-        return handler(node)
+        return handler(node, spec.kind) if spec.kind else handler(node)
 
     def onnx_shape(self, v: Val) -> tuple[int, ...]:
         """The ONNX shape of ``v`` (the batch as the input declares it, else 1: the shape
@@ -227,7 +227,7 @@ class Walker(LayerOps):
         name = self.emit(node, rec, [replace(v, layout="NCHW") for v in vs])
         self.out(node, replace(vs[0], src=name, shape=self.shapes[name]))
 
-    def op_Concat(self, node: Any) -> None:
+    def op_Concat(self, node: Any, kind: str = "concat") -> None:
         vs = [self.values.get(x) for x in node.input]
         if not all(isinstance(v, Val) for v in vs):
             raise self.fail(node, "a concat of computed tensors and constants.")
@@ -235,7 +235,7 @@ class Walker(LayerOps):
         want = 1 if vs[0].layout == "NCHW" else 3
         if axis % 4 != want:
             raise self.fail(node, "a concat along an axis other than the channels.")
-        self.join(node, "concat", vs)
+        self.join(node, kind, vs)
 
     def op_Transpose(self, node: Any) -> None:
         v = self.tensor(node)
@@ -248,7 +248,13 @@ class Walker(LayerOps):
             return self.out(node, v)
         raise self.fail(node, f"a transpose {perm} other than between NCHW and NHWC.")
 
-    def op_Flatten(self, node: Any) -> None:
+    def flatten_op(self, node: Any, kind: str) -> None:
+        """Flatten, or a Reshape that flattens (the type's two ops)."""
+        if node.op_type == "Reshape":
+            return self.reshape(node, self.tensor(node), self.const(node, 1).astype(np.int64))
+        return self.flatten_node(node)
+
+    def flatten_node(self, node: Any) -> None:
         if int(attrs(node).get("axis", 1)) != 1:
             raise self.fail(node, "a flatten that keeps other than the batch axis.")
         self.out(node, self.flatten(node, self.tensor(node)))
@@ -268,9 +274,6 @@ class Walker(LayerOps):
             layout = "NCHW" if int(axes[0]) % 4 == 1 else "NHWC"
             return self.out(node, replace(v, kind="map", shape=(1, _SIDE, _SIDE), layout=layout))
         raise self.fail(node, "an unsqueeze other than a channel axis on the input.")
-
-    def op_Reshape(self, node: Any) -> None:
-        self.reshape(node, self.tensor(node), self.const(node, 1).astype(np.int64))
 
     def reshape(self, node: Any, v: Val, shape: np.ndarray) -> None:
         dims = [int(d) for d in shape.reshape(-1)]

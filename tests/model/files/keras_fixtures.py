@@ -127,6 +127,16 @@ def gap_head() -> keras.Model:
         layers.Dense(10, activation="softmax")])
 
 
+@case((28, 28, 1))
+def prelu_elu() -> keras.Model:
+    return keras.Sequential([
+        keras.Input((28, 28, 1)), layers.Conv2D(4, 3, strides=2),
+        layers.PReLU(shared_axes=[1, 2], name="per_channel"),
+        layers.Conv2D(6, 3, activation="elu"), layers.ELU(name="elu_layer"),
+        layers.PReLU(shared_axes=[1, 2, 3], name="shared"), layers.Flatten(),
+        layers.Dense(16), layers.PReLU(name="per_feature"), layers.Dense(10)])
+
+
 @keras.saving.register_keras_serializable(package="Custom")
 class Scale(layers.Layer):
     """A student's own layer: the reader must refuse it (its code is never run)."""

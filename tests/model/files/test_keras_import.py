@@ -29,7 +29,8 @@ FIXTURES = Path(__file__).with_name("keras_fixtures.py")
 CASES = {"sequential_cnn": ("unit", "NHWC"), "batchnorm": ("unit", "NHWC"),
          "rescaling": ("raw", "NHW"), "residual": ("unit", "NHWC"), "concat": ("unit", "NHWC"),
          "depthwise": ("unit", "NHWC"), "mlp_flat": ("unit", "flat"),
-         "mlp_flatten": ("unit", "NHW"), "gap_head": ("unit", "NHWC")}
+         "mlp_flatten": ("unit", "NHW"), "gap_head": ("unit", "NHWC"),
+         "prelu_elu": ("unit", "NHWC")}
 TOLERANCE = 1e-4
 
 
@@ -92,6 +93,11 @@ def test_records(saved: Path) -> None:
     imp = keras_import.read((saved / "rescaling.keras").read_bytes(), "r")
     assert imp.inside == pytest.approx((0.5, 0.5))  # x/127.5 - 1 is (x/255 - 0.5)/0.5
     assert [r["type"] for r in layers("mlp_flat").values()][:2] == ["flatten", "linear"]
+    pe = layers("prelu_elu")
+    assert [r["type"] for r in pe.values()] == ["conv", "prelu", "conv", "elu", "elu", "prelu",
+                                                "flatten", "linear", "prelu", "linear"]
+    assert (pe["per_channel"]["num_parameters"], pe["shared"]["num_parameters"],
+            pe["per_feature"]["num_parameters"]) == (4, 1, 16)
 
 
 def test_never_imports_keras() -> None:
@@ -227,6 +233,14 @@ HOSTILE = {
         "HDF5 filter 6; this server reads gzip, shuffle, fletcher32, lzf"),
     "asymmetric same": (lambda ok, saved: (saved / "asymmetric.keras").read_bytes(),
                         "layer 'down': padding='same' here pads 0 before and 1 after"),
+    "PReLU of a slope per pixel": (
+        lambda ok, saved: _edited((saved / "prelu_elu.keras").read_bytes(), lambda ls: _set(
+            ls, "PReLU", "shared_axes", None)),
+        "layer 'per_channel': a PReLU with shared_axes None has 676 slopes of shape 13x13x4"),
+    "ELU of alpha 0.5": (
+        lambda ok, saved: _edited((saved / "prelu_elu.keras").read_bytes(), lambda ls: _set(
+            ls, "ELU", "alpha", 0.5)),
+        "layer 'elu_layer': an ELU with alpha 0.5; this app's ELU has alpha 1.0"),
 }
 
 

@@ -109,7 +109,21 @@ class NHWC(nn.Module):  # reads [N, 28, 28, 1], raw pixels scaled inside, Keras-
         return self.fc(torch.flatten(x.permute(0, 2, 3, 1), 1))
 
 
-NETS = {"flat-cnn": (FlatCNN, (1, 28, 28)), "bn": (BNNet, (1, 28, 28)),
+class PReLUELU(nn.Module):  # learned slopes per channel, shared and per feature; ELU
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.act1 = nn.Conv2d(1, 6, 3, 2), nn.PReLU(6)
+        self.conv2, self.act2 = nn.Conv2d(6, 8, 3, 2), nn.ELU()
+        self.act3 = nn.PReLU()
+        self.fc1, self.act4 = nn.Linear(8 * 6 * 6, 16), nn.PReLU(16)
+        self.fc2 = nn.Linear(16, 10)
+
+    def forward(self, x):
+        x = self.act3(self.act2(self.conv2(self.act1(self.conv1(x)))))
+        return self.fc2(nn.functional.elu(self.act4(self.fc1(torch.flatten(x, 1)))))
+
+
+NETS = {"flat-cnn": (FlatCNN, (1, 28, 28)), "prelu-elu": (PReLUELU, (1, 28, 28)), "bn": (BNNet, (1, 28, 28)),
         "residual": (Residual, (1, 28, 28)), "concat": (Concat, (28, 28)),
         "mlp": (MLP, (784,)), "nhwc": (NHWC, (28, 28, 1))}
 EXPORTERS = ("torchscript", "dynamo")
@@ -124,6 +138,8 @@ def _randomise(model: nn.Module) -> nn.Module:
                 m.bias.uniform_(-0.5, 0.5, generator=gen)
                 m.running_mean.uniform_(-0.5, 0.5, generator=gen)
                 m.running_var.uniform_(0.5, 2.0, generator=gen)
+            if isinstance(m, nn.PReLU):  # slopes of both signs, far from the default 0.25
+                m.weight.uniform_(-1.0, 1.5, generator=gen)
     return model.eval()
 
 
@@ -217,6 +233,11 @@ def test_probabilities_equal_onnxruntime(exported, net: str, exporter: str) -> N
         assert "leakyrelu" in kinds and "avgpool" in kinds
     if net == "mlp":
         assert kinds[0] == "flatten" and "tanh" in kinds and "sigmoid" in kinds
+    if net == "prelu-elu":
+        assert kinds == ["conv", "prelu", "conv", "elu", "prelu", "flatten", "linear", "prelu",
+                         "elu", "linear"]
+        assert [r.get("num_parameters") for r in netw.layers if r["type"] == "prelu"] == \
+            [6, 1, 16]
 
 
 KERAS_FIXTURES = Path(__file__).with_name("keras_fixtures.py")
@@ -430,7 +451,19 @@ def _hostile(exported) -> dict[str, tuple[dict[str, bytes], str]]:
         "wrong input 3x32x32": ({"a.onnx": tiny(shape=(None, 3, 32, 32))}, "Nx3x32x32"),
         "5 outputs": ({"a.onnx": tiny(outputs=5)}, "its output has 5 values"),
         "NaN weights": ({"a.onnx": nan.SerializeToString()}, "NaN or infinite weights"),
+        "ELU of alpha 0.5": ({"a.onnx": tiny(_then("Elu", alpha=0.5))},
+                             "an ELU with alpha 0.5; this app's ELU has alpha 1"),
+        "PReLU slopes of 5 on 10": ({"a.onnx": tiny(_then("PRelu", "s"), extra=[
+            _raw("s", (5,), np.ones(5, np.float32).tobytes())])},
+            "a slope of shape [5] on a vector of 10 features"),
     }
+
+
+def _then(op: str, *more: str, **attrs: float) -> list:
+    """The tiny network's nodes with ``op`` after its dense layer."""
+    return [helper.make_node("Flatten", ["x"], ["f"], axis=1),
+            helper.make_node("Gemm", ["f", "w"], ["g"], transB=1),
+            helper.make_node(op, ["g", *more], ["y"], **attrs)]
 
 
 def test_hostile_files_refused_in_one_line(exported) -> None:

@@ -79,7 +79,7 @@ def test_the_engine_reads_every_type_as_its_role_says() -> None:
 ROOT = Path(__file__).resolve().parents[3]
 # entries whose ONNX ops and Keras classes the file readers do not read yet: wiring a reader to
 # the entries empties this (and the test below then asks for it to be emptied)
-NOT_YET_READ = {"prelu", "elu"}
+NOT_YET_READ: set[str] = set()
 # ONNX ops read for the network's structure or folded into a layer, not as a layer type
 ONNX_STRUCTURE = {"Cast", "Pad", "Transpose", "Squeeze", "Unsqueeze", "Sub", "Mul", "Div",
                   "Dropout", "Identity", "Softmax", "LogSoftmax"}
@@ -142,10 +142,9 @@ def test_every_entry_reaches_every_part(kind: str) -> None:
 
 
 def test_the_file_readers_tables_agree_with_the_entries() -> None:
-    from model.files import keras_import, onnx_import
+    from model.files import keras_import, keras_layers, onnx_import, onnx_ops
+    from model.files.onnx_walk import Walker
 
-    read_ops = {name[3:] for cls in vars(onnx_import).values() if isinstance(cls, type)
-                for name in vars(cls) if name.startswith("op_")}  # the reader's handlers
     named = {op: t.name for t in LAYER_TYPE_LIST for op in t.onnx}
     assert len(named) == sum(len(t.onnx) for t in LAYER_TYPE_LIST), "an ONNX op on two entries"
     for t in LAYER_TYPE_LIST:
@@ -156,12 +155,21 @@ def test_the_file_readers_tables_agree_with_the_entries() -> None:
             t.keras_activation is None or t.keras_activation in keras_import.ACTIVATIONS)
         assert read == (t.name not in NOT_YET_READ), (
             f"{t.name}: Keras classes {t.keras} {'are' if read else 'are not'} read by the reader")
-    # every layer op and class the readers read is some entry's
+    # every layer op and class the readers read is some entry's, read as that entry's type by
+    # a handler the reader has
     now = {op for op, kind in named.items() if kind not in NOT_YET_READ}
     assert set(onnx_import.LAYER_OPS) - ONNX_STRUCTURE == now
-    assert read_ops - ONNX_STRUCTURE <= now, "ONNX handlers of no entry"
+    for op in now:
+        spec = onnx_ops.TABLE[op]
+        assert spec.kind == named[op] and callable(getattr(Walker, spec.handler, None)), op
+    for op in ONNX_STRUCTURE:
+        assert onnx_ops.TABLE[op].kind is None and hasattr(Walker, onnx_ops.TABLE[op].handler)
     assert set(keras_import.CLASSES) - KERAS_STRUCTURE == {
         c for t in LAYER_TYPE_LIST if t.name not in NOT_YET_READ for c in t.keras}
+    for t in LAYER_TYPE_LIST:
+        for c in t.keras:
+            spec = keras_layers.TABLE[c]
+            assert spec.kind == t.name and spec.handler in keras_layers.HANDLERS, c
     activations = {t.keras_activation: t.name for t in LAYER_TYPE_LIST
                    if t.keras_activation and t.name not in NOT_YET_READ}
     assert activations == keras_import.ACTIVATIONS
