@@ -9,8 +9,9 @@ total-variation penalty (neighbouring pixels alike: strokes, not speckle). The l
 without jitter or penalty (a pure ascent to the nearest maximum), and the reported value is the activation of the final, un-jittered image.
 
 Channels are optimised together in batches (row ``c`` maximises channel ``c``; as many rows at a
-time as ``viz.network.layers.BATCH_BYTES`` of layer outputs allow, every row with the same jitter), on a
-private copy of the model; nothing is written to the shared model (only input gradients).
+time as ``viz.limits.BATCH_OUTPUT_BYTES`` of layer outputs allow, every row with the same
+jitter), on a private copy of the model; nothing is written to the shared model (only input
+gradients).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
                settings: Settings = Settings(), progress: Progress | None = None,
                batch_bytes: int | None = None) -> Synthesis:
     """Gradient ascent for each of ``channels`` of ``layer``, as many at once as
-    ``batch_bytes`` of layer outputs allow (default ``viz.network.layers.BATCH_BYTES``; each row goes
+    ``batch_bytes`` of layer outputs allow (default ``viz.limits.BATCH_OUTPUT_BYTES``; each row goes
     its own way, so the batches change nothing but the memory)."""
     if not channels:
         raise ValueError("no channels to synthesize")

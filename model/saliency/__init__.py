@@ -14,7 +14,7 @@ way), so parameter ``.grad`` is never touched either.
 
 Memory: a method that runs many images per digit (Occlusion's patch positions, Integrated
 Gradients' steps, SmoothGrad's noisy copies) cuts them into batches whose layer outputs fit
-``viz.network.layers.BATCH_BYTES`` for the network at hand (``batch_bytes`` overrides it), and
+``viz.limits.BATCH_OUTPUT_BYTES`` for the network at hand (``batch_bytes`` overrides it), and
 :func:`attribute_batch` cuts its digits the same way, so an uploaded network at the limits costs
 a batch's budget, not hundreds of images' layer outputs at once.
 """

@@ -18,9 +18,10 @@ the browser. It receives, once per model, a JSON payload made here:
 - ``mean``, ``std``, ``bn_eps``: the input normalisation and BatchNorm's epsilon.
 - ``supported`` and ``reason``: whether the lens can run every layer; if not, ``reason`` says
   which layer and why, so the app can fall back to the server's path and tell the user.
-- ``too_big``: the network is over the size bound (:data:`MAX_WEIGHT_TEXT`, :data:`MAX_MACS`):
-  then ``supported`` is False, ``reason`` says so in words and ``weights`` is empty (nothing
-  of it is encoded or sent); ``weight_text`` and ``macs`` give its size either way.
+- ``too_big``: the network is over the size bound (:data:`viz.limits.LENS_WEIGHT_CHARS`,
+  :data:`viz.limits.LENS_MACS_PER_STROKE`): then ``supported`` is False, ``reason`` says so in
+  words and ``weights`` is empty (nothing of it is encoded or sent); ``weight_text`` and
+  ``macs`` give its size either way.
 - ``id``: a digest of layers and weights (the browser keeps each network it has seen under it).
 """
 
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from viz.inputs.scaling import scale_of
+from viz.limits import LENS_MACS_PER_STROKE, LENS_WEIGHT_CHARS
 from viz.network.layers import INPUT_SHAPE, LayerInfo, describe
 from viz.network.layertypes import BN_EPS, LAYER_TYPES, TYPES
 from viz.network.npforward import NumpyNet
@@ -49,9 +51,8 @@ LENS_TYPES = LAYER_TYPES
 # on this 2-core server under load (the browser's forward.js in V8: seed 5.7M MACs in 64 ms,
 # the PyTorch-examples net 12.0M in 151 ms, seed-original 1,549M in 16 s). Over either bound the
 # lens says so and the explorer draws the server's maps (``ui/views/maps.py``). Every zoo
-# network is within both but ``seed-original`` (22.2 MB of weights, 1,549M MACs).
-MAX_WEIGHT_TEXT = 8_000_000  # characters of base64 weight text sent to one browser (8 MB)
-MAX_MACS = 20_000_000  # multiply-adds per digit, rerun on every pen stroke (about 0.2 s)
+# network is within both but ``seed-original`` (22.2 MB of weights, 1,549M MACs). The bounds:
+# :data:`viz.limits.LENS_WEIGHT_CHARS` and :data:`viz.limits.LENS_MACS_PER_STROKE`.
 
 
 def weight_text(tensors: dict[str, Any]) -> int:
@@ -64,12 +65,12 @@ def size_reason(name: str, text: int, macs: int) -> str | None:
     """Why a network of ``text`` characters of weights and ``macs`` multiply-adds per digit is
     too big to run live in the browser (in words), or None when it is within both bounds."""
     over = []
-    if text > MAX_WEIGHT_TEXT:
+    if text > LENS_WEIGHT_CHARS:
         over.append(f"{text / 1e6:,.1f} MB of weights to send to every browser (the lens takes "
-                    f"at most {MAX_WEIGHT_TEXT / 1e6:,.1f} MB)")
-    if macs > MAX_MACS:
+                    f"at most {LENS_WEIGHT_CHARS / 1e6:,.1f} MB)")
+    if macs > LENS_MACS_PER_STROKE:
         over.append(f"{macs / 1e6:,.1f} million multiply-adds per digit, redone on every pen "
-                    f"stroke (the lens runs at most {MAX_MACS / 1e6:,.0f} million)")
+                    f"stroke (the lens runs at most {LENS_MACS_PER_STROKE / 1e6:,.0f} million)")
     if not over:
         return None
     return (f"{name} is too big to run live in your browser: {' and '.join(over)}. The server "
