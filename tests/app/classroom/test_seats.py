@@ -54,7 +54,7 @@ def test_a_stale_seat_does_not_push_the_class_over_60(store: Store) -> None:
     assert store.counts(CODE, t + 2)[0] == limits.CLASS_STUDENTS
     with pytest.raises(ClassError, match="is full"):
         store.join(CODE, seats[0], t + 2, browser="b0", address="10.0.0.0")
-    # (seat records beyond MAX_SEATS_KEPT: the stalest were dropped, with their digits)
+    # (seat records beyond CLASS_SEATS_KEPT: the stalest were dropped, with their digits)
     with pytest.raises(ClassError, match="is full|no seat"):
         store.send(CODE, seats[0], DIGIT, 1, 1, "", t + 3)
     assert len(store.seats(CODE, SECRET, t + 3)) <= limits.CLASS_SEATS_KEPT
