@@ -7,7 +7,7 @@ lens payload's weight text (``viz.browser.lens.weight_text``), its multiply-adds
 the time of one whole forward pass of the browser's own code (``ui/components/js/decode.js`` and
 ``forward.js``, the same V8 engine as Chromium) run by node on one digit, median of ``--runs``
 (one run for networks over the bound: they take seconds), against the bounds
-``viz.browser.lens.MAX_WEIGHT_TEXT`` and ``MAX_MACS``. The pen stroke's target is 50 ms
+``viz.limits.LENS_WEIGHT_CHARS`` and ``LENS_MACS_PER_STROKE``. The pen stroke's target is 50 ms
 (``bench/lens_latency.py``); the whole stroke adds drawing the maps and remaking the digit.
 """
 
@@ -107,13 +107,14 @@ def measure(runs: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from viz.browser.lens import MAX_MACS, MAX_WEIGHT_TEXT
+    from viz.limits import LENS_MACS_PER_STROKE, LENS_WEIGHT_CHARS
     ap = argparse.ArgumentParser(prog="bench/lens_bound.py")
     ap.add_argument("--runs", type=int, default=9)
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     rows = measure(max(1, a.runs))
-    print(f"\nbounds: {MAX_WEIGHT_TEXT:,} characters of weights, {MAX_MACS:,} MACs per digit")
+    print(f"\nbounds: {LENS_WEIGHT_CHARS:,} characters of weights, "
+          f"{LENS_MACS_PER_STROKE:,} MACs per digit")
     print(f"{'network':28} {'weights (MB)':>12} {'MMACs':>9} {'JS forward ms':>14}  live")
     for r in rows:
         print(f"{r['network']:28} {r['weight_text'] / 1e6:12.2f} {r['macs'] / 1e6:9.2f} "
@@ -121,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{'yes' if r['live'] else 'no (too big)' if r['too_big'] else 'no'}")
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps({"max_weight_text": MAX_WEIGHT_TEXT, "max_macs": MAX_MACS,
-                                      "runs": a.runs, "rows": rows}, indent=1) + "\n")
+        a.json.write_text(json.dumps({"max_weight_text": LENS_WEIGHT_CHARS,
+                                      "max_macs": LENS_MACS_PER_STROKE, "runs": a.runs,
+                                      "rows": rows}, indent=1) + "\n")
     return 0
 
 

@@ -34,7 +34,7 @@ CACHE_DIR = PROJECT_ROOT / ".cache" / "atlas"
 ATLAS_MODULES = (nn.Conv2d, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.MaxPool2d, nn.AvgPool2d,
                  nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d,  # conv, activation and pooling
                  Add, Concat)  # and joins
-BATCH = 250  # digits per pass at most (fewer when their layer outputs pass BATCH_BYTES)
+BATCH = 250  # digits per pass at most (fewer when their layer outputs pass BATCH_OUTPUT_BYTES)
 
 
 def atlas_layers(model: nn.Module) -> list[str]:
@@ -55,7 +55,7 @@ def compute_atlas(model: nn.Module, images: np.ndarray | torch.Tensor, sha256: s
                   layers: Sequence[str] | None = None, batch_bytes: int | None = None) -> Atlas:
     """The atlas of ``model`` over ``images`` (uint8 (N, 28, 28), the test set in order), in
     batches whose recorded layer outputs fit ``batch_bytes`` (default
-    ``viz.network.layers.BATCH_BYTES``)."""
+    ``viz.limits.BATCH_OUTPUT_BYTES``)."""
     imgs = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
     if imgs.dtype != torch.uint8 or imgs.dim() != 3 or tuple(imgs.shape[1:]) != INPUT_SHAPE[1:]:
         raise ValueError(f"expected uint8 digits of shape (N, 28, 28), got {tuple(imgs.shape)} "

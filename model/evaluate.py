@@ -24,7 +24,7 @@ def evaluate(path: str, data_dir: str | None = None, download: bool = True) -> d
     torch.set_num_threads(1)  # the same arithmetic as in training's final evaluation
     model, card = load_checkpoint(path)
     data = load_mnist(data_dir, download=download)
-    # batches within viz.network.layers.BATCH_BYTES of layer outputs (seed-original: 9 digits)
+    # batches within viz.limits.BATCH_OUTPUT_BYTES of layer outputs (seed-original: 9 digits)
     acc, correct = accuracy(model, data.test_images, data.test_labels,
                             batch_images(model, most=1000))
     return {

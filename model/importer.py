@@ -33,9 +33,9 @@ from typing import Any
 
 from model.files import keras_import
 from model.files.atomic import atomic_write
-from model.files.budget import UPLOAD_BYTES
 from model.files.imported import AUTO, CHOICES, Converted, ImportedNetwork, to_checkpoint
 from model.files.onnx_import import read_onnx
+from viz.limits import ONNX_SIDE_FILE_BYTES, UPLOAD_FILE_BYTES
 from viz.network.card import CardError
 from viz.network.layers import input_names
 
@@ -44,7 +44,6 @@ READERS: dict[str, Reader] = {
     ".onnx": read_onnx,
     ".keras": keras_import.read_keras,
 }
-MAX_SIDE_FILE_BYTES = 64 * 1024 * 1024  # an external data file (ONNX's weights)
 
 
 def reader_for(name: str) -> Reader | None:
@@ -62,7 +61,7 @@ def main_file(names: list[str]) -> str | None:
 class Folder(Mapping[str, bytes]):
     """The file PATH and, on demand, files beside it named by a plain name (bounded in size)."""
 
-    def __init__(self, path: Path, max_bytes: int = UPLOAD_BYTES) -> None:
+    def __init__(self, path: Path, max_bytes: int = UPLOAD_FILE_BYTES) -> None:
         self.path = path
         size = path.stat().st_size
         if size > max_bytes:  # refused before a byte is read
@@ -86,9 +85,9 @@ class Folder(Mapping[str, bytes]):
         p = self._side(key)
         if p is None:
             raise KeyError(key)
-        if p.stat().st_size > MAX_SIDE_FILE_BYTES:
+        if p.stat().st_size > ONNX_SIDE_FILE_BYTES:
             raise CardError(f"{key}: {p.stat().st_size:,} bytes; data files of up to "
-                            f"{MAX_SIDE_FILE_BYTES:,} bytes are read.")
+                            f"{ONNX_SIDE_FILE_BYTES:,} bytes are read.")
         return p.read_bytes()
 
     def __iter__(self) -> Iterator[str]:
@@ -99,7 +98,7 @@ class Folder(Mapping[str, bytes]):
 
 
 def convert(files: Mapping[str, bytes], name: str, scale: str = AUTO,
-            max_bytes: int = UPLOAD_BYTES) -> Converted:
+            max_bytes: int = UPLOAD_FILE_BYTES) -> Converted:
     """The checkpoint of ``files[name]`` read by its extension's reader.
 
     Args:
@@ -141,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="the checkpoint to write (default: beside PATH)")
     p.add_argument("--input-scale", default=AUTO, choices=CHOICES,
                    help="how pixels were scaled in training (default: found on the samples)")
-    p.add_argument("--max-bytes", type=int, default=UPLOAD_BYTES,
-                   help=f"the largest file read (default {UPLOAD_BYTES:,}: the upload box's)")
+    p.add_argument("--max-bytes", type=int, default=UPLOAD_FILE_BYTES,
+                   help=f"the largest file read (default {UPLOAD_FILE_BYTES:,}: the upload box's)")
     a = p.parse_args(argv)
     import torch
 

@@ -6,7 +6,7 @@ For every shipped checkpoint (or the NAMEs given): ``checkpoints/NAME.atlas.npz`
 the digits it shows) and ``checkpoints/NAME.predictions.npy``; the test labels once in
 ``checkpoints/test-labels.npy``. Needs the MNIST test set.
 
-Batches stay within ``viz.network.layers.BATCH_BYTES`` of layer outputs (the atlas and the
+Batches stay within ``viz.limits.BATCH_OUTPUT_BYTES`` of layer outputs (the atlas and the
 predictions size them from the network), so even ``seed-original`` (1.55 GMAC per digit, about
 10 minutes per pass over the test set on one core) runs in bounded memory. Progress goes to
 stdout, one line per ``--every`` digits, with the time so far.

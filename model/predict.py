@@ -18,10 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from model.files.checkpoint import CheckpointError, read_network
+from viz.limits import PREDICT_IMAGES
 from viz.network.card import CardError
 from viz.network.npforward import forward, softmax
-
-MAX_IMAGES = 100_000
 
 
 def load_images(path: str | Path) -> np.ndarray:
@@ -37,8 +36,8 @@ def load_images(path: str | Path) -> np.ndarray:
         raise ValueError(f"{path}: not a .npy file ({exc}).") from None
     if dtype != np.uint8 or len(shape) != 3 or shape[1:] != (28, 28):
         raise ValueError(f"{path}: holds {dtype} {shape}; expected uint8 images N x 28 x 28.")
-    if not 0 < shape[0] <= MAX_IMAGES:
-        raise ValueError(f"{path}: {shape[0]:,} images; 1 to {MAX_IMAGES:,} are read.")
+    if not 0 < shape[0] <= PREDICT_IMAGES:
+        raise ValueError(f"{path}: {shape[0]:,} images; 1 to {PREDICT_IMAGES:,} are read.")
     return np.load(path, allow_pickle=False)
 
 

@@ -170,7 +170,7 @@ def trust_table(model: nn.Module, images: np.ndarray, methods: Sequence[str] = t
                 batch_bytes: int | None = None) -> list[MethodTrust]:
     """Deletion, insertion and randomization numbers of each method over ``images``; every
     pass over many images is cut into batches within ``batch_bytes`` of layer outputs
-    (default ``viz.network.layers.BATCH_BYTES``)."""
+    (default ``viz.limits.BATCH_OUTPUT_BYTES``)."""
     images = np.asarray(images, dtype=np.uint8)
     if images.ndim != 3 or len(images) == 0:
         raise ValueError("need a non-empty stack of 28x28 digits")

@@ -15,6 +15,7 @@ from model.architectures import ARCHITECTURES, COMPARE, DEFAULT
 from ui import cache, common
 from ui.common import context, plot, presenting
 from viz.inputs import urlstate
+from viz.limits import LAB_CELL, LAB_EDIT_ROWS, LAB_TEXT_CELL_CHARS
 from viz.network.layertypes import SHAPE_KEEPERS
 from viz.pictures import figures
 from viz.teaching import joins
@@ -71,11 +72,6 @@ def start_label(start: str, arch: str) -> str:
     return f"the sidebar's model ({arch})" if start == SIDEBAR else start
 
 
-MAX_EDIT_ROWS = 200  # rows the editor's table may hold (the lab analyses at most 100)
-MAX_CELL = 1_000_000  # a number cell's magnitude (any real layer is far below)
-MAX_TEXT = 64  # characters of a name or type cell (a layer name's limit)
-
-
 def _cell_problem(col: Any, value: Any) -> str | None:
     """None when ``value`` is something the table's column ``col`` can hold; else why not."""
     if col == "_index":  # the row number column (hide_index=False)
@@ -85,18 +81,19 @@ def _cell_problem(col: Any, value: Any) -> str | None:
     if value is None:
         return None
     if col in TEXT_COLUMNS:
-        if isinstance(value, str) and len(value) <= MAX_TEXT:
+        if isinstance(value, str) and len(value) <= LAB_TEXT_CELL_CHARS:
             return None
         if col == "type":
             return f"the type {urlstate.shown(value)} is not one of {', '.join(ROW_TYPES)}"
-        return f"the {col} {urlstate.shown(value)} is not a text of at most {MAX_TEXT} characters"
+        return (f"the {col} {urlstate.shown(value)} is not a text of at most "
+                f"{LAB_TEXT_CELL_CHARS} characters")
     if col not in COLUMNS:
         return f"there is no column {urlstate.shown(col)}"
     number = value
     if (isinstance(number, bool) or not isinstance(number, (int, float))
-            or not abs(number) <= MAX_CELL):  # (infinities fail this too)
-        return (f"{col} {urlstate.shown(value)} is not a number from -{MAX_CELL:,} to "
-                f"{MAX_CELL:,}")
+            or not abs(number) <= LAB_CELL):  # (infinities fail this too)
+        return (f"{col} {urlstate.shown(value)} is not a number from -{LAB_CELL:,} to "
+                f"{LAB_CELL:,}")
     return None
 
 
@@ -120,9 +117,9 @@ def _edit_problem(state: Any, n_rows: int) -> str | None:
     if not isinstance(edited, dict) or not isinstance(added, list) or not isinstance(deleted,
                                                                                      list):
         return "the edits are not a table's"
-    if n_rows + len(added) > MAX_EDIT_ROWS or len(deleted) > n_rows or len(edited) > n_rows:
+    if n_rows + len(added) > LAB_EDIT_ROWS or len(deleted) > n_rows or len(edited) > n_rows:
         return (f"{n_rows + len(added):,} rows is more than the lab's table holds "
-                f"({MAX_EDIT_ROWS})")
+                f"({LAB_EDIT_ROWS})")
     for key in list(edited) + deleted:
         if urlstate.whole(key if isinstance(key, int) else str(key), n_rows) is None:
             return f"row {urlstate.shown(key)} is not in the table"
@@ -132,12 +129,12 @@ def _edit_problem(state: Any, n_rows: int) -> str | None:
 def frame_rows(frame) -> list[dict[str, Any]]:
     """Lab rows from the editor's table (rows that are blank in every cell are skipped).
 
-    Every cell is checked (a type name, or a number of at most ``MAX_CELL``; fractions are left
+    Every cell is checked (a type name, or a number of at most ``LAB_CELL``; fractions are left
     for ``viz.teaching.lab.check`` to name): ValueError says what is wrong, and a table of more than
-    ``MAX_EDIT_ROWS`` rows is refused before its cells are read."""
-    if len(frame) > MAX_EDIT_ROWS:
+    ``LAB_EDIT_ROWS`` rows is refused before its cells are read."""
+    if len(frame) > LAB_EDIT_ROWS:
         raise ValueError(f"{len(frame):,} rows is more than the lab's table holds "
-                         f"({MAX_EDIT_ROWS})")
+                         f"({LAB_EDIT_ROWS})")
     records = frame.to_dict("records")
     problem = next((p for record in records if (p := _row_problem(record))), None)
     if problem:
@@ -232,7 +229,7 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
         config[col] = st.column_config.NumberColumn(col, step=1, format="%d", width="small",
                                                     help=text if help_on else None)
     config["inputs"] = st.column_config.TextColumn(  # a graph network's branches and joins
-        "inputs", width="small", max_chars=MAX_TEXT,
+        "inputs", width="small", max_chars=LAB_TEXT_CELL_CHARS,
         help="The layers this one reads, by name, separated by commas (input: the image; blank: "
              "the row above). An add sums two or more layers of one shape, a concat stacks "
              "their channels; the field of a join is the largest of its branches, aligned."

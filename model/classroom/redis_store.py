@@ -31,6 +31,7 @@ from model.classroom.store import (
     not_seated,
     unknown,
 )
+from viz import limits
 
 _LIB = """
 local function touch(code, ttl)
@@ -279,13 +280,13 @@ class RedisStore(Store):
     def join(self, code: str, student: str, now: float, browser: str = "",
              address: str = "") -> int:
         (ab, ap), (bb, bp) = rules.NEW_SEATS_PER_ADDRESS, rules.NEW_SEATS_PER_BROWSER
-        return int(self._run("join", code, student, repr(now), rules.MAX_STUDENTS, self._ttl,
+        return int(self._run("join", code, student, repr(now), limits.CLASS_STUDENTS, self._ttl,
                              rules.SEAT_FRESH_S, bound_key(address), bound_key(browser), ab, ap,
-                             bb, bp, rules.MAX_SEATS_KEPT))
+                             bb, bp, limits.CLASS_SEATS_KEPT))
 
     def seen(self, code: str, student: str, following: bool, now: float) -> None:
         self._run("seen", code, student, repr(now), int(bool(following)), rules.SEAT_FRESH_S,
-                  rules.MAX_STUDENTS)
+                  limits.CLASS_STUDENTS)
 
     def counts(self, code: str, now: float) -> tuple[int, int]:
         fresh = here = 0
@@ -307,7 +308,7 @@ class RedisStore(Store):
             name = seat.decode()
             out.append(Seat(name, float(seen), following == "1",
                             now - float(seen) < rules.SEAT_FRESH_S, owned.get(name, 0)))
-        return sorted(out, key=lambda s: -s.seen)[: rules.MAX_SEATS_KEPT]
+        return sorted(out, key=lambda s: -s.seen)[: limits.CLASS_SEATS_KEPT]
 
     def remove_seat(self, code: str, secret_hash: str, student: str, now: float) -> None:
         self._teach(code, secret_hash, "remove_seat", str(student))
@@ -319,9 +320,9 @@ class RedisStore(Store):
                              "pixels": rules.pixels(pixels).hex()})
         (sb, sp), (bb, bp) = rules.SENDS_PER_SEAT, rules.SENDS_PER_BROWSER
         return int(self._run("send", code, student, repr(now), record, rules.SEND_GAP_S,
-                             self._ttl, rules.SEAT_FRESH_S, rules.MAX_STUDENTS,
+                             self._ttl, rules.SEAT_FRESH_S, limits.CLASS_STUDENTS,
                              bound_key(browser), sb, sp, bb, bp, rules.SHOWN_PER_SEAT,
-                             rules.MAX_GALLERY))
+                             limits.CLASS_GALLERY_DIGITS))
 
     def digits(self, code: str, waiting: bool = False) -> list[Digit]:
         with self.client.pipeline() as pipe:  # one moment's gallery
@@ -338,7 +339,7 @@ class RedisStore(Store):
             out.append(Digit(int(ident), int(d["label"]), int(d["prediction"]),
                              str(d["nickname"]), bytes.fromhex(d["pixels"]), seat,
                              approved == "1"))
-        return sorted(out, key=lambda d: d.id)[: rules.MAX_GALLERY]
+        return sorted(out, key=lambda d: d.id)[: limits.CLASS_GALLERY_DIGITS]
 
     def clear(self, code: str, secret_hash: str, now: float) -> None:
         self._teach(code, secret_hash, "clear")

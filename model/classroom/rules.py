@@ -16,28 +16,24 @@ from typing import Any
 
 import numpy as np
 
+from viz import limits
 from viz.inputs import urlstate
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0, O, 1, I, L: easy to read aloud and type
 CODE_LENGTH = 6
-MAX_STUDENTS = 60  # students who may join one class
-MAX_GALLERY = 300  # digits one class's gallery keeps
 SEND_GAP_S = 2.0  # one digit per student every 2 s
 EXPIRY_S = 12 * 3600  # a class nobody touched for 12 h is gone
-NICKNAME_CHARS = 20
 PIXELS = 28 * 28  # a gallery digit: 784 values 0..255
-MAX_STATE_CHARS = 400_000  # the teacher's view as JSON (a drawing's PNG is ~10 kB of it)
 FOLLOWING_S = 15.0  # a student seen within this many seconds counts as "here"
-# Seats belong to someone: a seat counts toward MAX_STUDENTS only while its page reports in (a
-# student's page tells the store every ~5 s), so a seat whose browser left is free again within
-# SEAT_FRESH_S. Rate limits are token buckets (burst, seconds per new token), per class.
+# Seats belong to someone: a seat counts toward limits.CLASS_STUDENTS only while its page reports
+# in (a student's page tells the store every ~5 s), so a seat whose browser left is free again
+# within SEAT_FRESH_S. Rate limits are token buckets (burst, seconds per new token), per class.
 SEAT_FRESH_S = 30.0
 NEW_SEATS_PER_ADDRESS = (30, 1.0)  # a school behind one address: 60 seats in ~30 s
 NEW_SEATS_PER_BROWSER = (3, 20.0)  # a browser (or tab) needs one seat; a reload keeps it
 SENDS_PER_SEAT = (5, 6.0)  # besides SEND_GAP_S: at most ~10 digits a minute per seat
 SENDS_PER_BROWSER = (8, 4.0)  # a browser holding several seats sends no faster
 SHOWN_PER_SEAT = 3  # the gallery keeps each seat's 3 newest digits
-MAX_SEATS_KEPT = 100  # seat records (fresh or not) a class keeps; the stalest go first
 
 
 class ClassError(ValueError):
@@ -80,7 +76,7 @@ SEAT_CHARS = 16  # a student's seat: 16 hex digits, kept in the address bar
 
 def new_seat() -> str:
     """A student's seat in a class (8 random bytes as hex): who counts once toward
-    :data:`MAX_STUDENTS` and whose sends are spaced :data:`SEND_GAP_S` apart."""
+    :data:`limits.CLASS_STUDENTS` and whose sends are spaced :data:`SEND_GAP_S` apart."""
     return secrets.token_hex(SEAT_CHARS // 2)
 
 
@@ -128,16 +124,16 @@ def label(value: Any) -> int:
 
 
 def nickname(value: Any) -> str:
-    """An optional nickname: at most :data:`NICKNAME_CHARS` characters of plain text, on one line
-    ('' when none). It is shown as text, never as markdown or HTML."""
+    """An optional nickname: at most :data:`viz.limits.NICKNAME_CHARS` characters of plain text, on
+    one line ('' when none). It is shown as text, never as markdown or HTML."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise ClassError("a nickname is text.")
-    if len(value) > NICKNAME_CHARS:
-        raise ClassError(f"a nickname has at most {NICKNAME_CHARS} characters "
+    if len(value) > limits.NICKNAME_CHARS:
+        raise ClassError(f"a nickname has at most {limits.NICKNAME_CHARS} characters "
                          f"(this one has {len(value)}).")
-    return urlstate.cut(value, NICKNAME_CHARS).strip()
+    return urlstate.cut(value, limits.NICKNAME_CHARS).strip()
 
 
 def digit_array(data: bytes) -> np.ndarray:

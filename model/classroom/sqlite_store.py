@@ -33,6 +33,7 @@ from model.classroom.store import (
     not_seated,
     unknown,
 )
+from viz.limits import CLASS_GALLERY_DIGITS, CLASS_SEATS_KEPT, CLASS_STUDENTS
 
 SCHEMA_VERSION = 2
 SCHEMA = """
@@ -245,7 +246,7 @@ class SqliteStore(Store):
             if known is None or now - known[0] >= rules.SEAT_FRESH_S:
                 if row[5] and known is None:
                     raise ClassError(LOCKED.format(code=code))
-                if fresh >= rules.MAX_STUDENTS:
+                if fresh >= CLASS_STUDENTS:
                     raise full(code)
             if known is None:
                 limits = [(f"a:{address}", rules.NEW_SEATS_PER_ADDRESS, "address")] \
@@ -268,13 +269,13 @@ class SqliteStore(Store):
             return fresh + 1
 
     def _make_room(self, db: sqlite3.Connection, code: str, now: float) -> None:
-        """At most rules.MAX_SEATS_KEPT seat records: the stalest (and their digits) go."""
+        """At most CLASS_SEATS_KEPT seat records: the stalest (and their digits) go."""
         kept = db.execute("SELECT COUNT(*) FROM students WHERE code = ?", (code,)).fetchone()[0]
-        if kept < rules.MAX_SEATS_KEPT:
+        if kept < CLASS_SEATS_KEPT:
             return
         old = db.execute("SELECT student FROM students WHERE code = ? AND seen <= ? "
                          "ORDER BY seen LIMIT ?", (code, now - rules.SEAT_FRESH_S,
-                                                   kept - rules.MAX_SEATS_KEPT + 1)).fetchall()
+                                                   kept - CLASS_SEATS_KEPT + 1)).fetchall()
         for (student,) in old:
             self._drop_seat(db, code, student)
 
@@ -289,7 +290,7 @@ class SqliteStore(Store):
                 "UPDATE students SET seen = ?, following = ? WHERE code = ? AND student = ? "
                 "AND (seen > ? OR (SELECT COUNT(*) FROM students WHERE code = ? AND seen > ?) "
                 "< ?)", (now, int(following), code, student, now - rules.SEAT_FRESH_S, code,
-                         now - rules.SEAT_FRESH_S, rules.MAX_STUDENTS))
+                         now - rules.SEAT_FRESH_S, CLASS_STUDENTS))
 
     def counts(self, code: str, now: float) -> tuple[int, int]:
         row = self._db().execute(
@@ -304,7 +305,7 @@ class SqliteStore(Store):
         rows = db.execute(
             "SELECT s.student, s.seen, s.following, (SELECT COUNT(*) FROM digits d WHERE "
             "d.code = s.code AND d.student = s.student) FROM students s WHERE s.code = ? "
-            "ORDER BY s.seen DESC LIMIT ?", (code, rules.MAX_SEATS_KEPT)).fetchall()
+            "ORDER BY s.seen DESC LIMIT ?", (code, CLASS_SEATS_KEPT)).fetchall()
         return [Seat(r[0], float(r[1]), bool(r[2]), now - r[1] < rules.SEAT_FRESH_S, int(r[3]))
                 for r in rows]
 
@@ -328,7 +329,7 @@ class SqliteStore(Store):
             if who is None:
                 raise not_seated(code)
             if now - who[1] >= rules.SEAT_FRESH_S and \
-                    self._fresh(db, code, now) >= rules.MAX_STUDENTS:
+                    self._fresh(db, code, now) >= CLASS_STUDENTS:
                 raise full(code)
             if now - who[0] < rules.SEND_GAP_S:
                 raise ClassError(GAP)
@@ -346,9 +347,9 @@ class SqliteStore(Store):
             for old in mine[: max(0, len(mine) - rules.SHOWN_PER_SEAT + 1)]:
                 db.execute("DELETE FROM digits WHERE id = ?", (old,))
             n = db.execute("SELECT COUNT(*) FROM digits WHERE code = ?", (code,)).fetchone()[0]
-            if n >= rules.MAX_GALLERY:
+            if n >= CLASS_GALLERY_DIGITS:
                 db.execute("DELETE FROM digits WHERE id IN (SELECT id FROM digits WHERE code = ? "
-                           "ORDER BY id LIMIT ?)", (code, n - rules.MAX_GALLERY + 1))
+                           "ORDER BY id LIMIT ?)", (code, n - CLASS_GALLERY_DIGITS + 1))
             cur = db.execute("INSERT INTO digits (code, label, prediction, nickname, pixels, "
                              "student, approved) VALUES (?, ?, ?, ?, ?, ?, ?)",
                              (code, label, prediction, nickname, pixels, student,
@@ -362,7 +363,7 @@ class SqliteStore(Store):
         rows = self._db().execute(
             "SELECT id, label, prediction, nickname, pixels, student, approved FROM digits "
             "WHERE code = ? AND approved = ? ORDER BY id LIMIT ?",
-            (code, 0 if waiting else 1, rules.MAX_GALLERY)).fetchall()
+            (code, 0 if waiting else 1, CLASS_GALLERY_DIGITS)).fetchall()
         return [Digit(int(r[0]), int(r[1]), int(r[2]), str(r[3]), bytes(r[4]), str(r[5]),
                       bool(r[6])) for r in rows]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from model.classroom import rules
 from model.classroom.rules import ClassError
+from viz import limits
 
 REDIS_ENV = "CNN_LENS_REDIS_URL"
 DB_NAME = "classes.sqlite"
@@ -54,7 +55,7 @@ class Seat:
     seat: str
     seen: float  # when its page last reported in (``time.time()``)
     following: bool
-    fresh: bool  # counts toward rules.MAX_STUDENTS (its page is open)
+    fresh: bool  # counts toward limits.CLASS_STUDENTS (its page is open)
     digits: int  # digits it has in the gallery (shown or waiting)
 
 
@@ -84,7 +85,7 @@ def unknown(code: str) -> UnknownClass:
 
 
 def full(code: str) -> ClassError:
-    return ClassError(f"class {code} is full ({rules.MAX_STUDENTS} students with the class "
+    return ClassError(f"class {code} is full ({limits.CLASS_STUDENTS} students with the class "
                       f"open). A seat frees up when a student closes the class's page.")
 
 
@@ -102,7 +103,7 @@ def not_seated(code: str) -> ClassError:
 
 
 def check_state(state: str) -> None:
-    if not isinstance(state, str) or len(state) > rules.MAX_STATE_CHARS:
+    if not isinstance(state, str) or len(state) > limits.CLASS_STATE_CHARS:
         raise ClassError("the view is too large to share with the class.")
 
 
@@ -209,7 +210,6 @@ def _who() -> tuple[str, str]:
 
 _READS = {"info": None, "counts": (0, 0), "digits": [], "is_teacher": False, "seats": []}
 _QUEUED = ("create", "publish", "end", "clear")  # the teacher's: written when the store is back
-MAX_QUEUED = 50
 
 
 def _key(name: str, args: tuple) -> tuple:
@@ -281,7 +281,7 @@ class Guarded(Store):
                 if name == "publish":  # only the newest view matters
                     self.queued = [q for q in self.queued
                                    if not (q[0] == "publish" and q[1][0] == args[0])]
-                if len(self.queued) >= MAX_QUEUED:
+                if len(self.queued) >= limits.CLASS_QUEUED_WRITES:
                     raise StoreDown()
                 self.queued.append((name, args))
             return True if name == "create" else -1 if name == "publish" else None

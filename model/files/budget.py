@@ -4,17 +4,17 @@ made, so a small hostile file cannot make the server allocate much.
 A reader (ONNX, Keras) knows each tensor's size from shapes before it computes or reads it (an
 initializer's declared dims, a folded op's output shape, an HDF5 dataset's shape and chunks) and
 calls :meth:`Budget.charge` first. The limits are the checkpoints' (``viz.network.card``): a
-network may hold :data:`viz.network.card.MAX_PARAMS` parameters, and a file twice that many
+network may hold :data:`viz.limits.NETWORK_PARAMS` parameters, and a file twice that many
 numbers in all (BatchNorm statistics, shape arithmetic, values folded away).
 """
 
 from __future__ import annotations
 
+from viz.limits import FILE_VALUES, TENSOR_DIMS
 from viz.network import card as card_reader
 
-MAX_VALUES = 2 * card_reader.MAX_PARAMS  # numbers one file may make, all tensors together
-UPLOAD_BYTES = 32 * 1024 * 1024  # the upload box's limit (.streamlit/config.toml maxUploadSize)
-MAX_DIMS = 8
+MAX_VALUES = FILE_VALUES  # the names the readers import
+MAX_DIMS = TENSOR_DIMS
 
 
 class Budget:
@@ -77,4 +77,4 @@ def shape_size(shape: tuple[int, ...] | list[int], source: str, what: str) -> in
     return n
 
 
-__all__ = ["Budget", "MAX_DIMS", "MAX_VALUES", "UPLOAD_BYTES", "shape_size"]
+__all__ = ["Budget", "MAX_DIMS", "MAX_VALUES", "shape_size"]

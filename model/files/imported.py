@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from viz.inputs import scaling
+from viz.limits import PRODUCER_CHARS
 from viz.network import card as card_reader
 from viz.network.layers import INPUT_SHAPE
 
@@ -175,13 +176,11 @@ def to_checkpoint(imp: ImportedNetwork, scale: str = AUTO,
             "scale_accuracy": acc, "scale_chosen": "detected" if scale == AUTO else "given",
             "source": imp.source, "source_format": imp.format, "input_layout": imp.layout}
     if imp.producer:
-        card["producer"] = imp.producer[:MAX_TEXT]
+        card["producer"] = imp.producer[:PRODUCER_CHARS]
     data = save(_state(imp), metadata={card_reader.CARD_KEY: json.dumps(card)})
     net = read_network(data, imp.source)  # the reader every upload passes
     return Converted(data, net.card, report, acc)
 
-
-MAX_TEXT = 200
 
 __all__ = ["ARCH", "AUTO", "CHOICES", "Converted", "ImportedNetwork", "INPUT_SHAPE",
            "accuracies", "candidates", "check", "pick", "to_checkpoint"]

@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from viz.network.card import MAX_LAYERS, CardError, show
+from viz.limits import KERAS_LAYERS, NETWORK_LAYERS
+from viz.network.card import CardError, show
 from viz.network.layertypes import LAYER_TYPE_LIST
 
-MAX_KERAS_LAYERS = 2 * MAX_LAYERS  # Keras layers, before each becomes 0 to 2 records
 LAYER_MODULES = ("keras.layers",)  # and modules under keras.src.layers.
 MODEL_CLASSES = {"Sequential": ("keras", "keras.models", "keras.src.models.sequential"),
                  "Functional": ("keras", "keras.models", "keras.src.models.functional"),
@@ -176,9 +176,9 @@ def graph(config: dict[str, Any], source: str
     layers = body.get("layers") if isinstance(body, dict) else None
     if not isinstance(layers, list) or not layers:
         raise CardError(f"{source}: the model config lists no layers.")
-    if len(layers) > MAX_KERAS_LAYERS:
+    if len(layers) > KERAS_LAYERS:
         raise CardError(f"{source}: {len(layers):,} layers; this server takes at most "
-                        f"{MAX_LAYERS} layers.")
+                        f"{NETWORK_LAYERS} layers.")
     for i, layer in enumerate(layers, start=1):
         _check_allowed(layer, source, i)
     names = [layer_name(layer) for layer in layers]

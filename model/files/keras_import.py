@@ -7,10 +7,11 @@ allowlist of layer classes (:data:`CLASSES`); a ``Lambda`` layer, a custom objec
 refused with a message naming the layer. The weights are read with h5py, each dataset's declared
 shape and dtype checked against what the config implies before it is read.
 
-The zip is checked before anything is extracted: its size, at most :data:`MAX_ENTRIES` entries,
-no entry named with ``..``, an absolute path or a drive, no encryption, stored or deflated only,
-and the declared uncompressed size of each of the three entries read (nothing else is read)
-within its limit, so a zip bomb is refused from its directory alone.
+The zip is checked before anything is extracted: its size, at most
+:data:`viz.limits.KERAS_ZIP_ENTRIES` entries, no entry named with ``..``, an absolute path or a
+drive, no encryption, stored or deflated only, and the declared uncompressed size of each of the
+three entries read (nothing else is read) within its limit, so a zip bomb is refused from its
+directory alone.
 
 Keras is NHWC; this project's records are NCHW (``viz/network/layertypes.py``):
 

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from model.files.budget import Budget
-from viz.network.card import MAX_NAME, MAX_PARAMS, CardError, show
+from viz.limits import LAYER_NAME_CHARS, LAYER_WINDOW, NETWORK_PARAMS
+from viz.network.card import CardError, show
 from viz.network.layers import INPUT
-from viz.network.layertypes import MAX_WINDOW
 
 
 @dataclass
@@ -52,7 +52,7 @@ class WeightsReader:
     # -- records ------------------------------------------------------------------------------
 
     def name(self, wanted: str) -> str:
-        base = re.sub(r"[^A-Za-z0-9_-]", "_", wanted)[: MAX_NAME - 4] or "layer"
+        base = re.sub(r"[^A-Za-z0-9_-]", "_", wanted)[: LAYER_NAME_CHARS - 4] or "layer"
         name, n = base, 1
         while name in self.names:
             name, n = f"{base}_{n}", n + 1
@@ -75,12 +75,12 @@ class WeightsReader:
         return cfg.get(key, default) if isinstance(cfg, dict) else default
 
     def pair(self, layer: dict[str, Any], key: str, where: str, default: Any = None) -> int:
-        """A square kernel/stride/dilation (an int or two equal ints) within MAX_WINDOW."""
+        """A square kernel/stride/dilation (an int or two equal ints) within LAYER_WINDOW."""
         value = self.opt(layer, key, default)
         if isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == value[1]:
             value = value[0]
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WINDOW:
-            raise self.fail(f"layer {where}: {key} must be square, from 1 to {MAX_WINDOW}, not "
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LAYER_WINDOW:
+            raise self.fail(f"layer {where}: {key} must be square, from 1 to {LAYER_WINDOW}, not "
                             f"{show(value)} (this app draws square windows).")
         return value
 
@@ -134,7 +134,7 @@ class WeightsReader:
                 except CardError:
                     raise self.fail(f"layer {where}: the weights up to it hold over "
                                     f"{self.budget.max_values:,} numbers; this server takes "
-                                    f"networks of up to {MAX_PARAMS:,} parameters.") from None
+                                    f"networks of up to {NETWORK_PARAMS:,} parameters.") from None
                 check_storage(ds, shape, self.fail, f"layer {where}: weight {i}")
                 out.append(np.asarray(ds[()]))
         except CardError:

@@ -10,19 +10,23 @@ import re
 import zipfile
 from typing import Any
 
-from model.files.budget import UPLOAD_BYTES
-from viz.network.card import MAX_PARAMS, CardError, show
+from viz.limits import (
+    KERAS_CONFIG_BYTES,
+    KERAS_FILE_BYTES,
+    KERAS_METADATA_BYTES,
+    KERAS_WEIGHTS_BYTES,
+    KERAS_ZIP_ENTRIES,
+)
+from viz.network.card import CardError, show
 
 FORMAT = "keras"
 EXTENSION = ".keras"
-MAX_FILE_BYTES = UPLOAD_BYTES
-MAX_ENTRIES = 64  # a .keras holds 3 (and an assets folder for layers with files)
+MAX_FILE_BYTES = KERAS_FILE_BYTES  # the name the Keras reader imports
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
-MAX_SIZES = {CONFIG: 2_000_000,  # a 100-layer config is about 250 kB
-             METADATA: 64_000,
-             WEIGHTS: MAX_PARAMS * 4 + 4_000_000}  # float32 weights at the limit, plus HDF5's own
+MAX_SIZES = {CONFIG: KERAS_CONFIG_BYTES, METADATA: KERAS_METADATA_BYTES,
+             WEIGHTS: KERAS_WEIGHTS_BYTES}
 # numbers read from model.weights.h5 in all (parameters and BatchNorm statistics), checked
 # before each read: the parameter limit itself is checked on the records afterwards
 H5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -46,7 +50,7 @@ def read_zip(data: bytes, source: str, max_bytes: int = MAX_FILE_BYTES) -> dict[
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         raise CardError(f"{source}: not a Keras 3 file (not a zip, or cut short); save it with "
                         f"model.save(\"name.keras\").") from None
-    if len(infos) > MAX_ENTRIES:
+    if len(infos) > KERAS_ZIP_ENTRIES:
         raise CardError(f"{source}: {len(infos):,} entries in the zip; a .keras file holds "
                         f"config.json, metadata.json and model.weights.h5.")
     for info in infos:

@@ -86,7 +86,7 @@ def read_onnx(files: Mapping[str, bytes], name: str, max_bytes: int = MAX_FILE_B
         name: the ONNX file's name in ``files``.
         max_bytes: the largest .onnx file read (default: the upload box's limit).
         max_values: the numbers all tensors made from the file may hold (default: the
-            checkpoints' limit, :data:`model.files.budget.MAX_VALUES`).
+            checkpoints' limit, :data:`viz.limits.FILE_VALUES`).
     Returns:
         The layer records and tensors found.
     Raises:

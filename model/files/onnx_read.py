@@ -14,15 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from model.files.budget import MAX_DIMS, UPLOAD_BYTES, Budget, shape_size
+from model.files.budget import MAX_DIMS, Budget, shape_size
 from model.files.onnx_ops import CONTROL, OPS, TYPED
 from model.files.onnx_wire import WireError, count_graph
+from viz.limits import ONNX_FILE_BYTES, ONNX_INITIALIZERS, ONNX_NODES, ONNX_VALUE_INFOS
 from viz.network import card as card_reader
 
-MAX_FILE_BYTES = UPLOAD_BYTES  # the upload box's limit; the command line may raise it
-MAX_NODES = 2_000
-MAX_INITIALIZERS = 2_000
-MAX_VALUE_INFOS = 10_000  # inputs, outputs and value declarations, each
+MAX_FILE_BYTES = ONNX_FILE_BYTES  # the names the ONNX reader's callers import
+MAX_NODES = ONNX_NODES
+MAX_INITIALIZERS = ONNX_INITIALIZERS
 
 # onnx TensorProto data types we read: code -> (numpy dtype, the typed field holding the data)
 _DTYPES = {1: ("<f4", "float_data"), 11: ("<f8", "double_data"), 10: ("<f2", "int32_data"),
@@ -60,8 +60,8 @@ def parse(data: bytes, source: str, max_bytes: int = MAX_FILE_BYTES) -> Any:
     if len(data) < 8 or data[:2] in (b"PK", b"\x89H", b"\x80\x02") or data[:1] == b"{":
         raise err(source, _BAD)
     limits = {"nodes": MAX_NODES, "initializers": MAX_INITIALIZERS, "sparse initializers": 0,
-              "inputs": MAX_VALUE_INFOS, "outputs": MAX_VALUE_INFOS,
-              "value declarations": MAX_VALUE_INFOS}
+              "inputs": ONNX_VALUE_INFOS, "outputs": ONNX_VALUE_INFOS,
+              "value declarations": ONNX_VALUE_INFOS}
     try:
         counts = count_graph(data, limits)
     except WireError:

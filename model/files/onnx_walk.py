@@ -21,6 +21,7 @@ from model.files.onnx_fold import FoldError, fold
 from model.files.onnx_layers import LayerOps, Val
 from model.files.onnx_ops import TABLE
 from model.files.onnx_read import attrs, err, show, tensor_array
+from viz import limits
 from viz.network import card as card_reader
 from viz.network.layers import INPUT, describe
 
@@ -97,8 +98,8 @@ class Walker(LayerOps):
         self.records.append(rec)
         for suffix, a in (tensors or {}).items():
             self.tensors[f"{rec['name']}.{suffix}"] = np.ascontiguousarray(a, dtype=np.float32)
-        if len(self.records) > card_reader.MAX_LAYERS:
-            raise err(self.source, f"more than {card_reader.MAX_LAYERS} layers; "
+        if len(self.records) > limits.NETWORK_LAYERS:
+            raise err(self.source, f"more than {limits.NETWORK_LAYERS} layers; "
                                     f"{card_reader.LIMITS}.")
         try:
             infos = describe(self.records)

@@ -179,11 +179,12 @@ def batch_images(model: nn.Module, *, backward: bool = False, keep: bool = False
                  budget: int | None = None, most: int | None = None,
                  like: torch.Tensor | None = None) -> int:
     """Images per batch through ``model`` within ``budget`` bytes of layer outputs
-    (default ``viz.network.layers.BATCH_BYTES``); see :func:`viz.network.layers.images_per_batch`. ``like``:
-    an input of another shape or type than an MNIST digit (see :func:`layer_sizes`)."""
-    from viz.network.layers import BATCH_BYTES, describe, images_per_batch, is_graph
+    (default ``viz.limits.BATCH_OUTPUT_BYTES``); see :func:`viz.network.layers.images_per_batch`.
+    ``like``: an input of another shape or type than an MNIST digit (see :func:`layer_sizes`)."""
+    from viz.limits import BATCH_OUTPUT_BYTES
+    from viz.network.layers import describe, images_per_batch, is_graph
     records = getattr(model, "layer_config", None)
     layers = (describe(records) if records and is_graph(records) and like is None
               else layer_sizes(model, like))  # a graph's records: outputs kept for its joins
-    return images_per_batch(layers, BATCH_BYTES if budget is None else budget,
+    return images_per_batch(layers, BATCH_OUTPUT_BYTES if budget is None else budget,
                             backward=backward, keep=keep, most=most)

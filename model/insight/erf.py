@@ -31,7 +31,7 @@ def effective_receptive_field(model: nn.Module, layer_name: str, unit: Sequence[
     (BatchNorm uses its running statistics, dropout is off, so samples stay independent) and is
     put back in its previous mode afterwards; its gradients are left untouched. Many inputs
     go through in batches within ``batch_bytes`` of layer outputs (default
-    ``viz.network.layers.BATCH_BYTES``).
+    ``viz.limits.BATCH_OUTPUT_BYTES``).
     """
     modules = dict(model.named_modules())
     if layer_name not in modules or not layer_name:

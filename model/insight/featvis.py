@@ -3,7 +3,7 @@
 Projected gradient ascent in pixel space (pixels stay in [0, 255], like a real digit) with
 jitter, a total-variation penalty, a smooth maximum and a leaky ReLU while searching, then a
 polish of the strongest unit on the real network; the method in words is in docs/app.md.
-Channels run together in batches within ``viz.network.layers.BATCH_BYTES`` on a private copy,
+Channels run together in batches within ``viz.limits.BATCH_OUTPUT_BYTES`` on a private copy,
 so the shared model is never written.
 """
 
@@ -107,7 +107,7 @@ def synthesize(model: nn.Module, layer: str, channels: Sequence[int],
                settings: Settings = Settings(), progress: Progress | None = None,
                batch_bytes: int | None = None) -> Synthesis:
     """Gradient ascent for each of ``channels`` of ``layer``, as many at once as
-    ``batch_bytes`` of layer outputs allow (default ``viz.network.layers.BATCH_BYTES``; each row goes
+    ``batch_bytes`` of layer outputs allow (default ``viz.limits.BATCH_OUTPUT_BYTES``; each row goes
     its own way, so the batches change nothing but the memory)."""
     if not channels:
         raise ValueError("no channels to synthesize")

@@ -20,7 +20,7 @@ from model.train import predict
 
 def compute(model: nn.Module, images: np.ndarray | torch.Tensor) -> np.ndarray:
     """uint8 predictions (N,) for uint8 digits (N, 28, 28), in batches within
-    ``viz.network.layers.BATCH_BYTES`` of layer outputs (1,000 digits at most)."""
+    ``viz.limits.BATCH_OUTPUT_BYTES`` of layer outputs (1,000 digits at most)."""
     with torch.no_grad():
         return predict(model, torch.as_tensor(np.asarray(images)),
                        batch_images(model, most=1000)).numpy().astype(np.uint8)

@@ -4,7 +4,7 @@ Every method returns a signed (28, 28) numpy map in input pixels (positive: evid
 target class). Each method is one file here with its :class:`Method` record, and :data:`METHODS`
 is the one registry every page reads: adding a method is one file plus one line below (or
 :func:`register`). Methods that hook the model run on a private copy, and many-image methods cut
-their work into batches within ``viz.network.layers.BATCH_BYTES``, so sessions neither see each
+their work into batches within ``viz.limits.BATCH_OUTPUT_BYTES``, so sessions neither see each
 other's hooks nor run an uploaded network's every image at once.
 """
 

@@ -28,7 +28,7 @@ class Options:
     layer: str | None = None  # Grad-CAM's layer; Occlusion's defaults come from it
     window: int = 5  # Occlusion: side of the black patch (input pixels)
     stride: int = 1  # Occlusion: step of the patch
-    batch_bytes: int | None = None  # layer outputs one batch may hold (None: BATCH_BYTES)
+    batch_bytes: int | None = None  # layer outputs one batch may hold (None: BATCH_OUTPUT_BYTES)
 
 
 # (model, x (1, 1, 28, 28), target, options) -> signed (28, 28) map

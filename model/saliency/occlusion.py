@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from model.saliency.base import BLACK, DEFAULTS, Method, Options, as_map, images_per_batch
+from viz.limits import OCCLUSION_WINDOW
 
-MAX_WINDOW = 14
 # Patch positions per forward pass when the network is small. 256, not more: the layer outputs
 # of a smaller batch stay in the CPU's caches: 24-31% faster on seed, seed-3x3 and fast (3x3
 # to 14x14 windows) for the same maps (bench/results/classroom_views_findings.md).
@@ -93,9 +93,9 @@ def occlusion(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor,
 
 def defaults(r: int, stride: int | None) -> tuple[int, int]:
     """Window and stride for a layer with field ``r`` and effective stride ``S`` (capped at 14)."""
-    window = max(2, min(r, MAX_WINDOW))
+    window = max(2, min(r, OCCLUSION_WINDOW))
     step = stride if stride is not None else max(1, window // 2)
-    return window, max(1, min(step, MAX_WINDOW))
+    return window, max(1, min(step, OCCLUSION_WINDOW))
 
 
 METHOD = Method("occlusion", "Occlusion",

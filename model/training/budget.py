@@ -22,14 +22,13 @@ from typing import Any
 
 from model.data import TEST_SET_SIZE, TRAIN_SIZE, VALIDATION_SIZE
 from model.files.atomic import atomic_write
+from viz.limits import TRAINING_MEMORY_MB, TRAINING_MINUTES
 from viz.network.card import analyse_checked
 from viz.network.layers import INPUT_ELEMENTS, INPUT_SHAPE, LayerInfo
 from viz.network.layertypes import LAYER_TYPE_LIST
 
 MAX_MINUTES_ENV = "CNN_LENS_MAX_TRAIN_MINUTES"
-DEFAULT_MAX_MINUTES = 15.0
 MAX_MEMORY_ENV = "CNN_LENS_MAX_TRAIN_MEMORY_MB"
-DEFAULT_MAX_MEMORY_MB = 1024.0
 # A run is stopped on the clock once it has run this much longer than the time limit (the
 # estimate is checked against measured steps to within 3x; the slack covers a busy server).
 DEADLINE_SLACK = 1.5
@@ -301,12 +300,12 @@ def about(seconds: float) -> str:
 
 def max_minutes() -> float:
     """The server's limit on a run's estimated time, from $CNN_LENS_MAX_TRAIN_MINUTES."""
-    return _positive_env(MAX_MINUTES_ENV, DEFAULT_MAX_MINUTES)
+    return _positive_env(MAX_MINUTES_ENV, TRAINING_MINUTES)
 
 
 def max_memory_mb() -> float:
     """The server's limit on a training batch's memory, from $CNN_LENS_MAX_TRAIN_MEMORY_MB."""
-    return _positive_env(MAX_MEMORY_ENV, DEFAULT_MAX_MEMORY_MB)
+    return _positive_env(MAX_MEMORY_ENV, TRAINING_MEMORY_MB)
 
 
 def _positive_env(name: str, default: float) -> float:

@@ -88,14 +88,14 @@ def test_array_bytes_counts_nested_arrays() -> None:
 
 def test_the_forward_budget_holds_the_classroom_case_and_bounds_the_worst() -> None:
     from model.architectures import ARCHITECTURES
-    from viz.network.card import MAX_ACTIVATIONS
+    from viz.limits import NETWORK_ACTIVATIONS
     from viz.network.layers import activation_elements
     seed_digit = 4 * (activation_elements(list(analyse(ARCHITECTURES["seed"].layers()).layers))
                       + 10)
     assert seed_digit == 1_016_184
     assert budget.FORWARD_BYTES // seed_digit >= 200 + 90  # the 200 samples, and room besides
-    assert budget.FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 18  # digits at the limit
-    assert budget.UPLOAD_FORWARD_BYTES // (4 * (MAX_ACTIVATIONS + 10)) == 4  # an upload's
+    assert budget.FORWARD_BYTES // (4 * (NETWORK_ACTIVATIONS + 10)) == 18  # digits at the limit
+    assert budget.UPLOAD_FORWARD_BYTES // (4 * (NETWORK_ACTIVATIONS + 10)) == 4  # an upload's
 
 
 def test_batches_keep_a_layer_input_and_output_within_the_budget() -> None:

@@ -18,6 +18,7 @@ import streamlit as st
 
 from model.classroom import rules
 from model.classroom.store import Digit
+from viz import limits
 from viz.inputs import preprocess, urlstate
 from viz.pictures import style
 
@@ -111,7 +112,7 @@ def payload(digits: list[Digit]) -> dict[str, Any]:
     groups = []
     for p in range(10):
         members = [{"id": d.id, "label": d.label, "wrong": d.label != d.prediction,
-                    "nickname": urlstate.cut(d.nickname, rules.NICKNAME_CHARS),
+                    "nickname": urlstate.cut(d.nickname, limits.NICKNAME_CHARS),
                     "png": _png(d.pixels)} for d in digits if d.prediction == p]
         if members:
             groups.append({"prediction": p, "digits": members})

@@ -19,6 +19,7 @@ import streamlit as st
 
 from model.classroom import rules
 from ui.classroom import gallery, seats, session
+from viz import limits
 from viz.inputs import urlstate
 from viz.pictures import style
 
@@ -308,7 +309,7 @@ def send_row(ref: Any, image: np.ndarray | None) -> None:
     a, b, c = st.columns([1, 1.2, 1.2], vertical_alignment="bottom")
     a.selectbox("It is a", list(range(10)), index=None, key="class.meant",
                 placeholder="which digit?", help="The digit you meant to draw.")
-    b.text_input("Nickname (optional)", key="class.nick", max_chars=rules.NICKNAME_CHARS,
+    b.text_input("Nickname (optional)", key="class.nick", max_chars=limits.NICKNAME_CHARS,
                  placeholder="shown with your digit")
     c.button("Send to the class", key="class.send", on_click=_send, args=(ref, image),
              disabled=image is None, type="primary", width="stretch")

@@ -22,6 +22,7 @@ import streamlit as st
 from model.classroom import rules
 from model.classroom import store as class_store
 from ui.classroom import session
+from viz import limits
 from viz.inputs import urlstate
 
 COOKIE = "cnnlens_route"
@@ -185,7 +186,7 @@ def teacher_controls() -> None:
     by_seat: dict[str, list[class_store.Digit]] = {}
     for d in shown + waiting:
         by_seat.setdefault(d.seat, []).append(d)
-    with st.expander(f"Seats: {len(fresh)} of {rules.MAX_STUDENTS} taken "
+    with st.expander(f"Seats: {len(fresh)} of {limits.CLASS_STUDENTS} taken "
                      f"({len(seats) - len(fresh)} left)", expanded=False):
         rows = [{"seat": x.seat[:6], "here": "yes" if x.fresh else "left",
                  "following": "yes" if x.following else "no", "last seen": _ago(now - x.seen),

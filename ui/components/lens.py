@@ -24,8 +24,9 @@ from ui import cache, components, state
 from ui.components import wire
 from viz.browser import lens as vlens
 from viz.inputs import preprocess
+from viz.limits import LAYER_NAME_CHARS
 from viz.network import npforward
-from viz.network.unit import MAX_NAME, Unit
+from viz.network.unit import Unit
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -136,7 +137,7 @@ def chosen_layer(key: str = "lens") -> str | None:
     """The layer last chosen inside the lens (for an ``on_layer`` callback), or None (also for
     a value that is not a layer name: not a string, or longer than a card allows)."""
     value = state.component_field(key, "layer")
-    return value if isinstance(value, str) and 0 < len(value) <= MAX_NAME else None
+    return value if isinstance(value, str) and 0 < len(value) <= LAYER_NAME_CHARS else None
 
 
 def drawing_rgba(key: str = "lens") -> np.ndarray | None:
@@ -160,6 +161,6 @@ def supported(model_key: ModelRef | Hashable) -> tuple[bool, str | None]:
 
 
 def too_big(model_key: ModelRef | Hashable) -> bool:
-    """Whether the model is over the lens's size bound (``viz.browser.lens.MAX_WEIGHT_TEXT``,
-    ``MAX_MACS``): then the reason is a sentence of its own and nothing was encoded."""
+    """Whether the model is over the lens's size bound (``viz.limits.LENS_WEIGHT_CHARS``,
+    ``LENS_MACS_PER_STROKE``): then the reason is a sentence of its own and nothing was encoded."""
     return bool(payload(model_key).get("too_big"))

@@ -7,9 +7,8 @@ import streamlit as st
 from ui import common
 from ui.tour.helpers import keep_choice, spatial
 from ui.tour.registry import tour_step
+from viz.limits import TOUR_FEATURE_MAPS
 from viz.pictures import figures
-
-MAX_MAPS = 32  # feature maps shown at once
 
 
 @tour_step('feature-maps', 'Feature maps', needs_input=True,
@@ -29,9 +28,10 @@ def show_feature_maps(ctx, layers, acts) -> None:
     name = st.selectbox("Layer", names, key="tour.fm.layer",
                         format_func=lambda n: f"{n} · {shapes[n]}")
     a = acts[name]
-    shown = a[:MAX_MAPS]
+    shown = a[:TOUR_FEATURE_MAPS]
     common.plot(figures.feature_grid(shown, height=None if len(shown) > 8 else 280),
                 key="tour.fm.grid")
-    more = f" (the first {MAX_MAPS} of {a.shape[0]})" if a.shape[0] > MAX_MAPS else ""
+    more = (f" (the first {TOUR_FEATURE_MAPS} of {a.shape[0]})" if a.shape[0] > TOUR_FEATURE_MAPS
+            else "")
     st.caption(f"The {len(shown)} feature maps{more} of {name} ({a.shape[1]}x{a.shape[2]}) for "
                f"this input, each on its own scale: bright = strong response. Hover for values.")

@@ -3,7 +3,7 @@
 The lens runs the forward pass and draws the feature maps and receptive fields in the browser,
 so it needs the layer records with their shapes and engine fields, the weights as base64
 float32, and whether it can run them at all (:func:`unsupported_reason`; a network over
-:data:`MAX_WEIGHT_TEXT` or :data:`MAX_MACS` is refused before anything is encoded). The
+:data:`viz.limits.LENS_WEIGHT_CHARS` or :data:`viz.limits.LENS_MACS_PER_STROKE` is refused before anything is encoded). The
 payload's keys are listed in docs/lens.md.
 """
 
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from viz.inputs.scaling import scale_of
+from viz.limits import LENS_MACS_PER_STROKE, LENS_WEIGHT_CHARS
 from viz.network.layers import INPUT_SHAPE, LayerInfo, describe
 from viz.network.layertypes import BN_EPS, LAYER_TYPES, TYPES
 from viz.network.npforward import NumpyNet
@@ -32,9 +33,8 @@ LENS_TYPES = LAYER_TYPES
 # on this 2-core server under load (the browser's forward.js in V8: seed 5.7M MACs in 64 ms,
 # the PyTorch-examples net 12.0M in 151 ms, seed-original 1,549M in 16 s). Over either bound the
 # lens says so and the explorer draws the server's maps (``ui/views/maps.py``). Every zoo
-# network is within both but ``seed-original`` (22.2 MB of weights, 1,549M MACs).
-MAX_WEIGHT_TEXT = 8_000_000  # characters of base64 weight text sent to one browser (8 MB)
-MAX_MACS = 20_000_000  # multiply-adds per digit, rerun on every pen stroke (about 0.2 s)
+# network is within both but ``seed-original`` (22.2 MB of weights, 1,549M MACs). The bounds:
+# :data:`viz.limits.LENS_WEIGHT_CHARS` and :data:`viz.limits.LENS_MACS_PER_STROKE`.
 
 
 def weight_text(tensors: dict[str, Any]) -> int:
@@ -47,12 +47,12 @@ def size_reason(name: str, text: int, macs: int) -> str | None:
     """Why a network of ``text`` characters of weights and ``macs`` multiply-adds per digit is
     too big to run live in the browser (in words), or None when it is within both bounds."""
     over = []
-    if text > MAX_WEIGHT_TEXT:
+    if text > LENS_WEIGHT_CHARS:
         over.append(f"{text / 1e6:,.1f} MB of weights to send to every browser (the lens takes "
-                    f"at most {MAX_WEIGHT_TEXT / 1e6:,.1f} MB)")
-    if macs > MAX_MACS:
+                    f"at most {LENS_WEIGHT_CHARS / 1e6:,.1f} MB)")
+    if macs > LENS_MACS_PER_STROKE:
         over.append(f"{macs / 1e6:,.1f} million multiply-adds per digit, redone on every pen "
-                    f"stroke (the lens runs at most {MAX_MACS / 1e6:,.0f} million)")
+                    f"stroke (the lens runs at most {LENS_MACS_PER_STROKE / 1e6:,.0f} million)")
     if not over:
         return None
     return (f"{name} is too big to run live in your browser: {' and '.join(over)}. The server "

@@ -3,7 +3,7 @@
 Every file from a user is hostile until checked, so :func:`read_header` and
 :func:`validate_card` run on the safetensors header alone, before any tensor is read or any
 network built: the header's form, the model card's layer records against the header's tensors,
-and the server's limits. :func:`arrays` then reads the (now known small) tensors and refuses
+and the server's limits (``viz.limits``). :func:`arrays` then reads the (now known small) tensors and refuses
 NaN or infinite weights. Every problem raises :class:`CardError` with a message a student can
 act on; the checks are listed in docs/deploy.md.
 """
@@ -19,6 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from viz.limits import (
+    CARD_HEADER_BYTES,
+    LAYER_NAME_CHARS,
+    NETWORK_ACTIVATIONS,
+    NETWORK_LAYERS,
+    NETWORK_MACS_PER_IMAGE,
+    NETWORK_PARAMS,
+)
 from viz.network.layers import (
     INPUT,
     INPUT_SHAPE,
@@ -32,19 +40,10 @@ from viz.network.layers import (
 from viz.network.layertypes import AFTER_FLATTEN, LAYER_TYPES, TYPES, listed
 
 CARD_KEY = "model_card"
-MAX_HEADER_BYTES = 1_000_000  # a zoo card with its history is about 10 kB
-MAX_LAYERS = 100
-MAX_PARAMS = 5_000_000  # the zoo's largest, seed-original, has 4,155,626
-MAX_MACS = 2_000_000_000  # per 28x28 image; seed-original needs 1.55 G
-# Numbers in every layer's output for one image, together (viz.network.layers.activation_elements):
-# what the server keeps per network and digit (ui/cache.py), 16 MB in float32 at the limit.
-# seed-original makes 1,988,244, seed 254,036.
-MAX_ACTIVATIONS = 4_000_000
-MAX_NAME = 64  # characters of a layer or architecture name
-# (viz.network.layertypes.MAX_WIDTH and MAX_WINDOW bound the channels, features and windows)
-LIMITS = (f"this server takes networks of up to {MAX_PARAMS:,} parameters, "
-          f"{MAX_MACS / 1e9:g} GMAC per image, {MAX_ACTIVATIONS:,} activation values per image "
-          f"across all layers and {MAX_LAYERS} layers")
+# (viz.limits.LAYER_WIDTH and LAYER_WINDOW bound the channels, features and windows)
+LIMITS = (f"this server takes networks of up to {NETWORK_PARAMS:,} parameters, "
+          f"{NETWORK_MACS_PER_IMAGE / 1e9:g} GMAC per image, {NETWORK_ACTIVATIONS:,} activation "
+          f"values per image across all layers and {NETWORK_LAYERS} layers")
 
 # safetensors dtype -> numpy dtype (little endian)
 DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "I64": "<i8", "I32": "<i4", "I16": "<i2",
@@ -125,10 +124,10 @@ def read_header(data: bytes, source: str = "checkpoint", *, complete: bool = Tru
     if len(data) < 8:
         raise CardError(f"{source}: not a checkpoint: only {len(data)} bytes.")
     n = int.from_bytes(data[:8], "little")
-    if n > MAX_HEADER_BYTES:
+    if n > CARD_HEADER_BYTES:
         if n < 100_000_000 and data[8:9] == b"{":
             raise CardError(f"{source}: its header claims {n:,} bytes; checkpoints here have "
-                            f"headers of at most {MAX_HEADER_BYTES:,} bytes.")
+                            f"headers of at most {CARD_HEADER_BYTES:,} bytes.")
         raise CardError(f"{source}: not a checkpoint: {_foreign(data)}.")
     if n > len(data) - 8:
         if data[8:9] == b"{":
@@ -176,7 +175,7 @@ def read_header_file(path: str | Path) -> tuple[dict[str, Any], dict[str, Tensor
     with open(path, "rb") as f:
         head = f.read(8)
         n = int.from_bytes(head, "little") if len(head) == 8 else 0
-        data = head + (f.read(n) if n <= MAX_HEADER_BYTES else f.read(1))
+        data = head + (f.read(n) if n <= CARD_HEADER_BYTES else f.read(1))
     return read_header(data, path.name, complete=False)
 
 
@@ -203,10 +202,10 @@ def _check_record(rec: Any, i: int, seen: set[str]) -> None:
         raise CardError(f"layer #{i}: a layer record is an object like "
                         f'{{"name": "conv1", "type": "conv", ...}}, not {show(rec)}.')
     name = rec.get("name")
-    if (not isinstance(name, str) or not 0 < len(name) <= MAX_NAME
+    if (not isinstance(name, str) or not 0 < len(name) <= LAYER_NAME_CHARS
             or not _NAME.fullmatch(name)):
-        raise CardError(f"layer #{i}: its name must be 1 to {MAX_NAME} letters, digits, '_' or "
-                        f"'-', not {show(name)}.")
+        raise CardError(f"layer #{i}: its name must be 1 to {LAYER_NAME_CHARS} letters, digits, "
+                        f"'_' or '-', not {show(name)}.")
     if name in seen:
         raise CardError(f"layer #{i}: two layers are named {name!r}; names must be unique.")
     seen.add(name)
@@ -255,15 +254,15 @@ def _chain(layers: list[dict[str, Any]], report: LabReport) -> None:
 def check_limits(report: LabReport, what: str = "this network") -> None:
     """Refuse a network over the server's limits, naming the limits (cards and lab tables)."""
     over = []
-    if len(report.layers) > MAX_LAYERS:
+    if len(report.layers) > NETWORK_LAYERS:
         over.append(f"{len(report.layers)} layers")
-    if report.params > MAX_PARAMS:
+    if report.params > NETWORK_PARAMS:
         over.append(f"{report.params:,} parameters")
-    if report.macs > MAX_MACS:
+    if report.macs > NETWORK_MACS_PER_IMAGE:
         gmac = report.macs / 1e9
         over.append(f"{gmac:,.0f} GMAC per image" if gmac >= 10 else f"{gmac:.2f} GMAC per image")
     values = activation_elements(list(report.layers))
-    if values > MAX_ACTIVATIONS:
+    if values > NETWORK_ACTIVATIONS:
         over.append(f"{values:,} activation values per image")
     if over:
         raise CardError(f"{what} is too big: {' and '.join(over)}; {LIMITS}.")
@@ -274,7 +273,7 @@ def analyse_checked(layers: Any, what: str = "this network") -> LabReport:
     and before their sizes are trusted: raises :class:`CardError` naming the problem."""
     if not isinstance(layers, list) or not layers:
         raise CardError(f"{what}: 'layers' must be a non-empty list of layer records.")
-    if len(layers) > MAX_LAYERS:
+    if len(layers) > NETWORK_LAYERS:
         raise CardError(f"{what} is too big: {len(layers):,} layers; {LIMITS}.")
     seen: set[str] = set()
     for i, rec in enumerate(layers, start=1):
@@ -320,9 +319,9 @@ def validate_card(card: dict[str, Any], header_tensors: dict[str, TensorEntry],
     """Check a card's layer records alone, then against the header's tensors; nothing is read
     or built. Returns the network's analysis (shapes, parameters, MACs per layer)."""
     arch = card.get("arch")
-    if (not isinstance(arch, str) or not 0 < len(arch) <= MAX_NAME
+    if (not isinstance(arch, str) or not 0 < len(arch) <= LAYER_NAME_CHARS
             or not _NAME.fullmatch(arch)):
-        raise CardError(f"{source}: its architecture name must be 1 to {MAX_NAME} letters, "
+        raise CardError(f"{source}: its architecture name must be 1 to {LAYER_NAME_CHARS} letters, "
                         f"digits, '_' or '-', not {show(arch)}.")
     try:
         report = analyse_checked(card.get("layers"), "its network")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from viz.limits import BATCH_OUTPUT_BYTES
 from viz.network.layertypes import (
     FIELD_CHANGERS,
     JOIN_TYPES,
@@ -302,11 +303,7 @@ def input_side(infos: list[LayerInfo], name: str, size: int = INPUT_SHAPE[1]) ->
 
 FLOAT_BYTES = 4  # float32
 INPUT_ELEMENTS = INPUT_SHAPE[0] * INPUT_SHAPE[1] * INPUT_SHAPE[2]
-# Bytes of layer outputs one pass over many images may hold at once: every view that runs a
-# batch of images (test-set predictions, Occlusion's patches, Integrated Gradients' steps,
-# SmoothGrad's noisy copies, the trust curves, the atlas, feature visualisation) cuts its
-# batches to fit. 64 MB: a class of 30 on a 2-core server can run a few such passes at once.
-BATCH_BYTES = 64_000_000
+BATCH_BYTES = BATCH_OUTPUT_BYTES  # the name the app's caches import
 # Measured peak memory per image over what the layer outputs alone take (bench/batch_memory.py,
 # factor): a forward pass without gradients 1.0x (the widest network the limits accept) to 2.0x
 # (the zoo's seed: freed outputs the allocator has not yet handed back) the largest input plus
@@ -317,7 +314,7 @@ FORWARD_FACTOR = 2
 BACKWARD_FACTOR = 2
 
 
-def images_per_batch(layers: Sequence[LayerInfo] | Sequence[int], budget: int = BATCH_BYTES,
+def images_per_batch(layers: Sequence[LayerInfo] | Sequence[int], budget: int = BATCH_OUTPUT_BYTES,
                      *, backward: bool = False, keep: bool = False,
                      most: int | None = None) -> int:
     """How many images one batch through a network may hold so that its float32 layer outputs

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from viz import receptive_field
+from viz.limits import LAYER_WIDTH, LAYER_WINDOW
 from viz.network import layerops as ops
 from viz.network.layerops import (
     BN_EPS,
@@ -41,12 +42,10 @@ from viz.network.layerops import (
 )
 
 __all__ = ["AFTER_FLATTEN", "BN_EPS", "FIELD_CHANGERS", "GLOBAL_TYPES", "GUIDED_RULES",
-           "JOIN_TYPES", "LAYER_TYPES", "LAYER_TYPE_LIST", "MAX_WIDTH", "MAX_WINDOW",
+           "JOIN_TYPES", "LAYER_TYPES", "LAYER_TYPE_LIST",
            "NUM_CLASSES", "ROLES", "SHAPE_KEEPERS", "TYPES", "LayerType", "Option",
            "RowContext", "conv2d", "listed", "pool2d"]
 
-MAX_WIDTH = 1_000_000  # channels, or features of a linear layer (the parameter limit binds first)
-MAX_WINDOW = 128  # kernel, stride, padding, dilation
 KERNEL = "kernel"  # an option's default that is the record's kernel (torch pools' stride)
 # Guided Backprop's rule at a layer: "positive" clamps the gradient into its input at zero
 # (Captum's rule at a ReLU), "none" passes the plain gradient
@@ -57,8 +56,8 @@ GUIDED_RULES = ("positive", "none")
 class Option:
     """One key a layer record may carry: its kind, range and default.
 
-    ``kind``: ``"width"`` (a whole number from ``lo`` to :data:`MAX_WIDTH`), ``"window"`` (a
-    whole number from ``lo`` to :data:`MAX_WINDOW`), ``"bool"`` or ``"fraction"`` (a number
+    ``kind``: ``"width"`` (a whole number from ``lo`` to :data:`LAYER_WIDTH`), ``"window"`` (a
+    whole number from ``lo`` to :data:`LAYER_WINDOW`), ``"bool"`` or ``"fraction"`` (a number
     from 0 to below 1). ``default``: ``None`` when the key is required, :data:`KERNEL` when it
     defaults to the record's kernel.
     """
@@ -70,7 +69,7 @@ class Option:
 
     @property
     def hi(self) -> int:
-        return MAX_WINDOW if self.kind == "window" else MAX_WIDTH
+        return LAYER_WINDOW if self.kind == "window" else LAYER_WIDTH
 
 
 NumpyOp = Callable[[np.ndarray, LayerRecord, dict[str, np.ndarray]], np.ndarray]

@@ -13,9 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from viz.inputs.urlstate import whole
-
-MAX_NAME = 64  # characters of a layer name (as model cards allow)
-MAX_INDEX = 100_000  # a channel, row or column index past any network this app can load
+from viz.limits import LAYER_NAME_CHARS, UNIT_INDEX
 
 
 def _int(value: Any) -> bool:
@@ -23,7 +21,7 @@ def _int(value: Any) -> bool:
 
 
 def _name(value: Any) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_NAME
+    return isinstance(value, str) and 0 < len(value) <= LAYER_NAME_CHARS
 
 
 @dataclass(frozen=True)
@@ -82,12 +80,13 @@ class Unit:
     @classmethod
     def from_browser(cls, value: Any) -> Unit | None:
         """A unit as a browser component sends it (its state's ``"unit"``),
-        ``{"layer", "c", "y", "x"}`` with a layer name of at most :data:`MAX_NAME` characters
-        and whole numbers in ``0..MAX_INDEX - 1``; None for anything else (missing keys,
-        strings, Infinity, NaN, fractions, negative or huge numbers)."""
+        ``{"layer", "c", "y", "x"}`` with a layer name of at most
+        :data:`viz.limits.LAYER_NAME_CHARS` characters and whole numbers in ``0..UNIT_INDEX - 1``;
+        None for anything else (missing keys, strings, Infinity, NaN, fractions, negative or huge
+        numbers)."""
         if not isinstance(value, dict) or not _name(value.get("layer")):
             return None
-        numbers = [whole(value.get(k), MAX_INDEX) for k in ("c", "y", "x")]
+        numbers = [whole(value.get(k), UNIT_INDEX) for k in ("c", "y", "x")]
         if any(n is None for n in numbers):
             return None
         return cls(value["layer"], *numbers)  # type: ignore[arg-type]

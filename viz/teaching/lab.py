@@ -19,7 +19,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from viz.network.card import LIMITS, MAX_LAYERS, MAX_NAME, check_limits
+from viz.limits import LAB_INPUTS_CHARS, LAYER_NAME_CHARS, NETWORK_LAYERS
+from viz.network.card import LIMITS, check_limits
 from viz.network.layers import (
     INPUT,
     INPUT_SHAPE,
@@ -44,7 +45,6 @@ COLUMNS = ("name", "type", "kernel", "stride", "padding", "dilation", "channels"
 TEXT_COLUMNS = ("name", "type", "inputs")  # the other columns hold whole numbers
 # ``inputs``: the layers a row reads, comma-separated names ("input": the image); blank: the row
 # above. An add or concat row joins two or more (``_inputs``)
-MAX_INPUTS_TEXT = 400  # characters of an inputs cell
 # What every row may fill whatever its type; any other filled cell must be one its type reads.
 ROW_IDENTITY = ("name", "type", "inputs")
 _NAME = re.compile(r"[A-Za-z0-9_-]+")  # a layer name (as in an uploaded checkpoint's card)
@@ -74,7 +74,7 @@ def _next_is_bn(rows: list[dict[str, Any]], i: int) -> bool:
 def rows_to_layers(rows: list[dict[str, Any]], input_shape: tuple[int, int, int] = INPUT_SHAPE
                    ) -> list[dict[str, Any]]:
     """Zoo layer records from lab rows: names numbered per type, channels chained. A table of
-    more than ``viz.network.card.MAX_LAYERS`` rows is refused at once, before any row is read."""
+    more than ``viz.limits.NETWORK_LAYERS`` rows is refused at once, before any row is read."""
     if not rows:
         raise ValueError("the network is empty: add at least one layer")
     _check_row_count(rows)
@@ -132,7 +132,7 @@ def _inputs(text: Any, kind: str, where: str, made: dict[str, Any]) -> list[str]
             raise ValueError(f"{where}: {_a(kind)} row joins two or more layers: list them in "
                              f"its inputs, e.g. conv2, relu1")
         return None
-    if not isinstance(text, str) or len(text) > MAX_INPUTS_TEXT:
+    if not isinstance(text, str) or len(text) > LAB_INPUTS_CHARS:
         raise ValueError(f"{where}: inputs are layer names separated by commas, e.g. conv2, "
                          f"relu1")
     names = [n.strip() for n in text.split(",") if n.strip()]
@@ -187,9 +187,10 @@ def _given_names(rows: list[dict[str, Any]]) -> set[str]:
         name = _name(row)
         if name is None:
             continue
-        if len(name) > MAX_NAME or not _NAME.fullmatch(name):
-            raise ValueError(f"row {i}: a layer name is 1 to {MAX_NAME} letters, digits, '_' "
-                             f"or '-', not {name[:MAX_NAME]!r}; change it or clear the cell")
+        if len(name) > LAYER_NAME_CHARS or not _NAME.fullmatch(name):
+            raise ValueError(f"row {i}: a layer name is 1 to {LAYER_NAME_CHARS} letters, digits, "
+                             f"'_' or '-', not {name[:LAYER_NAME_CHARS]!r}; change it or clear "
+                             "the cell")
         if name in RESERVED_NAMES:
             raise ValueError(f"row {i}: {name!r} names the image itself; call the layer "
                              f"something else")
@@ -287,7 +288,7 @@ def table_rows_to_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _check_row_count(rows: list[dict[str, Any]]) -> None:
     """Refuse a table over the server's layer limit, with the limits' message (a cost that grows
     with the rows is never paid for a table that would be refused anyway)."""
-    if len(rows) > MAX_LAYERS:
+    if len(rows) > NETWORK_LAYERS:
         raise ValueError(f"this network is too big: {len(rows):,} layers; {LIMITS}.")
 
 

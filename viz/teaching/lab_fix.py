@@ -5,12 +5,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from viz.network.card import MAX_LAYERS
+from viz.limits import LAB_FIX_TRIES, NETWORK_LAYERS
 from viz.network.layers import FIELD_CHANGERS, INPUT_SHAPE, describe
 from viz.network.layertypes import TYPES
 from viz.teaching.lab import COLUMNS, _name, cell, check, layer_names, rows_to_layers
 
-MAX_TRIES = 40  # candidate tables tried for a fix (each one is analysed: a few ms)
 _LAYER_IN_MESSAGE = re.compile(r"layer '([A-Za-z0-9_-]+)'")
 
 
@@ -67,7 +66,7 @@ def _keep_size_fix(good: list[dict[str, Any]], rows: list[dict[str, Any]], i: in
 def explain_break(good: list[dict[str, Any]], rows: list[dict[str, Any]], problem: str) -> str:
     """What to tell a teacher when ``rows`` fails with ``problem`` (the check's message) and
     ``good`` is the last table that worked: the breaking layer with its row, the edit that broke
-    it and, when one is found by trying (at most ``MAX_TRIES`` tables), the change that fixes
+    it and, when one is found by trying (at most ``LAB_FIX_TRIES`` tables), the change that fixes
     it: a padding that keeps the edited layer's size, setting a cell back, or deleting a new
     row. One paragraph, no trailing full stop."""
     names = _names(rows)
@@ -75,7 +74,7 @@ def explain_break(good: list[dict[str, Any]], rows: list[dict[str, Any]], proble
     text = _LAYER_IN_MESSAGE.sub(
         lambda m: f"layer '{m.group(1)}' (row {row_of[m.group(1)]})"
         if m.group(1) in row_of else m.group(0), problem.rstrip(". "), count=1)
-    if not good or len(rows) > MAX_LAYERS:
+    if not good or len(rows) > NETWORK_LAYERS:
         return text
     changes: list[tuple[int, str, Any, Any]] = []  # (row index, key, before, now)
     added: list[int] = []
@@ -107,7 +106,7 @@ def explain_break(good: list[dict[str, Any]], rows: list[dict[str, Any]], proble
                 break
     if fix is None:
         for i, key, old, _new in changes:
-            if tries >= MAX_TRIES:
+            if tries >= LAB_FIX_TRIES:
                 break
             trial = [dict(r) for r in rows]
             trial[i][key] = old

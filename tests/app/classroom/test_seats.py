@@ -9,6 +9,7 @@ from model.classroom import rules
 from model.classroom.rules import ClassError
 from model.classroom.store import NotTeacher, Store
 from tests.app.classroom.test_store import DIGIT, SECRET, T0
+from viz import limits
 
 CODE = "SEA234"
 FRESH = rules.SEAT_FRESH_S
@@ -28,7 +29,7 @@ def _seat_class_of(s: Store, n: int, t: float = T0) -> list[str]:
 
 def test_a_seat_counts_only_while_its_page_reports_in(store: Store) -> None:
     _class(store)
-    seats = _seat_class_of(store, rules.MAX_STUDENTS)
+    seats = _seat_class_of(store, limits.CLASS_STUDENTS)
     assert store.counts(CODE, T0 + 1) == (60, 60)
     with pytest.raises(ClassError, match="is full"):
         store.join(CODE, "late", T0 + 1, browser="real", address="10.1.1.1")
@@ -44,19 +45,19 @@ def test_a_seat_counts_only_while_its_page_reports_in(store: Store) -> None:
 
 def test_a_stale_seat_does_not_push_the_class_over_60(store: Store) -> None:
     _class(store)
-    seats = _seat_class_of(store, rules.MAX_STUDENTS)
+    seats = _seat_class_of(store, limits.CLASS_STUDENTS)
     t = T0 + FRESH + 1  # all 60 went quiet; 60 others take their places
-    others = [f"{i + 100:016x}" for i in range(rules.MAX_STUDENTS)]
+    others = [f"{i + 100:016x}" for i in range(limits.CLASS_STUDENTS)]
     for i, seat in enumerate(others):
         store.join(CODE, seat, t, browser=f"o{i}", address=f"10.2.0.{i}")
     store.seen(CODE, seats[0], True, t + 1)  # the first comes back: no room
-    assert store.counts(CODE, t + 2)[0] == rules.MAX_STUDENTS
+    assert store.counts(CODE, t + 2)[0] == limits.CLASS_STUDENTS
     with pytest.raises(ClassError, match="is full"):
         store.join(CODE, seats[0], t + 2, browser="b0", address="10.0.0.0")
-    # (seat records beyond MAX_SEATS_KEPT: the stalest were dropped, with their digits)
+    # (seat records beyond CLASS_SEATS_KEPT: the stalest were dropped, with their digits)
     with pytest.raises(ClassError, match="is full|no seat"):
         store.send(CODE, seats[0], DIGIT, 1, 1, "", t + 3)
-    assert len(store.seats(CODE, SECRET, t + 3)) <= rules.MAX_SEATS_KEPT
+    assert len(store.seats(CODE, SECRET, t + 3)) <= limits.CLASS_SEATS_KEPT
 
 
 @pytest.mark.parametrize(("browsers", "addresses", "allowed"), [
@@ -65,12 +66,12 @@ def test_a_stale_seat_does_not_push_the_class_over_60(store: Store) -> None:
     # one address (a school's NAT) with a new browser each time: the burst, then refused
     (lambda i: f"b{i}", lambda i: "10.9.9.9", rules.NEW_SEATS_PER_ADDRESS[0]),
     # nobody known (no cookie, no address): only the seat count limits
-    (lambda i: "", lambda i: "", rules.MAX_STUDENTS),
+    (lambda i: "", lambda i: "", limits.CLASS_STUDENTS),
 ])
 def test_new_seats_are_rate_limited(store: Store, browsers, addresses, allowed: int) -> None:
     _class(store)
     got = 0
-    for i in range(rules.MAX_STUDENTS + 5):
+    for i in range(limits.CLASS_STUDENTS + 5):
         try:
             store.join(CODE, f"{i:016x}", T0, browser=browsers(i), address=addresses(i))
             got += 1
@@ -82,8 +83,8 @@ def test_new_seats_are_rate_limited(store: Store, browsers, addresses, allowed: 
 def test_a_class_of_60_behind_one_address_joins_within_a_minute(store: Store) -> None:
     _class(store)
     t, seated = T0, 0
-    while seated < rules.MAX_STUDENTS:  # each student tries once a second until seated
-        for i in range(seated, rules.MAX_STUDENTS):
+    while seated < limits.CLASS_STUDENTS:  # each student tries once a second until seated
+        for i in range(seated, limits.CLASS_STUDENTS):
             try:
                 store.join(CODE, f"{i:016x}", t, browser=f"b{i}", address="10.9.9.9")
                 seated += 1
@@ -93,7 +94,7 @@ def test_a_class_of_60_behind_one_address_joins_within_a_minute(store: Store) ->
             store.seen(CODE, f"{i:016x}", True, t)
         t += 1.0
     assert t - T0 <= 60
-    assert store.counts(CODE, t)[0] == rules.MAX_STUDENTS
+    assert store.counts(CODE, t)[0] == limits.CLASS_STUDENTS
 
 
 def test_a_locked_class_takes_no_new_seat(store: Store) -> None:

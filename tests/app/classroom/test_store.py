@@ -18,6 +18,7 @@ from model.classroom.redis_store import RedisStore
 from model.classroom.rules import ClassError
 from model.classroom.sqlite_store import SqliteStore
 from model.classroom.store import NotTeacher, Store
+from viz import limits
 
 T0 = 1_800_000_000.0
 SECRET = rules.secret_hash("the teacher's secret")
@@ -124,11 +125,11 @@ def test_unknown_code_is_named(store: Store) -> None:
 
 def test_limits(store: Store) -> None:
     store.create("LIM234", SECRET, T0)
-    for i in range(rules.MAX_STUDENTS):
+    for i in range(limits.CLASS_STUDENTS):
         store.join("LIM234", f"s{i}", T0)
     with pytest.raises(ClassError, match="full \\(60 students"):
         store.join("LIM234", "one too many", T0)
-    assert store.join("LIM234", "s0", T0) == rules.MAX_STUDENTS  # a seated student may rejoin
+    assert store.join("LIM234", "s0", T0) == limits.CLASS_STUDENTS  # a seated student may rejoin
     store.send("LIM234", "s0", DIGIT, 1, 1, "", T0 + 10)
     with pytest.raises(ClassError, match="one digit every 2 s"):
         store.send("LIM234", "s0", DIGIT, 1, 1, "", T0 + 11.5)
@@ -136,7 +137,7 @@ def test_limits(store: Store) -> None:
     with pytest.raises(ClassError, match="no seat in class LIM234"):
         store.send("LIM234", "stranger", DIGIT, 1, 1, "", T0 + 20)
     with pytest.raises(ClassError, match="too large"):
-        store.publish("LIM234", SECRET, "x" * (rules.MAX_STATE_CHARS + 1), T0)
+        store.publish("LIM234", SECRET, "x" * (limits.CLASS_STATE_CHARS + 1), T0)
 
 
 def test_a_class_expires_after_12_hours_without_use(store: Store, request) -> None:

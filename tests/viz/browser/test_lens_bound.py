@@ -54,21 +54,21 @@ def test_the_zoos_shipped_networks_run_live(name: str) -> None:
     p = lens.payload(_net(name))
     assert p["supported"] and not p["too_big"] and p["weights"]
     assert p["weight_text"] == sum(len(w["b64"]) for w in p["weights"].values())
-    assert p["macs"] == analyse(_net(name).layers).macs <= lens.MAX_MACS
+    assert p["macs"] == analyse(_net(name).layers).macs <= lens.LENS_MACS_PER_STROKE
 
 
 def test_the_bound_edges(monkeypatch) -> None:
     net = _net("seed")
     p = lens.payload(net)
     text, macs = p["weight_text"], p["macs"]
-    monkeypatch.setattr(lens, "MAX_WEIGHT_TEXT", text)
-    monkeypatch.setattr(lens, "MAX_MACS", macs)
+    monkeypatch.setattr(lens, "LENS_WEIGHT_CHARS", text)
+    monkeypatch.setattr(lens, "LENS_MACS_PER_STROKE", macs)
     assert lens.payload(net)["supported"]  # exactly at both bounds: live
-    monkeypatch.setattr(lens, "MAX_WEIGHT_TEXT", text - 1)
+    monkeypatch.setattr(lens, "LENS_WEIGHT_CHARS", text - 1)
     p = lens.payload(net)
     assert p["too_big"] and "MB of weights" in p["reason"] and "multiply-adds" not in p["reason"]
-    monkeypatch.setattr(lens, "MAX_WEIGHT_TEXT", text)
-    monkeypatch.setattr(lens, "MAX_MACS", macs - 1)
+    monkeypatch.setattr(lens, "LENS_WEIGHT_CHARS", text)
+    monkeypatch.setattr(lens, "LENS_MACS_PER_STROKE", macs - 1)
     p = lens.payload(net)
     assert p["too_big"] and "5.7 million multiply-adds per digit" in p["reason"]
     assert "MB of weights" not in p["reason"]

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from viz import limits
 from viz.network import card as C
 from viz.network import npforward
 from viz.teaching.lab import analyse, rows_to_layers
@@ -192,9 +193,10 @@ def wide(channels: int) -> list[dict]:
 def test_the_activation_limit_takes_a_network_just_under_and_names_one_just_over() -> None:
     from viz.network.layers import activation_elements
     under, over = analyse(wide(5095)), analyse(wide(5096))
-    assert activation_elements(list(under.layers)) == 3_999_595 <= C.MAX_ACTIVATIONS
-    assert activation_elements(list(over.layers)) == 4_000_380 > C.MAX_ACTIVATIONS
-    assert under.params < C.MAX_PARAMS and over.macs < C.MAX_MACS  # only this limit binds
+    assert activation_elements(list(under.layers)) == 3_999_595 <= limits.NETWORK_ACTIVATIONS
+    assert activation_elements(list(over.layers)) == 4_000_380 > limits.NETWORK_ACTIVATIONS
+    # only this limit binds
+    assert under.params < limits.NETWORK_PARAMS and over.macs < limits.NETWORK_MACS_PER_IMAGE
     C.check_limits(under)
     with pytest.raises(C.CardError) as info:
         C.check_limits(over)
@@ -218,7 +220,7 @@ def test_every_zoo_network_and_the_trained_seed_original_pass_the_limits() -> No
         C.check_limits(report)
         counts[name] = activation_elements(list(report.layers))
     assert counts["seed"] == 254_036 and counts["seed-original"] == 1_988_244
-    assert max(counts.values()) == counts["seed-original"] < C.MAX_ACTIVATIONS / 2
+    assert max(counts.values()) == counts["seed-original"] < limits.NETWORK_ACTIVATIONS / 2
     # the GPU-trained checkpoint beside the clone (../shared/checkpoints), when it is there
     path = Path(__file__).resolve().parents[4] / "shared" / "checkpoints" / "seed-original.safetensors"
     if not path.is_file():

@@ -13,6 +13,7 @@ import torch
 from model.zoo import Add, Concat, build_from_config
 from tests.graph_networks import GRAPHS, add3_layers, concat_layers, resnet_mini_layers
 from tests.torch_oracle import count_macs, count_params, layer_shapes
+from viz import limits
 from viz.network import card, layers, npforward
 
 
@@ -161,7 +162,7 @@ def test_a_forward_pass_keeps_what_a_join_still_needs() -> None:
     infos = layers.describe(resnet_mini_layers())
     # at res1_add three 16x28x28 maps are held: relu1 (the shortcut), res1_bn2 and the sum
     peak = 3 * 16 * 28 * 28
-    want = layers.BATCH_BYTES // (layers.FLOAT_BYTES * layers.FORWARD_FACTOR * peak)
+    want = limits.BATCH_OUTPUT_BYTES // (layers.FLOAT_BYTES * layers.FORWARD_FACTOR * peak)
     assert layers.images_per_batch(infos) == want
     assert layers.images_per_batch([i.elements for i in infos]) > want  # a chain holds two
     from model.architectures import get

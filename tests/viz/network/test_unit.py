@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from viz.network.unit import MAX_INDEX, MAX_NAME, Unit
+from viz.limits import LAYER_NAME_CHARS, UNIT_INDEX
+from viz.network.unit import Unit
 
 U = Unit("conv3", 2, 5, 7)
 
@@ -25,13 +26,13 @@ def test_every_form_reads_back_the_same_unit() -> None:
 
 @pytest.mark.parametrize("value", [
     None, "conv3", [], {"layer": "conv3"}, {"layer": "", "c": 1, "y": 1, "x": 1},
-    {"layer": "x" * (MAX_NAME + 1), "c": 1, "y": 1, "x": 1},
+    {"layer": "x" * (LAYER_NAME_CHARS + 1), "c": 1, "y": 1, "x": 1},
     {"layer": 3, "c": 1, "y": 1, "x": 1}, {"layer": "conv3", "c": "one", "y": 1, "x": 1},
     {"layer": "conv3", "c": True, "y": 1, "x": 1}, {"layer": "conv3", "c": 1.5, "y": 1, "x": 1},
     {"layer": "conv3", "c": math.inf, "y": 1, "x": 1},
     {"layer": "conv3", "c": math.nan, "y": 1, "x": 1},
     {"layer": "conv3", "c": -1, "y": 1, "x": 1},
-    {"layer": "conv3", "c": MAX_INDEX, "y": 1, "x": 1},
+    {"layer": "conv3", "c": UNIT_INDEX, "y": 1, "x": 1},
 ])
 def test_a_browser_value_that_is_not_a_unit_is_none(value) -> None:
     assert Unit.from_browser(value) is None

@@ -177,17 +177,18 @@ def test_field_growth_compare_figure():
 
 
 def test_a_table_over_the_layer_limit_is_refused_before_any_row_is_read():
-    from viz.network.card import LIMITS, MAX_LAYERS
+    from viz.limits import NETWORK_LAYERS
+    from viz.network.card import LIMITS
     from viz.teaching.lab import check, rows_to_layers
 
-    rows = [{"type": "relu"}] * MAX_LAYERS + [{"type": "no such layer"}] * 19_900
+    rows = [{"type": "relu"}] * NETWORK_LAYERS + [{"type": "no such layer"}] * 19_900
     for f in (rows_to_layers, check):
         with pytest.raises(ValueError) as info:
             f(rows)
         assert str(info.value) == f"this network is too big: 20,000 layers; {LIMITS}."
     # at the limit the rows are read (and this bad one is named)
     with pytest.raises(ValueError, match="row 100: unknown layer type"):
-        rows_to_layers([{"type": "relu"}] * (MAX_LAYERS - 1) + [{"type": "no such layer"}])
+        rows_to_layers([{"type": "relu"}] * (NETWORK_LAYERS - 1) + [{"type": "no such layer"}])
 
 
 def test_an_architecture_keeps_its_names_and_new_rows_get_free_ones():
