@@ -29,19 +29,7 @@ EXCEPTIONS = {
 }
 # Modules edited in parallel while the limits moved: each one's constants and the limits' names
 # that replace them (their values must agree until the module reads viz.limits).
-NOT_YET_MOVED = {
-    "ui/cache.py": {"FORWARD_BYTES": "FORWARD_CACHE_BYTES",
-                    "UPLOAD_FORWARD_BYTES": "UPLOAD_FORWARD_CACHE_BYTES",
-                    "UPLOAD_BYTES": "UPLOAD_CACHE_BYTES",
-                    "RANDOMIZED_BYTES": "RANDOMIZED_CACHE_BYTES"},
-    "ui/classroom/session.py": {"MAX_DRAWING_CHARS": "CLASS_DRAWING_CHARS"},
-    "viz/inputs/preprocess.py": {"MAX_UPLOAD_BYTES": "PHOTO_FILE_BYTES",
-                                 "MAX_PIXELS": "PHOTO_PIXELS",
-                                 "MAX_DRAWING_SIDE": "DRAWING_SIDE",
-                                 "MAX_DRAWING_BYTES": "DRAWING_BYTES",
-                                 "MAX_DRAWING_CHARS": "DRAWING_CHARS"},
-    "viz/inputs/urlstate.py": {"MAX_DIGITS": "LINK_DIGITS"},
-}
+NOT_YET_MOVED: dict[str, dict[str, str]] = {}
 
 
 def _app_sources() -> list[Path]:

@@ -6,17 +6,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from viz.limits import (
+    FORWARD_CACHE_BYTES,
+    RANDOMIZED_CACHE_BYTES,
+    UPLOAD_CACHE_BYTES,
+    UPLOAD_FORWARD_CACHE_BYTES,
+)
 from viz.network.layers import BATCH_BYTES, LayerInfo, images_per_batch
 
 MB = 1_000_000
 # Every layer's output and the probabilities of one digit, of checkpoint files (a class's).
-FORWARD_BYTES = 300 * MB
+FORWARD_BYTES = FORWARD_CACHE_BYTES
 # The same, of uploads and untrained networks (each seen by its own session).
-UPLOAD_FORWARD_BYTES = 68 * MB
+UPLOAD_FORWARD_BYTES = UPLOAD_FORWARD_CACHE_BYTES
 # Uploaded networks (numpy views of the uploaded bytes, and the torch model sharing them).
-UPLOAD_BYTES = 200 * MB
+UPLOAD_BYTES = UPLOAD_CACHE_BYTES
 # Randomized copies of networks, for the saliency sanity check.
-RANDOMIZED_BYTES = 64 * MB
+RANDOMIZED_BYTES = RANDOMIZED_CACHE_BYTES
 PREDICT_BATCH = 1000  # test digits per batch when the layer outputs are small
 
 

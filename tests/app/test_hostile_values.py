@@ -96,7 +96,7 @@ LINKS = [
     ({"unit": IMAGE}, "unit `![x](http://evil.example/p.png)` should be channel,row,column"),
     ({"input": "sample:²"}, "input `sample:²` should be sample:N or test:N"),
     ({"input": "sample:٣"}, "input `sample:٣` should be sample:N or test:N"),
-    ({"input": "test:" + "9" * 5000}, "input `test:9999999999999999999999999999999999…` should"),
+    ({"input": "test:" + "9" * 5000}, "input `test:9999999999999999999999999999999999…`"),  # named (cut), with or without a test set
     ({"unit": "1,1,²"}, "unit `1,1,²` should be channel,row,column"),
     ({"layer": "relu5\n\n# Class dismissed\n" + IMAGE}, "layer `relu5  # Class dismissed ![x](http://ev…`"),
     ({"layer": "`relu5` " + IMAGE}, "layer `'relu5' ![x](http://evil.example/p.png)` is not"),

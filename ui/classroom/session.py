@@ -41,12 +41,13 @@ from model.classroom.backends import open_store
 from model.classroom.store import ClassInfo, Store
 from ui import cache, state, urls
 from viz.inputs import preprocess, urlstate
+from viz.limits import CLASS_DRAWING_CHARS
 from viz.network.unit import Unit
 
 POLL_S = 0.5  # a follower asks for news this often (the teacher's changes show within ~0.5 s)
 SHARED_S = 0.25  # one read of a class serves every session of this process for this long
 SEEN_S = 5.0  # a follower tells the store it is here this often
-MAX_DRAWING_CHARS = 200_000  # the teacher's drawing as base64 PNG (the pad's are ~10 kB)
+MAX_DRAWING_CHARS = CLASS_DRAWING_CHARS
 FOLLOWED_PAGES = ("explore", "tour")
 
 CODE, ROLE, SECRET, STUDENT = "class.code", "class.role", "class.secret", "class.student"

@@ -16,10 +16,11 @@ from collections import OrderedDict
 from typing import Any
 
 from viz.inputs import wirejson
+from viz.limits import REJECTED_STATE_SESSIONS
 
 _LOG = logging.getLogger(__name__)
 _JSON_FIELDS = ("json_value", "json_trigger_value")
-_MAX_SESSIONS = 1_000  # sessions whose last rejected states are kept (a few words each)
+_MAX_SESSIONS = REJECTED_STATE_SESSIONS
 _lock = threading.Lock()
 _rejected: OrderedDict[str, dict[str, str]] = OrderedDict()  # session id -> {widget id: why}
 _installed = False

@@ -19,19 +19,20 @@ import warnings
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from viz.limits import DRAWING_BYTES, DRAWING_CHARS, DRAWING_SIDE, PHOTO_FILE_BYTES, PHOTO_PIXELS
 from viz.network.layers import INPUT_SHAPE
 
 MEAN, STD = 0.1307, 0.3081  # MNIST pixel mean and std (in [0, 1]): every normaliser reads these
 FRAME = INPUT_SHAPE[-1]  # the network's input side (28)
 BOX = 20
 CENTRE = 14.0
-MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-MAX_PIXELS = 50_000_000  # refuse decompression bombs before decoding them
+MAX_UPLOAD_BYTES = PHOTO_FILE_BYTES
+MAX_PIXELS = PHOTO_PIXELS
 INK_THRESHOLD = 0.15  # fraction of the strongest ink that still counts as ink when cropping
 PAD = 240  # the drawing pad's side in pixels (ui/components/lens/lens.js): what the session keeps
-MAX_DRAWING_SIDE = 1024  # a drawing larger than this is not the pad's (refused from its header)
-MAX_DRAWING_BYTES = 4 * 1024 * 1024  # PNG bytes of a drawing (the pad's are ~10 kB)
-MAX_DRAWING_CHARS = (MAX_DRAWING_BYTES + 2) // 3 * 4 + 64  # its base64 text and data-URL prefix
+MAX_DRAWING_SIDE = DRAWING_SIDE
+MAX_DRAWING_BYTES = DRAWING_BYTES
+MAX_DRAWING_CHARS = DRAWING_CHARS
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 

@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from viz.limits import LINK_DIGITS
+
 KEYS = ("model", "layer", "unit", "method", "input", "sample", "view")
 SHOWN = 40  # characters of a user-supplied value echoed on a page
-MAX_DIGITS = 6  # a number in a link: at most 999,999 (no view needs more)
+MAX_DIGITS = LINK_DIGITS
 _DIGITS = re.compile(r"[0-9]+")
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]<>#+!|~$@])")
 _AUTOLINK = re.compile(r"(?i)(www)\.|(://)")

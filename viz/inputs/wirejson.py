@@ -14,10 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from viz.limits import WIDGET_STATE_CHARS, WIDGET_STATE_DEPTH
+
 # A drawing's PNG (``viz.inputs.preprocess.MAX_DRAWING_CHARS``, about 5.6 million characters of
 # base64) with its 784 digits is the largest state a widget of this app sends.
-MAX_CHARS = 8_000_000
-MAX_DEPTH = 64  # a chart's selection is 5 levels deep, a component's state 3
+MAX_CHARS = WIDGET_STATE_CHARS
+MAX_DEPTH = WIDGET_STATE_DEPTH
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _OPEN = {ord("["), ord("{")}
