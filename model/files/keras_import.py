@@ -35,10 +35,10 @@ Keras is NHWC; this project's records are NCHW (``viz/network/layertypes.py``):
   network's own input scaling ``(mean, std)`` with ``std = 1/(255 scale)``,
   ``mean = -offset std``, which the checkpoint's card then carries.
 
-The reader's modules, by job: :mod:`model.files.keras_zip` (the zip),
-:mod:`model.files.keras_config` (the class allowlist and the graph),
-:mod:`model.files.keras_weights` (model.weights.h5, bounded before each read, one
-:class:`model.files.budget.Budget` per file) and :mod:`model.files.keras_layers` (the records).
+The reader's modules, by job: :mod:`model.files.keras_reader.zip` (the zip),
+:mod:`model.files.keras_reader.config` (the class allowlist and the graph),
+:mod:`model.files.keras_reader.weights` (model.weights.h5, bounded before each read, one
+:class:`model.files.budget.Budget` per file) and :mod:`model.files.keras_reader.layers` (the records).
 
 Every problem raises :class:`viz.network.card.CardError` with a one-line message.
 """
@@ -53,10 +53,10 @@ from typing import Any
 import numpy as np
 
 from model.files.imported import ImportedNetwork
-from model.files.keras_config import ACTIVATIONS, CLASSES, graph, layer_name
-from model.files.keras_layers import Builder
-from model.files.keras_weights import shown
-from model.files.keras_zip import (
+from model.files.keras_reader.config import ACTIVATIONS, CLASSES, graph, layer_name
+from model.files.keras_reader.layers import Builder
+from model.files.keras_reader.weights import shown
+from model.files.keras_reader.zip import (
     CONFIG,
     EXTENSION,
     FORMAT,

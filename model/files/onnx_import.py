@@ -20,11 +20,11 @@ folded into the next dense layer's weights; Transpose (the map's layout); Dropou
 Cast; a final Softmax or LogSoftmax (the app takes the softmax of the logits). A scalar Mul,
 Div, Add or Sub on the input becomes the network's own input scaling.
 
-The reader's modules, by job: :mod:`model.files.onnx_wire` (the graph's counts on the wire
-format, before parsing) and :mod:`model.files.onnx_read` (the file, its checks and the tensors'
-bounds), :mod:`model.files.onnx_ops` (the op table, one record per op),
-:mod:`model.files.onnx_fold` (constants computed, each result's size charged first),
-:mod:`model.files.onnx_walk` and :mod:`model.files.onnx_layers` (the layer records). Every
+The reader's modules, by job: :mod:`model.files.onnx_reader.wire` (the graph's counts on the wire
+format, before parsing) and :mod:`model.files.onnx_reader.read` (the file, its checks and the tensors'
+bounds), :mod:`model.files.onnx_reader.ops` (the op table, one record per op),
+:mod:`model.files.onnx_reader.fold` (constants computed, each result's size charged first),
+:mod:`model.files.onnx_reader.walk` and :mod:`model.files.onnx_reader.layers` (the layer records). Every
 tensor made is charged to one :class:`model.files.budget.Budget` per file.
 
 Every problem raises :class:`viz.network.card.CardError` with a one-line message.
@@ -37,9 +37,9 @@ from typing import Any
 
 from model.files.budget import MAX_VALUES, Budget
 from model.files.imported import ImportedNetwork
-from model.files.onnx_layers import Val
-from model.files.onnx_ops import LAYER_OPS, OPS, SHAPE_OPS, TABLE
-from model.files.onnx_read import (
+from model.files.onnx_reader.layers import Val
+from model.files.onnx_reader.ops import LAYER_OPS, OPS, SHAPE_OPS, TABLE
+from model.files.onnx_reader.read import (
     MAX_FILE_BYTES,
     MAX_INITIALIZERS,
     MAX_NODES,
@@ -50,7 +50,7 @@ from model.files.onnx_read import (
     show,
     tensor_array,
 )
-from model.files.onnx_walk import Walker
+from model.files.onnx_reader.walk import Walker
 from viz.network import card as card_reader
 from viz.network.layers import INPUT
 

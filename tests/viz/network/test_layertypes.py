@@ -142,8 +142,10 @@ def test_every_entry_reaches_every_part(kind: str) -> None:
 
 
 def test_the_file_readers_tables_agree_with_the_entries() -> None:
-    from model.files import keras_import, keras_layers, onnx_import, onnx_ops
-    from model.files.onnx_walk import Walker
+    from model.files import keras_import, onnx_import
+    from model.files.keras_reader import layers as keras_layers
+    from model.files.onnx_reader import ops as onnx_ops
+    from model.files.onnx_reader.walk import Walker
 
     named = {op: t.name for t in LAYER_TYPE_LIST for op in t.onnx}
     assert len(named) == sum(len(t.onnx) for t in LAYER_TYPE_LIST), "an ONNX op on two entries"

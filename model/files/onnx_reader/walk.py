@@ -1,9 +1,9 @@
 """Walking an ONNX graph in order: each node becomes a layer record, folds into one, or (all
 its inputs constants) is folded to a constant with its size charged first
-(:mod:`model.files.onnx_fold`); the op table (:mod:`model.files.onnx_ops`) says which. The
+(:mod:`model.files.onnx_reader.fold`); the op table (:mod:`model.files.onnx_reader.ops`) says which. The
 shape ops on the network's data (Concat as a join, Transpose between NCHW and NHWC, Flatten,
 Squeeze, Unsqueeze, Reshape as a flatten) are here; the layer ops in
-:mod:`model.files.onnx_layers`.
+:mod:`model.files.onnx_reader.layers`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from model.files.budget import Budget
-from model.files.onnx_fold import FoldError, fold
-from model.files.onnx_layers import LayerOps, Val
-from model.files.onnx_ops import TABLE
-from model.files.onnx_read import attrs, err, show, tensor_array
+from model.files.onnx_reader.fold import FoldError, fold
+from model.files.onnx_reader.layers import LayerOps, Val
+from model.files.onnx_reader.ops import TABLE
+from model.files.onnx_reader.read import attrs, err, show, tensor_array
 from viz import limits
 from viz.network import card as card_reader
 from viz.network.layers import INPUT, describe

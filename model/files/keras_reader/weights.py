@@ -199,3 +199,17 @@ def check_storage(ds: Any, shape: tuple[int, ...], fail: Any, what: str) -> None
 def shown(shape: Any) -> str:
     return "x".join(str(d) for d in shape) if len(shape) else "a scalar"
 
+
+@dataclass(frozen=True)
+class Call:
+    """One Keras layer being read: its config, the tensors it reads (``v``: the first, None for
+    the input layer), its name (``where``: shown in messages), whether it is the network's last
+    layer, and the layer type its class is read as (None: a class of the reader's own)."""
+
+    layer: dict[str, Any]
+    srcs: list[Value]
+    v: Any
+    where: str
+    name: str
+    last: bool
+    kind: str | None

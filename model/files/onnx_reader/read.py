@@ -1,6 +1,6 @@
 """Reading an ONNX file and its bounds: the size and the graph's counts before parsing (a scan
-of the protobuf wire format, :mod:`model.files.onnx_wire`), then the parse, the checks on the
-whole file (op domains and types against :mod:`model.files.onnx_ops`, no control flow, subgraphs
+of the protobuf wire format, :mod:`model.files.onnx_reader.wire`), then the parse, the checks on the
+whole file (op domains and types against :mod:`model.files.onnx_reader.ops`, no control flow, subgraphs
 or functions), every initializer's declared size against its data and against the file's one
 :class:`model.files.budget.Budget` before it is read, and the graph's order (no cycle).
 
@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from model.files.budget import MAX_DIMS, Budget, shape_size
-from model.files.onnx_ops import CONTROL, OPS, TYPED
-from model.files.onnx_wire import WireError, count_graph
+from model.files.onnx_reader.ops import CONTROL, OPS, TYPED
+from model.files.onnx_reader.wire import WireError, count_graph
 from viz.limits import ONNX_FILE_BYTES, ONNX_INITIALIZERS, ONNX_NODES, ONNX_VALUE_INFOS
 from viz.network import card as card_reader
 

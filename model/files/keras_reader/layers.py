@@ -1,20 +1,19 @@
 """Keras layers as this project's layer records (NHWC to NCHW; see :mod:`model.files.keras_import`):
 the builder walks the config's layers in order, each one through its class's handler: the class
-table (:data:`model.files.keras_config.TABLE`, the layer types' classes from their entries) names
+table (:data:`model.files.keras_reader.config.TABLE`, the layer types' classes from their entries) names
 it, :data:`HANDLERS` holds it (one per layer type, one per class of the reader's own)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from model.files.keras_activations import Activations
-from model.files.keras_config import ACTIVATIONS, TABLE, input_shape, layer_name
-from model.files.keras_weights import Value, shown
+from model.files.keras_reader.activations import Activations
+from model.files.keras_reader.config import ACTIVATIONS, TABLE, input_shape, layer_name
+from model.files.keras_reader.weights import Call, Value, shown
 from viz.network.card import show
 from viz.network.layers import INPUT
 from viz.network.layertypes import BN_EPS
@@ -331,21 +330,6 @@ class Builder(Activations):
         self.tensors[f"{name}.bias"] = (bias - mean) * g + beta
         rec["bias"] = True
         return v
-
-
-@dataclass(frozen=True)
-class Call:
-    """One Keras layer being read: its config, the tensors it reads (``v``: the first, None for
-    the input layer), its name (``where``: shown in messages), whether it is the network's last
-    layer, and the layer type its class is read as (None: a class of the reader's own)."""
-
-    layer: dict[str, Any]
-    srcs: list[Value]
-    v: Any
-    where: str
-    name: str
-    last: bool
-    kind: str | None
 
 
 # the handler of each layer type's classes, then of the reader's own classes

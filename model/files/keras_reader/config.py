@@ -24,7 +24,7 @@ class KerasClass:
     in :mod:`viz.network.layertypes`; None for the reader's own classes, which shape the
     network: its input, a reshape, an activation layer, the input's scaling), and the builder's
     handler of it (``handler``: the type's name, or the class's own; see
-    :data:`model.files.keras_layers.HANDLERS`). ``joins``: it reads two or more tensors."""
+    :data:`model.files.keras_reader.layers.HANDLERS`). ``joins``: it reads two or more tensors."""
 
     name: str
     kind: str | None

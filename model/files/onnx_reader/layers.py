@@ -1,7 +1,7 @@
 """The ONNX ops that become layer records, one handler per layer type (see
-:data:`model.files.onnx_ops.TYPE_HANDLERS`): activations (PRelu's slopes, Elu's alpha), Conv,
+:data:`model.files.onnx_reader.ops.TYPE_HANDLERS`): activations (PRelu's slopes, Elu's alpha), Conv,
 pooling and Pad, BatchNorm, Gemm/MatMul (dense), and Add/Sub/Mul/Div (a join, a bias or scale folded into the layer before,
-or the input's own scaling). A mixin of the walker (:mod:`model.files.onnx_walk`), which holds
+or the input's own scaling). A mixin of the walker (:mod:`model.files.onnx_reader.walk`), which holds
 the values, the records and their tensors; :class:`Val` is what a value of the network's data
 is while the graph is walked.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from model.files.onnx_read import attrs, show
+from model.files.onnx_reader.read import attrs, show
 from viz.network.layers import INPUT
 from viz.network.layertypes import BN_EPS
 from viz.receptive_field import output_length
@@ -37,7 +37,7 @@ class Val:
     pad: tuple[int, int, str] | None = None
 
 class LayerOps:
-    """The walker's handlers of the layer ops (see :data:`model.files.onnx_ops.TABLE`)."""
+    """The walker's handlers of the layer ops (see :data:`model.files.onnx_reader.ops.TABLE`)."""
 
     # provided by the walker
     values: dict[str, Any]

@@ -1,14 +1,14 @@
 """The ONNX ops this app reads, one record each: what the op is to the reader, the walker's
 method that turns it into (or folds it into) a layer record, and, for an op that may compute on
 constants, the pair of functions that gives its output shape (charged to the file's budget
-first) and computes it (:mod:`model.files.onnx_fold`).
+first) and computes it (:mod:`model.files.onnx_reader.fold`).
 
 The ops read as a layer type come from the type's entry (``LayerType.onnx`` in
 :mod:`viz.network.layertypes`): each is read by its type's handler (:data:`TYPE_HANDLERS`, the
 walker's method named after the type; a type of no options and no weights, such as ReLU, needs
 none). The rest are the reader's own: the ops of the network's structure (a transpose, a pad, a
 bias or scale folded into the layer before) and the shape arithmetic on constants. The file
-check (:mod:`model.files.onnx_read`) and the walker read them from :data:`TABLE`.
+check (:mod:`model.files.onnx_reader.read`) and the walker read them from :data:`TABLE`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from model.files import onnx_fold as f
+from model.files.onnx_reader import fold as f
 from viz.network.layertypes import LAYER_TYPE_LIST
 
 Fold = tuple[Callable[[list[Any], dict[str, Any]], tuple[int, ...]],

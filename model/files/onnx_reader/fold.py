@@ -6,7 +6,7 @@ small values that set a shape: a Reshape's target, a Tile's repeats, a Range's b
 computation. :func:`fold` asks the first, charges the size to the file's
 :class:`model.files.budget.Budget`, and only then runs the second, so a Gather of 500 zero
 indices over a million numbers, or a Concat of one constant listed 500 times, is refused from
-shapes alone. The op table (:mod:`model.files.onnx_ops`) names each op's pair.
+shapes alone. The op table (:mod:`model.files.onnx_reader.ops`) names each op's pair.
 """
 
 from __future__ import annotations

@@ -1,21 +1,18 @@
 """Keras's activations as layer records: an ``activation=`` inside a layer or an Activation
-layer (by name, :data:`model.files.keras_config.ACTIVATIONS`), and the activation layers of
+layer (by name, :data:`model.files.keras_reader.config.ACTIVATIONS`), and the activation layers of
 their own class (ReLU, LeakyReLU, PReLU with its slopes, ELU). A mixin of the builder
-(:mod:`model.files.keras_layers`)."""
+(:mod:`model.files.keras_reader.layers`)."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from model.files.keras_config import ACTIVATIONS
-from model.files.keras_weights import Value, WeightsReader, shown
+from model.files.keras_reader.config import ACTIVATIONS
+from model.files.keras_reader.weights import Call, Value, WeightsReader, shown
 from viz.network.card import show
-
-if TYPE_CHECKING:
-    from model.files.keras_layers import Call
 
 IMAGE = (28, 28, 1)
 FINAL = ("softmax", "log_softmax")  # taken at the end only: the app's softmax of the logits

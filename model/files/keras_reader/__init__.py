@@ -1,0 +1,1 @@
+"""The Keras reader's parts, by job; its front door is :mod:`model.files.keras_import`."""
