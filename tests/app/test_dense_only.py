@@ -75,6 +75,8 @@ def test_every_view_opens_on_a_dense_only_network(app: AppTest, view: str) -> No
     app.session_state["view"] = view
     app.run()
     ok(app)
+    if view == "Saliency":  # the default method reads no layer: pick one that does
+        app.radio(key="sal.method").set_value("gradcam").run()
     if view in ("Confusion", "Trust"):  # whole-network views: no layer picker
         assert not app.error, [e.value for e in app.error]
         return
@@ -95,9 +97,13 @@ def test_saliency_methods_on_a_dense_only_network(app: AppTest) -> None:
     from model.saliency import METHODS
     app.session_state["view"] = "Saliency"
     app.run()
-    app.selectbox(key="layer.name").select("fc1").run()
     for method in METHODS:
         app.radio(key="sal.method").set_value(method).run()
+        # a method that reads a layer shows the picker; the others read none
+        shown = [s for s in app.selectbox if s.key == "layer.name"]
+        assert bool(shown) == METHODS[method].uses_layer, method
+        if shown:
+            app.selectbox(key="layer.name").select("fc1").run()
         ok(app)
         assert not app.error, (method, [e.value for e in app.error])
         if method == "gradcam":  # no feature maps anywhere: said, not an error

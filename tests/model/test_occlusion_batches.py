@@ -41,12 +41,13 @@ def test_occlusion_in_passes_equals_one_pass_over_every_position(name) -> None:
 
 def tolerance(model, x, target, want: np.ndarray) -> float:
     """Captum runs each window in a batch, so its drops carry the float rounding of the scores
-    (a few 1e-7 of the score: its map is that far from 0 where a window hides nothing); a
-    millionth of the larger of the map and the score."""
+    (a few float32 steps of the score, up to about 1e-6: its map is that far from 0 where a
+    window hides nothing, and another CPU rounds otherwise); 1e-5 of the larger of the map and
+    the score."""
     import torch
     with torch.no_grad():
         score = float(model(x)[0, target].abs().max())
-    return 1e-6 * max(float(np.abs(want).max()), score, 1.0)
+    return 1e-5 * max(float(np.abs(want).max()), score, 1.0)
 
 
 def captum_map(model, x, target, window: int, stride: int) -> np.ndarray:
