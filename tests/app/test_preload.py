@@ -115,7 +115,7 @@ def test_a_page_never_waits_forever_for_a_slot(monkeypatch) -> None:
         t0 = time.perf_counter()
         with cache.page_slot():  # waits its 0.3 s, then runs without one
             waited = time.perf_counter() - t0
-        assert 0.25 <= waited < 5
+        assert waited >= 0.25  # it did wait (a slow machine only waits longer)
     finally:
         for _ in taken:
             slots.release()
@@ -127,28 +127,33 @@ def test_a_page_never_waits_forever_for_a_slot(monkeypatch) -> None:
 
 
 def test_a_teachers_page_does_not_queue_behind_the_class(monkeypatch) -> None:
-    import time
-
     from ui import cache
+
+    asked: list[float] = []
+    real = cache._page_slots(cache.PAGE_SLOTS)
+
+    class Recorder:
+        """The process's slots, noting each wait for one (its timeout)."""
+
+        def acquire(self, timeout: float) -> bool:
+            asked.append(timeout)
+            return real.acquire(timeout=timeout)
+
+        def release(self) -> None:
+            real.release()
+
+    monkeypatch.setattr(cache, "_page_slots", lambda n: Recorder())
     monkeypatch.setattr(cache, "UNQUEUED", [lambda: True])
-    slots = cache._page_slots(cache.PAGE_SLOTS)
-    taken = [slots.acquire(timeout=1) for _ in range(cache.PAGE_SLOTS)]  # the class's pages
-    try:
-        t0 = time.perf_counter()
-        with cache.page_slot():  # the teacher's: at once, without a slot
-            waited = time.perf_counter() - t0
-        assert waited < 0.1
-        monkeypatch.setattr(cache, "UNQUEUED", [lambda: 1 / 0])  # a failing check queues
-        monkeypatch.setattr(cache, "SLOT_WAIT_S", 0.2)
-        t0 = time.perf_counter()
-        with cache.page_slot():
-            assert time.perf_counter() - t0 >= 0.15
-    finally:
-        for _ in taken:
-            slots.release()
-    assert [slots.acquire(timeout=0) for _ in range(cache.PAGE_SLOTS)] == [True] * cache.PAGE_SLOTS
+    with cache.page_slot():  # the teacher's: never asks for a slot
+        pass
+    assert asked == []
+    monkeypatch.setattr(cache, "UNQUEUED", [lambda: 1 / 0])  # a failing check queues
+    with cache.page_slot():
+        pass
+    assert asked == [cache.SLOT_WAIT_S]
+    assert [real.acquire(timeout=0) for _ in range(cache.PAGE_SLOTS)] == [True] * cache.PAGE_SLOTS
     for _ in range(cache.PAGE_SLOTS):
-        slots.release()
+        real.release()
 
 
 def test_the_teacher_is_the_session_that_skips_the_queue() -> None:
