@@ -137,8 +137,9 @@
     range.selectNodeContents(el);
     return range.getBoundingClientRect();
   };
-  const meets = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 1
-    && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 1;
+  // (two lines one above the other may share a pixel or two of their fonts' boxes)
+  const meets = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 2
+    && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.3 * Math.min(a.height, b.height);
   for (const box of all) {
     const d = getComputedStyle(box).display;
     if (!d.includes('grid') && !d.includes('flex')) continue;
