@@ -15,7 +15,7 @@ from model.architectures import ARCHITECTURES, COMPARE, DEFAULT
 from ui import cache, common
 from ui.common import context, plot, presenting
 from viz.inputs import urlstate
-from viz.limits import LAB_CELL, LAB_EDIT_ROWS, LAB_TEXT_CELL_CHARS
+from viz.limits import LAB_CELL, LAB_EDIT_ROWS, LAB_INPUTS_CHARS, LAB_TEXT_CELL_CHARS
 from viz.network.layertypes import SHAPE_KEEPERS
 from viz.pictures import figures
 from viz.teaching import joins
@@ -209,27 +209,33 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
     number = {
         "kernel": "Kernel size k (blank: 3 for conv, 2 for pooling).",
         "stride": "Stride s (blank: 1 for conv, the kernel for pooling).",
-        "padding": "Zero padding on each side (blank: 0).",
+        "padding": "Padding: zeros added on each side (blank: 0).",
         "dilation": "Dilation d of a conv: its kernel spans d·(k−1)+1 pixels (blank: 1).",
         "channels": "Output channels of a conv, outputs of a linear layer (blank: 8 / 10).",
         "groups": "Groups of a conv: its input and output channels split into this many groups, "
                   "each output reading only its own group (blank: 1; depthwise: as many groups "
                   "as input channels).",
     }
+    # Widths in pixels so every header is whole beside its edit icon (about 35 px), and the nine
+    # columns fit a 1920 px window's half; "padding" reads "pad" (its tooltip says it whole).
+    width = {"name": 70, "type": 75, "kernel": 72, "stride": 70, "padding": 60, "dilation": 82,
+             "channels": 90, "groups": 76, "inputs": 72}
+    label = {"padding": "pad"}
     config = {"name": st.column_config.TextColumn(
-        "name", width="small", max_chars=64,
+        "name", width=width["name"], max_chars=64,
         help="The layer's name, as the explorer and a saved checkpoint call it (blank: "
              "filled in, e.g. conv3)." if help_on else None),
               "type": st.column_config.SelectboxColumn(
-        "type", options=list(ROW_TYPES), required=True, width="small",
+        "type", options=list(ROW_TYPES), required=True, width=width["type"],
         help="Layer type. bn, the activations (relu, tanh, sigmoid, leakyrelu: its slope "
              "0.01) and dropout keep the shape; gap / gmp average / take the largest of each "
              "map; flatten turns maps into a vector for linear layers." if help_on else None)}
     for col, text in number.items():
-        config[col] = st.column_config.NumberColumn(col, step=1, format="%d", width="small",
+        config[col] = st.column_config.NumberColumn(label.get(col, col), step=1, format="%d",
+                                                    width=width[col],
                                                     help=text if help_on else None)
     config["inputs"] = st.column_config.TextColumn(  # a graph network's branches and joins
-        "inputs", width="small", max_chars=LAB_TEXT_CELL_CHARS,
+        "inputs", width=width["inputs"], max_chars=LAB_INPUTS_CHARS,
         help="The layers this one reads, by name, separated by commas (input: the image; blank: "
              "the row above). An add sums two or more layers of one shape, a concat stacks "
              "their channels; the field of a join is the largest of its branches, aligned."

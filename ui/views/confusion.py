@@ -18,6 +18,7 @@ from model.store import ModelRef
 from model.training.costs import INLINE_MACS
 from ui.cache import get_model
 from ui.common import plot
+from ui.state import presenting
 from ui.views import Shown, View
 from ui.views.background import (
     mnist,
@@ -115,8 +116,9 @@ def render_confusion(key: ModelRef, macs: int = 0) -> None:
     cell = st.session_state.get("cm.cell")
     left, right = st.columns([1.1, 1])
     with left:
-        plot(atlasfigs.confusion_figure(m, selected=cell), key="cm.matrix", on_select=_on_cell,
-             selection_mode="points")
+        # (presenting, taller: the cells grow with the type, four digits still fit them)
+        plot(atlasfigs.confusion_figure(m, selected=cell, height=580 if presenting() else 460),
+             key="cm.matrix", on_select=_on_cell, selection_mode="points")
         st.caption(f"{len(labels):,} test digits: row = true class, column = prediction "
                    f"(colour on a log scale so single mistakes show). Overall accuracy "
                    f"{np.trace(m) / m.sum():.2%}. Click a cell to list its digits.")

@@ -196,9 +196,12 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
     m = np.asarray(matrix)
     classes = list(range(m.shape[0]))
     text = [[str(int(v)) if v else "" for v in row] for row in m]
+    # A phone's cells are about 30 px wide: four digits fit them at 12 px (unset, plotly
+    # shrinks the text to fit its cells, much smaller).
+    size = 14 if m.max(initial=0) < 1000 else 12
     fig = go.Figure(go.Heatmap(
         z=np.log10(m + 1.0), x=classes, y=classes, text=text, texttemplate="%{text}",
-        textfont=dict(size=14),  # (unset, plotly shrinks it to fit a cell: 11 px)
+        textfont=dict(size=size),
         colorscale=style.SEQUENTIAL, showscale=False, xgap=1, ygap=1, hoverinfo="skip"))
     ys, xs = np.meshgrid(classes, classes, indexing="ij")
     fig.add_trace(go.Scatter(
@@ -212,9 +215,12 @@ def confusion_figure(matrix: np.ndarray, selected: tuple[int, int] | None = None
         t, p = selected
         fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5,
                       line=dict(color=style.ORANGE, width=3))
+    # The ranges are the cells' (autorange would pad them for the invisible markers, shrinking
+    # the cells by a fifth).
+    edge = [-0.5, len(classes) - 0.5]
     fig.update_xaxes(title="predicted", tickmode="array", tickvals=classes, side="top",
-                     constrain="domain")
-    fig.update_yaxes(title="true", tickmode="array", tickvals=classes, autorange="reversed",
+                     constrain="domain", range=edge)
+    fig.update_yaxes(title="true", tickmode="array", tickvals=classes, range=edge[::-1],
                      scaleanchor="x", constrain="domain")  # the labels stay beside the cells
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white",
                       clickmode="event+select", dragmode=False, font=FONT)

@@ -17,6 +17,8 @@ BUTTON_COLUMN_REM = 5  # a button's label wraps at spaces, but a word stays whol
 TABLE_COLUMN_REM = 30
 CHART_COLUMN_REM = 22
 LAYER_COLUMN_REM = 19
+RUN_COLUMN_REM = 27  # the Train page's run picker: a run's label ("20261207-133854-4e9074: ...")
+LAB_TABLE_REM = 31  # the lab's per-layer table (under its "every layer" switch): eight columns whole
 NUMBER_COLUMN_REM = 10  # a number input: its value and its - and + buttons
 TEXT_COLUMN_REM = 16  # text under a heading (the tour's text beside its figure), a message
 # A side panel beside a chart (a container keyed "side-...": the atlas's synthesized input and
@@ -55,6 +57,8 @@ button [data-testid=stMarkdownContainer] *, label [data-testid=stMarkdownContain
 {_INNER}:has(.st-key-layer-name) {{ min-width: min(100%, {LAYER_COLUMN_REM}rem); }}
 {_ANY}:has([data-testid=stPlotlyChart], [data-testid=stDataFrame]) {{ min-width: min(100%, {CHART_COLUMN_REM}rem); }}
 {_ANY}:has([data-testid=stMarkdownContainer] table) {{ min-width: min(100%, {TABLE_COLUMN_REM}rem); }}
+{_INNER}:has(.st-key-train-run) {{ min-width: min(100%, {RUN_COLUMN_REM}rem); }}
+{_ANY}:has(.st-key-lab-every) {{ min-width: min(100%, {LAB_TABLE_REM}rem); }}
 /* Tables that must scroll do it inside themselves, reachable by keyboard */
 [data-testid=stMarkdownContainer] table {{ font-variant-numeric: tabular-nums; }}
 @media (max-width: 640px) {{

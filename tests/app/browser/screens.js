@@ -1,6 +1,7 @@
 // What a reader of the page would see broken, measured in the browser (tests/app/browser/test_screens_browser.py):
 // a page wider than the window, text clipped or cut, words wrapped letter by letter, controls
-// cut, and (presenter mode) text too small. Returns a list of short problem descriptions.
+// cut, neighbouring titles over each other, a chart's numbers out of their cells, and (presenter
+// mode) text too small. Components' shadow roots are walked too. Returns a list of short problem descriptions.
 (opts) => {
   const problems = [];
   const seen = new Set();
@@ -53,8 +54,18 @@
       say('page scrolls sideways', el, `(${el.scrollWidth} > ${el.clientWidth} px)`);
     }
   }
+  // every element, those inside the components' shadow roots too (their styles are isolated)
+  const everything = (root) => {
+    const out = [];
+    for (const el of root.querySelectorAll('*')) {
+      out.push(el);
+      if (el.shadowRoot) out.push(...everything(el.shadowRoot));
+    }
+    return out;
+  };
+  const all = everything(document.body);
   const smallest = [];
-  for (const el of document.querySelectorAll('body *')) {
+  for (const el of all) {
     if (el.closest('svg, canvas, script, style, noscript, .js-plotly-plot .svg-container, [data-testid=stSidebarCollapsed]')) continue;
     if (!sidebarOpen && sidebar && sidebar.contains(el)) continue;
     const s = getComputedStyle(el);
@@ -100,8 +111,12 @@
   }
   // 3. words broken letter by letter: a text on more lines than it has words; (presenter
   // mode) text smaller than opts.minFont, measured on the element that holds it
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
-  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+  const texts = [];
+  for (const root of [document.body, ...all.filter((e) => e.shadowRoot).map((e) => e.shadowRoot)]) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) texts.push(n);
+  }
+  for (const n of texts) {
     const el = n.parentElement;
     const words = n.textContent.trim().split(/\s+/).filter((w) => w.length > 0);
     if (!el || !words.length) continue;
@@ -115,6 +130,55 @@
     range.selectNodeContents(n);
     const tops = new Set([...range.getClientRects()].filter((q) => q.width > 0).map((q) => Math.round(q.top)));
     if (tops.size > words.length) say('words broken across lines', el, `(${words.length} word(s) on ${tops.size} lines)`);
+  }
+  // 5. neighbouring titles (a grid's or a row's children) whose text runs into each other
+  const ink = (el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return range.getBoundingClientRect();
+  };
+  // (two lines one above the other may share a pixel or two of their fonts' boxes)
+  const meets = (a, b) => Math.min(a.right, b.right) - Math.max(a.left, b.left) > 2
+    && Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top) > 0.3 * Math.min(a.height, b.height);
+  for (const box of all) {
+    const d = getComputedStyle(box).display;
+    if (!d.includes('grid') && !d.includes('flex')) continue;
+    if (box.closest('svg, [data-testid=stSidebarCollapsed]')) continue;
+    if (!sidebarOpen && sidebar && sidebar.contains(box)) continue;
+    const kids = [...box.children].filter((k) => ownText(k) && visible(k)).map((k) => [k, ink(k)]);
+    for (let i = 0; i < kids.length; i++) {
+      for (let j = i + 1; j < kids.length; j++) {
+        if (meets(kids[i][1], kids[j][1])) {
+          say('texts overlap', kids[i][0], `(with ${describe(kids[j][0])})`);
+        }
+      }
+    }
+  }
+  // 6. a chart's numbers spilling out of their heatmap cells (a cell: the distance between
+  // neighbouring cells' centres), and its annotations over each other
+  for (const chart of document.querySelectorAll('.js-plotly-plot')) {
+    if (!visible(chart)) continue;
+    for (const hm of chart.querySelectorAll('g.hm')) {
+      const labels = [...hm.querySelectorAll('g.heatmap-label text')].filter((t) => t.textContent.trim())
+        .map((t) => [t, t.getBoundingClientRect()]).filter(([, r]) => r.width > 0);
+      const pitch = (axis) => {
+        const centres = [...new Set(labels.map(([, r]) => Math.round(axis === 'x' ? r.x + r.width / 2 : r.y + r.height / 2)))]
+          .sort((a, b) => a - b);
+        const gaps = centres.slice(1).map((c, i) => c - centres[i]).filter((g) => g > 2);
+        return gaps.length ? Math.min(...gaps) : Infinity;
+      };
+      const px = pitch('x');
+      for (const [t, r] of labels) {
+        if (r.width > px) say('chart text wider than its cell', t, `(${Math.round(r.width)} > ${Math.round(px)} px)`);
+      }
+    }
+    const notes = [...chart.querySelectorAll('g.annotation-text-g text, text.annotation-text')]
+      .filter((t) => t.textContent.trim()).map((t) => [t, t.getBoundingClientRect()]).filter(([, r]) => r.width > 0);
+    for (let i = 0; i < notes.length; i++) {
+      for (let j = i + 1; j < notes.length; j++) {
+        if (meets(notes[i][1], notes[j][1])) say('chart texts overlap', notes[i][0], `(with "${notes[j][0].textContent.trim().slice(0, 30)}")`);
+      }
+    }
   }
   if (opts && opts.minFont) {
     for (const [size, el] of smallest) say('text too small', el, `(${size} px)`);

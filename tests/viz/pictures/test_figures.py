@@ -45,6 +45,13 @@ def test_describe_says_what_a_chart_shows() -> None:
         "Confusion matrix of 9,960 test digits, rows the true class, columns the prediction: "
         "9,955 on the diagonal (right); the most frequent mistake: 3 digit(s) of class 4 read "
         "as 9.")
+    # four-digit counts in smaller type (a phone's cells are about 30 px); the axes span the
+    # cells and no more
+    fig = atlasfigs.confusion_figure(m)
+    assert fig.data[0].textfont.size == 12
+    assert list(fig.layout.xaxis.range) == [-0.5, 9.5]
+    assert list(fig.layout.yaxis.range) == [9.5, -0.5]
+    assert atlasfigs.confusion_figure(np.eye(10, dtype=int) * 999).data[0].textfont.size == 14
     assert figures.describe(figures.with_alt(figures.warmup(), "x" * 400)) == "x" * 300
     assert figures.describe(figures.warmup()) == "Chart"
 

@@ -159,22 +159,32 @@ class SaliencyPanel {
   }
 
   // The grid: one small canvas per (row, method), drawn from levels -LEVELS..LEVELS on RdBu.
+  // Each cell carries its place twice (CSS variables): wide, the methods are columns; in a narrow
+  // panel (a phone: seven columns would squeeze the methods' names over each other) the grid
+  // turns, the methods become rows (saliencymap.css's container query picks).
   drawGrid() {
     const d = this.d, g = this.el.grid, rd = LUTS.rdbu, n = d.methods.length;
+    const named = d.rows.length > 1, off = named ? 2 : 1;
+    const place = (el, r, c) => { // r, c: 1-based line in the wide grid
+      el.style.setProperty("--wr", r); el.style.setProperty("--wc", c);
+      el.style.setProperty("--nr", c - off + 2); el.style.setProperty("--nc", r);
+      g.append(el);
+    };
     g.innerHTML = "";
-    g.style.gridTemplateColumns = `${d.rows.length > 1 ? "1.4em " : ""}repeat(${n}, minmax(0, 1fr))`;
-    if (d.rows.length > 1) g.append(document.createElement("span"));
-    for (const m of d.methods) {
+    g.style.setProperty("--wide-cols", `${named ? "1.4em " : ""}repeat(${n}, minmax(0, 1fr))`);
+    g.style.setProperty("--narrow-cols", `minmax(0, max-content) repeat(${d.rows.length}, minmax(0, 9rem))`);
+    if (named) place(document.createElement("span"), 1, 1);
+    d.methods.forEach((m, k) => {
       const h = document.createElement("div");
       h.className = "head"; h.textContent = m;
-      g.append(h);
-    }
+      place(h, 1, k + off);
+    });
     this.tiles = [];
     d.rows.forEach((rname, r) => {
-      if (d.rows.length > 1) {
+      if (named) {
         const l = document.createElement("div");
         l.className = "rowname"; l.textContent = rname;
-        g.append(l);
+        place(l, r + 2, 1);
       }
       d.methods.forEach((m, k) => {
         const levels = d.maps[r * n + k], tile = document.createElement("div");
@@ -207,7 +217,7 @@ class SaliencyPanel {
           na.className = "na"; na.textContent = "not available for this layer";
           tile.append(na);
         }
-        g.append(tile);
+        place(tile, r + 2, k + off);
         this.tiles.push(cv);
       });
     });
