@@ -22,8 +22,8 @@ import ui.explorer  # noqa: F401 - registers the explorer's views before a link 
 from model import store
 from model.architectures import descriptions
 from ui import cache, common, sidebar, state, urls, warm
+from ui.classroom import follow as classroom
 from ui.classroom import panel as classroom_panel
-from ui.classroom import session as classroom
 from viz.pictures import figures, present, screens
 
 

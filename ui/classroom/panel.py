@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from model.classroom import rules
-from ui.classroom import gallery, seats, session
+from ui.classroom import follow, gallery, seats, session
 from viz import limits
 from viz.inputs import urlstate
 from viz.pictures import style
@@ -69,7 +69,7 @@ def _follow(on: bool) -> None:
 def _student_status() -> None:
     """A student's bar: following or not (and the switch), how many follow. Its poll: a newer
     view of the teacher's reruns the whole app."""
-    if session.poll_due():
+    if follow.poll_due():
         st.rerun(scope="app")
     info = session.class_info(session.code())
     if info is None or info.ended:

@@ -1,31 +1,9 @@
-"""A class in one browser session: start it, join it, follow the teacher, publish the view.
-
-The teacher's session publishes what its explorer (or the tour) shows after every run that
-changed it (:func:`publish`: the link parameters of ``ui/urls.py``, the tour step, the drawing,
-the picked unit and channel); a student's session polls the class (:func:`poll`, a fragment
-rerun every :data:`POLL_S` s, one small read shared by the whole process) and, while following,
-applies a new version at the top of the next run (:func:`before_sidebar`) the way a link is
-applied: the teacher's parameters go into the student's address bar and ``ui/urls.py`` reads
-them. Only a session holding the teacher's secret can publish; the store checks it.
-
-Session-state keys (``class.*``, listed in ``ui/state.py``): ``class.code``, ``class.role``
-("teacher" or "student"), ``class.secret`` (the teacher's), ``class.student`` (the student's seat,
-also in its address bar), ``class.follow``, ``class.applied`` (the version shown),
-``class.published`` (the JSON last published), ``class.page``, ``class.read`` (the ``?class=``
-value handled), ``class.notice``, ``class.teacher_link`` (shown once), ``class.seen``,
-``class.given`` (the input the teacher's screen last gave a student, as
-:func:`ui.state.input_signature`), ``class.take`` (take the teacher's input at the next view).
-
-What a follower takes and what stays its own: the teacher's page, network, view, layer, unit,
-channel and method always follow; the input (a sample, a test digit, a drawing) follows only
-while it is still the one the teacher's screen gave: once the student draws or picks a digit,
-it stays until the student changes it again or asks for the teacher's (:func:`take_teachers`).
-"""
+"""A class in one browser session: who this session is in it (teacher, student, following),
+starting, joining, leaving, the class link, and the gallery sends. Following and publishing the
+teacher's view is :mod:`ui.classroom.follow`; how a class works is in docs/classroom.md."""
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 import threading
 import time
@@ -40,9 +18,8 @@ from model.classroom import rules
 from model.classroom.backends import open_store
 from model.classroom.store import ClassInfo, Store
 from ui import cache, state, urls
-from viz.inputs import preprocess, urlstate
+from viz.inputs import urlstate
 from viz.limits import CLASS_DRAWING_CHARS
-from viz.network.unit import Unit
 
 POLL_S = 0.5  # a follower asks for news this often (the teacher's changes show within ~0.5 s)
 SHARED_S = 0.25  # one read of a class serves every session of this process for this long
@@ -305,139 +282,14 @@ def keep_present() -> None:
             del st.query_params["present"]
 
 
-# ---------------------------------------------------------------------------------- publishing
-
-def _drawing_text() -> str | None:
-    rgba = state.drawing()
-    if rgba is None or state.input_source() != state.DRAW:
-        return None
-    from PIL import Image
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(rgba, dtype=np.uint8)).save(buf, format="PNG", optimize=False)
-    text = base64.b64encode(buf.getvalue()).decode("ascii")
-    return text if len(text) <= MAX_DRAWING_CHARS else None
-
-
-def view_record(page: str) -> dict[str, Any]:
-    """What the teacher's screen shows, for the followers."""
-    params = {k: v for k, v in urls.current().items() if k != "present"}
-    record: dict[str, Any] = {"page": page, "params": params}
-    if page == "tour":
-        record["concept"] = st.query_params.get("concept")
-    unit = state.picked_unit()
-    record["unit"] = unit.record() if unit is not None else None
-    layer = state.layer()
-    channel = st.session_state.get(state.channel_key(layer)) if layer else None
-    record["channel"] = channel if isinstance(channel, int) else None
-    record["drawing"] = _drawing_text()
-    return record
-
-
-def publish(page: str | None = None) -> None:
-    """The teacher's session: share what it shows now (nothing when nothing changed)."""
-    if not teaching():
-        return
-    if page is not None and page in FOLLOWED_PAGES:
-        st.session_state[PAGE] = page
-    page = st.session_state.get(PAGE, "explore")
-    text = json.dumps(view_record(page), sort_keys=True, separators=(",", ":"))
-    if text == st.session_state.get(PUBLISHED):
-        return
-    try:
-        store().publish(code(), _secret_hash(), text, time.time())
-    except rules.ClassError as exc:  # ended elsewhere, expired, or another teacher link
-        st.session_state[NOTICE] = f"The class could not be updated: {exc}"
-        _leave()
-        return
-    st.session_state[PUBLISHED] = text
-    _shared().forget(code())
-
-
-# ---------------------------------------------------------------------------------- following
-
-def _decode_drawing(text: Any) -> np.ndarray | None:
-    if not isinstance(text, str) or len(text) > MAX_DRAWING_CHARS:
-        return None
-    try:
-        return preprocess.drawing_rgba("data:image/png;base64," + text)
-    except Exception:  # noqa: BLE001 - the store's text: a bad one is skipped
-        return None
-
-
-def before_sidebar(page_path: str) -> None:
-    """At the top of every run, before the sidebar: the ``?class=`` link, and for a following
-    student a newer view of the teacher's, applied as a link would be (switching page when the
-    teacher is on another one)."""
-    read_link(page_path)
-    if not following():
-        return
-    info = class_info(code())
-    if info is None or info.ended:
-        return
-    if info.version <= st.session_state.get(APPLIED, -1):
-        return
-    try:
-        record = json.loads(info.state)
-    except ValueError:
-        record = {}
-    if not isinstance(record, dict) or not record.get("params"):
-        st.session_state[APPLIED] = info.version
-        return
-    page = record.get("page") if record.get("page") in FOLLOWED_PAGES else "explore"
-    here = "tour" if page_path == "tour" else "explore" if page_path == "" else page_path
-    mine = own_input() and not st.session_state.get(TAKE)
-    params = {str(k): str(v)[:200] for k, v in dict(record["params"]).items()
-              if k in urlstate.KEYS and not (mine and k in INPUT_PARAMS)}
-    if page == "tour" and isinstance(record.get("concept"), str):
-        params = {"concept": record["concept"][:80]}
-    params.update(_own_params())
-    if page != here:
-        from ui import common, sidebar
-        sidebar.keep_sidebar_state()  # this run draws no sidebar: keep its digit for the next
-        st.switch_page(common.PAGES[page], query_params=params)  # the next run applies it
-    st.session_state[APPLIED] = info.version
-    st.session_state.pop(TAKE, None)
-    st.query_params.from_dict(params)
-    st.session_state.pop("url.read", None)
-    urls.apply_before_sidebar()  # the teacher's network and (unless the student's own) input
-    rgba = None if mine else _decode_drawing(record.get("drawing"))
-    if rgba is not None:
-        state.use_drawing(rgba)
-    if not mine:
-        st.session_state[GIVEN] = state.input_signature(linked=True)  # what the teacher gave
-    unit = Unit.from_record(record.get("unit"))
-    if unit is not None:
-        state.pick_unit(unit)
-    elif record.get("channel") is not None and params.get("layer"):
-        number = urlstate.whole(record["channel"])
-        if number is not None:
-            state.select_channel(params["layer"], number)
-
-
-def poll_due() -> bool:
-    """For the poll fragment: whether a following student must rerun the app to catch up."""
-    _tell_seen()
-    if not following():
-        return False
-    info = class_info(code())
-    return info is not None and not info.ended and info.version > st.session_state.get(APPLIED,
-                                                                                       -1)
-
-
 def notice() -> str | None:
     return st.session_state.pop(NOTICE, None)
 
 
-def _explorer_written() -> None:
-    publish("explore")
-
-
-# A student's address bar keeps the class code; a teacher's explorer publishes after each write;
-# a teacher's pages never queue behind the class's for a page slot (the projector's screen and
-# every follower wait on them).
+# A student's address bar keeps the class code; a teacher's pages never queue behind the class's
+# for a page slot (the projector's screen and every follower wait on them).
 if link_params not in urls.KEEP:
     urls.KEEP.append(link_params)
-    urls.AFTER_WRITE.append(_explorer_written)
 if teaching not in cache.UNQUEUED:
     cache.UNQUEUED.append(teaching)
 
