@@ -11,8 +11,8 @@ from typing import Any
 
 import streamlit as st
 
-from model.architectures import ARCHITECTURES, COMPARE, DEFAULT
-from ui import cache, common
+from model.architectures import ARCHITECTURES, DEFAULT
+from ui import cache, common, lab_compare, state
 from ui.common import context, plot, presenting
 from viz.inputs import urlstate
 from viz.limits import LAB_CELL, LAB_EDIT_ROWS, LAB_INPUTS_CHARS, LAB_TEXT_CELL_CHARS
@@ -24,16 +24,13 @@ from viz.teaching.lab import (
     ROW_TYPES,
     TEXT_COLUMNS,
     LabReport,
-    analyse,
     area,
     cell,
     check,
-    compare_sentence,
     growth,
     layers_to_rows,
     millions,
     report_csv,
-    summarise,
     table_rows,
     table_rows_to_rows,
     weight_layers,
@@ -41,24 +38,12 @@ from viz.teaching.lab import (
 from viz.teaching.lab_fix import explain_break
 
 SIDEBAR = "(sidebar model)"  # the "Start from" option for the sidebar's current network
-YOURS = "your table"
 HIDDEN_TYPES = SHAPE_KEEPERS  # BatchNorm, activations, dropout: they never change the field
 
 
 # ---------------------------------------------------------------------------------------------
 # Small helpers
 # ---------------------------------------------------------------------------------------------
-
-def _remembered(key: str, default: Any) -> None:
-    """Give widget ``key`` its value from the last visit (Streamlit forgets widgets it did not
-    draw, e.g. while another page was open)."""
-    if key not in st.session_state:
-        st.session_state[key] = st.session_state.get(f"{key}.kept", default)
-
-
-def _remember(key: str) -> None:
-    st.session_state[f"{key}.kept"] = st.session_state.get(key)
-
 
 def start_layers(start: str) -> list[dict[str, Any]]:
     """The layer records of a "Start from" choice (a zoo name or the sidebar's model)."""
@@ -175,7 +160,7 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
     """"Start from", the editable table and Reset. Returns (start label, the table's rows)."""
     zoo = list(ARCHITECTURES)
     options = zoo + [SIDEBAR]
-    _remembered("lab.start", DEFAULT)
+    state.remembered("lab.start", DEFAULT)
     if st.session_state["lab.start"] not in options:
         st.session_state["lab.start"] = DEFAULT
     arch = context().arch
@@ -184,7 +169,7 @@ def editor() -> tuple[str, list[dict[str, Any]]]:
                          help=None if presenting() else
                          "A zoo architecture, or the network chosen in the sidebar. Changing it "
                          "replaces the table.")
-    _remember("lab.start")
+    state.remember("lab.start")
     source = (start, context().key if start == SIDEBAR else None)
     version = st.session_state.setdefault("lab.version", 0)
     if st.session_state.get("lab.source") != source:
@@ -330,12 +315,12 @@ def results(name: str, report: LabReport) -> None:
 # ---------------------------------------------------------------------------------------------
 
 def train_this(layers: list[dict[str, Any]] | None, report: LabReport | None) -> None:
-    _remembered("lab.epochs", 3)
+    state.remembered("lab.epochs", 3)
     c1, c2 = st.columns([1, 1.4], vertical_alignment="bottom")
     epochs = c1.number_input("Epochs", 1, 50, key="lab.epochs",
                              help=None if presenting() else
                              "Passes over the 55,000 training digits.")
-    _remember("lab.epochs")
+    state.remember("lab.epochs")
     from ui.train import mnist_missing
     missing = mnist_missing()
     est = refusal = None
@@ -362,75 +347,6 @@ def train_this(layers: list[dict[str, Any]] | None, report: LabReport | None) ->
         cfg = TrainConfig(arch="lab", layers=layers, epochs=int(epochs))
         if common.start_training(cfg):
             st.switch_page(common.PAGES["train"])
-
-
-# ---------------------------------------------------------------------------------------------
-# Compare
-# ---------------------------------------------------------------------------------------------
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _card_accuracy(path: str, mtime: float) -> float | None:
-    from viz.network.card import read_header_file
-    try:
-        value = read_header_file(path)[0].get("test_accuracy")
-    except (OSError, ValueError):
-        return None
-    return float(value) if isinstance(value, (int, float)) else None
-
-
-def shipped_accuracy(name: str) -> float | None:
-    """The test accuracy on the card of the checkpoint shipped for architecture ``name`` (read
-    from its header), or None: no trained checkpoint ships for it."""
-    from model.store import shipped_checkpoints
-    path = shipped_checkpoints().get(name)
-    if path is None or name not in ARCHITECTURES:
-        return None
-    return _card_accuracy(str(path), path.stat().st_mtime)
-
-
-def compare(mine: LabReport | None) -> None:
-    import pandas as pd
-    st.subheader("Compare architectures")
-    options = list(ARCHITECTURES) + [YOURS]
-    _remembered("lab.compare", list(COMPARE))
-    st.session_state["lab.compare"] = [o for o in st.session_state["lab.compare"]
-                                       if o in options]
-    chosen = st.multiselect("Networks (2 or 3; the first is the reference)", options,
-                            key="lab.compare", max_selections=3,
-                            help=None if presenting() else
-                            "Zoo architectures, or the table above ('your table').")
-    _remember("lab.compare")
-    reports: dict[str, LabReport] = {}
-    for name in chosen:
-        if name == YOURS:
-            if mine is None:
-                st.info("Your table is not a valid network yet, so it is left out.")
-                continue
-            reports[name] = mine
-        else:
-            reports[name] = analyse(ARCHITECTURES[name].layers())
-    if len(reports) < 2:
-        st.info("Pick at least two networks to compare.")
-        return
-    summaries = [summarise(name, rep, shipped_accuracy(name)) for name, rep in reports.items()]
-    left, right = st.columns([1, 1.25])
-    with left:
-        table = pd.DataFrame([s.row() for s in summaries]).set_index("network").T
-        table.index.name = ""
-        formatted = table.map(lambda v: f"{v:,}" if isinstance(v, int) else v)
-        formatted.loc["MACs"] = [millions(v) for v in table.loc["MACs"]]  # fits a narrow column
-        st.dataframe(formatted, key="lab.compare_table", width="stretch")
-        st.markdown(f"**{compare_sentence(summaries)}**")
-        if not presenting():
-            st.caption("MACs: multiply-accumulates for one digit; final r: the field of the "
-                       "last layer with a map; before the head: what the last conv or linear "
-                       "layer reads.")
-    with right:
-        plot(figures.field_growth_compare({n: growth(r) for n, r in reports.items()}),
-             key="lab.compare_growth")
-        if not presenting():
-            st.caption("Receptive field r after each conv and pooling layer. Same end, "
-                       "different paths: the cost is in the parameters and MACs on the left.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,5 +383,5 @@ def page() -> None:
     with left:
         common.guard("Train this", lambda: train_this(layers, report))
     st.divider()
-    common.guard("The comparison", lambda: compare(report))
+    common.guard("The comparison", lambda: lab_compare.compare(report))
 

@@ -232,3 +232,15 @@ def in_class() -> str | None:
     """"teacher" or "student" while this session is in a class, else None."""
     role = st.session_state.get("class.role")
     return role if role in ("teacher", "student") and st.session_state.get("class.code") else None
+
+
+def remembered(key: str, default: Any) -> None:
+    """Give widget ``key`` its value from the last visit (Streamlit forgets widgets it did not
+    draw, e.g. while another page was open)."""
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(f"{key}.kept", default)
+
+
+def remember(key: str) -> None:
+    """Keep widget ``key``'s value for :func:`remembered` on a later visit."""
+    st.session_state[f"{key}.kept"] = st.session_state.get(key)

@@ -267,8 +267,10 @@ def scrub() -> None:
         st.session_state["train.run"] = job.id if job is not None and job.id in ids else ids[0]
     by_id = {r.id: r for r in runs}
     c1, c2, c3 = st.columns([2.2, 1.5, 1])  # the run's label ("compact, 24 Nov 15:30 ...") whole
-    run = by_id[c1.selectbox("Run", ids, key="train.run", format_func=lambda i: by_id[i].label())]
+    run = by_id[c1.selectbox("Run", ids, key="train.run",
+                             format_func=lambda i: by_id[i].short_label())]
     with c1:
+        st.caption(run.label())
         _delete_button(run)
     snaps = run.snapshots
     if len(snaps) == 1:

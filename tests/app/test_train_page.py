@@ -140,6 +140,11 @@ def _saved_run(folder, epochs: int, final: bool) -> None:
                         folder / "final.safetensors")
 
 
+def _short(run_id: str) -> str:
+    """The run picker's label of a compact run named ``run_id`` (20261124-110000-...)."""
+    return f"compact, 24 Nov {run_id[9:11]}:{run_id[11:13]}"
+
+
 def _delete_keys(at) -> list[str]:
     return [b.key for b in at.button if (b.key or "").startswith("train.delete.")]
 
@@ -151,8 +156,8 @@ def test_an_interrupted_run_says_so_and_can_be_deleted(tmp_path, monkeypatch) ->
     _saved_run(runs / done, 1, final=True)
     at = _train_page(monkeypatch, runs)
     assert at.selectbox(key="train.run").options == [  # the labels, newest first
-        f"{cut}: compact, 1 epoch(s), interrupted after epoch 1",
-        f"{done}: compact, 1 epoch(s), finished"]
+        _short(cut), _short(done)]
+    assert f"{cut}: compact, 1 epoch(s), interrupted after epoch 1" in texts(at)  # its caption
     assert at.selectbox(key="train.run").value == cut
     assert _delete_keys(at) == [f"train.delete.{cut}"]
     assert f"Delete run **{cut}** (compact, interrupted after epoch 1) and its 2 saved" \
@@ -162,7 +167,8 @@ def test_an_interrupted_run_says_so_and_can_be_deleted(tmp_path, monkeypatch) ->
     assert f"Run {cut} was deleted." in texts(at)
     assert not (runs / cut).exists()
     assert sorted(p.name for p in runs.iterdir() if not p.name.startswith(".")) == [done]
-    assert at.selectbox(key="train.run").options == [f"{done}: compact, 1 epoch(s), finished"]
+    assert at.selectbox(key="train.run").options == [_short(done)]
+    assert f"{done}: compact, 1 epoch(s), finished" in texts(at)
     assert _delete_keys(at) == [f"train.delete.{done}"]  # a finished run can go too
 
 
@@ -176,15 +182,15 @@ def test_the_run_another_process_trains_is_in_progress_and_cannot_be_deleted(tmp
     other.acquire({"owner": "ab12cd", "arch": "compact", "job": live})
     try:
         at = _train_page(monkeypatch, runs)
-        assert at.selectbox(key="train.run").options == [
-            f"{live}: compact, 1 epoch(s), in progress"]
+        assert at.selectbox(key="train.run").options == [_short(live)]
+        assert f"{live}: compact, 1 epoch(s), in progress" in texts(at)
         assert _delete_keys(at) == []
     finally:
         other.release()
     at.run()  # its process died: the run is interrupted now
     ok(at)
-    assert at.selectbox(key="train.run").options == [
-        f"{live}: compact, 1 epoch(s), interrupted after epoch 1"]
+    assert at.selectbox(key="train.run").options == [_short(live)]
+    assert f"{live}: compact, 1 epoch(s), interrupted after epoch 1" in texts(at)
     assert _delete_keys(at) == [f"train.delete.{live}"]
 
 
@@ -237,8 +243,8 @@ def test_the_app_deletes_what_a_crash_left_when_it_starts(tmp_path, monkeypatch)
             thread.join(60)
     assert not left.exists() and mine.exists()
     assert (cut / "epoch-01.safetensors").exists()
-    assert at.selectbox(key="train.run").options == [
-        f"{cut.name}: compact, 1 epoch(s), interrupted after epoch 1"]
+    assert at.selectbox(key="train.run").options == [_short(cut.name)]
+    assert f"{cut.name}: compact, 1 epoch(s), interrupted after epoch 1" in texts(at)
 
 
 def test_deleting_the_last_finished_run_of_this_server_leaves_the_panel_working(

@@ -72,6 +72,14 @@ class Run:
                     "interrupted before its first epoch")
         return self.status or "in progress or interrupted"
 
+    def short_label(self) -> str:
+        """The run picker's words, short enough for a phone: "compact, 24 Nov 10:00"."""
+        m = re.fullmatch(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}-\w+", self.id)
+        months = ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split()
+        if m is None or not 1 <= int(m[2]) <= 12:
+            return f"{self.arch}, {self.id}"
+        return f"{self.arch}, {int(m[3])} {months[int(m[2]) - 1]} {m[4]}:{m[5]}"
+
     def label(self) -> str:
         acc = (self.final_card or {}).get("test_accuracy")
         acc_text = f", test {acc:.2%}" if isinstance(acc, (int, float)) else ""

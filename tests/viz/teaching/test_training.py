@@ -33,6 +33,7 @@ def test_runs_listed_newest_first_with_snapshots(tmp_path) -> None:
         "start (random weights)", "epoch 1, val 91.0%", "epoch 2, val 92.0%"]
     assert done.arch == "compact" and done.final_card["test_accuracy"] == 0.987
     assert done.label() == "20261124-100000-aaaaaa: compact, 2 epoch(s), finished, test 98.70%"
+    assert done.short_label() == "compact, 24 Nov 10:00"  # the picker's, short enough for a phone
     assert runs[0].final is None
     assert runs[0].label() == ("20261124-110000-bbbbbb: compact, 1 epoch(s), interrupted after "
                                "epoch 1")
