@@ -10,6 +10,11 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# The app processes the tests start (AppTest's, the browser tests' servers) skip the warm-up:
+# it loads every shipped network once per process, work no page test needs. The warm-up itself
+# is tested in tests/app/test_preload.py, with the variable set there.
+os.environ.setdefault("CNN_LENS_WARM", "0")
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+ENV = "CNN_LENS_WARM"  # "0": no warm-up (the test suite's app processes, which test pages)
 WARM = threading.Event()  # set when the warm-up has finished (or failed: the app works cold)
 NICE = 5  # the warm-up thread's niceness: a page a student opened meanwhile goes first
 _lock = threading.Lock()
@@ -175,7 +176,10 @@ def start(log: Callable[[str], None] = print) -> threading.Thread:
         if not _thread:
             def run() -> None:
                 try:
-                    warm(log)
+                    if os.environ.get(ENV, "1").strip() == "0":
+                        log(f"warm-up off ({ENV}=0): the first visitors pay for it")
+                    else:
+                        warm(log)
                 finally:
                     WARM.set()
             _thread.append(threading.Thread(target=run, name="warm-up", daemon=True))

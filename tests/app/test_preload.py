@@ -5,6 +5,7 @@ thread; pages compute a few at a time (page slots)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -251,8 +252,8 @@ def test_a_launched_server_reports_ready_only_when_warm(tmp_path) -> None:
 
     from bench.server import free_port, start_server, stop
     port, log = free_port(), tmp_path / "server.log"
-    proc = start_server(port, {"CNN_LENS_RUNS_DIR": str(tmp_path / "runs")}, log=log,
-                        start="launcher")
+    proc = start_server(port, {"CNN_LENS_RUNS_DIR": str(tmp_path / "runs"), "CNN_LENS_WARM": "1"},
+                        log=log, start="launcher")
     seen: list[int] = []
     try:
         deadline = time.monotonic() + 300
@@ -270,3 +271,13 @@ def test_a_launched_server_reports_ready_only_when_warm(tmp_path) -> None:
         stop(proc)
     assert seen and seen[-1] == 200 and set(seen) <= {200, 503}
     assert warm_logged, log.read_text()[-2000:]
+
+
+def test_the_warm_up_can_be_turned_off() -> None:
+    """CNN_LENS_WARM=0 (the suite's app processes): ready at once, nothing loaded."""
+    code = ("import sys; from ui import warm; lines = []; t = warm.start(lines.append); "
+            "t.join(30); print(warm.WARM.is_set(), 'torch' in sys.modules, lines)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                         env={**os.environ, "CNN_LENS_WARM": "0"}, timeout=120)
+    assert out.stdout.strip() == ("True False ['warm-up off (CNN_LENS_WARM=0): the first "
+                                  "visitors pay for it']"), out.stderr
