@@ -31,6 +31,10 @@ def lower_priority() -> None:
                                                 + NICENESS))
 
 
+class Cancelled(Exception):
+    """Raised in a task's progress call once the task was asked to stop."""
+
+
 @dataclass
 class Task:
     """What a client can read about one background computation."""
@@ -43,6 +47,7 @@ class Task:
     result: Any = None
     error: str | None = None
     finished: float | None = None
+    stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def running(self) -> bool:
@@ -83,6 +88,8 @@ class Tasks:
                     del self._tasks[old]
 
         def progress(done: int, total: int, message: str = "") -> None:
+            if task.stop.is_set():
+                raise Cancelled(key)
             task.done, task.total = int(done), int(total)
             if message:
                 task.message = message
@@ -91,6 +98,8 @@ class Tasks:
             lower_priority()
             try:
                 task.result = fn(progress)
+            except Cancelled:
+                task.error = "stopped before it finished (it starts again when asked)"
             except Exception as exc:  # noqa: BLE001 - reported to the page, never raised there
                 task.error = f"{type(exc).__name__}: {exc}"
                 print(traceback.format_exc())
@@ -99,6 +108,24 @@ class Tasks:
 
         threading.Thread(target=run, name=f"task-{key[:40]}", daemon=True).start()
         return task
+
+    def stop_running(self, wait_s: float = 60.0) -> bool:
+        """Ask every running task to stop at its next progress step (a stopped task starts
+        again when asked), and wait for them.
+
+        Args:
+            wait_s: the longest wait for them to stop.
+        Returns:
+            Whether none is running any more.
+        """
+        with self._lock:
+            running = [t for t in self._tasks.values() if t.running]
+        for task in running:
+            task.stop.set()
+        deadline = time.monotonic() + wait_s
+        while self.any_running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self.any_running()
 
 
 TASKS = Tasks()

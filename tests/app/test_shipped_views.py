@@ -9,7 +9,6 @@ Feature maps view once more through the in-browser lens's payload.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -43,14 +42,11 @@ def opened(name: str) -> AppTest:
 
 @pytest.fixture(scope="module", autouse=True)
 def _finish_background_tasks():
-    """After the module: wait for the views' background computations (Trust's table), so no
-    torch thread is still working when the interpreter exits (that aborts it)."""
+    """After the module: stop the views' background computations (Trust's table), so no torch
+    thread is still working when the interpreter exits (that aborts it)."""
     yield
     from model.training.background import TASKS
-    end = time.monotonic() + 300
-    while TASKS.any_running() and time.monotonic() < end:
-        time.sleep(0.5)
-    assert not TASKS.any_running(), "background tasks still running after 300 s"
+    assert TASKS.stop_running(300), "background tasks still running after 300 s"
 
 
 def layer_kinds(name: str) -> list[str]:

@@ -75,7 +75,7 @@ class Run:
     def short_label(self) -> str:
         """The run picker's words, short enough for a phone: "compact, 24 Nov 10:00"."""
         m = re.fullmatch(r"(\d{4})(\d{2})(\d{2})-(\d{2})(\d{2})\d{2}-\w+", self.id)
-        months = ("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split()
+        months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         if m is None or not 1 <= int(m[2]) <= 12:
             return f"{self.arch}, {self.id}"
         return f"{self.arch}, {int(m[3])} {months[int(m[2]) - 1]} {m[4]}:{m[5]}"

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -282,5 +283,9 @@ def test_lens_in_the_explorer(app) -> None:
             page.screenshot(path=str(ROOT / "test-artifacts" / "lens_explorer.png"),
                             full_page=True)
             raise
-        # Draw mode: one prediction, the lens's, beside the pad (no header above it)
+        # Draw mode: one prediction, the lens's, beside the pad (no header above it); the lens
+        # of the page before may linger a moment while Streamlit swaps the elements
+        deadline = time.monotonic() + 30
+        while page.locator(f"{LENS} .pred-digit").count() != 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert page.locator(f"{LENS} .pred-digit").inner_text() == str(live)

@@ -45,3 +45,25 @@ def test_a_failure_is_reported_and_a_new_start_retries() -> None:
     good = tasks.start("x", lambda progress: "ok")
     _wait(good)
     assert good is not bad and good.result == "ok"
+
+
+def test_a_stopped_task_ends_at_its_next_step_and_starts_again_when_asked() -> None:
+    tasks, steps = Tasks(), []
+
+    def work(progress):
+        for i in range(10_000):
+            progress(i, 10_000)
+            steps.append(i)
+            time.sleep(0.001)
+        return "all"
+
+    first = tasks.start("k", work)
+    while not steps:
+        time.sleep(0.01)
+    assert tasks.stop_running(10) and not first.running
+    assert first.result is None and "stopped before it finished" in first.error
+    assert len(steps) < 10_000
+    again = tasks.start("k", lambda progress: "again")  # a stopped task is not the cache
+    _wait(again)
+    assert again is not first and again.result == "again"
+    assert tasks.stop_running(1)  # nothing running: at once
