@@ -27,6 +27,8 @@ pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
 from tests.model.files.test_onnx_import import FlatCNN, export  # noqa: E402
 
+pytestmark = pytest.mark.slow  # converting uploads, then every view of them: minutes
+
 KERAS_FIXTURES = Path(__file__).parents[1] / "model" / "files" / "keras_fixtures.py"
 _APP: list[AppTest] = []
 

@@ -25,6 +25,7 @@ print(len(set(sys.modules) - before))
 """
 
 
+@pytest.mark.slow
 def test_the_first_optimizer_imports_nothing_after_the_preload() -> None:
     out = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True,
                          text=True, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": ""})

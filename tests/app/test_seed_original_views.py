@@ -14,6 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from model.store import ModelRef
 
+pytestmark = pytest.mark.slow  # the 4M-parameter network in the heavy views: minutes
+
 ROOT = Path(__file__).resolve().parents[2]
 CKPT = ROOT / "checkpoints" / "seed-original.safetensors"
 

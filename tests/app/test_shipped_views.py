@@ -17,6 +17,8 @@ from model.store import CHECKPOINT_DIR, ModelRef
 from tests.app.test_app import APP, ok
 from ui.explorer import VIEWS
 
+pytestmark = pytest.mark.slow  # every shipped network in every view: minutes
+
 SHIPPED = sorted(p.stem for p in CHECKPOINT_DIR.glob("*.safetensors"))
 _APP: list[AppTest] = []  # one app for the module; each test switches it to its network
 

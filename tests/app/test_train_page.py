@@ -68,6 +68,7 @@ def test_a_run_of_another_process_on_the_same_runs_folder_is_shown(tmp_path, mon
         other.release()
 
 
+@pytest.mark.slow
 @pytest.mark.mnist
 def test_quick_run_shows_progress_saves_and_scrubs(mnist_dir, tmp_path, monkeypatch) -> None:
     runs = tmp_path / "runs"

@@ -61,6 +61,7 @@ def test_its_atlas_and_predictions_ship_and_reproduce_the_card(card: dict) -> No
     assert int((labels == preds).sum()) == card["test_correct"]
 
 
+@pytest.mark.slow
 @pytest.mark.mnist
 def test_this_cpu_gives_the_shipped_predictions(mnist_dir, card: dict) -> None:
     """The first SLICE test digits through the checkpoint here: the shipped predictions."""

@@ -59,6 +59,7 @@ def _probs(data: bytes, images: np.ndarray) -> tuple[np.ndarray, dict]:
     return np.array(out), card
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_probabilities_equal_keras(saved: Path, case: str) -> None:
     feed, layout = CASES[case]

@@ -196,6 +196,7 @@ def _probs_ort(path: Path, pixels: np.ndarray, scale: str) -> np.ndarray:
 DIFFS: dict[tuple[str, str], float] = {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exporter", EXPORTERS)
 @pytest.mark.parametrize("net", list(NETS))
 def test_probabilities_equal_onnxruntime(exported, net: str, exporter: str) -> None:
@@ -256,6 +257,7 @@ def keras_exported(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("net", ["batchnorm", "residual"])
 def test_keras_export_equals_onnxruntime(keras_exported, net: str) -> None:
     path = keras_exported / f"{net}.onnx"
