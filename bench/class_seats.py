@@ -1,20 +1,16 @@
-"""A script against a class: 60 scripted seats then a real student; 300 scripted digits then a
-real send. Run it on a checkout before and after seats that belong to someone:
+"""A script against a class's gallery: 60 scripted seats send 300 digits as fast as the limits
+let them, then a real student's send: refused or shown. Run it on a checkout before and after:
 
     python bench/class_seats.py [--root /path/to/checkout] [--out bench/results/class_seats]
 
-Seats: starts ``streamlit run app.py`` of ``--root`` on 127.0.0.1, a teacher starts a class, 60
-scripted sessions open the join link (a fresh Streamlit session each, as a script does) and
-leave; then a real student opens the link every 5 s (up to 60 s): the time until it is seated.
-Gallery: the class store of ``--root`` directly (its public interface): 60 scripted seats send
-300 digits as fast as the limits let them, then a real student's send: refused or shown.
-Peak memory: the server's and this process's max RSS. Loopback only, bounded in count and time.
+It drives the class store of ``--root`` directly (its public interface), on a temporary SQLite
+file. Peak memory: this process's max RSS. (Seats themselves are checked by the store's tests:
+tests/app/classroom/test_seats.py.)
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import json
 import resource
@@ -24,48 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-async def seats_phase(root: Path) -> dict:
-    sys.path.insert(0, str(ROOT))
-    from bench import server as srv
-    from bench.class_follow import start_teaching
-    from bench.st_client import Session
-    srv.ROOT = root  # the checkout under test
-    port = srv.free_port()
-    runs = Path(tempfile.mkdtemp(prefix="class_seats_"))
-    proc = srv.start_server(port, {"CNN_LENS_RUNS_DIR": str(runs)}, log=runs / "server.log")
-    try:
-        srv.wait_http(port, 180)
-        teacher, code = await start_teaching(port, "Feature maps", 120)
-        t0, refused = time.perf_counter(), 0
-        for _ in range(6):  # 60 join links, 10 at a time
-            batch = [Session(port, f"class={code}", 120) for _ in range(10)]
-            replies = await asyncio.gather(*(s.open() for s in batch))
-            refused += sum("full" in " ".join(r.texts + r.warnings) or
-                           "wait" in " ".join(r.warnings) for r in replies)
-            await asyncio.gather(*(s.close() for s in batch))
-        script_s = time.perf_counter() - t0
-        t1, seated, tries = time.perf_counter(), False, 0
-        while time.perf_counter() - t1 < 60 and not seated:
-            tries += 1
-            real = Session(port, f"class={code}", 120)
-            reply = await real.open()
-            words = " ".join(reply.warnings + reply.texts)
-            seated = "is full" not in words and f"class={code}" in real.query and \
-                "wait" not in words
-            await real.close()
-            if not seated:
-                await asyncio.sleep(5)
-        real_s = time.perf_counter() - t1
-        await teacher.close()
-        status = Path(f"/proc/{proc.pid}/status").read_text()
-        rss = int(status.split("VmHWM:")[1].split()[0])
-        return {"script_60_joins_s": round(script_s, 2), "script_refused": refused,
-                "real_student_seated": seated, "real_student_after_s": round(real_s, 1),
-                "tries": tries, "server_peak_rss_mb": round(rss / 1024, 1)}
-    finally:
-        srv.stop(proc)
 
 
 def gallery_phase(root: Path) -> dict:
@@ -120,11 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", type=Path, default=ROOT)
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--skip-seats", action="store_true")
     args = ap.parse_args(argv)
     result = {"root": str(args.root), "gallery": gallery_phase(args.root.resolve())}
-    if not args.skip_seats:
-        result["seats"] = asyncio.run(seats_phase(args.root.resolve()))
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
