@@ -78,4 +78,7 @@ def scale_figure(fig: Any) -> Any:
                 font.size = _scaled(font.size or base, 12)
     fig.update_xaxes(tickfont_size=_scaled(None, 12))
     fig.update_yaxes(tickfont_size=_scaled(None, 12))
+    # axis titles too (where a figure sets none, Streamlit's chart theme would set its own 14 px)
+    for axis in [*fig.select_xaxes(), *fig.select_yaxes()]:
+        axis.title.font.size = _scaled(axis.title.font.size or base, 14)
     return fig

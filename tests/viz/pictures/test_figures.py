@@ -61,6 +61,8 @@ def test_presenter_mode_enlarges_every_text_of_a_figure() -> None:
     fig = present.scale_figure(atlasfigs.curves_figure({"a": np.ones(3)}, "Title"))
     assert fig.layout.title.font.size == 20.3 and fig.layout.legend.font.size == 18.8
     assert fig.layout.xaxis.tickfont.size == 17.4 and fig.layout.font.size == 18.8
+    growth = present.scale_figure(figures.field_growth([], None))
+    assert growth.layout.yaxis.title.font.size >= present.MIN_CHART_FONT  # "input pixels"
     fig = present.scale_figure(atlasfigs.confusion_figure(np.eye(10, dtype=int)))
     assert fig.data[0].textfont.size == 20.3  # the counts in the cells (14 px normally)
     small = figures.warmup()
