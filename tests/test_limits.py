@@ -13,7 +13,6 @@ import inspect
 import re
 from pathlib import Path
 
-import pytest
 import tomllib
 
 from viz import limits
@@ -27,9 +26,6 @@ EXCEPTIONS = {
     ("model/classroom/browser_id.py", "_MAX_COOKIE"):
         "a well-formed cookie's length, summed from the parts of its pattern beside it",
 }
-# Modules edited in parallel while the limits moved: each one's constants and the limits' names
-# that replace them (their values must agree until the module reads viz.limits).
-NOT_YET_MOVED: dict[str, dict[str, str]] = {}
 
 
 def _app_sources() -> list[Path]:
@@ -52,23 +48,6 @@ def _numeric_limits(path: Path) -> dict[str, ast.expr]:
             if isinstance(t, ast.Name) and LIMIT_NAME.search(t.id) and _has_number(node.value):
                 found[t.id] = node.value
     return found
-
-
-def _values(path: Path) -> dict[str, float]:
-    """Every module-level constant of ``path`` whose value is arithmetic on numbers (and on the
-    constants before it), evaluated: what the module defines, without importing it."""
-    env: dict[str, float] = {}
-    for node in ast.parse(path.read_text(), str(path)).body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 \
-                and isinstance(node.targets[0], ast.Name):
-            try:
-                value = eval(compile(ast.Expression(node.value), str(path), "eval"),  # noqa: S307
-                             {"__builtins__": {}}, dict(env))
-            except Exception:  # noqa: BLE001 - not plain arithmetic: not a number of its own
-                continue
-            if type(value) in (int, float):
-                env[node.targets[0].id] = value
-    return env
 
 
 def test_the_upload_box_is_the_limits_upload_cap() -> None:
@@ -105,25 +84,14 @@ def test_no_module_but_the_limits_writes_a_limit() -> None:
     home = ROOT / "viz" / "limits.py"
     bad = [f"{p.relative_to(ROOT)}: {name}" for p in _app_sources() if p != home
            for name in _numeric_limits(p)
-           if (str(p.relative_to(ROOT)), name) not in EXCEPTIONS
-           and name not in NOT_YET_MOVED.get(str(p.relative_to(ROOT)), {})]
+           if (str(p.relative_to(ROOT)), name) not in EXCEPTIONS]
     assert not bad, f"define these in viz/limits.py and read them there: {bad}"
 
 
-def test_the_exceptions_and_the_modules_not_yet_moved_are_still_there() -> None:
-    """Each entry names a constant that still exists: a moved one leaves the lists."""
+def test_the_exceptions_are_still_there() -> None:
+    """Each exception names a constant that still exists: a moved one leaves the list."""
     for (rel, name) in EXCEPTIONS:
         assert name in _numeric_limits(ROOT / rel), f"{rel}: {name} is gone; drop its exception"
-    for rel, names in NOT_YET_MOVED.items():
-        left = set(names) & set(_numeric_limits(ROOT / rel))
-        assert left == set(names), f"{rel}: {set(names) - left} moved; drop them from NOT_YET_MOVED"
-
-
-@pytest.mark.parametrize("rel", sorted(NOT_YET_MOVED))
-def test_the_modules_not_yet_moved_agree_with_the_limits(rel: str) -> None:
-    values = _values(ROOT / rel)
-    for old, new in NOT_YET_MOVED[rel].items():
-        assert values[old] == getattr(limits, new), f"{rel}: {old} is not viz.limits.{new}"
 
 
 def test_every_limit_says_why() -> None:
