@@ -4,11 +4,7 @@ traceback, and the class resumes when the store is back."""
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import socket
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
@@ -18,7 +14,7 @@ from model.classroom import rules
 from model.classroom.redis_store import RedisStore
 from model.classroom.sqlite_store import SqliteStore
 from model.classroom.store import Guarded, StoreDown
-from tests.app.classroom.test_store import DIGIT, SECRET, T0, _free_port
+from tests.app.classroom.test_store import DIGIT, SECRET, T0, _free_port, redis_server
 
 CODE = "FLT234"
 SEAT = "f" * 16
@@ -115,31 +111,10 @@ def test_a_store_whose_folder_cannot_be_made_gives_words(tmp_path: Path) -> None
     assert g.info(CODE, T0 + 1) is not None  # ... and is written when the store is back
 
 
-@contextlib.contextmanager
-def _redis(folder: Path, port: int):
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.skip("redis-server is missing (apt-get install redis-server)")
-    pytest.importorskip("redis")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir",
-                             str(folder), "--save", "", "--appendonly", "yes"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 @pytest.mark.parametrize("fault", ["down", "restarted"])
 def test_redis_down_or_restarted_mid_class(tmp_path: Path, fault: str) -> None:
     port = _free_port()
-    with _redis(tmp_path, port) as url:
+    with redis_server(tmp_path, port, keep=True) as url:
         g = Guarded(RedisStore(url))
         _started(g)
         g.send(CODE, SEAT, DIGIT, 7, 7, "", T0 + 1, browser="b")
@@ -148,7 +123,7 @@ def test_redis_down_or_restarted_mid_class(tmp_path: Path, fault: str) -> None:
             time.sleep(0.5)
     if fault == "down":
         _while_down(g, T0 + 5)
-    with _redis(tmp_path, port):  # back on the same port, with its append-only file
+    with redis_server(tmp_path, port, keep=True):  # back on the same port, with its append-only file
         if fault == "restarted":
             g.publish(CODE, SECRET, NEXT, T0 + 5)  # a stale socket: waits
         _after(g, T0 + 10)
@@ -163,7 +138,7 @@ def test_an_expired_class_tells_its_followers_it_ended(tmp_path: Path, backend: 
         _started(g)
         later = T0 + rules.EXPIRY_S + 1
     else:
-        ctx = _redis(tmp_path, _free_port())
+        ctx = redis_server(tmp_path, keep=True)
         url = ctx.__enter__()
         g = Guarded(RedisStore(url))
         _started(g)

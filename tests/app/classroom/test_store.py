@@ -32,16 +32,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    """``redis-server`` on 127.0.0.1 with its files in ``folder``; its URL."""
+def redis_server(folder: Path, port: int | None = None, keep: bool = False) -> Iterator[str]:
+    """``redis-server`` on 127.0.0.1 with its files in ``folder``; its URL. ``port``: a given
+    one (a restart on the same port); ``keep``: an append-only file, so a restart keeps the
+    data."""
     exe = shutil.which("redis-server")
     if exe is None:
         pytest.skip("redis-server is missing: install Debian's redis-server "
                     "(apt-get install redis-server) to test the Redis store")
     pytest.importorskip("redis", reason="the redis Python package is not installed")
-    port = _free_port()
+    port = port or _free_port()
     proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--dir",
-                             str(folder), "--save", "", "--appendonly", "no"],
+                             str(folder), "--save", "", "--appendonly", "yes" if keep else "no"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
