@@ -2,11 +2,15 @@
 
     python -m model.importer PATH [--out OUT.safetensors]
                              [--input-scale auto|unit|mnist|symmetric|raw] [--max-bytes N]
+                             [--architecture NAME | --layers TABLE.csv]
 
 prints ``{"source", "format", "out", "input_scale", "scale_accuracy", "params", "macs",
 "layers": [{"name", "type", "inputs", "output_shape", "rf", "stride", "global"}]}`` (``rf`` and
 ``stride`` as ``[h, w]`` from the receptive-field engine, null for a layer whose units see the
-whole input, ``global: true``). A refused file prints ``error: MESSAGE`` on stderr, exit 2.
+whole input, ``global: true``), with ``"scale_likelihood"`` (each scaling's mean
+log-probability of the true digit on the shipped samples, which chooses it) and, for a PyTorch
+state dict (``.pt``, ``.pth``), ``"architecture"`` (the zoo network its tensors were matched to,
+or the one ``--architecture`` names, or ``"layer table"`` for ``--layers``). A refused file prints ``error: MESSAGE`` on stderr, exit 2.
 Without ``--out`` the checkpoint is written beside PATH as NAME.safetensors (and NAME.json).
 PATH is read only when it is within the upload box's byte limit (what the app takes), unless
 ``--max-bytes`` raises it on purpose.
@@ -35,6 +39,7 @@ from model.files import keras_import
 from model.files.atomic import atomic_write
 from model.files.imported import AUTO, CHOICES, Converted, ImportedNetwork, to_checkpoint
 from model.files.onnx_import import read_onnx
+from model.files.statedict_import import read_statedict
 from viz.limits import ONNX_SIDE_FILE_BYTES, UPLOAD_FILE_BYTES
 from viz.network.card import CardError
 from viz.network.layers import input_names
@@ -43,7 +48,12 @@ Reader = Callable[..., ImportedNetwork]  # (files, name, max_bytes=...) -> Impor
 READERS: dict[str, Reader] = {
     ".onnx": read_onnx,
     ".keras": keras_import.read_keras,
+    ".pt": read_statedict,
+    ".pth": read_statedict,
 }
+# readers that take ``architecture=`` (a zoo name or a layer table's records): a state dict holds
+# weights, not the network
+ARCHITECTURE_READERS = (read_statedict,)
 
 
 def reader_for(name: str) -> Reader | None:
@@ -98,7 +108,8 @@ class Folder(Mapping[str, bytes]):
 
 
 def convert(files: Mapping[str, bytes], name: str, scale: str = AUTO,
-            max_bytes: int = UPLOAD_FILE_BYTES) -> Converted:
+            max_bytes: int = UPLOAD_FILE_BYTES, architecture: str | list | None = None
+            ) -> Converted:
     """The checkpoint of ``files[name]`` read by its extension's reader.
 
     Args:
@@ -106,6 +117,8 @@ def convert(files: Mapping[str, bytes], name: str, scale: str = AUTO,
         name: the network file's name in ``files``.
         scale: the input scaling (one of :data:`model.files.imported.CHOICES`).
         max_bytes: the largest network file read (default: the upload box's limit).
+        architecture: for a state dict, a zoo architecture's name or a layer table's records
+            (None: matched against the zoo).
     Returns:
         The checkpoint. Raises CardError with a one-line message.
     """
@@ -113,7 +126,11 @@ def convert(files: Mapping[str, bytes], name: str, scale: str = AUTO,
     if reader is None:
         raise CardError(f"{name}: not a format this app imports; it reads "
                         f"{', '.join(READERS)} files.")
-    return to_checkpoint(reader(files, name, max_bytes=max_bytes), scale)
+    if architecture and reader not in ARCHITECTURE_READERS:
+        raise CardError(f"{name}: the file holds its network; an architecture is named only "
+                        f"for a PyTorch state dict (.pt, .pth).")
+    extra = {"architecture": architecture} if reader in ARCHITECTURE_READERS else {}
+    return to_checkpoint(reader(files, name, max_bytes=max_bytes, **extra), scale)
 
 
 def summary(conv: Converted, out: str | None) -> dict[str, Any]:
@@ -128,9 +145,31 @@ def summary(conv: Converted, out: str | None) -> dict[str, Any]:
             "stride": None if info.is_global or info.stride is None
             else [info.stride, info.stride],
             "global": bool(info.is_global)})
-    return {"source": card["source"], "format": card["source_format"], "out": out,
-            "input_scale": card["input_scale"], "scale_accuracy": conv.scale_accuracy,
-            "params": card["params"], "macs": card["macs"], "layers": layers}
+    doc = {"source": card["source"], "format": card["source_format"], "out": out,
+           "input_scale": card["input_scale"], "scale_accuracy": conv.scale_accuracy,
+           "scale_likelihood": conv.scale_likelihood, "scale_close": conv.close,
+           "params": card["params"], "macs": card["macs"], "layers": layers}
+    if card.get("architecture"):
+        doc["architecture"] = card["architecture"]
+        doc["architectures_tried"] = card.get("architectures_tried", [])
+    return doc
+
+
+def architecture_of(name: str | None, table: str | None) -> str | list | None:
+    """The ``--architecture`` name, or the records of the ``--layers`` table file (its size
+    bounded), or None."""
+    if table is None:
+        return name
+    from model.files.torch_reader.match import read_table
+    from viz.limits import CARD_HEADER_BYTES
+
+    path = Path(table)
+    if not path.is_file():
+        raise CardError(f"{table}: no such layer table file.")
+    if path.stat().st_size > CARD_HEADER_BYTES:
+        raise CardError(f"{table}: {path.stat().st_size:,} bytes; a layer table is at most "
+                        f"{CARD_HEADER_BYTES:,}.")
+    return read_table(path.read_text("utf-8", "replace"), path.name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="how pixels were scaled in training (default: found on the samples)")
     p.add_argument("--max-bytes", type=int, default=UPLOAD_FILE_BYTES,
                    help=f"the largest file read (default {UPLOAD_FILE_BYTES:,}: the upload box's)")
+    arch = p.add_mutually_exclusive_group()
+    arch.add_argument("--architecture", default=None,
+                      help="a state dict's network: a zoo architecture (default: matched by "
+                           "its tensors' shapes)")
+    arch.add_argument("--layers", default=None,
+                      help="a state dict's network as a layer table (the lab's CSV columns)")
     a = p.parse_args(argv)
     import torch
 
@@ -150,7 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not path.is_file():
             raise CardError(f"{path}: no such file.")
-        conv = convert(Folder(path, a.max_bytes), path.name, a.input_scale, a.max_bytes)
+        conv = convert(Folder(path, a.max_bytes), path.name, a.input_scale, a.max_bytes,
+                       architecture_of(a.architecture, a.layers))
     except (CardError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,11 +1,14 @@
 """Class probabilities of a checkpoint for digits in a .npy file; one JSON line per image.
 
-    python -m model.predict CKPT --images FILE.npy
+    python -m model.predict CKPT --images FILE.npy [--architecture NAME | --layers TABLE.csv]
 
 FILE.npy holds uint8 images, N x 28 x 28 (read without pickles). Each line is
 ``{"index", "probs", "prediction"}``, with the input scaling of the checkpoint's card applied
 (``viz.inputs.scaling``; MNIST's mean and std for a card that names none). A refused file prints
-``error: MESSAGE`` on stderr, exit 2.
+``error: MESSAGE`` on stderr, exit 2. CKPT may also be a PyTorch state dict (``.pt``,
+``.pth``), converted in memory as ``python -m model.importer`` converts it (its architecture
+matched by its tensors' shapes unless named, its input scaling found on the shipped samples);
+each line then adds ``"architecture"``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from model.files.checkpoint import CheckpointError, read_network
 from viz.limits import PREDICT_IMAGES
 from viz.network.card import CardError
 from viz.network.npforward import forward, softmax
+
+STATE_DICTS = (".pt", ".pth")  # PyTorch state dicts: converted first (model.importer)
 
 
 def load_images(path: str | Path) -> np.ndarray:
@@ -45,13 +50,28 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.predict", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint")
     p.add_argument("--images", required=True, help="a .npy file of uint8 N x 28 x 28 digits")
+    arch = p.add_mutually_exclusive_group()
+    arch.add_argument("--architecture", default=None,
+                      help="a state dict's network: a zoo architecture (default: matched)")
+    arch.add_argument("--layers", default=None,
+                      help="a state dict's network as a layer table (the lab's CSV columns)")
     a = p.parse_args(argv)
+    extra = {}
     try:
         path = Path(a.checkpoint)
         if not path.is_file():
             raise CheckpointError(f"{path}: no such checkpoint file.")
-        net = read_network(path.read_bytes(), path.name)
         images = load_images(a.images)
+        if path.suffix.lower() in STATE_DICTS:
+            from model import importer
+
+            conv = importer.convert(importer.Folder(path), path.name,
+                                    architecture=importer.architecture_of(a.architecture,
+                                                                          a.layers))
+            net = read_network(conv.data, path.name)
+            extra = {"architecture": conv.card.get("architecture")}
+        else:
+            net = read_network(path.read_bytes(), path.name)
     except (CardError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -59,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, image in enumerate(images):
         probs = softmax(forward(net, image)[last])
         print(json.dumps({"index": i, "probs": [round(float(v), 7) for v in probs],
-                          "prediction": int(np.argmax(probs))}))
+                          "prediction": int(np.argmax(probs)), **extra}))
     return 0
 
 

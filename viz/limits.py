@@ -58,6 +58,14 @@ DRAWING_SIDE = 1024  # a drawing's side: the pad's is 240, refused from the PNG'
 DRAWING_BYTES = 4 * MIB  # PNG bytes of a drawing (the pad's are ~10 kB)
 DRAWING_CHARS = (DRAWING_BYTES + 2) // 3 * 4 + 64  # its base64 text and data-URL prefix
 PREDICT_IMAGES = 100_000  # images in one .npy for the command-line predictor: 10x MNIST's test set
+# A PyTorch state dict (torch.save's zip of data.pkl and one record per storage), read without
+# running its pickle: a 100-layer network's state dict has about 500 tensors and a pickle of
+# about 100 kB, so these bound a hostile file's directory and pickle long before memory does.
+TORCH_FILE_BYTES = UPLOAD_FILE_BYTES  # a .pt / .pth file: the upload box's
+TORCH_ZIP_ENTRIES = 2_000  # records in the zip: one per storage and six of torch's own
+TORCH_PICKLE_BYTES = 2_000_000  # data.pkl: about 200 bytes per tensor
+TORCH_PICKLE_OPS = 500_000  # opcodes run in data.pkl: about 40 per tensor
+TORCH_TENSORS = 1_000  # tensors built from one pickle (a network has at most 5 per layer)
 
 # ---------------------------------------------------------------------------------------------
 # The browser lens: what runs live in every student's browser (viz.browser.lens explains the

@@ -8,7 +8,11 @@ the file holds one (e.g. Keras ``Rescaling``, or Mul/Add on an ONNX graph's inpu
 :func:`to_checkpoint` turns it into a checkpoint (safetensors bytes with the card), checked by
 the limits of any upload (``viz.network.card``) before anything large is made, and finds how
 the network wants its pixels scaled (``viz.inputs.scaling``): the convention with the best
-accuracy on the shipped sample digits, unless the caller names one.
+likelihood on the shipped sample digits (the mean log-probability of the true digit), unless
+the caller names one. Likelihood, not accuracy: a network trained on 0..1 pixels may still
+classify most 0..255 ones (98.5% against 97.5% on the samples), but it is wildly overconfident
+on them, and its probabilities are wrong; each convention's accuracy is kept beside it, and two
+conventions within :data:`CLOSE_NATS` of each other are reported as close.
 
 Errors are :class:`viz.network.card.CardError` (a ``ValueError``) with a one-line message.
 torch is imported only to measure the accuracies.
@@ -33,6 +37,9 @@ CHOICES = (AUTO, *scaling.SCALES)  # what a user may ask for; "inside" is found,
 # ties go to the network's own scaling, then the zoo's
 PREFERENCE = (scaling.INSIDE, "mnist", "unit", "symmetric", "raw")
 LAYOUTS = ("NCHW", "NHWC", "NHW", "flat")
+# two scalings whose mean log-probabilities of the true digit differ by less than this are
+# "close": a probability factor of exp(0.05) = 1.05 on average, within the samples' noise
+CLOSE_NATS = 0.05
 
 
 @dataclass
@@ -56,17 +63,23 @@ class ImportedNetwork:
     inside: tuple[float, float] | None = None
     producer: str = ""
     notes: list[str] = field(default_factory=list)
+    architecture: str = ""  # the zoo network it was matched to (a state dict), for the card
+    tried: list[str] = field(default_factory=list)  # the networks it was matched against
 
 
 @dataclass
 class Converted:
     """A checkpoint made from an :class:`ImportedNetwork`: its bytes, card, analysis, and the
-    accuracy on the shipped samples under each input scaling tried."""
+    accuracy and likelihood (mean log-probability of the true digit) on the shipped samples
+    under each input scaling tried; ``close``: the other scalings within :data:`CLOSE_NATS`
+    of the chosen one."""
 
     data: bytes
     card: dict[str, Any]
     report: Any  # viz.network.layers.LabReport
     scale_accuracy: dict[str, float]
+    scale_likelihood: dict[str, float] = field(default_factory=dict)
+    close: list[str] = field(default_factory=list)
 
 
 def _fail(source: str, message: str) -> card_reader.CardError:
@@ -122,9 +135,10 @@ def candidates(inside: tuple[float, float] | None) -> dict[str, tuple[float, flo
     return out
 
 
-def accuracies(imp: ImportedNetwork, images: np.ndarray, labels: np.ndarray
-               ) -> dict[str, float]:
-    """Accuracy on ``images`` (uint8 N x 28 x 28) under each scaling of :func:`candidates`."""
+def scores(imp: ImportedNetwork, images: np.ndarray, labels: np.ndarray
+           ) -> dict[str, tuple[float, float]]:
+    """{scaling: (accuracy, mean log-probability of the true digit)} on ``images`` (uint8
+    N x 28 x 28) under each scaling of :func:`candidates`."""
     import torch
 
     from model.files.checkpoint import torch_model
@@ -133,23 +147,38 @@ def accuracies(imp: ImportedNetwork, images: np.ndarray, labels: np.ndarray
     net = NumpyNet(ARCH, imp.layers, _state(imp), {})
     model = torch_model(net, imp.source)  # no input scaling: fed each convention's numbers
     u = torch.from_numpy(np.asarray(images, dtype=np.float32) / np.float32(255.0))[:, None]
+    truth = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     out = {}
     with torch.no_grad():
         for name, (mean, std) in candidates(imp.inside).items():
-            pred = model((u - mean) / std).argmax(1).numpy()
-            out[name] = round(float(np.mean(pred == labels)), 4)
+            logits = model((u - mean) / std).double()
+            logp = torch.log_softmax(logits, 1).gather(1, truth[:, None])
+            acc = float((logits.argmax(1) == truth).double().mean())
+            like = float(logp.mean())
+            out[name] = (round(acc, 4), round(like, 4) if np.isfinite(like) else -1e9)
     return out
 
 
-def pick(acc: dict[str, float]) -> str:
-    """The best scaling; ties go by :data:`PREFERENCE`."""
-    return max(acc, key=lambda n: (acc[n], -PREFERENCE.index(n)))
+def accuracies(imp: ImportedNetwork, images: np.ndarray, labels: np.ndarray
+               ) -> dict[str, float]:
+    """Accuracy on ``images`` (uint8 N x 28 x 28) under each scaling of :func:`candidates`."""
+    return {k: v[0] for k, v in scores(imp, images, labels).items()}
+
+
+def pick(like: dict[str, float]) -> str:
+    """The scaling of the best likelihood (or score); ties go by :data:`PREFERENCE`."""
+    return max(like, key=lambda n: (like[n], -PREFERENCE.index(n)))
+
+
+def close_to(like: dict[str, float], name: str) -> list[str]:
+    """The other scalings whose likelihood is within :data:`CLOSE_NATS` of ``name``'s."""
+    return [k for k, v in like.items() if k != name and abs(v - like[name]) < CLOSE_NATS]
 
 
 def to_checkpoint(imp: ImportedNetwork, scale: str = AUTO,
                   samples: tuple[np.ndarray, np.ndarray] | None = None) -> Converted:
     """This project's checkpoint of ``imp``: every check of an upload first (:func:`check`),
-    then the input scaling (``scale``: one of :data:`CHOICES`; ``auto`` picks the best on
+    then the input scaling (``scale``: one of :data:`CHOICES`; ``auto`` picks the likeliest on
     ``samples``, the shipped digits by default, and ties go by :data:`PREFERENCE`; a network
     with its own scaling gets ``"inside"`` under ``auto``), then the card (``arch``
     ``"imported"``, the layer records, parameters, MACs, input scaling and the accuracies) and
@@ -165,22 +194,33 @@ def to_checkpoint(imp: ImportedNetwork, scale: str = AUTO,
     if samples is None:
         from model.store import load_samples
         samples = load_samples()
-    acc = accuracies(imp, *samples)
-    name = pick(acc) if scale == AUTO else scale
+    both = scores(imp, *samples)
+    acc = {k: v[0] for k, v in both.items()}
+    like = {k: v[1] for k, v in both.items()}
+    name = pick(like) if scale == AUTO else scale
     if imp.inside is not None and name == "raw":
         name = scaling.INSIDE
     mean, std = candidates(imp.inside)[name]
+    close = close_to(like, name)
     card = {"format": CARD_VERSION, "arch": ARCH, "layers": imp.layers,
             "params": report.params, "macs": report.macs,
             **scaling.card_fields(name, mean, std),
-            "scale_accuracy": acc, "scale_chosen": "detected" if scale == AUTO else "given",
+            "scale_accuracy": acc, "scale_likelihood": like,
+            "scale_chosen": "detected" if scale == AUTO else "given",
             "source": imp.source, "source_format": imp.format, "input_layout": imp.layout}
+    if close:
+        card["scale_close"] = close
+    if imp.architecture:
+        card["architecture"] = imp.architecture
+    if imp.tried:
+        card["architectures_tried"] = list(imp.tried)
     if imp.producer:
         card["producer"] = imp.producer[:PRODUCER_CHARS]
     data = save(_state(imp), metadata={card_reader.CARD_KEY: json.dumps(card)})
     net = read_network(data, imp.source)  # the reader every upload passes
-    return Converted(data, net.card, report, acc)
+    return Converted(data, net.card, report, acc, like, close)
 
 
-__all__ = ["ARCH", "AUTO", "CHOICES", "Converted", "ImportedNetwork", "INPUT_SHAPE",
-           "accuracies", "candidates", "check", "pick", "to_checkpoint"]
+__all__ = ["ARCH", "AUTO", "CHOICES", "CLOSE_NATS", "Converted", "ImportedNetwork",
+           "INPUT_SHAPE", "accuracies", "candidates", "check", "close_to", "pick", "scores",
+           "to_checkpoint"]
