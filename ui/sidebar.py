@@ -40,15 +40,23 @@ def _on_model_upload() -> None:
     _import(files, main, "auto")
 
 
-def _import(files: dict[str, bytes], main: str | None, scale: str) -> None:
-    """Convert an ONNX (or other registered) upload into a checkpoint held as the upload."""
+def _import(files: dict[str, bytes], main: str | None, scale: str,
+            architecture: str | None = None) -> None:
+    """Convert an ONNX (or other registered) upload into a checkpoint held as the upload; a
+    state dict's ``architecture`` (None: matched by its tensors' shapes)."""
     from model import importer
+    from model.files.statedict_import import ArchitectureNeeded
+    st.session_state.pop("model.arch_pick", None)
     try:
         if main is None:
             raise ValueError(f"upload one network file ({', '.join(importer.READERS)}, or "
                              f".safetensors) with its data files, not {len(files)} files.")
-        conv = importer.convert(files, main, scale)
+        conv = importer.convert(files, main, scale, architecture=architecture)
     except ValueError as exc:  # CardError: one line saying why
+        if isinstance(exc, ArchitectureNeeded) or (architecture and main):
+            # a state dict whose network is not found (or not the one picked): pick another
+            st.session_state["model.arch_pick"] = {"files": files, "main": main,
+                                                   "nearest": getattr(exc, "nearest", None)}
         st.session_state["model.error"] = str(exc)
         st.session_state["model.last_upload"] = None
         st.session_state.pop(state.UPLOAD, None)
@@ -62,7 +70,9 @@ def _import(files: dict[str, bytes], main: str | None, scale: str) -> None:
     st.session_state[state.UPLOAD] = {
         "name": main, "data": conv.data, "digest": hashlib.sha256(conv.data).hexdigest(),
         "imported": {"files": files, "main": main, "accuracy": conv.scale_accuracy,
-                     "scale": conv.card["input_scale"]}}
+                     "scale": conv.card["input_scale"], "likelihood": conv.scale_likelihood,
+                     "close": conv.close, "architecture": conv.card.get("architecture"),
+                     "tried": conv.card.get("architectures_tried", [])}}
 
 
 def _on_import_scale() -> None:
@@ -71,7 +81,8 @@ def _on_import_scale() -> None:
     choice = st.session_state.get("model.import_scale")
     from viz.inputs.scaling import WORDS
     if imp and isinstance(choice, str) and choice in WORDS and choice != imp["scale"]:
-        _import(imp["files"], imp["main"], "raw" if choice == "inside" else choice)
+        _import(imp["files"], imp["main"], "raw" if choice == "inside" else choice,
+                imp.get("architecture"))
 
 
 def _import_scale_picker() -> None:
@@ -80,9 +91,13 @@ def _import_scale_picker() -> None:
     imp = (st.session_state.get(state.UPLOAD) or {}).get("imported")
     if not imp:
         return
-    acc = imp["accuracy"]
-    st.caption("Input scaling found by the accuracy on the shipped samples: "
-               + ", ".join(f"{k} {v:.0%}" for k, v in acc.items()))
+    acc, like = imp["accuracy"], imp.get("likelihood") or {}
+    st.caption("Input scaling found by the likelihood on the shipped samples (mean "
+               "log-probability of the true digit; accuracy beside it): "
+               + ", ".join(f"{k} {like.get(k, float('nan')):.2f} ({v:.0%})"
+                           for k, v in acc.items())
+               + (f". Close to {', '.join(imp['close'])}: check both." if imp.get("close")
+                  else ""))
     names = list(acc)
     st.session_state["model.import_scale"] = imp["scale"]
     # short choices (a sidebar's expander is narrow): the formulas are listed under the picker
@@ -186,17 +201,49 @@ def sidebar_model():
                            "`python -m model.train` to see real features.")
     with st.sidebar.expander("Upload your own checkpoint"):
         st.file_uploader(
-            "A .safetensors checkpoint, an .onnx network (with its .onnx.data) or a .keras "
-            "model", type=None,
+            "A .safetensors checkpoint, an .onnx network (with its .onnx.data), a .keras "
+            "model or a PyTorch state dict (.pt, .pth)", type=None,
             key="model.uploader", on_change=_on_model_upload, accept_multiple_files=True,
             help="A .safetensors checkpoint made here (python -m model.train); an .onnx file "
                  "from torch.onnx.export (the default exporter writes NAME.onnx and "
                  "NAME.onnx.data: upload both together) or from Keras's model.export(path, "
-                 "format='onnx'); a .keras file from Keras 3's model.save. It must read one "
-                 "28x28 grayscale digit and give 10 classes. Pickles, torch.save files, Lambda "
-                 "layers and custom Keras classes are refused for safety.")
+                 "format='onnx'); a .keras file from Keras 3's model.save; a .pt/.pth from "
+                 "torch.save(model.state_dict(), path), read as data and matched to a zoo "
+                 "network by its tensors. It must read one 28x28 grayscale digit and give 10 "
+                 "classes. Whole pickled models, Lambda layers and custom Keras classes are "
+                 "refused for safety.")
         _import_scale_picker()
+        _architecture_picker()
     return key, arch, slot
+
+
+def _on_architecture() -> None:
+    choice = st.session_state.get("model.import_arch")
+    pick = st.session_state.get("model.arch_pick") or \
+        (st.session_state.get(state.UPLOAD) or {}).get("imported")
+    if pick and isinstance(choice, str) and choice != pick.get("architecture"):
+        _import(pick["files"], pick["main"], "auto", choice)
+
+
+def _architecture_picker() -> None:
+    """A state dict's network: the zoo architectures to pick from when its tensors fit none
+    (or not the one picked), or the ones that fit when several did."""
+    pending = st.session_state.get("model.arch_pick")
+    imp = (st.session_state.get(state.UPLOAD) or {}).get("imported") or {}
+    if pending:
+        names = list(ARCHITECTURES)
+        near = pending.get("nearest")
+        st.session_state["model.import_arch"] = near if near in names else names[0]
+        st.selectbox("Architecture of the uploaded state dict", names, key="model.import_arch",
+                     on_change=_on_architecture,
+                     help="A state dict holds weights, not the network: pick the network it "
+                          "was trained as (its tensors must fit it).")
+    elif len(imp.get("tried") or []) > 1:
+        st.session_state["model.import_arch"] = imp["architecture"]
+        st.selectbox("Architecture of the uploaded state dict", imp["tried"],
+                     key="model.import_arch", on_change=_on_architecture,
+                     help="These networks all fit its tensors' shapes (their activations or "
+                          "poolings differ); the likeliest on the shipped samples was chosen.")
 
 
 def _on_image_upload() -> None:

@@ -73,12 +73,13 @@ def show(value: Any, limit: int = 40) -> str:
 
 def _foreign(data: bytes) -> str:
     if data[:4] == b"PK\x03\x04":
-        return ("it is a zip archive, probably a PyTorch file from torch.save; for safety this "
-                "tool never unpickles files. Re-save the weights with safetensors "
-                "(model.files.checkpoint.save_checkpoint)")
+        return ("it is a zip archive, probably a PyTorch file from torch.save, and a checkpoint "
+                "reader never unpickles files; a state dict is imported when named .pt or .pth "
+                "(read as data, no code run)")
     if data[:1] == b"\x80":
-        return ("it is a Python pickle; for safety this tool never unpickles files. Re-save the "
-                "weights with safetensors (model.files.checkpoint.save_checkpoint)")
+        return ("it is a Python pickle; for safety this tool never unpickles files (that would "
+                "run the file's code). Save the weights with torch.save(model.state_dict(), "
+                "\"net.pt\") and upload the .pt file")
     return "it is not a safetensors file"
 
 
@@ -154,8 +155,9 @@ def read_header(data: bytes, source: str = "checkpoint", *, complete: bool = Tru
                         f"again.")
     if not isinstance(meta, dict) or CARD_KEY not in meta:
         raise CardError(f"{source}: a safetensors file without a model card, so its "
-                        f"architecture is unknown. Save checkpoints with "
-                        f"model.files.checkpoint.save_checkpoint.")
+                        f"architecture is unknown. Save the weights with torch.save(model."
+                        f"state_dict(), \"net.pt\") and upload the .pt file (its network is "
+                        f"found from its tensors), or export ONNX with torch.onnx.export.")
     text = meta[CARD_KEY]
     try:
         card = json.loads(text) if isinstance(text, str) else None

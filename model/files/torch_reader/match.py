@@ -133,12 +133,16 @@ def nearest(have: list[tuple[str, tuple[int, ...]]]) -> str | None:
 
 def named(architecture: str, have: list[tuple[str, tuple[int, ...]]], source: str
           ) -> list[Candidate]:
-    """The variants of a zoo architecture the student named that fit; CardError listing each
-    problem when none does."""
+    """The variants of a zoo architecture the student named that fit (or the one variant named,
+    e.g. ``lenet5 (relu)``); CardError listing each problem when none does."""
     if architecture not in ARCHITECTURES:
-        raise CardError(f"{source}: no architecture {show(architecture)}; the zoo has "
-                        f"{', '.join(ARCHITECTURES)}.")
-    options = variants(architecture, ARCHITECTURES[architecture].layers())
+        variant = [c for c in zoo_candidates() if c.name == architecture]
+        if not variant:
+            raise CardError(f"{source}: no architecture {show(architecture)}; the zoo has "
+                            f"{', '.join(ARCHITECTURES)}.")
+        options = variant  # one variant, e.g. "lenet5 (relu, maxpool)"
+    else:
+        options = variants(architecture, ARCHITECTURES[architecture].layers())
     fit = [c for c in options if fits(c, have)]
     if not fit:
         raise CardError(f"{source}: its tensors do not fit {architecture}: "
@@ -170,6 +174,9 @@ def read_table(text: str, source: str) -> list[LayerRecord]:
 
 
 def _number(value: Any) -> Any:
+    """A CSV cell as the editor's table sends it: blank is None, a whole number an int."""
+    if isinstance(value, str) and not value.strip():
+        return None
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value.strip())
     return value
