@@ -10,7 +10,9 @@ prints ``{"source", "format", "out", "input_scale", "scale_accuracy", "params", 
 whole input, ``global: true``), with ``"scale_likelihood"`` (each scaling's mean
 log-probability of the true digit on the shipped samples, which chooses it) and, for a PyTorch
 state dict (``.pt``, ``.pth``), ``"architecture"`` (the zoo network its tensors were matched to,
-or the one ``--architecture`` names, or ``"layer table"`` for ``--layers``). A refused file prints ``error: MESSAGE`` on stderr, exit 2.
+or the one ``--architecture`` names, or ``"layer table"`` for ``--layers``), the ones tried in
+``"architectures_tried"``, and ``"scale_close"`` (scalings within 0.05 nats of the chosen one).
+A refused file prints ``error: MESSAGE`` on stderr, exit 2.
 Without ``--out`` the checkpoint is written beside PATH as NAME.safetensors (and NAME.json).
 PATH is read only when it is within the upload box's byte limit (what the app takes), unless
 ``--max-bytes`` raises it on purpose.

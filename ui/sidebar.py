@@ -55,8 +55,9 @@ def _import(files: dict[str, bytes], main: str | None, scale: str,
     except ValueError as exc:  # CardError: one line saying why
         if isinstance(exc, ArchitectureNeeded) or (architecture and main):
             # a state dict whose network is not found (or not the one picked): pick another
-            st.session_state["model.arch_pick"] = {"files": files, "main": main,
-                                                   "nearest": getattr(exc, "nearest", None)}
+            st.session_state["model.arch_pick"] = {
+                "files": files, "main": main, "architecture": architecture,
+                "nearest": architecture or getattr(exc, "nearest", None)}
         st.session_state["model.error"] = str(exc)
         st.session_state["model.last_upload"] = None
         st.session_state.pop(state.UPLOAD, None)
@@ -92,9 +93,9 @@ def _import_scale_picker() -> None:
     if not imp:
         return
     acc, like = imp["accuracy"], imp.get("likelihood") or {}
-    st.caption("Input scaling found by the likelihood on the shipped samples (mean "
-               "log-probability of the true digit; accuracy beside it): "
-               + ", ".join(f"{k} {like.get(k, float('nan')):.2f} ({v:.0%})"
+    st.caption("Input scaling found on the shipped samples by the likelihood (the mean "
+               "log-probability of the true digit, in brackets; accuracy beside it): "
+               + ", ".join(f"{k} {v:.0%} ({like.get(k, float('nan')):.2f})"
                            for k, v in acc.items())
                + (f". Close to {', '.join(imp['close'])}: check both." if imp.get("close")
                   else ""))

@@ -66,6 +66,7 @@ TORCH_ZIP_ENTRIES = 2_000  # records in the zip: one per storage and six of torc
 TORCH_PICKLE_BYTES = 2_000_000  # data.pkl: about 200 bytes per tensor
 TORCH_PICKLE_OPS = 500_000  # opcodes run in data.pkl: about 40 per tensor
 TORCH_TENSORS = 1_000  # tensors built from one pickle (a network has at most 5 per layer)
+TORCH_INT_BYTES = 8  # an integer in the pickle (LONG1): shapes, strides and offsets fit in 64 bits
 
 # ---------------------------------------------------------------------------------------------
 # The browser lens: what runs live in every student's browser (viz.browser.lens explains the

@@ -18,6 +18,7 @@ that save a state dict or export ONNX instead: loading it would run the student'
 from __future__ import annotations
 
 from collections.abc import Mapping
+
 import numpy as np
 
 from model.files.imported import ImportedNetwork, scores

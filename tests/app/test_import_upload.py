@@ -95,9 +95,10 @@ def test_onnx_upload_converts_with_the_scaling_found(app: AppTest, files: Path) 
     imp = imported(at, "flat.onnx")
     acc = imp["accuracy"]
     assert set(acc) == {"unit", "mnist", "symmetric", "raw"}
-    assert imp["scale"] == max(acc, key=acc.get)
+    like = imp["likelihood"]
+    assert imp["scale"] == max(like, key=like.get)  # chosen by likelihood, accuracy beside it
     caption = next(c.value for c in at.caption if "Input scaling found" in c.value)
-    assert all(f"{k} {v:.0%}" in caption for k, v in acc.items())
+    assert all(f"{k} {v:.0%} ({like[k]:.2f})" in caption for k, v in acc.items())
     picker = at.selectbox(key="model.import_scale")
     assert picker.value == imp["scale"]
     other = "raw" if imp["scale"] != "raw" else "unit"

@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from viz.limits import TORCH_PICKLE_OPS, TORCH_TENSORS
+from viz.limits import TORCH_INT_BYTES, TORCH_PICKLE_OPS, TORCH_TENSORS
 from viz.network.card import CardError, show
 
 # torch's storage type -> numpy dtype code ("bf16": bfloat16, widened to float32 when read)
@@ -35,7 +35,6 @@ ALLOWED = (ORDERED_DICT, REBUILD_TENSOR, REBUILD_PARAMETER, *(("torch", s) for s
 SAVE_LINE = 'torch.save(model.state_dict(), "net.pt")'
 ONNX_LINE = 'torch.onnx.export(model, torch.zeros(1, 1, 28, 28), "net.onnx")'
 ADVICE = f"save the weights alone with {SAVE_LINE}, or export the network with {ONNX_LINE}."
-MAX_LONG_BYTES = 8  # a LONG1 integer: shapes and offsets fit in 64 bits
 
 
 @dataclass(frozen=True)
@@ -72,14 +71,14 @@ _MARK = _Mark()
 
 def refused_global(module: str, name: str, source: str) -> CardError:
     """The message for a global no state dict holds: a whole model, or code."""
-    what = f"{module}.{name}"
+    what = show(f"{module}.{name}", 60).strip("'")
     if module == "__main__" or module.startswith("torch.nn") or (
             name[:1].isupper() and not module.startswith(("builtins", "os", "sys", "subprocess",
                                                           "posix", "nt", "io", "shutil"))):
-        return CardError(f"{source}: a whole pickled model (class {show(what, 60).strip(chr(39))}), not a state "
+        return CardError(f"{source}: a whole pickled model (class {what}), not a state "
                          f"dict: loading it would run the file's code, which this app never "
                          f"does; {ADVICE}")
-    return CardError(f"{source}: its pickle names {show(what, 60).strip(chr(39))}, which no state dict holds: "
+    return CardError(f"{source}: its pickle names {what}, which no state dict holds: "
                      f"refused (this app never runs code from a file); {ADVICE}")
 
 
@@ -288,7 +287,7 @@ def _text(n_fmt: str, encoding: str, as_bytes: bool = False) -> Any:
 
 def _long1(m: Machine) -> None:
     n = m._int("<B")
-    if n > MAX_LONG_BYTES:
+    if n > TORCH_INT_BYTES:
         raise _fail(m.source, f"an integer of {n} bytes")
     m.stack.append(int.from_bytes(m._take(n), "little", signed=True))
 

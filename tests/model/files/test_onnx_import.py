@@ -353,7 +353,7 @@ def test_importer_and_predict_commands(exported, tmp_path, capsys) -> None:
     assert importer.main([str(src), "--out", str(out), "--input-scale", "unit"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"source", "format", "out", "input_scale", "scale_accuracy", "params",
-                        "macs", "layers"}
+                        "macs", "layers", "scale_likelihood", "scale_close"}
     assert doc["format"] == "onnx" and doc["input_scale"] == "unit" and doc["out"] == str(out)
     assert set(doc["scale_accuracy"]) == {"unit", "mnist", "symmetric", "raw"}
     first = doc["layers"][0]
