@@ -101,10 +101,10 @@ def read_state_dict(data: bytes, source: str, max_bytes: int = TORCH_FILE_BYTES,
         st = ref.storage
         rec = records.get(f"{folder}data/{st.key}")
         if rec is None:
-            raise CardError(f"{source}: {what}'s storage {show(st.key)} has no record "
+            raise CardError(f"{source}: the storage of {what} has no record "
                             f"data/{show(st.key)} in the zip.")
         if rec.size != st.numel * _itemsize(st.dtype):
-            raise CardError(f"{source}: {what}'s storage declares {st.numel:,} items but its "
+            raise CardError(f"{source}: the storage of {what} declares {st.numel:,} items but its "
                             f"record holds {rec.size:,} bytes: its sizes lie.")
         last = ref.offset + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride)) \
             if count else -1

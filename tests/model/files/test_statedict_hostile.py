@@ -181,8 +181,8 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
                                              rf"more than {TORCH_TENSORS:,} tensors"),
     "storage shorter than shape": (storage_short, r"needs 1,000,000 items of its storage, which "
                                                   r"holds 10"),
-    "storage numel lies": (storage_numel_lies, r"declares 1,000,000 items but its record holds "
-                                               r"40 bytes"),
+    "storage numel lies": (storage_numel_lies, r"the storage of tensor .w. declares 1,000,000 "
+                                               r"items but its record holds 40 bytes"),
     "view over the budget": (broadcast_over_budget, r"10,000,000,000 numbers"),
 }
 
