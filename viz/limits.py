@@ -62,10 +62,10 @@ PREDICT_IMAGES = 100_000  # images in one .npy for the command-line predictor: 1
 # running its pickle: a 100-layer network's state dict has about 500 tensors and a pickle of
 # about 100 kB, so these bound a hostile file's directory and pickle long before memory does.
 TORCH_FILE_BYTES = UPLOAD_FILE_BYTES  # a .pt / .pth file: the upload box's
-TORCH_ZIP_ENTRIES = 2_000  # records in the zip: one per storage and six of torch's own
-TORCH_PICKLE_BYTES = 2_000_000  # data.pkl: about 200 bytes per tensor
-TORCH_PICKLE_OPS = 500_000  # opcodes run in data.pkl: about 40 per tensor
-TORCH_TENSORS = 1_000  # tensors built from one pickle (a network has at most 5 per layer)
+TORCH_TENSORS = 5 * NETWORK_LAYERS  # tensors in one state dict: a BatchNorm layer has 5
+TORCH_ZIP_ENTRIES = TORCH_TENSORS + 16  # records in the zip: one per storage, a few of torch's
+TORCH_PICKLE_BYTES = 400 * TORCH_TENSORS  # data.pkl: about 110 bytes a tensor, and long names
+TORCH_PICKLE_OPS = 50 * TORCH_TENSORS  # opcodes run in data.pkl: about 36 a tensor
 TORCH_INT_BYTES = 8  # an integer in the pickle (LONG1): shapes, strides and offsets fit in 64 bits
 
 # ---------------------------------------------------------------------------------------------

@@ -112,7 +112,12 @@ class Machine:
         return out
 
     def _int(self, fmt: str) -> int:
-        return struct.unpack(fmt, self._take(struct.calcsize(fmt)))[0]
+        packing = _STRUCTS[fmt]
+        if self.pos + packing.size > len(self.data):
+            raise _fail(self.source, "it ends inside an opcode")
+        value = packing.unpack_from(self.data, self.pos)[0]
+        self.pos += packing.size
+        return value
 
     def _pop_mark(self) -> list[Any]:
         if not self.marks:
@@ -134,20 +139,21 @@ class Machine:
 
     def run(self) -> Any:
         """The pickle's object. Raises CardError naming what is refused."""
-        ops = 0
-        while True:
-            ops += 1
-            if ops > self.max_ops:
-                raise CardError(f"{self.source}: its data.pkl runs more than {self.max_ops:,} "
-                                f"opcodes; a state dict's needs far fewer.")
-            op = self._take(1)
-            handler = _OPS.get(op)
+        data, table, end = self.data, _TABLE, len(self.data)
+        for _ in range(self.max_ops):
+            if self.pos >= end:
+                raise _fail(self.source, "it ends without its STOP opcode")
+            op = data[self.pos]
+            self.pos += 1
+            handler = table[op]
             if handler is None:
-                raise _fail(self.source, f"opcode {op!r}, which a state dict's pickle does not "
-                                         f"use")
+                raise _fail(self.source, f"opcode {bytes([op])!r}, which a state dict's pickle "
+                                         f"does not use")
             if handler is _stop:
                 return self._pop()
             handler(self)
+        raise CardError(f"{self.source}: its data.pkl runs more than {self.max_ops:,} opcodes; "
+                        f"a state dict's needs far fewer.")
 
     # the objects a state dict's pickle may make ----------------------------------------------
 
@@ -378,6 +384,12 @@ _OPS: dict[bytes, Any] = {
     b"c": _global, b"\x93": _stack_global, b"R": _reduce, b"b": _build, b"Q": _binpersid,
     b"q": _put("<B"), b"r": _put("<I"), b"\x94": _memoize, b"h": _get("<B"), b"j": _get("<I"),
 }
+
+
+_TABLE: list[Any] = [None] * 256  # _OPS by the opcode's byte, for the machine's loop
+for _code, _handler in _OPS.items():
+    _TABLE[_code[0]] = _handler
+_STRUCTS = {fmt: struct.Struct(fmt) for fmt in ("<B", "<H", "<i", "<I", "<Q")}
 
 
 def load(data: bytes, source: str) -> Any:

@@ -20,7 +20,7 @@ import pytest
 
 from model.files.statedict_import import read
 from model.files.torch_reader.statedict import read_state_dict
-from viz.limits import TORCH_PICKLE_BYTES, TORCH_TENSORS
+from viz.limits import TORCH_PICKLE_BYTES, TORCH_PICKLE_OPS, TORCH_TENSORS, TORCH_ZIP_ENTRIES
 from viz.network.card import CardError
 
 MB = 1_000_000
@@ -148,6 +148,27 @@ def tensors_within_pickle_bound() -> bytes:
     return torch_zip(_many((TORCH_PICKLE_BYTES - 400) // 5), {"0": b"\0\0\0\0"})
 
 
+def opcode_flood() -> bytes:
+    """Empty dicts, each memoized under a new index, as many as the pickle's size bound holds
+    (two opcodes in 6 bytes each: about the most objects a pickle can ask for)."""
+    count = (TORCH_PICKLE_BYTES - 100) // 6
+    body = b"".join(b"}r" + struct.pack("<I", i) for i in range(count))
+    return torch_zip(b"\x80\x02" + body + b".", {})
+
+
+def too_many_records() -> bytes:
+    """A zip of one more (empty) record than a state dict's may hold."""
+    return torch_zip(state_pickle([]), {str(i): b"" for i in range(TORCH_ZIP_ENTRIES)})
+
+
+def directory_count_lies() -> bytes:
+    """A good file whose end-of-directory record claims 65,535 records."""
+    data = bytearray(good_file())
+    at = data.rindex(b"PK\x05\x06")
+    data[at + 8:at + 12] = struct.pack("<HH", 0xFFFE, 0xFFFE)
+    return bytes(data)
+
+
 def storage_short() -> bytes:
     """A tensor of shape 1000 x 1000 over a storage of 10 floats."""
     return torch_zip(state_pickle([("w", tensor("0", 10, (1000, 1000), (1000, 1)))]),
@@ -172,6 +193,8 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
     "global builtins.eval": (lambda: forbidden("builtins", "eval"), r"names builtins\.eval"),
     "global __main__.X": (lambda: forbidden("__main__", "X"),
                           r"whole pickled model \(class __main__\.X\).*state_dict\(\).*onnx"),
+    "too many records": (too_many_records, rf"{TORCH_ZIP_ENTRIES + 3:,} records in the zip"),
+    "directory count lies": (directory_count_lies, r"65,534 records in the zip"),
     "record sizes lie": (sizes_lie, r"declares 2,000,000,000 bytes, past the end"),
     "stored sizes disagree": (stored_sizes_disagree, r"stored, yet declares 4,000,000 bytes"),
     "zip bomb": (zip_bomb, r"data\.pkl declares 100,000,002 bytes"),
@@ -179,6 +202,7 @@ HOSTILE: dict[str, tuple[Callable[[], bytes], str]] = {
     "10M tiny tensors": (ten_million_tensors, r"data\.pkl declares 50,000,\d+ bytes"),
     "tiny tensors within the pickle bound": (tensors_within_pickle_bound,
                                              rf"more than {TORCH_TENSORS:,} tensors"),
+    "opcode flood": (opcode_flood, rf"runs more than {TORCH_PICKLE_OPS:,} opcodes"),
     "storage shorter than shape": (storage_short, r"needs 1,000,000 items of its storage, which "
                                                   r"holds 10"),
     "storage numel lies": (storage_numel_lies, r"the storage of tensor .w. declares 1,000,000 "
