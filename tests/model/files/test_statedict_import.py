@@ -129,6 +129,31 @@ def test_network_trained_on_unit_pixels_is_detected_as_unit() -> None:
     assert conv.close == close_to(like, "unit")
 
 
+@pytest.mark.parametrize("arch", ["fast", "keras-convnet"])
+def test_shipped_relu_network_moved_to_unit_pixels_is_detected_as_unit(arch: str) -> None:
+    """A shipped ReLU network with MNIST's normalisation folded into its first layer computes
+    on 0..1 pixels: raw 0..255 pixels still classify most samples (ReLU networks scale), but
+    their likelihood is far lower, so ``unit`` is chosen."""
+    from model.files.checkpoint import load_checkpoint
+    from model.store import CHECKPOINT_DIR
+
+    model, _ = load_checkpoint(CHECKPOINT_DIR / f"{arch}.safetensors")
+    first = model.conv1
+    assert first.padding == (0, 0)  # an input offset folds exactly into an unpadded conv
+    with torch.no_grad():  # (u - MEAN)/STD into the first layer
+        w = first.weight.clone()
+        first.weight.div_(STD)
+        first.bias.sub_(w.sum((1, 2, 3)) * MEAN / STD)
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    conv = importer.convert({"unit.pt": buf.getvalue()}, "unit.pt")
+    acc, like = conv.scale_accuracy, conv.scale_likelihood
+    print(arch, "accuracy", acc, "likelihood", like)
+    assert conv.card["architecture"] == arch and conv.card["input_scale"] == "unit"
+    assert acc["raw"] >= acc["unit"] - 0.1 and like["raw"] < like["unit"] - 1.0
+    assert _largest_difference(conv, model, 0.0, 1.0) < 1e-4
+
+
 def test_likelihood_not_accuracy_chooses_and_close_ones_are_named() -> None:
     """The [0,1]-vs-raw case: raw's accuracy is higher, its likelihood far lower."""
     acc = {"unit": 0.975, "raw": 0.985}
