@@ -11,7 +11,8 @@ whole input, ``global: true``), with ``"scale_likelihood"`` (each scaling's mean
 log-probability of the true digit on the shipped samples, which chooses it) and, for a PyTorch
 state dict (``.pt``, ``.pth``), ``"architecture"`` (the zoo network its tensors were matched to,
 or the one ``--architecture`` names, or ``"layer table"`` for ``--layers``), the ones tried in
-``"architectures_tried"``, and ``"scale_close"`` (scalings within 0.05 nats of the chosen one).
+``"architectures_tried"`` (with ``"architecture_likelihood"`` when several fitted), and
+``"scale_close"`` (scalings within 0.05 nats of the chosen one).
 A refused file prints ``error: MESSAGE`` on stderr, exit 2.
 Without ``--out`` the checkpoint is written beside PATH as NAME.safetensors (and NAME.json).
 PATH is read only when it is within the upload box's byte limit (what the app takes), unless
@@ -154,6 +155,8 @@ def summary(conv: Converted, out: str | None) -> dict[str, Any]:
     if card.get("architecture"):
         doc["architecture"] = card["architecture"]
         doc["architectures_tried"] = card.get("architectures_tried", [])
+        if "architecture_likelihood" in card:  # when several fitted: what chose among them
+            doc["architecture_likelihood"] = card["architecture_likelihood"]
     return doc
 
 

@@ -65,6 +65,7 @@ class ImportedNetwork:
     notes: list[str] = field(default_factory=list)
     architecture: str = ""  # the zoo network it was matched to (a state dict), for the card
     tried: list[str] = field(default_factory=list)  # the networks it was matched against
+    tried_likelihood: dict[str, float] = field(default_factory=dict)  # each one's, when chosen
 
 
 @dataclass
@@ -214,6 +215,8 @@ def to_checkpoint(imp: ImportedNetwork, scale: str = AUTO,
         card["architecture"] = imp.architecture
     if imp.tried:
         card["architectures_tried"] = list(imp.tried)
+    if imp.tried_likelihood:
+        card["architecture_likelihood"] = dict(imp.tried_likelihood)
     if imp.producer:
         card["producer"] = imp.producer[:PRODUCER_CHARS]
     data = save(_state(imp), metadata={card_reader.CARD_KEY: json.dumps(card)})

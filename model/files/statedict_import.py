@@ -120,6 +120,7 @@ def read(data: bytes, source: str = "net.pt", max_bytes: int = MAX_FILE_BYTES,
     tried = [n.architecture for n in nets]
     if len(nets) > 1:
         best, like = likeliest(nets, samples)
+        best.tried_likelihood = {k: round(v, 4) for k, v in like.items()}
         best.notes.append("matched by its tensors' shapes to " + ", ".join(
             f"{n} (likelihood {v:.3f})" for n, v in like.items())
             + f"; {best.architecture} is the likeliest on the shipped samples")

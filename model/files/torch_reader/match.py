@@ -133,21 +133,17 @@ def nearest(have: list[tuple[str, tuple[int, ...]]]) -> str | None:
 
 def named(architecture: str, have: list[tuple[str, tuple[int, ...]]], source: str
           ) -> list[Candidate]:
-    """The variants of a zoo architecture the student named that fit (or the one variant named,
-    e.g. ``lenet5 (relu)``); CardError listing each problem when none does."""
-    if architecture not in ARCHITECTURES:
-        variant = [c for c in zoo_candidates() if c.name == architecture]
-        if not variant:
-            raise CardError(f"{source}: no architecture {show(architecture)}; the zoo has "
-                            f"{', '.join(ARCHITECTURES)}.")
-        options = variant  # one variant, e.g. "lenet5 (relu, maxpool)"
-    else:
-        options = variants(architecture, ARCHITECTURES[architecture].layers())
-    fit = [c for c in options if fits(c, have)]
-    if not fit:
+    """The network the student named (a zoo name, or a variant's, e.g. ``lenet5 (relu)``),
+    exactly that one; CardError listing each problem when its tensors do not fit."""
+    chosen = [c for c in zoo_candidates() if c.name == architecture]
+    if not chosen:
+        raise CardError(f"{source}: no architecture {show(architecture)}; the zoo has "
+                        f"{', '.join(ARCHITECTURES)} (and their variants, e.g. "
+                        f"\"lenet5 (relu, maxpool)\").")
+    if not fits(chosen[0], have):
         raise CardError(f"{source}: its tensors do not fit {architecture}: "
-                        f"{differences(options[0], have)}.")
-    return fit
+                        f"{differences(chosen[0], have)}.")
+    return chosen
 
 
 def read_table(text: str, source: str) -> list[LayerRecord]:

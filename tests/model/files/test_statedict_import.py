@@ -242,6 +242,8 @@ def test_importer_and_predict_commands(tmp_path, capsys) -> None:
     assert doc["input_scale"] == "unit" and set(doc["scale_likelihood"]) == set(
         doc["scale_accuracy"])
     assert len(doc["architectures_tried"]) == 4
+    like = doc["architecture_likelihood"]
+    assert set(like) == set(doc["architectures_tried"]) and max(like, key=like.get) == "lenet5"
     images, _ = load_samples()
     npy = tmp_path / "digits.npy"
     np.save(npy, images[:3])
