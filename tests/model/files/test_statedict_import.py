@@ -151,7 +151,9 @@ def test_shipped_relu_network_moved_to_unit_pixels_is_detected_as_unit(arch: str
     print(arch, "accuracy", acc, "likelihood", like)
     assert conv.card["architecture"] == arch and conv.card["input_scale"] == "unit"
     assert acc["raw"] >= acc["unit"] - 0.1 and like["raw"] < like["unit"] - 1.0
-    assert _largest_difference(conv, model, 0.0, 1.0) < 1e-4
+    DIFFS[f"{arch} on 0..1"] = _largest_difference(conv, model, 0.0, 1.0)
+    print(f"{arch} on 0..1: largest probability difference {DIFFS[f'{arch} on 0..1']:.2e}")
+    assert DIFFS[f"{arch} on 0..1"] < 1e-4
 
 
 def test_likelihood_not_accuracy_chooses_and_close_ones_are_named() -> None:
@@ -207,7 +209,9 @@ def test_unmatched_state_dict_asks_for_an_architecture_or_a_table(tmp_path) -> N
     conv = importer.convert(_files(path), path.name, "unit",
                             architecture=read_table(TABLE, "t.csv"))
     assert conv.card["architecture"] == "layer table"
-    assert _largest_difference(conv, module, 0.0, 1.0) < 1e-5
+    DIFFS["small.pt (layer table)"] = _largest_difference(conv, module, 0.0, 1.0)
+    print(f"small.pt: largest probability difference {DIFFS['small.pt (layer table)']:.2e}")
+    assert DIFFS["small.pt (layer table)"] < 1e-5
 
 
 @pytest.mark.slow
