@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from model.files import keras_import
+from model.files import h5_import, keras_import
 from model.files.atomic import atomic_write
 from model.files.imported import AUTO, CHOICES, Converted, ImportedNetwork, to_checkpoint
 from model.files.onnx_import import read_onnx
@@ -43,6 +43,8 @@ Reader = Callable[..., ImportedNetwork]  # (files, name, max_bytes=...) -> Impor
 READERS: dict[str, Reader] = {
     ".onnx": read_onnx,
     ".keras": keras_import.read_keras,
+    ".h5": h5_import.read_h5,  # model.save("net.h5"): Keras 3 on TensorFlow, Keras 2 (tf_keras)
+    ".hdf5": h5_import.read_h5,
 }
 
 

@@ -187,12 +187,13 @@ def sidebar_model():
     with st.sidebar.expander("Upload your own checkpoint"):
         st.file_uploader(
             "A .safetensors checkpoint, an .onnx network (with its .onnx.data) or a .keras "
-            "model", type=None,
+            "or .h5 Keras model", type=None,
             key="model.uploader", on_change=_on_model_upload, accept_multiple_files=True,
             help="A .safetensors checkpoint made here (python -m model.train); an .onnx file "
                  "from torch.onnx.export (the default exporter writes NAME.onnx and "
                  "NAME.onnx.data: upload both together) or from Keras's model.export(path, "
-                 "format='onnx'); a .keras file from Keras 3's model.save. It must read one "
+                 "format='onnx'); a .keras file from Keras 3's model.save, or an .h5 file from "
+                 "model.save('net.h5') (Keras 3 or 2). It must read one "
                  "28x28 grayscale digit and give 10 classes. Pickles, torch.save files, Lambda "
                  "layers and custom Keras classes are refused for safety.")
         _import_scale_picker()
