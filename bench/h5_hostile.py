@@ -4,9 +4,8 @@
 
 Builds each hostile file of tests/model/files/test_h5_import.py's ``HOSTILE`` table from the
 committed fixtures (tests/fixtures/tensorflow: networks saved by TensorFlow's Keras 3 and by
-tf_keras; no TensorFlow needed here), plus files near the upload box's limit: a model_config
-of 30 MB, a Dense bias in one gzip chunk of 256M floats (1 GB once inflated) with unlimited
-maxshape. Each case runs in a fresh process capped at 3 GB of address space
+tf_keras; no TensorFlow needed here), plus a Dense bias in one gzip chunk of 256M floats
+(1 GB once inflated) with unlimited maxshape. Each case runs in a fresh process capped at 3 GB of address space
 (``bench/hostile_case.py`` under ``prlimit --as``; before this reader the importer refused
 every ``.h5`` by its extension, so there is no older column). Time: the one call;
 memory: the process's peak resident size (imports included) and its growth during the call.
@@ -44,8 +43,6 @@ def main() -> None:
         files = [(f"a good file ({name}.h5)", (FIXTURES / f"{name}.h5").read_bytes())
                  for name in ("keras3_tutorial_cnn", "tf_keras_batchnorm")]
         files += [(case, make(saved)) for case, (make, _) in HOSTILE.items()]
-        files.append(("model_config of 30 MB", edited(lambda f: f.attrs.__setitem__(
-            "model_config", " " * 30_000_000))))
         files.append(("bias in one 256M-float gzip chunk", edited(_rewrite(
             BIAS, chunks=(1 << 28,), maxshape=(None,), compression="gzip"))))
         rows = []

@@ -55,7 +55,7 @@ import numpy as np
 from model.files.imported import ImportedNetwork
 from model.files.keras_reader.config import ACTIVATIONS, CLASSES, graph, layer_name
 from model.files.keras_reader.layers import Builder
-from model.files.keras_reader.weights import shown
+from model.files.keras_reader.weights import check_heaps, shown
 from model.files.keras_reader.zip import (
     CONFIG,
     EXTENSION,
@@ -110,9 +110,11 @@ def read(data: bytes, source: str = "model.keras", max_bytes: int = MAX_FILE_BYT
 
 
 def open_h5(raw: bytes, source: str, what: str) -> Any:
-    """An h5py File of HDF5 bytes (to close after use), or CardError naming ``what``."""
+    """An h5py File of HDF5 bytes (to close after use), or CardError naming ``what``; its
+    heaps are checked first (:func:`model.files.keras_reader.weights.check_heaps`)."""
     import h5py
 
+    check_heaps(raw, source, what)
     try:
         return h5py.File(io.BytesIO(raw), "r")
     except (OSError, ValueError, RuntimeError) as exc:

@@ -20,16 +20,22 @@ import numpy as np
 
 from model.files.keras_reader.config import IMPLIED_INPUT, KERAS_TENSOR, MODEL_CLASSES
 from model.files.keras_reader.zip import read_json
-from viz.limits import KERAS_CONFIG_BYTES, LAYER_NAME_CHARS
+from viz.limits import (
+    KERAS_CONFIG_BYTES,
+    KERAS_H5_LAYER_WEIGHTS,
+    KERAS_H5_NAME_CHARS,
+    KERAS_H5_PATH_PARTS,
+    LAYER_NAME_CHARS,
+)
 from viz.network.card import CardError, show
 
 FORMAT = "h5"
 EXTENSIONS = (".h5", ".hdf5")
 CONFIG_ATTR = "model_config"
 WEIGHTS_GROUP = "model_weights"
-MAX_PATH_PARTS = 8  # a weight's name: "conv2d/kernel:0", "sequential/conv2d/kernel"
-MAX_NAME_CHARS = 256
-MAX_LAYER_WEIGHTS = 8  # a BatchNormalization has 4
+MAX_PATH_PARTS = KERAS_H5_PATH_PARTS  # the names this module reads
+MAX_NAME_CHARS = KERAS_H5_NAME_CHARS
+MAX_LAYER_WEIGHTS = KERAS_H5_LAYER_WEIGHTS
 VERSION_CHARS = 40
 SAVE_WHOLE = 'save the whole model with model.save("net.keras") (or model.save("net.h5"))'
 # classes of the objects nested in a legacy config (Keras 2 writes no module): read as data

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from model.files.budget import Budget
-from viz.limits import LAYER_NAME_CHARS, LAYER_WINDOW, NETWORK_PARAMS
+from viz.limits import KERAS_CONFIG_BYTES, LAYER_NAME_CHARS, LAYER_WINDOW, NETWORK_PARAMS
 from viz.network.card import CardError, show
 from viz.network.layers import INPUT
 
@@ -165,6 +165,41 @@ class WeightsReader:
 # HDF5 filters read (h5py's ids): what Keras and h5py write; any other is refused before a read
 FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 32000: "lzf"}
 CHUNK_SLACK = 1024  # bytes a compressed chunk may exceed its raw size by (gzip's headers)
+
+
+# HDF5's heaps, by their signature and version (HDF5 reads a heap whole, allocating the size
+# it declares, past the file's end too): the global heap holds variable-length strings (an
+# .h5's model_config, the weights' names), a local heap an old-style group's link names
+HEAPS = {b"GCOL\x01\x00\x00\x00": "global heap", b"HEAP\x00\x00\x00\x00": "local heap"}
+HEAP_BYTES = 2 * KERAS_CONFIG_BYTES  # a heap of a Keras file: its config and a few names
+HEAP_COUNT = 10_000  # heaps in one file: Keras writes a few
+
+
+def check_heaps(raw: bytes, source: str, what: str) -> None:
+    """Refuse HDF5 bytes holding a heap that declares more than :data:`HEAP_BYTES` (a string
+    attribute over any Keras config, or a heap that HDF5 would fill past the file's end), or
+    more than :data:`HEAP_COUNT` heaps, before HDF5 reads any: a signature scan of the bytes
+    (every heap HDF5 loads starts with its signature; sizes are 8 bytes, as h5py writes them).
+
+    Args:
+        raw: the HDF5 file's bytes.
+        source: the file's name, for messages.
+        what: the HDF5 file, as messages name it.
+    """
+    for magic, kind in HEAPS.items():
+        at, count = raw.find(magic), 0
+        while at >= 0:
+            count += 1
+            size = int.from_bytes(raw[at + 8: at + 16], "little")
+            if count > HEAP_COUNT:
+                raise CardError(f"{source}: {what} holds over {HEAP_COUNT:,} {kind}s (one per "
+                                f"group: a Keras file has a few per layer); save the model "
+                                f"again with model.save(\"name.keras\").")
+            if size > HEAP_BYTES:
+                raise CardError(f"{source}: {what} holds a {kind} of {size:,} bytes; a Keras "
+                                f"model's config and names fit in {HEAP_BYTES:,} (save the "
+                                f"model again with model.save(\"name.keras\")).")
+            at = raw.find(magic, at + 1)
 
 
 def check_storage(ds: Any, shape: tuple[int, ...], fail: Any, what: str) -> None:
