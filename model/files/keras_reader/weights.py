@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from model.files.budget import Budget
-from viz.limits import KERAS_CONFIG_BYTES, LAYER_NAME_CHARS, LAYER_WINDOW, NETWORK_PARAMS
+from viz.limits import (
+    KERAS_HEAP_BYTES,
+    KERAS_HEAPS,
+    LAYER_NAME_CHARS,
+    LAYER_WINDOW,
+    NETWORK_PARAMS,
+)
 from viz.network.card import CardError, show
 from viz.network.layers import INPUT
 
@@ -170,9 +176,10 @@ CHUNK_SLACK = 1024  # bytes a compressed chunk may exceed its raw size by (gzip'
 # HDF5's heaps, by their signature and version (HDF5 reads a heap whole, allocating the size
 # it declares, past the file's end too): the global heap holds variable-length strings (an
 # .h5's model_config, the weights' names), a local heap an old-style group's link names
-HEAPS = {b"GCOL\x01\x00\x00\x00": "global heap", b"HEAP\x00\x00\x00\x00": "local heap"}
-HEAP_BYTES = 2 * KERAS_CONFIG_BYTES  # a heap of a Keras file: its config and a few names
-HEAP_COUNT = 10_000  # heaps in one file: Keras writes a few
+HEAPS = {b"GCOL": (b"\x01\x00\x00\x00", "global heap"),
+         b"HEAP": (b"\x00\x00\x00\x00", "local heap")}
+HEAP_BYTES = KERAS_HEAP_BYTES  # the names this module reads
+HEAP_COUNT = KERAS_HEAPS
 
 
 def check_heaps(raw: bytes, source: str, what: str) -> None:
@@ -186,9 +193,12 @@ def check_heaps(raw: bytes, source: str, what: str) -> None:
         source: the file's name, for messages.
         what: the HDF5 file, as messages name it.
     """
-    for magic, kind in HEAPS.items():
+    for magic, (version, kind) in HEAPS.items():  # (the 4 letters alone: a fast search)
         at, count = raw.find(magic), 0
         while at >= 0:
+            if raw[at + 4: at + 8] != version:
+                at = raw.find(magic, at + 1)
+                continue
             count += 1
             size = int.from_bytes(raw[at + 8: at + 16], "little")
             if count > HEAP_COUNT:
