@@ -39,6 +39,7 @@ The reader's modules, by job: :mod:`model.files.keras_reader.zip` (the zip),
 :mod:`model.files.keras_reader.config` (the class allowlist and the graph),
 :mod:`model.files.keras_reader.weights` (model.weights.h5, bounded before each read, one
 :class:`model.files.budget.Budget` per file) and :mod:`model.files.keras_reader.layers` (the records).
+:func:`build` and :func:`open_h5` are shared with the ``.h5`` reader (:mod:`model.files.h5_import`).
 
 Every problem raises :class:`viz.network.card.CardError` with a one-line message.
 """
@@ -177,5 +178,5 @@ def read_file(path: str) -> ImportedNetwork:
         return read(f.read(), name)
 
 
-__all__ = ["ACTIVATIONS", "CLASSES", "EXTENSION", "FORMAT", "MAX_FILE_BYTES", "MAX_SIZES", "read", "read_file",
-           "read_keras", "read_zip"]
+__all__ = ["ACTIVATIONS", "CLASSES", "EXTENSION", "FORMAT", "MAX_FILE_BYTES", "MAX_SIZES", "build",
+           "open_h5", "read", "read_file", "read_keras", "read_zip"]
