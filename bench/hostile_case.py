@@ -3,7 +3,7 @@
     python bench/hostile_case.py ROOT KIND PATH
 
 ``ROOT``: the source tree whose reader runs (this one, or an older checkout); ``KIND``:
-``onnx`` (``read_onnx``), ``keras`` (``keras_import.read``) or ``cli`` (``model.importer``'s
+``onnx`` (``read_onnx``), ``keras`` (``keras_import.read``), ``h5`` (``h5_import.read``) or ``cli`` (``model.importer``'s
 command, ``main([PATH, --out ...])``). Prints one JSON line: the verdict, the call's time in ms
 and the growth of the process's peak resident size during it (VmHWM). Run by
 :mod:`bench.onnx_hostile` and :mod:`bench.keras_hostile` under ``prlimit --as``, so a reader
@@ -38,6 +38,13 @@ def main() -> None:
 
         def call() -> None:
             read(path.read_bytes(), "student.keras")
+    elif kind == "h5":
+        import h5py  # noqa: F401
+
+        from model.files.h5_import import read as read_h5
+
+        def call() -> None:
+            read_h5(path.read_bytes(), "student.h5")
     elif kind == "onnx":
         import onnx  # noqa: F401
 

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from model.files import keras_import
+from model.files import h5_import, keras_import
 from model.files.atomic import atomic_write
 from model.files.imported import AUTO, CHOICES, Converted, ImportedNetwork, to_checkpoint
 from model.files.onnx_import import read_onnx
@@ -53,6 +53,8 @@ READERS: dict[str, Reader] = {
     ".keras": keras_import.read_keras,
     ".pt": read_statedict,
     ".pth": read_statedict,
+    ".h5": h5_import.read_h5,  # model.save("net.h5"): Keras 3 on TensorFlow, Keras 2 (tf_keras)
+    ".hdf5": h5_import.read_h5,
 }
 # readers that take ``architecture=`` (a zoo name or a layer table's records): a state dict holds
 # weights, not the network

@@ -59,7 +59,7 @@ def test_the_upload_box_is_the_limits_upload_cap() -> None:
 
 def test_every_reader_cap_fits_in_the_upload_box() -> None:
     from model import importer
-    from model.files import keras_import, onnx_import, statedict_import
+    from model.files import h5_import, keras_import, onnx_import, statedict_import
 
     box = limits.UPLOAD_FILE_BYTES
     caps = {"onnx": inspect.signature(onnx_import.read_onnx).parameters["max_bytes"].default,
@@ -67,6 +67,8 @@ def test_every_reader_cap_fits_in_the_upload_box() -> None:
             "keras size check": keras_import.MAX_FILE_BYTES,
             "state dict": inspect.signature(statedict_import.read_statedict
                                             ).parameters["max_bytes"].default,
+            "h5": inspect.signature(h5_import.read_h5).parameters["max_bytes"].default,
+            "h5 size check": h5_import.MAX_FILE_BYTES,
             "importer": inspect.signature(importer.convert).parameters["max_bytes"].default,
             "importer's file": inspect.signature(importer.Folder).parameters["max_bytes"].default}
     assert caps == dict.fromkeys(caps, box)  # the readers take what the box passes, no less

@@ -202,13 +202,14 @@ def sidebar_model():
                            "`python -m model.train` to see real features.")
     with st.sidebar.expander("Upload your own checkpoint"):
         st.file_uploader(
-            "A .safetensors checkpoint, an .onnx network (with its .onnx.data), a .keras "
-            "model or a PyTorch state dict (.pt, .pth)", type=None,
+            "A .safetensors checkpoint, an .onnx network (with its .onnx.data), a .keras or .h5 "
+            "Keras model, or a PyTorch state dict (.pt, .pth)", type=None,
             key="model.uploader", on_change=_on_model_upload, accept_multiple_files=True,
             help="A .safetensors checkpoint made here (python -m model.train); an .onnx file "
                  "from torch.onnx.export (the default exporter writes NAME.onnx and "
                  "NAME.onnx.data: upload both together) or from Keras's model.export(path, "
-                 "format='onnx'); a .keras file from Keras 3's model.save; a .pt/.pth from "
+                 "format='onnx'); a .keras file from Keras 3's model.save, or an .h5 file from "
+                 "model.save('net.h5') (Keras 3 or 2); a .pt/.pth from "
                  "torch.save(model.state_dict(), path), read as data and matched to a zoo "
                  "network by its tensors. It must read one 28x28 grayscale digit and give 10 "
                  "classes. Whole pickled models, Lambda layers and custom Keras classes are "

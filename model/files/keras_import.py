@@ -39,6 +39,7 @@ The reader's modules, by job: :mod:`model.files.keras_reader.zip` (the zip),
 :mod:`model.files.keras_reader.config` (the class allowlist and the graph),
 :mod:`model.files.keras_reader.weights` (model.weights.h5, bounded before each read, one
 :class:`model.files.budget.Budget` per file) and :mod:`model.files.keras_reader.layers` (the records).
+:func:`build` and :func:`open_h5` are shared with the ``.h5`` reader (:mod:`model.files.h5_import`).
 
 Every problem raises :class:`viz.network.card.CardError` with a one-line message.
 """
@@ -55,7 +56,7 @@ import numpy as np
 from model.files.imported import ImportedNetwork
 from model.files.keras_reader.config import ACTIVATIONS, CLASSES, graph, layer_name
 from model.files.keras_reader.layers import Builder
-from model.files.keras_reader.weights import shown
+from model.files.keras_reader.weights import check_heaps, shown
 from model.files.keras_reader.zip import (
     CONFIG,
     EXTENSION,
@@ -90,8 +91,6 @@ def read(data: bytes, source: str = "model.keras", max_bytes: int = MAX_FILE_BYT
     Raises:
         CardError: with a one-line message naming the problem.
     """
-    import h5py
-
     entries = read_zip(data, source, max_bytes)
     config = read_json(entries[CONFIG], CONFIG, source)
     meta = read_json(entries[METADATA], METADATA, source) if METADATA in entries else None
@@ -107,18 +106,39 @@ def read(data: bytes, source: str = "model.keras", max_bytes: int = MAX_FILE_BYT
         raise CardError(f"{source}: model.weights.h5 is not an HDF5 file.")
     builder = Builder(source)
     builder.h5_path = h5_path
+    with open_h5(raw, source, "model.weights.h5") as builder.h5:
+        return build(builder, layers, sources, last, FORMAT, _producer(meta))
+
+
+def open_h5(raw: bytes, source: str, what: str) -> Any:
+    """An h5py File of HDF5 bytes (to close after use), or CardError naming ``what``; its
+    heaps are checked first (:func:`model.files.keras_reader.weights.check_heaps`)."""
+    import h5py
+
+    check_heaps(raw, source, what)
     try:
-        builder.h5 = h5py.File(io.BytesIO(raw), "r")
+        return h5py.File(io.BytesIO(raw), "r")
     except (OSError, ValueError, RuntimeError) as exc:
-        raise CardError(f"{source}: model.weights.h5 cannot be read ({show(str(exc), 60)})."
-                        ) from None
-    try:
-        for layer in layers:
-            name = layer_name(layer)
-            srcs = [builder.values[s] for s in sources[name]]
-            builder.values[name] = builder.layer(layer, srcs, name == last)
-    finally:
-        builder.h5.close()
+        raise CardError(f"{source}: {what} cannot be read ({show(str(exc), 60)}).") from None
+
+
+def build(builder: Builder, layers: list[dict[str, Any]], sources: dict[str, list[str]],
+          last: str, fmt: str, producer: str) -> ImportedNetwork:
+    """The network of a Keras config's layers (from :func:`graph`, in order), each read by
+    ``builder`` from its open weights file: the records, the tensors, the input's scaling.
+
+    Args:
+        builder: the builder, its ``h5`` open (and ``find`` set for a layout other than
+            ``.keras``'s).
+        layers, sources, last: :func:`model.files.keras_reader.config.graph`'s.
+        fmt: the file's format (``"keras"``, ``"h5"``).
+        producer: the tool that wrote it, as the card shows it.
+    """
+    source = builder.source
+    for layer in layers:
+        name = layer_name(layer)
+        srcs = [builder.values[s] for s in sources[name]]
+        builder.values[name] = builder.layer(layer, srcs, name == last)
     out = builder.values[last]
     if out.image or out.shape != (NUM_CLASSES,):
         raise CardError(f"{source}: the model's output is {shown(out.shape)}; this app reads "
@@ -134,8 +154,8 @@ def read(data: bytes, source: str = "model.keras", max_bytes: int = MAX_FILE_BYT
     notes = [f"converted from Keras's NHWC layout ({builder.layout} input)", *builder.notes]
     if builder.softmax_at:
         notes.append(f"the final softmax of {builder.softmax_at!r} is the app's probabilities")
-    return ImportedNetwork(builder.layers, tensors, builder.layout, source, FORMAT, inside,
-                           _producer(meta), notes)
+    return ImportedNetwork(builder.layers, tensors, builder.layout, source, fmt, inside,
+                           producer, notes)
 
 
 def read_keras(files: Mapping[str, bytes], name: str, max_bytes: int = MAX_FILE_BYTES
@@ -158,5 +178,5 @@ def read_file(path: str) -> ImportedNetwork:
         return read(f.read(), name)
 
 
-__all__ = ["ACTIVATIONS", "CLASSES", "EXTENSION", "FORMAT", "MAX_FILE_BYTES", "MAX_SIZES", "read", "read_file",
-           "read_keras", "read_zip"]
+__all__ = ["ACTIVATIONS", "CLASSES", "EXTENSION", "FORMAT", "MAX_FILE_BYTES", "MAX_SIZES", "build",
+           "open_h5", "read", "read_file", "read_keras", "read_zip"]

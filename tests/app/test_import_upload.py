@@ -86,7 +86,7 @@ def imported(at: AppTest, name: str) -> dict:
 
 def test_upload_box_names_the_formats(app: AppTest) -> None:
     box = app.file_uploader(key="model.uploader")
-    for words in (".safetensors", ".onnx", ".onnx.data", ".keras"):
+    for words in (".safetensors", ".onnx", ".onnx.data", ".keras", ".h5"):
         assert words in box.label + box.help, words
 
 

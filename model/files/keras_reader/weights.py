@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from model.files.budget import Budget
-from viz.limits import LAYER_NAME_CHARS, LAYER_WINDOW, NETWORK_PARAMS
+from viz.limits import (
+    KERAS_HEAP_BYTES,
+    KERAS_HEAPS,
+    LAYER_NAME_CHARS,
+    LAYER_WINDOW,
+    NETWORK_PARAMS,
+)
 from viz.network.card import CardError, show
 from viz.network.layers import INPUT
 
@@ -42,6 +49,9 @@ class WeightsReader:
         self.inside: tuple[float, float] | None = None  # (a, b): x -> a x + b on 0..255 pixels
         self.h5: Any = None
         self.h5_path: dict[str, str] = {}  # Keras layer name -> its group in the weights file
+        # (keras layer name, count) -> its datasets, for a layout other than .keras's
+        self.find: Callable[[str, int], list[Any]] | None = None
+        self.weights_file = "model.weights.h5"  # as messages name it
         self.layout = "NHWC"
         self.budget = Budget(source)  # numbers read from model.weights.h5, charged before
         self.notes: list[str] = []
@@ -93,37 +103,21 @@ class WeightsReader:
     # -- weights ------------------------------------------------------------------------------
 
     def weights(self, keras_name: str, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
-        """The layer's variables, each dataset's shape and dtype checked before it is read."""
+        """The layer's variables, each dataset's shape, dtype and storage checked and its size
+        charged to the file's budget before it is read. Where the datasets are is the file's
+        layout: :meth:`datasets` (``.keras``) or :attr:`find` (another layout, e.g. ``.h5``)."""
         import h5py
 
         where = show(keras_name)
-        path = self.h5_path.get(keras_name)
         try:
-            group = self.h5.get(f"{path}/vars") if path else None
-            if not isinstance(group, h5py.Group):
-                raise self.fail(f"layer {where}: model.weights.h5 has no weights for it "
-                                f"(expected {path}/vars).")
-            saved_name = group.attrs.get("name")
-            if isinstance(saved_name, bytes):
-                saved_name = saved_name.decode("utf-8", "replace")
-            if saved_name is not None and saved_name != keras_name:
-                raise self.fail(f"layer {where}: model.weights.h5 holds the weights of "
-                                f"{show(saved_name)} where this layer's should be.")
-            if len(group) != len(shapes):
-                raise self.fail(f"layer {where}: model.weights.h5 holds {len(group)} arrays for "
-                                f"it, its config needs {len(shapes)}.")
+            found = (self.find or self.datasets)(keras_name, len(shapes))
             out = []
-            for i, shape in enumerate(shapes):
-                link = group.get(str(i), getlink=True)
-                if not isinstance(link, h5py.HardLink):
-                    raise self.fail(f"layer {where}: weight {i} is missing or a link to "
-                                    f"elsewhere in model.weights.h5.")
-                ds = group[str(i)]
+            for i, (ds, shape) in enumerate(zip(found, shapes)):
                 if not isinstance(ds, h5py.Dataset):
                     raise self.fail(f"layer {where}: weight {i} is not an array.")
                 if tuple(ds.shape) != shape:
                     raise self.fail(f"layer {where}: weight {i} is {shown(ds.shape)} in "
-                                    f"model.weights.h5, its config needs {shown(shape)}.")
+                                    f"{self.weights_file}, its config needs {shown(shape)}.")
                 if ds.dtype.kind != "f" or ds.dtype.itemsize not in (2, 4, 8):
                     raise self.fail(f"layer {where}: weight {i} has dtype {ds.dtype}, not a "
                                     f"float.")
@@ -140,14 +134,82 @@ class WeightsReader:
         except CardError:
             raise
         except (OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
-            raise self.fail(f"layer {where}: model.weights.h5 cannot be read "
+            raise self.fail(f"layer {where}: {self.weights_file} cannot be read "
                             f"({show(str(exc), 80)}).") from None
+        return out
+
+    def datasets(self, keras_name: str, count: int) -> list[Any]:
+        """The ``.keras`` layout: a layer's variables are ``vars/0``, ``vars/1``, ... of its
+        group (:attr:`h5_path`), hard links only."""
+        import h5py
+
+        where = show(keras_name)
+        path = self.h5_path.get(keras_name)
+        group = self.h5.get(f"{path}/vars") if path else None
+        if not isinstance(group, h5py.Group):
+            raise self.fail(f"layer {where}: model.weights.h5 has no weights for it "
+                            f"(expected {path}/vars).")
+        saved_name = group.attrs.get("name")
+        if isinstance(saved_name, bytes):
+            saved_name = saved_name.decode("utf-8", "replace")
+        if saved_name is not None and saved_name != keras_name:
+            raise self.fail(f"layer {where}: model.weights.h5 holds the weights of "
+                            f"{show(saved_name)} where this layer's should be.")
+        if len(group) != count:
+            raise self.fail(f"layer {where}: model.weights.h5 holds {len(group)} arrays for "
+                            f"it, its config needs {count}.")
+        out = []
+        for i in range(count):
+            link = group.get(str(i), getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                raise self.fail(f"layer {where}: weight {i} is missing or a link to "
+                                f"elsewhere in model.weights.h5.")
+            out.append(group[str(i)])
         return out
 
 
 # HDF5 filters read (h5py's ids): what Keras and h5py write; any other is refused before a read
 FILTERS = {1: "gzip", 2: "shuffle", 3: "fletcher32", 32000: "lzf"}
 CHUNK_SLACK = 1024  # bytes a compressed chunk may exceed its raw size by (gzip's headers)
+
+
+# HDF5's heaps, by their signature and version (HDF5 reads a heap whole, allocating the size
+# it declares, past the file's end too): the global heap holds variable-length strings (an
+# .h5's model_config, the weights' names), a local heap an old-style group's link names
+HEAPS = {b"GCOL": (b"\x01\x00\x00\x00", "global heap"),
+         b"HEAP": (b"\x00\x00\x00\x00", "local heap")}
+HEAP_BYTES = KERAS_HEAP_BYTES  # the names this module reads
+HEAP_COUNT = KERAS_HEAPS
+
+
+def check_heaps(raw: bytes, source: str, what: str) -> None:
+    """Refuse HDF5 bytes holding a heap that declares more than :data:`HEAP_BYTES` (a string
+    attribute over any Keras config, or a heap that HDF5 would fill past the file's end), or
+    more than :data:`HEAP_COUNT` heaps, before HDF5 reads any: a signature scan of the bytes
+    (every heap HDF5 loads starts with its signature; sizes are 8 bytes, as h5py writes them).
+
+    Args:
+        raw: the HDF5 file's bytes.
+        source: the file's name, for messages.
+        what: the HDF5 file, as messages name it.
+    """
+    for magic, (version, kind) in HEAPS.items():  # (the 4 letters alone: a fast search)
+        at, count = raw.find(magic), 0
+        while at >= 0:
+            if raw[at + 4: at + 8] != version:
+                at = raw.find(magic, at + 1)
+                continue
+            count += 1
+            size = int.from_bytes(raw[at + 8: at + 16], "little")
+            if count > HEAP_COUNT:
+                raise CardError(f"{source}: {what} holds over {HEAP_COUNT:,} {kind}s (one per "
+                                f"group: a Keras file has a few per layer); save the model "
+                                f"again with model.save(\"name.keras\").")
+            if size > HEAP_BYTES:
+                raise CardError(f"{source}: {what} holds a {kind} of {size:,} bytes; a Keras "
+                                f"model's config and names fit in {HEAP_BYTES:,} (save the "
+                                f"model again with model.save(\"name.keras\")).")
+            at = raw.find(magic, at + 1)
 
 
 def check_storage(ds: Any, shape: tuple[int, ...], fail: Any, what: str) -> None:

@@ -10,6 +10,7 @@ import re
 import zipfile
 from typing import Any
 
+from viz.inputs import wirejson
 from viz.limits import (
     KERAS_CONFIG_BYTES,
     KERAS_FILE_BYTES,
@@ -87,8 +88,18 @@ def read_zip(data: bytes, source: str, max_bytes: int = MAX_FILE_BYTES) -> dict[
 
 
 def read_json(raw: bytes, what: str, source: str) -> Any:
+    """JSON ``raw`` (already bounded in length by its reader) parsed only once its nesting is
+    known to be within :data:`viz.inputs.wirejson.MAX_DEPTH` (counted without parsing; a
+    Keras config nests about ten levels); CardError naming ``what`` otherwise."""
     try:
-        return json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CardError(f"{source}: {what} is not UTF-8 text.") from None
+    if wirejson.depth(text) > wirejson.MAX_DEPTH:
+        raise CardError(f"{source}: {what} nests more than {wirejson.MAX_DEPTH} levels deep; a "
+                        f"Keras config nests about ten.")
+    try:
+        return json.loads(text)
     except RecursionError:
         raise CardError(f"{source}: {what} is nested too deeply.") from None
     except (UnicodeDecodeError, ValueError) as exc:
