@@ -55,6 +55,7 @@ from viz.network import card as card_reader
 from viz.network.layers import INPUT
 
 _SIDE = 28
+_COPIES = ("Identity", "Dropout")  # steps that pass their input on unchanged
 
 def _input_val(value: Any, source: str) -> tuple[Val, str]:
     t = value.type
@@ -116,8 +117,10 @@ def read_onnx(files: Mapping[str, bytes], name: str, max_bytes: int = MAX_FILE_B
         for x in set(node.input):
             if x:
                 walker.readers[x] = walker.readers.get(x, 0) + 1
+    # the last step that computes: a softmax there may be followed by copies (tf2onnx's Identity)
+    last = next((n for n in reversed(nodes) if n.op_type not in _COPIES), None)
     for node in nodes:
-        walker.run(node, final=node is nodes[-1])
+        walker.run(node, final=node is last)
     result = walker.values.get(output)
     if not isinstance(result, Val) or result.src == INPUT or not walker.records:
         raise err(source, "its output is not computed from the image by any layer.")

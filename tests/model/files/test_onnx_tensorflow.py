@@ -1,5 +1,5 @@
 """ONNX files written by TensorFlow (Keras 3's ``model.export(format="onnx")``, tf2onnx from a
-SavedModel, tf2onnx from tf_keras), trained on MNIST and committed with the script that made
+SavedModel, tf2onnx from tf_keras with and without its graph optimizers), trained on MNIST and committed with the script that made
 them (tests/fixtures/tensorflow/make_onnx.py): each imports, and the checkpoint it converts to
 gives onnxruntime's probabilities and Keras's own, in numpy and in torch; a reshape that moves
 an axis longer than 1 is still refused."""
@@ -27,16 +27,18 @@ from viz.network import npforward  # noqa: E402
 from viz.network.card import CardError  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "tensorflow"
-WAYS = ("keras-export", "tf2onnx", "tf-keras")
+WAYS = ("keras-export", "tf2onnx", "tf-keras", "tf-keras-raw")
 SAMPLES = 16  # the digits the script saved Keras's probabilities of
 # what a student wrote, as this app's layer types (tf2onnx folds a BatchNormalization into the
-# convolution before it when that convolution has no bias; tf_keras's graph folds both)
+# convolution before it when that convolution has no bias; tf_keras's graph folds both, and
+# with tf2onnx's optimizers off neither)
 KINDS = {
     "convnet": ["conv", "relu", "maxpool", "conv", "relu", "maxpool", "flatten", "linear"],
     "bn-gap": ["conv", "relu", "maxpool", "conv", "bn", "relu", "maxpool", "conv", "relu",
                "gap", "flatten", "linear"],
 }
-FOLDED = {"bn-gap.tf-keras": [k for k in KINDS["bn-gap"] if k != "bn"]}
+FOLDED = {"bn-gap.tf-keras": [k for k in KINDS["bn-gap"] if k != "bn"],
+          "bn-gap.tf-keras-raw": ["conv", "bn", *KINDS["bn-gap"][1:]]}
 LAYOUT = {"convnet": "NHWC", "bn-gap": "NHW"}
 CASES = [(net, way) for net in KINDS for way in WAYS]
 DIFFS: dict[str, float] = {}
@@ -62,7 +64,7 @@ def test_tensorflow_onnx_equals_onnxruntime(net: str, way: str) -> None:
     pixels = images[:SAMPLES]
     imp = read_onnx({path.name: path.read_bytes()}, path.name)
     assert imp.inside is None and imp.layout == LAYOUT[net]
-    assert [r["type"] for r in imp.layers] == FOLDED.get(f"{net}.{way}", KINDS[net])
+    assert [r["type"] for r in imp.layers] == _kinds(net, way)
     conv = to_checkpoint(imp, "unit", (images, labels))  # trained on x/255
     assert conv.card["input_layout"] == LAYOUT[net] and conv.card["input_scale"] == "unit"
     assert conv.scale_accuracy["unit"] >= 0.85  # trained: the comparison below can fail
@@ -89,17 +91,24 @@ def test_report_table() -> None:
     assert all(d < 1e-4 for d in DIFFS.values())
 
 
+def _kinds(net: str, way: str) -> list[str]:
+    return FOLDED.get(f"{net}.{way}", KINDS[net])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("way", WAYS)
-def test_importer_command_reads_tensorflow_onnx(way: str, tmp_path, capsys) -> None:
+@pytest.mark.parametrize(("net", "way"), CASES)
+def test_importer_command_reads_tensorflow_onnx(net: str, way: str, tmp_path, capsys) -> None:
     out = tmp_path / "net.safetensors"
-    path = _path("convnet", way)
-    assert importer.main([str(path), "--out", str(out), "--input-scale", "unit"]) == 0
+    assert importer.main([str(_path(net, way)), "--out", str(out)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["format"] == "onnx" and out.exists()
-    assert [la["type"] for la in doc["layers"]] == KINDS["convnet"]
-    assert doc["layers"][0]["output_shape"] == [16, 26, 26]
-    assert doc["params"] == 16 * 9 + 16 + 32 * 16 * 9 + 32 + 800 * 10 + 10
+    assert [la["type"] for la in doc["layers"]] == _kinds(net, way)
+    if net == "convnet":
+        assert doc["layers"][0]["output_shape"] == [16, 26, 26]
+        assert doc["params"] == 16 * 9 + 16 + 32 * 16 * 9 + 32 + 800 * 10 + 10
+    else:
+        assert doc["layers"][0]["output_shape"] == [32, 28, 28]  # padding="same"
+        assert doc["layers"][-3]["type"] == "gap" and doc["layers"][-3]["global"] is True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,3 +160,46 @@ def test_reshape_of_length_one_axes_is_a_layout_change() -> None:
     ref = sess.run(None, {"x": x})[0]
     ours = np.stack([npforward.forward(netw, im)[netw.layers[-1]["name"]] for im in images[:4]])
     assert np.abs(ours - ref).max() < 1e-3 * max(1.0, float(np.abs(ref).max()))
+
+
+def test_bias_add_in_nhwc_folds_into_a_conv_that_has_a_bias() -> None:
+    """NHWC in, a Transpose pair around a Conv with a bias, then a BiasAdd-style Add of [C]
+    on the NHWC map, a Flatten of the NHWC map, MatMul + Add and a Softmax: one conv (both
+    biases summed), the dense weights' rows permuted to the (C, H, W) order."""
+    rng = np.random.default_rng(1)
+    arr = onnx.numpy_helper.from_array
+    inits = [arr(rng.normal(0, 0.5, (3, 1, 5, 5)).astype(np.float32), "w"),
+             arr(rng.normal(0, 0.5, 3).astype(np.float32), "b"),
+             arr(rng.normal(0, 0.5, 3).astype(np.float32), "bias_add"),
+             arr(rng.normal(0, 0.05, (3 * 12 * 12, 10)).astype(np.float32), "fc"),
+             arr(rng.normal(0, 0.5, 10).astype(np.float32), "fc_b")]
+    nodes = [helper.make_node("Transpose", ["x"], ["t"], perm=[0, 3, 1, 2]),
+             helper.make_node("Conv", ["t", "w", "b"], ["c"], strides=[2, 2]),
+             helper.make_node("Transpose", ["c"], ["u"], perm=[0, 2, 3, 1]),
+             helper.make_node("Add", ["u", "bias_add"], ["a"]),
+             helper.make_node("Relu", ["a"], ["r"]),
+             helper.make_node("Flatten", ["r"], ["f"]),
+             helper.make_node("MatMul", ["f", "fc"], ["m"]),
+             helper.make_node("Add", ["m", "fc_b"], ["z"]),
+             helper.make_node("Softmax", ["z"], ["s"], axis=-1),
+             helper.make_node("Identity", ["s"], ["y"])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 28, 28, 1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], inits)
+    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]
+                             ).SerializeToString()
+    imp = read_onnx({"a.onnx": data}, "a.onnx")
+    assert [r["type"] for r in imp.layers] == ["conv", "relu", "flatten", "linear"]
+    conv = imp.layers[0]
+    assert conv["bias"] is True
+    np.testing.assert_allclose(imp.tensors[f"{conv['name']}.bias"],
+                               onnx.numpy_helper.to_array(inits[1])
+                               + onnx.numpy_helper.to_array(inits[2]), rtol=1e-6)
+    images, labels = load_samples()
+    netw = read_network(to_checkpoint(imp, "unit", (images, labels)).data)
+    x = images[:8].astype(np.float32)[..., None] / np.float32(255.0)
+    ref = ort.InferenceSession(data).run(None, {"x": x})[0]
+    assert np.abs(ref - 0.1).max() > 0.05  # far from uniform: the comparison can fail
+    ours = np.stack([npforward.softmax(npforward.forward(netw, im)[netw.layers[-1]["name"]])
+                     for im in images[:8]])
+    assert np.abs(ours - ref).max() < 1e-4
