@@ -16,6 +16,7 @@ import streamlit as st
 
 from model import store
 from model.architectures import ARCHITECTURES, DEFAULT
+from model.files import formats
 from model.store import ModelRef
 from ui import cache, checked, state
 from viz.inputs import preprocess, urlstate
@@ -195,8 +196,20 @@ def sidebar_model():
                  "format='onnx'); a .keras file from Keras 3's model.save. It must read one "
                  "28x28 grayscale digit and give 10 classes. Pickles, torch.save files, Lambda "
                  "layers and custom Keras classes are refused for safety.")
+        _save_lines()
         _import_scale_picker()
     return key, arch, slot
+
+
+def _save_lines() -> None:
+    """Under the upload box, per framework, the one line that saves a file this app reads
+    (:data:`model.files.formats.SAVE_LINES`)."""
+    rows = []
+    for framework, lines in formats.by_framework(formats.SAVE_LINES).items():
+        codes = [f"`{ln.code}`" + (f" (or {', '.join(ln.writes[1:])})" if ln.writes[1:] else "")
+                 for ln in lines]
+        rows.append(f"**{framework}:** " + " or ".join(codes))
+    st.caption("Save yours with one line:  \n" + "  \n".join(rows))
 
 
 def _on_image_upload() -> None:
