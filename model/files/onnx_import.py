@@ -16,8 +16,9 @@ variance), or per-channel Mul/Add (Keras's BatchNorm); Relu, LeakyRelu, PRelu (o
 channel), Elu (alpha 1), Tanh, Sigmoid; MaxPool,
 AveragePool, GlobalAveragePool, GlobalMaxPool (and ReduceMean/ReduceMax over the map); Add and
 Concat (joins); Flatten, or Reshape/Squeeze to a vector, with the NHWC order of a transposed map
-folded into the next dense layer's weights; Transpose (the map's layout); Dropout, Identity,
-Cast; a final Softmax or LogSoftmax (the app takes the softmax of the logits). A scalar Mul,
+folded into the next dense layer's weights; Transpose (the map's layout), or a Reshape moving
+only axes of length 1 (TensorFlow's [N,28,28,1] to [N,1,28,28]); Dropout, Identity, Cast; a
+final Softmax or LogSoftmax, copies after it allowed (the app takes the softmax of the logits). A scalar Mul,
 Div, Add or Sub on the input becomes the network's own input scaling.
 
 The reader's modules, by job: :mod:`model.files.onnx_reader.wire` (the graph's counts on the wire

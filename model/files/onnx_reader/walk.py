@@ -2,7 +2,8 @@
 its inputs constants) is folded to a constant with its size charged first
 (:mod:`model.files.onnx_reader.fold`); the op table (:mod:`model.files.onnx_reader.ops`) says which. The
 shape ops on the network's data (Concat as a join, Transpose between NCHW and NHWC, Flatten,
-Squeeze, Unsqueeze, Reshape as a flatten) are here; the layer ops in
+Squeeze, Unsqueeze, Reshape as a flatten or as a change of layout that moves only axes of
+length 1) are here; the layer ops in
 :mod:`model.files.onnx_reader.layers`.
 """
 
