@@ -1,8 +1,9 @@
 """ONNX files written by TensorFlow (Keras 3's ``model.export(format="onnx")``, tf2onnx from a
-SavedModel, tf2onnx from tf_keras with and without its graph optimizers), trained on MNIST and committed with the script that made
-them (tests/fixtures/tensorflow/make_onnx.py): each imports, and the checkpoint it converts to
-gives onnxruntime's probabilities and Keras's own, in numpy and in torch; a reshape that moves
-an axis longer than 1 is still refused."""
+SavedModel, tf2onnx from tf_keras with and without its graph optimizers), trained on MNIST and
+committed with the script that made them (tests/fixtures/tensorflow/make_onnx.py): each
+imports, and the checkpoint it converts to gives onnxruntime's probabilities and Keras's own, in
+numpy and in torch; a reshape that moves an axis longer than 1 is still refused; a bias added
+on an NHWC map folds into the conv before it."""
 
 from __future__ import annotations
 
