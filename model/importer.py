@@ -26,7 +26,9 @@ Readers, one per file extension, in :data:`READERS`. A reader is
 looked up by plain name only (e.g. an ONNX file's ``NAME.onnx.data``: ``name in files``,
 ``files[location]``). It raises ``viz.network.card.CardError`` (a ``ValueError``) with a
 one-line message for any file it refuses, before allocating anything large. Adding a format
-is one entry in :data:`READERS`; the sidebar's upload box and this command both read it.
+is one entry in :data:`READERS`; the sidebar's upload box and this command both read it. The
+line of code that saves each format, shown under the upload box, is its entry in
+:data:`model.files.formats.SAVE_LINES`.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ import streamlit as st
 
 from model import store
 from model.architectures import ARCHITECTURES, DEFAULT
+from model.files import formats
 from model.store import ModelRef
 from ui import cache, checked, state
 from viz.inputs import preprocess, urlstate
@@ -214,6 +215,7 @@ def sidebar_model():
                  "network by its tensors. It must read one 28x28 grayscale digit and give 10 "
                  "classes. Whole pickled models, Lambda layers and custom Keras classes are "
                  "refused for safety.")
+        _save_lines()
         _import_scale_picker()
         _architecture_picker()
     return key, arch, slot
@@ -246,6 +248,17 @@ def _architecture_picker() -> None:
                      key="model.import_arch", on_change=_on_architecture,
                      help="These networks all fit its tensors' shapes (their activations or "
                           "poolings differ); the likeliest on the shipped samples was chosen.")
+
+
+def _save_lines() -> None:
+    """Under the upload box, per framework, the one line that saves a file this app reads
+    (:data:`model.files.formats.SAVE_LINES`)."""
+    rows = []
+    for framework, lines in formats.by_framework(formats.SAVE_LINES).items():
+        codes = [f"`{ln.code}`" + (f" (or {', '.join(ln.writes[1:])})" if ln.writes[1:] else "")
+                 for ln in lines]
+        rows.append(f"**{framework}:** " + " or ".join(codes))
+    st.caption("Save yours with one line:  \n" + "  \n".join(rows))
 
 
 def _on_image_upload() -> None:

@@ -16,8 +16,9 @@ variance), or per-channel Mul/Add (Keras's BatchNorm); Relu, LeakyRelu, PRelu (o
 channel), Elu (alpha 1), Tanh, Sigmoid; MaxPool,
 AveragePool, GlobalAveragePool, GlobalMaxPool (and ReduceMean/ReduceMax over the map); Add and
 Concat (joins); Flatten, or Reshape/Squeeze to a vector, with the NHWC order of a transposed map
-folded into the next dense layer's weights; Transpose (the map's layout); Dropout, Identity,
-Cast; a final Softmax or LogSoftmax (the app takes the softmax of the logits). A scalar Mul,
+folded into the next dense layer's weights; Transpose (the map's layout), or a Reshape moving
+only axes of length 1 (TensorFlow's [N,28,28,1] to [N,1,28,28]); Dropout, Identity, Cast; a
+final Softmax or LogSoftmax, copies after it allowed (the app takes the softmax of the logits). A scalar Mul,
 Div, Add or Sub on the input becomes the network's own input scaling.
 
 The reader's modules, by job: :mod:`model.files.onnx_reader.wire` (the graph's counts on the wire
@@ -55,6 +56,7 @@ from viz.network import card as card_reader
 from viz.network.layers import INPUT
 
 _SIDE = 28
+_COPIES = ("Identity", "Dropout")  # steps that pass their input on unchanged
 
 def _input_val(value: Any, source: str) -> tuple[Val, str]:
     t = value.type
@@ -116,8 +118,10 @@ def read_onnx(files: Mapping[str, bytes], name: str, max_bytes: int = MAX_FILE_B
         for x in set(node.input):
             if x:
                 walker.readers[x] = walker.readers.get(x, 0) + 1
+    # the last step that computes: a softmax there may be followed by copies (tf2onnx's Identity)
+    last = next((n for n in reversed(nodes) if n.op_type not in _COPIES), None)
     for node in nodes:
-        walker.run(node, final=node is nodes[-1])
+        walker.run(node, final=node is last)
     result = walker.values.get(output)
     if not isinstance(result, Val) or result.src == INPUT or not walker.records:
         raise err(source, "its output is not computed from the image by any layer.")

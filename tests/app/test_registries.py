@@ -1,5 +1,6 @@
 """One record per thing: a throw-away architecture and saliency method, registered at run time,
-appear in every picker that lists their kind, with nothing else edited."""
+appear in every picker that lists their kind, with nothing else edited; a line saying how a
+framework saves a file this app reads appears under the upload box."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import pytest
 
 from model import architectures, saliency
 from model.architectures import Architecture
+from model.files import formats
+from model.files.formats import SaveLine
 from model.saliency import Method
 from model.store import ModelRef
 from tests.app.test_app import fresh, ok, texts
@@ -78,3 +81,25 @@ def test_a_new_architecture_and_method_reach_every_picker(registered) -> None:
     at.switch_page("ui/pages/train.py").run()
     ok(at)
     assert TOY in at.selectbox(key="train.arch").options
+
+
+def test_the_upload_box_shows_each_frameworks_save_line(monkeypatch) -> None:
+    toy = SaveLine("Toyflow", 'toy.save(model, "net.onnx")', (".onnx",))
+    monkeypatch.setattr(formats, "SAVE_LINES", (*formats.SAVE_LINES, toy))
+    at = fresh()
+    ok(at)
+    box = next(e for e in at.sidebar.expander if e.label == "Upload your own checkpoint")
+    shown = "\n".join(c.value for c in box.caption)
+    for line in formats.SAVE_LINES:
+        assert f"**{line.framework}:**" in shown and f"`{line.code}`" in shown, line
+    assert 'torch.onnx.export(model, torch.zeros(1, 1, 28, 28), "net.onnx")' in shown
+    assert 'model.export("net.onnx", format="onnx")' in shown
+    assert "`torch.save(model.state_dict(), \"net.pt\")` (or .pth)" in shown
+    assert "`model.save(\"net.keras\")` (or .h5)" in shown
+
+
+def test_every_format_read_has_a_save_line() -> None:
+    from model import importer
+    written = {ext for line in formats.SAVE_LINES for ext in line.writes}
+    assert set(importer.READERS) <= written
+    assert all(f'net{line.writes[0]}"' in line.code for line in formats.SAVE_LINES)

@@ -410,10 +410,11 @@ class LayerOps:
                                   f"layer's bias or scale.")
         ch = self._per_channel(node, v, c)
         rec = self._last(v, node)
-        if rec is not None and rec["type"] == "conv" and node.op_type == "Add" \
-                and not rec["bias"]:
-            rec["bias"] = True  # Keras's export adds a conv's bias after the transpose
-            self.tensors[f"{rec['name']}.bias"] = ch.astype(np.float32)
+        if rec is not None and rec["type"] == "conv" and op == "Add":
+            # Keras's and TensorFlow's exports add a conv's bias after it (BiasAdd), in NHWC
+            key = f"{rec['name']}.bias"
+            rec["bias"] = True
+            self.tensors[key] = (self.tensors.get(key, 0.0) + ch).astype(np.float32)
             return self.out(node, v)
         if rec is not None and rec["type"] == "bn":
             t = self.tensors

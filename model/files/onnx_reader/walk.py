@@ -2,7 +2,8 @@
 its inputs constants) is folded to a constant with its size charged first
 (:mod:`model.files.onnx_reader.fold`); the op table (:mod:`model.files.onnx_reader.ops`) says which. The
 shape ops on the network's data (Concat as a join, Transpose between NCHW and NHWC, Flatten,
-Squeeze, Unsqueeze, Reshape as a flatten) are here; the layer ops in
+Squeeze, Unsqueeze, Reshape as a flatten or as a change of layout that moves only axes of
+length 1) are here; the layer ops in
 :mod:`model.files.onnx_reader.layers`.
 """
 
@@ -297,8 +298,34 @@ class Walker(LayerOps):
             layout = "NCHW" if rest[0] == 1 else "NHWC"
             return self.out(node, replace(v, kind="map", shape=(1, _SIDE, _SIDE),
                                           layout=layout))
-        if v.kind == "map" and tuple(rest) == (v.shape if v.layout == "NCHW"
-                                               else (*v.shape[1:], v.shape[0])):
-            return self.out(node, v)
+        if v.kind == "map":
+            layout = self.relayout(v, tuple(rest))
+            if layout is not None:
+                return self.out(node, replace(v, layout=layout))
+            raise self.fail(node, f"a reshape of a {self.shown(v)} map to {dims}, which "
+                                  f"moves an axis longer than 1: only a flatten, or a change "
+                                  f"between NCHW and NHWC where the axes moved are of length "
+                                  f"1, keeps the map; transpose it instead.")
         raise self.fail(node, f"a reshape to {dims} other than a flatten.")
+
+    @staticmethod
+    def relayout(v: Val, rest: tuple[int, ...]) -> str | None:
+        """The layout a reshape of the map ``v`` to [N, *rest] leaves it in, when it keeps the
+        map: its own shape, or the other layout's where the axes it moves are of length 1 (the
+        numbers then stay in the same order: TensorFlow's exports reshape [N, 28, 28, 1] to
+        [N, 1, 28, 28] so); else None."""
+        c, h, w = v.shape
+        here = (c, h, w) if v.layout == "NCHW" else (h, w, c)
+        if rest == here:
+            return v.layout
+        other = (h, w, c) if v.layout == "NCHW" else (c, h, w)
+        if rest == other and [d for d in here if d != 1] == [d for d in other if d != 1]:
+            return "NHWC" if v.layout == "NCHW" else "NCHW"
+        return None
+
+    @staticmethod
+    def shown(v: Val) -> str:
+        """The ONNX shape of a map, as a message writes it: "Nx28x28x1"."""
+        c, h, w = v.shape
+        return "x".join(map(str, ("N", c, h, w) if v.layout == "NCHW" else ("N", h, w, c)))
 
