@@ -51,6 +51,25 @@ function camLayer(net) {
   return last ? last.name : null;
 }
 
+// The layer Grad-CAM and Occlusion read (Grad-CAM's maps, Occlusion's window and step): the
+// one picked here, else the engine's default (attribute.js: the explorer's first layer).
+const ATTR = { layer: null, net: null };
+function attrLayer(net) {
+  if (ATTR.net !== net) {
+    ATTR.net = net;
+    ATTR.layer = typeof defaultLayer === "function" ? defaultLayer(net) : camLayer(net);
+  }
+  return ATTR.layer;
+}
+const usesLayer = (m) => m.feature_maps || m.key === "occlusion";
+
+function layerPicker(net, onChange) {
+  const names = mapLayers(net).map((r) => r.name);
+  const chosen = attrLayer(net);
+  if (chosen && !names.includes(chosen)) names.unshift(chosen);
+  return picker("Layer", names.map((n) => [n, n]), chosen, (v) => { ATTR.layer = v; onChange(); });
+}
+
 // One channel of an activation as a canvas-sized picture through the cividis colours.
 function drawChannel(cv, a, c) {
   const [, H, W] = a.shape;
@@ -213,13 +232,12 @@ const NO_ENGINE = "Saliency is computed in this browser by attribute.js, which t
 
 // ---------------------------------------------------------------- Saliency
 const SaliencyView = {
-  method: "saliency", target: "pred", layer: null,
+  method: "saliency", target: "pred",
 
   draw(sec) {
     const net = LESSON.net.decoded;
     const methods = LESSON.data.lesson.methods.filter((m) => !m.feature_maps || camLayer(net));
     if (!methods.some((m) => m.key === this.method)) this.method = methods[0].key;
-    if (!mapLayers(net).some((r) => r.name === this.layer)) this.layer = camLayer(net);
     sec.innerHTML = "";
     sec.append(el("p", "lead", "Which input pixels the class score depends on, by the method you " +
       "pick: red pixels push the score up, blue ones pull it down."));
@@ -227,10 +245,8 @@ const SaliencyView = {
     bar.append(picker("Method", methods.map((m) => [m.key, m.label]), this.method,
       (v) => { this.method = v; this.draw(sec); }));
     bar.append(picker("Class", targetPairs(), this.target, (v) => { this.target = v; this.draw(sec); }));
-    if (methods.find((m) => m.key === this.method).feature_maps) {
-      bar.append(picker("Layer", mapLayers(net).map((r) => [r.name, r.name]), this.layer,
-        (v) => { this.layer = v; this.draw(sec); }));
-    }
+    const layer = attrLayer(net);
+    if (usesLayer(methods.find((m) => m.key === this.method))) bar.append(layerPicker(net, () => this.draw(sec)));
     sec.append(bar);
     const px = side(sec, 320);
     const row = el("div", "pair");
@@ -246,7 +262,7 @@ const SaliencyView = {
     const target = this.target === "pred" ? LESSON.lens.prediction : +this.target;
     let map;
     try {
-      map = LESSON.attribute(this.method, LESSON.pixels, { target, layer: this.layer, seed: 0 });
+      map = LESSON.attribute(this.method, LESSON.pixels, { target, layer, seed: 0 });
     } catch (err) {
       note(sec, typeof attributeNet !== "function" ? NO_ENGINE : `This method failed here: ${err.message}`);
       drawField(alone, LESSON.pixels, [0, LAST], null, {});
@@ -276,6 +292,7 @@ const CompareView = {
       "side: where they agree, trust the picture more (the Trust view measures it)."));
     const bar = el("div", "bar");
     bar.append(picker("Class", targetPairs(), this.target, (v) => { this.target = v; this.draw(sec); }));
+    bar.append(layerPicker(net, () => this.draw(sec)));
     sec.append(bar);
     const grid = el("div", "methods");
     sec.append(grid);
@@ -283,7 +300,7 @@ const CompareView = {
     if (!engine) note(sec, NO_ENGINE);
     const px = Math.max(120, Math.min(LESSON.large ? 230 : 180, Math.floor((sec.clientWidth - 16) / 2)));
     const target = this.target === "pred" ? LESSON.lens.prediction : +this.target;
-    const layer = camLayer(net);
+    const layer = attrLayer(net);
     const tiles = methods.map((m) => {
       const f = el("figure", "panel tile");
       f.dataset.method = m.key;
@@ -299,7 +316,7 @@ const CompareView = {
     const next = (i) => { // one method per task: the page stays responsive while they compute
       if (i >= tiles.length || run !== this.run) return;
       const { m, cv, f, cap } = tiles[i];
-      if (m.feature_maps && !layer) {
+      if (m.feature_maps && !camLayer(net)) {
         cap.textContent = `${m.label}: no feature maps in this network`;
       } else {
         try {
