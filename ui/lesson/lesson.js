@@ -25,7 +25,8 @@ const LESSON = {
     const q = (s) => document.querySelector(s);
     this.el = { net: q("#net"), netPick: q(".net-pick"), facts: q(".net-facts"), large: q("#large"),
       samples: q(".samples"), current: q("canvas.current"), what: q(".input-what"),
-      pred: q(".input-pred"), pad: q("canvas.lesson-pad"), clear: q(".pad-clear") };
+      pred: q(".input-pred"), pad: q("canvas.lesson-pad"), clear: q(".pad-clear"),
+      padToggle: q(".pad-toggle"), aside: q("aside.input") };
     const info = this.data.lesson;
     if (!info || !info.networks.length) {
       document.body.insertAdjacentHTML("afterbegin",
@@ -47,6 +48,12 @@ const LESSON = {
     this.pad.clear();
     this.pad.wire(() => this.drawn(true), () => this.drawn(false));
     this.el.clear.addEventListener("click", () => { this.pad.clear(); this.pickSample(0); });
+    this.el.padToggle.addEventListener("click", () => { // a narrow screen: the pad on request
+      const on = !this.el.aside.classList.contains("drawing");
+      this.el.aside.classList.toggle("drawing", on);
+      this.el.padToggle.setAttribute("aria-expanded", on ? "true" : "false");
+      this.el.padToggle.textContent = on ? "Hide the pad" : "Draw a digit";
+    });
     // the lens: the app's component, mounted on the Feature maps section, no Python to tell
     mountLens({ data: {}, parentElement: this.section("maps") });
     this.lens = MOUNTED.get(this.section("maps"));
