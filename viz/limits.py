@@ -65,6 +65,7 @@ PREDICT_IMAGES = 100_000  # images in one .npy for the command-line predictor: 1
 # ---------------------------------------------------------------------------------------------
 LENS_WEIGHT_CHARS = 8_000_000  # base64 weight text sent to one browser (8 MB), once per network
 LENS_MACS_PER_STROKE = 20_000_000  # multiply-adds rerun on every pen stroke (about 0.2 s)
+LESSON_NETWORKS = 8  # networks in one lesson folder (python -m model.lesson): a switcher's worth
 
 # ---------------------------------------------------------------------------------------------
 # The class (a teacher and the students' browsers, through the class store)

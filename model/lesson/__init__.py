@@ -22,11 +22,11 @@ from model.files.checkpoint import CheckpointError, load_checkpoint, read_networ
 from model.lesson import page, tables
 from model.store import load_samples, shipped_checkpoints
 from viz.browser.lens import payload
+from viz.limits import LESSON_NETWORKS
 
 MARKER = "lesson.json"  # what makes a folder a lesson (and so replaceable)
 KIND = "cnn-lens lesson"
 TRUST_DIGITS = 100  # as the app's Trust view measures by default
-MAX_NETWORKS = 8  # a switcher's worth
 
 
 class LessonError(ValueError):
@@ -130,7 +130,7 @@ def write_lesson(networks: Sequence[str], out: str | os.PathLike[str],
     """Write the lesson of ``networks`` to the folder ``out`` (see the module docstring).
 
     Args:
-        networks: shipped network names or .safetensors paths, 1 to MAX_NETWORKS.
+        networks: shipped network names or .safetensors paths, 1 to LESSON_NETWORKS.
         out: the folder to write (new, empty, or a lesson to replace).
         trust_digits: test digits the Trust table is measured on.
     Returns:
@@ -138,8 +138,8 @@ def write_lesson(networks: Sequence[str], out: str | os.PathLike[str],
     """
     if not networks:
         raise LessonError("name at least one network (e.g. seed)")
-    if len(networks) > MAX_NETWORKS:
-        raise LessonError(f"{len(networks)} networks: a lesson takes at most {MAX_NETWORKS}")
+    if len(networks) > LESSON_NETWORKS:
+        raise LessonError(f"{len(networks)} networks: a lesson takes at most {LESSON_NETWORKS}")
     if not 1 <= trust_digits <= 10_000:
         raise LessonError(f"--trust-digits {trust_digits}: give 1 to 10,000")
     out = Path(out).absolute()
