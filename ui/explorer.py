@@ -31,6 +31,7 @@ from ui.views import (
 from ui.views.clicks import rerun_if_opened
 from viz.browser import htmlviews
 from viz.inputs import preprocess
+from viz.network.layers import default_layer
 from viz.pictures import style
 
 __all__ = ["VIEWS", "Shown", "View", "page", "register"]
@@ -63,15 +64,10 @@ def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -
             f"{' · ' + verdict if verdict else ''}</span></div>", unsafe_allow_html=True)
 
 
-# the layer a network opens on: the first of these it has, else its first layer (the browser's
-# attribution picks Grad-CAM's and Occlusion's layer the same way: constants.js DEFAULT_LAYERS)
-DEFAULT_LAYERS = ("relu5", "relu3", "relu2")
-
-
 def _default_layer(acts) -> str:
     names = list(acts)
     if state.layer() not in names:
-        state.select_layer(next((n for n in DEFAULT_LAYERS if n in names), names[0]))
+        state.select_layer(default_layer(names))
     return state.layer()
 
 

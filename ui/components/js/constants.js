@@ -37,4 +37,4 @@ const SMOOTH_SAMPLES = 16; // model.saliency.smoothgrad.SAMPLES: noisy copies pe
 const SMOOTH_NOISE = 0.15; // model.saliency.smoothgrad.NOISE: noise std as a share of the pixel range
 const OCCLUSION_WINDOW = 14; // viz.limits.OCCLUSION_WINDOW: Occlusion's largest default window and step
 const OCCLUSION_SAME = 1e-6; // model.saliency.occlusion.SAME: a window this close to black hides nothing
-const DEFAULT_LAYERS = ["relu5", "relu3", "relu2"]; // ui.explorer.DEFAULT_LAYERS: the view's first layer
+const DEFAULT_LAYERS = ["relu5", "relu3", "relu2"]; // viz.network.layers.DEFAULT_LAYERS: the explorer's first layer
