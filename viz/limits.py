@@ -58,6 +58,7 @@ DRAWING_SIDE = 1024  # a drawing's side: the pad's is 240, refused from the PNG'
 DRAWING_BYTES = 4 * MIB  # PNG bytes of a drawing (the pad's are ~10 kB)
 DRAWING_CHARS = (DRAWING_BYTES + 2) // 3 * 4 + 64  # its base64 text and data-URL prefix
 PREDICT_IMAGES = 100_000  # images in one .npy for the command-line predictor: 10x MNIST's test set
+ATTRIBUTE_IMAGES = 1_000  # images in one .npy for the command-line attribution (a map each)
 
 # ---------------------------------------------------------------------------------------------
 # The browser lens: what runs live in every student's browser (viz.browser.lens explains the

@@ -100,9 +100,13 @@ def layer_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The layer records with their output shape and receptive-field row (from the engine)."""
     rows = []
     for rec, info in zip(layers, describe(layers)):
+        kind = TYPES[rec["type"]]
         row = {**rec, "shape": [int(s) for s in info.shape], "macs": int(info.macs),
-               "rf": rf_row(info)}
-        if TYPES[rec["type"]].merge is not None:  # a join reads all its inputs
+               "rf": rf_row(info), "reach": int(info.r),
+               # how the browser's attribution takes its gradient (backward.js, attribute.js)
+               "backward": kind.browser_backward, "guided": kind.guided,
+               "deeplift": kind.deeplift}
+        if kind.merge is not None:  # a join reads all its inputs
             row["join"] = True
         rows.append(row)
     return rows

@@ -40,7 +40,9 @@ function conv(x, C, H, W, rec, wt, bias, OH, OW) {
   return out;
 }
 
-function pool(x, C, H, W, rec, OH, OW, isMax) {
+// ARG (max pooling, optional): filled with the input index each output took its max from (the
+// first of equal maxima, as torch picks it), for the backward pass (backward.js)
+function pool(x, C, H, W, rec, OH, OW, isMax, arg) {
   const k = rec.kernel, s = rec.stride || k, p = rec.padding || 0;
   const out = new Float32Array(C * OH * OW);
   for (let c = 0; c < C; c++) {
@@ -51,14 +53,15 @@ function pool(x, C, H, W, rec, OH, OW, isMax) {
       for (let ox = 0; ox < OW; ox++) {
         const ws = ox * s - p, we = Math.min(ws + k, W + p);
         const xa = Math.max(ws, 0), xb = Math.min(we, W);
-        let v = isMax ? -Infinity : 0;
+        let v = isMax ? -Infinity : 0, at = -1;
         for (let yy = ya; yy < yb; yy++) {
           const r = xc + yy * W;
           for (let xx = xa; xx < xb; xx++) {
             const u = x[r + xx];
-            if (isMax) { if (u > v || Number.isNaN(u)) v = u; } else v += u;
+            if (isMax) { if (u > v || Number.isNaN(u)) { v = u; at = r + xx; } } else v += u;
           }
         }
+        if (arg) arg[(c * OH + oy) * OW + ox] = at;
         // average pooling counts the padding unless count_include_pad is false (torch's rule)
         const n = rec.count_include_pad === false ? (yb - ya) * (xb - xa) : (he - hs) * (we - ws);
         out[(c * OH + oy) * OW + ox] = isMax ? v : v / n;
@@ -69,7 +72,9 @@ function pool(x, C, H, W, rec, OH, OW, isMax) {
 }
 
 // One op per layer type, named by its entry's browser op (viz/network/layertypes.py; the browser's
-// forward test checks that every entry's op is here): (x, C, H, W, rec, w, oshape) -> the layer's output.
+// forward test checks that every entry's op is here): (x, C, H, W, rec, w, oshape, kept) -> the
+// layer's output. KEPT (null, or an object when the backward pass will need it): max pooling
+// puts its argmax there (kept.arg).
 const LAYER_OPS = {
   conv: (x, C, H, W, rec, w, oshape) =>
     conv(x, C, H, W, rec, w[rec.name + ".weight"], w[rec.name + ".bias"], oshape[1], oshape[2]),
@@ -107,7 +112,10 @@ const LAYER_OPS = {
   },
   elu: (x) => Float32Array.from(x, (u) => (u > 0 ? u : Math.expm1(u))), // alpha 1 (torch's default)
   dropout: (x) => x, // eval mode: dropout is the identity
-  maxpool: (x, C, H, W, rec, w, oshape) => pool(x, C, H, W, rec, oshape[1], oshape[2], true),
+  maxpool: (x, C, H, W, rec, w, oshape, kept) => {
+    const arg = kept ? (kept.arg = new Int32Array(C * oshape[1] * oshape[2])) : null;
+    return pool(x, C, H, W, rec, oshape[1], oshape[2], true, arg);
+  },
   avgpool: (x, C, H, W, rec, w, oshape) => pool(x, C, H, W, rec, oshape[1], oshape[2], false),
   gap: (x, C, H, W) => {
     const y = new Float32Array(C);
@@ -119,13 +127,15 @@ const LAYER_OPS = {
     }
     return y;
   },
-  gmp: (x, C, H, W) => {
+  gmp: (x, C, H, W, rec, w, oshape, kept) => {
     const y = new Float32Array(C);
+    const arg = kept ? (kept.arg = new Int32Array(C)) : null;
     const n = H * W;
     for (let c = 0; c < C; c++) {
-      let m = -Infinity;
-      for (let i = c * n, e = i + n; i < e; i++) if (x[i] > m || Number.isNaN(x[i])) m = x[i];
+      let m = -Infinity, at = c * n;
+      for (let i = c * n, e = i + n; i < e; i++) if (x[i] > m || Number.isNaN(x[i])) { m = x[i]; at = i; }
       y[c] = m;
+      if (arg) arg[c] = at;
     }
     return y;
   },
@@ -164,6 +174,13 @@ const LAYER_OPS = {
 function runNet(net, pixels) {
   const x0 = new Float32Array(PIXELS);
   for (let i = 0; i < PIXELS; i++) x0[i] = (pixels[i] / 255 - net.mean) / net.std;
+  return runFrom(net, x0, false);
+}
+
+// runNet from the scaled input X0 (Float32Array(784)). KEEP: each output also holds what the
+// backward pass needs (backward.js): the input it read (`input`: an array, or the list of a
+// join's), the layer's C, H, W and max pooling's argmax (`arg`).
+function runFrom(net, x0, keep) {
   const made = new Map([["input", { shape: [1, SIDE, SIDE], data: x0 }]]);
   let previous = "input";
   const outs = [];
@@ -176,8 +193,11 @@ function runNet(net, pixels) {
     const op = Object.hasOwn(LAYER_OPS, rec.type) ? LAYER_OPS[rec.type] : null;
     if (!op) throw new Error(`layer ${rec.name}: the lens cannot run a ${rec.type} layer`);
     // a join (the payload marks it: viz/browser/lens.py) reads the list of its inputs' outputs
-    const x = op(rec.join ? srcs.map((s) => s.data) : srcs[0].data, C, H, W, rec, net.w, oshape);
-    const out = { name: rec.name, shape: oshape, data: x };
+    const input = rec.join ? srcs.map((s) => s.data) : srcs[0].data;
+    const kept = keep ? { rec, input, C, H, W } : null;
+    const x = op(input, C, H, W, rec, net.w, oshape, kept);
+    const out = kept ? Object.assign(kept, { name: rec.name, shape: oshape, data: x })
+      : { name: rec.name, shape: oshape, data: x };
     made.set(rec.name, out);
     previous = rec.name;
     outs.push(out);
