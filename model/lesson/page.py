@@ -2,8 +2,9 @@
 colours from ``viz.pictures.style``, and the data scripts (a network's lens payload, its tables,
 the sample digits) that assign globals, since ``fetch()`` of a local file fails from file://.
 
-Nothing here is duplicated browser code: the shared modules of ``ui/components/js``, the lens
-component and the lesson's own page (``ui/lesson``) are read from their files.
+Nothing here is duplicated browser code: the shared modules of ``ui/components/js`` (the
+forward pass, the attribution engine, the drawing pad ...), the lens component and the lesson's
+own page (``ui/lesson``) are read from their files.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT / "ui" / "components" / "js"  # the app's shared browser modules
 LENS = ROOT / "ui" / "components" / "lens"  # the feature-map lens component
 PAGE = ROOT / "ui" / "lesson"  # the lesson's page, styles and view scripts
-# Load order: the shared modules the lens uses, then the attribution engine when this checkout
-# has it (ui/components/js/backward.js, attribute.js), the lens, the lesson's own scripts.
+# Load order: the shared modules the lens loads in the app (ui.components.SHARED_JS["lens"]; a
+# test checks they are the same), then the lens, then the lesson's own scripts.
 SHARED_MODULES = ("constants", "canvas", "timing", "keys", "mount", "decode", "forward",
-                  "preprocess", "pad")
-ATTRIBUTION_MODULES = ("backward", "attribute")
+                  "backward", "attribute", "preprocess", "pad")
 LESSON_MODULES = ("lesson", "views", "tables")
 LENS_EXPORT = "export default function (component)"
 
@@ -54,9 +54,6 @@ def style_script() -> str:
 def scripts() -> dict[str, str]:
     """``js/NAME.js`` -> text, in load order."""
     out = {f"js/{m}.js": (SHARED / f"{m}.js").read_text(encoding="utf-8") for m in SHARED_MODULES}
-    for m in ATTRIBUTION_MODULES:
-        if (SHARED / f"{m}.js").is_file():
-            out[f"js/{m}.js"] = (SHARED / f"{m}.js").read_text(encoding="utf-8")
     out["js/style.js"] = style_script()
     out["js/lens.js"] = lens_script()
     for m in LESSON_MODULES:

@@ -50,6 +50,8 @@ def test_seed_lesson_is_within_5_mb(seed_lesson: Path) -> None:
 
 @pytest.mark.slow
 def test_scripts_are_the_apps_files_and_declare_each_name_once(seed_lesson: Path) -> None:
+    from ui import components
+    assert page.SHARED_MODULES == components.SHARED_JS["lens"]  # as the app's lens loads them
     for m in page.SHARED_MODULES:
         assert (seed_lesson / "js" / f"{m}.js").read_text() == (page.SHARED / f"{m}.js").read_text()
     lens = (seed_lesson / "js" / "lens.js").read_text()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.lesson import folder_bytes, page as lesson_page, write_lesson
+from model.lesson import folder_bytes, write_lesson
 from tests.app.browser.chromium import require_browser, screenshot_on_failure
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -19,7 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 VIEWS = ("maps", "field", "saliency", "compare", "atlas", "confusion", "trust")
 TRUST_DIGITS = 4
 SEVEN = [(50, 40), (190, 40), (150, 110), (110, 200)]  # pad pixels (240x240)
-ENGINE = (lesson_page.SHARED / "attribute.js").is_file()  # the attribution engine is in this checkout
 
 # Whether a canvas in the view has something drawn: more than one colour, or one that is not blank.
 DRAWN = """(name) => {
@@ -67,7 +66,7 @@ def test_every_view_is_drawn_and_nothing_outside_the_folder_is_asked_for(opened,
     with screenshot_on_failure(page, lambda: "lesson-views"):
         for name in VIEWS:
             show(page, name)
-            if name == "compare" and ENGINE:
+            if name == "compare":
                 page.wait_for_function("() => document.querySelectorAll("
                                        "'[data-testid=view-compare] .tile[data-done]').length >= 6",
                                        timeout=60_000)
@@ -134,17 +133,14 @@ def test_a_drawing_changes_the_maps_and_the_saliency(opened) -> None:
         assert drawn > 0
         show(page, "saliency")
         sec = page.locator("[data-testid=view-saliency]")
-        if ENGINE:
-            after = sec.get_attribute("data-sum")
-            assert after and after != before_sal
-            assert page.evaluate(DRAWN, "saliency") == "drawn"
-        else:  # the page says what is missing and still draws the input
-            assert "which this lesson was written without" in sec.locator(".note").inner_text()
+        after = sec.get_attribute("data-sum")
+        assert before_sal and after and after != before_sal
+        assert page.evaluate(DRAWN, "saliency") == "drawn"
+        assert not sec.locator(".note").count()
         assert page.evaluate("() => window.cnnLens.prediction") in range(10)
         assert before_pred in range(10)
 
 
-@pytest.mark.skipif(not ENGINE, reason="this checkout has no ui/components/js/attribute.js")
 def test_attribute_hook_gives_a_map_for_each_method(opened) -> None:
     page = opened[0]
     for method in ("saliency", "ig", "smoothgrad", "guided", "deeplift", "gradcam", "occlusion"):
