@@ -29,6 +29,8 @@ SHARED_MODULES = ("constants", "canvas", "timing", "keys", "mount", "decode", "f
                   "backward", "attribute", "preprocess", "pad")
 LESSON_MODULES = ("lesson", "views", "tables")
 LENS_EXPORT = "export default function (component)"
+# The attribution worker's source: the engine's modules, then the lesson's message handler.
+WORKER_MODULES = ("constants", "decode", "forward", "backward", "attribute")
 
 
 def lens_script() -> str:
@@ -51,10 +53,21 @@ def style_script() -> str:
             f"const LESSON_STYLE = {json.dumps(colours)};\n")
 
 
+def engine_script() -> str:
+    """The attribution worker's source as a string constant (a worker cannot load a file from
+    file://; the page makes it from this text as a blob): the engine's files, then
+    ``ui/lesson/worker.js``."""
+    parts = [(SHARED / f"{m}.js").read_text(encoding="utf-8") for m in WORKER_MODULES]
+    parts.append((PAGE / "worker.js").read_text(encoding="utf-8"))
+    return ("// The attribution worker's source: ui/components/js's engine and ui/lesson/worker.js.\n"
+            f"const LESSON_ENGINE_SOURCE = {json.dumps(chr(10).join(parts))};\n")
+
+
 def scripts() -> dict[str, str]:
     """``js/NAME.js`` -> text, in load order."""
     out = {f"js/{m}.js": (SHARED / f"{m}.js").read_text(encoding="utf-8") for m in SHARED_MODULES}
     out["js/style.js"] = style_script()
+    out["js/engine-source.js"] = engine_script()
     out["js/lens.js"] = lens_script()
     for m in LESSON_MODULES:
         out[f"js/lesson-{m}.js"] = (PAGE / f"{m}.js").read_text(encoding="utf-8")

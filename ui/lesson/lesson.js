@@ -64,10 +64,15 @@ const LESSON = {
     this.setNet(info.networks[0].key, true);
     this.pickSample(0, true);
     this.show(this.views[hash] || hash === "maps" ? hash : "maps");
-    let t = null;
-    window.addEventListener("resize", () => {
+    let t = null, width = window.innerWidth;
+    window.addEventListener("resize", () => { // redrawn to the new width (not for a height change)
       clearTimeout(t);
-      t = setTimeout(() => { this.markAll(); this.show(this.view); }, 200);
+      t = setTimeout(() => {
+        if (window.innerWidth === width) return;
+        width = window.innerWidth;
+        this.markAll();
+        this.show(this.view);
+      }, 200);
     });
   },
 
@@ -169,6 +174,7 @@ const LESSON = {
   markAll() { for (const v of ["maps", "field", "saliency", "compare", "atlas", "confusion", "trust"]) this.dirty.add(v); },
 
   show(name) {
+    if (name !== this.view) this.cancelJobs();
     this.view = name;
     document.querySelectorAll("section.view").forEach((s) => { s.hidden = s.dataset.view !== name; });
     document.querySelectorAll(".tabs button").forEach((b) =>
@@ -193,6 +199,74 @@ const LESSON = {
     this.lens.update({ net_id: this.net.payload.id, image: Array.from(this.pixels), large: on });
     this.markAll();
     this.show(this.view);
+  },
+
+  // ---- attribution off the page's thread ------------------------------------------------
+  jobs: new Map(), // id -> {resolve, reject, args}
+  jobId: 0,
+  sentNets: new Set(),
+
+  // The attribution worker, made once from the engine's own scripts (engine-source.js), or
+  // null where a worker cannot be made (the maps are then computed on the page's thread).
+  worker() {
+    if (this._worker !== undefined) return this._worker;
+    this._worker = null;
+    if (typeof LESSON_ENGINE_SOURCE !== "string" || typeof Worker !== "function") return null;
+    try {
+      const url = URL.createObjectURL(new Blob([LESSON_ENGINE_SOURCE], { type: "text/javascript" }));
+      const w = new Worker(url);
+      w.onmessage = (e) => {
+        const job = this.jobs.get(e.data.id);
+        if (!job) return;
+        this.jobs.delete(e.data.id);
+        if (e.data.error) job.reject(new Error(e.data.error)); else job.resolve(e.data.map);
+      };
+      w.onerror = (e) => { // a worker that cannot run: finish its jobs here, and use none again
+        e.preventDefault();
+        w.terminate();
+        this._worker = null;
+        this.broken = true;
+        const left = [...this.jobs.values()];
+        this.jobs.clear();
+        for (const j of left) this.attributeHere(j.args, j.resolve, j.reject);
+      };
+      this._worker = w;
+      this.sentNets = new Set();
+    } catch (err) {
+      this._worker = null;
+    }
+    return this._worker;
+  },
+
+  // Drop the attribution jobs not yet answered (a new input or view supersedes them): the
+  // worker is ended and made afresh on the next job.
+  cancelJobs() {
+    if (!this.jobs.size) return;
+    for (const j of this.jobs.values()) j.reject(new Error("superseded"));
+    this.jobs.clear();
+    if (this._worker) this._worker.terminate();
+    if (!this.broken) this._worker = undefined;
+  },
+
+  attributeHere(args, resolve, reject) {
+    later(() => {
+      try { resolve(this.attribute(...args)); } catch (err) { reject(err); }
+    });
+  },
+
+  // A promise of the map of METHOD for PIXELS on the current network (see attribute()).
+  attributeLater(method, pixels, opts = {}) {
+    const args = [method, Uint8Array.from(pixels), opts];
+    return new Promise((resolve, reject) => {
+      if (typeof attributeNet !== "function") { reject(new Error(NO_ENGINE)); return; }
+      const w = this.broken ? null : this.worker();
+      if (!w) { this.attributeHere(args, resolve, reject); return; }
+      const id = ++this.jobId, netId = this.net.payload.id;
+      this.jobs.set(id, { resolve, reject, args });
+      const payload = this.sentNets.has(netId) ? null : this.net.payload;
+      this.sentNets.add(netId);
+      w.postMessage({ id, netId, payload, method, pixels: args[1], opts });
+    });
   },
 
   // The attribution engine (attribute.js): a 784-long map for this network, or an Error.

@@ -221,6 +221,15 @@ function drawSigned(cv, lv) {
   ctx.drawImage(small, 0, 0, cv.width, cv.height);
 }
 
+// The diverging scale's key: blue (against the class) .. white (0) .. red (for it).
+function signedKey() {
+  const k = el("div", "signed-key");
+  const bar = el("span", "bar-rdbu");
+  bar.style.background = `linear-gradient(to right, ${STOPS.rdbu.join(", ")})`;
+  k.append(el("span", null, "against the class"), bar, el("span", null, "for it"));
+  return k;
+}
+
 function targetPairs() {
   const p = LESSON.lens.prediction;
   return [["pred", `the prediction (${p})`], ...Array.from({ length: 10 }, (_, i) => [i, String(i)])];
@@ -232,7 +241,7 @@ const NO_ENGINE = "Saliency is computed in this browser by attribute.js, which t
 
 // ---------------------------------------------------------------- Saliency
 const SaliencyView = {
-  method: "saliency", target: "pred",
+  method: "saliency", target: "pred", run: 0,
 
   draw(sec) {
     const net = LESSON.net.decoded;
@@ -248,7 +257,7 @@ const SaliencyView = {
     const layer = attrLayer(net);
     if (usesLayer(methods.find((m) => m.key === this.method))) bar.append(layerPicker(net, () => this.draw(sec)));
     sec.append(bar);
-    const px = side(sec, 320);
+    const px = Math.min(side(sec, 380), Math.floor(((sec.clientWidth || 800) - 16) / (sec.clientWidth >= 560 ? 2 : 1)));
     const row = el("div", "pair");
     const f1 = el("figure", "panel"), f2 = el("figure", "panel");
     const over = canvasOf(px, px, "sal-overlay", "The input with the attribution over it");
@@ -257,28 +266,39 @@ const SaliencyView = {
     f2.append(el("figcaption", "cap", "The map alone"), alone);
     row.append(f1, f2);
     const caption = el("p", "cap sal-cap");
-    sec.append(row, caption);
+    sec.append(row, signedKey(), caption);
     drawField(over, LESSON.pixels, [0, LAST], null, {});
     const target = this.target === "pred" ? LESSON.lens.prediction : +this.target;
-    let map;
-    try {
-      map = LESSON.attribute(this.method, LESSON.pixels, { target, layer, seed: 0 });
-    } catch (err) {
-      note(sec, typeof attributeNet !== "function" ? NO_ENGINE : `This method failed here: ${err.message}`);
+    const label = methods.find((m) => m.key === this.method).label;
+    if (typeof attributeNet !== "function") {
+      note(sec, NO_ENGINE);
       drawField(alone, LESSON.pixels, [0, LAST], null, {});
       return;
     }
-    const lv = levels(map);
-    drawField(over, LESSON.pixels, [0, LAST], null, { overlay: lv, signed: true });
-    drawSigned(alone, lv);
-    sec.dataset.method = this.method;
-    sec.dataset.target = String(target);
-    sec.dataset.sum = String(map.reduce((s, v) => s + Math.abs(v), 0));
-    const label = methods.find((m) => m.key === this.method).label;
-    caption.textContent = `${label} for class ${target} on ${LESSON.source.toLowerCase()}: ` +
-      `${strongestPixels(map, true)} (each map scaled to its own largest value).`;
+    caption.textContent = `Computing ${label} ...`;
+    delete sec.dataset.sum;
+    LESSON.cancelJobs();
+    const run = ++this.run, pixels = LESSON.pixels, method = this.method;
+    LESSON.attributeLater(method, pixels, { target, layer, seed: 0 }).then((map) => {
+      if (run !== this.run) return;
+      const lv = levels(map);
+      drawField(over, pixels, [0, LAST], null, { overlay: lv, signed: true });
+      drawSigned(alone, lv);
+      sec.dataset.method = method;
+      sec.dataset.target = String(target);
+      sec.dataset.sum = String(map.reduce((a, v) => a + Math.abs(v), 0));
+      caption.textContent = `${label} for class ${target} on ${LESSON.source.toLowerCase()}: ` +
+        `${strongestPixels(map, true)} (each map scaled to its own largest value).`;
+    }, (err) => {
+      if (run === this.run && err.message !== "superseded") note(sec, `This method failed here: ${err.message}`);
+    });
   },
 };
+
+// Run fn after the browser has shown what is on the page now (two frames, then a task).
+function later(fn) {
+  requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(fn, 0)));
+}
 
 // ---------------------------------------------------------------- All methods
 const CompareView = {
@@ -289,21 +309,24 @@ const CompareView = {
     const methods = LESSON.data.lesson.methods;
     sec.innerHTML = "";
     sec.append(el("p", "lead", "Every attribution method on the same input and class, side by " +
-      "side: where they agree, trust the picture more (the Trust view measures it)."));
+      "side, each scaled to its own largest value: where they agree, trust the picture more " +
+      "(the Trust view measures it)."));
     const bar = el("div", "bar");
     bar.append(picker("Class", targetPairs(), this.target, (v) => { this.target = v; this.draw(sec); }));
     bar.append(layerPicker(net, () => this.draw(sec)));
-    sec.append(bar);
+    sec.append(bar, signedKey());
     const grid = el("div", "methods");
     sec.append(grid);
     const engine = typeof attributeNet === "function";
     if (!engine) note(sec, NO_ENGINE);
-    const px = Math.max(120, Math.min(LESSON.large ? 230 : 180, Math.floor((sec.clientWidth - 16) / 2)));
+    const w = sec.clientWidth || 800, cols = w >= 700 ? 4 : 2;
+    const px = Math.max(120, Math.min(LESSON.large ? 300 : 240, Math.floor((w - (cols - 1) * 12 - 4) / cols)));
     const target = this.target === "pred" ? LESSON.lens.prediction : +this.target;
     const layer = attrLayer(net);
     const tiles = methods.map((m) => {
       const f = el("figure", "panel tile");
       f.dataset.method = m.key;
+      f.style.width = `${px}px`;
       const cv = canvasOf(px, px, "tile-map", `${m.label} attribution for class ${target}`);
       const cap = el("figcaption", "cap", m.label);
       f.append(cap, cv);
@@ -312,26 +335,33 @@ const CompareView = {
       return { m, cv, f, cap };
     });
     if (!engine) return;
+    LESSON.cancelJobs();
     const run = ++this.run, pixels = LESSON.pixels;
-    const next = (i) => { // one method per task: the page stays responsive while they compute
-      if (i >= tiles.length || run !== this.run) return;
+    // the quick methods first (the worker answers in the order asked), each tile saying so
+    // while it computes
+    const order = tiles.map((t, i) => i).sort((a, b) => cost(tiles[a].m.key) - cost(tiles[b].m.key));
+    for (const i of order) {
       const { m, cv, f, cap } = tiles[i];
       if (m.feature_maps && !camLayer(net)) {
         cap.textContent = `${m.label}: no feature maps in this network`;
-      } else {
-        try {
-          const map = LESSON.attribute(m.key, pixels, { target, layer, seed: 0 });
-          drawField(cv, pixels, [0, LAST], null, { overlay: levels(map), signed: true });
-          f.dataset.done = "1";
-        } catch (err) {
-          cap.textContent = `${m.label}: failed (${err.message})`;
-        }
+        continue;
       }
-      setTimeout(() => next(i + 1), 0);
-    };
-    setTimeout(() => next(0), 0);
+      cap.textContent = `${m.label} (computing ...)`;
+      LESSON.attributeLater(m.key, pixels, { target, layer, seed: 0 }).then((map) => {
+        if (run !== this.run) return;
+        drawField(cv, pixels, [0, LAST], null, { overlay: levels(map), signed: true });
+        f.dataset.done = "1";
+        cap.textContent = m.label;
+      }, (err) => {
+        if (run === this.run && err.message !== "superseded") cap.textContent = `${m.label}: failed (${err.message})`;
+      });
+    }
   },
 };
+
+// The methods' relative cost in a browser (measured on seed): the cheap ones are drawn first.
+const COST = { gradcam: 1, guided: 2, saliency: 3, deeplift: 4, smoothgrad: 5, ig: 6, occlusion: 7 };
+const cost = (key) => COST[key] || 5;
 
 LESSON.views.field = FieldView;
 LESSON.views.saliency = SaliencyView;

@@ -66,16 +66,18 @@ def test_every_view_is_drawn_and_nothing_outside_the_folder_is_asked_for(opened,
     with screenshot_on_failure(page, lambda: "lesson-views"):
         for name in VIEWS:
             show(page, name)
-            if name == "compare":
+            if name == "compare":  # all seven methods (Occlusion takes seconds)
                 page.wait_for_function("() => document.querySelectorAll("
-                                       "'[data-testid=view-compare] .tile[data-done]').length >= 6",
-                                       timeout=60_000)
+                                       "'[data-testid=view-compare] .tile[data-done]').length === 7",
+                                       timeout=120_000)
             assert page.evaluate(DRAWN, name) == "drawn", name
             other = [v for v in VIEWS if v != name]
             assert all(page.evaluate(DRAWN, v) == "hidden" for v in other)
     folder = lesson.as_uri() + "/"
-    assert requests and all(u.startswith(folder) for u in requests), \
-        [u for u in requests if not u.startswith(folder)]
+    # a blob: URL is the page's own attribution worker, made from text already in the folder
+    outside = [u for u in requests if not u.startswith(folder) and not u.startswith("blob:null/")]
+    assert requests and not outside, outside
+    assert any(u.startswith("blob:") for u in requests)  # the maps were computed off the page's thread
     assert not errors
 
 
@@ -99,6 +101,9 @@ def test_forward_agrees_with_numpy(opened) -> None:
         np.testing.assert_allclose(b, a, atol=1e-4, rtol=0, err_msg=name)
 
 
+SUM = "(document.querySelector('[data-testid=view-saliency]').dataset.sum || '')"
+
+
 def _maps_state(page) -> str:
     return page.evaluate("() => { const l = window.cnnLens.lesson.lens; "
                          "return Array.from(l.acts.get('relu3').data.slice(0, 3000)).join(','); }")
@@ -119,8 +124,8 @@ def test_a_drawing_changes_the_maps_and_the_saliency(opened) -> None:
     with screenshot_on_failure(page, lambda: "lesson-drawing"):
         page.click(".sample[data-sample]")
         show(page, "saliency")
-        before_sal = page.evaluate("() => document.querySelector('[data-testid=view-saliency]')"
-                                   ".dataset.sum || ''")
+        page.wait_for_function(f"() => {SUM} !== ''", timeout=60_000)
+        before_sal = page.evaluate(f"() => {SUM}")
         before_pred = page.evaluate("() => window.cnnLens.prediction")
         show(page, "maps")
         before_maps = _maps_state(page)
@@ -133,8 +138,9 @@ def test_a_drawing_changes_the_maps_and_the_saliency(opened) -> None:
         assert drawn > 0
         show(page, "saliency")
         sec = page.locator("[data-testid=view-saliency]")
-        after = sec.get_attribute("data-sum")
-        assert before_sal and after and after != before_sal
+        page.wait_for_function(f"() => {SUM} !== ''", timeout=60_000)
+        after = page.evaluate(f"() => {SUM}")
+        assert before_sal and after != before_sal
         assert page.evaluate(DRAWN, "saliency") == "drawn"
         assert not sec.locator(".note").count()
         assert page.evaluate("() => window.cnnLens.prediction") in range(10)
