@@ -86,6 +86,9 @@ const LESSON = {
     const meta = this.data.lesson.networks.find((n) => n.key === key);
     const acc = meta && meta.test_accuracy ? `, ${(meta.test_accuracy * 100).toFixed(2)}% right on the test set` : "";
     this.el.facts.textContent = `${d.name}: ${p.layers.length} layers, ${(p.macs / 1e6).toFixed(1)}M multiply-adds per digit${acc}`;
+    // another network: the lens starts on its own default layer and most active unit (a layer
+    // of the same name may have other channels and sizes)
+    if (this.lens.net && this.lens.net !== this.net.decoded) this.lens.layer = null;
     this.lens.update({ net_id: p.id, image: Array.from(this.pixels), large: this.large });
     this.readout();
     this.markAll();

@@ -143,6 +143,11 @@ def test_a_drawing_changes_the_maps_and_the_saliency(opened) -> None:
         assert before_sal and after != before_sal
         assert page.evaluate(DRAWN, "saliency") == "drawn"
         assert not sec.locator(".note").count()
+        # the worker's map is the engine's on this thread, number for number
+        here = page.evaluate("() => { const s = document.querySelector('[data-testid=view-saliency]');"
+                             " return window.cnnLens.attribute(s.dataset.method, window.cnnLens.lesson"
+                             ".pixels, {target: +s.dataset.target, seed: 0}); }")
+        assert float(after) == pytest.approx(float(np.abs(np.asarray(here, np.float32)).sum()), rel=1e-6)
         assert page.evaluate("() => window.cnnLens.prediction") in range(10)
         assert before_pred in range(10)
 
