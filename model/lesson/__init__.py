@@ -88,16 +88,19 @@ def build_files(sources: Sequence[Source], trust_digits: int = TRUST_DIGITS,
     files["data/samples.js"] = page.data_script("samples", page.samples_value(images, labels))
     data_names.append("data/samples.js")
     from model.saliency import METHODS
-    nets = []
-    for i, (src, name) in enumerate(zip(sources, _names(sources), strict=True)):
+    checked = []  # every network read and checked before any table is computed
+    for src, name in zip(sources, _names(sources), strict=True):
         try:
             net = read_network(src.path.read_bytes(), src.path.name)
-            model, _ = load_checkpoint(src.path)
         except (CheckpointError, OSError) as exc:
             raise LessonError(f"{src.path}: {exc}") from None
         lens = payload(net)
         if not lens["supported"]:
             raise LessonError(f"{name} cannot run in a lesson: {lens['reason']}")
+        checked.append((src, name, net, lens))
+    nets = []
+    for i, (src, name, net, lens) in enumerate(checked):
+        model, _ = load_checkpoint(src.path)
         say(f"{name}: atlas")
         atlas = tables.atlas_table(src.path, model)
         say(f"{name}: confusion matrix")

@@ -95,6 +95,21 @@ def test_an_unknown_network_is_refused_by_name(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.safetensors"
+    junk.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(LessonError, match="notes.safetensors"):
+        write_lesson([str(junk)], tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.safetensors"]
+
+
+@pytest.mark.slow
+def test_a_network_too_big_for_a_browser_is_refused_before_any_table(tmp_path: Path) -> None:
+    with pytest.raises(LessonError, match="seed-original cannot run in a lesson: .*too big"):
+        write_lesson(["seed", "seed-original"], tmp_path / "out")
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_folder_of_someones_files_is_refused_and_left_alone(tmp_path: Path) -> None:
     out = tmp_path / "notes"
     out.mkdir()
