@@ -31,6 +31,16 @@ SHARED_JS = {  # component stem -> the shared modules (js/<name>.js) it needs, i
 }
 
 
+# what the browser's attribution (attributeNet) needs, in load order: a Web Worker's script is
+# these files' text (attributionWorker in attribute.js)
+WORKER_JS = ("constants", "decode", "forward", "backward", "attribute")
+
+
+def worker_source() -> str:
+    """The text of :data:`WORKER_JS`, joined: the script of attribute.js's Web Worker."""
+    return "\n".join((SHARED / f"{name}.js").read_text(encoding="utf-8") for name in WORKER_JS)
+
+
 def script(stem: str) -> str:
     """A component's script: the shared modules it needs (:data:`SHARED_JS`), then its own file,
     concatenated into one module."""

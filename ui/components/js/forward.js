@@ -5,12 +5,16 @@
 // name their inputs). Reads a net decoded by
 // decode.js; tests/app/browser/test_forward_browser.py checks it against numpy and torch.
 
-function conv(x, C, H, W, rec, wt, bias, OH, OW) {
+// BOX (optional, [y0, y1, x0, x1] inclusive): only those outputs, written into INTO (the rest of
+// INTO is left as it is; each output's sum runs in the same order as without a box)
+function conv(x, C, H, W, rec, wt, bias, OH, OW, box = null, into = null) {
   const O = rec.out, k = rec.kernel, s = rec.stride || 1, p = rec.padding || 0;
   const d = rec.dilation || 1;
   const G = rec.groups || 1, Cg = C / G, Og = O / G; // grouped: out o reads group floor(o / Og)
-  const out = new Float32Array(O * OH * OW);
-  const acc = new Float64Array(OH * OW);
+  const [Y0, Y1, X0, X1] = box || [0, OH - 1, 0, OW - 1];
+  const BW = X1 - X0 + 1;
+  const out = into || new Float32Array(O * OH * OW);
+  const acc = new Float64Array((Y1 - Y0 + 1) * BW);
   for (let o = 0; o < O; o++) {
     acc.fill(bias ? bias[o] : 0);
     const c0 = Math.floor(o / Og) * Cg;
@@ -18,14 +22,14 @@ function conv(x, C, H, W, rec, wt, bias, OH, OW) {
       const xc = (c0 + c) * H * W;
       for (let ky = 0; ky < k; ky++) {
         const dy = ky * d - p; // input row = y * s + dy
-        const y0 = Math.max(0, Math.ceil(-dy / s)), y1 = Math.min(OH - 1, Math.floor((H - 1 - dy) / s));
+        const y0 = Math.max(Y0, Math.ceil(-dy / s)), y1 = Math.min(Y1, Math.floor((H - 1 - dy) / s));
         for (let kx = 0; kx < k; kx++) {
           const wv = wt[((o * Cg + c) * k + ky) * k + kx];
           if (wv === 0) continue;
           const dx = kx * d - p;
-          const x0 = Math.max(0, Math.ceil(-dx / s)), x1 = Math.min(OW - 1, Math.floor((W - 1 - dx) / s));
+          const x0 = Math.max(X0, Math.ceil(-dx / s)), x1 = Math.min(X1, Math.floor((W - 1 - dx) / s));
           for (let y = y0; y <= y1; y++) {
-            const ri = xc + (y * s + dy) * W + dx, ro = y * OW;
+            const ri = xc + (y * s + dy) * W + dx, ro = (y - Y0) * BW - X0;
             if (s === 1) {
               for (let xx = x0; xx <= x1; xx++) acc[ro + xx] += wv * x[ri + xx];
             } else {
@@ -35,22 +39,30 @@ function conv(x, C, H, W, rec, wt, bias, OH, OW) {
         }
       }
     }
-    out.set(acc, o * OH * OW);
+    if (!box) out.set(acc, o * OH * OW);
+    else {
+      for (let y = Y0; y <= Y1; y++) {
+        const r = o * OH * OW + y * OW, ra = (y - Y0) * BW - X0;
+        for (let xx = X0; xx <= X1; xx++) out[r + xx] = acc[ra + xx];
+      }
+    }
   }
   return out;
 }
 
 // ARG (max pooling, optional): filled with the input index each output took its max from (the
 // first of equal maxima, as torch picks it), for the backward pass (backward.js)
-function pool(x, C, H, W, rec, OH, OW, isMax, arg) {
+// BOX and INTO: as conv's
+function pool(x, C, H, W, rec, OH, OW, isMax, arg, box = null, into = null) {
   const k = rec.kernel, s = rec.stride || k, p = rec.padding || 0;
-  const out = new Float32Array(C * OH * OW);
+  const out = into || new Float32Array(C * OH * OW);
+  const [Y0, Y1, X0, X1] = box || [0, OH - 1, 0, OW - 1];
   for (let c = 0; c < C; c++) {
     const xc = c * H * W;
-    for (let oy = 0; oy < OH; oy++) {
+    for (let oy = Y0; oy <= Y1; oy++) {
       const hs = oy * s - p, he = Math.min(hs + k, H + p);
       const ya = Math.max(hs, 0), yb = Math.min(he, H);
-      for (let ox = 0; ox < OW; ox++) {
+      for (let ox = X0; ox <= X1; ox++) {
         const ws = ox * s - p, we = Math.min(ws + k, W + p);
         const xa = Math.max(ws, 0), xb = Math.min(we, W);
         let v = isMax ? -Infinity : 0, at = -1;
@@ -197,12 +209,58 @@ function runFrom(net, x0, keep) {
     const kept = keep ? { rec, input, C, H, W } : null;
     const x = op(input, C, H, W, rec, net.w, oshape, kept);
     const out = kept ? Object.assign(kept, { name: rec.name, shape: oshape, data: x })
-      : { name: rec.name, shape: oshape, data: x };
+      : { name: rec.name, shape: oshape, data: x, inShape: [C, H, W] };
+    if (kept) out.inShape = [C, H, W];
     made.set(rec.name, out);
     previous = rec.name;
     outs.push(out);
   }
   return outs;
+}
+
+// The outputs a change of input rows a..b reaches in a conv or pooling layer: [lo, hi] of n.
+function reached(a, b, k, s, p, d, n) {
+  return [Math.max(0, Math.ceil((a + p - (k - 1) * d) / s)), Math.min(n - 1, Math.floor((b + p) / s))];
+}
+
+// The last layer's output for input X0 (scaled, 784) that differs from BASE's input only within
+// BOX ([y0, y1, x0, x1], inclusive); BASE: runFrom(net, base input) (its outputs are reused). Each
+// conv and pooling layer recomputes only the outputs the change reaches (the same numbers as a
+// whole pass); the other layers run whole once the change reaches them. Occlusion's many passes.
+function runChanged(net, base, x0, box) {
+  const made = new Map([["input", { data: x0, box }]]);
+  let previous = "input";
+  for (let i = 0; i < net.layers.length; i++) {
+    const rec = net.layers[i], b = base[i];
+    const srcs = (rec.inputs || [previous]).map((n) => made.get(n));
+    previous = rec.name;
+    const boxes = srcs.map((s) => s.box).filter((v) => v !== null);
+    if (!boxes.length) { made.set(rec.name, { data: b.data, box: null }); continue; }
+    let changed = boxes.some((v) => v === "all") ? "all" : [
+      Math.min(...boxes.map((v) => v[0])), Math.max(...boxes.map((v) => v[1])),
+      Math.min(...boxes.map((v) => v[2])), Math.max(...boxes.map((v) => v[3]))];
+    const shape = b.shape;
+    const [C, H, W] = b.inShape;
+    const field = changed !== "all" && (rec.type === "conv" || rec.type === "maxpool" || rec.type === "avgpool");
+    if (field) {
+      const conv_ = rec.type === "conv";
+      const k = rec.kernel, s = rec.stride || (conv_ ? 1 : k), p = rec.padding || 0, d = conv_ ? rec.dilation || 1 : 1;
+      const [y0, y1] = reached(changed[0], changed[1], k, s, p, d, shape[1]);
+      const [xa, xb] = reached(changed[2], changed[3], k, s, p, d, shape[2]);
+      if (y0 > y1 || xa > xb) { made.set(rec.name, { data: b.data, box: null }); continue; }
+      const out = Float32Array.from(b.data), x = srcs[0].data, nb = [y0, y1, xa, xb];
+      if (conv_) {
+        conv(x, C, H, W, rec, net.w[rec.name + ".weight"], net.w[rec.name + ".bias"], shape[1], shape[2], nb, out);
+      } else pool(x, C, H, W, rec, shape[1], shape[2], rec.type === "maxpool", null, nb, out);
+      made.set(rec.name, { data: out, box: nb });
+      continue;
+    }
+    const input = rec.join ? srcs.map((s) => s.data) : srcs[0].data;
+    const y = LAYER_OPS[rec.type](input, C, H, W, rec, net.w, shape, null);
+    if (!(changed !== "all" && (rec.rf && !rec.rf.global) && shape.length === 3)) changed = "all";
+    made.set(rec.name, { data: y, box: changed });
+  }
+  return made.get(previous).data;
 }
 
 function softmax(v) {
