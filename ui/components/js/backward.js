@@ -6,10 +6,38 @@
 // Float64Arrays; an op never writes into the gradient it is given.
 // tests/app/browser/test_backward_browser.py checks it against torch.
 
+// A 3x3 conv's weights for its backward pass: channels swapped, each kernel turned by 180
+// degrees (kept on the record: made once per network)
+function flipped3(rec, wt, C) {
+  if (rec._w9back) return rec._w9back;
+  const O = rec.out, w9 = new Float64Array(O * C * 9);
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      for (let t = 0; t < 9; t++) w9[(c * O + o) * 9 + 8 - t] = wt[(o * C + c) * 9 + t];
+    }
+  }
+  rec._w9back = w9;
+  return w9;
+}
+
 function convBack(g, C, H, W, rec, wt, OH, OW) {
   const O = rec.out, k = rec.kernel, s = rec.stride || 1, p = rec.padding || 0;
   const d = rec.dilation || 1;
   const G = rec.groups || 1, Cg = C / G, Og = O / G;
+  if (k === H && k === W && p === 0 && G === 1) { // the kernel covers the map (a dot product)
+    const n = C * k * k, gx = new Float64Array(n);
+    for (let o = 0; o < O; o++) {
+      const v = g[o];
+      if (v !== 0) for (let i = 0, r = o * n; i < n; i++) gx[i] += wt[r + i] * v;
+    }
+    return gx;
+  }
+  const q = 2 * d - p; // a 3x3 kernel of stride 1: the gradient is the output's gradient, padded
+  if (k === 3 && s === 1 && G === 1 && q >= 0) { // by q, under the turned kernel (taps3)
+    const gp = padded(g, O, OH, OW, q, Float64Array);
+    return taps3(gp, O, OH + 2 * q, OW + 2 * q, flipped3(rec, wt, C), C, d, null,
+      new Float64Array(C * H * W), H, W, 0, 0, H, W);
+  }
   const gx = new Float64Array(C * H * W);
   for (let o = 0; o < O; o++) {
     const go = o * OH * OW;
@@ -18,12 +46,12 @@ function convBack(g, C, H, W, rec, wt, OH, OW) {
       const xc = (c0 + c) * H * W;
       for (let ky = 0; ky < k; ky++) {
         const dy = ky * d - p;
-        const y0 = Math.max(0, Math.ceil(-dy / s)), y1 = Math.min(OH - 1, Math.floor((H - 1 - dy) / s));
+        const y0 = Math.max(0, Math.floor((s - 1 - dy) / s)), y1 = Math.min(OH - 1, Math.floor((H - 1 - dy) / s));
         for (let kx = 0; kx < k; kx++) {
           const wv = wt[((o * Cg + c) * k + ky) * k + kx];
           if (wv === 0) continue;
           const dx = kx * d - p;
-          const x0 = Math.max(0, Math.ceil(-dx / s)), x1 = Math.min(OW - 1, Math.floor((W - 1 - dx) / s));
+          const x0 = Math.max(0, Math.floor((s - 1 - dx) / s)), x1 = Math.min(OW - 1, Math.floor((W - 1 - dx) / s));
           for (let y = y0; y <= y1; y++) {
             const ri = xc + (y * s + dy) * W + dx, ro = go + y * OW;
             if (s === 1) {
