@@ -98,10 +98,11 @@ function scatterBack(g, arg, n) {
   return gx;
 }
 
-// elementwise: the gradient times the layer's local slope, slope(x, y, i) at input x, output y
-function slopeBack(g, s, slope) {
-  const x = s.input, y = s.data, gx = new Float64Array(g.length);
-  for (let i = 0; i < g.length; i++) gx[i] = g[i] === 0 ? 0 : g[i] * slope(x[i], y[i], i);
+// Elementwise layers: the gradient times the local slope at input X (output Y), one loop each
+// (no call per element).
+function reluBack(g, x, a) { // a: the slope below zero (ReLU 0, leaky ReLU its own)
+  const gx = new Float64Array(g.length);
+  for (let i = 0; i < g.length; i++) gx[i] = x[i] > 0 ? g[i] : g[i] * a;
   return gx;
 }
 
@@ -115,19 +116,29 @@ const BACKWARD_OPS = {
     for (let c = 0; c < s.C; c++) for (let i = c * n, e = i + n; i < e; i++) gx[i] = g[i] * a[c];
     return gx;
   },
-  relu: (g, s) => slopeBack(g, s, (x) => (x > 0 ? 1 : 0)),
-  tanh: (g, s) => slopeBack(g, s, (x, y) => 1 - y * y),
-  sigmoid: (g, s) => slopeBack(g, s, (x, y) => y * (1 - y)),
-  leakyrelu: (g, s) => {
-    const a = s.rec.negative_slope ?? 0.01;
-    return slopeBack(g, s, (x) => (x > 0 ? 1 : a));
+  relu: (g, s) => reluBack(g, s.input, 0),
+  tanh: (g, s) => {
+    const y = s.data, gx = new Float64Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = g[i] * (1 - y[i] * y[i]);
+    return gx;
   },
-  prelu: (g, s, w) => {
-    const a = w[s.rec.name + ".weight"];
+  sigmoid: (g, s) => {
+    const y = s.data, gx = new Float64Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = g[i] * (y[i] * (1 - y[i]));
+    return gx;
+  },
+  leakyrelu: (g, s) => reluBack(g, s.input, s.rec.negative_slope ?? 0.01),
+  prelu: (g, s, w) => { // one shared slope, or one per channel (a vector's: per feature)
+    const a = w[s.rec.name + ".weight"], x = s.input, gx = new Float64Array(g.length);
     const n = a.length > 1 ? s.H * s.W : g.length;
-    return slopeBack(g, s, (x, y, i) => (x > 0 ? 1 : a[a.length > 1 ? Math.floor(i / n) : 0]));
+    for (let i = 0; i < g.length; i++) gx[i] = x[i] > 0 ? g[i] : g[i] * a[a.length > 1 ? Math.floor(i / n) : 0];
+    return gx;
   },
-  elu: (g, s) => slopeBack(g, s, (x) => (x > 0 ? 1 : Math.exp(x))),
+  elu: (g, s) => {
+    const x = s.input, gx = new Float64Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = x[i] > 0 ? g[i] : g[i] * Math.exp(x[i]);
+    return gx;
+  },
   dropout: (g) => g,
   maxpool: (g, s) => scatterBack(g, s.arg, s.C * s.H * s.W),
   avgpool: (g, s) => avgpoolBack(g, s.C, s.H, s.W, s.rec, s.shape[1], s.shape[2]),
@@ -190,8 +201,8 @@ function backwardNet(net, steps, target, { stop = null, guided = false } = {}) {
     if (!g) continue; // no path from this layer to the target
     grads.delete(s.name);
     let gin = backOp(s)(g, s, net.w);
-    if (guided && s.rec.guided === "positive") {
-      gin = Float64Array.from(gin, (v) => (v > 0 ? v : 0));
+    if (guided && s.rec.guided === "positive") { // gin is the activation's own new array
+      for (let j = 0; j < gin.length; j++) if (!(gin[j] > 0)) gin[j] = 0;
     }
     const parts = s.rec.join ? gin : [gin];
     readsOf(steps, i).forEach((n, j) => addInto(grads, n, parts[j]));
