@@ -3,8 +3,8 @@
     python bench/browser_attribution.py [--network seed] [--strokes 5] [--runs 3]
                                         [--json bench/results/browser_attribution.json]
 
-A blank page loads the modules attributeNet needs (``ui.components.WORKER_JS``) and the lens
-payload of a shipped checkpoint (``viz.browser.lens.payload``). A stroke is a new digit (one of
+A blank page loads the modules attributeNet needs (``viz.browser.lens.ATTRIBUTE_JS``) and the
+lens payload of a shipped checkpoint (``viz.browser.lens.payload``). A stroke is a new digit (one of
 the shipped samples, so no forward pass is reused from the stroke before): for each method, the
 time of ``attributeNet(net, method, pixels, {})`` (the predicted digit, the explorer's first
 layer, seed 0) from the new pixels to the map, median over ``--strokes`` digits x ``--runs``.
@@ -74,7 +74,6 @@ def measure(network: str, strokes: int, runs: int) -> dict:
     import numpy as np
 
     from model.store import load_samples, shipped_checkpoints
-    from ui.components import worker_source
     from viz.browser import lens
     from viz.network import npforward
     payload = lens.payload(npforward.load(shipped_checkpoints()[network]))
@@ -83,7 +82,8 @@ def measure(network: str, strokes: int, runs: int) -> dict:
     images, labels = load_samples()
     picks = [int(np.flatnonzero(labels == d)[0]) for d in range(10)][:strokes]
     digits = [images[i].reshape(-1).tolist() for i in picks]
-    source = worker_source()
+    source = "\n".join((ROOT / "ui" / "components" / "js" / f"{m}.js").read_text(encoding="utf-8")
+                        for m in lens.ATTRIBUTE_JS)
     rows: dict[str, dict] = {}
     with browser(400, 300) as page:
         page.set_content(f'<script type="module">{source}\n{PAGE_JS}</script>')

@@ -31,14 +31,11 @@ SHARED_JS = {  # component stem -> the shared modules (js/<name>.js) it needs, i
 }
 
 
-# what the browser's attribution (attributeNet) needs, in load order: a Web Worker's script is
-# these files' text (attributionWorker in attribute.js)
-WORKER_JS = ("constants", "decode", "forward", "backward", "attribute")
-
-
 def worker_source() -> str:
-    """The text of :data:`WORKER_JS`, joined: the script of attribute.js's Web Worker."""
-    return "\n".join((SHARED / f"{name}.js").read_text(encoding="utf-8") for name in WORKER_JS)
+    """The text of the modules the browser's attribution needs
+    (``viz.browser.lens.ATTRIBUTE_JS``), joined: the script of attribute.js's Web Worker."""
+    from viz.browser.lens import ATTRIBUTE_JS
+    return "\n".join((SHARED / f"{name}.js").read_text(encoding="utf-8") for name in ATTRIBUTE_JS)
 
 
 def script(stem: str) -> str:

@@ -25,7 +25,6 @@ pytestmark = [pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[3]
 TOL = 1e-4  # of the largest |value| of the map
-MODULES = ("constants", "decode", "forward", "backward", "attribute")  # what attributeNet needs
 
 PAGE_JS = """
 window.attributeMaps = (payload, images, jobs) => { // jobs: [[method, target or null], ...]
@@ -42,7 +41,8 @@ window.ready = true;
 
 def attribute_script(folder: Path = ROOT / "ui" / "components" / "js") -> str:
     """The shared modules attributeNet needs, then the page's hooks."""
-    parts = [(folder / f"{m}.js").read_text(encoding="utf-8") for m in MODULES]
+    from viz.browser.lens import ATTRIBUTE_JS
+    parts = [(folder / f"{m}.js").read_text(encoding="utf-8") for m in ATTRIBUTE_JS]
     return "\n".join(parts + [PAGE_JS])
 
 
