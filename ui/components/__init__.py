@@ -31,6 +31,13 @@ SHARED_JS = {  # component stem -> the shared modules (js/<name>.js) it needs, i
 }
 
 
+def worker_source() -> str:
+    """The text of the modules the browser's attribution needs
+    (``viz.browser.lens.ATTRIBUTE_JS``), joined: the script of attribute.js's Web Worker."""
+    from viz.browser.lens import ATTRIBUTE_JS
+    return "\n".join((SHARED / f"{name}.js").read_text(encoding="utf-8") for name in ATTRIBUTE_JS)
+
+
 def script(stem: str) -> str:
     """A component's script: the shared modules it needs (:data:`SHARED_JS`), then its own file,
     concatenated into one module."""
