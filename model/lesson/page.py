@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from viz.browser.lens import ATTRIBUTE_JS
 from viz.pictures import style
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,8 +30,6 @@ SHARED_MODULES = ("constants", "canvas", "timing", "keys", "mount", "decode", "f
                   "backward", "attribute", "preprocess", "pad")
 LESSON_MODULES = ("lesson", "views", "tables")
 LENS_EXPORT = "export default function (component)"
-# The attribution worker's source: the engine's modules, then the lesson's message handler.
-WORKER_MODULES = ("constants", "decode", "forward", "backward", "attribute")
 
 
 def lens_script() -> str:
@@ -54,13 +53,12 @@ def style_script() -> str:
 
 
 def engine_script() -> str:
-    """The attribution worker's source as a string constant (a worker cannot load a file from
-    file://; the page makes it from this text as a blob): the engine's files, then
-    ``ui/lesson/worker.js``."""
-    parts = [(SHARED / f"{m}.js").read_text(encoding="utf-8") for m in WORKER_MODULES]
-    parts.append((PAGE / "worker.js").read_text(encoding="utf-8"))
-    return ("// The attribution worker's source: ui/components/js's engine and ui/lesson/worker.js.\n"
-            f"const LESSON_ENGINE_SOURCE = {json.dumps(chr(10).join(parts))};\n")
+    """The sources of attribute.js's Web Worker (the modules ``ATTRIBUTE_JS`` lists, joined) as
+    a string constant: a worker cannot load a file from file://, so the page makes it from
+    this text (``attributionWorker(LESSON_ENGINE_SOURCE)``)."""
+    text = "\n".join((SHARED / f"{m}.js").read_text(encoding="utf-8") for m in ATTRIBUTE_JS)
+    return ("// The attribution worker's source: ui/components/js's modules ATTRIBUTE_JS lists.\n"
+            f"const LESSON_ENGINE_SOURCE = {json.dumps(text)};\n")
 
 
 def scripts() -> dict[str, str]:

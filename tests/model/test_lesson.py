@@ -58,6 +58,9 @@ def test_scripts_are_the_apps_files_and_declare_each_name_once(seed_lesson: Path
     assert lens == (page.LENS / "lens.js").read_text().replace(page.LENS_EXPORT,
                                                                   "function mountLens(component)")
     assert not re.search(r"^\s*(?:export|import)\b", lens, re.MULTILINE)  # a classic script
+    engine = (seed_lesson / "js" / "engine-source.js").read_text()
+    text = json.loads(engine.split("const LESSON_ENGINE_SOURCE = ", 1)[1].rstrip().rstrip(";"))
+    assert text == components.worker_source()  # the app's attribution worker, as text
     html = (seed_lesson / "index.html").read_text()
     names = []
     for rel in re.findall(r'<script src="(js/[^"]+)"></script>', html):

@@ -205,71 +205,44 @@ const LESSON = {
   },
 
   // ---- attribution off the page's thread ------------------------------------------------
-  jobs: new Map(), // id -> {resolve, reject, args}
-  jobId: 0,
-  sentNets: new Set(),
-
-  // The attribution worker, made once from the engine's own scripts (engine-source.js), or
-  // null where a worker cannot be made (the maps are then computed on the page's thread).
+  // attribute.js's attributionWorker, made from the engine's own text (engine-source.js: a
+  // worker cannot load a file from file://), or null where no worker can be made (the maps are
+  // then computed on the page's thread).
   worker() {
     if (this._worker !== undefined) return this._worker;
     this._worker = null;
-    if (typeof LESSON_ENGINE_SOURCE !== "string" || typeof Worker !== "function") return null;
+    if (typeof LESSON_ENGINE_SOURCE !== "string" || typeof attributionWorker !== "function") return null;
     try {
-      const url = URL.createObjectURL(new Blob([LESSON_ENGINE_SOURCE], { type: "text/javascript" }));
-      const w = new Worker(url);
-      w.onmessage = (e) => {
-        const job = this.jobs.get(e.data.id);
-        if (!job) return;
-        this.jobs.delete(e.data.id);
-        if (e.data.error) job.reject(new Error(e.data.error)); else job.resolve(e.data.map);
-      };
-      w.onerror = (e) => { // a worker that cannot run: finish its jobs here, and use none again
-        e.preventDefault();
-        w.terminate();
-        this._worker = null;
-        this.broken = true;
-        const left = [...this.jobs.values()];
-        this.jobs.clear();
-        for (const j of left) this.attributeHere(j.args, j.resolve, j.reject);
-      };
-      this._worker = w;
-      this.sentNets = new Set();
+      this._worker = attributionWorker(LESSON_ENGINE_SOURCE);
     } catch (err) {
       this._worker = null;
     }
     return this._worker;
   },
 
-  // Drop the attribution jobs not yet answered (a new input or view supersedes them): the
-  // worker is ended and made afresh on the next job.
+  // Drop the maps asked for and not yet drawn (a new input or view supersedes them): the
+  // worker is ended and made afresh on the next map (their promises are never answered).
   cancelJobs() {
-    if (!this.jobs.size) return;
-    for (const j of this.jobs.values()) j.reject(new Error("superseded"));
-    this.jobs.clear();
-    if (this._worker) this._worker.terminate();
-    if (!this.broken) this._worker = undefined;
-  },
-
-  attributeHere(args, resolve, reject) {
-    later(() => {
-      try { resolve(this.attribute(...args)); } catch (err) { reject(err); }
-    });
+    if (!this._worker || !this.pending) return;
+    this._worker.close();
+    this._worker = undefined;
+    this.pending = 0;
   },
 
   // A promise of the map of METHOD for PIXELS on the current network (see attribute()).
   attributeLater(method, pixels, opts = {}) {
-    const args = [method, Uint8Array.from(pixels), opts];
-    return new Promise((resolve, reject) => {
-      if (typeof attributeNet !== "function") { reject(new Error(NO_ENGINE)); return; }
-      const w = this.broken ? null : this.worker();
-      if (!w) { this.attributeHere(args, resolve, reject); return; }
-      const id = ++this.jobId, netId = this.net.payload.id;
-      this.jobs.set(id, { resolve, reject, args });
-      const payload = this.sentNets.has(netId) ? null : this.net.payload;
-      this.sentNets.add(netId);
-      w.postMessage({ id, netId, payload, method, pixels: args[1], opts });
-    });
+    const px = Uint8Array.from(pixels);
+    if (typeof attributeNet !== "function") return Promise.reject(new Error(NO_ENGINE));
+    const w = this.worker();
+    if (!w) {
+      return new Promise((resolve, reject) => later(() => {
+        try { resolve(this.attribute(method, px, opts)); } catch (err) { reject(err); }
+      }));
+    }
+    this.pending = (this.pending || 0) + 1;
+    const done = () => { this.pending = Math.max(0, (this.pending || 0) - 1); };
+    return w.run(this.net.payload, method, px, opts).then((m) => { done(); return m; },
+      (err) => { done(); throw err; });
   },
 
   // The attribution engine (attribute.js): a 784-long map for this network, or an Error.
