@@ -31,6 +31,7 @@ from ui.views import (
 from ui.views.clicks import rerun_if_opened
 from viz.browser import htmlviews
 from viz.inputs import preprocess
+from viz.network.layers import default_layer
 from viz.pictures import style
 
 __all__ = ["VIEWS", "Shown", "View", "page", "register"]
@@ -66,7 +67,7 @@ def header(image: np.ndarray, label: int | None, desc: str, probs: np.ndarray) -
 def _default_layer(acts) -> str:
     names = list(acts)
     if state.layer() not in names:
-        state.select_layer(next((n for n in ("relu5", "relu3", "relu2") if n in names), names[0]))
+        state.select_layer(default_layer(names))
     return state.layer()
 
 

@@ -63,6 +63,7 @@ DRAWING_SIDE = 1024  # a drawing's side: the pad's is 240, refused from the PNG'
 DRAWING_BYTES = 4 * MIB  # PNG bytes of a drawing (the pad's are ~10 kB)
 DRAWING_CHARS = (DRAWING_BYTES + 2) // 3 * 4 + 64  # its base64 text and data-URL prefix
 PREDICT_IMAGES = 100_000  # images in one .npy for the command-line predictor: 10x MNIST's test set
+ATTRIBUTE_IMAGES = 1_000  # images in one .npy for the command-line attribution (a map each)
 # A PyTorch state dict (torch.save's zip of data.pkl and one record per storage), read without
 # running its pickle: a 100-layer network's state dict has about 500 tensors and a pickle of
 # about 100 kB, so these bound a hostile file's directory and pickle long before memory does.
@@ -79,6 +80,7 @@ TORCH_INT_BYTES = 8  # an integer in the pickle (LONG1): shapes, strides and off
 # ---------------------------------------------------------------------------------------------
 LENS_WEIGHT_CHARS = 8_000_000  # base64 weight text sent to one browser (8 MB), once per network
 LENS_MACS_PER_STROKE = 20_000_000  # multiply-adds rerun on every pen stroke (about 0.2 s)
+LESSON_NETWORKS = 8  # networks in one lesson folder (python -m model.lesson): a switcher's worth
 
 # ---------------------------------------------------------------------------------------------
 # The class (a teacher and the students' browsers, through the class store)

@@ -49,8 +49,9 @@ for _m in (saliency, integrated_gradients, smoothgrad, guided_backprop, deeplift
 
 def attribute(method: str, model: nn.Module, x: torch.Tensor, target: int, *,
               layer: str | None = None, window: int = 5, stride: int = 1,
-              batch_bytes: int | None = None) -> np.ndarray:
-    """One method by key (see :data:`METHODS`); a signed (28, 28) map."""
+              batch_bytes: int | None = None, seed: int = 0) -> np.ndarray:
+    """One method by key (see :data:`METHODS`); a signed (28, 28) map (``seed``: SmoothGrad's
+    noise)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if not 0 <= int(target) < 10:
@@ -60,12 +61,12 @@ def attribute(method: str, model: nn.Module, x: torch.Tensor, target: int, *,
     x = x.detach().clone()
     with quiet():
         return METHODS[method].fn(model, x, int(target),
-                                  Options(layer, window, stride, batch_bytes))
+                                  Options(layer, window, stride, batch_bytes, int(seed)))
 
 
 def attribute_batch(method: str, model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *,
                     layer: str | None = None, window: int = 5, stride: int = 1,
-                    batch_bytes: int | None = None) -> np.ndarray:
+                    batch_bytes: int | None = None, seed: int = 0) -> np.ndarray:
     """One method for many digits: inputs (N, 1, 28, 28), targets (N,) -> maps (N, 28, 28),
     taken as many digits at a time as ``batch_bytes`` of layer outputs allow."""
     if method not in METHODS:
@@ -74,7 +75,7 @@ def attribute_batch(method: str, model: nn.Module, x: torch.Tensor, targets: tor
     if len(targets) != len(x) or (len(targets) and not 0 <= int(targets.min()) <= int(
             targets.max()) < 10):
         raise ValueError("need one target class 0..9 per input")
-    m, opts = METHODS[method], Options(layer, window, stride, batch_bytes)
+    m, opts = METHODS[method], Options(layer, window, stride, batch_bytes, int(seed))
     size = len(x) if m.own_batches else batch_images(
         model, backward=m.backward, budget=batch_bytes) // m.images_per_digit
     maps = []

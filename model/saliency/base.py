@@ -29,6 +29,7 @@ class Options:
     window: int = 5  # Occlusion: side of the black patch (input pixels)
     stride: int = 1  # Occlusion: step of the patch
     batch_bytes: int | None = None  # layer outputs one batch may hold (None: BATCH_OUTPUT_BYTES)
+    seed: int = 0  # SmoothGrad: its noise's seed (viz.inputs.noise; the browser draws the same)
 
 
 # (model, x (1, 1, 28, 28), target, options) -> signed (28, 28) map

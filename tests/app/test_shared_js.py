@@ -6,7 +6,8 @@ and the constants the JavaScript shares with Python (no browser needed).
   twice in one component's script (one module's name would shadow or clash with another's);
 - no JavaScript file is longer than 600 lines;
 - ``ui/components/js/constants.js`` holds the same numbers as the Python it mirrors (``viz/pictures/style.py``'s
-  colours and levels, ``viz.network.layers.INPUT_SHAPE``, ``viz/inputs/preprocess.py``); the components' CSS
+  colours and levels, ``viz.network.layers.INPUT_SHAPE``, ``viz/inputs/preprocess.py``, the
+  attribution methods' numbers of ``model.saliency``); the components' CSS
   names ``viz/pictures/style.py``'s colours and gets them filled in; Streamlit's theme colour
   (``.streamlit/config.toml``) is ``viz.pictures.style.BLUE``.
 """
@@ -104,6 +105,22 @@ def test_constants_match_python() -> None:
     assert stops["gray"] == ["#000000", "#ffffff"]
 
 
+def test_attribution_constants_are_the_servers() -> None:
+    """attribute.js computes the server's maps with the server's numbers."""
+    from model.saliency import integrated_gradients, occlusion, smoothgrad
+    from viz.inputs import preprocess
+    from viz.limits import OCCLUSION_WINDOW
+    from viz.network.layers import DEFAULT_LAYERS
+    c = _constants()
+    assert c["MNIST_STD"] == preprocess.STD
+    assert c["IG_STEPS"] == integrated_gradients.STEPS
+    assert c["SMOOTH_SAMPLES"] == smoothgrad.SAMPLES
+    assert c["SMOOTH_NOISE"] == smoothgrad.NOISE
+    assert c["OCCLUSION_WINDOW"] == OCCLUSION_WINDOW
+    assert c["OCCLUSION_SAME"] == occlusion.SAME
+    assert tuple(c["DEFAULT_LAYERS"]) == DEFAULT_LAYERS
+
+
 def test_the_python_stops_are_plotlys_own_scales() -> None:
     """The pictures drawn without plotly (PNG, canvas) use the charts' colours: the stops of the
     scales plotly draws by name."""
@@ -122,8 +139,9 @@ def test_the_python_stops_are_plotlys_own_scales() -> None:
 CSS_FILES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "ui").rglob("*.css"))
 
 
-def test_every_component_has_a_stylesheet() -> None:
-    assert {Path(p).stem for p in CSS_FILES} == set(components.SHARED_JS)
+def test_every_component_has_a_stylesheet() -> None:  # (ui/lesson's page has one too)
+    assert {Path(p).stem for p in CSS_FILES if p.startswith("ui/components/")} == \
+        set(components.SHARED_JS)
 
 
 @pytest.mark.parametrize("path", CSS_FILES)

@@ -201,33 +201,59 @@ def test_many_digits_cut_into_batches_give_the_one_batch_maps(method: str) -> No
     most = features.batch_images(model, backward=method != "occlusion", budget=SMALL)
     assert max(seen) <= most < 7 and len(seen) > 2
     np.testing.assert_allclose(cut, whole, rtol=1e-5, atol=1e-6 * np.abs(whole).max())
-    if method == "smoothgrad":  # digit i's noise is the stream's i-th share: not alone's
-        return
     for i in range(7):  # and each digit's map is the one it gets alone
         alone = saliency.attribute(method, model, x[i:i + 1], int(targets[i]), layer="relu1",
                                    window=4, stride=4)
         np.testing.assert_allclose(cut[i], alone, rtol=1e-5, atol=1e-6 * np.abs(alone).max())
 
 
-def test_smoothgrad_is_captums_noise_tunnel_and_leaves_the_global_generator_alone() -> None:
+def test_smoothgrad_is_captums_noise_tunnel_given_its_noise_and_leaves_the_global_generator_alone(
+        monkeypatch) -> None:
     from captum.attr import NoiseTunnel, Saliency
 
-    from model.saliency.smoothgrad import NOISE, SAMPLES
+    from model.saliency.smoothgrad import NOISE, SAMPLES, noise
     from viz.inputs.preprocess import STD
     model, _ = counted_fast()
     x = sample_digits(3)
-    torch.manual_seed(0)
-    want = NoiseTunnel(Saliency(model)).attribute(
-        x.clone(), nt_type="smoothgrad", nt_samples=SAMPLES, nt_samples_batch_size=SAMPLES,
-        stdevs=NOISE * float(1.0 / STD), target=torch.tensor([1, 2, 3]), abs=False)
+    eps = noise(5)
+
+    def drawn(mean, std):  # NoiseTunnel's draw, given the generator's noise (digit-major)
+        assert float(mean) == 0 and std.shape == (3 * SAMPLES, 1, 28, 28)
+        assert float(std.reshape(-1)[0]) == pytest.approx(NOISE / STD)
+        return eps.repeat(3, 1, 1, 1)
+
+    with monkeypatch.context() as mp:
+        mp.setattr(torch, "normal", drawn)
+        want = NoiseTunnel(Saliency(model)).attribute(
+            x.clone(), nt_type="smoothgrad", nt_samples=SAMPLES, nt_samples_batch_size=SAMPLES,
+            stdevs=NOISE * float(1.0 / STD), target=torch.tensor([1, 2, 3]), abs=False)
     torch.manual_seed(123)
     before = torch.rand(4)
     torch.manual_seed(123)
     got = saliency.attribute_batch("smoothgrad", model, x, torch.tensor([1, 2, 3]),
-                                   batch_bytes=SMALL)
+                                   batch_bytes=SMALL, seed=5)
     assert torch.equal(torch.rand(4), before)  # the global stream is where it was
     want = want[:, 0].numpy()  # the same noise and sums; another CPU may round the last bits
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * float(np.abs(want).max()))
+
+
+def test_smoothgrad_noise_is_the_seeds_and_each_digit_gets_its_map_alone() -> None:
+    from model.saliency.smoothgrad import NOISE, SAMPLES, noise
+    from viz.inputs.noise import normals
+    from viz.inputs.preprocess import STD
+    eps = noise(9)
+    assert eps.shape == (SAMPLES, 1, 28, 28) and eps.dtype == torch.float32
+    want = (normals(9, SAMPLES * 784) * (NOISE * float(1.0 / STD))).astype(np.float32)
+    assert np.array_equal(eps.numpy().reshape(-1), want)
+    assert not torch.equal(noise(9), noise(10))
+    model, _ = counted_fast()
+    x = sample_digits(2)
+    both = saliency.attribute_batch("smoothgrad", model, x, torch.tensor([4, 7]), seed=9)
+    for i, t in enumerate((4, 7)):
+        alone = saliency.attribute("smoothgrad", model, x[i:i + 1], t, seed=9)
+        np.testing.assert_allclose(both[i], alone, rtol=1e-5, atol=1e-6 * np.abs(alone).max())
+    other = saliency.attribute("smoothgrad", model, x[:1], 4, seed=10)
+    assert np.abs(other - both[0]).max() > 1e-3 * np.abs(both[0]).max()
 
 
 def test_a_network_at_the_limits_gets_one_or_two_images_per_batch() -> None:

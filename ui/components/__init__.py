@@ -4,8 +4,8 @@ Each lives in a folder of its own beside this file (``ui/components/<stem>/<stem
 ``.css``, ``.js``; no build step, nothing fetched at run time), with its Python beside it
 (``lens.py``, ``unitfield.py``, ``saliencymap.py``: one ``render`` call each), and is named
 ``cnn_<stem>``; its script runs after the shared modules of ``ui/components/js/`` it needs (one job
-per file: constants, drawing helpers, payload decoding, forward pass, MNIST preprocessing, drawing
-pad, mounting, timing hooks, keyboard moves; :data:`SHARED_JS` lists them per component). A
+per file: constants, drawing helpers, payload decoding, forward pass, backward pass, attribution
+methods, MNIST preprocessing, drawing pad, mounting, timing hooks, keyboard moves; :data:`SHARED_JS` lists them per component). A
 component that picks a unit (the lens, the unit-field panel) sets its state ``unit``;
 :func:`ui.state.component_unit` reads it, checked (:class:`viz.network.unit.Unit`).
 """
@@ -24,11 +24,18 @@ wire.install()  # before any browser's state is read: every JSON state bounded b
 UI = Path(__file__).resolve().parent  # ui/components: a folder per component, and js/
 SHARED = UI / "js"  # the browser code the components share, one job per file
 SHARED_JS = {  # component stem -> the shared modules (js/<name>.js) it needs, in load order
-    "lens": ("constants", "canvas", "timing", "keys", "mount", "decode", "forward", "preprocess",
-             "pad"),
+    "lens": ("constants", "canvas", "timing", "keys", "mount", "decode", "forward", "backward",
+             "attribute", "preprocess", "pad"),
     "unitfield": ("constants", "canvas", "timing", "keys", "mount"),
     "saliencymap": ("constants", "canvas", "timing", "mount"),
 }
+
+
+def worker_source() -> str:
+    """The text of the modules the browser's attribution needs
+    (``viz.browser.lens.ATTRIBUTE_JS``), joined: the script of attribute.js's Web Worker."""
+    from viz.browser.lens import ATTRIBUTE_JS
+    return "\n".join((SHARED / f"{name}.js").read_text(encoding="utf-8") for name in ATTRIBUTE_JS)
 
 
 def script(stem: str) -> str:

@@ -26,6 +26,10 @@ from viz.network.npforward import NumpyNet
 # the registry of viz.network.layertypes by tests/app/browser/test_forward_browser.py), with the options each
 # type's entry lists.
 LENS_TYPES = LAYER_TYPES
+# The browser's attribution (attributeNet in attribute.js) needs these modules of
+# ui/components/js/, in load order: a page that loads them as files, and the Web Worker that
+# runs the maps off the main thread (attributionWorker), take this list.
+ATTRIBUTE_JS = ("constants", "decode", "forward", "backward", "attribute")
 
 # What runs live in the browser, bounded (the one place; ``bench/lens_bound.py`` measures them).
 # The weights go to every student's browser once per network as base64 text (4 characters per
@@ -100,9 +104,13 @@ def layer_rows(layers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The layer records with their output shape and receptive-field row (from the engine)."""
     rows = []
     for rec, info in zip(layers, describe(layers)):
+        kind = TYPES[rec["type"]]
         row = {**rec, "shape": [int(s) for s in info.shape], "macs": int(info.macs),
-               "rf": rf_row(info)}
-        if TYPES[rec["type"]].merge is not None:  # a join reads all its inputs
+               "rf": rf_row(info), "reach": int(info.r),
+               # how the browser's attribution takes its gradient (backward.js, attribute.js)
+               "backward": kind.browser_backward, "guided": kind.guided,
+               "deeplift": kind.deeplift}
+        if kind.merge is not None:  # a join reads all its inputs
             row["join"] = True
         rows.append(row)
     return rows

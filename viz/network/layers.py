@@ -25,13 +25,21 @@ from viz.network.layertypes import (
 )
 from viz.receptive_field import LayerField, Region, compute
 
-__all__ = ["FIELD_CHANGERS", "INPUT", "INPUT_SHAPE", "JOIN_TYPES", "LAYER_TYPES", "NUM_CLASSES",
+__all__ = ["DEFAULT_LAYERS", "FIELD_CHANGERS", "INPUT", "INPUT_SHAPE", "JOIN_TYPES", "LAYER_TYPES", "NUM_CLASSES",
            "SHAPE_KEEPERS", "TABLE_COLUMNS", "LabReport", "LayerInfo", "LayerRecord",
            "activation_elements", "analyse", "batches", "check_inputs", "count_params",
-           "describe", "find", "images_per_batch", "input_names", "input_side", "is_graph",
+           "default_layer", "describe", "find", "images_per_batch", "input_names", "input_side", "is_graph",
            "last_uses", "param_shapes", "total_macs", "total_params"]
 
 INPUT_SHAPE = (1, 28, 28)  # (channels, height, width) of an MNIST digit
+# the layer the explorer opens on: the first of these a network has, else its first layer (Grad-CAM
+# and Occlusion read it when none is named; the browser's attribute.js has the same list)
+DEFAULT_LAYERS = ("relu5", "relu3", "relu2")
+
+
+def default_layer(names: Sequence[str]) -> str:
+    """The first of :data:`DEFAULT_LAYERS` among a network's layer ``names``, else its first."""
+    return next((n for n in DEFAULT_LAYERS if n in names), names[0])
 INPUT = "input"  # what a record's ``inputs`` call the image (the engine's name too)
 # The per-layer table's columns (the lab's table and CSV, the explorer's HTML table; the field
 # CSV of viz.teaching.fields names the same columns in words)

@@ -8,13 +8,16 @@ A network is a list of layer records (plain dicts such as ``{"name": "conv1", "t
 - its arithmetic: output shape, tensors, MACs, and its ``role`` in the receptive-field engine
   (``field``, ``keep``, ``global``, ``join``; handed to the engine by :data:`ROLES`);
 - how each part runs it: the numpy op (``viz.network.npforward``), the torch class and its
-  arguments (``model.zoo``), the browser op's name (``LAYER_OPS`` in the lens's forward.js),
-  the Guided Backprop rule (``model.saliency.guided_backprop``), the training cost weight
+  arguments (``model.zoo``), the browser's forward op (``LAYER_OPS`` in the lens's forward.js)
+  and backward op (``BACKWARD_OPS`` in backward.js), the Guided Backprop rule
+  (``model.saliency.guided_backprop``), the DeepLift rule (Captum's, which the browser's
+  attribute.js follows), the training cost weight
   (``model.training.budget``), the ONNX ops and Keras classes read as it, and the lab's rows.
 
-Adding a layer type: its entry here (helpers in ``viz.network.layerops``), its op in forward.js,
-and its cases in the browser's forward test. ``tests/viz/network/test_layertypes.py`` runs every
-entry through every part and names what is missing.
+Adding a layer type: its entry here (helpers in ``viz.network.layerops``), its ops in forward.js
+and backward.js, and its cases in the browser's forward and backward tests.
+``tests/viz/network/test_layertypes.py`` runs every entry through every part and names what is
+missing.
 
 numpy and the standard library only.
 """
@@ -42,7 +45,7 @@ from viz.network.layerops import (
 )
 
 __all__ = ["AFTER_FLATTEN", "BN_EPS", "FIELD_CHANGERS", "GLOBAL_TYPES", "GUIDED_RULES",
-           "JOIN_TYPES", "LAYER_TYPES", "LAYER_TYPE_LIST",
+           "DEEPLIFT_RULES", "JOIN_TYPES", "LAYER_TYPES", "LAYER_TYPE_LIST",
            "NUM_CLASSES", "ROLES", "SHAPE_KEEPERS", "TYPES", "LayerType", "Option",
            "RowContext", "conv2d", "listed", "pool2d"]
 
@@ -50,6 +53,10 @@ KERNEL = "kernel"  # an option's default that is the record's kernel (torch pool
 # Guided Backprop's rule at a layer: "positive" clamps the gradient into its input at zero
 # (Captum's rule at a ReLU), "none" passes the plain gradient
 GUIDED_RULES = ("positive", "none")
+# DeepLift's rule at a layer, as Captum applies it: "rescale" (the multiplier dOut/dIn, the plain
+# gradient where dIn is about 0), "maxpool" (Captum's max pooling rule) or "gradient" (the plain
+# gradient: a linear layer, or a nonlinear one Captum does not hook: PReLU, global max pooling)
+DEEPLIFT_RULES = ("rescale", "maxpool", "gradient")
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,8 @@ class LayerType:
     cost: float  # training work per output number, in ReLUs (model.training.budget)
     guided: str  # Guided Backprop's rule at this layer (GUIDED_RULES)
     browser: str  # its op's name in the lens's forward.js LAYER_OPS
+    browser_backward: str  # its gradient op's name in backward.js BACKWARD_OPS
+    deeplift: str  # DeepLift's rule at this layer (DEEPLIFT_RULES)
     onnx: tuple[str, ...]  # ONNX ops read as this type
     keras: tuple[str, ...]  # Keras layer classes read as this type
     keras_activation: str | None = None  # the Keras activation name read as it ("relu")
@@ -142,7 +151,8 @@ def _activation(name: str, torch_name: str, op: NumpyOp, prefix: str, *, onnx: s
     more.setdefault("to_row", lambda rec: {})
     return LayerType(name, "keep", more.pop("options", ()), torch_name, op, prefix,
                      more.pop("from_row"), more.pop("to_row"), cost=more.pop("cost", 1.0),
-                     guided="positive", browser=name, onnx=(onnx,), keras=keras,
+                     guided="positive", browser=name, browser_backward=name,
+                     deeplift=more.pop("deeplift", "rescale"), onnx=(onnx,), keras=keras,
                      keras_activation=keras_activation, after_flatten=True, **more)
 
 
@@ -157,7 +167,8 @@ def _pool_type(name: str, torch_name: str, prefix: str, onnx: str, keras: str,
                to_row: Callable[[LayerRecord], dict[str, Any]] = ops._window_row) -> LayerType:
     return LayerType(
         name, "field", options, torch_name, ops._np_pool, prefix, from_row, to_row,
-        cost=1.0, guided="none", browser=name, onnx=(onnx,), keras=(keras,),
+        cost=1.0, guided="none", browser=name, browser_backward=name,
+        deeplift="maxpool" if name == "maxpool" else "gradient", onnx=(onnx,), keras=(keras,),
         torch_args=ops._torch_pool, out_shape=lambda rec, s, hw: (s[0], *hw), label="pooling")
 
 
@@ -165,8 +176,9 @@ def _global_pool(name: str, torch_name: str, op: NumpyOp, onnx: tuple[str, ...],
                  keras: str) -> LayerType:
     return LayerType(
         name, "global", (), torch_name, op, name, lambda row, ctx: {}, lambda rec: {},
-        cost=1.0, guided="none", browser=name, onnx=onnx, keras=(keras,),
-        torch_args=lambda rec: {"output_size": 1}, out_shape=lambda rec, s, hw: (s[0], 1, 1))
+        cost=1.0, guided="none", browser=name, browser_backward=name, deeplift="gradient",
+        onnx=onnx, keras=(keras,), torch_args=lambda rec: {"output_size": 1},
+        out_shape=lambda rec, s, hw: (s[0], 1, 1))
 
 
 # The cost weights: how many numbers' worth of work one output number costs in a training step
@@ -181,14 +193,16 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
          Option("dilation", "window", 1, 1), Option("bias", "bool", default=True),
          Option("groups", "width", 1, 1)),
         "Conv2d", ops._np_conv, "conv", ops._conv_from_row, ops._conv_row,
-        cost=2.0, guided="none", browser="conv", onnx=("Conv",),
+        cost=2.0, guided="none", browser="conv",
+        browser_backward="conv", deeplift="gradient", onnx=("Conv",),
         keras=("Conv2D", "DepthwiseConv2D"), torch_args=ops._torch_conv,
         params=ops._conv_params, out_shape=ops._conv_shape, macs=ops._conv_macs,
         reads=("in", "reads {n} channels, but the layer before it makes {m}.")),
     LayerType(
         "bn", "keep", (Option("channels", "width", 1),), "BatchNorm2d", ops._np_bn, "bn",
         lambda row, ctx: {"channels": ctx.channels}, lambda rec: {},
-        cost=2.5, guided="none", browser="bn", onnx=("BatchNormalization",),
+        cost=2.5, guided="none", browser="bn",
+        browser_backward="bn", deeplift="gradient", onnx=("BatchNormalization",),
         keras=("BatchNormalization",), torch_args=lambda rec: {"num_features": rec["channels"]},
         params=ops._bn_params,
         reads=("channels", "normalises {n} channels, but the layer before it makes {m}.")),
@@ -210,14 +224,15 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
                 from_row=ops._prelu_from_row, to_row=ops._prelu_row,
                 torch_args=lambda rec: {
                     "num_parameters": TYPES["prelu"].value(rec, "num_parameters")},
-                params=ops._prelu_params, out_shape=ops._prelu_shape),
+                params=ops._prelu_params, out_shape=ops._prelu_shape, deeplift="gradient"),
     # ELU with alpha 1 (torch's and Keras's default): exp(x) - 1 below zero
     _activation("elu", "ELU", ops._np_elu, "elu", onnx="Elu", keras=("ELU",),
                 keras_activation="elu"),
     LayerType(
         "dropout", "keep", (Option("p", "fraction", default=0.0),), "Dropout",
         lambda x, rec, t: x, "drop", lambda row, ctx: {"p": 0.05}, lambda rec: {},
-        cost=3.0, guided="none", browser="dropout", onnx=(), keras=("Dropout",),
+        cost=3.0, guided="none", browser="dropout",
+        browser_backward="dropout", deeplift="gradient", onnx=(), keras=("Dropout",),
         torch_args=lambda rec: {"p": TYPES["dropout"].value(rec, "p")}, after_flatten=True),
     _pool_type("maxpool", "MaxPool2d", "pool", "MaxPool", "MaxPooling2D"),
     _pool_type("avgpool", "AvgPool2d", "avgpool", "AveragePool", "AveragePooling2D",
@@ -230,6 +245,7 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
     LayerType(
         "flatten", "global", (), "Flatten", lambda x, rec, t: x.reshape(-1), "flatten",
         ops._flatten_from_row, lambda rec: {}, cost=1.0, guided="none", browser="flatten",
+        browser_backward="flatten", deeplift="gradient",
         onnx=("Flatten", "Reshape"), keras=("Flatten",),
         out_shape=lambda rec, s, hw: (math.prod(s),)),
     LayerType(
@@ -238,6 +254,7 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
          Option("bias", "bool", default=True)),
         "Linear", ops._np_linear, "fc", ops._linear_from_row,
         lambda rec: {"channels": rec["out"]}, cost=1.0, guided="none", browser="linear",
+        browser_backward="linear", deeplift="gradient",
         onnx=("Gemm", "MatMul"), keras=("Dense",),
         torch_args=lambda rec: {"in_features": rec["in"], "out_features": rec["out"],
                                 "bias": TYPES["linear"].value(rec, "bias")},
@@ -249,11 +266,13 @@ LAYER_TYPE_LIST: tuple[LayerType, ...] = (
     LayerType(
         "add", "join", (), "Add", lambda xs, rec, t: ops._np_add(xs), "add",
         lambda row, ctx: {}, lambda rec: {}, cost=1.0, guided="none", browser="add",
+        browser_backward="add", deeplift="gradient",
         onnx=("Add",), keras=("Add",), merge=ops._add_shape),
     LayerType(
         "concat", "join", (), "Concat",
         lambda xs, rec, t: np.concatenate(xs, axis=0), "cat",
         lambda row, ctx: {}, lambda rec: {}, cost=1.0, guided="none", browser="concat",
+        browser_backward="concat", deeplift="gradient",
         onnx=("Concat",), keras=("Concatenate",), merge=ops._concat_shape),
 )
 

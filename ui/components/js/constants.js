@@ -30,3 +30,11 @@ const STOPS = { // colour scales (viz.pictures.style's CIVIDIS and RDBU_R; plotl
 const rgba = (rgb, a) => (a === undefined ? `rgb(${rgb.join(",")})` : `rgba(${rgb.join(",")},${a})`);
 const ORANGE = rgba(ACCENT_RGB);
 const PAD_GREY = rgba(PAD_GREY_RGB);
+// the attribution methods' numbers (ui/components/js/attribute.js), each the server's own
+const MNIST_STD = 0.3081; // viz.inputs.preprocess.STD: the MNIST scaling the server's maps are taken in
+const IG_STEPS = 32; // model.saliency.integrated_gradients.STEPS (Gauss-Legendre points)
+const SMOOTH_SAMPLES = 16; // model.saliency.smoothgrad.SAMPLES: noisy copies per digit
+const SMOOTH_NOISE = 0.15; // model.saliency.smoothgrad.NOISE: noise std as a share of the pixel range
+const OCCLUSION_WINDOW = 14; // viz.limits.OCCLUSION_WINDOW: Occlusion's largest default window and step
+const OCCLUSION_SAME = 1e-6; // model.saliency.occlusion.SAME: a window this close to black hides nothing
+const DEFAULT_LAYERS = ["relu5", "relu3", "relu2"]; // viz.network.layers.DEFAULT_LAYERS: the explorer's first layer

@@ -10,7 +10,9 @@
 //
 // Test hooks: the root has data-testid="lens"; .unit carries data-unit="LAYER,C,Y,X" and
 // data-rf="Y0,Y1,X0,X1" (inclusive input-pixel bounds, unclipped); window.cnnLens.forward(pixels)
-// returns {layer: {shape, data}} for 784 numbers 0-255; window.cnnLens.lastUpdateMs is the time
+// returns {layer: {shape, data}} for 784 numbers 0-255; window.cnnLens.attribute(method, pixels,
+// {target, layer, seed}) returns the 784 values of an attribution map (attribute.js, the server's
+// methods); window.cnnLens.lastUpdateMs is the time
 // from the last hover / key / stroke / layer event to its canvases drawn.
 
 const NETS = (window.__cnnLensNets = window.__cnnLensNets || new Map()); // id -> decoded net
@@ -96,6 +98,10 @@ class Lens {
     const e = this.el;
     const api = hooks(HOOKS);
     api.forward = (pixels) => this.forwardHook(pixels);
+    api.attribute = (method, pixels, opts) => {
+      if (!this.net) throw new Error("no network loaded in the lens");
+      return Array.from(attributeNet(this.net, method, pixels, opts || {}));
+    };
     api.toMnist = (gray, w, h) => { const d = toMnist(Float64Array.from(gray), w, h); return d && Array.from(d); };
     api.lens = this;
     if (data.net) {
