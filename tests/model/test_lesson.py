@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from model import lesson
-from model.lesson import LessonError, __main__ as cli, folder_bytes, is_lesson, page, write_lesson
+from model.lesson import LessonError, folder_bytes, is_lesson, page, write_lesson
+from model.lesson import __main__ as cli
 from viz.pictures import style
 
 DECLARED = re.compile(r"^(?:const|let|var|function|class)\s+([A-Za-z_$][\w$]*)", re.MULTILINE)
@@ -51,7 +52,7 @@ def test_seed_lesson_is_within_5_mb(seed_lesson: Path) -> None:
 @pytest.mark.slow
 def test_scripts_are_the_apps_files_and_declare_each_name_once(seed_lesson: Path) -> None:
     from ui import components
-    assert page.SHARED_MODULES == components.SHARED_JS["lens"]  # as the app's lens loads them
+    assert components.SHARED_JS["lens"] == page.SHARED_MODULES  # as the app's lens loads them
     for m in page.SHARED_MODULES:
         assert (seed_lesson / "js" / f"{m}.js").read_text() == (page.SHARED / f"{m}.js").read_text()
     lens = (seed_lesson / "js" / "lens.js").read_text()

@@ -86,8 +86,8 @@ def test_the_folder_is_within_5_mb(lesson: Path) -> None:
 
 
 def test_forward_agrees_with_numpy(opened) -> None:
-    from model.store import load_samples, shipped_checkpoints
     from model.files.checkpoint import read_network
+    from model.store import load_samples, shipped_checkpoints
     from viz.network.npforward import forward
     page = opened[0]
     path = shipped_checkpoints()["seed"]
