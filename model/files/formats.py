@@ -26,7 +26,7 @@ SAVE_LINES: tuple[SaveLine, ...] = (
     SaveLine("PyTorch", 'torch.onnx.export(model, torch.zeros(1, 1, 28, 28), "net.onnx")',
              (".onnx",)),
     SaveLine("PyTorch", 'torch.save(model.state_dict(), "net.pt")', (".pt", ".pth")),
-    SaveLine("Keras", 'model.save("net.keras")', (".keras", ".h5")),
+    SaveLine("Keras", 'model.save("net.keras")', (".keras", ".h5", ".hdf5")),
     SaveLine("TensorFlow", 'model.export("net.onnx", format="onnx")', (".onnx",)),
 )
 
