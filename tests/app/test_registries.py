@@ -95,7 +95,7 @@ def test_the_upload_box_shows_each_frameworks_save_line(monkeypatch) -> None:
     assert 'torch.onnx.export(model, torch.zeros(1, 1, 28, 28), "net.onnx")' in shown
     assert 'model.export("net.onnx", format="onnx")' in shown
     assert "`torch.save(model.state_dict(), \"net.pt\")` (or .pth)" in shown
-    assert "`model.save(\"net.keras\")` (or .h5)" in shown
+    assert "`model.save(\"net.keras\")` (or .h5, .hdf5)" in shown
 
 
 def test_every_format_read_has_a_save_line() -> None:
