@@ -10,7 +10,8 @@ time of ``attributeNet(net, method, pixels, {})`` (the predicted digit, the expl
 layer, seed 0) from the new pixels to the map, median over ``--strokes`` digits x ``--runs``.
 ``all four`` is Saliency, Grad-CAM, Guided Backprop and DeepLift on one stroke, sharing its one
 forward pass. Occlusion also runs in the Web Worker (``attributionWorker``), while the page's
-main thread counts its longest stall (a 4 ms timer's largest lateness): the pen's budget.
+main thread counts its longest stall (a 4 ms timer's largest lateness): the pen's budget; the
+same watch with nothing running, as long, gives the stalls the machine makes by itself.
 
 Targets (per stroke): saliency, gradcam, guided, deeplift <= 50 ms; ig, smoothgrad <= 300 ms;
 occlusion <= 1.5 s. The machine's load average is recorded: on a shared 2-core machine the
@@ -66,7 +67,15 @@ WORKER_JS = """async ([src, payload, images]) => {
     on = false;
   }
   w.close();
-  return out;
+  // the same watch with nothing to do, as long: the stalls the machine itself makes
+  let idle = 0, last = performance.now();
+  const until = last + out.reduce((a, v) => a + v[0], 0) / out.length;
+  await new Promise((done) => {
+    const tick = () => { const now = performance.now(); idle = Math.max(idle, now - last - 4);
+                         last = now; if (now < until) setTimeout(tick, 4); else done(); };
+    setTimeout(tick, 4);
+  });
+  return { runs: out, idle };
 }"""
 
 
@@ -105,8 +114,9 @@ def measure(network: str, strokes: int, runs: int) -> dict:
         "network": network, "strokes": len(digits), "runs": runs, "methods": rows,
         "all four on one stroke_ms": round(statistics.median(four), 1),
         "occlusion in the worker": {
-            "median_ms": round(statistics.median(w[0] for w in worker), 1),
-            "longest main-thread stall_ms": round(max(w[1] for w in worker), 1)},
+            "median_ms": round(statistics.median(w[0] for w in worker["runs"]), 1),
+            "longest main-thread stall_ms": round(max(w[1] for w in worker["runs"]), 1),
+            "longest stall with nothing running_ms": round(worker["idle"], 1)},
         "load_average": [round(v, 2) for v in os.getloadavg()],
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }

@@ -61,7 +61,7 @@ function conv(x, C, H, W, rec, wt, bias, OH, OW, box = null, into = null) {
   const O = rec.out, k = rec.kernel, s = rec.stride || 1, p = rec.padding || 0;
   const d = rec.dilation || 1;
   const G = rec.groups || 1, Cg = C / G, Og = O / G; // grouped: out o reads group floor(o / Og)
-  const [Y0, Y1, X0, X1] = box || [0, OH - 1, 0, OW - 1];
+  const Y0 = box ? box[0] : 0, Y1 = box ? box[1] : OH - 1, X0 = box ? box[2] : 0, X1 = box ? box[3] : OW - 1;
   const BW = X1 - X0 + 1;
   const out = into || new Float32Array(O * OH * OW);
   if (k === H && k === W && p === 0 && G === 1) { // the kernel covers the map: a dot product
@@ -119,7 +119,8 @@ function conv(x, C, H, W, rec, wt, bias, OH, OW, box = null, into = null) {
 function pool(x, C, H, W, rec, OH, OW, isMax, arg, box = null, into = null) {
   const k = rec.kernel, s = rec.stride || k, p = rec.padding || 0;
   const out = into || new Float32Array(C * OH * OW);
-  const [Y0, Y1, X0, X1] = box || [0, OH - 1, 0, OW - 1];
+  const Y0 = box ? box[0] : 0, Y1 = box ? box[1] : OH - 1, X0 = box ? box[2] : 0, X1 = box ? box[3] : OW - 1;
+  const onlyImage = rec.count_include_pad === false; // average: torch counts the padding unless
   for (let c = 0; c < C; c++) {
     const xc = c * H * W;
     for (let oy = Y0; oy <= Y1; oy++) {
@@ -128,18 +129,24 @@ function pool(x, C, H, W, rec, OH, OW, isMax, arg, box = null, into = null) {
       for (let ox = X0; ox <= X1; ox++) {
         const ws = ox * s - p, we = Math.min(ws + k, W + p);
         const xa = Math.max(ws, 0), xb = Math.min(we, W);
-        let v = isMax ? -Infinity : 0, at = -1;
-        for (let yy = ya; yy < yb; yy++) {
-          const r = xc + yy * W;
-          for (let xx = xa; xx < xb; xx++) {
-            const u = x[r + xx];
-            if (isMax) { if (u > v || Number.isNaN(u)) { v = u; at = r + xx; } } else v += u;
+        const j = (c * OH + oy) * OW + ox;
+        if (isMax) {
+          let v = -Infinity, at = -1;
+          for (let yy = ya; yy < yb; yy++) {
+            for (let i = xc + yy * W + xa, e = xc + yy * W + xb; i < e; i++) {
+              const u = x[i];
+              if (u > v || u !== u) { v = u; at = i; } // NaN wins, as in torch
+            }
           }
+          if (arg) arg[j] = at;
+          out[j] = v;
+        } else {
+          let v = 0;
+          for (let yy = ya; yy < yb; yy++) {
+            for (let i = xc + yy * W + xa, e = xc + yy * W + xb; i < e; i++) v += x[i];
+          }
+          out[j] = v / (onlyImage ? (yb - ya) * (xb - xa) : (he - hs) * (we - ws));
         }
-        if (arg) arg[(c * OH + oy) * OW + ox] = at;
-        // average pooling counts the padding unless count_include_pad is false (torch's rule)
-        const n = rec.count_include_pad === false ? (yb - ya) * (xb - xa) : (he - hs) * (we - ws);
-        out[(c * OH + oy) * OW + ox] = isMax ? v : v / n;
       }
     }
   }
