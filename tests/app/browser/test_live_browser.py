@@ -80,7 +80,8 @@ def test_drawing_changes_the_saliency_map(app) -> None:
 
 def test_drawing_changes_the_all_methods_grid(app) -> None:
     from model.saliency import METHODS
-    page = open_page(app, f"{LINK}&view=compare",
+    # relu8: Occlusion's 14x14 window in steps of 2 (64 patches, where relu5 has 324)
+    page = open_page(app, f"model=seed&sample={SAMPLE}&layer=relu8&view=compare",
                      "window.cnnSaliency && window.cnnSaliency.live && "
                      "window.cnnSaliency.live.waiting.size === 0")
     before = _maps(page)
@@ -107,6 +108,11 @@ def test_hovering_a_unit_shows_its_effective_field(app) -> None:
     canvas = page.locator("[data-testid=unit-field] canvas.picker")
     canvas.scroll_into_view_if_needed()
     box = canvas.bounding_box()
+    from viz.network.layers import describe
+    from viz.network.npforward import load
+    from viz.teaching import fields
+    row = {r.name: r for r in describe(load(ROOT / "checkpoints" / "seed.safetensors").layers)}[
+        "relu5"]
     model, x = _seed(), as_input(_image())
     for y, xx in ((5, 9), (20, 3)):
         page.mouse.move(box["x"] + (xx + 0.5) * box["width"] / 28,
@@ -117,5 +123,7 @@ def test_hovering_a_unit_shows_its_effective_field(app) -> None:
             "() => Array.from(window.cnnUnitField.panels.relu5.shown.erf)")).reshape(28, 28)
         server = effective_field(model, "relu5", (2, y, xx), x)
         assert np.abs(shown - server).max() <= TOL * np.abs(server).max(), (y, xx)
-        assert page.locator("[data-testid=unit-field] .unit").get_attribute(
-            "data-unit") == f"relu5,2,{y},{xx}"
+        unit = page.locator("[data-testid=unit-field] .unit")
+        assert unit.get_attribute("data-unit") == f"relu5,2,{y},{xx}"
+        region = fields.unit_region(row, y, xx)  # the server's sentence on it
+        assert fields.describe(row, region, server).split(". ", 1)[1] in unit.inner_text()

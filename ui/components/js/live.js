@@ -97,6 +97,34 @@ function unitMaps(net, pixels, layer, c, y, x) {
   return { erf, attr };
 }
 
+// viz.teaching.fields.central_mass: the side of the smallest odd square around the field's
+// centre (bounds B = [y0, y1, x0, x1]) holding half of the effective field ERF (0: none)
+function centralMass(erf, b) {
+  let total = 0;
+  for (const v of erf) total += v;
+  if (!(total > 0)) return 0;
+  const half = (v) => { const f = Math.floor(v); return v - f === 0.5 ? (f % 2 === 0 ? f : f + 1) : Math.round(v); };
+  const cy = half((b[0] + b[1]) / 2), cx = half((b[2] + b[3]) / 2);
+  for (let k = 1; k < 2 * SIDE; k += 2) {
+    const h = k >> 1;
+    let box = 0;
+    for (let y = Math.max(cy - h, 0); y <= Math.min(cy + h, LAST); y++) {
+      for (let x = Math.max(cx - h, 0); x <= Math.min(cx + h, LAST); x++) box += erf[y * SIDE + x];
+    }
+    if (box >= 0.5 * total) return k;
+  }
+  return 2 * SIDE;
+}
+
+// The sentence viz.teaching.fields.describe adds about an effective field, for a unit of field r.
+function massSentence(erf, b, r) {
+  const k = centralMass(erf, b);
+  if (k === 0) {
+    return erf.some((v) => v !== 0) ? "" : " For this input no pixel moves it (the ReLUs on its path are off for this input).";
+  }
+  return k < r ? ` Half of its sensitivity to this input is in the middle ${k}x${k}.` : " Its sensitivity is spread over its whole field.";
+}
+
 // ---- the worker: attributeNet off the page's thread, the latest request of each kind wins
 
 // A Web Worker made from WORKER_SRC (the shared modules and worker.js, put before this

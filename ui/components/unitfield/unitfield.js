@@ -187,14 +187,15 @@ class Panel {
     const who = `${hovering ? "Hovered" : this.picked ? "Picked (computing its fields)" : "Picked"}` +
       ` unit: channel ${c}, row ${shown.y}, col ${shown.x} of <b>${d.layer}</b>` +
       (value === null ? "" : ` (value ${fmt(value)})`);
+    const mass = live ? massSentence(live.erf, rf.global ? [0, LAST, 0, LAST] : b, rf.global ? SIDE : rf.r[0]) : "";
     if (rf.global) {
-      el.innerHTML = `${who}. It sees the whole input (a global layer).`;
+      el.innerHTML = `${who}. It sees the whole input (a global layer).${mass}`;
       this.el.theoCap.textContent = `Theoretical field: the whole ${SIDE}x${SIDE} input.`;
     } else {
       const pad = paddingShare(b);
       el.innerHTML = `${who}: sees rows <b>${b[0]}..${b[1]}</b>, cols <b>${b[2]}..${b[3]}</b>` +
         ` (r = ${rf.r[0]}, S = ${rf.S[0]}, P = ${rf.P[0]})` +
-        (pad > 0 ? `; ${Math.round(pad * 100)}% of it is zero padding (hatched).` : ".");
+        (pad > 0 ? `; ${Math.round(pad * 100)}% of it is zero padding (hatched).` : ".") + mass;
       this.el.theoCap.textContent = `Theoretical field${hovering ? " (hovered)" : ""}: ` +
         `${rf.r[0]}x${rf.r[1]} pixels, rows ${b[0]}..${b[1]}, cols ${b[2]}..${b[3]}` +
         (pad > 0 ? `; ${Math.round(pad * 100)}% of it is zero padding (hatched).` : ".");
