@@ -146,11 +146,13 @@ def sanity_markdown(key, rows: dict[str, dict[str, np.ndarray]] | None, skipped:
     head = ("**Sanity check (Adebayo et al., 2018).** The bottom row repeats every method on a "
             "copy of the network whose weights were re-drawn at random. ")
     if rows is None:  # the maps are in the browser: it prints this digit's numbers under them
-        return (head + f"Under the grid, each method's Spearman correlation of |map| between "
-                f"the two rows on this digit{here} (below {findings.PASS_BELOW}: the map depends "
-                f"on what the network learned). "
-                + (findings.randomization_finding(network, f"Over {scope or 'many digits'}")
-                   if network else findings.GENERAL_RULE))
+        rest = findings.sanity_text({}, network, f"{scope} (the Trust view: Occlusion in "
+                                    f"{tw}x{tw} tiles, Grad-CAM on the last activation with a "
+                                    f"map)", digit_scope=here, differs=differs)
+        rest = rest.removeprefix(findings.randomization_finding({}, f"On this digit{here}"))
+        return (head + f"Under the grid, your browser gives each method's Spearman correlation "
+                f"of |map| between the two rows on this digit{here} (below "
+                f"{findings.PASS_BELOW}: the map depends on what the network learned)." + rest)
     return (head
             + findings.sanity_text(digit_spearman(rows, skipped), network,
                                    f"{scope} (the Trust view: Occlusion in {tw}x{tw} tiles, "
