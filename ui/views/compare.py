@@ -45,7 +45,8 @@ def draw(v: Shown) -> None:
                                 target=chosen_target("cmp.target"), layer=row.name,
                                 window=window, stride=stride, key="cmp.grid", grid=True,
                                 randomized=sanity, large=presenting())
-        st.caption(caption(target, row.name, window, stride, v.table, live=True))
+        blank = {m.label for m in METHODS.values() if m.feature_maps and len(row.shape) != 3}
+        st.caption(caption(target, row.name, window, stride, v.table, blank, live=True))
         if sanity:
             st.markdown(sanity_markdown(key, None, set(), row.name, window, stride))
         return
