@@ -8,7 +8,8 @@
 // (the randomized copy's, for the grid's sanity row, or null), methods [[key, label], ...],
 // target (0-9, or null: the predicted digit), layer, window, stride}.
 // Test hooks (window.cnnSaliency): live (this object), lastLiveMs (the quick maps of the last
-// stroke), lastWorkerMs (the last map from the worker), liveMaps (method -> the latest map).
+// stroke), lastWorkerMs (the worker's time on its last map), lastWorkerLagMs (from that map's
+// stroke to its drawing), liveMaps ("row|method" -> the latest map).
 
 const SLOW = new Set(["ig", "smoothgrad", "occlusion"]);
 
@@ -78,7 +79,7 @@ class LiveMaps {
         if (SLOW.has(m) && this.worker) {
           this.waiting.add(key);
           this.worker.run(key, id, m, img, opts, (res) => {
-            if (!res.error) api.lastWorkerMs = res.ms;
+            if (!res.error) { api.lastWorkerMs = res.ms; api.lastWorkerLagMs = performance.now() - t0; }
             this.store(key, res.error ? null : res.map);
             this.waiting.delete(key);
             this.show();
