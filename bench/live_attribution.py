@@ -7,7 +7,7 @@ For each method of the Saliency view, and for the All methods grid (with its san
 reads the panel's hooks (``window.cnnSaliency``): ``lastLiveMs``, from the pen event to the
 quick maps drawn on the page's thread (Saliency, Guided Backprop, DeepLift, Grad-CAM: the pen
 waits on this), and for the Web Worker's maps (Integrated Gradients, SmoothGrad, Occlusion: the
-pen never waits on them) ``lastWorkerMs`` (the worker's time per map) and ``lastWorkerLagMs``
+pen never waits on them) ``lastWorkerMs`` (a map's round trip to the worker) and ``lastWorkerLagMs``
 (from a stroke to its map drawn; the newest stroke wins). Medians and 95th percentiles go to
 ``OUT.json`` and ``OUT.txt``. Loopback only; at most 200 strokes per page.
 """

@@ -56,9 +56,7 @@ def test_script_is_shared_modules_then_own_file(stem: str) -> None:
     script = components.script(stem)
     want = "\n".join(p.read_text(encoding="utf-8") for p in [*files, own])
     if stem in components.WORKERS:  # the attribution worker's source first, as one string
-        worker = "\n".join((components.SHARED / f"{m}.js").read_text(encoding="utf-8")
-                           for m in components.WORKER_JS)
-        head = f"const WORKER_SRC = {json.dumps(worker)};\n"
+        head = f"const WORKER_SRC = {json.dumps(components.worker_source())};\n"
         assert script.startswith(head)
         script = script[len(head):]
     assert script == want
@@ -69,7 +67,7 @@ def test_script_is_shared_modules_then_own_file(stem: str) -> None:
 
 
 def test_every_shared_module_is_loaded() -> None:
-    used = {m for mods in components.SHARED_JS.values() for m in mods} | set(components.WORKER_JS)
+    used = {m for mods in components.SHARED_JS.values() for m in mods}
     present = {p.stem for p in components.SHARED.glob("*.js")}
     assert used == present, f"loaded but missing: {used - present}; unused: {present - used}"
     for stem, mods in components.SHARED_JS.items():

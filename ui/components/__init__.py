@@ -32,10 +32,14 @@ SHARED_JS = {  # component stem -> the shared modules (js/<name>.js) it needs, i
     "saliencymap": ("constants", "canvas", "timing", "mount", "decode", "forward", "backward",
                     "attribute", "preprocess", "pad", "live", "livemaps"),
 }
-# What the attribution worker runs (live.js makes it from WORKER_SRC, put before the script of
-# each component in WORKERS): the modules attributeNet needs, then the message handler.
-WORKER_JS = ("constants", "decode", "forward", "backward", "attribute", "worker")
-WORKERS = {"saliencymap"}
+WORKERS = {"saliencymap"}  # whose script starts with WORKER_SRC, the attribution worker's source
+
+
+def worker_source() -> str:
+    """The text of the modules the browser's attribution needs
+    (``viz.browser.lens.ATTRIBUTE_JS``), joined: the script of attribute.js's Web Worker."""
+    from viz.browser.lens import ATTRIBUTE_JS
+    return "\n".join((SHARED / f"{name}.js").read_text(encoding="utf-8") for name in ATTRIBUTE_JS)
 
 
 def script(stem: str) -> str:
@@ -45,8 +49,7 @@ def script(stem: str) -> str:
     text = "\n".join(p.read_text(encoding="utf-8") for p in files)
     if stem not in WORKERS:
         return text
-    worker = "\n".join((SHARED / f"{name}.js").read_text(encoding="utf-8") for name in WORKER_JS)
-    return f"const WORKER_SRC = {json.dumps(worker)};\n{text}"
+    return f"const WORKER_SRC = {json.dumps(worker_source())};\n{text}"
 
 
 @st.cache_resource(show_spinner=False)

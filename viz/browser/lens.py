@@ -26,6 +26,10 @@ from viz.network.npforward import NumpyNet
 # the registry of viz.network.layertypes by tests/app/browser/test_forward_browser.py), with the options each
 # type's entry lists.
 LENS_TYPES = LAYER_TYPES
+# The browser's attribution (attributeNet in attribute.js) needs these modules of
+# ui/components/js/, in load order: a page that loads them as files, and the Web Worker that
+# runs the maps off the main thread (attributionWorker), take this list.
+ATTRIBUTE_JS = ("constants", "decode", "forward", "backward", "attribute")
 
 # What runs live in the browser, bounded (the one place; ``bench/lens_bound.py`` measures them).
 # The weights go to every student's browser once per network as base64 text (4 characters per

@@ -25,7 +25,6 @@ pytestmark = [pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[3]
 TOL = 1e-4  # of the largest |value| of the map
-MODULES = ("constants", "decode", "forward", "backward", "attribute")  # what attributeNet needs
 
 PAGE_JS = """
 window.attributeMaps = (payload, images, jobs) => { // jobs: [[method, target or null], ...]
@@ -35,13 +34,15 @@ window.attributeMaps = (payload, images, jobs) => { // jobs: [[method, target or
 };
 window.normalsOf = (seed, count) => Array.from(normals(seed, count));
 window.backwardTypes = Object.keys(BACKWARD_OPS);
+Object.assign(window, { attributionWorker, attributeNet, decodeNet }); // a module's names, for evaluate
 window.ready = true;
 """
 
 
 def attribute_script(folder: Path = ROOT / "ui" / "components" / "js") -> str:
     """The shared modules attributeNet needs, then the page's hooks."""
-    parts = [(folder / f"{m}.js").read_text(encoding="utf-8") for m in MODULES]
+    from viz.browser.lens import ATTRIBUTE_JS
+    parts = [(folder / f"{m}.js").read_text(encoding="utf-8") for m in ATTRIBUTE_JS]
     return "\n".join(parts + [PAGE_JS])
 
 
@@ -121,3 +122,27 @@ def test_smoothgrad_noise_is_the_same_in_python_and_javascript(page, seed: int) 
     py = normals(seed, count)
     assert js.shape == py.shape and np.array_equal(js, py), (
         f"seed {seed}: {int((js != py).sum())} numbers differ")
+
+
+def test_occlusion_runs_in_a_web_worker_made_of_the_same_files(page) -> None:
+    """attributionWorker (attribute.js) runs the map off the main thread: the same numbers."""
+    from model.files.export import numpy_net
+    from ui.components import worker_source
+    from viz.browser import lens as vlens
+    case = "linear-stack"
+    payload = vlens.payload(numpy_net(_model(CASES[case], seed=len(case)), {"arch": case}))
+    pixels = _images()[0].reshape(-1).tolist()
+    got = page.evaluate("""async ([src, p, px]) => {
+        const w = attributionWorker(src);
+        const inWorker = Array.from(await w.run(p, "occlusion", px, {}));
+        const again = Array.from(await w.run(p, "saliency", px, { target: 2 }));
+        let refused = null;
+        try { await w.run(p, "nothing", px, {}); } catch (e) { refused = e.message; }
+        w.close();
+        const net = decodeNet(p);
+        return { inWorker, again, refused, direct: Array.from(attributeNet(net, "occlusion", px, {})),
+                 grad: Array.from(attributeNet(net, "saliency", px, { target: 2 })) };
+    }""", [worker_source(), payload, pixels])
+    assert np.abs(np.asarray(got["direct"])).max() > 0
+    assert got["inWorker"] == got["direct"] and got["again"] == got["grad"]
+    assert "unknown method nothing" in got["refused"]

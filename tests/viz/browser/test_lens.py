@@ -65,6 +65,23 @@ def test_rows_carry_the_engines_field(seed) -> None:
     assert sum(r["macs"] for r in p["layers"]) == report.macs
 
 
+def test_rows_say_how_the_browser_takes_gradients(seed) -> None:
+    """Each row names its type's backward op, Guided Backprop and DeepLift rules (the browser's
+    attribution reads them) and its field's side as the views read it (Occlusion's window)."""
+    from viz.network.layers import describe
+    from viz.network.layertypes import TYPES
+    p = lens.payload(seed)
+    for row, info in zip(p["layers"], describe(seed.layers)):
+        t = TYPES[row["type"]]
+        assert (row["backward"], row["guided"], row["deeplift"]) == (
+            t.browser_backward, t.guided, t.deeplift)
+        assert row["reach"] == info.r
+    by_name = {r["name"]: r for r in p["layers"]}
+    assert by_name["relu5"]["reach"] == 11 and by_name["flatten"]["reach"] == 54
+    assert (by_name["relu1"]["guided"], by_name["relu1"]["deeplift"]) == ("positive", "rescale")
+    assert by_name["pool"]["deeplift"] == "maxpool"
+
+
 def test_valid_convs_have_no_padding() -> None:
     net = npforward.load(ROOT / "checkpoints" / "compact.safetensors")
     rows = {r["name"]: r for r in lens.payload(net)["layers"]}

@@ -94,12 +94,33 @@ def browser_ops() -> set[str]:
     return set(re.findall(r"^  (\w+):", block, flags=re.M))
 
 
+def _captum_deeplift(kind: str) -> str:
+    """The rule Captum's DeepLift applies at a layer of type ``kind`` (what the browser's
+    attribute.js must copy): its maxpool rule, its rescale rule, or none (the plain gradient)."""
+    from captum.attr._core import deep_lift
+
+    from model.zoo import module_class
+    rule = deep_lift.SUPPORTED_NON_LINEAR.get(module_class(kind))
+    if rule is None:
+        return "gradient"
+    return "maxpool" if rule is deep_lift.maxpool2d else "rescale" if rule is deep_lift.nonlinear \
+        else rule.__name__
+
+
+def backward_ops() -> set[str]:
+    """The keys of BACKWARD_OPS in the browser's backward.js."""
+    text = (ROOT / "ui" / "components" / "js" / "backward.js").read_text(encoding="utf-8")
+    block = text[text.index("const BACKWARD_OPS = {"):]
+    block = block[:block.index("\n};\n")]
+    return set(re.findall(r"^  (\w+):", block, flags=re.M))
+
+
 def missing_parts(kind: str) -> list[str]:
     """What layer type ``kind``'s entry does not reach, in words (empty when it reaches all)."""
     from model.saliency.guided_backprop import GUIDED_ACTIVATIONS
     from model.training import budget
     from model.zoo import module_class
-    from viz.network.layertypes import GUIDED_RULES
+    from viz.network.layertypes import DEEPLIFT_RULES, GUIDED_RULES
 
     t, missing = TYPES[kind], []
     records = network_with(kind)
@@ -120,6 +141,13 @@ def missing_parts(kind: str) -> list[str]:
         missing.append(f"the numpy forward pass fails: {exc}")
     if t.browser not in browser_ops():
         missing.append(f"forward.js LAYER_OPS has no op {t.browser!r}")
+    if t.browser_backward not in backward_ops():
+        missing.append(f"backward.js BACKWARD_OPS has no op {t.browser_backward!r}")
+    if t.deeplift not in DEEPLIFT_RULES:
+        missing.append(f"no DeepLift rule ({t.deeplift!r})")
+    elif _captum_deeplift(kind) != t.deeplift:
+        missing.append(f"its DeepLift rule {t.deeplift!r} is not Captum's "
+                       f"({_captum_deeplift(kind)!r})")
     if engine.role_of(kind) != t.role:
         missing.append(f"the receptive-field engine reads it as {engine.role_of(kind)!r}")
     if t.guided not in GUIDED_RULES:

@@ -229,17 +229,16 @@ function windowStarts(n, window, stride) {
 }
 
 // The target's score for every patch: Float32Array of one score per window in TODO (corners
-// [y, x]), X0 with each window set to BASE.
-function patchScores(net, x0, base, todo, window, target) {
-  const out = new Float32Array(todo.length), xp = new Float32Array(PIXELS);
+// [y, x]), X0 with each window set to BASE. STEPS: X0's forward (runFrom), whose outputs each
+// patch reuses where the patch does not reach (runChanged).
+function patchScores(net, steps, x0, base, todo, window, target) {
+  const out = new Float32Array(todo.length), xp = Float32Array.from(x0);
   for (let k = 0; k < todo.length; k++) {
-    xp.set(x0);
     const [py, px] = todo[k];
-    for (let y = py; y < Math.min(py + window, SIDE); y++) {
-      xp.fill(base, y * SIDE + px, y * SIDE + Math.min(px + window, SIDE));
-    }
-    const steps = runFrom(net, xp, false);
-    out[k] = steps[steps.length - 1].data[target];
+    const ye = Math.min(py + window, SIDE), xe = Math.min(px + window, SIDE);
+    for (let y = py; y < ye; y++) xp.fill(base, y * SIDE + px, y * SIDE + xe);
+    out[k] = runChanged(net, steps, xp, [py, ye - 1, px, xe - 1])[target];
+    for (let y = py; y < ye; y++) xp.set(x0.subarray(y * SIDE + px, y * SIDE + xe), y * SIDE + px);
   }
   return out;
 }
@@ -267,7 +266,7 @@ function occlusionMap(net, fwd, target, opts) {
   }
   const last = fwd.steps[fwd.steps.length - 1].data;
   const score = last[target];
-  const scores = patchScores(net, x0, base, todo, window, target);
+  const scores = patchScores(net, fwd.steps, x0, base, todo, window, target);
   for (let k = 0; k < todo.length; k++) {
     const drop = Math.fround(score - scores[k]);
     const [py, px] = todo[k];
@@ -305,4 +304,49 @@ function attributeNet(net, method, pixels, opts = {}) {
     throw new Error(`target class must be 0..${logits.length - 1}, got ${target}`);
   }
   return ATTRIBUTE_METHODS[method](net, fwd, target, opts);
+}
+
+// ---- off the main thread: a Web Worker running attributeNet, so Occlusion's many passes never
+// block the pen. SOURCES: the text of the modules attributeNet needs (constants.js, decode.js,
+// forward.js, backward.js, attribute.js, in that order; Python's ui.components.worker_source()
+// joins them). Returns {run(payload, method, pixels, opts) -> Promise of Float32Array(784),
+// close()}; the worker decodes each payload (by its id) once.
+const WORKER_MAIN = `
+const nets = new Map();
+self.onmessage = (e) => {
+  const { id, payload, netId, method, pixels, opts } = e.data;
+  try {
+    if (payload) nets.set(payload.id, decodeNet(payload));
+    const map = attributeNet(nets.get(netId), method, pixels, opts || {});
+    self.postMessage({ id, map }, [map.buffer]);
+  } catch (err) {
+    self.postMessage({ id, error: String(err && err.message ? err.message : err) });
+  }
+};`;
+
+function attributionWorker(sources) {
+  const url = URL.createObjectURL(new Blob([sources, WORKER_MAIN], { type: "text/javascript" }));
+  const worker = new Worker(url);
+  URL.revokeObjectURL(url);
+  const waiting = new Map(), sent = new Set();
+  let next = 0;
+  worker.onmessage = (e) => {
+    const { id, map, error } = e.data;
+    const p = waiting.get(id);
+    waiting.delete(id);
+    if (p) (error === undefined ? p.resolve(map) : p.reject(new Error(error)));
+  };
+  return {
+    run(payload, method, pixels, opts = {}) {
+      const id = next++;
+      const first = !sent.has(payload.id);
+      sent.add(payload.id);
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        worker.postMessage({ id, payload: first ? payload : null, netId: payload.id, method,
+          pixels: Array.from(pixels), opts });
+      });
+    },
+    close() { worker.terminate(); },
+  };
 }

@@ -6,10 +6,38 @@
 // Float64Arrays; an op never writes into the gradient it is given.
 // tests/app/browser/test_backward_browser.py checks it against torch.
 
+// A 3x3 conv's weights for its backward pass: channels swapped, each kernel turned by 180
+// degrees (kept on the record: made once per network)
+function flipped3(rec, wt, C) {
+  if (rec._w9back) return rec._w9back;
+  const O = rec.out, w9 = new Float64Array(O * C * 9);
+  for (let o = 0; o < O; o++) {
+    for (let c = 0; c < C; c++) {
+      for (let t = 0; t < 9; t++) w9[(c * O + o) * 9 + 8 - t] = wt[(o * C + c) * 9 + t];
+    }
+  }
+  rec._w9back = w9;
+  return w9;
+}
+
 function convBack(g, C, H, W, rec, wt, OH, OW) {
   const O = rec.out, k = rec.kernel, s = rec.stride || 1, p = rec.padding || 0;
   const d = rec.dilation || 1;
   const G = rec.groups || 1, Cg = C / G, Og = O / G;
+  if (k === H && k === W && p === 0 && G === 1) { // the kernel covers the map (a dot product)
+    const n = C * k * k, gx = new Float64Array(n);
+    for (let o = 0; o < O; o++) {
+      const v = g[o];
+      if (v !== 0) for (let i = 0, r = o * n; i < n; i++) gx[i] += wt[r + i] * v;
+    }
+    return gx;
+  }
+  const q = 2 * d - p; // a 3x3 kernel of stride 1: the gradient is the output's gradient, padded
+  if (k === 3 && s === 1 && G === 1 && q >= 0) { // by q, under the turned kernel (taps3)
+    const gp = padded(g, O, OH, OW, q, Float64Array);
+    return taps3(gp, O, OH + 2 * q, OW + 2 * q, flipped3(rec, wt, C), C, d, null,
+      new Float64Array(C * H * W), H, W, 0, 0, H, W);
+  }
   const gx = new Float64Array(C * H * W);
   for (let o = 0; o < O; o++) {
     const go = o * OH * OW;
@@ -18,12 +46,12 @@ function convBack(g, C, H, W, rec, wt, OH, OW) {
       const xc = (c0 + c) * H * W;
       for (let ky = 0; ky < k; ky++) {
         const dy = ky * d - p;
-        const y0 = Math.max(0, Math.ceil(-dy / s)), y1 = Math.min(OH - 1, Math.floor((H - 1 - dy) / s));
+        const y0 = Math.max(0, Math.floor((s - 1 - dy) / s)), y1 = Math.min(OH - 1, Math.floor((H - 1 - dy) / s));
         for (let kx = 0; kx < k; kx++) {
           const wv = wt[((o * Cg + c) * k + ky) * k + kx];
           if (wv === 0) continue;
           const dx = kx * d - p;
-          const x0 = Math.max(0, Math.ceil(-dx / s)), x1 = Math.min(OW - 1, Math.floor((W - 1 - dx) / s));
+          const x0 = Math.max(0, Math.floor((s - 1 - dx) / s)), x1 = Math.min(OW - 1, Math.floor((W - 1 - dx) / s));
           for (let y = y0; y <= y1; y++) {
             const ri = xc + (y * s + dy) * W + dx, ro = go + y * OW;
             if (s === 1) {
@@ -70,10 +98,11 @@ function scatterBack(g, arg, n) {
   return gx;
 }
 
-// elementwise: the gradient times the layer's local slope, slope(x, y, i) at input x, output y
-function slopeBack(g, s, slope) {
-  const x = s.input, y = s.data, gx = new Float64Array(g.length);
-  for (let i = 0; i < g.length; i++) gx[i] = g[i] === 0 ? 0 : g[i] * slope(x[i], y[i], i);
+// Elementwise layers: the gradient times the local slope at input X (output Y), one loop each
+// (no call per element).
+function reluBack(g, x, a) { // a: the slope below zero (ReLU 0, leaky ReLU its own)
+  const gx = new Float64Array(g.length);
+  for (let i = 0; i < g.length; i++) gx[i] = x[i] > 0 ? g[i] : g[i] * a;
   return gx;
 }
 
@@ -87,19 +116,29 @@ const BACKWARD_OPS = {
     for (let c = 0; c < s.C; c++) for (let i = c * n, e = i + n; i < e; i++) gx[i] = g[i] * a[c];
     return gx;
   },
-  relu: (g, s) => slopeBack(g, s, (x) => (x > 0 ? 1 : 0)),
-  tanh: (g, s) => slopeBack(g, s, (x, y) => 1 - y * y),
-  sigmoid: (g, s) => slopeBack(g, s, (x, y) => y * (1 - y)),
-  leakyrelu: (g, s) => {
-    const a = s.rec.negative_slope ?? 0.01;
-    return slopeBack(g, s, (x) => (x > 0 ? 1 : a));
+  relu: (g, s) => reluBack(g, s.input, 0),
+  tanh: (g, s) => {
+    const y = s.data, gx = new Float64Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = g[i] * (1 - y[i] * y[i]);
+    return gx;
   },
-  prelu: (g, s, w) => {
-    const a = w[s.rec.name + ".weight"];
+  sigmoid: (g, s) => {
+    const y = s.data, gx = new Float64Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = g[i] * (y[i] * (1 - y[i]));
+    return gx;
+  },
+  leakyrelu: (g, s) => reluBack(g, s.input, s.rec.negative_slope ?? 0.01),
+  prelu: (g, s, w) => { // one shared slope, or one per channel (a vector's: per feature)
+    const a = w[s.rec.name + ".weight"], x = s.input, gx = new Float64Array(g.length);
     const n = a.length > 1 ? s.H * s.W : g.length;
-    return slopeBack(g, s, (x, y, i) => (x > 0 ? 1 : a[a.length > 1 ? Math.floor(i / n) : 0]));
+    for (let i = 0; i < g.length; i++) gx[i] = x[i] > 0 ? g[i] : g[i] * a[a.length > 1 ? Math.floor(i / n) : 0];
+    return gx;
   },
-  elu: (g, s) => slopeBack(g, s, (x) => (x > 0 ? 1 : Math.exp(x))),
+  elu: (g, s) => {
+    const x = s.input, gx = new Float64Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = x[i] > 0 ? g[i] : g[i] * Math.exp(x[i]);
+    return gx;
+  },
   dropout: (g) => g,
   maxpool: (g, s) => scatterBack(g, s.arg, s.C * s.H * s.W),
   avgpool: (g, s) => avgpoolBack(g, s.C, s.H, s.W, s.rec, s.shape[1], s.shape[2]),
@@ -162,8 +201,8 @@ function backwardNet(net, steps, target, { stop = null, guided = false } = {}) {
     if (!g) continue; // no path from this layer to the target
     grads.delete(s.name);
     let gin = backOp(s)(g, s, net.w);
-    if (guided && s.rec.guided === "positive") {
-      gin = Float64Array.from(gin, (v) => (v > 0 ? v : 0));
+    if (guided && s.rec.guided === "positive") { // gin is the activation's own new array
+      for (let j = 0; j < gin.length; j++) if (!(gin[j] > 0)) gin[j] = 0;
     }
     const parts = s.rec.join ? gin : [gin];
     readsOf(steps, i).forEach((n, j) => addInto(grads, n, parts[j]));

@@ -5,12 +5,79 @@
 // name their inputs). Reads a net decoded by
 // decode.js; tests/app/browser/test_forward_browser.py checks it against numpy and torch.
 
-function conv(x, C, H, W, rec, wt, bias, OH, OW) {
+// A 3x3 kernel of stride 1 over XP (CIN maps of PH x PW, zero-padded so every tap is inside):
+// output (y, x) of map o, for y, x within the box from (Y0, X0) of BH x BW, is the bias plus the
+// sum over c of the nine taps W9[(o * CIN + c) * 9 + ky * 3 + kx] * XP[c][y + ky*d][x + kx*d],
+// written into OUT (maps of OH x OW). Nine multiply-adds per load and store of the sum: the lens's
+// common conv (and its backward pass, backward.js) at about twice the speed of the general loop.
+function taps3(xp, CIN, PH, PW, w9, COUT, d, bias, out, OH, OW, Y0, X0, BH, BW) {
+  const n = BH * BW, acc = new Float64Array(n), acc2 = new Float64Array(n);
+  const e1 = d, e2 = 2 * d, r1 = d * PW, r2 = 2 * d * PW;
+  for (let o = 0; o < COUT; o += 2) { // two output maps per pass over the input: each load twice used
+    const two = o + 1 < COUT;
+    acc.fill(bias ? bias[o] : 0);
+    acc2.fill(bias && two ? bias[o + 1] : 0);
+    for (let c = 0; c < CIN; c++) {
+      const wb = (o * CIN + c) * 9, vb = two ? ((o + 1) * CIN + c) * 9 : wb;
+      const w0 = w9[wb], w1 = w9[wb + 1], w2 = w9[wb + 2], w3 = w9[wb + 3], w4 = w9[wb + 4];
+      const w5 = w9[wb + 5], w6 = w9[wb + 6], w7 = w9[wb + 7], w8 = w9[wb + 8];
+      const v0 = w9[vb], v1 = w9[vb + 1], v2 = w9[vb + 2], v3 = w9[vb + 3], v4 = w9[vb + 4];
+      const v5 = w9[vb + 5], v6 = w9[vb + 6], v7 = w9[vb + 7], v8 = w9[vb + 8];
+      const xc = c * PH * PW + Y0 * PW + X0;
+      for (let y = 0; y < BH; y++) {
+        const a = y * BW;
+        let i = xc + y * PW;
+        for (let x = 0; x < BW; x++, i++) {
+          const t0 = xp[i], t1 = xp[i + e1], t2 = xp[i + e2];
+          const t3 = xp[i + r1], t4 = xp[i + r1 + e1], t5 = xp[i + r1 + e2];
+          const t6 = xp[i + r2], t7 = xp[i + r2 + e1], t8 = xp[i + r2 + e2];
+          acc[a + x] += w0 * t0 + w1 * t1 + w2 * t2 + w3 * t3 + w4 * t4 + w5 * t5 + w6 * t6 + w7 * t7 + w8 * t8;
+          acc2[a + x] += v0 * t0 + v1 * t1 + v2 * t2 + v3 * t3 + v4 * t4 + v5 * t5 + v6 * t6 + v7 * t7 + v8 * t8;
+        }
+      }
+    }
+    for (let y = 0; y < BH; y++) {
+      const r = o * OH * OW + (Y0 + y) * OW + X0, a = y * BW;
+      for (let x = 0; x < BW; x++) out[r + x] = acc[a + x];
+      if (two) for (let x = 0; x < BW; x++) out[r + OH * OW + x] = acc2[a + x];
+    }
+  }
+  return out;
+}
+
+// X (C maps of H x W) with Q zeros around each map
+function padded(x, C, H, W, q, Type = Float32Array) {
+  if (q === 0) return x;
+  const PH = H + 2 * q, PW = W + 2 * q, xp = new Type(C * PH * PW);
+  for (let c = 0; c < C; c++) {
+    for (let y = 0; y < H; y++) xp.set(x.subarray((c * H + y) * W, (c * H + y + 1) * W), (c * PH + y + q) * PW + q);
+  }
+  return xp;
+}
+
+// BOX (optional, [y0, y1, x0, x1] inclusive): only those outputs, written into INTO (the rest of
+// INTO is left as it is; each output's sum runs in the same order as without a box)
+function conv(x, C, H, W, rec, wt, bias, OH, OW, box = null, into = null) {
   const O = rec.out, k = rec.kernel, s = rec.stride || 1, p = rec.padding || 0;
   const d = rec.dilation || 1;
   const G = rec.groups || 1, Cg = C / G, Og = O / G; // grouped: out o reads group floor(o / Og)
-  const out = new Float32Array(O * OH * OW);
-  const acc = new Float64Array(OH * OW);
+  const Y0 = box ? box[0] : 0, Y1 = box ? box[1] : OH - 1, X0 = box ? box[2] : 0, X1 = box ? box[3] : OW - 1;
+  const BW = X1 - X0 + 1;
+  const out = into || new Float32Array(O * OH * OW);
+  if (k === H && k === W && p === 0 && G === 1) { // the kernel covers the map: a dot product
+    const n = C * k * k;
+    for (let o = 0; o < O; o++) {
+      let v = bias ? bias[o] : 0;
+      for (let i = 0, r = o * n; i < n; i++) v += wt[r + i] * x[i];
+      out[o] = v;
+    }
+    return out;
+  }
+  if (k === 3 && s === 1 && G === 1) {
+    return taps3(padded(x, C, H, W, p), C, H + 2 * p, W + 2 * p, wt, O, d, bias, out, OH, OW, Y0, X0,
+      Y1 - Y0 + 1, BW);
+  }
+  const acc = new Float64Array((Y1 - Y0 + 1) * BW);
   for (let o = 0; o < O; o++) {
     acc.fill(bias ? bias[o] : 0);
     const c0 = Math.floor(o / Og) * Cg;
@@ -18,14 +85,14 @@ function conv(x, C, H, W, rec, wt, bias, OH, OW) {
       const xc = (c0 + c) * H * W;
       for (let ky = 0; ky < k; ky++) {
         const dy = ky * d - p; // input row = y * s + dy
-        const y0 = Math.max(0, Math.ceil(-dy / s)), y1 = Math.min(OH - 1, Math.floor((H - 1 - dy) / s));
+        const y0 = Math.max(Y0, Math.floor((s - 1 - dy) / s)), y1 = Math.min(Y1, Math.floor((H - 1 - dy) / s));
         for (let kx = 0; kx < k; kx++) {
           const wv = wt[((o * Cg + c) * k + ky) * k + kx];
           if (wv === 0) continue;
           const dx = kx * d - p;
-          const x0 = Math.max(0, Math.ceil(-dx / s)), x1 = Math.min(OW - 1, Math.floor((W - 1 - dx) / s));
+          const x0 = Math.max(X0, Math.floor((s - 1 - dx) / s)), x1 = Math.min(X1, Math.floor((W - 1 - dx) / s));
           for (let y = y0; y <= y1; y++) {
-            const ri = xc + (y * s + dy) * W + dx, ro = y * OW;
+            const ri = xc + (y * s + dy) * W + dx, ro = (y - Y0) * BW - X0;
             if (s === 1) {
               for (let xx = x0; xx <= x1; xx++) acc[ro + xx] += wv * x[ri + xx];
             } else {
@@ -35,36 +102,51 @@ function conv(x, C, H, W, rec, wt, bias, OH, OW) {
         }
       }
     }
-    out.set(acc, o * OH * OW);
+    if (!box) out.set(acc, o * OH * OW);
+    else {
+      for (let y = Y0; y <= Y1; y++) {
+        const r = o * OH * OW + y * OW, ra = (y - Y0) * BW - X0;
+        for (let xx = X0; xx <= X1; xx++) out[r + xx] = acc[ra + xx];
+      }
+    }
   }
   return out;
 }
 
 // ARG (max pooling, optional): filled with the input index each output took its max from (the
 // first of equal maxima, as torch picks it), for the backward pass (backward.js)
-function pool(x, C, H, W, rec, OH, OW, isMax, arg) {
+// BOX and INTO: as conv's
+function pool(x, C, H, W, rec, OH, OW, isMax, arg, box = null, into = null) {
   const k = rec.kernel, s = rec.stride || k, p = rec.padding || 0;
-  const out = new Float32Array(C * OH * OW);
+  const out = into || new Float32Array(C * OH * OW);
+  const Y0 = box ? box[0] : 0, Y1 = box ? box[1] : OH - 1, X0 = box ? box[2] : 0, X1 = box ? box[3] : OW - 1;
+  const onlyImage = rec.count_include_pad === false; // average: torch counts the padding unless
   for (let c = 0; c < C; c++) {
     const xc = c * H * W;
-    for (let oy = 0; oy < OH; oy++) {
+    for (let oy = Y0; oy <= Y1; oy++) {
       const hs = oy * s - p, he = Math.min(hs + k, H + p);
       const ya = Math.max(hs, 0), yb = Math.min(he, H);
-      for (let ox = 0; ox < OW; ox++) {
+      for (let ox = X0; ox <= X1; ox++) {
         const ws = ox * s - p, we = Math.min(ws + k, W + p);
         const xa = Math.max(ws, 0), xb = Math.min(we, W);
-        let v = isMax ? -Infinity : 0, at = -1;
-        for (let yy = ya; yy < yb; yy++) {
-          const r = xc + yy * W;
-          for (let xx = xa; xx < xb; xx++) {
-            const u = x[r + xx];
-            if (isMax) { if (u > v || Number.isNaN(u)) { v = u; at = r + xx; } } else v += u;
+        const j = (c * OH + oy) * OW + ox;
+        if (isMax) {
+          let v = -Infinity, at = -1;
+          for (let yy = ya; yy < yb; yy++) {
+            for (let i = xc + yy * W + xa, e = xc + yy * W + xb; i < e; i++) {
+              const u = x[i];
+              if (u > v || u !== u) { v = u; at = i; } // NaN wins, as in torch
+            }
           }
+          if (arg) arg[j] = at;
+          out[j] = v;
+        } else {
+          let v = 0;
+          for (let yy = ya; yy < yb; yy++) {
+            for (let i = xc + yy * W + xa, e = xc + yy * W + xb; i < e; i++) v += x[i];
+          }
+          out[j] = v / (onlyImage ? (yb - ya) * (xb - xa) : (he - hs) * (we - ws));
         }
-        if (arg) arg[(c * OH + oy) * OW + ox] = at;
-        // average pooling counts the padding unless count_include_pad is false (torch's rule)
-        const n = rec.count_include_pad === false ? (yb - ya) * (xb - xa) : (he - hs) * (we - ws);
-        out[(c * OH + oy) * OW + ox] = isMax ? v : v / n;
       }
     }
   }
@@ -197,12 +279,58 @@ function runFrom(net, x0, keep) {
     const kept = keep ? { rec, input, C, H, W } : null;
     const x = op(input, C, H, W, rec, net.w, oshape, kept);
     const out = kept ? Object.assign(kept, { name: rec.name, shape: oshape, data: x })
-      : { name: rec.name, shape: oshape, data: x };
+      : { name: rec.name, shape: oshape, data: x, inShape: [C, H, W] };
+    if (kept) out.inShape = [C, H, W];
     made.set(rec.name, out);
     previous = rec.name;
     outs.push(out);
   }
   return outs;
+}
+
+// The outputs a change of input rows a..b reaches in a conv or pooling layer: [lo, hi] of n.
+function reached(a, b, k, s, p, d, n) {
+  return [Math.max(0, Math.ceil((a + p - (k - 1) * d) / s)), Math.min(n - 1, Math.floor((b + p) / s))];
+}
+
+// The last layer's output for input X0 (scaled, 784) that differs from BASE's input only within
+// BOX ([y0, y1, x0, x1], inclusive); BASE: runFrom(net, base input) (its outputs are reused). Each
+// conv and pooling layer recomputes only the outputs the change reaches (the same numbers as a
+// whole pass); the other layers run whole once the change reaches them. Occlusion's many passes.
+function runChanged(net, base, x0, box) {
+  const made = new Map([["input", { data: x0, box }]]);
+  let previous = "input";
+  for (let i = 0; i < net.layers.length; i++) {
+    const rec = net.layers[i], b = base[i];
+    const srcs = (rec.inputs || [previous]).map((n) => made.get(n));
+    previous = rec.name;
+    const boxes = srcs.map((s) => s.box).filter((v) => v !== null);
+    if (!boxes.length) { made.set(rec.name, { data: b.data, box: null }); continue; }
+    let changed = boxes.some((v) => v === "all") ? "all" : [
+      Math.min(...boxes.map((v) => v[0])), Math.max(...boxes.map((v) => v[1])),
+      Math.min(...boxes.map((v) => v[2])), Math.max(...boxes.map((v) => v[3]))];
+    const shape = b.shape;
+    const [C, H, W] = b.inShape;
+    const field = changed !== "all" && (rec.type === "conv" || rec.type === "maxpool" || rec.type === "avgpool");
+    if (field) {
+      const conv_ = rec.type === "conv";
+      const k = rec.kernel, s = rec.stride || (conv_ ? 1 : k), p = rec.padding || 0, d = conv_ ? rec.dilation || 1 : 1;
+      const [y0, y1] = reached(changed[0], changed[1], k, s, p, d, shape[1]);
+      const [xa, xb] = reached(changed[2], changed[3], k, s, p, d, shape[2]);
+      if (y0 > y1 || xa > xb) { made.set(rec.name, { data: b.data, box: null }); continue; }
+      const out = Float32Array.from(b.data), x = srcs[0].data, nb = [y0, y1, xa, xb];
+      if (conv_) {
+        conv(x, C, H, W, rec, net.w[rec.name + ".weight"], net.w[rec.name + ".bias"], shape[1], shape[2], nb, out);
+      } else pool(x, C, H, W, rec, shape[1], shape[2], rec.type === "maxpool", null, nb, out);
+      made.set(rec.name, { data: out, box: nb });
+      continue;
+    }
+    const input = rec.join ? srcs.map((s) => s.data) : srcs[0].data;
+    const y = LAYER_OPS[rec.type](input, C, H, W, rec, net.w, shape, null);
+    if (!(changed !== "all" && (rec.rf && !rec.rf.global) && shape.length === 3)) changed = "all";
+    made.set(rec.name, { data: y, box: changed });
+  }
+  return made.get(previous).data;
 }
 
 function softmax(v) {

@@ -127,27 +127,17 @@ function massSentence(erf, b, r) {
 
 // ---- the worker: attributeNet off the page's thread, the latest request of each kind wins
 
-// A Web Worker made from WORKER_SRC (the shared modules and worker.js, put before this
-// component's script by ui/components/__init__.py), or null where workers are not allowed.
+// attribute.js's attributionWorker made from WORKER_SRC (ui.components.worker_source, put before
+// this component's script by ui/components/__init__.py); w is null where workers are not allowed.
 class LiveWorker {
   constructor() {
-    this.w = null;
-    this.sent = new Set(); // net ids the worker has
     this.busy = new Map(); // kind -> true while a request of that kind runs
     this.next = new Map(); // kind -> the newest request waiting
-    this.calls = new Map(); // id -> callback
-    this.id = 0;
-    try {
-      const url = URL.createObjectURL(new Blob([WORKER_SRC], { type: "text/javascript" }));
-      this.w = new Worker(url);
-      this.w.onmessage = (ev) => this.answer(ev.data);
-    } catch (err) {
-      this.w = null;
-    }
+    try { this.w = attributionWorker(WORKER_SRC); } catch (err) { this.w = null; }
   }
 
-  // Run attributeNet(net NET_ID, METHOD, PIXELS, OPTS) off the thread; DONE({map, ms, error})
-  // later. A request of KIND waiting behind a running one is replaced by a newer one.
+  // Run attributeNet(net NET_ID, METHOD, PIXELS, OPTS) off the thread; DONE({map, ms} or
+  // {error}) later. A request of KIND waiting behind a running one is replaced by a newer one.
   run(kind, netId, method, pixels, opts, done) {
     const req = { netId, method, pixels: Array.from(pixels), opts, done };
     if (this.busy.get(kind)) { this.next.set(kind, req); return; }
@@ -155,22 +145,16 @@ class LiveWorker {
   }
 
   post(kind, req) {
-    const id = ++this.id;
     this.busy.set(kind, true);
-    this.calls.set(id, (res) => {
+    const t = performance.now();
+    const finish = (res) => {
       this.busy.set(kind, false);
       req.done(res);
       const waiting = this.next.get(kind);
       if (waiting) { this.next.delete(kind); this.post(kind, waiting); }
-    });
-    const net = this.sent.has(req.netId) ? null : LIVE_RAW.get(req.netId);
-    if (net) this.sent.add(req.netId);
-    this.w.postMessage({ id, netId: req.netId, net, method: req.method, pixels: req.pixels, opts: req.opts });
-  }
-
-  answer(msg) {
-    const call = this.calls.get(msg.id);
-    this.calls.delete(msg.id);
-    if (call) call(msg);
+    };
+    this.w.run(LIVE_RAW.get(req.netId), req.method, req.pixels, req.opts).then(
+      (map) => finish({ map, ms: performance.now() - t }),
+      (err) => finish({ error: String(err && err.message ? err.message : err) }));
   }
 }

@@ -2,13 +2,13 @@
 // from the network Python sent once, for the page's digit or for the digit on the drawing pad,
 // recomputed on every pen stroke. The quick methods run on the page's thread at once; Integrated
 // Gradients, SmoothGrad and Occlusion run in a Web Worker (live.js), the newest stroke winning,
-// so the pen never waits. Needs live.js, pad.js, preprocess.js and the attribution modules.
+// so the pen never waits; the grid runs all its maps in workers, one per row. Needs live.js, pad.js, preprocess.js and the attribution modules.
 //
 // Python's data.live: {mode: "single" | "grid", net_id, net (the payload or null), rnd_id, rnd
 // (the randomized copy's, for the grid's sanity row, or null), methods [[key, label], ...],
 // target (0-9, or null: the predicted digit), layer, window, stride}.
 // Test hooks (window.cnnSaliency): live (this object), lastLiveMs (the quick maps of the last
-// stroke), lastWorkerMs (the worker's time on its last map), lastWorkerLagMs (from that map's
+// stroke), lastWorkerMs (the last map's round trip to its worker), lastWorkerLagMs (from its
 // stroke to its drawing), liveMaps ("row|method" -> the latest map).
 
 const SLOW = new Set(["ig", "smoothgrad", "occlusion"]);
@@ -21,10 +21,10 @@ class LiveMaps {
     this.pad = new DrawingPad(this.el.pad, "saliency"); // pad.js
     this.pad.wire((ev) => this.stroke(ev), () => {});
     this.el.clear.addEventListener("click", () => { this.pad.clear(); this.pixels = null; this.recompute(); });
-    this.worker = null;
     this.d = null;
     this.pixels = null; // the pad's digit once drawn, else null (the page's digit)
     this.maps = new Map(); // "row|method" -> Float32Array or null (not available here)
+    this.waiting = new Map(); // "row|method" -> the stroke whose map is still to come
     this.asked = null;
   }
 
@@ -62,36 +62,54 @@ class LiveMaps {
     return out;
   }
 
-  // Every map of the view for the current digit: the quick ones now, the slow ones queued.
+  // Every map of the view for the current digit. One map: the quick methods now, the slow ones
+  // in a worker. The grid: every map in workers (one per row, the quick methods first), drawn
+  // as they come, so the pen only waits for one forward pass.
   recompute(ev) {
     const L = this.d.live, img = this.image(), api = hooks(HOOKS);
     const t0 = ev && ev.timeStamp ? ev.timeStamp : performance.now();
-    const logits = runNet(this.net, img).pop().data;
+    const steps = keptForward(this.net, img).steps; // attribute.js: the methods reuse it
+    const logits = steps[steps.length - 1].data;
     this.target = L.target ?? argmax(logits);
     const opts = { target: this.target, layer: L.layer, window: L.window, stride: L.stride };
-    this.waiting = new Set();
+    const grid = L.mode === "grid", seq = (this.seq = (this.seq || 0) + 1);
+    const order = [...L.methods].sort((a, b) => SLOW.has(a[0]) - SLOW.has(b[0]));
+    this.waiting = this.waiting || new Map();
     for (const [rname, id, net] of this.rows()) {
-      for (const [m] of L.methods) {
+      const worker = this.workerFor(rname);
+      for (const [m] of order) {
         const key = `${rname}|${m}`;
-        if (SLOW.has(m) && this.worker !== false) {
-          if (!this.worker) { this.worker = new LiveWorker(); if (!this.worker.w) this.worker = false; }
-        }
-        if (SLOW.has(m) && this.worker) {
-          this.waiting.add(key);
-          this.worker.run(key, id, m, img, opts, (res) => {
-            if (!res.error) { api.lastWorkerMs = res.ms; api.lastWorkerLagMs = performance.now() - t0; }
-            this.store(key, res.error ? null : res.map);
-            this.waiting.delete(key);
-            this.show();
-          });
-        } else {
+        if (!worker || (!grid && !SLOW.has(m))) {
           this.store(key, this.compute(net, m, img, opts));
+          this.waiting.delete(key);
+          continue;
         }
+        this.waiting.set(key, seq);
+        worker.run(key, id, m, img, opts, (res) => {
+          if (!res.error) { api.lastWorkerMs = res.ms; api.lastWorkerLagMs = performance.now() - t0; }
+          this.store(key, res.error ? null : res.map);
+          if (this.waiting.get(key) === seq) this.waiting.delete(key);
+          this.showSoon();
+        });
       }
     }
     this.show();
     api.lastLiveMs = performance.now() - t0;
     recordUpdate(HOOKS, t0);
+  }
+
+  workerFor(row) { // one per row; null where workers are not allowed (then all on this thread)
+    this.workers = this.workers || new Map();
+    if (!this.workers.has(row)) {
+      const w = new LiveWorker();
+      this.workers.set(row, w.w ? w : null);
+    }
+    return this.workers.get(row);
+  }
+
+  showSoon() { // the worker's maps, drawn once per frame
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => { this.frame = null; this.show(); });
   }
 
   compute(net, m, img, opts) {

@@ -1,0 +1,5 @@
+"""``python -m model.attribute``: see :mod:`model.attribute`."""
+
+from model.attribute import main
+
+raise SystemExit(main())
