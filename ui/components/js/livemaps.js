@@ -93,7 +93,8 @@ class LiveMaps {
         });
       }
     }
-    this.show();
+    if (!grid) this.show(); // the grid's maps are all to come: drawn as they do (showSoon)
+    else this.note(`${this.pixels ? "Your drawing" : "The page's digit"}, class ${this.target}: updating ...`);
     api.lastLiveMs = performance.now() - t0;
     recordUpdate(HOOKS, t0);
   }
