@@ -162,6 +162,7 @@ def test_saliency_methods(app: AppTest, method: str) -> None:
 
 def test_saliency_target_and_occlusion_defaults(app: AppTest) -> None:
     app.session_state["view"] = "Saliency"
+    app.run()  # the view's widgets, whichever test ran before in this process
     app.radio(key="sal.method").set_value("occlusion").run()
     assert app.number_input(key="sal.window.relu5").value == 11  # r of relu5
     assert app.number_input(key="sal.stride.relu5").value == 1  # S of relu5
