@@ -85,6 +85,26 @@ def test_forward_matches_torch(app, path: Path) -> None:
     assert shown == int(np.argmax(logits.reshape(-1)))
 
 
+def test_the_attribution_hook_gives_the_servers_maps(app) -> None:
+    """window.cnnLens.attribute(method, pixels, opts) in the app's lens: the server's maps
+    (model.saliency.attribute) for a chosen target, Grad-CAM's layer and SmoothGrad's seed."""
+    from model import saliency
+    from model.files.checkpoint import load_checkpoint
+    from model.insight.activations import as_input
+    page = _open(app, "model=seed&sample=0")
+    model, _ = load_checkpoint(ROOT / "checkpoints" / "seed.safetensors")
+    image = _samples()[37]
+    x = as_input(image)
+    for method, opts in (("saliency", {"target": 2}), ("gradcam", {"target": 5, "layer": "relu3"}),
+                         ("smoothgrad", {"target": 7, "seed": 4})):
+        got = page.evaluate("([m, p, o]) => window.cnnLens.attribute(m, p, o)",
+                            [method, image.reshape(-1).tolist(), opts])
+        want = saliency.attribute(method, model, x, opts["target"], layer=opts.get("layer"),
+                                  seed=opts.get("seed", 0))
+        err = float(np.abs(np.reshape(got, (28, 28)) - want).max() / np.abs(want).max())
+        assert err <= 1e-4, f"{method}: off the server's map by {err:.2e}"
+
+
 def _engine_bounds(arch: str) -> dict:
     from model.zoo import ARCHITECTURES
     from viz.receptive_field import compute
