@@ -108,7 +108,9 @@ def test_receptive_field_view_and_unit(app: AppTest) -> None:
     m = re.search(r"Unit \(channel (\d+), row (\d+), col (\d+)\) of relu5", t)
     assert m, t
     assert "This unit can only see 11x11 pixels" in t
-    assert "Half of its sensitivity" in t  # the first unit shown is an active one
+    # seed runs in the browser: the effective field and its sentence are drawn there
+    # (test_live_browser.py), the server computes neither
+    assert "Half of its sensitivity" not in t and "live.sent" in app.session_state
     app.session_state["rf.unit"] = {"layer": "relu5", "c": 0, "y": 0, "x": 0}
     app.run()
     ok(app)
@@ -130,8 +132,10 @@ def test_receptive_field_view_and_unit(app: AppTest) -> None:
 
 def test_overflowing_unit_says_so(monkeypatch) -> None:
     """A network whose numbers overflow (NaN in the unit's effective field): the panel says what
-    went wrong, on the first run and on the fragment's own reruns, and the page keeps working."""
+    went wrong, on the first run and on the fragment's own reruns, and the page keeps working.
+    (The server's path: seed runs in the browser, so the test takes it as a bigger network.)"""
     import ui.views.field
+    monkeypatch.setattr(ui.views.field.livenet, "runs_in_browser", lambda key: False)
     monkeypatch.setattr(ui.views.field, "unit_maps", lambda *a, **k: (np.full((28, 28), np.nan),
                                                                     np.zeros((28, 28))))
     at = fresh()
@@ -158,6 +162,7 @@ def test_saliency_methods(app: AppTest, method: str) -> None:
 
 def test_saliency_target_and_occlusion_defaults(app: AppTest) -> None:
     app.session_state["view"] = "Saliency"
+    app.run()  # the view's widgets, whichever test ran before in this process
     app.radio(key="sal.method").set_value("occlusion").run()
     assert app.number_input(key="sal.window.relu5").value == 11  # r of relu5
     assert app.number_input(key="sal.stride.relu5").value == 1  # S of relu5

@@ -12,6 +12,7 @@ component that picks a unit (the lens, the unit-field panel) sets its state ``un
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import streamlit as st
@@ -26,9 +27,12 @@ SHARED = UI / "js"  # the browser code the components share, one job per file
 SHARED_JS = {  # component stem -> the shared modules (js/<name>.js) it needs, in load order
     "lens": ("constants", "canvas", "timing", "keys", "mount", "decode", "forward", "backward",
              "attribute", "preprocess", "pad"),
-    "unitfield": ("constants", "canvas", "timing", "keys", "mount"),
-    "saliencymap": ("constants", "canvas", "timing", "mount"),
+    "unitfield": ("constants", "canvas", "timing", "keys", "mount", "decode", "forward", "backward",
+                  "attribute", "live"),
+    "saliencymap": ("constants", "canvas", "timing", "mount", "decode", "forward", "backward",
+                    "attribute", "preprocess", "pad", "live", "livemaps"),
 }
+WORKERS = {"saliencymap"}  # whose script starts with WORKER_SRC, the attribution worker's source
 
 
 def worker_source() -> str:
@@ -42,7 +46,10 @@ def script(stem: str) -> str:
     """A component's script: the shared modules it needs (:data:`SHARED_JS`), then its own file,
     concatenated into one module."""
     files = [SHARED / f"{name}.js" for name in SHARED_JS[stem]] + [UI / stem / f"{stem}.js"]
-    return "\n".join(p.read_text(encoding="utf-8") for p in files)
+    text = "\n".join(p.read_text(encoding="utf-8") for p in files)
+    if stem not in WORKERS:
+        return text
+    return f"const WORKER_SRC = {json.dumps(worker_source())};\n{text}"
 
 
 @st.cache_resource(show_spinner=False)

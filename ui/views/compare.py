@@ -1,5 +1,7 @@
 """The All methods view: every attribution method for one target class on one scale, and the
-sanity check (the same methods on a copy of the network with random weights).
+sanity check (the same methods on a copy of the network with random weights). A network within
+the lens's bound computes the grid in the browser (both rows: the copy's weights are sent too, so
+the server computes no map), beside a drawing pad it follows.
 
 Session-state keys: ``cmp.*``.
 """
@@ -12,11 +14,12 @@ import streamlit as st
 from model.training.costs import map_images
 from ui import checked
 from ui.cache import attributions
-from ui.components import saliencymap
+from ui.components import livenet, saliencymap
 from ui.state import presenting
 from ui.views import Shown, View
 from ui.views.background import poll, show_progress
 from ui.views.saliency import (
+    chosen_target,
     inline,
     maps_task,
     network_macs,
@@ -37,6 +40,16 @@ def draw(v: Shown) -> None:
         sanity = st.toggle("Sanity check: add a row with randomised weights", key="cmp.sanity",
                            value=True)
     window, stride = window_defaults(row)
+    if livenet.runs_in_browser(key):
+        saliencymap.render_live(image, key, [(k, m.label) for k, m in METHODS.items()],
+                                target=chosen_target("cmp.target"), layer=row.name,
+                                window=window, stride=stride, key="cmp.grid", grid=True,
+                                randomized=sanity, large=presenting())
+        blank = {m.label for m in METHODS.values() if m.feature_maps and len(row.shape) != 3}
+        st.caption(caption(target, row.name, window, stride, v.table, blank, live=True))
+        if sanity:
+            st.markdown(sanity_markdown(key, None, set(), row.name, window, stride))
+        return
     rows = {"trained": {}}
     if sanity:
         rows["random weights"] = {}
@@ -68,16 +81,25 @@ def draw(v: Shown) -> None:
             if got is None:  # e.g. Grad-CAM on a layer without feature maps
                 skipped.add(m.label)
     saliencymap.render_grid(image, rows, blank=skipped, key="cmp.grid", large=presenting())
-    st.caption(f"All methods for class {target} on one shared diverging scale (each map divided "
-               f"by its own largest |value|; red = for, blue = against). "
-               f"{' and '.join(m.label for m in METHODS.values() if m.uses_layer)} "
-               f"use {row.name} (window {window}, stride {stride})."
-               + (f" {', '.join(sorted(skipped))} left blank: {row.name} has no feature maps; "
-                  + (f"nor has any layer of this network. {dense}" if (dense := fields.dense_only(
-                      v.table)) else "pick a conv, activation or pooling layer.")
-                  if skipped else ""))
+    st.caption(caption(target, row.name, window, stride, v.table, skipped))
     if sanity:
         st.markdown(sanity_markdown(key, rows, skipped, row.name, window, stride))
+
+
+def caption(target: int, layer: str, window: int, stride: int, table, skipped: set[str] | frozenset[str] = frozenset(),
+            live: bool = False) -> str:
+    """The grid's caption: its scale, the layer the layer methods use, the blank maps."""
+    from model.saliency import METHODS
+    drawn = " (or your drawing's)" if live else ""
+    return (f"All methods for class {target}{drawn} on one "
+            f"shared diverging scale (each map divided by its own largest |value|; red = for, "
+            f"blue = against). {' and '.join(m.label for m in METHODS.values() if m.uses_layer)} "
+            f"use {layer} (window {window}, stride {stride})."
+            + (" Computed in your browser: draw on the pad and the maps follow." if live else "")
+            + (f" {', '.join(sorted(skipped))} left blank: {layer} has no feature maps; "
+               + (f"nor has any layer of this network. {dense}" if (dense := fields.dense_only(
+                   table)) else "pick a conv, activation or pooling layer.")
+               if skipped else ""))
 
 
 def digit_spearman(rows: dict[str, dict[str, np.ndarray]], skipped: set[str]
@@ -107,10 +129,10 @@ def network_spearman(key) -> tuple[dict[str, float], str] | None:
     return None
 
 
-def sanity_markdown(key, rows: dict[str, dict[str, np.ndarray]], skipped: set[str],
+def sanity_markdown(key, rows: dict[str, dict[str, np.ndarray]] | None, skipped: set[str],
                     layer: str = "", window: int = 0, stride: int = 0) -> str:
     """The sanity check's text, computed from the maps on the page and the Trust view's numbers
-    (``viz.teaching.findings``). Each verdict names its Occlusion window (the page's, from
+    (``viz.teaching.findings``; ``rows`` None: the browser has them). Each verdict names its Occlusion window (the page's, from
     ``layer``; the Trust view's fixed tiles): a different window can give a different verdict."""
     from model.trust import OCCLUSION
     from viz.teaching import findings
@@ -122,8 +144,17 @@ def sanity_markdown(key, rows: dict[str, dict[str, np.ndarray]], skipped: set[st
                f"Occlusion's two verdicts use different windows ({window}x{window} at {layer} "
                f"here, {tw}x{tw} tiles in the Trust view), so they can disagree; its Trust "
                f"numbers are for the tiles.")
-    return ("**Sanity check (Adebayo et al., 2018).** The bottom row repeats every method on a "
-            "copy of the network whose weights were re-drawn at random. "
+    head = ("**Sanity check (Adebayo et al., 2018).** The bottom row repeats every method on a "
+            "copy of the network whose weights were re-drawn at random. ")
+    if rows is None:  # the maps are in the browser: it prints this digit's numbers under them
+        rest = findings.sanity_text({}, network, f"{scope} (the Trust view: Occlusion in "
+                                    f"{tw}x{tw} tiles, Grad-CAM on the last activation with a "
+                                    f"map)", digit_scope=here, differs=differs)
+        rest = rest.removeprefix(findings.randomization_finding({}, f"On this digit{here}"))
+        return (head + f"Under the grid, your browser gives each method's Spearman correlation "
+                f"of |map| between the two rows on this digit{here} (below "
+                f"{findings.PASS_BELOW}: the map depends on what the network learned)." + rest)
+    return (head
             + findings.sanity_text(digit_spearman(rows, skipped), network,
                                    f"{scope} (the Trust view: Occlusion in {tw}x{tw} tiles, "
                                    f"Grad-CAM on the last activation with a map)",

@@ -1,5 +1,7 @@
 """The Receptive field view: pick a unit, see its theoretical field, effective field and
 attribution (drawn in the browser, ``ui/components/unitfield.py``), and how far each layer sees.
+A network within the lens's bound has the browser compute the effective field and attribution of
+the hovered unit itself (``ui.components.livenet``); a bigger one has them computed here on a pick.
 
 The picked unit is the explorer's (``ui.state.picked_unit``): a link, the lens or the atlas may
 have set it. Session-state keys: ``rf.panel`` (the panel's state), ``rf.every``, ``rf.csv``,
@@ -15,7 +17,7 @@ from model.store import ModelRef
 from ui import checked, state, urls
 from ui.cache import growth_figure, in_page_slot, unit_maps
 from ui.common import context, guard, plot
-from ui.components import unitfield
+from ui.components import livenet, unitfield
 from ui.state import presenting
 from ui.views import Shown, View
 from viz.browser import htmlviews
@@ -74,14 +76,16 @@ def _unit_panel(key: ModelRef, image: np.ndarray, acts, row: LayerInfo) -> None:
     _, y, x = shown.cyx
     urls.write()
     region = fields.unit_region(row, y, x)
-    erf, attr = unit_maps(key, image, row.name, shown.cyx)
+    live = livenet.runs_in_browser(key)
+    erf, attr = (None, None) if live else unit_maps(key, image, row.name, shown.cyx)
     right.markdown(f"**Unit (channel {c}, row {y}, col {x}) of {row.name}** · "
                    f"{fields.describe(row, region, erf)}")
     if not spatial:
         st.caption(f"{row.name} has no spatial map: each of its {c_total} units sees the whole "
                    f"image. Pick one with the channel box.")
     unitfield.render(image, row, shown, fmap=a[c] if spatial else None, erf=erf, attr=attr,
-                     key="rf.panel", large=presenting(), on_pick=_on_pick)
+                     key="rf.panel", large=presenting(), on_pick=_on_pick,
+                     live=key if live else None)
 
 
 def draw(v: Shown) -> None:

@@ -5,7 +5,9 @@ methods view too.
 A map whose cost (:func:`map_macs`: the network's multiply-adds per image times the images the
 method runs) is over ``model.training.costs.INLINE_MACS`` (on ``seed-original``: Integrated
 Gradients, SmoothGrad and Occlusion) is computed in the background with progress
-(:func:`maps_task`), so the page never waits on it; the All methods view shares that path.
+(:func:`maps_task`), so the page never waits on it; the All methods view shares that path. A
+network within the lens's bound (``ui.components.livenet``) computes its map in the browser
+instead, beside a drawing pad it follows: the server computes none.
 
 Session-state keys: ``sal.method`` (``ui.state.METHOD``: a link sets it), ``sal.target``,
 ``sal.window.LAYER``, ``sal.stride.LAYER``, ``sal.map``.
@@ -23,7 +25,7 @@ from model.store import ModelRef
 from model.training.costs import INLINE_MACS, map_images, map_macs
 from ui import checked, state
 from ui.cache import attribution, get_model
-from ui.components import saliencymap
+from ui.components import livenet, saliencymap
 from ui.state import presenting
 from ui.views import Shown, View
 from ui.views.background import model_digest, poll, show_progress, start
@@ -124,6 +126,12 @@ def draw(v: Shown) -> None:
                 + (f", nor has any layer of this network. {dense}" if dense else
                    ": pick a conv, activation or pooling layer."))
         return
+    if livenet.runs_in_browser(key):
+        _explain(m, row, target, window, stride)
+        saliencymap.render_live(image, key, [(method, m.label)], target=chosen_target("sal.target"),
+                                layer=row.name, window=int(window), stride=int(stride),
+                                key="sal.map", large=presenting())
+        return
     macs = network_macs(v.table)
     if inline(method, macs, int(window), int(stride)):
         attr = attribution(key, image, method, target, row.name, int(window), int(stride))
@@ -145,6 +153,19 @@ def draw(v: Shown) -> None:
                     + (f", nor has any layer of this network. {dense}" if (
                         dense := fields.dense_only(v.table)) else "."))
             return
+    _explain(m, row, target, window, stride)
+    saliencymap.render(image, attr, f"{m.label} for class {target}", key="sal.map",
+                       large=presenting())
+
+
+def chosen_target(key: str) -> int | None:
+    """The target picker's class, or None for "predicted" (the browser's own prediction, which
+    follows its drawing pad)."""
+    choice = st.session_state.get(key, "predicted")
+    return None if choice == "predicted" else int(choice)
+
+
+def _explain(m, row: LayerInfo, target: int, window: int, stride: int) -> None:
     st.markdown(f"**{m.label} for class {target}.** {m.explanation}")
     if m.feature_maps and row.stride is not None:
         st.info(f"Grad-CAM here uses **{row.name}** ({row.size}x{row.size} map). Each of its "
@@ -155,8 +176,6 @@ def draw(v: Shown) -> None:
         st.info(f"A {window}x{window} black patch slides in steps of {stride} pixels; the "
                 f"map shows how much the score of class {target} drops (red = the patch "
                 f"hid evidence).")
-    saliencymap.render(image, attr, f"{m.label} for class {target}", key="sal.map",
-                       large=presenting())
 
 
 def needs_layer() -> bool:

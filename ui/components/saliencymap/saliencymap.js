@@ -7,6 +7,9 @@
 // (the All methods view), it draws a grid: rows x methods, each map as a share of its own largest
 // |value|, on one scale -1..1.
 //
+// With "live" (the network, when it runs in the browser: viz/browser/lens.py's bound), the maps
+// are computed here and follow the drawing pad (livemaps.js).
+//
 // Test hooks: the root has data-testid="saliency-map"; .readout carries data-pixel="Y,X" of the
 // pixel under the pointer; window.cnnSaliency.lastUpdateMs is the time from the last pointer or
 // slider event to its drawing.
@@ -38,6 +41,8 @@ class SaliencyPanel {
       overCap: q(".over-cap"), rawCap: q(".raw-cap"), readout: q(".readout"),
       single: q(".single"), gridMode: q(".grid-mode"), grid: q(".grid"), hbar: q("canvas.hbar"),
     };
+    this.root = root;
+    this.live = null; // livemaps.js, made on the first live data
     this.d = null;
     this.opacity = 0.65;
     this.touched = false; // the viewer moved the slider: keep their opacity across reruns
@@ -59,6 +64,19 @@ class SaliencyPanel {
 
   update(data) {
     hooks(HOOKS).panel = this;
+    if (data.live) {
+      this.live = this.live || new LiveMaps(this, this.root);
+      hooks(HOOKS).live = this.live;
+      this.live.update(data, this.setters || {});
+      return;
+    }
+    if (this.live) this.live.hide();
+    this.show(data);
+  }
+
+  // Draw the data: one map (image, attr, lim, overlay, label) or the grid (image, rows, methods,
+  // maps, blank).
+  show(data) {
     this.d = data;
     this.el.sm.classList.toggle("large", !!data.large);
     const grid = Array.isArray(data.maps);

@@ -5,11 +5,14 @@
 // Python sends the input, the layer's receptive-field row from the engine, the channel's map and
 // the picked unit's effective field and attribution (viz/browser/fieldpanel.py). Hover and arrow keys
 // redraw the theoretical field at once; a click or Enter sends the unit to Python
-// (state "unit"), which answers with its effective field and attribution.
+// (state "unit"), which answers with its effective field and attribution. With "live" (the
+// network, when it runs in the browser), the hovered unit's effective field and attribution are
+// computed here at once (live.js unitMaps) and a pick only tells Python the unit.
 //
 // Test hooks: the root has data-testid="unit-field"; .unit carries data-unit="LAYER,C,Y,X" and
 // data-rf="Y0,Y1,X0,X1" (inclusive input-pixel bounds, unclipped) of the hovered or picked unit;
-// window.cnnUnitField.lastUpdateMs is the time from the last hover or key event to its drawing.
+// window.cnnUnitField.lastUpdateMs is the time from the last hover or key event to its drawing;
+// a live panel's .shown is {unit: [c, y, x], erf, attr} (Float32Array(784) each) drawn last.
 
 const HOOKS = "cnnUnitField"; // window.cnnUnitField: the test and timing hooks (timing.js)
 
@@ -71,7 +74,7 @@ class Panel {
     const d = this.d;
     this.picked = u;
     const done = u.y === d.unit.y && u.x === d.unit.x;
-    this.el.results.forEach((r) => r.classList.toggle("stale", !done));
+    this.el.results.forEach((r) => r.classList.toggle("stale", !done && !this.net));
     this.draw();
     if (!done && this.setters.setStateValue) {
       this.setters.setStateValue("unit", { layer: d.layer, c: d.unit.c, y: u.y, x: u.x });
@@ -93,12 +96,20 @@ class Panel {
     // arrays kept when equal, so the pictures' tiles are not rebuilt
     data.image = prev && same(prev.image, data.image) ? prev.image : Uint8Array.from(data.image);
     this.d = data;
+    this.net = null;
+    if (data.live) {
+      this.net = liveNet(data.live.net_id, data.live.net);
+      if (!this.net && this.asked !== data.live.net_id && this.setters.setTriggerValue) {
+        this.asked = data.live.net_id; // the browser lost its copy (a reload): ask again
+        this.setters.setTriggerValue("need_net", data.live.net_id);
+      }
+    }
     if (!sameView) this.hover = null;
     this.picked = null; // Python has answered: its unit is the picked one
     this.el.results.forEach((r) => r.classList.remove("stale"));
     this.el.uf.classList.toggle("large", !!data.large);
     this.el.uf.classList.toggle("no-picker", !data.map);
-    this.el.uf.classList.toggle("no-attr", !data.attr);
+    this.el.uf.classList.toggle("no-attr", !data.attr && !this.net);
     if (data.map) this.drawMap();
     this.draw();
   }
@@ -128,10 +139,28 @@ class Panel {
     const bPicked = unitBounds(rec, cur.y, cur.x);
     if (d.map) this.drawPicker(shown, cur);
     drawField(this.el.theo, d.image, extent, b, { dim: true });
-    const fresh = !this.picked;
-    drawField(this.el.erf, d.image, extent, bPicked, { overlay: fresh ? d.erf : null });
-    drawField(this.el.attr, d.image, extent, bPicked, { overlay: fresh ? d.attr : null, signed: true });
-    this.describe(shown, b);
+    const live = this.unitMaps(shown), fresh = !this.picked || !!live;
+    const erf = live ? live.erfLevels : fresh ? d.erf : null;
+    const attr = live ? live.attrLevels : fresh ? d.attr : null;
+    drawField(this.el.erf, d.image, extent, live ? b : bPicked, { overlay: erf });
+    drawField(this.el.attr, d.image, extent, live ? b : bPicked, { overlay: attr, signed: true });
+    this.describe(shown, b, erf, attr, live);
+  }
+
+  // The live effective field and attribution of unit SHOWN (null: not live), kept per unit.
+  unitMaps(shown) {
+    if (!this.net) return null;
+    const d = this.d, c = d.unit.c, key = `${d.layer},${c},${shown.y},${shown.x}`;
+    if (this.shown && this.shown.key === key && this.shown.image === d.image) return this.shown;
+    try {
+      const { erf, attr } = unitMaps(this.net, d.image, d.layer, c, shown.y, shown.x); // live.js
+      this.shown = { key, image: d.image, unit: [c, shown.y, shown.x], erf, attr,
+        erfLevels: overlayLevels(erf, false), attrLevels: overlayLevels(attr, true) };
+    } catch (err) {
+      this.net = null; // the panel falls back to Python's maps
+      return null;
+    }
+    return this.shown;
   }
 
   drawPicker(shown, cur) {
@@ -148,7 +177,7 @@ class Panel {
     }
   }
 
-  describe(shown, b) {
+  describe(shown, b, erf, attr, live) {
     const d = this.d, rf = d.rf, m = d.map, c = d.unit.c;
     const value = m ? m.data[shown.y * m.w + shown.x] : null;
     const hovering = !!this.hover && (this.hover.y !== this.current().y || this.hover.x !== this.current().x);
@@ -158,14 +187,15 @@ class Panel {
     const who = `${hovering ? "Hovered" : this.picked ? "Picked (computing its fields)" : "Picked"}` +
       ` unit: channel ${c}, row ${shown.y}, col ${shown.x} of <b>${d.layer}</b>` +
       (value === null ? "" : ` (value ${fmt(value)})`);
+    const mass = live ? massSentence(live.erf, rf.global ? [0, LAST, 0, LAST] : b, rf.global ? SIDE : rf.r[0]) : "";
     if (rf.global) {
-      el.innerHTML = `${who}. It sees the whole input (a global layer).`;
+      el.innerHTML = `${who}. It sees the whole input (a global layer).${mass}`;
       this.el.theoCap.textContent = `Theoretical field: the whole ${SIDE}x${SIDE} input.`;
     } else {
       const pad = paddingShare(b);
       el.innerHTML = `${who}: sees rows <b>${b[0]}..${b[1]}</b>, cols <b>${b[2]}..${b[3]}</b>` +
         ` (r = ${rf.r[0]}, S = ${rf.S[0]}, P = ${rf.P[0]})` +
-        (pad > 0 ? `; ${Math.round(pad * 100)}% of it is zero padding (hatched).` : ".");
+        (pad > 0 ? `; ${Math.round(pad * 100)}% of it is zero padding (hatched).` : ".") + mass;
       this.el.theoCap.textContent = `Theoretical field${hovering ? " (hovered)" : ""}: ` +
         `${rf.r[0]}x${rf.r[1]} pixels, rows ${b[0]}..${b[1]}, cols ${b[2]}..${b[3]}` +
         (pad > 0 ? `; ${Math.round(pad * 100)}% of it is zero padding (hatched).` : ".");
@@ -179,14 +209,15 @@ class Panel {
       : `Channel ${c} of ${d.layer}`) + // canvas.js
       `; unit row ${shown.y}, col ${shown.x}` + (value === null ? "" : `, value ${fmt(value)}`) +
       ". Arrow keys move the unit, Enter picks it.");
-    const picked = `channel ${c}, row ${this.current().y}, col ${this.current().x} of ${d.layer}`;
-    this.el.erf.setAttribute("aria-label", this.picked || !d.erf
+    const at = live ? shown : this.current();
+    const picked = `channel ${c}, row ${at.y}, col ${at.x} of ${d.layer}`;
+    this.el.erf.setAttribute("aria-label", !erf
       ? `The effective field of the unit at ${picked}: being computed`
       : `The effective field of the unit at ${picked} on this input (its sensitivity to ` +
-        `each pixel): ${strongestPixels(d.erf, false)}`);
-    this.el.attr.setAttribute("aria-label", this.picked || !d.attr
+        `each pixel): ${strongestPixels(erf, false)}`);
+    this.el.attr.setAttribute("aria-label", !attr
       ? `What drives the unit at ${picked}: being computed`
-      : `DeepLift attribution of the unit at ${picked}: ${strongestPixels(d.attr, true)}`);
+      : `DeepLift attribution of the unit at ${picked}: ${strongestPixels(attr, true)}`);
     this.el.theo.setAttribute("aria-label", rf.global ? "The input; the unit sees all of it" :
       `The input; the unit sees rows ${b[0]} to ${b[1]}, columns ${b[2]} to ${b[3]}`);
   }
