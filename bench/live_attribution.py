@@ -92,9 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=1) + "\n")
     lines = [f"live attribution on {args.model} (layer relu5), {strokes} pen moves per view, "
              f"headless Chromium; ms: median / p95"]
+    def fmt(d: dict) -> str:
+        return "-" if d["median"] is None else f"{d['median']:.1f} / {d['p95']:.1f}"
+
     for name, r in rows.items():
         s, w, g = r["stroke_ms"], r["worker_map_ms"], r["last_stroke_to_worker_map_ms"]
-        fmt = (lambda d: "-" if d["median"] is None else f"{d['median']:.1f} / {d['p95']:.1f}")
         lines.append(f"{name:12s} stroke (page thread) {fmt(s):>15s}   worker map {fmt(w):>15s}"
                      f"   stroke -> worker map {fmt(g):>15s}")
     args.out.with_suffix(".txt").write_text("\n".join(lines) + "\n")
