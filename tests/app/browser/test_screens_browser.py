@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from bench.server import browser, server
-from tests.app.browser.chromium import require_browser
+from tests.app.browser.chromium import new_page, shared_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -70,19 +70,29 @@ AXE_RUN = """async () => {
 }"""
 
 
+# Watches the page: the time of its last change (any element, attribute or text added, removed
+# or changed), so that "still" means nothing changed for a while, not a count that stayed
+WATCH = """() => {
+  if (!window.screensWatch) {
+    window.screensWatch = {last: performance.now()};
+    new MutationObserver(() => { window.screensWatch.last = performance.now(); }).observe(
+      document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+  }
+  window.screensWatch.last = performance.now();
+}"""
+STILL = (f"(ms) => !document.querySelector({BUSY!r}) "
+         f"&& performance.now() - window.screensWatch.last >= ms")
+QUIET_MS = 1000  # how long nothing may change before the page counts as still
+
+
 def settle(page, timeout: float = 180.0) -> None:
-    """Wait until the app has run, nothing computes in the background and the page is still."""
-    deadline = time.monotonic() + timeout
-    quiet, last = 0, None
-    while quiet < 3:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the page kept computing")
-        # busy, and how much the page holds (it is still when neither changes)
-        now = page.evaluate(f"() => [!!document.querySelector({BUSY!r}), "
-                            f"document.querySelectorAll('[data-testid=stMain] *').length]")
-        quiet = 0 if now[0] or now != last else quiet + 1
-        last = now
-        time.sleep(0.3)
+    """Wait until the app has run, nothing computes in the background and the page is still:
+    no busy sign and no change to the page for ``QUIET_MS`` (counted from now at the least)."""
+    page.evaluate(WATCH)
+    try:
+        page.wait_for_function(STILL, arg=QUIET_MS, polling=100, timeout=timeout * 1000)
+    except Exception as exc:  # noqa: BLE001 - say it as the checks do
+        raise TimeoutError("the page kept computing") from exc
 
 
 def open_app(page, url: str, path: str, click: str | None = None) -> None:
@@ -115,8 +125,7 @@ def sidebar(page, open_: bool) -> None:
 
 def resize(page, width: int, height: int) -> None:
     page.set_viewport_size({"width": width, "height": height})
-    time.sleep(0.5)  # plotly and the components follow the window's size
-    settle(page)
+    settle(page)  # plotly and the components follow the window's size
 
 
 def axe(page) -> list[dict]:
@@ -199,9 +208,8 @@ def walk_presenting(app: tuple[str, object], pages=PAGES) -> dict[tuple[str, str
 
 @pytest.fixture(scope="module")
 def app():
-    require_browser()
-    with server() as url, browser(WIDTHS[-1], HEIGHT) as page:
-        yield url.rstrip("/"), page
+    with new_page(WIDTHS[-1], HEIGHT) as page:
+        yield shared_server().rstrip("/"), page
 
 
 def _report(found: dict, key: str | None) -> str:
