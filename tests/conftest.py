@@ -70,7 +70,12 @@ def mnist_dir() -> Path:
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
-    """Stop the Chromium and servers the browser tests of this process shared."""
+    """Stop the Chromium and servers the browser tests of this process shared, and the app's
+    background computations its AppTests started (a torch thread still working when the
+    interpreter exits aborts it)."""
     shared = sys.modules.get("tests.app.browser.chromium")
     if shared is not None:
         shared.stop_shared()
+    background = sys.modules.get("model.training.background")
+    if background is not None:
+        background.TASKS.stop_running(300)

@@ -39,20 +39,27 @@ VIEWS = {"maps": "Feature maps", "field": "Receptive field", "saliency": "Salien
 STEPS = ("convolution", "filters", "3x3", "1x1", "feature-maps", "activation", "epochs",
          "receptive-field", "rules")
 # (name, path and query, how to get there from the page before: None = open the address) of
-# every page and view. The views and steps after the first are clicked (no new session); Trust
-# measures the seven methods on the small "fast" network (seconds, where seed takes minutes).
-PAGES = ([(f"explore-{v}", f"?{INPUT}&view={v}", None if i == 0 else
-           f".st-key-view >> text='{title}'") for i, (v, title) in enumerate(VIEWS.items())]
+# every page and view. The views and steps after the first of their group are clicked (no new
+# session); Trust measures the seven methods on the small "fast" network (seconds, where seed
+# takes minutes).
+FIRSTS = ("maps", "compare", "convolution", "feature-maps")  # each starts a group, by address
+PAGES = ([(f"explore-{v}", f"?{INPUT}&view={v}", None if v in FIRSTS else
+           f".st-key-view >> text='{title}'") for v, title in VIEWS.items()]
          + [("explore-trust", "?model=fast&input=sample:3&view=trust", None)]
-         + [(f"tour-{s}", f"tour?{INPUT}&concept={s}", None if i == 0 else
-             ".st-key-tour-next button") for i, s in enumerate(STEPS)]
+         + [(f"tour-{s}", f"tour?{INPUT}&concept={s}", None if s in FIRSTS else
+             ".st-key-tour-next button") for s in STEPS]
          + [("lab", f"lab?{INPUT}", None), ("train", f"train?{INPUT}", None)])
-# The picture of each view, which presenter mode shows in the first screen
-# The pages in groups that each start at an address (the tests of each group can run in parallel
-# workers, each with its own server and browser)
-GROUPS = {"explore": [p for p in PAGES if p[0].startswith("explore-")],
-          "tour": [p for p in PAGES if p[0].startswith("tour-")],
+# The pages in groups that each start at an address: the tests of each group can run in parallel
+# workers (each with its process's server and browser), and no one group takes most of the time
+GROUPS = {"explore-1": [p for p in PAGES if p[0] in ("explore-maps", "explore-field",
+                                                     "explore-saliency")],
+          "explore-2": [p for p in PAGES if p[0] in ("explore-compare", "explore-atlas",
+                                                     "explore-confusion", "explore-trust")],
+          "tour-1": [p for p in PAGES if p[0].startswith("tour-")][:4],
+          "tour-2": [p for p in PAGES if p[0].startswith("tour-")][4:],
           "lab-train": [p for p in PAGES if p[0] in ("lab", "train")]}
+assert sum(map(len, GROUPS.values())) == len(PAGES) and all(g[0][2] is None for g in GROUPS.values())
+# The picture of each view, which presenter mode shows in the first screen
 PICTURES = {"maps": "[data-testid=lens] canvas", "field": "[data-testid=unit-field] canvas",
             "saliency": "[data-testid=saliency-map] canvas",
             "compare": "[data-testid=saliency-map] canvas",
