@@ -79,3 +79,12 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     background = sys.modules.get("model.training.background")
     if background is not None:
         background.TASKS.stop_running(300)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The long tests first (real-browser, then slow, then the rest; each module's tests stay in
+    their order), so that parallel workers start them early and no long one runs last alone."""
+    def rank(item) -> int:
+        return 0 if item.get_closest_marker("browser") else 1 if item.get_closest_marker(
+            "slow") else 2
+    items.sort(key=rank)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.server import CHROMIUM, CHROMIUM_ARGS, server
+from bench.server import CHROMIUM, CHROMIUM_ARGS, server, wait_http
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
 
@@ -122,6 +122,11 @@ def shared_server(script: str = "app.py", env: dict[str, str] | None = None) -> 
     what the server keeps (a runs folder, a class), starts its own with ``bench.server.server``.
     """
     key = (script, tuple(sorted((env or {}).items())))
+    if key in _SERVERS:
+        try:
+            wait_http(int(_SERVERS[key].rstrip("/").rsplit(":", 1)[1]), timeout=10)
+        except TimeoutError:  # it died (the tests that used it said so): a new one
+            del _SERVERS[key]
     if key not in _SERVERS:
         _SERVERS[key] = _SERVER_STACK.enter_context(server(env, script=script))
     return _SERVERS[key]

@@ -36,13 +36,13 @@ INPUT = "model=seed&input=sample:3"
 # Each view (its name in links, its title) and tour step, in the order of their selectors
 VIEWS = {"maps": "Feature maps", "field": "Receptive field", "saliency": "Saliency",
          "compare": "All methods", "atlas": "Atlas", "confusion": "Confusion"}
-STEPS = ("convolution", "filters", "3x3", "1x1", "feature-maps", "activation", "epochs",
-         "receptive-field", "rules")
+STEPS = ("convolution", "filters", "epochs", "1x1", "3x3", "feature-maps", "activation",
+         "receptive-field", "rules")  # the tour's order (ui/tour/page.py imports them so)
 # (name, path and query, how to get there from the page before: None = open the address) of
 # every page and view. The views and steps after the first of their group are clicked (no new
 # session); Trust measures the seven methods on the small "fast" network (seconds, where seed
 # takes minutes).
-FIRSTS = ("maps", "compare", "convolution", "feature-maps")  # each starts a group, by address
+FIRSTS = ("maps", "compare", "convolution", "3x3")  # each starts a group, by address
 PAGES = ([(f"explore-{v}", f"?{INPUT}&view={v}", None if v in FIRSTS else
            f".st-key-view >> text='{title}'") for v, title in VIEWS.items()]
          + [("explore-trust", "?model=fast&input=sample:3&view=trust", None)]
