@@ -17,7 +17,6 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 os.environ.setdefault("CNN_LENS_WARM", "0")
 
 
-
 def _scan_installed_components_once() -> None:
     """Every AppTest's first run scans the metadata of every installed package for Streamlit
     components (seconds, on this venv); a server does it once, at its start. The installed

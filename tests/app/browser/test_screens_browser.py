@@ -4,8 +4,9 @@ tables whole or scrolling inside themselves, controls whole, and no serious or c
 accessibility violation found by axe-core (vendored in tests/vendor/axe-core, for the tests
 only). Presenter mode: large text everywhere, and each view's picture starts in the first screen.
 
-One server and one browser for the module (in each parallel worker that runs a group of its
-pages); each page is opened once and resized through the widths. ``SCREENS_DIR=folder`` also saves a screenshot of each page at each width there.
+The pages come in groups (one test each, that start at an address), on the test process's
+shared server and browser; each page is opened once and resized through the widths, every check
+run on that load. ``SCREENS_DIR=folder`` also saves a screenshot of each page at each width there.
 ``python -m tests.app.browser.test_screens_browser`` prints the counts per page and width.
 """
 
