@@ -87,3 +87,11 @@ def pytest_collection_modifyitems(config, items) -> None:
         return 0 if item.get_closest_marker("browser") else 1 if item.get_closest_marker(
             "slow") else 2
     items.sort(key=rank)
+
+
+def pytest_runtest_teardown(item, nextitem) -> None:
+    """Stop the shared Chromium when the next test in this process is not a browser test: its
+    Playwright keeps an event loop running in this thread, which ``asyncio.run`` refuses."""
+    shared = sys.modules.get("tests.app.browser.chromium")
+    if shared is not None and (nextitem is None or not nextitem.get_closest_marker("browser")):
+        shared.stop_shared_browser()

@@ -4,7 +4,8 @@ on a page of its own.
 
 Starting Chromium and a Streamlit server (whose first run imports torch) takes seconds each, so a
 test process (one pytest-xdist worker) starts each once and keeps it until its tests end:
-:func:`shared_browser`, :func:`shared_server`. A page comes in a fresh browser context
+:func:`shared_browser`, :func:`shared_server` (``tests/conftest.py`` stops Chromium before a
+test not marked ``browser``: Playwright's event loop would stop its ``asyncio.run``). A page comes in a fresh browser context
 (:func:`new_page`), so no cookie, storage or Streamlit session passes from one to the next;
 Streamlit's caches, shared by the sessions of one server, are the app's own.
 
