@@ -1,3 +1,4 @@
+import functools
 import os
 import sys
 from pathlib import Path
@@ -14,6 +15,33 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 # it loads every shipped network once per process, work no page test needs. The warm-up itself
 # is tested in tests/app/test_preload.py, with the variable set there.
 os.environ.setdefault("CNN_LENS_WARM", "0")
+
+
+def _scan_installed_components_once() -> None:
+    """Every AppTest's first run scans the metadata of every installed package for Streamlit
+    components (seconds, on this venv); a server does it once, at its start. The installed
+    packages do not change while the tests run: the test process scans once, and each AppTest
+    still registers what was found in its own component registry."""
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:
+        return
+    scan = manifest_scanner.scan_component_manifests
+    if getattr(scan, "scans_once", False):
+        return
+    found: list = []
+
+    @functools.wraps(scan)
+    def once(max_workers: int | None = None) -> list:
+        if not found:
+            found.append(scan(max_workers))
+        return list(found[0])
+
+    once.scans_once = True
+    manifest_scanner.scan_component_manifests = once
+
+
+_scan_installed_components_once()
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -38,3 +66,32 @@ def mnist_dir() -> Path:
         pytest.skip(f"MNIST_DIR is {value} (resolved: {Path(value).resolve()}), which is not a "
                     f"folder; point it at the folder with the four MNIST files")
     return Path(value)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Stop the Chromium and servers the browser tests of this process shared, and the app's
+    background computations its AppTests started (a torch thread still working when the
+    interpreter exits aborts it)."""
+    shared = sys.modules.get("tests.app.browser.chromium")
+    if shared is not None:
+        shared.stop_shared()
+    background = sys.modules.get("model.training.background")
+    if background is not None:
+        background.TASKS.stop_running(300)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """The long tests first (real-browser, then slow, then the rest; each module's tests stay in
+    their order), so that parallel workers start them early and no long one runs last alone."""
+    def rank(item) -> int:
+        return 0 if item.get_closest_marker("browser") else 1 if item.get_closest_marker(
+            "slow") else 2
+    items.sort(key=rank)
+
+
+def pytest_runtest_teardown(item, nextitem) -> None:
+    """Stop the shared Chromium when the next test in this process is not a browser test: its
+    Playwright keeps an event loop running in this thread, which ``asyncio.run`` refuses."""
+    shared = sys.modules.get("tests.app.browser.chromium")
+    if shared is not None and (nextitem is None or not nextitem.get_closest_marker("browser")):
+        shared.stop_shared_browser()

@@ -188,6 +188,7 @@ def test_compare_and_sanity_check(app: AppTest) -> None:
 
 
 def test_other_models(app: AppTest) -> None:
+    app.session_state["view"] = "Feature maps"  # whichever test ran before in this worker
     app.selectbox(key="model.choice").select(
         ModelRef.checkpoint(ROOT / 'checkpoints' / 'compact.safetensors')).run()
     ok(app)

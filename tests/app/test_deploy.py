@@ -58,8 +58,9 @@ def _cookie_for(url: str, backend: int) -> str:
 
 def _model_options(url: str, cookie: str) -> list[str]:
     """The sidebar's model list as a browser sees it through the proxy."""
-    from bench.server import browser, wait_idle
-    with browser(1280, 800) as page:
+    from bench.server import wait_idle
+    from tests.app.browser.chromium import new_page
+    with new_page(1280, 800) as page:
         page.context.add_cookies([{"name": "cnnlens_route", "value": cookie, "url": url}])
         page.goto(url + "/")
         box = page.locator(".st-key-model-choice input")

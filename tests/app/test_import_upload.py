@@ -27,7 +27,9 @@ pytest.importorskip("onnx")
 torch = pytest.importorskip("torch")
 from tests.model.files.test_onnx_import import FlatCNN, export  # noqa: E402
 
-pytestmark = pytest.mark.slow  # converting uploads, then every view of them: minutes
+# converting uploads, then every view of them: minutes; in one parallel worker
+# (pytest-xdist's loadgroup), which converts the files once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("import-upload")]
 
 KERAS_FIXTURES = Path(__file__).parents[1] / "model" / "files" / "keras_fixtures.py"
 _APP: list[AppTest] = []
@@ -36,15 +38,24 @@ _APP: list[AppTest] = []
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("uploads")
-    torch.manual_seed(0)
-    model = FlatCNN().eval()
-    export(model, (1, 28, 28), out / "flat.onnx", "torchscript")
-    export(model, (1, 28, 28), out / "flatdyn.onnx", "dynamo")
     np.save(out / "images.npy", load_samples()[0][:8])
-    run = subprocess.run([sys.executable, str(KERAS_FIXTURES), str(out), "--cases",
-                          "residual,lambda"], env={**os.environ, "KERAS_BACKEND": "torch"},
-                         timeout=600, capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-3000:]
+    # the Keras files are saved while the ONNX ones are exported here
+    log = tmp_path_factory.mktemp("keras") / "stderr.txt"
+    with open(log, "wb") as err:
+        keras = subprocess.Popen([sys.executable, str(KERAS_FIXTURES), str(out), "--cases",
+                                  "residual,lambda"], env={**os.environ, "KERAS_BACKEND": "torch"},
+                                 stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        torch.manual_seed(0)
+        model = FlatCNN().eval()
+        export(model, (1, 28, 28), out / "flat.onnx", "torchscript")
+        export(model, (1, 28, 28), out / "flatdyn.onnx", "dynamo")
+        keras.wait(timeout=600)
+    finally:
+        if keras.poll() is None:
+            keras.kill()
+            keras.wait()
+    assert keras.returncode == 0, log.read_text(errors="replace")[-3000:]
     return out
 
 

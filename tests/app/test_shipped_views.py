@@ -21,6 +21,9 @@ pytestmark = pytest.mark.slow  # every shipped network in every view: minutes
 
 SHIPPED = sorted(p.stem for p in CHECKPOINT_DIR.glob("*.safetensors"))
 _APP: list[AppTest] = []  # one app for the module; each test switches it to its network
+# Each network's tests run in one parallel worker (pytest-xdist's loadgroup), one after another:
+# the app switches network once per worker and network, not at every test
+NETWORKS = [pytest.param(n, id=n, marks=pytest.mark.xdist_group(f"shipped-{n}")) for n in SHIPPED]
 
 
 def opened(name: str) -> AppTest:
@@ -75,14 +78,14 @@ def show(at: AppTest, view: str, layer: str | None = None) -> None:
 
 
 @pytest.mark.parametrize("view", list(VIEWS))
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", NETWORKS)
 def test_every_view_opens(name: str, view: str) -> None:
     at = opened(name)
     assert at.selectbox(key="model.choice").value.url_name == name
     show(at, view)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", NETWORKS)
 def test_every_kind_of_layer_in_maps_and_field(name: str) -> None:
     at = opened(name)
     for view in ("Feature maps", "Receptive field"):
@@ -91,7 +94,7 @@ def test_every_kind_of_layer_in_maps_and_field(name: str) -> None:
             show(at, view, layer)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+@pytest.mark.parametrize("name", NETWORKS)
 def test_the_lens_payload_builds(name: str) -> None:
     at = opened(name)
     at.session_state["lens.on"] = True

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from bench.server import browser, server, wait_idle
-from tests.app.browser.chromium import require_browser, screenshot_on_failure
+from bench.server import wait_idle
+from tests.app.browser.chromium import new_page, screenshot_on_failure, shared_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -33,9 +33,8 @@ def _click_until(page, point, condition: str, tries: int = 3) -> None:
 
 
 def test_clicks_open_test_digits(mnist_dir) -> None:
-    require_browser()
-    with server({"MNIST_DIR": str(mnist_dir)}) as url, browser(1400, 1700) as page, screenshot_on_failure(
-            page, lambda: "atlas-clicks"):
+    url = shared_server()  # the tests' MNIST_DIR (mnist_dir is read from it) is the server's
+    with new_page(1400, 1700) as page, screenshot_on_failure(page, lambda: "atlas-clicks"):
         page.goto(url + "?model=fast&input=sample:3&layer=relu1&view=atlas")
         page.wait_for_selector(".st-key-atlas-row-relu1-0 .main-svg", timeout=90_000)
         _settle(page)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.server import browser, server, wait_idle
-from tests.app.browser.chromium import require_browser, screenshot_on_failure
+from bench.server import server, wait_idle
+from tests.app.browser.chromium import new_page, require_browser, screenshot_on_failure
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -46,7 +46,7 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
     require_browser()
     step = "start"
     log = tmp_path / "server.log"
-    with server(log=log) as url, browser(1280, 800) as page, screenshot_on_failure(
+    with server(log=log) as url, new_page(1280, 800) as page, screenshot_on_failure(
             page, lambda: f"browser_failure_{step.replace(' ', '_')}"):
         step = "open"
         page.goto(url)
@@ -143,7 +143,7 @@ def test_classroom_in_chromium(tmp_path: Path, mnist_dir: str) -> None:
     step = "start"
     env = {"MNIST_DIR": mnist_dir, "CNN_LENS_RUNS_DIR": str(tmp_path / "runs")}
     log = tmp_path / "server.log"
-    with server(env, log=log) as url, browser(1280, 800) as page, screenshot_on_failure(
+    with server(env, log=log) as url, new_page(1280, 800) as page, screenshot_on_failure(
             page, lambda: f"classroom_failure_{step.replace(' ', '_')}"):
         step = "open a shared link"
         page.goto(url + "?model=seed&input=sample:17&layer=conv3&view=field&unit=2,5,7")

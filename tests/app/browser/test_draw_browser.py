@@ -28,8 +28,8 @@ import re
 import numpy as np
 import pytest
 
-from bench.server import CHROMIUM, CHROMIUM_ARGS, server, wait_idle
-from tests.app.browser.chromium import require_browser
+from bench.server import wait_idle
+from tests.app.browser.chromium import shared_browser, shared_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -40,16 +40,16 @@ INK = """(c) => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.hei
   let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) n++; return n; }"""
 
 
+_GONE: list = []  # the page _go opened last
+
+
 @pytest.fixture(scope="module")
 def app():
-    require_browser()
-    from playwright.sync_api import sync_playwright
-    with server({"CNN_LENS_LENS": "1"}) as url, sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield url.rstrip("/"), b
-        finally:
-            b.close()
+    """The shared server (with the lens) and Chromium; each page in a context of its own."""
+    browser = shared_browser()
+    yield shared_server("app.py", {"CNN_LENS_LENS": "1"}).rstrip("/"), browser
+    while _GONE:
+        _GONE.pop().close()
 
 
 def _open_draw(browser, url: str, width: int, height: int, touch: bool = False):
@@ -185,9 +185,10 @@ MAP_LABEL = re.compile(r"^Channel (\d+) of (\w+), (\d+)x(\d+); strongest unit ro
 
 def _go(app, query: str, ready: str):
     url, browser = app
-    for context in browser.contexts:  # the previous test's page
-        context.close()
+    while _GONE:  # the previous test's page
+        _GONE.pop().close()
     page = browser.new_page(viewport={"width": 1400, "height": 900})
+    _GONE.append(page)
     page.goto(f"{url}/?{query}")
     page.wait_for_function(f"() => {ready}", timeout=90_000)
     wait_idle(page, 90_000)

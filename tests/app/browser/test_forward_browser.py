@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.app.browser.chromium import require_browser
+from tests.app.browser.chromium import new_page
 
 pytestmark = [pytest.mark.browser]
 
@@ -289,9 +289,7 @@ def _images() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def page():
-    require_browser()
-    from bench.server import browser
-    with browser(400, 300) as page:
+    with new_page(400, 300) as page:
         page.set_content(f'<script type="module">{forward_script()}</script>')
         page.wait_for_function("() => window.ready === true", timeout=30_000)
         yield page

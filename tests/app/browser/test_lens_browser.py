@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.server import server
-from tests.app.browser.chromium import open_page, page_app
+from tests.app.browser.chromium import open_page, page_app, shared_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -276,36 +275,36 @@ def test_lens_in_the_explorer(app) -> None:
     """The app with the lens as its Feature maps view: a layer chosen in the lens becomes the
     page's layer, a picked unit gets its effective field from the server, and a drawing becomes
     the page's input with the same prediction."""
-    page = app[1]  # the module's browser (Playwright's sync API cannot nest)
-    with server({"CNN_LENS_LENS": "1"}) as url:
-        page.goto(url)
-        page.wait_for_function("() => window.cnnLens && window.cnnLens.prediction !== undefined",
-                               timeout=90_000)
-        page.locator(f"{LENS} select.layer").select_option("relu3")
-        page.wait_for_function(  # the page's layer follows (its link names it)
-            "() => window.location.search.includes('layer=relu3')", timeout=30_000)
-        page.locator(f"{LENS} canvas.focus").focus()
-        page.keyboard.press("Home")
-        page.keyboard.press("Enter")
-        page.get_by_text("Picked: channel").wait_for(timeout=90_000)
-        page.locator("[data-testid=unit-field] .unit[data-unit$=',0,0']",
-                     has_text="Picked unit").wait_for(timeout=90_000)
-        assert page.locator("[data-testid=unit-field] .unit").get_attribute(
-            "data-unit").startswith("relu3,")
-        page.locator(f"{LENS} button.draw-toggle").click()
-        for stroke in DRAWINGS["seven"]:
-            _stroke(page, stroke)
-        live = page.evaluate("() => window.cnnLens.prediction")
-        try:
-            page.get_by_text("Input: your drawing").wait_for(timeout=60_000)
-        except Exception:
-            (ROOT / "test-artifacts").mkdir(exist_ok=True)
-            page.screenshot(path=str(ROOT / "test-artifacts" / "lens_explorer.png"),
-                            full_page=True)
-            raise
-        # Draw mode: one prediction, the lens's, beside the pad (no header above it); the lens
-        # of the page before may linger a moment while Streamlit swaps the elements
-        deadline = time.monotonic() + 30
-        while page.locator(f"{LENS} .pred-digit").count() != 1 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert page.locator(f"{LENS} .pred-digit").inner_text() == str(live)
+    page = app[1]  # the module's page
+    url = shared_server("app.py", {"CNN_LENS_LENS": "1"})  # the draw tests' server too
+    page.goto(url)
+    page.wait_for_function("() => window.cnnLens && window.cnnLens.prediction !== undefined",
+                           timeout=90_000)
+    page.locator(f"{LENS} select.layer").select_option("relu3")
+    page.wait_for_function(  # the page's layer follows (its link names it)
+        "() => window.location.search.includes('layer=relu3')", timeout=30_000)
+    page.locator(f"{LENS} canvas.focus").focus()
+    page.keyboard.press("Home")
+    page.keyboard.press("Enter")
+    page.get_by_text("Picked: channel").wait_for(timeout=90_000)
+    page.locator("[data-testid=unit-field] .unit[data-unit$=',0,0']",
+                 has_text="Picked unit").wait_for(timeout=90_000)
+    assert page.locator("[data-testid=unit-field] .unit").get_attribute(
+        "data-unit").startswith("relu3,")
+    page.locator(f"{LENS} button.draw-toggle").click()
+    for stroke in DRAWINGS["seven"]:
+        _stroke(page, stroke)
+    live = page.evaluate("() => window.cnnLens.prediction")
+    try:
+        page.get_by_text("Input: your drawing").wait_for(timeout=60_000)
+    except Exception:
+        (ROOT / "test-artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "test-artifacts" / "lens_explorer.png"),
+                        full_page=True)
+        raise
+    # Draw mode: one prediction, the lens's, beside the pad (no header above it); the lens
+    # of the page before may linger a moment while Streamlit swaps the elements
+    deadline = time.monotonic() + 30
+    while page.locator(f"{LENS} .pred-digit").count() != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert page.locator(f"{LENS} .pred-digit").inner_text() == str(live)

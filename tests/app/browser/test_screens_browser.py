@@ -4,8 +4,9 @@ tables whole or scrolling inside themselves, controls whole, and no serious or c
 accessibility violation found by axe-core (vendored in tests/vendor/axe-core, for the tests
 only). Presenter mode: large text everywhere, and each view's picture starts in the first screen.
 
-One server and one browser for the module (in each parallel worker that runs a group of its
-pages); each page is opened once and resized through the widths. ``SCREENS_DIR=folder`` also saves a screenshot of each page at each width there.
+The pages come in groups (one test each, that start at an address), on the test process's
+shared server and browser; each page is opened once and resized through the widths, every check
+run on that load. ``SCREENS_DIR=folder`` also saves a screenshot of each page at each width there.
 ``python -m tests.app.browser.test_screens_browser`` prints the counts per page and width.
 """
 
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from bench.server import browser, server
-from tests.app.browser.chromium import require_browser
+from tests.app.browser.chromium import new_page, shared_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,23 +37,30 @@ INPUT = "model=seed&input=sample:3"
 # Each view (its name in links, its title) and tour step, in the order of their selectors
 VIEWS = {"maps": "Feature maps", "field": "Receptive field", "saliency": "Saliency",
          "compare": "All methods", "atlas": "Atlas", "confusion": "Confusion"}
-STEPS = ("convolution", "filters", "3x3", "1x1", "feature-maps", "activation", "epochs",
-         "receptive-field", "rules")
+STEPS = ("convolution", "filters", "epochs", "1x1", "3x3", "feature-maps", "activation",
+         "receptive-field", "rules")  # the tour's order (ui/tour/page.py imports them so)
 # (name, path and query, how to get there from the page before: None = open the address) of
-# every page and view. The views and steps after the first are clicked (no new session); Trust
-# measures the seven methods on the small "fast" network (seconds, where seed takes minutes).
-PAGES = ([(f"explore-{v}", f"?{INPUT}&view={v}", None if i == 0 else
-           f".st-key-view >> text='{title}'") for i, (v, title) in enumerate(VIEWS.items())]
+# every page and view. The views and steps after the first of their group are clicked (no new
+# session); Trust measures the seven methods on the small "fast" network (seconds, where seed
+# takes minutes).
+FIRSTS = ("maps", "compare", "convolution", "3x3")  # each starts a group, by address
+PAGES = ([(f"explore-{v}", f"?{INPUT}&view={v}", None if v in FIRSTS else
+           f".st-key-view >> text='{title}'") for v, title in VIEWS.items()]
          + [("explore-trust", "?model=fast&input=sample:3&view=trust", None)]
-         + [(f"tour-{s}", f"tour?{INPUT}&concept={s}", None if i == 0 else
-             ".st-key-tour-next button") for i, s in enumerate(STEPS)]
+         + [(f"tour-{s}", f"tour?{INPUT}&concept={s}", None if s in FIRSTS else
+             ".st-key-tour-next button") for s in STEPS]
          + [("lab", f"lab?{INPUT}", None), ("train", f"train?{INPUT}", None)])
-# The picture of each view, which presenter mode shows in the first screen
-# The pages in groups that each start at an address (the tests of each group can run in parallel
-# workers, each with its own server and browser)
-GROUPS = {"explore": [p for p in PAGES if p[0].startswith("explore-")],
-          "tour": [p for p in PAGES if p[0].startswith("tour-")],
+# The pages in groups that each start at an address: the tests of each group can run in parallel
+# workers (each with its process's server and browser), and no one group takes most of the time
+GROUPS = {"explore-1": [p for p in PAGES if p[0] in ("explore-maps", "explore-field",
+                                                     "explore-saliency")],
+          "explore-2": [p for p in PAGES if p[0] in ("explore-compare", "explore-atlas",
+                                                     "explore-confusion", "explore-trust")],
+          "tour-1": [p for p in PAGES if p[0].startswith("tour-")][:4],
+          "tour-2": [p for p in PAGES if p[0].startswith("tour-")][4:],
           "lab-train": [p for p in PAGES if p[0] in ("lab", "train")]}
+assert sum(map(len, GROUPS.values())) == len(PAGES) and all(g[0][2] is None for g in GROUPS.values())
+# The picture of each view, which presenter mode shows in the first screen
 PICTURES = {"maps": "[data-testid=lens] canvas", "field": "[data-testid=unit-field] canvas",
             "saliency": "[data-testid=saliency-map] canvas",
             "compare": "[data-testid=saliency-map] canvas",
@@ -70,19 +78,29 @@ AXE_RUN = """async () => {
 }"""
 
 
+# Watches the page: the time of its last change (any element, attribute or text added, removed
+# or changed), so that "still" means nothing changed for a while, not a count that stayed
+WATCH = """() => {
+  if (!window.screensWatch) {
+    window.screensWatch = {last: performance.now()};
+    new MutationObserver(() => { window.screensWatch.last = performance.now(); }).observe(
+      document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+  }
+  window.screensWatch.last = performance.now();
+}"""
+STILL = (f"(ms) => !document.querySelector({BUSY!r}) "
+         f"&& performance.now() - window.screensWatch.last >= ms")
+QUIET_MS = 1000  # how long nothing may change before the page counts as still
+
+
 def settle(page, timeout: float = 180.0) -> None:
-    """Wait until the app has run, nothing computes in the background and the page is still."""
-    deadline = time.monotonic() + timeout
-    quiet, last = 0, None
-    while quiet < 3:
-        if time.monotonic() > deadline:
-            raise TimeoutError("the page kept computing")
-        # busy, and how much the page holds (it is still when neither changes)
-        now = page.evaluate(f"() => [!!document.querySelector({BUSY!r}), "
-                            f"document.querySelectorAll('[data-testid=stMain] *').length]")
-        quiet = 0 if now[0] or now != last else quiet + 1
-        last = now
-        time.sleep(0.3)
+    """Wait until the app has run, nothing computes in the background and the page is still:
+    no busy sign and no change to the page for ``QUIET_MS`` (counted from now at the least)."""
+    page.evaluate(WATCH)
+    try:
+        page.wait_for_function(STILL, arg=QUIET_MS, polling=100, timeout=timeout * 1000)
+    except Exception as exc:  # noqa: BLE001 - say it as the checks do
+        raise TimeoutError("the page kept computing") from exc
 
 
 def open_app(page, url: str, path: str, click: str | None = None) -> None:
@@ -115,8 +133,7 @@ def sidebar(page, open_: bool) -> None:
 
 def resize(page, width: int, height: int) -> None:
     page.set_viewport_size({"width": width, "height": height})
-    time.sleep(0.5)  # plotly and the components follow the window's size
-    settle(page)
+    settle(page)  # plotly and the components follow the window's size
 
 
 def axe(page) -> list[dict]:
@@ -199,9 +216,8 @@ def walk_presenting(app: tuple[str, object], pages=PAGES) -> dict[tuple[str, str
 
 @pytest.fixture(scope="module")
 def app():
-    require_browser()
-    with server() as url, browser(WIDTHS[-1], HEIGHT) as page:
-        yield url.rstrip("/"), page
+    with new_page(WIDTHS[-1], HEIGHT) as page:
+        yield shared_server().rstrip("/"), page
 
 
 def _report(found: dict, key: str | None) -> str:

@@ -8,9 +8,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from bench.server import CHROMIUM, CHROMIUM_ARGS, server, wait_idle
+from bench.server import server, wait_idle
 from model.classroom import rules
-from tests.app.browser.chromium import require_browser
+from tests.app.browser.chromium import require_browser, shared_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -21,15 +21,10 @@ SEVEN = [(50, 40), (190, 40), (150, 110), (110, 200)]  # pad pixels (240x240)
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     require_browser()
-    from playwright.sync_api import sync_playwright
     runs = tmp_path_factory.mktemp("runs")
-    with server({"CNN_LENS_RUNS_DIR": str(runs), "CNN_LENS_LENS": "1"}) as url, \
-            sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield url.rstrip("/"), b
-        finally:
-            b.close()
+    browser = shared_browser()  # each page in a context of its own
+    with server({"CNN_LENS_RUNS_DIR": str(runs), "CNN_LENS_LENS": "1"}) as url:
+        yield url.rstrip("/"), browser
 
 
 def params(page) -> dict[str, str]:

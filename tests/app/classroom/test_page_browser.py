@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from bench.server import CHROMIUM, CHROMIUM_ARGS, server, wait_idle
-from tests.app.browser.chromium import require_browser, screenshot_on_failure
+from bench.server import server, wait_idle
+from tests.app.browser.chromium import require_browser, screenshot_on_failure, shared_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -50,14 +50,10 @@ MEASURE = """(parts) => {
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     require_browser()
-    from playwright.sync_api import sync_playwright
     runs = tmp_path_factory.mktemp("runs")
-    with server({"CNN_LENS_RUNS_DIR": str(runs)}) as url, sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield url.rstrip("/"), b
-        finally:
-            b.close()
+    browser = shared_browser()  # each page in a context of its own
+    with server({"CNN_LENS_RUNS_DIR": str(runs)}) as url:
+        yield url.rstrip("/"), browser
 
 
 def overlap(a: dict, b: dict) -> float:
