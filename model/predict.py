@@ -1,14 +1,16 @@
 """Class probabilities of a checkpoint for digits in a .npy file; one JSON line per image.
 
-    python -m model.predict CKPT --images FILE.npy [--architecture NAME | --layers TABLE.csv]
+    python -m model.predict FILE --images FILE.npy [--input-scale S]
+                            [--architecture NAME | --layers TABLE.csv]
 
 FILE.npy holds uint8 images, N x 28 x 28 (read without pickles). Each line is
 ``{"index", "probs", "prediction"}``, with the input scaling of the checkpoint's card applied
 (``viz.inputs.scaling``; MNIST's mean and std for a card that names none). A refused file prints
-``error: MESSAGE`` on stderr, exit 2. CKPT may also be a PyTorch state dict (``.pt``,
-``.pth``), converted in memory as ``python -m model.importer`` converts it (its architecture
-matched by its tensors' shapes unless named, its input scaling found on the shipped samples);
-each line then adds ``"architecture"``.
+``error: MESSAGE`` on stderr, exit 2. FILE is a checkpoint made here or any file the importer
+reads (ONNX, ``.keras``, ``.h5``, a PyTorch state dict), converted in memory as
+``python -m model.importer`` converts it (a state dict's architecture matched by its tensors'
+shapes unless named, the input scaling found on the shipped samples unless given); for a state
+dict each line adds ``"architecture"``.
 """
 
 from __future__ import annotations
@@ -24,9 +26,6 @@ from model.files.checkpoint import CheckpointError, read_network
 from viz.limits import PREDICT_IMAGES
 from viz.network.card import CardError
 from viz.network.npforward import forward, softmax
-
-STATE_DICTS = (".pt", ".pth")  # PyTorch state dicts: converted first (model.importer)
-
 
 def load_images(path: str | Path) -> np.ndarray:
     """uint8 (N, 28, 28) from a .npy file, its header checked before the data is read."""
@@ -50,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m model.predict", description=__doc__.split("\n")[0])
     p.add_argument("checkpoint")
     p.add_argument("--images", required=True, help="a .npy file of uint8 N x 28 x 28 digits")
+    p.add_argument("--input-scale", default="auto",
+                   help="an imported file's input scaling (default: found on the samples)")
     arch = p.add_mutually_exclusive_group()
     arch.add_argument("--architecture", default=None,
                       help="a state dict's network: a zoo architecture (default: matched)")
@@ -62,14 +63,18 @@ def main(argv: list[str] | None = None) -> int:
         if not path.is_file():
             raise CheckpointError(f"{path}: no such checkpoint file.")
         images = load_images(a.images)
-        if path.suffix.lower() in STATE_DICTS:
-            from model import importer
+        from model import importer
 
-            conv = importer.convert(importer.Folder(path), path.name,
+        if importer.reader_for(path.name) is not None:  # another tool's file: converted first
+            if a.input_scale not in importer.CHOICES:
+                raise ValueError(f"--input-scale {a.input_scale!r}: choose one of "
+                                 f"{', '.join(importer.CHOICES)}.")
+            conv = importer.convert(importer.Folder(path), path.name, a.input_scale,
                                     architecture=importer.architecture_of(a.architecture,
                                                                           a.layers))
             net = read_network(conv.data, path.name)
-            extra = {"architecture": conv.card.get("architecture")}
+            if conv.card.get("architecture"):
+                extra = {"architecture": conv.card["architecture"]}
         else:
             net = read_network(path.read_bytes(), path.name)
     except (CardError, ValueError, OSError) as exc:

@@ -89,9 +89,12 @@ def pytest_collection_modifyitems(config, items) -> None:
     items.sort(key=rank)
 
 
-def pytest_runtest_teardown(item, nextitem) -> None:
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
     """Stop the shared Chromium when the next test in this process is not a browser test: its
-    Playwright keeps an event loop running in this thread, which ``asyncio.run`` refuses."""
+    Playwright keeps an event loop running in this thread, which ``asyncio.run`` refuses. After
+    the test's own teardown, so the fixtures close their pages on a running browser."""
+    yield
     shared = sys.modules.get("tests.app.browser.chromium")
     if shared is not None and (nextitem is None or not nextitem.get_closest_marker("browser")):
         shared.stop_shared_browser()

@@ -40,7 +40,7 @@ def modules(package: str = "ui") -> list[str]:
     """
     root = importlib.import_module(package)
     found = [m.name for m in pkgutil.walk_packages(root.__path__, f"{package}.")]
-    return sorted(n for n in found if not n.startswith(SKIP))
+    return sorted(n for n in found if not n.startswith(SKIP) and not n.endswith(".__main__"))
 
 
 def _imports() -> None:

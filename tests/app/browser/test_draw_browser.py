@@ -266,6 +266,10 @@ def test_saliency_grid_labels_say_where_each_map_is_strongest(app) -> None:
     page = _go(app, "model=seed&input=sample:3&layer=relu5&view=compare",
                "document.querySelector('[data-testid=stMain]') && "
                "window.cnnSaliency && window.cnnSaliency.panel")
+    # the grid is computed in this browser, each map as it arrives: wait for all fourteen
+    page.wait_for_function("() => window.cnnSaliency.liveMaps && "
+                           "Object.keys(window.cnnSaliency.liveMaps).length === 14",
+                           timeout=120_000)
     tiles = page.locator("[data-testid=saliency-map] .grid canvas")
     labels = [tiles.nth(i).get_attribute("aria-label") for i in range(tiles.count())]
     assert len(labels) == 14  # seven methods, trained and random weights

@@ -301,3 +301,23 @@ def test_never_imports_keras_or_tensorflow() -> None:
         names |= {n.module.split(".")[0] for n in ast.walk(tree)
                   if isinstance(n, ast.ImportFrom) and n.module}
         assert not names & {"keras", "tensorflow", "tf_keras"}, module.__name__
+
+
+def test_predict_command_on_an_h5_file(tmp_path: Path, capsys) -> None:
+    from model import predict
+
+    case = "keras3_tutorial_cnn"
+    keras_probs = np.load(FIXTURES / f"{case}.npy")[:8]
+    images, _ = load_samples()
+    npy = tmp_path / "digits.npy"
+    np.save(npy, images[:8])
+    assert predict.main([str(FIXTURES / f"{case}.h5"), "--images", str(npy),
+                         "--input-scale", "unit"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [d["index"] for d in lines] == list(range(8))
+    assert "architecture" not in lines[0]  # the file holds its network
+    got = np.array([d["probs"] for d in lines])
+    assert np.abs(got - keras_probs).max() <= TOLERANCE
+    assert predict.main([str(FIXTURES / f"{case}.h5"), "--images", str(npy),
+                         "--input-scale", "kelvin"]) == 2
+    assert "--input-scale 'kelvin'" in capsys.readouterr().err
