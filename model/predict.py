@@ -27,6 +27,7 @@ from viz.limits import PREDICT_IMAGES
 from viz.network.card import CardError
 from viz.network.npforward import forward, softmax
 
+
 def load_images(path: str | Path) -> np.ndarray:
     """uint8 (N, 28, 28) from a .npy file, its header checked before the data is read."""
     path = Path(path)
