@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.app.browser.chromium import new_page, shared_server
+from tests.app.browser.chromium import new_page, require_browser, shared_server
 
 
 @pytest.fixture(scope="session")
@@ -21,4 +21,14 @@ def app_url() -> str:
 def browser_page() -> Iterator[object]:
     """A 1280x900 page of the shared Chromium in a fresh context, closed after the test."""
     with new_page() as page:
+        yield page
+
+
+@pytest.fixture(scope="module")
+def attribute_page() -> Iterator[object]:
+    """A page holding only the attribution engine and its test hooks (attribute_page.py), one
+    per test module."""
+    from tests.app.browser import attribute_page as engine
+    require_browser()
+    with engine.opened() as page:
         yield page

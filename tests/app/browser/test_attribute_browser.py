@@ -14,9 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.app.browser.chromium import require_browser
-from tests.app.browser.test_backward_browser import attribute_script
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TOL = 1e-4
@@ -38,16 +35,6 @@ def _live_networks() -> dict[str, object]:
 LIVE = _live_networks()
 
 
-@pytest.fixture(scope="module")
-def page():
-    require_browser()
-    from bench.server import browser
-    with browser(400, 300) as page:
-        page.set_content(f'<script type="module">{attribute_script()}</script>')
-        page.wait_for_function("() => window.ready === true", timeout=30_000)
-        yield page
-
-
 def test_the_live_networks_are_the_shipped_ones_but_seed_original() -> None:
     from model.store import shipped_checkpoints
     assert "seed" in LIVE and "seed-original" not in LIVE
@@ -55,7 +42,7 @@ def test_the_live_networks_are_the_shipped_ones_but_seed_original() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(LIVE))
-def test_every_method_matches_the_server(page, name: str) -> None:
+def test_every_method_matches_the_server(attribute_page, name: str) -> None:
     from model import saliency
     from model.attribute import maps
     from model.store import load_samples
@@ -64,12 +51,12 @@ def test_every_method_matches_the_server(page, name: str) -> None:
     images, labels = load_samples()
     picks = [int(np.flatnonzero(labels == d)[0]) for d in (3, 7)]
     payload = lens.payload(net)
-    page.evaluate("(p) => { window.testNet = decodeNet(p); }", payload)
+    attribute_page.evaluate("(p) => { window.testNet = decodeNet(p); }", payload)
     for method in saliency.METHODS:
         digits = picks[:1] if method in MANY_PASSES else picks
         for i in digits:
             pixels = images[i].reshape(-1).tolist()
-            js = page.evaluate("""([m, px]) => {
+            js = attribute_page.evaluate("""([m, px]) => {
                 try { return Array.from(attributeNet(window.testNet, m, px, {})); }
                 catch (e) { return String(e.message); } }""", [method, pixels])
             try:

@@ -13,48 +13,14 @@ Every entry's backward op must be in backward.js's BACKWARD_OPS.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from tests.app.browser.chromium import require_browser
 from tests.app.browser.test_forward_browser import CASES, _images, _model
 
 pytestmark = [pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parents[3]
 TOL = 1e-4  # of the largest |value| of the map
-
-PAGE_JS = """
-window.attributeMaps = (payload, images, jobs) => { // jobs: [[method, target or null], ...]
-  const net = decodeNet(payload);
-  return images.map((pixels) => jobs.map(([m, t]) =>
-    Array.from(attributeNet(net, m, pixels, t === null ? {} : { target: t }))));
-};
-window.normalsOf = (seed, count) => Array.from(normals(seed, count));
-window.backwardTypes = Object.keys(BACKWARD_OPS);
-Object.assign(window, { attributionWorker, attributeNet, decodeNet }); // a module's names, for evaluate
-window.ready = true;
-"""
-
-
-def attribute_script(folder: Path = ROOT / "ui" / "components" / "js") -> str:
-    """The shared modules attributeNet needs, then the page's hooks."""
-    from viz.browser.lens import ATTRIBUTE_JS
-    parts = [(folder / f"{m}.js").read_text(encoding="utf-8") for m in ATTRIBUTE_JS]
-    return "\n".join(parts + [PAGE_JS])
-
-
-@pytest.fixture(scope="module")
-def page():
-    require_browser()
-    from bench.server import browser
-    with browser(400, 300) as page:
-        page.set_content(f'<script type="module">{attribute_script()}</script>')
-        page.wait_for_function("() => window.ready === true", timeout=30_000)
-        yield page
-
 
 def _torch_gradient(model, image: np.ndarray, target: int) -> np.ndarray:
     import torch
@@ -71,7 +37,7 @@ def _off(got: list[float], want: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_gradients_agree_with_autograd(page, case: str) -> None:
+def test_gradients_agree_with_autograd(attribute_page, case: str) -> None:
     import torch
 
     from model import saliency
@@ -89,7 +55,7 @@ def test_gradients_agree_with_autograd(page, case: str) -> None:
     other = [(p + 3) % 10 for p in preds]
     jobs = [["saliency", None], ["saliency", "other"], ["guided", None], ["deeplift", None]]
     per_image = [[[m, o if t == "other" else t] for m, t in jobs] for o in other]
-    got = [page.evaluate("([p, ims, jobs]) => window.attributeMaps(p, ims, jobs)",
+    got = [attribute_page.evaluate("([p, ims, jobs]) => window.attributeMaps(p, ims, jobs)",
                          [payload, [im.reshape(-1).tolist()], js])[0]
            for im, js in zip(images, per_image)]
     for which, image, pred, oth, maps in zip(("digit", "noise"), images, preds, other, got):
@@ -106,25 +72,25 @@ def test_gradients_agree_with_autograd(page, case: str) -> None:
                 assert err <= TOL, f"{case}: {method} off the server's by {err:.2e}"
 
 
-def test_every_entry_has_its_backward_op(page) -> None:
+def test_every_entry_has_its_backward_op(attribute_page) -> None:
     from viz.network.layertypes import LAYER_TYPE_LIST
-    ops = set(page.evaluate("() => window.backwardTypes"))
+    ops = set(attribute_page.evaluate("() => window.backwardTypes"))
     missing = {t.name: t.browser_backward for t in LAYER_TYPE_LIST if t.browser_backward not in ops}
     assert not missing, f"entries whose backward op backward.js lacks: {missing}"
     assert ops == {t.browser_backward for t in LAYER_TYPE_LIST}, "backward ops of no entry"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 7, 2**31 + 5, 2**32 - 1])
-def test_smoothgrad_noise_is_the_same_in_python_and_javascript(page, seed: int) -> None:
+def test_smoothgrad_noise_is_the_same_in_python_and_javascript(attribute_page, seed: int) -> None:
     from viz.inputs.noise import normals
     count = 16 * 784 + 1  # SmoothGrad's draw for one digit, and an odd one over
-    js = np.asarray(page.evaluate("([s, n]) => window.normalsOf(s, n)", [seed, count]))
+    js = np.asarray(attribute_page.evaluate("([s, n]) => window.normalsOf(s, n)", [seed, count]))
     py = normals(seed, count)
     assert js.shape == py.shape and np.array_equal(js, py), (
         f"seed {seed}: {int((js != py).sum())} numbers differ")
 
 
-def test_occlusion_runs_in_a_web_worker_made_of_the_same_files(page) -> None:
+def test_occlusion_runs_in_a_web_worker_made_of_the_same_files(attribute_page) -> None:
     """attributionWorker (attribute.js) runs the map off the main thread: the same numbers."""
     from model.files.export import numpy_net
     from ui.components import worker_source
@@ -132,7 +98,7 @@ def test_occlusion_runs_in_a_web_worker_made_of_the_same_files(page) -> None:
     case = "linear-stack"
     payload = vlens.payload(numpy_net(_model(CASES[case], seed=len(case)), {"arch": case}))
     pixels = _images()[0].reshape(-1).tolist()
-    got = page.evaluate("""async ([src, p, px]) => {
+    got = attribute_page.evaluate("""async ([src, p, px]) => {
         const w = attributionWorker(src);
         const inWorker = Array.from(await w.run(p, "occlusion", px, {}));
         const again = Array.from(await w.run(p, "saliency", px, { target: 2 }));
