@@ -52,6 +52,14 @@ def _data(case: str) -> bytes:
     return (FIXTURES / f"{case}.h5").read_bytes()
 
 
+def _numpy_probs(net, count: int) -> np.ndarray:
+    """The numpy forward's class probabilities of the first ``count`` shipped samples."""
+    images, _ = load_samples()
+    last = net.layers[-1]["name"]
+    return np.stack([npforward.softmax(npforward.forward(net, im)[last])
+                     for im in images[:count]])
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_probabilities_equal_keras(case: str) -> None:
     keras_probs = np.load(FIXTURES / f"{case}.npy")
@@ -63,8 +71,7 @@ def test_probabilities_equal_keras(case: str) -> None:
     conv = to_checkpoint(imp, "unit", (images, labels))  # trained on x/255, as the tutorials
     assert conv.card["input_scale"] == "unit" and conv.scale_accuracy["unit"] >= 0.95
     net = read_network(conv.data)
-    last = net.layers[-1]["name"]
-    ours = np.stack([npforward.softmax(npforward.forward(net, im)[last]) for im in pixels])
+    ours = _numpy_probs(net, len(pixels))
     assert (keras_probs.argmax(1) == labels[: len(pixels)]).mean() >= 0.9  # a trained network
     diff = float(np.abs(ours - keras_probs).max())
     DIFFS[case] = diff
@@ -258,11 +265,7 @@ def test_hostile_files_one_line(case: str, tmp_path: Path) -> None:
 def test_groups_nested_where_no_name_leads_are_never_walked() -> None:
     keras_probs = np.load(FIXTURES / f"{OK}.npy")
     imp = h5_import.read(edited(_deep_aside), "deep.h5")
-    net = read_network(to_checkpoint(imp, "unit").data)
-    images, _ = load_samples()
-    last = net.layers[-1]["name"]
-    ours = np.stack([npforward.softmax(npforward.forward(net, im)[last])
-                     for im in images[: len(keras_probs)]])
+    ours = _numpy_probs(read_network(to_checkpoint(imp, "unit").data), len(keras_probs))
     assert np.abs(ours - keras_probs).max() <= TOLERANCE
 
 
@@ -281,11 +284,7 @@ def test_keras2_sequential_without_an_input_layer() -> None:
     keras_probs = np.load(FIXTURES / "tf_keras_classic.npy")
     imp = h5_import.read(edited(_no_input_layer, "tf_keras_classic"), "old.h5")
     assert [r["name"] for r in imp.layers] == [name for name, _ in TABLES["classic"]]
-    net = read_network(to_checkpoint(imp, "unit").data)
-    images, _ = load_samples()
-    last = net.layers[-1]["name"]
-    ours = np.stack([npforward.softmax(npforward.forward(net, im)[last])
-                     for im in images[: len(keras_probs)]])
+    ours = _numpy_probs(read_network(to_checkpoint(imp, "unit").data), len(keras_probs))
     assert np.abs(ours - keras_probs).max() <= TOLERANCE
 
 
