@@ -151,7 +151,8 @@ CASES: dict[str, Callable[[], bytes]] = {
 }
 
 
-def _hwm_kb() -> int:
+def hwm_kb() -> int:
+    """This process's peak resident size so far (VmHWM), in kB."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
@@ -183,9 +184,9 @@ def measure_call(call: Callable[[], str], warm: bool = False) -> tuple[str, floa
     gc.collect()
     rss = float("nan")
     if _reset_hwm():
-        before = _hwm_kb()
+        before = hwm_kb()
         call()
-        rss = (_hwm_kb() - before) / 1024
+        rss = (hwm_kb() - before) / 1024
     gc.collect()
     tracemalloc.start()
     verdict = call()

@@ -26,14 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.hostile_files import hwm_kb  # noqa: E402
+
 GOOD = "a good file (lenet5.pth)"
-
-
-def _hwm_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return 0
 
 
 def _data(case: str) -> bytes:
@@ -64,13 +59,13 @@ def run_case(case: str) -> dict:
             verdict = str(exc)
         times.append(time.perf_counter() - start)
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current size
-    before = _hwm_kb()
+    before = hwm_kb()
     tracemalloc.start()
     with contextlib.suppress(ValueError):
         call(data)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    grew = (_hwm_kb() - before) / 1000
+    grew = (hwm_kb() - before) / 1000
     return {"case": case, "bytes": len(data), "ms": 1000 * min(times), "py_mb": peak / 1e6,
             "rss_mb": grew, "verdict": verdict}
 
