@@ -40,7 +40,7 @@ def _names(pairs: list[tuple[str, float]]) -> str:
 
 
 def _values(pairs: list[tuple[str, float]]) -> str:
-    return ", ".join(f"{v:.2f}" for _, v in pairs)
+    return ", ".join(f"{round(v, 2) + 0.0:.2f}" for _, v in pairs)  # never "-0.00"
 
 
 def randomization_split(spearman: Mapping[str, float], bar: float = PASS_BELOW

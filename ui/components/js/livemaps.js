@@ -148,8 +148,10 @@ class LiveMaps {
     let text = (this.pixels ? "Your drawing" : "The page's digit") + `, class ${this.target}, computed in this browser` +
       (pending ? " (updating ...)" : "") + ".";
     if (rows.length > 1 && !pending) {
-      const rho = L.methods.filter(([, label]) => !blank.includes(label)).map(([m, label]) =>
-        `${label} ${absSpearman(this.maps.get(`trained|${m}`), this.maps.get(`random weights|${m}`)).toFixed(2)}`);
+      const rho = L.methods.filter(([, label]) => !blank.includes(label)).map(([m, label]) => {
+        const r = absSpearman(this.maps.get(`trained|${m}`), this.maps.get(`random weights|${m}`));
+        return `${label} ${(Math.round(100 * r) / 100 + 0).toFixed(2)}`; // + 0: never "-0.00"
+      });
       text += ` Spearman of |map| between the two rows on this digit: ${rho.join(", ")}.`;
     }
     this.note(text);
