@@ -21,10 +21,15 @@ import streamlit as st
 import ui.explorer  # noqa: F401 - registers the explorer's views before a link names one
 from model import store
 from model.architectures import descriptions
+from model.cache import process
 from ui import cache, common, sidebar, state, urls, warm
 from ui.classroom import follow as classroom
 from ui.classroom import panel as classroom_panel
 from viz.pictures import figures, present, screens
+
+# Python's AST builder, one thread at a time, before this process starts threads (the preload,
+# the other sessions' page compiles): model/cache/process.py.
+process.serialize_ast_parse()
 
 
 @st.cache_resource(show_spinner=False)

@@ -48,6 +48,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+def _serialize_ast_parse() -> None:
+    """pytest parses sources (to show a failure, to rewrite asserts) on its main thread while
+    the app's threads (AppTest's scripts, the preload) may parse too: one at a time, as in the
+    app (model/cache/process.py)."""
+    from model.cache import process
+    process.serialize_ast_parse()
+
+
+_serialize_ast_parse()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     """Small nets gain little from 2 threads and sometimes stall; tests run on one."""

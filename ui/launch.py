@@ -64,6 +64,8 @@ def warm_as_the_server_starts() -> None:
 def main(argv: list[str] | None = None) -> int:
     """``streamlit run app.py ARGV``, warmed; returns the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
+    from model.cache import process
+    process.serialize_ast_parse()  # before the server and the warm-up start threads
     from streamlit.web import cli
 
     from ui import warm

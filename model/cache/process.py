@@ -1,9 +1,22 @@
 """Settings for many sessions in one server process: the torch side imported once, in the
-background; numpy's BLAS on the calling thread; how many pages compute at once."""
+background; numpy's BLAS on the calling thread; how many pages compute at once; Python's AST
+builder used by one thread at a time where Python needs it."""
 
 from __future__ import annotations
 
+import ast
+import functools
 import gc
+import sys
+import threading
+from collections.abc import Callable
+from types import ModuleType
+
+# CPython 3.11.0-3.11.7 and 3.12.0-3.12.1 count the AST builder's recursion depth in state
+# shared by every thread (python/cpython#106905, fixed in 3.11.8 and 3.12.2).
+_SHARED_AST_DEPTH = ((3, 11) <= sys.version_info[:3] < (3, 11, 8)
+                     or (3, 12) <= sys.version_info[:3] < (3, 12, 2))
+_AST_LOCK = threading.RLock()
 
 
 def import_torch_side() -> None:
@@ -26,6 +39,41 @@ def import_torch_side() -> None:
     import model.saliency  # noqa: F401
     gc.collect()
     gc.freeze()
+
+
+def serialize_ast_parse(module: ModuleType = ast, needed: bool = _SHARED_AST_DEPTH) -> bool:
+    """Make ``module.parse`` build one tree at a time, process-wide, on the Pythons that need it.
+
+    On those Pythons two threads building trees at once (Streamlit compiling a page for one
+    session while the preload thread imports torch, whose ``inspect.signature`` and matplotlib's
+    settings parse text) corrupt the shared count whenever the garbage collector lets the other
+    thread run mid-tree, and one of them fails with "SystemError: AST constructor recursion
+    depth mismatch": a page that shows "Script compilation error"
+    (tests/app/test_preload.py reproduces it). Call it before the process starts threads.
+
+    Args:
+        module: the module whose ``parse`` is wrapped (``ast``).
+        needed: whether this Python needs it.
+
+    Returns:
+        Whether ``module.parse`` is (now or already) serialized.
+    """
+    if not needed:
+        return False
+    with _AST_LOCK:
+        if getattr(module.parse, "_one_at_a_time", False):
+            return True
+        module.parse = _one_at_a_time(module.parse)
+    return True
+
+
+def _one_at_a_time(parse: Callable) -> Callable:
+    @functools.wraps(parse)
+    def wrapper(*args, **kwargs):
+        with _AST_LOCK:  # reentrant: a finalizer may parse while this thread builds a tree
+            return parse(*args, **kwargs)
+    wrapper._one_at_a_time = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def one_blas_thread() -> None:

@@ -282,3 +282,86 @@ def test_the_warm_up_can_be_turned_off() -> None:
                          env={**os.environ, "CNN_LENS_WARM": "0"}, timeout=120)
     assert out.stdout.strip() == ("True False ['warm-up off (CNN_LENS_WARM=0): the first "
                                   "visitors pay for it']"), out.stderr
+
+
+# Three threads parse while a fourth makes garbage whose finalizers run Python: the collector
+# then switches threads mid-tree. On Python 3.11.0-3.11.7 and 3.12.0-3.12.1 this fails about
+# once per run without the lock ("AST constructor recursion depth mismatch").
+TREES = """
+import ast, gc, sys, threading
+from model.cache.process import serialize_ast_parse
+serialize_ast_parse()
+source = open(ast.__file__).read()
+gc.set_threshold(50, 2, 2)
+sys.setswitchinterval(1e-5)
+
+class Garbage:
+    def __del__(self):
+        sum(range(50))
+
+def churn():
+    for _ in range(50_000):
+        a, b = Garbage(), Garbage()
+        a.other, b.other = b, a
+
+errors = []
+def parse():
+    for _ in range(15):
+        try:
+            ast.parse(source)
+        except SystemError as exc:
+            errors.append(str(exc))
+
+threads = [threading.Thread(target=parse) for _ in range(3)] + [threading.Thread(target=churn)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(len(errors), errors[:1])
+"""
+
+
+@pytest.mark.slow
+def test_threads_building_python_trees_at_once_all_succeed() -> None:
+    out = subprocess.run([sys.executable, "-c", TREES], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[0] == "0", out.stdout
+
+
+def test_the_serialized_parse_lets_one_thread_in_at_a_time() -> None:
+    import threading
+    import time
+    import types
+
+    from model.cache.process import serialize_ast_parse
+
+    inside: list[int] = []  # the threads in parse now
+    most = [0]
+    count = threading.Lock()
+
+    def parse(text: str) -> str:
+        with count:
+            inside.append(threading.get_ident())
+            most[0] = max(most[0], len(set(inside)))
+        time.sleep(0.02)
+        if text == "outer":
+            assert fake.parse("inner") == "tree of inner"  # a finalizer parsing: no deadlock
+        with count:
+            inside.remove(threading.get_ident())
+        return f"tree of {text}"
+
+    fake = types.SimpleNamespace(parse=parse)
+    assert serialize_ast_parse(fake, needed=False) is False and fake.parse is parse
+    assert serialize_ast_parse(fake, needed=True) is True
+    wrapped = fake.parse
+    assert serialize_ast_parse(fake, needed=True) is True and fake.parse is wrapped  # once
+    got: list[str] = []
+    threads = [threading.Thread(target=lambda i=i: got.append(fake.parse(f"t{i}")))
+               for i in range(4)] + [threading.Thread(target=lambda: got.append(fake.parse("outer")))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
+    assert sorted(got) == sorted([f"tree of t{i}" for i in range(4)] + ["tree of outer"])
