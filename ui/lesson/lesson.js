@@ -205,15 +205,16 @@ const LESSON = {
   },
 
   // ---- attribution off the page's thread ------------------------------------------------
-  // attribute.js's attributionWorker, made from the engine's own text (engine-source.js: a
-  // worker cannot load a file from file://), or null where no worker can be made (the maps are
-  // then computed on the page's thread).
+  // attribute.js's attributionPool (a worker per core, Integrated Gradients, SmoothGrad and
+  // Occlusion split among them), made from the engine's own text (engine-source.js: a worker
+  // cannot load a file from file://), or null where no worker can be made (the maps are then
+  // computed on the page's thread).
   worker() {
     if (this._worker !== undefined) return this._worker;
     this._worker = null;
-    if (typeof LESSON_ENGINE_SOURCE !== "string" || typeof attributionWorker !== "function") return null;
+    if (typeof LESSON_ENGINE_SOURCE !== "string" || typeof attributionPool !== "function") return null;
     try {
-      this._worker = attributionWorker(LESSON_ENGINE_SOURCE);
+      this._worker = attributionPool(LESSON_ENGINE_SOURCE);
     } catch (err) {
       this._worker = null;
     }

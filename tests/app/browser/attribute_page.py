@@ -21,7 +21,7 @@ window.attributeMaps = (payload, images, jobs) => { // jobs: [[method, target or
 };
 window.normalsOf = (seed, count) => Array.from(normals(seed, count));
 window.backwardTypes = Object.keys(BACKWARD_OPS);
-Object.assign(window, { attributionWorker, attributeNet, decodeNet }); // a module's names, for evaluate
+Object.assign(window, { attributionPool, attributionWorker, attributeNet, decodeNet }); // a module's names, for evaluate
 window.ready = true;
 """
 

@@ -112,3 +112,37 @@ def test_occlusion_runs_in_a_web_worker_made_of_the_same_files(attribute_page) -
     assert np.abs(np.asarray(got["direct"])).max() > 0
     assert got["inWorker"] == got["direct"] and got["again"] == got["grad"]
     assert "unknown method nothing" in got["refused"]
+
+
+def test_a_pool_splits_the_slow_methods_into_shares_that_add_up_to_the_map(attribute_page) -> None:
+    """attributionPool: Integrated Gradients' steps, SmoothGrad's samples and Occlusion's windows
+    computed in three workers at once add up to the one-thread map; other methods go whole."""
+    from model.files.export import numpy_net
+    from ui.components import worker_source
+    from viz.browser import lens as vlens
+    case = "linear-stack"
+    payload = vlens.payload(numpy_net(_model(CASES[case], seed=len(case)), {"arch": case}))
+    pixels = _images()[1].reshape(-1).tolist()
+    got = attribute_page.evaluate("""async ([src, p, px]) => {
+        const pool = attributionPool(src, 3), net = decodeNet(p), out = { size: pool.size };
+        for (const m of ["ig", "smoothgrad", "occlusion", "saliency"]) {
+          out[m] = [Array.from(await pool.run(p, m, px, { seed: 3 })),
+                    Array.from(attributeNet(net, m, px, { seed: 3 }))];
+        }
+        const part = Array.from(attributeNet(net, "ig", px, { share: [1, 3] }));
+        out.partDiffers = part.some((v, i) => v !== out.ig[1][i]);
+        out.refused = [];
+        for (const share of [[3, 3], [0, 0], [0.5, 2], 2]) {
+          try { attributeNet(net, "ig", px, { share }); } catch (e) { out.refused.push(e.message); }
+        }
+        pool.close();
+        return out;
+    }""", [worker_source(), payload, pixels])
+    assert got["size"] == 3
+    for method in ("ig", "smoothgrad", "occlusion", "saliency"):
+        pooled, whole = np.asarray(got[method][0]), np.asarray(got[method][1])
+        scale = np.abs(whole).max()
+        assert scale > 0, method
+        assert np.abs(pooled - whole).max() <= 1e-6 * scale, method
+    assert got["partDiffers"]  # one share alone is not the map
+    assert len(got["refused"]) == 4 and all("share must be [i, n]" in m for m in got["refused"])

@@ -150,11 +150,28 @@ function guidedMap(net, fwd, target) {
   return scaled(backwardNet(net, fwd.steps, target, { guided: true }), inputGain(net));
 }
 
-function igMap(net, fwd, target) {
+// ---- a share of a map: Integrated Gradients' steps, SmoothGrad's samples and Occlusion's
+// windows are independent, and each map is a sum over them. OPTS.share = [i, n] does the items
+// k with k % n === i only and returns that part's map; the n parts' maps add up to the whole map
+// (attributionPool runs them in n workers at once).
+const SHARED_METHODS = new Set(["ig", "smoothgrad", "occlusion"]);
+
+function shareOf(opts) {
+  const share = opts.share ?? [0, 1];
+  const [i, n] = Array.isArray(share) ? share : [NaN, NaN];
+  if (!(Number.isInteger(n) && n >= 1 && n <= 64 && Number.isInteger(i) && i >= 0 && i < n)) {
+    throw new Error(`share must be [i, n] with 0 <= i < n <= 64, got ${JSON.stringify(share)}`);
+  }
+  return (k) => k % n === i;
+}
+
+function igMap(net, fwd, target, opts = {}) {
+  const mine = shareOf(opts);
   const { alphas, steps } = gaussLegendre(IG_STEPS);
   const x = fwd.x0, base = blackInput(net), total = new Float64Array(PIXELS);
   const xa = new Float32Array(PIXELS);
   for (let k = 0; k < alphas.length; k++) {
+    if (!mine(k)) continue;
     const a = Math.fround(alphas[k]);
     for (let i = 0; i < PIXELS; i++) xa[i] = base[i] + a * Math.fround(x[i] - base[i]);
     const g = backwardNet(net, runFrom(net, xa, true), target);
@@ -166,11 +183,12 @@ function igMap(net, fwd, target) {
 }
 
 function smoothgradMap(net, fwd, target, opts) {
-  const gain = inputGain(net);
+  const gain = inputGain(net), mine = shareOf(opts);
   const stdev = SMOOTH_NOISE * (1 / MNIST_STD); // in MNIST's scaling, as the server's
   const z = normals(opts.seed ?? 0, SMOOTH_SAMPLES * PIXELS);
   const total = new Float64Array(PIXELS), xn = new Float32Array(PIXELS);
   for (let k = 0; k < SMOOTH_SAMPLES; k++) {
+    if (!mine(k)) continue;
     for (let i = 0; i < PIXELS; i++) xn[i] = fwd.x0[i] + gain * Math.fround(z[k * PIXELS + i] * stdev);
     const g = backwardNet(net, runFrom(net, xn, true), target);
     for (let i = 0; i < PIXELS; i++) total[i] += g[i];
@@ -248,10 +266,11 @@ function occlusionMap(net, fwd, target, opts) {
   let [window, stride] = opts.window ? [opts.window, opts.stride ?? 1] : occlusionWindow(row);
   window = Math.min(Math.max(window, 1), SIDE);
   stride = Math.min(Math.max(stride, 1), window);
-  const starts = windowStarts(SIDE, window, stride);
+  const starts = windowStarts(SIDE, window, stride), mine = shareOf(opts);
   const base = Math.fround((0 - net.mean) / net.std), x0 = fwd.x0;
   const cover = new Float64Array(PIXELS), total = new Float64Array(PIXELS);
   const todo = [];
+  let inked = 0;
   for (const py of starts) {
     for (const px of starts) {
       let ink = false;
@@ -261,7 +280,8 @@ function occlusionMap(net, fwd, target, opts) {
           if (Math.abs(x0[y * SIDE + x] - base) > OCCLUSION_SAME) ink = true;
         }
       }
-      if (ink) todo.push([py, px]); // a window on black pixels only hides nothing: drop 0
+      // a window on black pixels only hides nothing: drop 0; a share does every n-th inked one
+      if (ink && mine(inked++)) todo.push([py, px]);
     }
   }
   const last = fwd.steps[fwd.steps.length - 1].data;
@@ -348,5 +368,36 @@ function attributionWorker(sources) {
       });
     },
     close() { worker.terminate(); },
+  };
+}
+
+// How many workers a pool takes here: one per core the browser reports, 1 to 4.
+function poolSize() {
+  const cores = (typeof navigator !== "undefined" && navigator.hardwareConcurrency) || 2;
+  return Math.max(1, Math.min(4, cores));
+}
+
+// N attributionWorkers (default poolSize()) behind one run(payload, method, pixels, opts):
+// Integrated Gradients, SmoothGrad and Occlusion are split into N shares computed at once, one
+// per worker, whose maps are added here; any other method goes to the next worker in turn.
+// Same promise and close() as attributionWorker; size: N.
+function attributionPool(sources, n = poolSize()) {
+  const workers = Array.from({ length: Math.max(1, n) }, () => attributionWorker(sources));
+  let turn = 0;
+  return {
+    size: workers.length,
+    run(payload, method, pixels, opts = {}) {
+      if (workers.length === 1 || !SHARED_METHODS.has(method)) {
+        turn = (turn + 1) % workers.length;
+        return workers[turn].run(payload, method, pixels, opts);
+      }
+      const parts = workers.map((w, i) => w.run(payload, method, pixels, { ...opts, share: [i, workers.length] }));
+      return Promise.all(parts).then((maps) => {
+        const sum = new Float64Array(PIXELS);
+        for (const m of maps) for (let i = 0; i < PIXELS; i++) sum[i] += m[i];
+        return Float32Array.from(sum);
+      });
+    },
+    close() { for (const w of workers) w.close(); },
   };
 }

@@ -133,7 +133,7 @@ class LiveWorker {
   constructor() {
     this.busy = new Map(); // kind -> true while a request of that kind runs
     this.next = new Map(); // kind -> the newest request waiting
-    try { this.w = attributionWorker(WORKER_SRC); } catch (err) { this.w = null; }
+    try { this.w = attributionPool(WORKER_SRC); } catch (err) { this.w = null; }
   }
 
   // Run attributeNet(net NET_ID, METHOD, PIXELS, OPTS) off the thread; DONE({map, ms} or
