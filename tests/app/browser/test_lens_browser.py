@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.app.browser import hover
 from tests.app.browser.chromium import open_page, page_app, shared_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -59,6 +60,26 @@ def _samples() -> np.ndarray:
         return data["images"]
 
 
+# window.cnnLens.forward on each of the given inputs, each layer's numbers as float32 bytes in
+# base64 (the hook's numbers are float32s: exact), in the hook's order of layers: one evaluate,
+# and no per-number serialisation of hundreds of thousands of numbers
+FORWARD_B64 = """(inputs) => inputs.map((p) => {
+  const b64 = (a) => { const u = new Uint8Array(a.buffer); let s = "";
+    for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode.apply(null, u.subarray(i, i + 0x8000));
+    return btoa(s); };
+  return Object.entries(window.cnnLens.forward(p))
+    .map(([name, a]) => [name, a.shape, b64(Float32Array.from(a.data))]);
+})"""
+
+
+def _forward(page, images: list[np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """The browser's forward pass of each image: {layer: array of its shape}, in its order."""
+    import base64
+    runs = page.evaluate(FORWARD_B64, [im.reshape(-1).tolist() for im in images])
+    return [{name: np.frombuffer(base64.b64decode(data), np.float32).reshape(shape)
+             for name, shape, data in run} for run in runs]
+
+
 @pytest.mark.parametrize("path", CHECKPOINTS, ids=lambda p: p.stem)
 def test_forward_matches_torch(app, path: Path) -> None:
     import torch
@@ -69,14 +90,13 @@ def test_forward_matches_torch(app, path: Path) -> None:
     page = _open(app, f"model={path.stem}&sample=0")
     model, _ = load_checkpoint(path)
     images = _samples()
-    for i in (0, 37, 101, 163, 199):
-        ours = page.evaluate("p => window.cnnLens.forward(p)", images[i].reshape(-1).tolist())
+    picked = (0, 37, 101, 163, 199)
+    for i, ours in zip(picked, _forward(page, [images[i] for i in picked]), strict=True):
         ref = activations(model, as_input(images[i]))
         assert list(ours) == list(ref)
         for name, want in ref.items():
-            got = np.asarray(ours[name]["data"], dtype=np.float32)
-            assert tuple(ours[name]["shape"]) == want.shape, name
-            err = float(np.abs(got.reshape(want.shape) - want).max())
+            assert ours[name].shape == want.shape, name
+            err = float(np.abs(ours[name] - want).max())
             assert err <= 1e-4, f"{path.stem} sample {i} layer {name}: max abs error {err}"
     # the page shows the network's prediction for its input (sample 0)
     logits = list(activations(model, as_input(images[0])).values())[-1]
@@ -116,41 +136,52 @@ def _hover_unit(page, canvas: str, h: int, w: int, y: int, x: int) -> None:
                     box["y"] + (y + 0.5) * box["height"] / h)
 
 
+def _want(f, y: int, x: int) -> list[int]:
+    """The engine's bounds of unit (y, x) of field row f, as the lens's data-rf writes them."""
+    if f.is_global:
+        return [0, 27, 0, 27]
+    r = f.region(y, x)
+    return [r.h.start, r.h.end, r.w.start, r.w.end]
+
+
 @pytest.mark.parametrize("spec", [f"untrained:{a}" for a in ZOO]
                          + ["thin:seed-original", "untrained:resnet-mini"])
 def test_hovered_field_matches_engine(app, spec: str) -> None:
+    """Every layer in the menu, in the engine's order; on each spatial layer its four corners
+    (where padding clips the field) and 8 random units, on each 1x1 or global layer its one
+    unit: the hovered unit and its field are the engine's. The units are hovered in one evaluate
+    (tests/app/browser/hover.py); one unit per network with the real mouse."""
     arch = spec.split(":")[1]
     page = _open(app, f"model={spec}&sample=5")
     fields = _engine_bounds(arch)
     rng = random.Random(arch)
-    checked = 0
     names = page.locator(f"{LENS} select.layer option").evaluate_all("os => os.map(o => o.value)")
     assert names == list(fields)
-    for name in names:
-        f = fields[name]
-        page.locator(f"{LENS} select.layer").select_option(name)
+    plan = []
+    for name, f in fields.items():
         size = f.output_size
         if f.is_global or size is None or size == (1, 1):
-            _hover_unit(page, "focus", 1, 1, 0, 0)
-            got_name, _, rf = _unit(page)
-            assert got_name == name
-            if f.is_global:
-                assert rf == [0, 27, 0, 27]
-            else:
-                r = f.region(0, 0)
-                assert rf == [r.h.start, r.h.end, r.w.start, r.w.end], name
-            checked += 1
-            continue
-        h, w = size
-        picks = {(0, 0), (h - 1, w - 1)} | {(rng.randrange(h), rng.randrange(w)) for _ in range(8)}
-        for y, x in sorted(picks):
-            _hover_unit(page, "focus", h, w, y, x)
-            got_name, (_c, gy, gx), rf = _unit(page)
+            plan.append([name, 1, 1, [[0, 0]]])
+        else:
+            plan.append([name, *size, [list(p) for p in hover.picks(rng, *size, 8)]])
+    seen = page.evaluate(hover.LENS_HOVER, plan)
+    assert len(seen) == sum(len(p[3]) for p in plan)
+    spatial = {p[0]: p[1:3] for p in plan if p[1:3] != [1, 1]}
+    for name, y, x, unit, rf in seen:
+        got_name, (_c, gy, gx), got_rf = hover.parse(unit, rf)
+        if name in spatial:
             assert (got_name, gy, gx) == (name, y, x)
-            r = f.region(y, x)
-            assert rf == [r.h.start, r.h.end, r.w.start, r.w.end], f"{spec} {name} ({y}, {x})"
-            checked += 1
-    assert checked >= 60
+        assert got_name == name
+        assert got_rf == _want(fields[name], y, x), f"{spec} {name} ({y}, {x})"
+    assert len(seen) >= 60
+    # the real pointer: the deepest spatial layer chosen in the menu, its last unit hovered
+    name = list(spatial)[-1]
+    (h, w), f = spatial[name], fields[name]
+    page.locator(f"{LENS} select.layer").select_option(name)
+    _hover_unit(page, "focus", h, w, h - 1, w - 2)
+    got_name, (_c, gy, gx), rf = _unit(page)
+    assert (got_name, gy, gx) == (name, h - 1, w - 2)
+    assert rf == _want(f, h - 1, w - 2), f"{spec} {name} by mouse"
 
 
 def test_a_join_is_drawn_and_says_what_feeds_it(app) -> None:
@@ -244,10 +275,13 @@ def test_live_prediction_equals_server(app, name: str) -> None:
 
 
 def test_preprocessing_port_matches_server(app) -> None:
+    """40 random drawings, sent in one evaluate (as strings of 0s and 1s: the drawings' only
+    values) to window.cnnLens.toMnist: each 28x28 digit equals viz.inputs.preprocess's."""
     from viz.inputs import preprocess
     page = _open(app, "model=compact&sample=0")
     rng = np.random.default_rng(7)
     yy, xx = np.mgrid[0:120, 0:96]
+    grays = []
     for _ in range(40):
         ink = np.zeros((120, 96), bool)
         for _ in range(rng.integers(1, 4)):
@@ -256,12 +290,16 @@ def test_preprocessing_port_matches_server(app) -> None:
             for t in np.linspace(0, 1, 40):
                 cx, cy = a + (b - a) * t
                 ink |= (xx + 0.5 - cx) ** 2 + (yy + 0.5 - cy * 1.2) ** 2 <= radius ** 2
-        gray = np.where(ink, 0.0, 1.0)
-        want = preprocess.to_mnist(gray)
-        got = page.evaluate("a => window.cnnLens.toMnist(a[0], a[1], a[2])",
-                            [gray.reshape(-1).tolist(), 96, 120])
-        assert got is not None
-        np.testing.assert_array_equal(np.asarray(got, np.uint8).reshape(28, 28), want)
+        grays.append(np.where(ink, 0.0, 1.0))
+    got = page.evaluate("""(grays) => grays.map((g) => {
+        const d = window.cnnLens.toMnist(Array.from(g, Number), 96, 120);
+        return d && d.join(","); })""",
+                        ["".join("01"[int(v)] for v in g.reshape(-1)) for g in grays])
+    assert len(got) == len(grays)
+    for gray, digit in zip(grays, got, strict=True):
+        assert digit is not None
+        ours = np.asarray(digit.split(","), dtype=np.int64).reshape(28, 28)
+        np.testing.assert_array_equal(ours, preprocess.to_mnist(gray))
 
 
 def test_png_export(app) -> None:

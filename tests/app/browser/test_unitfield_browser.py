@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.app.browser import hover
 from tests.app.browser.chromium import open_page, page_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -55,33 +56,48 @@ def _bounds(f, y: int, x: int) -> list[int]:
 
 @pytest.mark.parametrize("arch", ZOO)
 def test_hovered_field_matches_engine(app, arch: str) -> None:
+    """Every layer's panel: on each picker its four corners (where padding clips the field) and
+    6 random units, hovered, then the pointer leaves (the picked unit (0, 0) shows again); a
+    panel without a picker shows unit (0, 0, 0). The units are hovered in one evaluate
+    (tests/app/browser/hover.py); one unit per network with the real mouse."""
     page = _open(app, f"arch={arch}&sample=5")
     fields = _engine(arch)
     rng = random.Random(arch)
-    checked = 0
+    # the page's panels mount one by one: wait for all of them
+    page.wait_for_function("(names) => names.every((n) => window.cnnUnitField.panels[n])",
+                           arg=list(fields), timeout=60_000)
+    plan = []
     for name, f in fields.items():
         size = f.output_size
         if f.is_global or size is None or size == (1, 1):
-            layer, _, rf = _unit(page, name)  # no picker: unit (0, 0, 0) is shown
-            assert layer == name
-            assert rf == ([0, 27, 0, 27] if f.is_global else _bounds(f, 0, 0)), name
-            checked += 1
-            continue
-        h, w = size
-        canvas = page.locator(f"{_panel(name)} canvas.picker")
-        canvas.scroll_into_view_if_needed()
-        box = canvas.bounding_box()
-        picks = {(0, 0), (h - 1, w - 1)} | {(rng.randrange(h), rng.randrange(w)) for _ in range(6)}
-        for y, x in sorted(picks):
-            page.mouse.move(box["x"] + (x + 0.5) * box["width"] / w,
-                            box["y"] + (y + 0.5) * box["height"] / h)
-            layer, (_c, gy, gx), rf = _unit(page, name)
-            assert (layer, gy, gx) == (name, y, x)
-            assert rf == _bounds(f, y, x), f"{arch} {name} ({y}, {x})"
-            checked += 1
-        page.mouse.move(0, 0)  # leave: the panel shows its picked unit again
-        assert _unit(page, name)[1] == [0, 0, 0]
-    assert checked >= 40
+            plan.append([name, 0, 0, []])
+        else:
+            plan.append([name, *size, [list(p) for p in hover.picks(rng, *size, 6)]])
+    seen = page.evaluate(hover.UNITFIELD_HOVER, plan)
+    assert len(seen) == sum(len(p[3]) + 1 for p in plan)
+    for name, y, x, unit, rf in seen:
+        f = fields[name]
+        layer, (_c, gy, gx), got = hover.parse(unit, rf)
+        assert layer == name
+        if y < 0:  # at rest: unit (0, 0, 0), the picked one
+            assert (_c, gy, gx) == (0, 0, 0), name
+            assert got == ([0, 27, 0, 27] if f.is_global else _bounds(f, 0, 0)), name
+        else:
+            assert (gy, gx) == (y, x)
+            assert got == _bounds(f, y, x), f"{arch} {name} ({y}, {x})"
+    assert sum(y >= 0 for _, y, *_ in seen) >= 40
+    # the real pointer: the deepest layer with a picker, a unit hovered, then left
+    name, h, w, _ = [p for p in plan if p[3]][-1]
+    canvas = page.locator(f"{_panel(name)} canvas.picker")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + (w - 2 + 0.5) * box["width"] / w,
+                    box["y"] + (h - 1 + 0.5) * box["height"] / h)
+    layer, (_c, gy, gx), rf = _unit(page, name)
+    assert (layer, gy, gx) == (name, h - 1, w - 2)
+    assert rf == _bounds(fields[name], h - 1, w - 2), f"{arch} {name} by mouse"
+    page.mouse.move(0, 0)  # leave: the panel shows its picked unit again
+    assert _unit(page, name)[1] == [0, 0, 0]
 
 
 def test_keyboard_moves_and_picks(app) -> None:
