@@ -31,7 +31,8 @@ import pytest
 from bench.server import wait_idle
 from tests.app.browser.chromium import shared_browser, shared_server
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# one worker runs this module and test_lens_browser.py: their app server with the lens, once
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("lens-app")]
 
 LENS = "[data-testid=lens]"
 PAD = f"{LENS} canvas.pad"
@@ -263,7 +264,9 @@ def test_unit_field_labels_follow_the_unit(app) -> None:
 
 
 def test_saliency_grid_labels_say_where_each_map_is_strongest(app) -> None:
-    page = _go(app, "model=seed&input=sample:3&layer=relu5&view=compare",
+    # relu8: Occlusion's 14x14 window in steps of 2 (64 patches, where relu5 has 324), so the
+    # fourteen maps arrive sooner; the labels are made alike for every layer
+    page = _go(app, "model=seed&input=sample:3&layer=relu8&view=compare",
                "document.querySelector('[data-testid=stMain]') && "
                "window.cnnSaliency && window.cnnSaliency.panel")
     # the grid is computed in this browser, each map as it arrives: wait for all fourteen

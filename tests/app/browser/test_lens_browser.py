@@ -21,7 +21,9 @@ import pytest
 from tests.app.browser import hover
 from tests.app.browser.chromium import open_page, page_app, shared_server
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# one worker runs this module and test_draw_browser.py: one lens page server, and one app
+# server with the lens (test_lens_in_the_explorer and the draw tests), started once
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("lens-app")]
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -17,7 +17,8 @@ import pytest
 from tests.app.browser import hover
 from tests.app.browser.chromium import open_page, page_app
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# one worker runs this module: the unit-field page's server started once
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("unitfield-page")]
 
 ROOT = Path(__file__).resolve().parents[3]
 ZOO = ["seed", "seed-3x3", "compact", "fast"]
