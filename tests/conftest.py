@@ -98,6 +98,23 @@ def pytest_collection_modifyitems(config, items) -> None:
         return 0 if item.get_closest_marker("browser") else 1 if item.get_closest_marker(
             "slow") else 2
     items.sort(key=rank)
+    _group_for_xdist(config, items)
+
+
+def _group_for_xdist(config, items) -> None:
+    """Under ``--dist loadgroup``, end each ``xdist_group`` test's id with ``@GROUP``, which is
+    how the scheduler sends a group to one worker. pytest-xdist 3.8 writes the suffix to
+    ``item._nodeid``, which pytest 9 no longer reads (the id lives in ``item._id``): without
+    this, every group's tests spread over all workers, each starting its own servers."""
+    if not getattr(config.option, "loadgroup", False):  # set in the workers only
+        return
+    from _pytest.nodeid import NodeId
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(names)
+        if names and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 @pytest.hookimpl(hookwrapper=True)
