@@ -108,7 +108,10 @@ def _group_for_xdist(config, items) -> None:
     this, every group's tests spread over all workers, each starting its own servers."""
     if not getattr(config.option, "loadgroup", False):  # set in the workers only
         return
-    from _pytest.nodeid import NodeId
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # a pytest before 9 reads item._nodeid, where pytest-xdist writes it
+        return
     for item in items:
         names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
                         for m in item.iter_markers("xdist_group")})
