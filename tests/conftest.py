@@ -104,6 +104,26 @@ def pytest_collection_modifyitems(config, items) -> None:
         return 0 if item.get_closest_marker("browser") else 1 if item.get_closest_marker(
             "slow") else 2
     items.sort(key=rank)
+    _name_xdist_groups(config, items)
+
+
+def _name_xdist_groups(config, items) -> None:
+    """In a pytest-xdist worker under ``--dist loadgroup``: each test marked
+    ``xdist_group(name)`` gets ``@name`` at the end of its id, which is how the scheduler sends a
+    group to one worker. pytest-xdist 3.8 writes it into ``item._nodeid``, which pytest 9 no
+    longer reads (its id is ``item._id``): without this every group was spread over the
+    workers, each paying the group's setup."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest: pytest-xdist's own suffix works
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 @pytest.hookimpl(hookwrapper=True)
