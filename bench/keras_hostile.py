@@ -2,7 +2,7 @@
 
     KERAS_BACKEND=torch .venv/bin/python bench/keras_hostile.py [--before OLD_CHECKOUT] [--out bench/results/keras_hostile.txt]
 
-Saves the Keras networks of tests/model/files/keras_fixtures.py (Keras in a subprocess, as the
+Saves the Keras networks of tests/fixtures/keras/make_keras.py (Keras in a subprocess, as the
 tests do), builds each hostile file of the tests' ``HOSTILE`` table from them, plus a Dense
 bias written in one gzip chunk of 256M floats (1 GB once inflated) with unlimited maxshape.
 Each case runs in a fresh process capped at 3 GB of address space (``bench/hostile_case.py``

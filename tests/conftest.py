@@ -67,9 +67,9 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
-@pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    """The real MNIST folder from $MNIST_DIR; tests needing it skip when it is not set."""
+def mnist_folder() -> Path:
+    """The real MNIST folder from $MNIST_DIR; skips the calling test, saying why, when it is not
+    set or not a folder."""
     value = os.environ.get("MNIST_DIR")
     if not value:
         pytest.skip("set MNIST_DIR to a folder with the four MNIST files to run this test")
@@ -77,6 +77,12 @@ def mnist_dir() -> Path:
         pytest.skip(f"MNIST_DIR is {value} (resolved: {Path(value).resolve()}), which is not a "
                     f"folder; point it at the folder with the four MNIST files")
     return Path(value)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The real MNIST folder from $MNIST_DIR; tests needing it skip when it is not set."""
+    return mnist_folder()
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -4,59 +4,30 @@ scaling found with each convention's accuracy and lets it be changed; a refused 
 one-line message. Then every explorer view opens on the imported Keras residual network, and
 the whole-network views say so when the MNIST test set is missing.
 
-One AppTest for the module; the Keras files are saved in a subprocess (torch backend).
+One AppTest for the module; the files are the readers' committed fixtures (tests/fixtures/).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from model.store import load_samples
 from tests.app.test_app import APP, ok, texts
 from ui.explorer import VIEWS
 
 pytest.importorskip("onnx")
-torch = pytest.importorskip("torch")
-from tests.model.files.test_onnx_import import FlatCNN, export  # noqa: E402
 
 # converting uploads, then every view of them: minutes; in one parallel worker
-# (pytest-xdist's loadgroup), which converts the files once
+# (pytest-xdist's loadgroup)
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("import-upload")]
 
-KERAS_FIXTURES = Path(__file__).parents[1] / "model" / "files" / "keras_fixtures.py"
-_APP: list[AppTest] = []
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("uploads")
-    np.save(out / "images.npy", load_samples()[0][:8])
-    # the Keras files are saved while the ONNX ones are exported here
-    log = tmp_path_factory.mktemp("keras") / "stderr.txt"
-    with open(log, "wb") as err:
-        keras = subprocess.Popen([sys.executable, str(KERAS_FIXTURES), str(out), "--cases",
-                                  "residual,lambda"], env={**os.environ, "KERAS_BACKEND": "torch"},
-                                 stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        torch.manual_seed(0)
-        model = FlatCNN().eval()
-        export(model, (1, 28, 28), out / "flat.onnx", "torchscript")
-        export(model, (1, 28, 28), out / "flatdyn.onnx", "dynamo")
-        keras.wait(timeout=600)
-    finally:
-        if keras.poll() is None:
-            keras.kill()
-            keras.wait()
-    assert keras.returncode == 0, log.read_text(errors="replace")[-3000:]
-    return out
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ONNX = FIXTURES / "pytorch" / "onnx"  # flat-cnn-*: the flat CNN of onnx_nets.py, both exporters
+KERAS = FIXTURES / "keras"  # residual.keras, and lambda.keras (refused)
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +72,9 @@ def test_upload_box_names_the_formats(app: AppTest) -> None:
         assert words in box.label + box.help, words
 
 
-def test_onnx_upload_converts_with_the_scaling_found(app: AppTest, files: Path) -> None:
-    at = upload(app, files, "flat.onnx")
-    imp = imported(at, "flat.onnx")
+def test_onnx_upload_converts_with_the_scaling_found(app: AppTest) -> None:
+    at = upload(app, ONNX, "flat-cnn-torchscript.onnx")
+    imp = imported(at, "flat-cnn-torchscript.onnx")
     acc = imp["accuracy"]
     assert set(acc) == {"unit", "mnist", "symmetric", "raw"}
     like = imp["likelihood"]
@@ -115,17 +86,18 @@ def test_onnx_upload_converts_with_the_scaling_found(app: AppTest, files: Path) 
     other = "raw" if imp["scale"] != "raw" else "unit"
     picker.select(other).run()  # overridden: converted again with the teacher's choice
     ok(at)
-    assert imported(at, "flat.onnx")["scale"] == other
+    assert imported(at, "flat-cnn-torchscript.onnx")["scale"] == other
     assert at.selectbox(key="model.import_scale").value == other
 
 
-def test_onnx_with_its_data_file(app: AppTest, files: Path) -> None:
-    at = upload(app, files, "flatdyn.onnx", "flatdyn.onnx.data")
-    assert set(imported(at, "flatdyn.onnx")["files"]) == {"flatdyn.onnx", "flatdyn.onnx.data"}
+def test_onnx_with_its_data_file(app: AppTest) -> None:
+    at = upload(app, ONNX, "flat-cnn-dynamo.onnx", "flat-cnn-dynamo.onnx.data")
+    assert set(imported(at, "flat-cnn-dynamo.onnx")["files"]) == {
+        "flat-cnn-dynamo.onnx", "flat-cnn-dynamo.onnx.data"}
 
 
-def test_a_refused_file_says_why_in_one_line(app: AppTest, files: Path) -> None:
-    at = upload(app, files, "lambda.keras")
+def test_a_refused_file_says_why_in_one_line(app: AppTest) -> None:
+    at = upload(app, KERAS, "lambda.keras")
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "cannot be used. lambda.keras: layer" in errors[0], errors
     assert "Lambda" in errors[0] and "double" in errors[0] and "\n" not in errors[0]
@@ -133,8 +105,8 @@ def test_a_refused_file_says_why_in_one_line(app: AppTest, files: Path) -> None:
     assert at.selectbox(key="model.choice").value.kind == "checkpoint"
 
 
-def test_keras_upload_and_every_view(app: AppTest, files: Path) -> None:
-    at = upload(app, files, "residual.keras")
+def test_keras_upload_and_every_view(app: AppTest) -> None:
+    at = upload(app, KERAS, "residual.keras")
     imp = imported(at, "residual.keras")
     assert imp["scale"] in imp["accuracy"]
     layers = [o for o in at.selectbox(key="layer.name").options]

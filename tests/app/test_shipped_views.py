@@ -45,6 +45,16 @@ def opened(name: str) -> AppTest:
     return at
 
 
+@pytest.fixture(autouse=True)
+def _stop_background_tasks():
+    """After each test: ask the views' background computations (Trust's table) to stop, without
+    waiting. No test here reads their results; left running, one per network, they would slow
+    the next pages of this process and the module's end, which waits for them."""
+    yield
+    from model.training.background import TASKS
+    TASKS.stop_running(0)
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _finish_background_tasks():
     """After the module: stop the views' background computations (Trust's table), so no torch

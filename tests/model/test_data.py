@@ -3,7 +3,6 @@
 import gzip
 import hashlib
 import http.server
-import os
 import struct
 import threading
 from pathlib import Path
@@ -242,14 +241,19 @@ def test_data_cli_exits_2_for_missing_data_as_train_does(tmp_path):
     assert "Traceback" not in r.stderr
 
 
-def test_skip_message_names_the_missing_folder(tmp_path):
-    import subprocess
-    import sys
+def test_skip_message_names_the_missing_folder(tmp_path, monkeypatch):
+    """The mnist_dir fixture's skip: it names the folder that is not there, and says what to
+    set when nothing is."""
+    from tests.conftest import mnist_folder
 
-    root = Path(__file__).resolve().parents[2]
     missing = tmp_path / "no-such-mnist"
-    env = {**os.environ, "MNIST_DIR": str(missing)}
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                        "tests/model/test_data.py::test_real_mnist"], cwd=root, env=env,
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0 and f"MNIST_DIR is {missing}" in r.stdout, r.stdout
+    monkeypatch.setenv("MNIST_DIR", str(missing))
+    with pytest.raises(pytest.skip.Exception) as info:
+        mnist_folder()
+    assert f"MNIST_DIR is {missing}" in str(info.value) and "not a folder" in str(info.value)
+    monkeypatch.delenv("MNIST_DIR")
+    with pytest.raises(pytest.skip.Exception) as info:
+        mnist_folder()
+    assert "set MNIST_DIR to a folder" in str(info.value)
+    monkeypatch.setenv("MNIST_DIR", str(tmp_path))
+    assert mnist_folder() == tmp_path

@@ -126,13 +126,26 @@ def test_shipped_checkpoints_load():
 # its shipped predictions and a slice re-run (tests/model/test_seed_original.py)
 @pytest.mark.parametrize("name", [n for n in SHIPPED if n != "seed-original"])
 def test_shipped_accuracy_is_reproduced(mnist_dir, name):
-    path = shipped_checkpoints()[name]
-    r = subprocess.run([sys.executable, "-m", "model.evaluate", str(path), "--data-dir",
-                        str(mnist_dir), "--no-download"], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+    """The 10,000 test digits through the checkpoint here, by the evaluate command's function
+    (in this process: the command's start and imports are paid once, by the next test)."""
+    from model.evaluate import evaluate
+
+    out = evaluate(str(shipped_checkpoints()[name]), str(mnist_dir), download=False)
     assert out["n"] == 10000 and out["arch"] == name
     assert out["test_accuracy"] == out["card_test_accuracy"]
+
+
+@pytest.mark.mnist
+def test_evaluate_cli_prints_the_test_accuracy_beside_the_card(mnist_dir, capsys):
+    """The command's arguments and its JSON line (``python -m model.evaluate`` itself is run by
+    test_evaluate_cli_bad_checkpoint)."""
+    from model.evaluate import main
+
+    path = shipped_checkpoints()["mlp"]  # the quickest to evaluate; the function runs them all
+    assert main([str(path), "--data-dir", str(mnist_dir), "--no-download"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 10000 and out["arch"] == "mlp" and out["checkpoint"] == str(path)
+    assert out["test_accuracy"] == out["card_test_accuracy"] == out["correct"] / 10000
 
 
 def test_lab_table_trains_and_round_trips(tmp_path):

@@ -1,11 +1,13 @@
-"""The Keras 3 reader: networks saved by Keras itself (tests/model/files/keras_fixtures.py, run
-once in a subprocess with the torch backend) give the class probabilities Keras's own predict
-gives, through this project's checkpoint and numpy forward pass; hostile files get a one-line
-message."""
+"""The Keras 3 reader: networks saved by Keras itself give the class probabilities Keras's own
+predict gives, through this project's checkpoint and numpy forward pass; hostile files get a
+one-line message. The saved files are committed (tests/fixtures/keras/make_keras.py, Keras with
+the torch backend, wrote them); one network is saved here live, in a subprocess, so Keras's
+current output is read too."""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import io
 import json
 import os
@@ -19,12 +21,11 @@ import pytest
 
 from model.files import keras_import
 from model.files.imported import to_checkpoint
-from model.store import load_samples
 from viz.network import card as card_reader
 from viz.network.card import CardError
 from viz.network.npforward import NumpyNet, forward
 
-FIXTURES = Path(__file__).with_name("keras_fixtures.py")
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "keras" / "make_keras.py"
 # case -> (input scaling Keras was fed, the layout the reader finds)
 CASES = {"sequential_cnn": ("unit", "NHWC"), "batchnorm": ("unit", "NHWC"),
          "rescaling": ("raw", "NHW"), "residual": ("unit", "NHWC"), "concat": ("unit", "NHWC"),
@@ -35,17 +36,10 @@ TOLERANCE = 1e-4
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The folder of Keras-saved networks, their Keras probabilities and the images."""
-    out = tmp_path_factory.mktemp("keras")
-    images, _ = load_samples()
-    noise = np.random.default_rng(3).integers(0, 256, (4, 28, 28), dtype=np.uint8)
-    np.save(out / "images.npy", np.concatenate([images[:40], noise]))
-    env = {**os.environ, "KERAS_BACKEND": "torch"}
-    run = subprocess.run([sys.executable, str(FIXTURES), str(out)], env=env, timeout=600,
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return out
+def saved() -> Path:
+    """The folder of Keras-saved networks, their Keras probabilities and the images (the
+    committed files)."""
+    return FIXTURES.parent
 
 
 def _probs(data: bytes, images: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -59,9 +53,14 @@ def _probs(data: bytes, images: np.ndarray) -> tuple[np.ndarray, dict]:
     return np.array(out), card
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("case", list(CASES))
 def test_probabilities_equal_keras(saved: Path, case: str) -> None:
+    _equals_keras(saved, case)
+
+
+def _equals_keras(saved: Path, case: str) -> None:
+    """Checks ``saved/<case>.keras`` reads with its layout and, converted, gives the
+    probabilities Keras gave (``saved/<case>.npy``) on ``saved/images.npy``."""
     feed, layout = CASES[case]
     imp = keras_import.read((saved / f"{case}.keras").read_bytes(), f"{case}.keras")
     assert imp.layout == layout and imp.format == "keras" and imp.producer.startswith("Keras 3")
@@ -73,15 +72,23 @@ def test_probabilities_equal_keras(saved: Path, case: str) -> None:
     assert card["input_scale"] == ("inside" if case == "rescaling" else "unit")
 
 
-def test_records(saved: Path) -> None:
-    def layers(case: str) -> dict[str, dict]:
-        imp = keras_import.read((saved / f"{case}.keras").read_bytes(), case)
-        return {rec["name"]: rec for rec in imp.layers}
+def _layers(saved: Path, case: str) -> dict[str, dict]:
+    imp = keras_import.read((saved / f"{case}.keras").read_bytes(), case)
+    return {rec["name"]: rec for rec in imp.layers}
 
-    res = layers("residual")
+
+def _residual_records(saved: Path) -> None:
+    res = _layers(saved, "residual")
     assert res["join"]["inputs"] == ["stem_relu", "bn"] and res["bn"]["channels"] == 6
     assert res["pool"] == {"name": "pool", "type": "maxpool", "kernel": 3, "stride": 2,
                            "padding": 0, "ceil_mode": True}  # Keras pads 0 before, 1 after
+
+
+def test_records(saved: Path) -> None:
+    def layers(case: str) -> dict[str, dict]:
+        return _layers(saved, case)
+
+    _residual_records(saved)
     cat = layers("concat")
     assert cat["cat"]["inputs"] == ["a", "b_sigmoid"] and "inputs" not in cat["a"]
     assert cat["b"]["inputs"] == ["input"]
@@ -281,3 +288,28 @@ def test_importer_command_on_a_keras_file(saved: Path, tmp_path: Path, capsys) -
     err = capsys.readouterr().err
     assert err.startswith("error: lambda.keras: ") and "double" in err
     assert err.count("\n") == 1 and not (tmp_path / "lambda.safetensors").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Keras's current output
+# ---------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_keras_saves_and_exports_live(saved: Path, tmp_path: Path) -> None:
+    """The residual network saved by the installed Keras here, in a subprocess (its import
+    takes seconds), and exported by its ONNX exporter: read and compared as the committed
+    files are (they are an earlier Keras's output)."""
+    if importlib.util.find_spec("keras") is None:  # not imported here: its backend is torch
+        pytest.skip("keras is not installed")
+    (tmp_path / "images.npy").write_bytes((saved / "images.npy").read_bytes())
+    run = subprocess.run([sys.executable, str(FIXTURES), str(tmp_path), "--cases", "residual"],
+                         env={**os.environ, "KERAS_BACKEND": "torch"}, timeout=600,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    _equals_keras(tmp_path, "residual")
+    _residual_records(tmp_path)
+    if importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec(
+            "onnx") is None:
+        return
+    from tests.model.files.test_onnx_import import keras_onnx_equals_onnxruntime
+    keras_onnx_equals_onnxruntime(tmp_path / "residual.onnx", "residual")
