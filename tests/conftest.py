@@ -98,6 +98,25 @@ def pytest_collection_modifyitems(config, items) -> None:
         return 0 if item.get_closest_marker("browser") else 1 if item.get_closest_marker(
             "slow") else 2
     items.sort(key=rank)
+    _name_xdist_groups(config, items)
+
+
+def _name_xdist_groups(config, items) -> None:
+    """In a pytest-xdist worker under ``--dist loadgroup``: end the id of each test marked
+    ``xdist_group`` with ``@GROUP``, which is how the scheduler sends a group to one worker.
+    pytest-xdist 3.8 writes that id into an attribute pytest 9 no longer reads, so without this
+    every group's tests spread over the workers (each starting the group's server again)."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest, where pytest-xdist's own renaming works
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid and hasattr(item, "_id"):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
 
 
 @pytest.hookimpl(hookwrapper=True)
