@@ -18,6 +18,7 @@ import re
 import sys
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ ARTIFACTS = ROOT / "test-artifacts"
 sys.path.insert(0, str(ROOT / "deploy"))
 from serve import find_nginx  # noqa: E402
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("deploy")]  # one deployment
 
 
 def _get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], str]:
@@ -56,25 +57,31 @@ def _cookie_for(url: str, backend: int) -> str:
     return nl.route_cookie_for(int(url.rsplit(":", 1)[1]), backend)["cnnlens_route"]
 
 
-def _model_options(url: str, cookie: str) -> list[str]:
-    """The sidebar's model list as a browser sees it through the proxy."""
+def _model_options(url: str, cookies: list[str]) -> list[list[str]]:
+    """The sidebar's model list as a browser sees it through the proxy, one page per route
+    cookie; the pages load side by side (a process's first page is its costliest)."""
     from bench.server import wait_idle
     from tests.app.browser.chromium import new_page
-    with new_page(1280, 800) as page:
-        page.context.add_cookies([{"name": "cnnlens_route", "value": cookie, "url": url}])
-        page.goto(url + "/")
-        box = page.locator(".st-key-model-choice input")
-        try:
-            box.wait_for(timeout=120_000)
-            wait_idle(page, 120_000)
-            box.click()
-            options = page.get_by_role("option")
-            options.first.wait_for(timeout=30_000)
-            return options.all_inner_texts()
-        except Exception:
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "deploy_failure.png"), full_page=True)
-            raise
+    with ExitStack() as pages_open:
+        pages = [pages_open.enter_context(new_page(1280, 800)) for _ in cookies]
+        for page, cookie in zip(pages, cookies, strict=True):
+            page.context.add_cookies([{"name": "cnnlens_route", "value": cookie, "url": url}])
+            page.goto(url + "/")
+        lists = []
+        for page in pages:
+            box = page.locator(".st-key-model-choice input")
+            try:
+                box.wait_for(timeout=120_000)
+                wait_idle(page, 120_000)
+                box.click()
+                options = page.get_by_role("option")
+                options.first.wait_for(timeout=30_000)
+                lists.append(options.all_inner_texts())
+            except Exception:
+                ARTIFACTS.mkdir(exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "deploy_failure.png"), full_page=True)
+                raise
+        return lists
 
 
 def test_two_processes_behind_nginx_share_the_runs_folder(deployed) -> None:
@@ -111,8 +118,7 @@ def test_two_processes_behind_nginx_share_the_runs_folder(deployed) -> None:
     # ... is in the model list of both processes (in a browser through the proxy; without
     # Chromium, in the sidebar both processes run, under AppTest on the same folder).
     if _have_browser():
-        for cookie in (a, b):
-            options = _model_options(url, cookie)
+        for options in _model_options(url, [a, b]):
             assert any(o.startswith("trained here: compact") for o in options), options
     else:
         from streamlit.testing.v1 import AppTest
@@ -260,6 +266,20 @@ def test_uploads_are_rate_limited_per_browser(deployed) -> None:
     assert 429 in statuses, statuses
 
 
+def _wait_routed_again(port: int, route: dict[str, str], backend: int) -> None:
+    """Until nginx sends a request on ``route`` (a jar whose cookie names the app process on
+    port ``backend``) to that process again: it is back and its fail_timeout has passed (nginx
+    has one worker, so one failure state), without a fixed wait's slack."""
+    deadline = time.monotonic() + nl.FAIL_TIMEOUT + 60
+    while True:
+        answer = nl.request(port, "GET", "/_stcore/health", dict(route))
+        if answer.status == 200 and answer.headers.get("x-cnn-lens-backend", "").endswith(
+                f"127.0.0.1:{backend}"):
+            return
+        assert time.monotonic() < deadline, f"nginx never sent {route} to port {backend} again"
+        time.sleep(0.1)
+
+
 def test_sessions_survive_a_restarted_app_process(deployed) -> None:
     _, apps, _, dep = deployed
     port = dep.port
@@ -268,13 +288,14 @@ def test_sessions_survive_a_restarted_app_process(deployed) -> None:
     # Process A dies; a browser whose route names A opens a session during the outage: nginx
     # fails over to B and moves the browser's route to B.
     jar = nl.route_cookie_for(port, a_port)
+    to_a = dict(jar)  # a route to A that stays one
     nl.kill_app(a_port)
     with nl.Session(port, jar) as s:
         assert s.backend.endswith(f"127.0.0.1:{b_port}"), s.backend
         assert s.session_id and s.media, (s.session_id, s.media)
         # deploy/serve.py restarts A; nginx tries it again after fail_timeout
         nl.wait_health(a_port)
-        time.sleep(nl.FAIL_TIMEOUT + 1)
+        _wait_routed_again(port, to_a, a_port)
         got = nl.session_requests(port, jar, s)
         assert got["media"] == [200] * len(s.media) and got["upload"] == [204] * 3, got
         assert jar["cnnlens_route"].endswith(f".{apps.index(b_port)}"), jar  # the route moved
@@ -283,13 +304,14 @@ def test_sessions_survive_a_restarted_app_process(deployed) -> None:
     # the old session id, as Streamlit's client does; it gets a new session in the other
     # process, and that session's images and uploads work once the dead one is back.
     jar = nl.route_cookie_for(port, b_port)
+    to_b = dict(jar)
     with nl.Session(port, jar) as s:
         assert nl.session_requests(port, jar, s)["upload"] == [204] * 3
         nl.kill_app(b_port)
     with nl.Session(port, jar, existing=s.session_id) as s2:
         assert s2.session_id != s.session_id and s2.backend.endswith(f":{a_port}"), s2.backend
         nl.wait_health(b_port)
-        time.sleep(nl.FAIL_TIMEOUT + 1)
+        _wait_routed_again(port, to_b, b_port)
         got = nl.session_requests(port, jar, s2)
         assert got["media"] == [200] * len(s2.media) and got["upload"] == [204] * 3, got
 

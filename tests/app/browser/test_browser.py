@@ -1,13 +1,17 @@
 """The real app in a real browser: ``streamlit run app.py`` driven by headless Debian Chromium.
 
-Switch layer, pick a unit and see its region, draw a digit and get a prediction, upload a PNG.
-Screenshots go to test-artifacts/ when a step fails; the server is always killed.
+Switch layer, pick a unit and see its region, draw a digit and get a prediction, upload a PNG;
+open a shared link, train a few steps, analyse in the lab. One server for the module (its first
+page, which imports torch and the app, is the costliest step), each test on a page of its own;
+its log, read after each test, holds no warning or stack trace. Screenshots go to
+test-artifacts/ when a step fails; the server is always killed.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +20,18 @@ import pytest
 from bench.server import server, wait_idle
 from tests.app.browser.chromium import new_page, require_browser, screenshot_on_failure
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("app-browser")]
 
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """The module's server, with a runs folder of its own (MNIST_DIR as the tests were given
+    it): its URL and its log."""
+    require_browser()
+    folder = tmp_path_factory.mktemp("app")
+    log = folder / "server.log"
+    with server({"CNN_LENS_RUNS_DIR": str(folder / "runs")}, log=log) as url:
+        yield url, log
 
 
 def assert_clean_log(log: Path) -> None:
@@ -42,11 +56,10 @@ def _digit_png() -> bytes:
     return buf.getvalue()
 
 
-def test_explorer_in_chromium(tmp_path: Path) -> None:
-    require_browser()
+def test_explorer_in_chromium(app: tuple[str, Path], tmp_path: Path) -> None:
+    url, log = app
     step = "start"
-    log = tmp_path / "server.log"
-    with server(log=log) as url, new_page(1280, 800) as page, screenshot_on_failure(
+    with new_page(1280, 800) as page, screenshot_on_failure(
             page, lambda: f"browser_failure_{step.replace(' ', '_')}"):
         step = "open"
         page.goto(url)
@@ -136,14 +149,13 @@ def test_explorer_in_chromium(tmp_path: Path) -> None:
     assert_clean_log(log)
 
 
-def test_classroom_in_chromium(tmp_path: Path, mnist_dir: str) -> None:
+@pytest.mark.usefixtures("mnist_dir")  # training needs the MNIST files: skipped without them
+def test_classroom_in_chromium(app: tuple[str, Path]) -> None:
     """A shared link opens its exact view; a short training run shows its progress and ends
     saved; the lab analyses the seed."""
-    require_browser()
+    url, log = app
     step = "start"
-    env = {"MNIST_DIR": mnist_dir, "CNN_LENS_RUNS_DIR": str(tmp_path / "runs")}
-    log = tmp_path / "server.log"
-    with server(env, log=log) as url, new_page(1280, 800) as page, screenshot_on_failure(
+    with new_page(1280, 800) as page, screenshot_on_failure(
             page, lambda: f"classroom_failure_{step.replace(' ', '_')}"):
         step = "open a shared link"
         page.goto(url + "?model=seed&input=sample:17&layer=conv3&view=field&unit=2,5,7")
@@ -158,14 +170,14 @@ def test_classroom_in_chromium(tmp_path: Path, mnist_dir: str) -> None:
         _text(page, "Train a network")
         wait_idle(page)
         steps = page.locator(".st-key-train-max_steps input")
-        steps.fill("60")
+        steps.fill("10")  # the fewest: MNIST, validation and test keep it on screen a while
         steps.press("Enter")
         wait_idle(page)
-        _text(page, "60 steps of 128 images")
+        _text(page, "10 steps of 128 images")
         page.locator(".st-key-train-start button").click()
         _text(page, "by you")
         page.locator("[data-testid='stProgress']").wait_for(timeout=60_000)
-        _text(page, "Finished after 60 steps", timeout=180_000)
+        _text(page, "Finished after 10 steps", timeout=180_000)
         _text(page, "test accuracy")
         wait_idle(page)
         _text(page, "Watch it learn")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
+import signal
 import time
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -34,6 +36,9 @@ def two_servers(envs: list[dict[str, str]], folder: Path):
             wait_http(p, 120)
         yield ports
     finally:
+        for proc in procs:  # both told at once: they stop side by side
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
         for proc in procs:
             stop(proc)
 
@@ -54,10 +59,24 @@ async def follow_until(student, key: str, value: str) -> None:
         assert not reply.errors, reply.errors
 
 
+async def first_page(port: int) -> None:
+    """Open the explorer once in a session of its own (no class): a process's first page, which
+    imports torch and the app, is its costliest."""
+    from bench.st_client import Session
+    session = Session(port, "", request_timeout=120)
+    try:
+        reply = await session.open()
+        assert not reply.errors, reply.errors
+    finally:
+        await session.close()
+
+
 async def a_class_on_two_processes(ports: list[int], runs: Path | None) -> None:
     from streamlit.proto.WidgetStates_pb2 import WidgetState
 
     from bench.st_client import Session, choose, segment
+    # the student's process makes its first page while the teacher starts the class
+    student_process_ready = asyncio.create_task(first_page(ports[1]))
     teacher = Session(ports[0], "class=new", request_timeout=120)
     reply = await teacher.open()
     assert not reply.errors, reply.errors
@@ -71,6 +90,7 @@ async def a_class_on_two_processes(ports: list[int], runs: Path | None) -> None:
     await teacher.set(view, segment(view, "Receptive field"))
     assert params(teacher)["view"] == "field"
 
+    await student_process_ready
     student = Session(ports[1], f"class={code}", request_timeout=120)
     reply = await student.open()
     assert not reply.errors, reply.errors
