@@ -195,8 +195,8 @@ def test_a_class_follows_the_teacher(app) -> None:
         assert gallery.locator("b", has_text="Ada").count() == 0
 
         # 6. A click on it: the digit is the input of every screen following.
-        digit.click()
-        student.get_by_text("Input: your drawing").first.wait_for(timeout=FOLLOW_MS)
+        digit.click()  # the teacher's fragment, then its whole page, then the student's poll and page
+        student.get_by_text("Input: your drawing").first.wait_for(timeout=2 * FOLLOW_MS)
         assert not {"input", "sample", "test"} & set(params(student))  # a drawing has no link
         assert params(student)["class"] == code
     finally:
