@@ -132,8 +132,12 @@ def sidebar(page, open_: bool) -> None:
 
 
 def resize(page, width: int, height: int) -> None:
+    """Give the window this size and wait until the page follows it (plotly and the components
+    follow the window's size); a page already at that size settled when it opened."""
+    if page.viewport_size == {"width": width, "height": height}:
+        return
     page.set_viewport_size({"width": width, "height": height})
-    settle(page)  # plotly and the components follow the window's size
+    settle(page)
 
 
 def axe(page) -> list[dict]:
@@ -233,7 +237,12 @@ def _report(found: dict, key: str | None) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("group", GROUPS)
+# Both tests of a group in one worker: its pages' computations (cached by the server of the
+# worker's process) run once, for the first of them
+GROUP_PARAMS = [pytest.param(g, id=g, marks=pytest.mark.xdist_group(f"screens-{g}")) for g in GROUPS]
+
+
+@pytest.mark.parametrize("group", GROUP_PARAMS)
 def test_every_page_at_every_width(app, group: str) -> None:
     found = walk(app, GROUPS[group])
     layout = _report(found, "layout")
@@ -241,7 +250,7 @@ def test_every_page_at_every_width(app, group: str) -> None:
     assert not layout and not violations, f"{layout}\n{violations}"
 
 
-@pytest.mark.parametrize("group", GROUPS)
+@pytest.mark.parametrize("group", GROUP_PARAMS)
 def test_presenter_mode_is_large_and_shows_the_pictures_first(app, group: str) -> None:
     found = walk_presenting(app, GROUPS[group])
     problems = _report(found, None)
