@@ -132,10 +132,10 @@ def sidebar(page, open_: bool) -> None:
 
 
 def resize(page, width: int, height: int) -> None:
-    """Give the window this size and wait until the page follows it (plotly and the components
-    follow the window's size); a page already at that size settled when it opened."""
-    if page.viewport_size == {"width": width, "height": height}:
-        return
+    """Give the window this size and wait until the page is still (plotly and the components
+    follow the window's size). Also at the size the page opened at: a component that computes
+    in the browser (the All methods grid) changes nothing the watch sees while it works, and
+    this second wait gives it the time to finish."""
     page.set_viewport_size({"width": width, "height": height})
     settle(page)
 
