@@ -88,8 +88,14 @@ WATCH = """() => {
   }
   window.screensWatch.last = performance.now();
 }"""
-STILL = (f"(ms) => !document.querySelector({BUSY!r}) "
-         f"&& performance.now() - window.screensWatch.last >= ms")
+# A component that computes in the browser (the All methods grid, the live maps) says
+# "updating ..." inside its shadow root, which the watch does not see: busy too, and the quiet
+# counts from when it is done
+STILL = ("(ms) => { const w = window.screensWatch;"
+         " const busy = document.querySelector(" + repr(BUSY) + ") || [...document.querySelectorAll("
+         "'*')].some((e) => e.shadowRoot && e.shadowRoot.textContent.includes('updating ...'));"
+         " if (busy) { w.last = performance.now(); return false; }"
+         " return performance.now() - w.last >= ms; }")
 QUIET_MS = 1000  # how long nothing may change before the page counts as still
 
 
@@ -133,9 +139,7 @@ def sidebar(page, open_: bool) -> None:
 
 def resize(page, width: int, height: int) -> None:
     """Give the window this size and wait until the page is still (plotly and the components
-    follow the window's size). Also at the size the page opened at: a component that computes
-    in the browser (the All methods grid) changes nothing the watch sees while it works, and
-    this second wait gives it the time to finish."""
+    follow the window's size)."""
     page.set_viewport_size({"width": width, "height": height})
     settle(page)
 
