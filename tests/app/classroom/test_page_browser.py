@@ -1,7 +1,9 @@
 """The teacher's Class page in Chromium at a phone's, a half laptop's, a laptop's, a wide
 laptop's and a projector's width, and in presenter mode: the code on one line and whole, and
 the code, the QR code, the join link, the gallery switch and the buttons never on top of each
-other. ``SCREENS_DIR=folder`` also saves a screenshot of each width there."""
+other. A phone opens the page in a phone's browser; the laptop widths are one page made
+narrower, and presenter mode one page at a projector's size then a laptop's, every check run at
+every size. ``SCREENS_DIR=folder`` also saves a screenshot of each width there."""
 
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ import pytest
 from bench.server import server, wait_idle
 from tests.app.browser.chromium import require_browser, screenshot_on_failure, shared_browser
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# One worker runs them, on the module's one server
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("class-page")]
 
-# (name, width, height, query)
-SCREENS = [(f"class-{w}", w, 900, "class=new") for w in (390, 800, 1280, 1400, 1920)] + [
-    ("class-present-1920", 1920, 1080, "class=new&present=1"),
-    ("class-present-1280", 1280, 720, "class=new&present=1")]
+# (name, query, phone, (width, height) in the order the page takes them): each opens once
+SCREENS = [("class-phone", "class=new", True, ((390, 900),)),
+           ("class-laptop", "class=new", False, ((1920, 900), (1400, 900), (1280, 900),
+                                                 (800, 900))),
+           ("class-present", "class=new&present=1", False, ((1920, 1080), (1280, 720)))]
 # What must not overlap: the code, its QR code, the join link, the gallery switch, the buttons
 # and the teacher link (folded).
 PARTS = {"code": "[data-testid=class-code]", "qr": "[data-testid=class-qr] img",
@@ -63,39 +67,57 @@ def overlap(a: dict, b: dict) -> float:
     return max(w, 0) * max(h, 0)
 
 
-@pytest.mark.parametrize(("name", "width", "height", "query"), SCREENS,
+def measure(page, width: int, height: int) -> dict:
+    """Give the window this size, wait for the QR code and the last layout, and measure the
+    parts (see ``MEASURE``)."""
+    if page.viewport_size != {"width": width, "height": height}:
+        page.set_viewport_size({"width": width, "height": height})
+    wait_idle(page, 60_000)
+    page.wait_for_function("() => { const i = document.querySelector("
+                           "'[data-testid=class-qr] img'); return i && i.complete; }")
+    page.wait_for_timeout(500)  # the fonts and the last layout
+    return page.evaluate(MEASURE, PARTS)
+
+
+def check(got: dict, width: int) -> None:
+    """Every part there and whole, the code on one line, large and uncut, nothing over
+    another and no sideways scroll at ``width``."""
+    missing = [k for k in PARTS if got[k] is None or got[k]["w"] * got[k]["h"] == 0]
+    assert not missing, f"not on the page at {width} px: {missing}"
+    assert got["codeLines"] == 1, f"the code wraps at {width} px"
+    assert not got["codeClipped"], f"the code is cut at {width} px"
+    assert got["codeFont"] >= 36, f"the code is small at {width} px: {got['codeFont']}"
+    assert got["scrollWidth"] <= got["pageWidth"], f"sideways scroll at {width} px"
+    names = list(PARTS)
+    for i, a in enumerate(names):
+        box = got[a]
+        assert box["x"] >= -1 and box["x"] + box["w"] <= got["pageWidth"] + 1, (a, width, box)
+        for b in names[i + 1:]:
+            assert overlap(box, got[b]) < 1, f"{a} and {b} overlap at {width} px"
+
+
+@pytest.mark.parametrize(("name", "query", "phone", "sizes"), SCREENS,
                          ids=[s[0] for s in SCREENS])
-def test_the_class_page_at_every_width(app, name, width, height, query) -> None:
+def test_the_class_page_at_every_width(app, name, query, phone, sizes) -> None:
     url, browser = app
+    width, height = sizes[0]
     page = browser.new_page(viewport={"width": width, "height": height},
-                            is_mobile=width < 500, has_touch=width < 500)
+                            is_mobile=phone, has_touch=phone)
     page.set_default_timeout(90_000)
+    step = f"{name}-{width}"
     try:
-        with screenshot_on_failure(page, lambda: name):
+        with screenshot_on_failure(page, lambda: step):
             page.goto(f"{url}/?{query}")
             page.get_by_test_id("class-code").wait_for(timeout=90_000)
             page.locator(".st-key-class-end").wait_for()
-            wait_idle(page, 60_000)
-            page.wait_for_function("() => { const i = document.querySelector("
-                                   "'[data-testid=class-qr] img'); return i && i.complete; }")
-            page.wait_for_timeout(500)  # the fonts and the last layout
-            got = page.evaluate(MEASURE, PARTS)
-            if os.environ.get("SCREENS_DIR"):
-                folder = Path(os.environ["SCREENS_DIR"])
-                folder.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-            missing = [k for k in PARTS if got[k] is None or got[k]["w"] * got[k]["h"] == 0]
-            assert not missing, f"not on the page at {width} px: {missing}"
-            assert got["codeLines"] == 1, f"the code wraps at {width} px"
-            assert not got["codeClipped"], f"the code is cut at {width} px"
-            assert got["codeFont"] >= 36, f"the code is small at {width} px: {got['codeFont']}"
-            assert got["scrollWidth"] <= got["pageWidth"], f"sideways scroll at {width} px"
-            names = list(PARTS)
-            for i, a in enumerate(names):
-                box = got[a]
-                assert box["x"] >= -1 and box["x"] + box["w"] <= got["pageWidth"] + 1, (a, box)
-                for b in names[i + 1:]:
-                    assert overlap(box, got[b]) < 1, f"{a} and {b} overlap at {width} px"
+            for width, height in sizes:
+                step = f"{name}-{width}x{height}"
+                got = measure(page, width, height)
+                if os.environ.get("SCREENS_DIR"):
+                    folder = Path(os.environ["SCREENS_DIR"])
+                    folder.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(folder / f"{step}.png"), full_page=True)
+                check(got, width)
             if "present=1" in query:
                 search = parse_qs(urlparse(page.url).query)
                 assert search.get("present") == ["1"] and urlparse(page.url).path.endswith(
