@@ -123,10 +123,12 @@ def open_app(page, url: str, path: str, click: str | None = None) -> None:
 
 
 def sidebar(page, open_: bool) -> None:
-    """Open or close the sidebar (it exists on every page)."""
-    is_open = page.evaluate("() => document.querySelector('[data-testid=stSidebar]')"
-                            "?.getAttribute('data-collapsed') === 'false'")
-    if is_open == open_:
+    """Open or close the sidebar (it exists on every page, once the app's run has drawn it: a
+    page whose main area shows first has none for a moment, open or closed)."""
+    state = ("(document.querySelector('[data-testid=stSidebar]')"
+             "?.getAttribute('data-collapsed') ?? null)")
+    page.wait_for_function(f"() => {state} !== null", timeout=60_000)
+    if (page.evaluate(f"() => {state}") == "false") == open_:
         return
     button = ("[data-testid=stExpandSidebarButton]" if open_
               else "[data-testid=stSidebarCollapseButton] button")
