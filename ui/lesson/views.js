@@ -38,6 +38,15 @@ function canvasOf(w, h, cls, label) {
   return cv;
 }
 
+// IMG (ImageData) drawn over the whole of canvas CV, each pixel a sharp square
+function paintScaled(cv, img) {
+  const small = canvasOf(img.width, img.height);
+  small.getContext("2d").putImageData(img, 0, 0);
+  const ctx = cv.getContext("2d");
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(small, 0, 0, cv.width, cv.height);
+}
+
 // Layers with feature maps (C x H x W, H > 1) of a decoded net.
 function mapLayers(net) {
   return net.layers.filter((r) => r.shape.length === 3 && r.shape[1] > 1 && MAP_TYPES.has(r.type));
@@ -82,11 +91,7 @@ function drawChannel(cv, a, c) {
     const t = 3 * Math.max(0, Math.min(255, Math.round(((a.data[off + i] - lo) / (hi - lo)) * 255)));
     img.data.set([lut[t], lut[t + 1], lut[t + 2], 255], i * 4);
   }
-  const small = canvasOf(W, H);
-  small.getContext("2d").putImageData(img, 0, 0);
-  const ctx = cv.getContext("2d");
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(small, 0, 0, cv.width, cv.height);
+  paintScaled(cv, img);
 }
 
 // A square picture side for the views' canvases: fits the view's width on a phone.
@@ -214,11 +219,7 @@ function drawSigned(cv, lv) {
     const k = 3 * Math.round(((Math.max(-1, Math.min(1, lv[i] / LEVELS)) + 1) / 2) * 255);
     img.data.set([rd[k], rd[k + 1], rd[k + 2], 255], i * 4);
   }
-  const small = canvasOf(SIDE, SIDE);
-  small.getContext("2d").putImageData(img, 0, 0);
-  const ctx = cv.getContext("2d");
-  ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(small, 0, 0, cv.width, cv.height);
+  paintScaled(cv, img);
 }
 
 // The diverging scale's key: blue (against the class) .. white (0) .. red (for it).
