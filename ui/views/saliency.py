@@ -173,7 +173,9 @@ def _explain(m, row: LayerInfo, target: int, window: int, stride: int) -> None:
                 f"{row.stride}), so the map is made of {row.stride}x{row.stride} blocks. "
                 f"A later layer gives coarser maps, usually more class-specific ones.")
     if m.uses_window:
-        st.info(f"A {window}x{window} black patch slides in steps of {stride} pixels; the "
+        article = "An" if str(window).startswith(("8", "11", "18")) else "A"
+        steps = "one pixel at a time" if stride == 1 else f"in steps of {stride} pixels"
+        st.info(f"{article} {window}x{window} black patch slides {steps}; the "
                 f"map shows how much the score of class {target} drops (red = the patch "
                 f"hid evidence).")
 
