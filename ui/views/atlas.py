@@ -12,6 +12,8 @@ Session-state keys: ``atlas.*``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import streamlit as st
 
@@ -43,7 +45,8 @@ def atlasstart(key: ModelRef):
     from model import atlas as atlas_mod
     sha, path = model_digest(key)
     if path is not None:
-        stored = atlas_mod.stored_atlas(path, sha)
+        stored = _stored_atlas(str(path), sha, _stamp(atlas_mod.cache_path(sha)),
+                               _stamp(atlas_mod.shipped_path(path)))
         if stored is not None:
             return Done(stored)
 
@@ -59,6 +62,24 @@ def atlasstart(key: ModelRef):
     if not mnist():
         return Done(None)
     return start(f"atlas:{sha}", run)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(mtime, size) of a file, or None: an atlas read once is re-read only when its file
+    changes (or appears: one computed since)."""
+    try:
+        st_ = path.stat()
+    except OSError:
+        return None
+    return st_.st_mtime_ns, st_.st_size
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _stored_atlas(path: str, sha: str, cached: tuple | None, shipped: tuple | None):
+    """The stored atlas of a checkpoint, read from disk once per file version (every session
+    opening the Atlas shares it; an Atlas is never changed once read)."""
+    from model import atlas as atlas_mod
+    return atlas_mod.stored_atlas(path, sha)
 
 
 def featvisstart(key: ModelRef, layer: str):
@@ -90,6 +111,16 @@ def _patches(atlas, layer: str, channel: int, images: np.ndarray | None, scale: 
     la = atlas.layer(layer)
     return [atlasfigs.patch_rgb(atlas.image(int(i), images), la.region[channel, k], scale)
             for k, i in enumerate(la.index[channel])]
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _channel_figure(sha: str, atlas_id: int, layer: str, channel: int, _atlas):
+    """A channel's row of top patches (the same for every session and digit: built once per
+    network, layer and channel; never changed after)."""
+    la = _atlas.layer(layer)
+    r = int(la.region[channel, 0, 1] - la.region[channel, 0, 0] + 1)
+    patches = _patches(_atlas, layer, channel, test_images(), atlasfigs.tile_scale(r, 84))
+    return atlasfigs.channel_figure(patches, la.value[channel], la.index[channel])
 
 
 def _on_patch(layer: str, channel: int, chart_key: str) -> None:
@@ -134,11 +165,9 @@ def render_atlas(key: ModelRef, layer: str, channels: int, layer_macs: int = 0) 
                       "The Channel picker")
         c = st.selectbox("Channel", list(range(la.channels)), index=min(max(default, 0), la.channels - 1),
                          key=f"atlas.channel.{layer}")
-        images = test_images()
         r = int(la.region[c, 0, 1] - la.region[c, 0, 0] + 1)
-        patches = _patches(atlas, layer, c, images, atlasfigs.tile_scale(r, 84))
         chart = f"atlas.row.{layer}.{c}"
-        plot(atlasfigs.channel_figure(patches, la.value[c], la.index[c]), key=chart,
+        plot(_channel_figure(atlas.sha256, id(atlas), layer, c, atlas), key=chart,
              on_select=lambda: _on_patch(layer, c, chart), selection_mode="points")
         st.caption(
             f"The 9 test digits (of 10,000) that excite channel {c} of {layer} most, each cropped "

@@ -70,17 +70,7 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
         return
     res = task.result
     rows = res["rows"]
-    import pandas as pd
-    rand_del, rand_ins = res["random"]
-    df = pd.DataFrame([{"method": METHODS[r.method].label,
-                        "deletion AUC (lower is better)": r.deletion_auc,
-                        "insertion AUC (higher is better)": r.insertion_auc,
-                        "randomization Spearman (near 0 is better)": r.randomization_spearman}
-                       for r in rows]
-                      + [{"method": "random order",  # the bar to beat (caption)
-                          "deletion AUC (lower is better)": rand_del,
-                          "insertion AUC (higher is better)": rand_ins,
-                          "randomization Spearman (near 0 is better)": float("nan")}])
+    df, fig_del, fig_ins = _shown(model_digest(key)[0], int(n), res)
     gradcam = ("Grad-CAM the last activation with a map" if any(METHODS[r.method].feature_maps for r in rows)
                else "Grad-CAM is left out: this network has no feature maps (it flattens the "
                     "image first, so every unit of its first dense layer sees the whole image)")
@@ -98,14 +88,35 @@ def render_trust(key: ModelRef, macs: int = 0) -> None:
                f"random order, removes and adds pixels in a random order: the bar a method "
                f"has to beat (it has no map, so no randomization check: —).")
     left, right = st.columns(2)
+    with left:
+        plot(fig_del, key="trust.deletion")
+    with right:
+        plot(fig_ins, key="trust.insertion")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _shown(sha: str, n: int, _res: dict):
+    """The table and the two curve charts of a finished measurement (network-wide: built once
+    per network and digit count, shared by every session; never changed after)."""
+    import pandas as pd
+
+    from model.saliency import METHODS
+    rows = _res["rows"]
+    rand_del, rand_ins = _res["random"]
+    df = pd.DataFrame([{"method": METHODS[r.method].label,
+                        "deletion AUC (lower is better)": r.deletion_auc,
+                        "insertion AUC (higher is better)": r.insertion_auc,
+                        "randomization Spearman (near 0 is better)": r.randomization_spearman}
+                       for r in rows]
+                      + [{"method": "random order",  # the bar to beat (caption)
+                          "deletion AUC (lower is better)": rand_del,
+                          "insertion AUC (higher is better)": rand_ins,
+                          "randomization Spearman (near 0 is better)": float("nan")}])
     curves_del = {METHODS[r.method].label: r.deletion_curve for r in rows}
     curves_ins = {METHODS[r.method].label: r.insertion_curve for r in rows}
-    with left:
-        plot(atlasfigs.curves_figure(curves_del, "Deletion: probability as pixels are removed"),
-             key="trust.deletion")
-    with right:
-        plot(atlasfigs.curves_figure(curves_ins, "Insertion: probability as pixels are added"),
-             key="trust.insertion")
+    return (df,
+            atlasfigs.curves_figure(curves_del, "Deletion: probability as pixels are removed"),
+            atlasfigs.curves_figure(curves_ins, "Insertion: probability as pixels are added"))
 
 
 def _task_named(key: str):  # reads the background tasks without starting one
