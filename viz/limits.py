@@ -80,6 +80,7 @@ TORCH_INT_BYTES = 8  # an integer in the pickle (LONG1): shapes, strides and off
 # ---------------------------------------------------------------------------------------------
 LENS_WEIGHT_CHARS = 8_000_000  # base64 weight text sent to one browser (8 MB), once per network
 LENS_MACS_PER_STROKE = 20_000_000  # multiply-adds rerun on every pen stroke (about 0.2 s)
+STATIC_ASSET_BYTES = 16 * MB  # the components' scripts as files, a version each (the oldest go)
 LESSON_NETWORKS = 8  # networks in one lesson folder (python -m model.lesson): a switcher's worth
 
 # ---------------------------------------------------------------------------------------------

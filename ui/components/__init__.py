@@ -17,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ui.components import wire
+from ui.components import assets, wire
 from viz.pictures import style
 
 wire.install()  # before any browser's state is read: every JSON state bounded before parsing
@@ -56,10 +56,12 @@ def script(stem: str) -> str:
 def component(stem: str):
     """The component in ``ui/components/<stem>/``, named ``cnn_<stem>`` (its files read once)."""
     folder = UI / stem
+    js = script(stem)
+    url = assets.script_url(stem, js)  # fetched once by each browser, not sent in every page
     return st.components.v2.component(
         f"cnn_{stem}",
         html=(folder / f"{stem}.html").read_text(encoding="utf-8"),
         css=style.css((folder / f"{stem}.css").read_text(encoding="utf-8")),  # colours filled in
-        js=script(stem),
+        js=js if url is None else assets.loader(stem, url),
         isolate_styles=True,
     )
