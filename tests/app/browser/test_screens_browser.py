@@ -141,7 +141,10 @@ def sidebar(page, open_: bool) -> None:
 
 def resize(page, width: int, height: int) -> None:
     """Give the window this size and wait until the page is still (plotly and the components
-    follow the window's size)."""
+    follow the window's size). A window already this size changes nothing: the page was still
+    when it was opened, so it is not watched again."""
+    if page.viewport_size == {"width": width, "height": height}:
+        return
     page.set_viewport_size({"width": width, "height": height})
     settle(page)
 
