@@ -14,7 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from model.store import ModelRef
 
-pytestmark = pytest.mark.slow  # the 4M-parameter network in the heavy views: minutes
+# the 4M-parameter network in the heavy views: minutes; one worker, so that the module's app
+# (and its caches) is made once
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("seed-original-views")]
 
 ROOT = Path(__file__).resolve().parents[2]
 CKPT = ROOT / "checkpoints" / "seed-original.safetensors"

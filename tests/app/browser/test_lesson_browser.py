@@ -14,7 +14,8 @@ import pytest
 from model.lesson import folder_bytes, write_lesson
 from tests.app.browser.chromium import require_browser, screenshot_on_failure
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# one worker: the lesson is written, and opened, once for the module
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("lesson-page")]
 
 VIEWS = ("maps", "field", "saliency", "compare", "atlas", "confusion", "trust")
 TRUST_DIGITS = 4

@@ -11,7 +11,8 @@ import pytest
 from tests.app.browser.chromium import open_page, page_app
 from tests.app.browser.saliency_page import saliency_map
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# one worker: the saliency page's server starts once for the module
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.xdist_group("saliency-page")]
 
 ROOT = Path(__file__).resolve().parents[3]
 PANEL = "[data-testid=saliency-map]"

@@ -6,7 +6,8 @@ only). Presenter mode: large text everywhere, and each view's picture starts in 
 
 The pages come in groups (one test each, that start at an address), on the test process's
 shared server and browser; each page is opened once and resized through the widths, every check
-run on that load. ``SCREENS_DIR=folder`` also saves a screenshot of each page at each width there.
+run on that load. A group's two walks (the widths, presenter mode) run side by side on two pages,
+each waiting for its own page to be still while the other goes on. ``SCREENS_DIR=folder`` also saves a screenshot of each page at each width there.
 ``python -m tests.app.browser.test_screens_browser`` prints the counts per page and width.
 """
 
@@ -79,47 +80,58 @@ AXE_RUN = """async () => {
 
 
 # Watches the page: the time of its last change (any element, attribute or text added, removed
-# or changed), so that "still" means nothing changed for a while, not a count that stayed
-WATCH = """() => {
-  if (!window.screensWatch) {
-    window.screensWatch = {last: performance.now()};
-    new MutationObserver(() => { window.screensWatch.last = performance.now(); }).observe(
-      document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+# or changed), so that "still" means nothing changed for a while, not a count that stayed. A
+# component that computes in the browser (the All methods grid, the live maps) says
+# "updating ..." inside its shadow root, which the observer does not see: the page itself looks
+# every 100 ms whether anything is busy (that, or a busy sign), and the quiet counts from when it
+# is done
+WATCH = """(busy) => {
+  const w = window.screensWatch || (window.screensWatch = {});
+  if (!w.observer) {
+    w.busy = () => document.querySelector(busy) !== null || [...document.querySelectorAll('*')]
+      .some((e) => e.shadowRoot && e.shadowRoot.textContent.includes('updating ...'));
+    w.observer = new MutationObserver(() => { w.last = performance.now(); });
+    w.observer.observe(document.body, {subtree: true, childList: true, attributes: true,
+                                       characterData: true});
+    setInterval(() => { if (w.busy()) w.last = performance.now(); }, 100);
   }
-  window.screensWatch.last = performance.now();
+  w.last = performance.now();
 }"""
-# A component that computes in the browser (the All methods grid, the live maps) says
-# "updating ..." inside its shadow root, which the watch does not see: busy too, and the quiet
-# counts from when it is done
-STILL = ("(ms) => { const w = window.screensWatch;"
-         " const busy = document.querySelector(" + repr(BUSY) + ") || [...document.querySelectorAll("
-         "'*')].some((e) => e.shadowRoot && e.shadowRoot.textContent.includes('updating ...'));"
-         " if (busy) { w.last = performance.now(); return false; }"
-         " return performance.now() - w.last >= ms; }")
+STILL = """(ms) => { const w = window.screensWatch;
+  if (w.busy()) { w.last = performance.now(); return false; }
+  return performance.now() - w.last >= ms; }"""
 QUIET_MS = 1000  # how long nothing may change before the page counts as still
+POLL_S = 0.1  # how often the walks look whether their pages are still
 
 
-def settle(page, timeout: float = 180.0) -> None:
-    """Wait until the app has run, nothing computes in the background and the page is still:
-    no busy sign and no change to the page for ``QUIET_MS`` (counted from now at the least)."""
-    page.evaluate(WATCH)
-    try:
-        page.wait_for_function(STILL, arg=QUIET_MS, polling=100, timeout=timeout * 1000)
-    except Exception as exc:  # noqa: BLE001 - say it as the checks do
-        raise TimeoutError("the page kept computing") from exc
+def settle(page, timeout: float = 180.0):
+    """Steps (a generator: each ``yield`` is one look that found the page not still yet) until
+    the app has run, nothing computes in the background and the page is still: no busy sign and
+    no change to the page for ``QUIET_MS`` (counted from now at the least)."""
+    page.evaluate(WATCH, BUSY)
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(STILL, QUIET_MS):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the page kept computing")
+        yield
 
 
-def open_app(page, url: str, path: str, click: str | None = None) -> None:
-    """Open ``path``, or go there by clicking ``click`` on the page that is open."""
+def open_app(page, url: str, path: str, click: str | None = None):
+    """Steps: open ``path``, or go there by clicking ``click`` on the page that is open."""
     if click:
         page.locator(click).first.click()
         time.sleep(0.3)
-        settle(page)
+        yield from settle(page)
         return
     page.goto(f"{url}/{path}")
-    page.locator("[data-testid=stMainBlockContainer] [data-testid=stElementContainer] "
-                 ">> visible=true").first.wait_for(timeout=120_000)
-    settle(page)
+    shown = page.locator("[data-testid=stMainBlockContainer] [data-testid=stElementContainer] "
+                         ">> visible=true").first
+    deadline = time.monotonic() + 120
+    while not shown.is_visible():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app showed nothing in 120 s")
+        yield
+    yield from settle(page)
 
 
 def sidebar(page, open_: bool) -> None:
@@ -139,11 +151,32 @@ def sidebar(page, open_: bool) -> None:
     time.sleep(0.4)
 
 
-def resize(page, width: int, height: int) -> None:
-    """Give the window this size and wait until the page is still (plotly and the components
-    follow the window's size)."""
+def resize(page, width: int, height: int):
+    """Steps: give the window this size and wait until the page is still (plotly and the
+    components follow the window's size). A window already this size changes nothing: the page
+    was still when it was opened, so it is not watched again."""
+    if page.viewport_size == {"width": width, "height": height}:
+        return
     page.set_viewport_size({"width": width, "height": height})
-    settle(page)
+    yield from settle(page)
+
+
+def together(*walks) -> None:
+    """Run the walks' steps side by side (each on a page of its own): while one page computes
+    or is watched, the others go on."""
+    going = list(walks)
+    try:
+        while going:
+            for steps in list(going):
+                try:
+                    next(steps)
+                except StopIteration:
+                    going.remove(steps)
+            if going:
+                time.sleep(POLL_S)
+    finally:
+        for steps in going:
+            steps.close()
 
 
 def axe(page) -> list[dict]:
@@ -169,44 +202,56 @@ def shoot(page, name: str) -> None:
     page.set_viewport_size(size)
 
 
-def walk(app: tuple[str, object], pages=PAGES) -> dict[tuple[str, int], dict]:
-    """{(page, width): {"layout": [problems], "axe": [violations]}} over ``pages`` and every
-    width."""
+def walk_steps(app: tuple[str, object], pages, found: dict, opened: set | None = None):
+    """Steps that fill ``found`` with {(page, width): {"layout": [problems], "axe":
+    [violations]}} over ``pages`` and every width; each page's name goes into ``opened`` once
+    it has opened (or failed to), and None when the walk ends."""
+    opened = set() if opened is None else opened
+    try:
+        yield from _walk_steps(app, pages, found, opened)
+    finally:
+        opened.add(None)
+
+
+def _walk_steps(app: tuple[str, object], pages, found: dict, opened: set):
     url, page = app
-    found = {}
     for name, path, click in pages:
         page.set_viewport_size({"width": WIDTHS[-1], "height": HEIGHT})
         try:
-            open_app(page, url, path, click)
+            yield from open_app(page, url, path, click)
         except Exception as exc:  # noqa: BLE001 - say which page failed, then the others
             found[(name, 0)] = {"layout": [f"did not open: {exc}".splitlines()[0]], "axe": []}
             shoot(page, f"{name}-failed")
             continue
+        finally:
+            opened.add(name)
         for width in sorted(WIDTHS, reverse=True):
-            resize(page, width, HEIGHT)
+            yield from resize(page, width, HEIGHT)
             sidebar(page, width > 400)  # a phone opens the page, its sidebar closed
             found[(name, width)] = {"layout": page.evaluate(CHECKS, {}),
                                     "axe": axe(page) if width in AXE_WIDTHS else []}
             shoot(page, f"{name}-{width}")
-    return found
 
 
-def walk_presenting(app: tuple[str, object], pages=PAGES) -> dict[tuple[str, str], list[str]]:
-    """{(page, size): [problems]} over ``pages`` in presenter mode: small text, a view's picture
-    below the first screen."""
+def presenting_steps(app: tuple[str, object], pages, found: dict, after: set | None = None):
+    """Steps that fill ``found`` with {(page, size): [problems]} over ``pages`` in presenter
+    mode: small text, a view's picture below the first screen. With ``after`` (the ``opened`` of
+    a walk of the same pages on the same server), each page opens once the walk has opened it,
+    so that it finds the page's computations done."""
     url, page = app
-    found = {}
     for name, path, click in pages:
+        while after is not None and name not in after and None not in after:
+            yield
         view = name.removeprefix("explore-")
         sizes = PRESENT_SIZES if view in PICTURES else PRESENT_SIZES[:2]
         page.set_viewport_size({"width": sizes[0][0], "height": sizes[0][1]})
         try:
-            open_app(page, url, path + "&present=1", click)
+            yield from open_app(page, url, path + "&present=1", click)
         except Exception as exc:  # noqa: BLE001 - say which page failed, then the others
             found[(name, "all")] = [f"did not open: {exc}".splitlines()[0]]
             continue
         for width, height in sizes:
-            resize(page, width, height)
+            yield from resize(page, width, height)
             problems = page.evaluate(CHECKS, {"minFont": 18, "minChartFont": 16})
             if view in PICTURES:
                 try:
@@ -221,13 +266,45 @@ def walk_presenting(app: tuple[str, object], pages=PAGES) -> dict[tuple[str, str
             found[(name, f"{width}x{height}")] = problems
             if (width, height) != (1400, 900):
                 shoot(page, f"present-{name}-{width}x{height}")
+
+
+def walk(app: tuple[str, object], pages=PAGES) -> dict[tuple[str, int], dict]:
+    """{(page, width): {"layout": [problems], "axe": [violations]}} over ``pages`` and every
+    width."""
+    found: dict = {}
+    together(walk_steps(app, pages, found))
+    return found
+
+
+def walk_presenting(app: tuple[str, object], pages=PAGES) -> dict[tuple[str, str], list[str]]:
+    """{(page, size): [problems]} over ``pages`` in presenter mode: small text, a view's picture
+    below the first screen."""
+    found: dict = {}
+    together(presenting_steps(app, pages, found))
     return found
 
 
 @pytest.fixture(scope="module")
-def app():
-    with new_page(WIDTHS[-1], HEIGHT) as page:
-        yield shared_server().rstrip("/"), page
+def walked():
+    """The group's walks, both at once on two pages of the process's shared server and browser
+    (each waits on its own page while the other goes on; presenter mode opens each page once the
+    walk has computed it), made for the first of its two tests:
+    {group: ({(page, width): found}, {(page, size): problems})}."""
+    done: dict[str, tuple[dict, dict]] = {}
+    with new_page(WIDTHS[-1], HEIGHT) as page, new_page(*PRESENT_SIZES[0]) as presenting:
+        url = shared_server().rstrip("/")
+
+        def of(group: str) -> tuple[dict, dict]:
+            if group not in done:
+                found: dict = {}
+                present: dict = {}
+                opened: set = set()
+                together(walk_steps((url, page), GROUPS[group], found, opened),
+                         presenting_steps((url, presenting), GROUPS[group], present, opened))
+                done[group] = (found, present)
+            return done[group]
+
+        yield of
 
 
 def _report(found: dict, key: str | None) -> str:
@@ -244,21 +321,21 @@ def _report(found: dict, key: str | None) -> str:
 
 
 # Both tests of a group in one worker: its pages' computations (cached by the server of the
-# worker's process) run once, for the first of them
+# worker's process) run once, and its two walks run side by side
 GROUP_PARAMS = [pytest.param(g, id=g, marks=pytest.mark.xdist_group(f"screens-{g}")) for g in GROUPS]
 
 
 @pytest.mark.parametrize("group", GROUP_PARAMS)
-def test_every_page_at_every_width(app, group: str) -> None:
-    found = walk(app, GROUPS[group])
+def test_every_page_at_every_width(walked, group: str) -> None:
+    found = walked(group)[0]
     layout = _report(found, "layout")
     violations = _report(found, "axe")
     assert not layout and not violations, f"{layout}\n{violations}"
 
 
 @pytest.mark.parametrize("group", GROUP_PARAMS)
-def test_presenter_mode_is_large_and_shows_the_pictures_first(app, group: str) -> None:
-    found = walk_presenting(app, GROUPS[group])
+def test_presenter_mode_is_large_and_shows_the_pictures_first(walked, group: str) -> None:
+    found = walked(group)[1]
     problems = _report(found, None)
     assert not problems, problems
 
