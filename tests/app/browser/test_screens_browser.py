@@ -68,8 +68,10 @@ PICTURES = {"maps": "[data-testid=lens] canvas", "field": "[data-testid=unit-fie
             "atlas": "[class*=st-key-atlas-row] .main-svg", "confusion": ".st-key-cm-matrix .main-svg",
             "trust": "[data-testid=stDataFrame]"}  # the view's numbers; its curves follow
 PRESENT_SIZES = ((1920, 1080), (1280, 720), (1400, 900))
+# Busy signs; a stale element (data-stale: drawn by the run before, faded while a run is on)
+# too, so that no check reads a faded page.
 BUSY = ("[data-testid=stStatusWidget], [data-testid=stSpinner], [data-testid=stProgress], "
-        "[data-testid=stSkeleton]")
+        "[data-testid=stSkeleton], [data-stale=true]")
 AXE_RUN = """async () => {
   const r = await axe.run(document, {resultTypes: ['violations'],
                                      rules: {region: {enabled: false}}});
