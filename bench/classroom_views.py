@@ -90,6 +90,7 @@ class ViewSession(Session):
         self.elements: list[str] = []
         self.first_element: float | None = None  # perf_counter of the page's first element
         self.assets: set[str] = set()  # URL paths its components fetch (scripts, networks)
+        self.fetches: list[asyncio.Future] = []  # those GETs, started as the elements came
 
     def _delta(self, delta, reply, seen, fragments) -> None:
         if delta.WhichOneof("type") == "new_element":
@@ -99,19 +100,21 @@ class ViewSession(Session):
             name = (delta.new_element.bidi_component.component_name
                     if kind == "bidi_component" else "")
             self.elements.append(f"{kind}:{name}" if name else str(kind))
-            if kind == "bidi_component":
-                self.assets |= assets_of(delta.new_element.bidi_component)
+            if kind == "bidi_component":  # a browser starts fetching as the element comes
+                for url in assets_of(delta.new_element.bidi_component) - self.assets:
+                    self.assets.add(url)
+                    self.fetches.append(asyncio.ensure_future(asyncio.to_thread(self._get, url)))
         super()._delta(delta, reply, seen, fragments)
 
+    def _get(self, path: str) -> int:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
+                                    timeout=self.request_timeout) as r:
+            return len(r.read())
+
     async def fetch_assets(self) -> int:
-        """GET what the page's components fetch over HTTP (their scripts, network payloads),
-        as a browser that has none of them cached does; the bytes received."""
-        def get(path: str) -> int:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}",
-                                        timeout=self.request_timeout) as r:
-                return len(r.read())
-        sizes = await asyncio.gather(*(asyncio.to_thread(get, u) for u in sorted(self.assets)))
-        return sum(sizes)
+        """Wait for what the page's components fetch over HTTP (their scripts), started as each
+        component arrived, as by a browser that has none of them cached; the bytes received."""
+        return sum(await asyncio.gather(*self.fetches))
 
 
 _SRC = re.compile(r'const SRC = ("[^"]+")')
