@@ -52,6 +52,11 @@ FAIL_TIMEOUT_S = 5
 # open-files limit allows; a few more files for its listening socket, logs and temp files.
 MAX_WORKER_CONNECTIONS = 8192
 SPARE_FILES = 64
+# Files nginx serves from disk, not through an app process (their names carry their content's
+# hash, so they are cached for good): Streamlit's own frontend (125 files, 3.5 MB a fresh
+# browser: 0.3-0.4 s of an app process's CPU each) and the components' scripts, which the app
+# writes to static/cnnlens/ beside app.py (ui/components/assets.py: SUBFOLDER).
+APP_ASSETS = ROOT / "static" / "cnnlens"
 
 
 def raise_open_files_limit(want: int) -> int:
@@ -66,11 +71,34 @@ def raise_open_files_limit(want: int) -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def streamlit_assets() -> Path:
+    """The folder of Streamlit's frontend files (``/static/...``) in the installed package,
+    found without importing it."""
+    import importlib.util
+    spec = importlib.util.find_spec("streamlit")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("streamlit is not installed in this Python (pip install -r "
+                         "requirements.txt)")
+    return Path(next(iter(spec.submodule_search_locations))) / "static" / "static"
+
+
+def _conf_path(path: Path) -> str:
+    """``path`` as a quoted nginx argument, refused if it holds a character nginx would read
+    otherwise."""
+    text = str(path)
+    if any(c in text for c in '"\\;{}$\n\r\0') or not path.is_absolute():
+        raise ValueError(f"{text!r}: nginx cannot serve files from this folder (move the "
+                         "checkout or the virtual environment to a plain absolute path)")
+    return f'"{text}/"'
+
+
 def nginx_config(app_ports: list[int], listen: str, tmp: Path, nofile: int, secret: str,
-                 mint_port: int) -> str:
+                 mint_port: int, streamlit_static: Path | None = None,
+                 app_static: Path = APP_ASSETS) -> str:
     """deploy/nginx.conf.template filled in: one upstream per app process (the others its
     backups, for a failover), one for a first visit, the minter's, the route-cookie maps, the
-    browser-id secret, the capacity."""
+    browser-id secret, the capacity, and the folders of the files it serves itself
+    (``streamlit_static``: None for the installed Streamlit's)."""
     if not app_ports:
         raise ValueError("at least one app process port is needed")
     if not SECRET_PATTERN.fullmatch(secret):
@@ -97,7 +125,9 @@ def nginx_config(app_ports: list[int], listen: str, tmp: Path, nofile: int, secr
     worker_connections = min(MAX_WORKER_CONNECTIONS, nofile - SPARE_FILES)
     fields = {"@UPSTREAMS@": "\n".join(blocks), "@ROUTES@": routes, "@SERVED@": served,
               "@WORKER_CONNECTIONS@": str(worker_connections), "@NOFILE@": str(nofile),
-              "@LISTEN@": listen, "@TMP@": str(tmp), "@SECRET@": secret}
+              "@LISTEN@": listen, "@TMP@": str(tmp), "@SECRET@": secret,
+              "@STREAMLIT_STATIC@": _conf_path(streamlit_static or streamlit_assets()),
+              "@APP_STATIC@": _conf_path(app_static)}
     text = TEMPLATE.read_text()
     for key, value in fields.items():
         text = text.replace(key, value)

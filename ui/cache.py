@@ -245,10 +245,14 @@ def _randomized(ref: ModelRef, model):
 # Digits
 # ---------------------------------------------------------------------------------------------
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False)
 def samples() -> tuple[np.ndarray, np.ndarray]:
-    """The shipped sample digits."""
-    return store.load_samples()
+    """The shipped sample digits (images, labels), shared by every session and read-only: every
+    page run reads them, and a copy per call cost more than the page's own work with them."""
+    images, labels = store.load_samples()
+    images.flags.writeable = False
+    labels.flags.writeable = False
+    return images, labels
 
 
 @st.cache_resource(show_spinner="Reading the MNIST test set ...")
@@ -312,9 +316,10 @@ def forward(ref: ModelRef, image: np.ndarray):
     return _upload_results().get_or_compute((ref, image_key(image)), run)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def field_table(ref: ModelRef) -> list[LayerInfo]:
-    return fields.field_table(layer_records(ref))
+@st.cache_resource(show_spinner=False, max_entries=32)
+def field_table(ref: ModelRef) -> tuple[LayerInfo, ...]:
+    """The receptive-field table of a model, shared (frozen rows in a tuple: nothing to copy)."""
+    return tuple(fields.field_table(layer_records(ref)))
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)

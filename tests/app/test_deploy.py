@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
@@ -278,6 +279,59 @@ def _wait_routed_again(port: int, route: dict[str, str], backend: int) -> None:
             return
         assert time.monotonic() < deadline, f"nginx never sent {route} to port {backend} again"
         time.sleep(0.1)
+
+
+def _fetch(url: str, accept: str = "gzip") -> tuple[dict[str, str], bytes]:
+    """(headers, body as sent) of a GET that accepts ``accept`` encodings."""
+    req = urllib.request.Request(url, headers={"Accept-Encoding": accept})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return {k.lower(): v for k, v in r.headers.items()}, r.read()
+
+
+def test_files_that_never_change_come_from_nginx_compressed_and_cached(deployed) -> None:
+    """Streamlit's frontend and the components' scripts: read from disk by nginx (no app
+    process answers), gzip-compressed, cached for good, byte for byte what the app serves."""
+    import asyncio
+    import gzip
+
+    from serve import APP_ASSETS, streamlit_assets
+
+    from bench.st_client import Session
+    url, apps, _, _ = deployed
+    app = f"http://127.0.0.1:{apps[0]}"
+
+    async def open_saliency() -> None:  # the page publishes the saliency panel's script
+        s = Session(apps[0], "model=seed&input=sample:3&view=saliency&method=saliency", 120)
+        try:
+            assert (await s.open()).finished
+        finally:
+            await s.close()
+    asyncio.run(open_saliency())
+    script = max(APP_ASSETS.glob("saliencymap-*.js"), key=lambda p: p.stat().st_mtime)
+    frontend = next(streamlit_assets().glob("js/index.*.js"))
+    for path in (f"/static/js/{frontend.name}", f"/app/static/cnnlens/{script.name}"):
+        headers, body = _fetch(url + path)
+        assert "x-cnn-lens-backend" not in headers, (path, headers)  # no app process answered
+        assert headers["content-encoding"] == "gzip" and headers["vary"] == "Accept-Encoding"
+        assert headers["cache-control"] == "public, max-age=31536000, immutable", headers
+        assert headers["content-type"] == "application/javascript"
+        assert headers["x-content-type-options"] == "nosniff"
+        _, direct = _fetch(app + path, "identity")  # the same file from the app process
+        assert gzip.decompress(body) == direct and len(body) < len(direct) / 2, path
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        _fetch(url + "/static/js/no-such-file.js")
+    assert missing.value.code == 404
+
+
+def test_nginx_is_refused_a_folder_it_would_misread(tmp_path) -> None:
+    from serve import APP_ASSETS, _conf_path
+
+    from ui.components import assets
+    assert APP_ASSETS == ROOT / "static" / assets.SUBFOLDER  # beside app.py, where it writes
+    assert _conf_path(tmp_path) == f'"{tmp_path}/"'
+    for bad in ("/srv/a;b", '/srv/a"b', "/srv/a{b}", "/srv/$x", "relative/folder"):
+        with pytest.raises(ValueError, match="nginx cannot serve files from this folder"):
+            _conf_path(Path(bad))
 
 
 def test_sessions_survive_a_restarted_app_process(deployed) -> None:
