@@ -248,7 +248,7 @@ def _randomized(ref: ModelRef, model):
 @st.cache_resource(show_spinner=False)
 def samples() -> tuple[np.ndarray, np.ndarray]:
     """The shipped sample digits (images, labels), shared by every session and read-only: every
-    page run reads them, and a copy per call cost more than the page's own work with them."""
+    page run reads them, so they are handed out as they are, not copied at each call."""
     images, labels = store.load_samples()
     images.flags.writeable = False
     labels.flags.writeable = False
